@@ -1,0 +1,704 @@
+package engine
+
+// This file is the only one that imports the YAML library.
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is a piece of configuration that remembers where each value came
+// from: a stage's config: map, or the fields specific to a stage kind. Kinds
+// and native transformers decode it with Decode, which rejects unknown fields
+// and wrong types with FILE:LINE:COL errors.
+//
+// The zero Config is empty.
+type Config struct {
+	node *yaml.Node
+	file string
+	used *bool
+}
+
+// ConfigOf returns a Config holding v (a map, struct or scalar), for stages
+// built in Go code.
+func ConfigOf(v any) Config {
+	if v == nil {
+		return Config{}
+	}
+	var n yaml.Node
+	if err := n.Encode(v); err != nil {
+		// Encode fails only for values YAML cannot represent (channels,
+		// functions): a programmer error.
+		panic(fmt.Sprintf("engine.ConfigOf: %v", err))
+	}
+	return Config{node: &n, used: new(bool)}
+}
+
+// IsZero reports whether c holds nothing (absent or null).
+func (c Config) IsZero() bool {
+	n := resolve(c.node)
+	return n == nil || n.Tag == "!!null" || (n.Kind == yaml.MappingNode && len(n.Content) == 0)
+}
+
+// Keys returns the keys of a mapping Config in file order.
+func (c Config) Keys() []string {
+	n := resolve(c.node)
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	keys := make([]string, 0, len(n.Content)/2)
+	for i := 0; i < len(n.Content); i += 2 {
+		keys = append(keys, n.Content[i].Value)
+	}
+	return keys
+}
+
+// Decode decodes c into v (a pointer to a struct, map, slice or scalar).
+// Struct fields are matched by their `yaml` tag; a key with no field is an
+// error naming the known fields. time.Duration fields take Go durations
+// ("250ms"), ByteSize fields take sizes ("16MiB"). All errors are
+// *ConfigError values with the position of the offending value.
+func (c Config) Decode(v any) error {
+	if c.used != nil {
+		*c.used = true
+	}
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return fmt.Errorf("engine: Config.Decode needs a non-nil pointer, got %T", v)
+	}
+	n := resolve(c.node)
+	if n == nil {
+		return nil
+	}
+	d := decoder{file: c.file}
+	return d.decode(n, rv.Elem())
+}
+
+// Value returns c as plain Go values: map[string]any, []any, string, bool,
+// int, float64 or nil. It is what scripts receive in init(config).
+func (c Config) Value() (any, error) {
+	if c.used != nil {
+		*c.used = true
+	}
+	n := resolve(c.node)
+	if n == nil {
+		return nil, nil
+	}
+	var v any
+	if err := n.Decode(&v); err != nil {
+		return nil, c.errAt(n, "%v", err)
+	}
+	return normalize(v), nil
+}
+
+// JSON returns c encoded as JSON ("null" when empty).
+func (c Config) JSON() ([]byte, error) {
+	v, err := c.Value()
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(v)
+}
+
+// Errorf returns a *ConfigError positioned at the value of key (or at the
+// Config itself when key is "" or absent).
+func (c Config) Errorf(key, format string, args ...any) error {
+	n := resolve(c.node)
+	if key != "" && n != nil && n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				return c.errAt(n.Content[i+1], format, args...)
+			}
+		}
+	}
+	return c.errAt(n, format, args...)
+}
+
+// Position returns where c starts in its file (zero values when unknown).
+func (c Config) Position() (file string, line, col int) {
+	if n := resolve(c.node); n != nil {
+		return c.file, n.Line, n.Column
+	}
+	return c.file, 0, 0
+}
+
+func (c Config) errAt(n *yaml.Node, format string, args ...any) error {
+	e := &ConfigError{File: c.file, Msg: fmt.Sprintf(format, args...)}
+	if n != nil {
+		e.Line, e.Col = n.Line, n.Column
+	}
+	for _, a := range args {
+		if err, ok := a.(error); ok {
+			e.Err = err
+		}
+	}
+	return e
+}
+
+func (c Config) decoded() bool { return c.used != nil && *c.used }
+
+func normalize(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = normalize(e)
+		}
+	case map[any]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[fmt.Sprint(k)] = normalize(e)
+		}
+		return m
+	case []any:
+		for i, e := range x {
+			x[i] = normalize(e)
+		}
+	}
+	return v
+}
+
+func resolve(n *yaml.Node) *yaml.Node {
+	for n != nil {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			if len(n.Content) == 0 {
+				return nil
+			}
+			n = n.Content[0]
+		case yaml.AliasNode:
+			n = n.Alias
+		default:
+			return n
+		}
+	}
+	return nil
+}
+
+// ByteSize is a size in bytes that reads "16MiB", "64KiB", "1MB", "512" in a
+// pipeline file.
+type ByteSize int64
+
+var sizeRE = regexp.MustCompile(`^\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*$`)
+
+// ParseByteSize parses sizes such as "512", "64KiB", "16MiB", "1GB".
+func ParseByteSize(s string) (ByteSize, error) {
+	m := sizeRE.FindStringSubmatch(s)
+	if m == nil {
+		return 0, fmt.Errorf("invalid size %q (want e.g. 512, 64KiB, 16MiB)", s)
+	}
+	f, err := strconv.ParseFloat(m[1], 64)
+	if err != nil {
+		return 0, fmt.Errorf("invalid size %q", s)
+	}
+	mult := map[string]float64{"": 1, "b": 1, "k": 1e3, "kb": 1e3, "kib": 1 << 10, "m": 1e6, "mb": 1e6, "mib": 1 << 20,
+		"g": 1e9, "gb": 1e9, "gib": 1 << 30}[strings.ToLower(m[2])]
+	if mult == 0 {
+		return 0, fmt.Errorf("invalid size unit %q in %q (want B, KB, KiB, MB, MiB, GB or GiB)", m[2], s)
+	}
+	if f*mult > math.MaxInt64/2 {
+		return 0, fmt.Errorf("size %q is too large", s)
+	}
+	return ByteSize(f * mult), nil
+}
+
+func (b ByteSize) String() string {
+	switch {
+	case b >= 1<<30 && b%(1<<30) == 0:
+		return fmt.Sprintf("%dGiB", b>>30)
+	case b >= 1<<20 && b%(1<<20) == 0:
+		return fmt.Sprintf("%dMiB", b>>20)
+	case b >= 1<<10 && b%(1<<10) == 0:
+		return fmt.Sprintf("%dKiB", b>>10)
+	}
+	return strconv.FormatInt(int64(b), 10)
+}
+
+var (
+	durationType = reflect.TypeFor[time.Duration]()
+	byteSizeType = reflect.TypeFor[ByteSize]()
+	configType   = reflect.TypeFor[Config]()
+)
+
+type decoder struct{ file string }
+
+func (d *decoder) errf(n *yaml.Node, format string, args ...any) error {
+	return Config{file: d.file}.errAt(n, format, args...)
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	}
+	switch n.Tag {
+	case "!!null":
+		return "null"
+	case "!!int", "!!float":
+		return "the number " + n.Value
+	case "!!bool":
+		return n.Value
+	}
+	return strconv.Quote(n.Value)
+}
+
+func (d *decoder) decode(n *yaml.Node, v reflect.Value) error {
+	n = resolve(n)
+	if n == nil {
+		return nil
+	}
+	t := v.Type()
+	switch t {
+	case configType:
+		v.Set(reflect.ValueOf(Config{node: n, file: d.file, used: new(bool)}))
+		return nil
+	case durationType:
+		if n.Tag == "!!null" {
+			return nil
+		}
+		if n.Kind != yaml.ScalarNode {
+			return d.errf(n, "expected a duration such as 250ms or 5s, got %s", kindName(n))
+		}
+		if n.Value == "0" {
+			v.SetInt(0)
+			return nil
+		}
+		dur, err := time.ParseDuration(n.Value)
+		if err != nil {
+			return d.errf(n, "invalid duration %q (want e.g. 250ms, 5s, 1m)", n.Value)
+		}
+		if dur < 0 {
+			return d.errf(n, "duration %q must not be negative", n.Value)
+		}
+		v.SetInt(int64(dur))
+		return nil
+	case byteSizeType:
+		if n.Kind != yaml.ScalarNode {
+			return d.errf(n, "expected a size such as 64KiB or 16MiB, got %s", kindName(n))
+		}
+		b, err := ParseByteSize(n.Value)
+		if err != nil {
+			return d.errf(n, "%v", err)
+		}
+		v.SetInt(int64(b))
+		return nil
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		if n.Tag == "!!null" {
+			v.SetZero()
+			return nil
+		}
+		p := reflect.New(t.Elem())
+		if err := d.decode(n, p.Elem()); err != nil {
+			return err
+		}
+		v.Set(p)
+		return nil
+	case reflect.Interface:
+		var x any
+		if err := n.Decode(&x); err != nil {
+			return d.errf(n, "%v", err)
+		}
+		if x != nil {
+			v.Set(reflect.ValueOf(normalize(x)))
+		}
+		return nil
+	case reflect.String:
+		if n.Kind != yaml.ScalarNode {
+			return d.errf(n, "expected a string, got %s", kindName(n))
+		}
+		if n.Tag == "!!null" {
+			return nil
+		}
+		v.SetString(n.Value)
+		return nil
+	case reflect.Bool:
+		if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
+			return d.errf(n, "expected true or false, got %s", kindName(n))
+		}
+		var b bool
+		if err := n.Decode(&b); err != nil {
+			return d.errf(n, "%v", err)
+		}
+		v.SetBool(b)
+		return nil
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
+			return d.errf(n, "expected an integer, got %s", kindName(n))
+		}
+		i, err := strconv.ParseInt(strings.ReplaceAll(n.Value, "_", ""), 0, t.Bits())
+		if err != nil {
+			return d.errf(n, "integer %s out of range", n.Value)
+		}
+		v.SetInt(i)
+		return nil
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
+			return d.errf(n, "expected a non-negative integer, got %s", kindName(n))
+		}
+		i, err := strconv.ParseUint(strings.ReplaceAll(n.Value, "_", ""), 0, t.Bits())
+		if err != nil {
+			return d.errf(n, "expected a non-negative integer in range, got %s", n.Value)
+		}
+		v.SetUint(i)
+		return nil
+	case reflect.Float32, reflect.Float64:
+		if n.Kind != yaml.ScalarNode || (n.Tag != "!!float" && n.Tag != "!!int") {
+			return d.errf(n, "expected a number, got %s", kindName(n))
+		}
+		var f float64
+		if err := n.Decode(&f); err != nil {
+			return d.errf(n, "%v", err)
+		}
+		v.SetFloat(f)
+		return nil
+	case reflect.Slice:
+		if n.Tag == "!!null" {
+			return nil
+		}
+		if n.Kind != yaml.SequenceNode {
+			return d.errf(n, "expected a list, got %s", kindName(n))
+		}
+		s := reflect.MakeSlice(t, len(n.Content), len(n.Content))
+		for i, e := range n.Content {
+			if err := d.decode(e, s.Index(i)); err != nil {
+				return err
+			}
+		}
+		v.Set(s)
+		return nil
+	case reflect.Map:
+		if n.Tag == "!!null" {
+			return nil
+		}
+		if n.Kind != yaml.MappingNode {
+			return d.errf(n, "expected a mapping, got %s", kindName(n))
+		}
+		if t.Key().Kind() != reflect.String {
+			return fmt.Errorf("engine: cannot decode into %s", t)
+		}
+		m := reflect.MakeMapWithSize(t, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, val := n.Content[i], n.Content[i+1]
+			if m.MapIndex(reflect.ValueOf(k.Value).Convert(t.Key())).IsValid() {
+				return d.errf(k, "duplicate key %q", k.Value)
+			}
+			e := reflect.New(t.Elem()).Elem()
+			if err := d.decode(val, e); err != nil {
+				return err
+			}
+			m.SetMapIndex(reflect.ValueOf(k.Value).Convert(t.Key()), e)
+		}
+		v.Set(m)
+		return nil
+	case reflect.Struct:
+		return d.decodeStruct(n, v)
+	}
+	return fmt.Errorf("engine: cannot decode into %s", t)
+}
+
+func fieldName(f reflect.StructField) (name string, remain bool) {
+	tag := f.Tag.Get("yaml")
+	name, opts, _ := strings.Cut(tag, ",")
+	if name == "-" || !f.IsExported() {
+		return "", false
+	}
+	if opts == "remain" {
+		return "", true
+	}
+	if name == "" {
+		name = strings.ToLower(f.Name)
+	}
+	return name, false
+}
+
+func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value) error {
+	if n.Tag == "!!null" {
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		return d.errf(n, "expected a mapping, got %s", kindName(n))
+	}
+	t := v.Type()
+	fields := map[string]int{}
+	remain := -1
+	var names []string
+	for i := range t.NumField() {
+		name, rem := fieldName(t.Field(i))
+		if rem {
+			remain = i
+		} else if name != "" {
+			fields[name] = i
+			names = append(names, name)
+		}
+	}
+	seen := map[string]bool{}
+	var rest *yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		if seen[k.Value] {
+			return d.errf(k, "duplicate field %q", k.Value)
+		}
+		seen[k.Value] = true
+		fi, ok := fields[k.Value]
+		if !ok {
+			if remain >= 0 {
+				if rest == nil {
+					rest = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: k.Line, Column: k.Column}
+				}
+				rest.Content = append(rest.Content, k, val)
+				continue
+			}
+			return d.errf(k, "%s", unknownField(k.Value, names))
+		}
+		if err := d.decode(val, v.Field(fi)); err != nil {
+			return err
+		}
+	}
+	if remain >= 0 && rest != nil {
+		v.Field(remain).Set(reflect.ValueOf(Config{node: rest, file: d.file, used: new(bool)}))
+	}
+	return nil
+}
+
+func unknownField(name string, known []string) string {
+	msg := fmt.Sprintf("unknown field %q", name)
+	if s := closest(name, known); s != "" {
+		msg += fmt.Sprintf(" (did you mean %q?)", s)
+	}
+	sorted := slices.Clone(known)
+	slices.Sort(sorted)
+	return msg + "; known fields: " + strings.Join(sorted, ", ")
+}
+
+// closest returns the candidate within edit distance 2 of s, if any.
+func closest(s string, cands []string) string {
+	best, bestD := "", 3
+	for _, c := range cands {
+		if d := editDistance(s, c); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// LookupEnv looks up an environment variable; os.LookupEnv is the default.
+type LookupEnv func(name string) (string, bool)
+
+var lineRE = regexp.MustCompile(`line (\d+)`)
+
+// parseSpec parses a pipeline file's bytes.
+func parseSpec(data []byte, file string, lookup LookupEnv) (*Spec, error) {
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		e := &ConfigError{File: file, Line: 1, Col: 1, Msg: strings.TrimPrefix(err.Error(), "yaml: "), Err: err}
+		if m := lineRE.FindStringSubmatch(err.Error()); m != nil {
+			e.Line, _ = strconv.Atoi(m[1])
+			e.Msg = strings.TrimSpace(lineRE.ReplaceAllString(e.Msg, ""))
+			e.Msg = strings.TrimPrefix(e.Msg, ": ")
+		}
+		return nil, e
+	}
+	root := resolve(&doc)
+	if root == nil || root.Tag == "!!null" {
+		return nil, &ConfigError{File: file, Line: 1, Col: 1, Msg: "empty pipeline file (want a mapping with input, stages and output)"}
+	}
+	if root.Kind != yaml.MappingNode {
+		return nil, (&decoder{file}).errf(root, "a pipeline file must be a mapping, got %s", kindName(root))
+	}
+	if err := expandTree(file, root, lookup, 0); err != nil {
+		return nil, err
+	}
+	spec := &Spec{File: file}
+	d := decoder{file: file}
+	if err := d.decode(root, reflect.ValueOf(spec).Elem()); err != nil {
+		return nil, err
+	}
+	// Remember where each part was, for later errors.
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], resolve(root.Content[i+1])
+		switch k.Value {
+		case "stages":
+			if v != nil && v.Kind == yaml.SequenceNode {
+				for j, s := range v.Content {
+					if j < len(spec.Stages) {
+						spec.Stages[j].src = Config{node: s, file: file}
+					}
+				}
+			}
+		case "input":
+			spec.Input.src = Config{node: v, file: file}
+		case "output":
+			spec.Output.src = Config{node: v, file: file}
+		case "dead_letter":
+			if spec.DeadLetter != nil {
+				spec.DeadLetter.src = Config{node: v, file: file}
+			}
+		case "defaults":
+			spec.Defaults.src = Config{node: v, file: file}
+		}
+	}
+	spec.src = Config{node: root, file: file}
+	return spec, nil
+}
+
+// expandTree expands ${VAR}, ${VAR:-default} and ${VAR:?message} in every
+// scalar value. depth 2 marks the mappings of stages, whose code: is left
+// alone (JavaScript template literals use ${...} too).
+func expandTree(file string, n *yaml.Node, lookup LookupEnv, depth int) error {
+	n = resolve(n)
+	if n == nil {
+		return nil
+	}
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if !strings.Contains(n.Value, "$") {
+			return nil
+		}
+		out, err := expandEnv(n.Value, lookup)
+		if err != nil {
+			return (&decoder{file}).errf(n, "%v", err)
+		}
+		if out != n.Value {
+			n.Value = out
+			if n.Style == 0 || n.Style == yaml.TaggedStyle {
+				var tmp yaml.Node
+				if yaml.Unmarshal([]byte(out), &tmp) == nil {
+					if r := resolve(&tmp); r != nil && r.Kind == yaml.ScalarNode {
+						n.Tag = r.Tag
+					}
+				} else {
+					n.Tag = "!!str"
+				}
+			}
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i].Value
+			if depth == 2 && k == "code" {
+				continue
+			}
+			next := -1
+			if depth == 0 && k == "stages" {
+				next = 1
+			}
+			if err := expandTree(file, n.Content[i+1], lookup, next); err != nil {
+				return err
+			}
+		}
+	case yaml.SequenceNode:
+		next := -1
+		if depth == 1 {
+			next = 2
+		}
+		for _, c := range n.Content {
+			if err := expandTree(file, c, lookup, next); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+var errUnclosed = errors.New("unclosed ${ in value")
+
+// expandEnv expands ${VAR}, ${VAR:-default}, ${VAR:?message}; $${ is a literal ${.
+func expandEnv(s string, lookup LookupEnv) (string, error) {
+	var b strings.Builder
+	for {
+		i := strings.Index(s, "$")
+		if i < 0 || i == len(s)-1 {
+			b.WriteString(s)
+			return b.String(), nil
+		}
+		b.WriteString(s[:i])
+		s = s[i:]
+		switch {
+		case strings.HasPrefix(s, "$${"):
+			b.WriteString("${")
+			s = s[3:]
+			continue
+		case !strings.HasPrefix(s, "${"):
+			b.WriteByte('$')
+			s = s[1:]
+			continue
+		}
+		end := strings.IndexByte(s, '}')
+		if end < 0 {
+			return "", errUnclosed
+		}
+		expr := s[2:end]
+		s = s[end+1:]
+		name, op, arg := expr, "", ""
+		if j := strings.Index(expr, ":"); j >= 0 && j+1 < len(expr) && (expr[j+1] == '-' || expr[j+1] == '?') {
+			name, op, arg = expr[:j], expr[j:j+2], expr[j+2:]
+		}
+		if !validEnvName(name) {
+			return "", fmt.Errorf("invalid environment variable reference ${%s}", expr)
+		}
+		val, ok := lookup(name)
+		switch {
+		case ok && val != "":
+			b.WriteString(val)
+		case op == ":-":
+			b.WriteString(arg)
+		case op == ":?":
+			if arg == "" {
+				arg = "is required"
+			}
+			return "", fmt.Errorf("environment variable %s: %s", name, arg)
+		case ok:
+			// set but empty
+		default:
+			return "", fmt.Errorf("environment variable %s is not set (use ${%s:-default} for a default, $${%s} for a literal)", name, name, name)
+		}
+	}
+}
+
+func validEnvName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, c := range s {
+		if !(c == '_' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,57 @@
+// Package engine runs streaming data pipelines: an input, a chain of stages,
+// an output. Every stage, whatever its kind (native Go, Lua, JavaScript,
+// WASM, an rpc plugin), is a Transformer, with the same semantics: emit,
+// drop, split, metadata, per-record errors, timeouts.
+//
+// A pipeline is usually written as a YAML file (see Load and Parse) and run
+// with Run; it can also be built in code (Build with a Spec) and fed records
+// directly (Stream, Process).
+//
+// # Lifecycle
+//
+// Build (or Load) decodes and validates the spec and builds every stage
+// through its kind's KindFunc: no I/O. Pipeline.Load then loads and compiles
+// what each stage shares (Loader: scripts, modules, plugins) once per stage;
+// `pipe lint` stops there. Each run makes one instance per worker
+// (Stage.New), opens it (Opener), calls Transform or TransformBatch for every
+// record, Flush at end of stream (Flusher) and Close (Closer), also after a
+// failed Open or a failed run. Pipeline.Close releases the stages.
+//
+// # Concurrency
+//
+// Records move in batches (up to 1024 records or 64 KiB). A batch is sent on
+// as soon as the input has no more bytes ready, so a slow input (tail -f)
+// streams record by record. Each stage runs in its own goroutines, linked by
+// bounded queues, so memory stays bounded by batch size × queue depth ×
+// workers whatever the input's size. workers: N makes N instances fed
+// round-robin; their output is collected in the same order, so the output
+// order is always the input order. An instance is never called concurrently.
+//
+// # Timeouts
+//
+// Every Transform call gets a context whose deadline is the stage's
+// per-record timeout (default 5s, 0 for none); a TransformBatch call gets the
+// same deadline for the whole batch. When a call overruns, its context is
+// cancelled with an error wrapping ErrStageTimeout, and the record fails
+// with it, whatever the call returns. When a batch call fails as a whole
+// (timeout, trap, crash), the engine re-runs the batch one record per call,
+// each with its own timeout, so only the culprit takes the on_error policy.
+// Kinds interrupt their runtime on ctx (Lua's SetContext, goja's Interrupt,
+// wazero's close-on-context-done, an rpc call deadline); native Go code is
+// cooperative and must honour ctx.
+//
+// # Errors
+//
+// Configuration errors are *ConfigError values ("FILE:LINE:COL: message");
+// the CLI exits 2 for them. A record that fails takes its stage's on_error
+// policy: fail stops the pipeline with a *StageError naming the stage, the
+// input record number and the cause (exit 1); drop counts it and goes on;
+// dead_letter writes it as a JSON line (time, stage, record_number, error,
+// record, meta) to the pipeline's dead_letter file and goes on. Records the
+// input codec rejects (malformed JSON, too large, invalid UTF-8 or NUL bytes
+// when asked) take the input's policy, under the stage name "input". Errors
+// wrapped with Fatal stop the pipeline whatever the policy.
+//
+// Accounting holds for every stage and every run: In = Passed + Dropped +
+// Errors (Pipeline.Stats); no record is lost or duplicated.
+package engine

@@ -1,0 +1,126 @@
+package codec
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+)
+
+func readAll(t testing.TB, in string, opt Options) (recs []string, errs []error) {
+	r := NewReader(strings.NewReader(in), opt)
+	for {
+		b, err := r.Next()
+		if err == io.EOF {
+			return
+		}
+		var re *RecordError
+		if errors.As(err, &re) {
+			errs = append(errs, re)
+			continue
+		}
+		if err != nil {
+			t.Fatalf("read error: %v", err)
+		}
+		recs = append(recs, string(b))
+	}
+}
+
+func TestReader(t *testing.T) {
+	big := strings.Repeat("x", 300<<10)
+	cases := []struct {
+		name  string
+		in    string
+		opt   Options
+		recs  []string
+		nerrs int
+	}{
+		{"lines", "a\nb\nc\n", Options{Codec: Lines}, []string{"a", "b", "c"}, 0},
+		{"no trailing newline", "a\nb", Options{Codec: Lines}, []string{"a", "b"}, 0},
+		{"empty input", "", Options{Codec: Lines}, nil, 0},
+		{"empty lines kept", "a\n\nb\n", Options{Codec: Lines}, []string{"a", "", "b"}, 0},
+		{"crlf kept", "a\r\n", Options{Codec: Lines}, []string{"a\r"}, 0},
+		{"ndjson", "{\"a\":1}\n  \n[1,2]\n", Options{Codec: NDJSON}, []string{`{"a":1}`, "[1,2]"}, 0},
+		{"ndjson malformed", "{\"a\":1}\n{oops\n2\n", Options{Codec: NDJSON}, []string{`{"a":1}`, "2"}, 1},
+		{"ndjson two values", "1 2\n", Options{Codec: NDJSON}, nil, 1},
+		{"too large", "ab\n" + strings.Repeat("x", 20) + "\ncd", Options{Codec: Lines, MaxBytes: 10}, []string{"ab", "cd"}, 1},
+		{"long line fits", big + "\nz\n", Options{Codec: Lines, MaxBytes: 1 << 20}, []string{big, "z"}, 0},
+		{"long line too large", big + big + big + big + "\nz", Options{Codec: Lines, MaxBytes: 1 << 20}, []string{"z"}, 1},
+		{"nul allowed", "a\x00b\n", Options{Codec: Lines}, []string{"a\x00b"}, 0},
+		{"nul rejected", "a\x00b\nc\n", Options{Codec: Lines, RejectNUL: true}, []string{"c"}, 1},
+		{"utf8 rejected", "\xff\xfe\nok\n", Options{Codec: Lines, ValidateUTF8: true}, []string{"ok"}, 1},
+		{"raw", "a\nb\n", Options{Codec: Raw}, []string{"a\nb\n"}, 0},
+		{"raw empty", "", Options{Codec: Raw}, nil, 0},
+		{"raw too large", strings.Repeat("y", 2000), Options{Codec: Raw, MaxBytes: 100}, nil, 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			recs, errs := readAll(t, c.in, c.opt)
+			if len(errs) != c.nerrs {
+				t.Fatalf("got %d record errors (%v), want %d", len(errs), errs, c.nerrs)
+			}
+			if len(recs) != len(c.recs) {
+				t.Fatalf("got %d records, want %d", len(recs), len(c.recs))
+			}
+			for i := range recs {
+				if recs[i] != c.recs[i] {
+					t.Errorf("record %d = %.40q, want %.40q", i, recs[i], c.recs[i])
+				}
+			}
+		})
+	}
+}
+
+func TestTooLargeKeepsPrefixAndSize(t *testing.T) {
+	in := strings.Repeat("q", 5000) + "\n"
+	_, errs := readAll(t, in, Options{Codec: Lines, MaxBytes: 100})
+	var re *RecordError
+	if len(errs) != 1 || !errors.As(errs[0], &re) {
+		t.Fatalf("errs = %v", errs)
+	}
+	if re.Size != 5000 || len(re.Data) != KeepPrefix || !errors.Is(re, ErrTooLarge) {
+		t.Fatalf("size %d, kept %d, err %v", re.Size, len(re.Data), re.Err)
+	}
+}
+
+func FuzzReader(f *testing.F) {
+	for _, s := range []string{"a\nb", "{\"a\":1}\n", "\n\n", "\x00\xff\n", "[1,\n2]"} {
+		f.Add([]byte(s), uint8(0), uint16(16))
+	}
+	f.Fuzz(func(t *testing.T, data []byte, codecN uint8, max uint16) {
+		codecName := []string{Lines, NDJSON, Raw}[int(codecN)%3]
+		opt := Options{Codec: codecName, MaxBytes: int(max) + 1, RejectNUL: codecN&4 != 0, ValidateUTF8: codecN&8 != 0}
+		r := NewReader(bytes.NewReader(data), opt)
+		total := 0
+		for i := 0; ; i++ {
+			if i > len(data)+2 {
+				t.Fatal("reader does not terminate")
+			}
+			b, err := r.Next()
+			if err == io.EOF {
+				break
+			}
+			var re *RecordError
+			if errors.As(err, &re) {
+				continue
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(b) > opt.MaxBytes {
+				t.Fatalf("record of %d bytes passed a limit of %d", len(b), opt.MaxBytes)
+			}
+			if codecName == Lines && bytes.IndexByte(b, '\n') >= 0 {
+				t.Fatal("line record contains a newline")
+			}
+			if codecName == NDJSON && !ValidJSON(b) {
+				t.Fatalf("invalid JSON passed: %q", b)
+			}
+			total += len(b)
+		}
+		if total > len(data) {
+			t.Fatalf("read %d bytes of records from %d bytes of input", total, len(data))
+		}
+	})
+}

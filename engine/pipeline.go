@@ -1,0 +1,292 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+)
+
+// Option configures Load and Build.
+type Option func(*options)
+
+type options struct {
+	reg    *Registry
+	log    *slog.Logger
+	lookup LookupEnv
+}
+
+// WithRegistry makes Build use reg instead of DefaultRegistry.
+func WithRegistry(reg *Registry) Option { return func(o *options) { o.reg = reg } }
+
+// WithLogger sets the logger for the engine and stage output (default: discard).
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// WithEnv sets how ${VAR} references are looked up (default: os.LookupEnv).
+func WithEnv(lookup LookupEnv) Option { return func(o *options) { o.lookup = lookup } }
+
+func buildOptions(opts []Option) options {
+	o := options{reg: DefaultRegistry, lookup: os.LookupEnv}
+	for _, f := range opts {
+		f(&o)
+	}
+	if o.log == nil {
+		o.log = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+// Parse parses a pipeline file's contents. file names it in errors and is the
+// base of relative paths. Errors are *ConfigError values.
+func Parse(data []byte, file string, opts ...Option) (*Spec, error) {
+	o := buildOptions(opts)
+	return parseSpec(data, file, o.lookup)
+}
+
+// Load reads, parses and builds the pipeline file at path.
+func Load(path string, opts ...Option) (*Pipeline, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &ConfigError{Msg: fmt.Sprintf("read pipeline: %v", err), Err: err}
+	}
+	spec, err := Parse(data, path, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return Build(spec, opts...)
+}
+
+// Pipeline is a built pipeline: validated, with every stage built. Build does
+// no I/O; scripts, modules and plugins are loaded by Load (or by the first
+// Run). A Pipeline can run several times, one run at a time; Close releases
+// what its stages loaded.
+type Pipeline struct {
+	spec   *Spec
+	opts   options
+	stages []*stageExec
+
+	mu      sync.Mutex
+	loaded  bool
+	running bool
+	stats   []*counters
+	inStats *counters
+}
+
+// Build validates spec and builds every stage (no I/O). Errors are
+// *ConfigError values naming the file, line and column.
+func Build(spec *Spec, opts ...Option) (*Pipeline, error) {
+	o := buildOptions(opts)
+	if err := spec.validate(); err != nil {
+		return nil, err
+	}
+	p := &Pipeline{spec: spec, opts: o, inStats: &counters{}}
+	codec := firstNonEmpty(spec.Input.Codec, CodecLines)
+	for i := range spec.Stages {
+		s := &spec.Stages[i]
+		timeout, onErr, workers, maxBytes := s.effective(spec.Defaults)
+		kind := s.Type
+		var st Stage
+		switch {
+		case s.New != nil:
+			if kind == "" {
+				kind = "go"
+			}
+			st = goStage{s.New}
+		case kind == "":
+			return nil, s.Errorf("", "stage %s has no type (want one of: %s)", quote(s.Name), kindList(o.reg))
+		default:
+			build, ok := o.reg.Kind(kind)
+			if !ok {
+				msg := fmt.Sprintf("unknown stage type %q (want one of: %s)", kind, kindList(o.reg))
+				if reserved[kind] {
+					msg = fmt.Sprintf("stage type %q is not built into this binary (available: %s)", kind, kindList(o.reg))
+				}
+				return nil, s.Errorf("type", "%s", msg)
+			}
+			env := &BuildEnv{Registry: o.reg, Codec: codec, Logger: o.log.With("stage", s.Name, "kind", kind)}
+			var err error
+			st, err = build(s, env)
+			if err != nil {
+				return nil, err
+			}
+			if keys := s.Extra.Keys(); len(keys) > 0 && !s.Extra.decoded() {
+				return nil, s.Extra.Errorf(keys[0], "unknown field %q for a %s stage", keys[0], kind)
+			}
+		}
+		p.stages = append(p.stages, &stageExec{
+			name: s.Name, kind: kind, stage: st, timeout: timeout, onError: onErr,
+			workers: workers, maxBytes: int(maxBytes),
+			log: o.log.With("stage", s.Name, "kind", kind),
+		})
+	}
+	return p, nil
+}
+
+var reserved = map[string]bool{"lua": true, "js": true, "wasm": true, "rpc": true, "native": true}
+
+func kindList(r *Registry) string {
+	s := ""
+	for i, k := range r.Kinds() {
+		if i > 0 {
+			s += ", "
+		}
+		s += k
+	}
+	return s
+}
+
+// Spec returns the pipeline's spec.
+func (p *Pipeline) Spec() *Spec { return p.spec }
+
+// Load loads and compiles every stage once (scripts, modules, plugins)
+// without running anything. It is what `pipe lint` checks; Run calls it if
+// it has not been called.
+func (p *Pipeline) Load(ctx context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.loadLocked(ctx)
+}
+
+func (p *Pipeline) loadLocked(ctx context.Context) error {
+	if p.loaded {
+		return nil
+	}
+	for _, s := range p.stages {
+		if l, ok := s.stage.(Loader); ok {
+			if err := l.Load(ctx); err != nil {
+				var ce *ConfigError
+				if errors.As(err, &ce) {
+					return err
+				}
+				return &StageError{Stage: s.name, Kind: s.kind, Op: "load", Err: err}
+			}
+		}
+	}
+	p.loaded = true
+	return nil
+}
+
+// Close releases what the stages loaded (stages implementing io.Closer).
+func (p *Pipeline) Close() error {
+	var errs []error
+	for _, s := range p.stages {
+		if c, ok := s.stage.(io.Closer); ok {
+			if err := c.Close(); err != nil {
+				errs = append(errs, &StageError{Stage: s.name, Kind: s.kind, Op: "close", Err: err})
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Run runs the pipeline with its configured input and output: type stdin
+// reads stdin, type stdout writes stdout, type file opens the spec's files.
+//
+// Cancelling ctx stops reading input; the records already read are still
+// processed, stages are flushed and the output is written before Run returns
+// ctx's error. Run returns a *StageError when a stage fails under on_error:
+// fail, a *ConfigError when an input or output cannot be opened.
+func (p *Pipeline) Run(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
+	in, err := p.openInput(stdin)
+	if err != nil {
+		return err
+	}
+	out, closeOut, err := p.openOutput(stdout)
+	if err != nil {
+		return err
+	}
+	err = p.run(ctx, in, p.newWriterSink(out))
+	if cerr := closeOut(); cerr != nil && err == nil {
+		err = &StageError{Stage: "output", Op: "write", Err: cerr}
+	}
+	return err
+}
+
+// RunReader runs the pipeline over r and w with the configured codecs,
+// whatever the configured input and output types.
+func (p *Pipeline) RunReader(ctx context.Context, r io.Reader, w io.Writer) error {
+	return p.run(ctx, &readerSource{readers: []namedReader{{name: "", open: func() (io.ReadCloser, error) { return io.NopCloser(r), nil }}}},
+		p.newWriterSink(w))
+}
+
+// Source yields input records for Stream; it returns io.EOF at the end.
+type Source func(ctx context.Context) (*Record, error)
+
+// Sink receives output records from Stream, in order. An error stops the run.
+type Sink func(*Record) error
+
+// Stream runs the pipeline from src to sink without codecs: records go in
+// and come out as they are. Records without a number are numbered in order.
+func (p *Pipeline) Stream(ctx context.Context, src Source, sink Sink) error {
+	return p.run(ctx, &funcSource{next: src}, &funcSink{fn: sink})
+}
+
+// Process runs the pipeline over recs and returns the output records.
+func (p *Pipeline) Process(ctx context.Context, recs ...*Record) ([]*Record, error) {
+	i := 0
+	var out []*Record
+	err := p.Stream(ctx, func(context.Context) (*Record, error) {
+		if i == len(recs) {
+			return nil, io.EOF
+		}
+		i++
+		return recs[i-1], nil
+	}, func(r *Record) error {
+		c := r.Clone()
+		out = append(out, c)
+		return nil
+	})
+	return out, err
+}
+
+func (p *Pipeline) outCodec() string {
+	return firstNonEmpty(p.spec.Output.Codec, p.spec.Input.Codec, CodecLines)
+}
+
+func (p *Pipeline) validateOutput() bool {
+	return p.outCodec() == CodecNDJSON && (len(p.stages) > 0 || firstNonEmpty(p.spec.Input.Codec, CodecLines) != CodecNDJSON)
+}
+
+// StageStats are the counts of one stage (or of the input or output).
+// For every stage: In = Passed + Dropped + Errors.
+type StageStats struct {
+	Name         string
+	Kind         string
+	In           int64 // records that entered
+	Passed       int64 // records that produced at least one output
+	Out          int64 // records emitted (splits count each)
+	Dropped      int64 // records the stage dropped (emitted nothing)
+	Errors       int64 // records that failed (timeouts and too large included)
+	DeadLettered int64 // failed records written to the dead-letter file
+	Timeouts     int64 // failed records that timed out
+	Busy         int64 // nanoseconds spent in the stage's transformers
+}
+
+// Stats returns the counts of the current or last run: the input first, then
+// every stage in order, then the output.
+func (p *Pipeline) Stats() []StageStats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []StageStats
+	in := p.inStats.snapshot("input", "")
+	out = append(out, in)
+	for i, s := range p.stages {
+		if i < len(p.stats) {
+			out = append(out, p.stats[i].snapshot(s.name, s.kind))
+		} else {
+			out = append(out, StageStats{Name: s.name, Kind: s.kind})
+		}
+	}
+	if len(p.stats) > len(p.stages) {
+		out = append(out, p.stats[len(p.stages)].snapshot("output", ""))
+	}
+	return out
+}
+
+func (p *Pipeline) newWriterSink(w io.Writer) *writerSink {
+	return &writerSink{w: w, codec: p.outCodec(), validate: p.validateOutput(),
+		policy: firstNonEmpty(p.spec.Defaults.OnError, OnErrorFail)}
+}

@@ -1,0 +1,267 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// NativeFunc makes one instance of a Go transformer from the stage's config:
+// map. It decodes and validates cfg (cfg.Decode rejects unknown fields) and
+// does no I/O; an Opener does I/O in Open. It is called once per worker.
+type NativeFunc func(cfg Config) (Transformer, error)
+
+// Native describes a Go transformer registered by name (type: native, use: NAME).
+type Native struct {
+	Name    string
+	Summary string // one line, shown by `pipe help native`
+	New     NativeFunc
+}
+
+// Stage is a built stage: what a kind returns for one StageSpec. Work that
+// all instances share (compiling a script or module, loading a .so) is done
+// once per stage, in Load; New makes one instance per worker.
+type Stage interface {
+	// New returns a new instance for one worker. It is called after Load.
+	New(ctx context.Context) (Transformer, error)
+}
+
+// Loader is implemented by stages that load or compile something once per
+// stage (read and compile a script, compile a wasm module, check a plugin
+// binary). `pipe lint` calls Load and nothing further; errors from Load that
+// are the user's (a syntax error, a missing export) should be *ConfigError
+// values so that they exit with status 2.
+type Loader interface {
+	Load(ctx context.Context) error
+}
+
+// KindFunc builds the stages of one kind from their spec. It decodes and
+// validates the kind's fields (spec.Extra.Decode for fields of its own) and
+// does no I/O; errors should come from spec.Errorf so they carry positions.
+type KindFunc func(spec *StageSpec, env *BuildEnv) (Stage, error)
+
+// BuildEnv is what a KindFunc gets besides the stage spec.
+type BuildEnv struct {
+	Registry *Registry
+	// Codec is the codec of the records entering the stage: under
+	// "ndjson" each record is one JSON value.
+	Codec string
+	// Logger carries the stage's name and kind; stage output (console.log,
+	// guest stderr, plugin logs) goes here.
+	Logger *slog.Logger
+}
+
+// PluginLoader loads a Go plugin (.so) for type: native, path: FILE and
+// returns its constructor. Registered by package stages/native.
+type PluginLoader func(ctx context.Context, path string) (NativeFunc, error)
+
+// Registry holds stage kinds and named native transformers. It is a value:
+// tests and embedders can make their own with NewRegistry; the package-level
+// functions use DefaultRegistry.
+type Registry struct {
+	mu      sync.RWMutex
+	kinds   map[string]KindFunc
+	natives map[string]Native
+	plugins PluginLoader
+}
+
+// NewRegistry returns a registry that knows the native kind and nothing else.
+func NewRegistry() *Registry {
+	r := &Registry{kinds: map[string]KindFunc{}, natives: map[string]Native{}}
+	r.kinds["native"] = buildNative
+	return r
+}
+
+// DefaultRegistry is used by Load, Build and the package-level Register
+// functions unless a registry is given.
+var DefaultRegistry = NewRegistry()
+
+// Register registers a Go transformer under name in DefaultRegistry. It
+// panics if name is empty or taken (a programmer error, like
+// database/sql.Register).
+func Register(name string, fn NativeFunc) { DefaultRegistry.Register(name, fn) }
+
+// RegisterNative registers a described Go transformer in DefaultRegistry.
+func RegisterNative(n Native) { DefaultRegistry.RegisterNative(n) }
+
+// RegisterKind registers a stage kind in DefaultRegistry.
+func RegisterKind(name string, fn KindFunc) { DefaultRegistry.RegisterKind(name, fn) }
+
+// Register registers a Go transformer under name.
+func (r *Registry) Register(name string, fn NativeFunc) {
+	r.RegisterNative(Native{Name: name, New: fn})
+}
+
+// RegisterNative registers a described Go transformer.
+func (r *Registry) RegisterNative(n Native) {
+	if n.Name == "" || n.New == nil || strings.ContainsAny(n.Name, " @/") {
+		panic(fmt.Sprintf("engine: invalid native transformer registration %q", n.Name))
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, dup := r.natives[n.Name]; dup {
+		panic(fmt.Sprintf("engine: native transformer %q registered twice", n.Name))
+	}
+	r.natives[n.Name] = n
+}
+
+// RegisterKind registers a stage kind (type: NAME).
+func (r *Registry) RegisterKind(name string, fn KindFunc) {
+	if name == "" || fn == nil {
+		panic("engine: invalid kind registration")
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, dup := r.kinds[name]; dup {
+		panic(fmt.Sprintf("engine: stage kind %q registered twice", name))
+	}
+	r.kinds[name] = fn
+}
+
+// SetPluginLoader installs the loader of Go .so plugins.
+func (r *Registry) SetPluginLoader(l PluginLoader) {
+	r.mu.Lock()
+	r.plugins = l
+	r.mu.Unlock()
+}
+
+// SetPluginLoader installs the loader of Go .so plugins in DefaultRegistry.
+func SetPluginLoader(l PluginLoader) { DefaultRegistry.SetPluginLoader(l) }
+
+// Kind returns the builder of a stage kind.
+func (r *Registry) Kind(name string) (KindFunc, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	k, ok := r.kinds[name]
+	return k, ok
+}
+
+// Kinds returns the registered kind names, sorted.
+func (r *Registry) Kinds() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	names := make([]string, 0, len(r.kinds))
+	for k := range r.kinds {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// LookupNative returns the native transformer registered under name.
+func (r *Registry) LookupNative(name string) (Native, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	n, ok := r.natives[name]
+	return n, ok
+}
+
+// Natives returns the registered native transformers, sorted by name.
+func (r *Registry) Natives() []Native {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]Native, 0, len(r.natives))
+	for _, n := range r.natives {
+		out = append(out, n)
+	}
+	slices.SortFunc(out, func(a, b Native) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// buildNative is the built-in native kind: use: NAME picks a registered
+// transformer, path: FILE.so a Go plugin (through the PluginLoader).
+func buildNative(spec *StageSpec, env *BuildEnv) (Stage, error) {
+	if spec.Code != "" {
+		return nil, spec.Errorf("code", "native stages take use: NAME or path: FILE.so, not code:")
+	}
+	switch {
+	case spec.Use != "" && spec.Path != "":
+		return nil, spec.Errorf("path", "native stage takes use: or path:, not both")
+	case spec.Use != "":
+		n, ok := env.Registry.LookupNative(spec.Use)
+		if !ok {
+			var names []string
+			for _, x := range env.Registry.Natives() {
+				names = append(names, x.Name)
+			}
+			msg := fmt.Sprintf("no native transformer named %q", spec.Use)
+			if s := closest(spec.Use, names); s != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", s)
+			}
+			return nil, spec.Errorf("use", "%s; registered: %s", msg, strings.Join(names, ", "))
+		}
+		// Build one instance now: it validates the config without I/O and
+		// serves as the first worker's instance.
+		t, err := n.New(spec.Config)
+		if err != nil {
+			return nil, configErr(spec, err)
+		}
+		return &nativeStage{fn: n.New, cfg: spec.Config, first: t}, nil
+	case spec.Path != "":
+		r := env.Registry
+		r.mu.RLock()
+		l := r.plugins
+		r.mu.RUnlock()
+		if l == nil {
+			return nil, spec.Errorf("path", "this build cannot load Go plugins (.so): import github.com/pipe-dev/pipe/stages/native")
+		}
+		return &nativeStage{loader: l, path: spec.Resolve(spec.Path), cfg: spec.Config, spec: spec}, nil
+	}
+	return nil, spec.Errorf("type", "native stage needs use: NAME (a registered transformer) or path: FILE.so")
+}
+
+// configErr turns a constructor's error into a positioned config error.
+func configErr(spec *StageSpec, err error) error {
+	if _, ok := err.(*ConfigError); ok {
+		return err
+	}
+	return spec.Errorf("config", "%v", err)
+}
+
+type nativeStage struct {
+	mu     sync.Mutex
+	fn     NativeFunc
+	cfg    Config
+	first  Transformer
+	loader PluginLoader
+	path   string
+	spec   *StageSpec
+}
+
+func (s *nativeStage) Load(ctx context.Context) error {
+	if s.loader == nil || s.fn != nil {
+		return nil
+	}
+	fn, err := s.loader(ctx, s.path)
+	if err != nil {
+		return err
+	}
+	t, err := fn(s.cfg)
+	if err != nil {
+		return configErr(s.spec, err)
+	}
+	s.fn, s.first = fn, t
+	return nil
+}
+
+func (s *nativeStage) New(ctx context.Context) (Transformer, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.first != nil {
+		t := s.first
+		s.first = nil
+		return t, nil
+	}
+	if s.fn == nil {
+		return nil, fmt.Errorf("native stage used before Load")
+	}
+	return s.fn(s.cfg)
+}
+
+// goStage serves StageSpec.New (stages built in Go code).
+type goStage struct{ fn func() (Transformer, error) }
+
+func (s goStage) New(context.Context) (Transformer, error) { return s.fn() }

@@ -1,0 +1,555 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// queueDepth is how many batches wait between two stages.
+const queueDepth = 4
+
+type counters struct {
+	in, passed, out, dropped, errors, dead, timeouts, busy atomic.Int64
+}
+
+func (c *counters) snapshot(name, kind string) StageStats {
+	return StageStats{Name: name, Kind: kind, In: c.in.Load(), Passed: c.passed.Load(), Out: c.out.Load(),
+		Dropped: c.dropped.Load(), Errors: c.errors.Load(), DeadLettered: c.dead.Load(),
+		Timeouts: c.timeouts.Load(), Busy: c.busy.Load()}
+}
+
+// batch is the unit that moves between stages. Input records live in store
+// and their bytes in arena, both reused once the batch is written.
+type batch struct {
+	recs  []*Record
+	spare []*Record
+	store []Record
+	arena []byte
+	final bool // a worker's flush output: the last batch it sends
+}
+
+var batchPool = sync.Pool{New: func() any {
+	return &batch{recs: make([]*Record, 0, DefaultBatchRecords), store: make([]Record, 0, DefaultBatchRecords),
+		arena: make([]byte, 0, DefaultBatchBytes+DefaultBatchBytes/4)}
+}}
+
+func getBatch() *batch { return batchPool.Get().(*batch) }
+
+func putBatch(b *batch) {
+	if cap(b.arena) > 4*DefaultBatchBytes || cap(b.store) > 4*DefaultBatchRecords {
+		return // do not keep oversized batches
+	}
+	clear(b.recs)
+	clear(b.spare)
+	clear(b.store)
+	b.recs, b.spare, b.store, b.arena, b.final = b.recs[:0], b.spare[:0], b.store[:0], b.arena[:0], false
+	batchPool.Put(b)
+}
+
+// add appends a record whose bytes are copied into the arena.
+func (b *batch) add(data []byte, num int64) {
+	start := len(b.arena)
+	b.arena = append(b.arena, data...)
+	b.store = append(b.store, Record{Data: b.arena[start:len(b.arena):len(b.arena)], num: num})
+	// store may have grown: re-point recs at it.
+	if &b.store[0] != firstPtr(b.recs) {
+		b.recs = b.recs[:0]
+		for i := range b.store[:len(b.store)-1] {
+			b.recs = append(b.recs, &b.store[i])
+		}
+	}
+	b.recs = append(b.recs, &b.store[len(b.store)-1])
+}
+
+func firstPtr(r []*Record) *Record {
+	if len(r) == 0 {
+		return nil
+	}
+	return r[0]
+}
+
+// fits reports whether n more bytes fit the batch without growing it.
+func (b *batch) full(n int) bool {
+	return len(b.store) >= DefaultBatchRecords || (len(b.arena) > 0 && len(b.arena)+n > DefaultBatchBytes)
+}
+
+// stageExec is one stage of a running pipeline: the decorator that every
+// transformer is wrapped in (timeout, on_error, counts, order).
+type stageExec struct {
+	name, kind string
+	stage      Stage
+	timeout    time.Duration
+	onError    string
+	workers    int
+	maxBytes   int
+	log        *slog.Logger
+}
+
+// runState is shared by the goroutines of one run.
+type runState struct {
+	ctx    context.Context // stage context: cancelled only on failure
+	cancel context.CancelCauseFunc
+	dl     *deadLetter
+	once   sync.Once
+	err    error
+}
+
+func (rs *runState) fail(err error) {
+	rs.once.Do(func() { rs.err = err; rs.cancel(err) })
+}
+
+type worker struct {
+	st     *stageExec
+	rs     *runState
+	c      *counters
+	t      Transformer
+	bt     BatchTransformer
+	parent context.Context
+
+	// per-record timeout machinery: one timer per worker, re-armed per call.
+	timer *time.Timer
+	armed atomic.Pointer[attempt]
+	cur   *attempt
+
+	curIn   *Record
+	pending []*Record
+	emitFn  func(*Record)
+	res     BatchResult
+	sel     []*Record
+	selIdx  []int
+}
+
+type attempt struct {
+	ctx      context.Context
+	cancel   context.CancelCauseFunc
+	deadline time.Time
+}
+
+func newWorker(st *stageExec, rs *runState, c *counters, t Transformer) *worker {
+	w := &worker{st: st, rs: rs, c: c, t: t, parent: rs.ctx}
+	w.bt, _ = t.(BatchTransformer)
+	w.emitFn = func(r *Record) {
+		if r == nil {
+			return
+		}
+		in := w.curIn
+		if r != in {
+			if r.Meta == nil && len(in.Meta) > 0 {
+				r.Meta = maps.Clone(in.Meta)
+			}
+			if r.num == 0 {
+				r.num = in.num
+			}
+		}
+		w.pending = append(w.pending, r)
+	}
+	if st.timeout > 0 {
+		w.timer = time.AfterFunc(time.Hour, func() {
+			if a := w.armed.Load(); a != nil && !time.Now().Before(a.deadline) {
+				a.cancel(fmt.Errorf("%w after %s", ErrStageTimeout, st.timeout))
+			}
+		})
+		w.timer.Stop()
+	}
+	return w
+}
+
+// begin returns the context for one call, armed with the stage timeout.
+func (w *worker) begin() context.Context {
+	if w.timer == nil {
+		return w.parent
+	}
+	if w.cur == nil || w.cur.ctx.Err() != nil {
+		ctx, cancel := context.WithCancelCause(w.parent)
+		w.cur = &attempt{ctx: ctx, cancel: cancel}
+	}
+	w.cur.deadline = time.Now().Add(w.st.timeout)
+	w.armed.Store(w.cur)
+	w.timer.Reset(w.st.timeout)
+	return w.cur.ctx
+}
+
+// end disarms the timer and maps an error caused by the timeout to
+// ErrStageTimeout.
+func (w *worker) end(err error) error {
+	if w.timer == nil {
+		return err
+	}
+	w.armed.Store(nil)
+	a := w.cur
+	if !w.timer.Stop() {
+		w.cur = nil // the timer fired or is firing: never reuse this context
+	}
+	if a.ctx.Err() != nil {
+		w.cur = nil
+		if cause := context.Cause(a.ctx); errors.Is(cause, ErrStageTimeout) && w.parent.Err() == nil {
+			// A call that returned after its deadline was cut short,
+			// whatever it returned: its output is not trusted.
+			return cause
+		}
+	}
+	return err
+}
+
+func (w *worker) stop() {
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+	if w.cur != nil {
+		w.cur.cancel(nil)
+	}
+}
+
+// process runs one batch through the worker's transformer; it returns an
+// error only when the pipeline must stop.
+func (w *worker) process(b *batch) error {
+	start := time.Now()
+	defer func() { w.c.busy.Add(int64(time.Since(start))) }()
+	w.c.in.Add(int64(len(b.recs)))
+	b.spare = b.spare[:0]
+	var err error
+	if w.bt != nil {
+		err = w.processBatch(b)
+	} else {
+		err = w.processRecords(b)
+	}
+	b.recs, b.spare = b.spare, b.recs
+	return err
+}
+
+func (w *worker) tooLarge(rec *Record) error {
+	if len(rec.Data) > w.st.maxBytes {
+		return fmt.Errorf("%w: %d bytes (max_record_bytes is %s)", ErrRecordTooLarge, len(rec.Data), ByteSize(w.st.maxBytes))
+	}
+	return nil
+}
+
+func (w *worker) processRecords(b *batch) error {
+	for _, rec := range b.recs {
+		if err := w.tooLarge(rec); err != nil {
+			if ferr := w.failed(rec, err); ferr != nil {
+				return ferr
+			}
+			continue
+		}
+		w.curIn = rec
+		w.pending = w.pending[:0]
+		ctx := w.begin()
+		err := w.t.Transform(ctx, rec, w.emitFn)
+		err = w.end(err)
+		if err != nil {
+			clear(w.pending)
+			if ferr := w.failed(rec, err); ferr != nil {
+				return ferr
+			}
+			continue
+		}
+		w.passed(b, w.pending)
+	}
+	clear(w.pending)
+	w.curIn = nil
+	return nil
+}
+
+func (w *worker) passed(b *batch, out []*Record) {
+	if len(out) == 0 {
+		w.c.dropped.Add(1)
+		return
+	}
+	w.c.passed.Add(1)
+	w.c.out.Add(int64(len(out)))
+	b.spare = append(b.spare, out...)
+}
+
+func (w *worker) processBatch(b *batch) error {
+	w.sel, w.selIdx = w.sel[:0], w.selIdx[:0]
+	for _, rec := range b.recs {
+		if err := w.tooLarge(rec); err != nil {
+			if ferr := w.failed(rec, err); ferr != nil {
+				return ferr
+			}
+			continue
+		}
+		w.sel = append(w.sel, rec)
+	}
+	if len(w.sel) == 0 {
+		return nil
+	}
+	w.res.reset(len(w.sel))
+	ctx := w.begin()
+	err := w.bt.TransformBatch(ctx, w.sel, &w.res)
+	err = w.end(err)
+	if err == nil && w.res.bad != nil {
+		err = w.res.bad
+	}
+	if err == nil {
+		return w.applyResult(b, w.sel)
+	}
+	if errors.Is(err, ErrFatal) {
+		return w.stageErr(0, "transform", err)
+	}
+	if len(w.sel) > 1 {
+		w.st.log.Debug("batch call failed; re-running record by record", "records", len(w.sel), "err", err)
+	}
+	// Culprit finding: one record per call, each with its own timeout.
+	for _, rec := range w.sel {
+		one := []*Record{rec}
+		w.res.reset(1)
+		ctx := w.begin()
+		err := w.bt.TransformBatch(ctx, one, &w.res)
+		err = w.end(err)
+		if err == nil && w.res.bad != nil {
+			err = w.res.bad
+		}
+		if err != nil {
+			if ferr := w.failed(rec, err); ferr != nil {
+				return ferr
+			}
+			continue
+		}
+		if err := w.applyResult(b, one); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *worker) applyResult(b *batch, in []*Record) error {
+	r := &w.res
+	k, f := 0, 0
+	for i, rec := range in {
+		if f < len(r.fails) && r.fails[f].i == i {
+			err := r.fails[f].err
+			for f < len(r.fails) && r.fails[f].i == i {
+				f++
+			}
+			for k < len(r.recs) && int(r.from[k]) == i {
+				k++ // output of a failed record is discarded
+			}
+			if ferr := w.failed(rec, err); ferr != nil {
+				return ferr
+			}
+			continue
+		}
+		start := k
+		for k < len(r.recs) && int(r.from[k]) == i {
+			o := r.recs[k]
+			if o != rec {
+				if o.Meta == nil && len(rec.Meta) > 0 {
+					o.Meta = maps.Clone(rec.Meta)
+				}
+				if o.num == 0 {
+					o.num = rec.num
+				}
+			}
+			k++
+		}
+		w.passed(b, r.recs[start:k])
+	}
+	clear(r.recs)
+	return nil
+}
+
+func (w *worker) stageErr(num int64, op string, err error) error {
+	return &StageError{Stage: w.st.name, Kind: w.st.kind, Op: op, Record: num, Err: err}
+}
+
+// failed applies the stage's on_error policy to a failed record; it returns
+// an error when the pipeline must stop.
+func (w *worker) failed(rec *Record, err error) error {
+	if errors.Is(err, ErrFatal) {
+		return w.stageErr(rec.num, "transform", err)
+	}
+	w.c.errors.Add(1)
+	if errors.Is(err, ErrStageTimeout) {
+		w.c.timeouts.Add(1)
+	}
+	serr := w.stageErr(rec.num, "transform", err)
+	switch w.st.onError {
+	case OnErrorDrop:
+		w.st.log.Debug("record dropped after error", "record", rec.num, "err", err)
+		return nil
+	case OnErrorDeadLetter:
+		if dlErr := w.rs.dl.write(w.st.name, rec, err); dlErr != nil {
+			return dlErr
+		}
+		w.c.dead.Add(1)
+		return nil
+	}
+	return serr
+}
+
+// flush calls the instance's Flush; its records go into a final batch.
+func (w *worker) flush() (*batch, error) {
+	b := getBatch()
+	b.final = true
+	f, ok := w.t.(Flusher)
+	if !ok {
+		return b, nil
+	}
+	flushRec := &Record{}
+	w.curIn = flushRec
+	w.pending = w.pending[:0]
+	ctx := w.begin()
+	err := f.Flush(ctx, w.emitFn)
+	err = w.end(err)
+	w.curIn = nil
+	if err != nil {
+		clear(w.pending)
+		if w.st.onError == OnErrorFail || errors.Is(err, ErrFatal) {
+			return b, w.stageErr(0, "flush", err)
+		}
+		w.c.errors.Add(1)
+		w.st.log.Error("flush failed", "err", err)
+		if w.st.onError == OnErrorDeadLetter {
+			if dlErr := w.rs.dl.write(w.st.name, nil, err); dlErr != nil {
+				return b, dlErr
+			}
+			w.c.dead.Add(1)
+		}
+		return b, nil
+	}
+	w.c.out.Add(int64(len(w.pending)))
+	b.recs = append(b.recs, w.pending...)
+	clear(w.pending)
+	return b, nil
+}
+
+// send delivers b on ch unless the run failed.
+func (rs *runState) send(ch chan<- *batch, b *batch) bool {
+	select {
+	case ch <- b:
+		return true
+	case <-rs.ctx.Done():
+		putBatch(b)
+		return false
+	}
+}
+
+// runStage starts the stage's workers between in and out.
+func (st *stageExec) run(rs *runState, c *counters, insts []Transformer, in <-chan *batch, out chan<- *batch, wg *sync.WaitGroup) {
+	workers := make([]*worker, len(insts))
+	for i, t := range insts {
+		workers[i] = newWorker(st, rs, c, t)
+	}
+	if len(workers) == 1 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(out)
+			w := workers[0]
+			defer w.stop()
+			for b := range in {
+				if err := w.process(b); err != nil {
+					putBatch(b)
+					rs.fail(err)
+					return
+				}
+				if !rs.send(out, b) {
+					return
+				}
+			}
+			fb, err := w.flush()
+			if err != nil {
+				putBatch(fb)
+				rs.fail(err)
+				return
+			}
+			rs.send(out, fb)
+		}()
+		return
+	}
+	// Several workers: batches go round-robin to the workers and are
+	// collected in the same order, so the output order is the input order.
+	n := len(workers)
+	ins := make([]chan *batch, n)
+	outs := make([]chan *batch, n)
+	for i := range ins {
+		ins[i] = make(chan *batch, 1)
+		outs[i] = make(chan *batch, 1)
+	}
+	wg.Add(2 + n)
+	go func() { // dispatcher
+		defer wg.Done()
+		defer func() {
+			for _, ch := range ins {
+				close(ch)
+			}
+		}()
+		k := 0
+		for b := range in {
+			if !rs.send(ins[k], b) {
+				return
+			}
+			k = (k + 1) % n
+		}
+	}()
+	for i, w := range workers {
+		go func() {
+			defer wg.Done()
+			defer close(outs[i])
+			defer w.stop()
+			for b := range ins[i] {
+				if err := w.process(b); err != nil {
+					putBatch(b)
+					rs.fail(err)
+					return
+				}
+				if !rs.send(outs[i], b) {
+					return
+				}
+			}
+			fb, err := w.flush()
+			if err != nil {
+				putBatch(fb)
+				rs.fail(err)
+				return
+			}
+			rs.send(outs[i], fb)
+		}()
+	}
+	go func() { // collector
+		defer wg.Done()
+		defer close(out)
+		finals := make([]*batch, n)
+		k := 0
+		for {
+			b, ok := <-outs[k]
+			if !ok {
+				return // the worker stopped on a failure
+			}
+			if !b.final {
+				if !rs.send(out, b) {
+					return
+				}
+				k = (k + 1) % n
+				continue
+			}
+			// Worker k is done, so every regular batch has been collected:
+			// gather the other workers' flush batches and emit them in
+			// worker order.
+			finals[k] = b
+			for j := range n {
+				if finals[j] == nil {
+					fb, ok := <-outs[j]
+					if !ok {
+						return
+					}
+					finals[j] = fb
+				}
+			}
+			for _, fb := range finals {
+				if !rs.send(out, fb) {
+					return
+				}
+			}
+			return
+		}
+	}()
+}

@@ -1,0 +1,318 @@
+package engine
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Defaults of the pipeline file.
+const (
+	DefaultTimeout        = 5 * time.Second
+	DefaultMaxRecordBytes = ByteSize(1 << 20)
+	DefaultBatchRecords   = 1024
+	DefaultBatchBytes     = 64 << 10
+	MaxWorkers            = 256
+)
+
+// Codec names.
+const (
+	CodecLines  = "lines"
+	CodecNDJSON = "ndjson"
+	CodecRaw    = "raw"
+)
+
+// on_error policies.
+const (
+	OnErrorFail       = "fail"
+	OnErrorDrop       = "drop"
+	OnErrorDeadLetter = "dead_letter"
+)
+
+// Spec is a pipeline as written in a pipeline file (or built in code).
+type Spec struct {
+	Name       string          `yaml:"name"`
+	Input      InputSpec       `yaml:"input"`
+	Output     OutputSpec      `yaml:"output"`
+	DeadLetter *DeadLetterSpec `yaml:"dead_letter"`
+	Defaults   Defaults        `yaml:"defaults"`
+	Stages     []StageSpec     `yaml:"stages"`
+	// Tests holds the pipeline's test cases (run by `pipe test`).
+	Tests Config `yaml:"tests"`
+
+	// File is the pipeline file's path ("" for pipelines built in code).
+	// Relative paths in the spec resolve against its directory (the working
+	// directory when File is "").
+	File string `yaml:"-"`
+
+	src Config
+}
+
+// InputSpec describes where records come from.
+type InputSpec struct {
+	Type  string `yaml:"type"`  // stdin (default) or file
+	Path  string `yaml:"path"`  // glob, for type file; .gz and .zst are decompressed
+	Codec string `yaml:"codec"` // lines (default), ndjson, raw
+	// MaxRecordBytes bounds one record (default: defaults.max_record_bytes).
+	MaxRecordBytes ByteSize `yaml:"max_record_bytes"`
+	// OnError applies to records the codec rejects (default: defaults.on_error).
+	OnError string `yaml:"on_error"`
+	// ValidateUTF8 makes records with invalid UTF-8 record errors.
+	ValidateUTF8 bool `yaml:"validate_utf8"`
+	// RejectNUL makes records containing NUL bytes record errors.
+	RejectNUL bool `yaml:"reject_nul"`
+
+	src Config
+}
+
+// OutputSpec describes where records go.
+type OutputSpec struct {
+	Type  string `yaml:"type"`  // stdout (default) or file
+	Path  string `yaml:"path"`  // for type file
+	Codec string `yaml:"codec"` // default: the input's codec
+	src   Config
+}
+
+// DeadLetterSpec names the file that on_error: dead_letter writes to.
+type DeadLetterSpec struct {
+	Path string `yaml:"path"`
+	src  Config
+}
+
+// Defaults are the per-stage policies that stages do not set themselves.
+type Defaults struct {
+	Timeout        *time.Duration `yaml:"timeout"`
+	OnError        string         `yaml:"on_error"`
+	Workers        int            `yaml:"workers"`
+	MaxRecordBytes ByteSize       `yaml:"max_record_bytes"`
+	src            Config
+}
+
+// StageSpec is one stage of a pipeline.
+type StageSpec struct {
+	Name string `yaml:"name"` // unique within the pipeline
+	Type string `yaml:"type"` // native, lua, js, wasm, rpc
+	Use  string `yaml:"use"`  // native: a registered transformer's name
+	Path string `yaml:"path"` // script, module, .so or executable (relative to the file)
+	Code string `yaml:"code"` // inline script (lua, js)
+	// Config is handed to the transformer (native), init() (scripts) or the
+	// plugin (wasm, rpc).
+	Config Config `yaml:"config"`
+
+	Timeout        *time.Duration `yaml:"timeout"`  // per record; nil: default; 0: none
+	OnError        string         `yaml:"on_error"` // fail, drop, dead_letter
+	Workers        int            `yaml:"workers"`
+	MaxRecordBytes ByteSize       `yaml:"max_record_bytes"`
+	Schema         Config         `yaml:"schema"`
+
+	// Extra holds the fields that only the stage's kind knows (modules:,
+	// memory_limit:, args:, ...). A kind decodes them with Extra.Decode;
+	// fields a kind does not decode are reported as unknown.
+	Extra Config `yaml:",remain"`
+
+	// New, for stages built in Go code, makes one instance per worker; Type
+	// may then be empty.
+	New func() (Transformer, error) `yaml:"-"`
+
+	src  Config
+	file string
+}
+
+// Errorf returns a *ConfigError at the value of the stage's field (or at the
+// stage when the field is absent); for stages built in code, the message
+// names the stage.
+func (s *StageSpec) Errorf(field, format string, args ...any) error {
+	if s.src.node == nil {
+		return &ConfigError{File: s.file, Msg: fmt.Sprintf("stage %s: ", quote(s.Name)) + fmt.Sprintf(format, args...)}
+	}
+	for _, c := range []Config{s.src, s.Extra} {
+		if n := resolve(c.node); n != nil && field != "" {
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == field {
+					return c.errAt(n.Content[i+1], format, args...)
+				}
+			}
+		}
+	}
+	return s.src.errAt(resolve(s.src.node), format, args...)
+}
+
+// Resolve returns p relative to the pipeline file's directory (p itself
+// when absolute).
+func (s *StageSpec) Resolve(p string) string { return resolvePath(s.file, p) }
+
+func resolvePath(file, p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	if file == "" {
+		return p
+	}
+	return filepath.Join(filepath.Dir(file), p)
+}
+
+// TimeoutOrDefault returns the stage's effective per-record timeout.
+func (s *StageSpec) effective(d Defaults) (timeout time.Duration, onError string, workers int, maxBytes ByteSize) {
+	timeout = DefaultTimeout
+	if d.Timeout != nil {
+		timeout = *d.Timeout
+	}
+	if s.Timeout != nil {
+		timeout = *s.Timeout
+	}
+	onError = firstNonEmpty(s.OnError, d.OnError, OnErrorFail)
+	workers = s.Workers
+	if workers == 0 {
+		workers = max(d.Workers, 1)
+	}
+	maxBytes = s.MaxRecordBytes
+	if maxBytes == 0 {
+		maxBytes = d.MaxRecordBytes
+	}
+	if maxBytes == 0 {
+		maxBytes = DefaultMaxRecordBytes
+	}
+	return
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
+
+func errAtField(c Config, file, field, format string, args ...any) error {
+	if c.node == nil {
+		return &ConfigError{File: file, Msg: fmt.Sprintf(format, args...)}
+	}
+	return c.Errorf(field, format, args...)
+}
+
+// validate checks everything about a spec that needs no stage kind: codecs,
+// policies, names, input paths. It does no I/O except checking that an input
+// glob matches and an output directory exists.
+func (sp *Spec) validate() error {
+	in := &sp.Input
+	switch in.Type {
+	case "", "stdin":
+		if in.Path != "" {
+			return errAtField(in.src, sp.File, "path", "input path is only for type: file")
+		}
+	case "file":
+		if in.Path == "" {
+			return errAtField(in.src, sp.File, "type", "input type file needs a path (a file name or glob)")
+		}
+		if _, err := filepath.Glob(resolvePath(sp.File, in.Path)); err != nil {
+			return errAtField(in.src, sp.File, "path", "invalid glob %q: %v", in.Path, err)
+		}
+	default:
+		return errAtField(in.src, sp.File, "type", "unknown input type %q (want stdin or file)", in.Type)
+	}
+	if err := checkCodec(in.src, sp.File, in.Codec); err != nil {
+		return err
+	}
+	if err := checkPolicy(in.src, sp.File, in.OnError); err != nil {
+		return err
+	}
+	out := &sp.Output
+	switch out.Type {
+	case "", "stdout":
+		if out.Path != "" {
+			return errAtField(out.src, sp.File, "path", "output path is only for type: file")
+		}
+	case "file":
+		if out.Path == "" {
+			return errAtField(out.src, sp.File, "type", "output type file needs a path")
+		}
+	default:
+		return errAtField(out.src, sp.File, "type", "unknown output type %q (want stdout or file)", out.Type)
+	}
+	if err := checkCodec(out.src, sp.File, out.Codec); err != nil {
+		return err
+	}
+	if err := checkPolicy(sp.Defaults.src, sp.File, sp.Defaults.OnError); err != nil {
+		return err
+	}
+	if sp.Defaults.Workers < 0 || sp.Defaults.Workers > MaxWorkers {
+		return errAtField(sp.Defaults.src, sp.File, "workers", "workers must be between 1 and %d", MaxWorkers)
+	}
+	if sp.DeadLetter != nil && sp.DeadLetter.Path == "" {
+		return errAtField(sp.DeadLetter.src, sp.File, "", "dead_letter needs a path")
+	}
+	needDL := firstNonEmpty(in.OnError, sp.Defaults.OnError) == OnErrorDeadLetter
+	names := map[string]bool{"input": true, "output": true}
+	for i := range sp.Stages {
+		s := &sp.Stages[i]
+		s.file = sp.File
+		if s.Name == "" {
+			s.Name = fmt.Sprintf("stage%d", i+1)
+			if s.src.node != nil {
+				return s.Errorf("", "stage %d has no name (every stage needs a unique name:)", i+1)
+			}
+		}
+		if names[s.Name] {
+			if s.Name == "input" || s.Name == "output" {
+				return s.Errorf("name", "stage name %q is reserved", s.Name)
+			}
+			return s.Errorf("name", "duplicate stage name %q", s.Name)
+		}
+		names[s.Name] = true
+		if err := checkPolicy(s.src, sp.File, s.OnError); err != nil {
+			return err
+		}
+		_, onErr, _, _ := s.effective(sp.Defaults)
+		if onErr == OnErrorDeadLetter {
+			needDL = true
+		}
+		if s.Workers < 0 || s.Workers > MaxWorkers {
+			return s.Errorf("workers", "workers must be between 1 and %d", MaxWorkers)
+		}
+		if s.MaxRecordBytes < 0 {
+			return s.Errorf("max_record_bytes", "max_record_bytes must be positive")
+		}
+		if !s.Schema.IsZero() {
+			return s.Errorf("schema", "schema validation is not available in this build yet")
+		}
+	}
+	if needDL && sp.DeadLetter == nil {
+		return errAtField(sp.src, sp.File, "stages", "on_error: dead_letter needs a dead_letter: {path: FILE} in the pipeline")
+	}
+	return nil
+}
+
+func checkCodec(c Config, file, codec string) error {
+	switch codec {
+	case "", CodecLines, CodecNDJSON, CodecRaw:
+		return nil
+	}
+	return errAtField(c, file, "codec", "unknown codec %q (want lines, ndjson or raw)", codec)
+}
+
+func checkPolicy(c Config, file, p string) error {
+	switch p {
+	case "", OnErrorFail, OnErrorDrop, OnErrorDeadLetter:
+		return nil
+	}
+	return errAtField(c, file, "on_error", "unknown on_error policy %q (want fail, drop or dead_letter)", p)
+}
+
+// inputFiles expands the input glob, in sorted order.
+func (sp *Spec) inputFiles() ([]string, error) {
+	pat := resolvePath(sp.File, sp.Input.Path)
+	files, err := filepath.Glob(pat)
+	if err != nil {
+		return nil, errAtField(sp.Input.src, sp.File, "path", "invalid glob %q: %v", sp.Input.Path, err)
+	}
+	if len(files) == 0 {
+		if _, err := os.Stat(pat); err == nil {
+			files = []string{pat}
+		} else {
+			return nil, errAtField(sp.Input.src, sp.File, "path", "input %q matches no file", sp.Input.Path)
+		}
+	}
+	return files, nil
+}

@@ -1,0 +1,228 @@
+// Package cli implements the pipe command line.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/pipe-dev/pipe/engine"
+	"github.com/spf13/cobra"
+)
+
+// Exit codes.
+const (
+	ExitOK      = 0
+	ExitFailure = 1 // a stage failed under on_error: fail, a plugin could not be restarted
+	ExitUsage   = 2 // usage or configuration error
+	ExitSIGINT  = 130
+	ExitSIGTERM = 143
+)
+
+// usageError marks command-line mistakes (exit 2).
+type usageError struct{ error }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// app carries what the commands share.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	logLevel       string
+	logFormat      string
+	reg            *engine.Registry
+	signal         atomic.Value // os.Signal that stopped the run
+}
+
+// Main runs the command line and returns the exit code.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, reg: engine.DefaultRegistry}
+	root := a.rootCmd()
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.Execute()
+	return a.exitCode(err)
+}
+
+func (a *app) exitCode(err error) int {
+	if sig, ok := a.signal.Load().(os.Signal); ok {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			a.report(err)
+		}
+		if sig == syscall.SIGTERM {
+			return ExitSIGTERM
+		}
+		return ExitSIGINT
+	}
+	if err == nil || engine.IsOutputClosed(err) {
+		return ExitOK
+	}
+	a.report(err)
+	var ce *engine.ConfigError
+	var ue usageError
+	switch {
+	case errors.As(err, &ce), errors.As(err, &ue):
+		return ExitUsage
+	}
+	return ExitFailure
+}
+
+func (a *app) report(err error) {
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(a.stderr, "pipe: %v\nRun 'pipe --help' for usage.\n", err)
+		return
+	}
+	fmt.Fprintf(a.stderr, "pipe: %v\n", err)
+}
+
+func (a *app) logger() (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(a.logLevel)); err != nil {
+		return nil, usagef("--log-level %q: want debug, info, warn or error", a.logLevel)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch a.logFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(a.stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(a.stderr, opts)), nil
+	}
+	return nil, usagef("--log-format %q: want text or json", a.logFormat)
+}
+
+const rootLong = `pipe runs streaming data pipelines: an input, a chain of stages, an output.
+Every stage is a native Go transformer, a Lua or JavaScript script, a WASM
+module or an out-of-process plugin, with the same semantics: emit, drop,
+split, metadata, per-record errors and timeouts. Memory stays flat however
+large the input.`
+
+const rootExample = `  # run a pipeline file
+  pipe run pipelines/error-digest.yaml
+
+  # filter mode, like jq or grep: stages from flags, stdin to stdout
+  printf 'a\nb\n' | pipe run --native case --config to=upper
+
+  # check a pipeline without running it
+  pipe lint pipelines/*.yaml`
+
+func (a *app) rootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "pipe",
+		Short:         "streaming data pipelines with pluggable stages",
+		Long:          rootLong,
+		Example:       rootExample,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	root.PersistentFlags().StringVar(&a.logFormat, "log-format", "text", "log format on stderr: text or json")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(a.runCmd(), a.lintCmd(), a.versionCmd(), a.stagesCmd())
+	return root
+}
+
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usagef("%s takes no arguments, got %q", cmd.CommandPath(), args)
+	}
+	return nil
+}
+
+// HostAPIVersion is the version of the stage contract that plugins are
+// checked against.
+const HostAPIVersion = "1.0"
+
+// Version is set at build time (-ldflags "-X ...cli.Version=v1.2.3"); by
+// default it comes from the module's build info.
+var Version = ""
+
+func version() string {
+	if Version != "" {
+		return Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}
+
+func (a *app) versionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:     "version",
+		Short:   "print the version, Go version and host API version",
+		Example: "  pipe version",
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprintf(a.stdout, "pipe %s\ngo %s %s/%s\nhost API %s\nstage kinds: %s\n", version(), runtime.Version(),
+				runtime.GOOS, runtime.GOARCH, HostAPIVersion, strings.Join(a.reg.Kinds(), ", "))
+			return nil
+		},
+	}
+}
+
+func (a *app) stagesCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:     "stages",
+		Short:   "list the stage kinds and native transformers of this binary",
+		Example: "  pipe stages",
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprintf(a.stdout, "stage kinds: %s\n\nnative transformers (type: native, use: NAME):\n", strings.Join(a.reg.Kinds(), ", "))
+			for _, n := range a.reg.Natives() {
+				fmt.Fprintf(a.stdout, "  %-9s %s\n", n.Name, n.Summary)
+			}
+			return nil
+		},
+	}
+}
+
+// signalContext returns a context cancelled by the first SIGINT or SIGTERM
+// (stop reading, drain, flush); a second signal exits at once.
+func (a *app) signalContext(log *slog.Logger) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	// With SIGPIPE notified, a write to a closed stdout returns EPIPE
+	// instead of killing the process, so `pipe ... | head -1` ends quietly.
+	pipeCh := make(chan os.Signal, 1)
+	signal.Notify(pipeCh, syscall.SIGPIPE)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case sig := <-ch:
+			a.signal.Store(sig)
+			log.Info("signal received: stopping input, draining records in flight", "signal", sig.String())
+			cancel()
+		case <-done:
+			return
+		}
+		select {
+		case sig := <-ch:
+			code := ExitSIGINT
+			if sig == syscall.SIGTERM {
+				code = ExitSIGTERM
+			}
+			fmt.Fprintln(a.stderr, "pipe: second signal, exiting without draining")
+			os.Exit(code)
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		close(done)
+		signal.Stop(ch)
+		signal.Stop(pipeCh)
+		cancel()
+	}
+}

@@ -1,0 +1,381 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/pipe-dev/pipe/engine"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// filterStage is one stage given on the command line, in order.
+type filterStage struct {
+	kind, flag, arg string
+	config          []string
+}
+
+// stageFlag appends to the shared, ordered list of filter stages.
+type stageFlag struct {
+	kind, flag string
+	list       *[]filterStage
+}
+
+func (f *stageFlag) String() string { return "" }
+func (f *stageFlag) Type() string {
+	switch f.flag {
+	case "lua", "js":
+		return "CODE"
+	case "native":
+		return "NAME|PATH"
+	}
+	return "PATH"
+}
+func (f *stageFlag) Set(v string) error {
+	*f.list = append(*f.list, filterStage{kind: f.kind, flag: f.flag, arg: v})
+	return nil
+}
+
+// configFlag adds KEY=VALUE (or a YAML mapping) to the last filter stage.
+type configFlag struct{ list *[]filterStage }
+
+func (f *configFlag) String() string { return "" }
+func (f *configFlag) Type() string   { return "KEY=VALUE" }
+func (f *configFlag) Set(v string) error {
+	if len(*f.list) == 0 {
+		return errors.New("--config must follow the stage flag it configures (e.g. --native case --config to=upper)")
+	}
+	s := &(*f.list)[len(*f.list)-1]
+	s.config = append(s.config, v)
+	return nil
+}
+
+type runFlags struct {
+	input, output string
+	codec         string
+	stats         bool
+	stages        []filterStage
+	timeout       string
+	onError       string
+	workers       int
+}
+
+const runExample = `  # a pipeline file, with its input and output replaced
+  pipe run pipelines/error-digest.yaml --input app.log --output errors.ndjson
+
+  # filter mode: stages from flags, in order, stdin to stdout
+  tail -f app.log | pipe run --codec ndjson --native select --config field=level --config equals=error
+  printf 'x\ny\n' | pipe run --native case --config to=upper --native grep --config pattern=X
+
+  # per-stage counts and latency on stderr
+  pipe run pipelines/error-digest.yaml --stats`
+
+func (a *app) runCmd() *cobra.Command {
+	f := &runFlags{}
+	cmd := &cobra.Command{
+		Use:   "run [FILE]",
+		Short: "run a pipeline file, or stages given as flags (filter mode)",
+		Long: `Run a pipeline file, or, without FILE, the stages given as flags in order,
+reading stdin and writing stdout (filter mode). Logs go to stderr only.
+
+Exit status: 0 success, 1 a stage failed (on_error: fail) or a plugin could not
+be restarted, 2 usage or configuration error, 130/143 after SIGINT/SIGTERM once
+the records in flight are written.`,
+		Example: runExample,
+		Args:    cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			file := ""
+			if len(args) == 1 {
+				file = args[0]
+			}
+			return a.run(file, f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.SortFlags = false
+	fl.StringVarP(&f.input, "input", "i", "", "read this file or glob instead of the pipeline's input (- for stdin)")
+	fl.StringVarP(&f.output, "output", "o", "", "write this file instead of the pipeline's output (- for stdout)")
+	fl.BoolVar(&f.stats, "stats", false, "print per-stage counts and latency to stderr at the end")
+	for _, k := range []struct{ flag, kind, usage string }{
+		{"lua", "lua", "filter mode: a Lua stage (script or transform body)"},
+		{"js", "js", "filter mode: a JavaScript stage (script or transform body)"},
+		{"wasm", "wasm", "filter mode: a WASM module stage"},
+		{"rpc", "rpc", "filter mode: an rpc plugin stage (executable)"},
+		{"native", "native", "filter mode: a native transformer by name, or a Go plugin .so"},
+	} {
+		fl.Var(&stageFlag{kind: k.kind, flag: k.flag, list: &f.stages}, k.flag, k.usage)
+	}
+	fl.Var(&configFlag{list: &f.stages}, "config", "filter mode: config for the preceding stage, KEY=VALUE or a YAML mapping (repeatable)")
+	fl.StringVar(&f.codec, "codec", "", "filter mode: lines (default), ndjson or raw")
+	fl.StringVar(&f.timeout, "timeout", "", "filter mode: per-record timeout of each stage (default 5s, 0 = none)")
+	fl.StringVar(&f.onError, "on-error", "", "filter mode: fail (default), drop")
+	fl.IntVar(&f.workers, "workers", 0, "filter mode: workers per stage (default 1)")
+	return cmd
+}
+
+func (a *app) run(file string, f *runFlags) error {
+	log, err := a.logger()
+	if err != nil {
+		return err
+	}
+	spec, err := a.spec(file, f)
+	if err != nil {
+		return err
+	}
+	p, err := engine.Build(spec, engine.WithLogger(log), engine.WithRegistry(a.reg))
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	ctx, stop := a.signalContext(log)
+	defer stop()
+	start := time.Now()
+	err = p.Run(ctx, a.stdin, a.stdout)
+	if f.stats {
+		printStats(a.stderr, p.Stats(), time.Since(start))
+	}
+	return err
+}
+
+// spec loads FILE or builds the filter-mode pipeline, then applies the
+// --input and --output overrides.
+func (a *app) spec(file string, f *runFlags) (*engine.Spec, error) {
+	var spec *engine.Spec
+	if file != "" {
+		if len(f.stages) > 0 || f.codec != "" || f.timeout != "" || f.onError != "" || f.workers != 0 {
+			return nil, usagef("stage flags (--lua, --js, --wasm, --rpc, --native, --codec, --timeout, --on-error, --workers) are for filter mode, without a pipeline FILE")
+		}
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, &engine.ConfigError{Msg: fmt.Sprintf("read pipeline: %v", err), Err: err}
+		}
+		if spec, err = engine.Parse(data, file); err != nil {
+			return nil, err
+		}
+	} else {
+		if len(f.stages) == 0 {
+			return nil, usagef("pipe run needs a pipeline FILE, or stage flags (--lua, --js, --wasm, --rpc, --native) for filter mode")
+		}
+		var err error
+		if spec, err = filterSpec(f); err != nil {
+			return nil, err
+		}
+	}
+	switch f.input {
+	case "":
+	case "-":
+		spec.Input.Type, spec.Input.Path = "stdin", ""
+	default:
+		spec.Input.Type, spec.Input.Path = "file", f.input
+		if file != "" {
+			wd, _ := os.Getwd()
+			spec.Input.Path = absFrom(wd, f.input) // relative to the caller, not the file
+		}
+	}
+	switch f.output {
+	case "":
+	case "-":
+		spec.Output.Type, spec.Output.Path = "stdout", ""
+	default:
+		spec.Output.Type, spec.Output.Path = "file", f.output
+		if file != "" {
+			wd, _ := os.Getwd()
+			spec.Output.Path = absFrom(wd, f.output)
+		}
+	}
+	return spec, nil
+}
+
+func filterSpec(f *runFlags) (*engine.Spec, error) {
+	spec := &engine.Spec{Input: engine.InputSpec{Codec: f.codec}, Output: engine.OutputSpec{Codec: f.codec}}
+	if f.timeout != "" {
+		d, err := time.ParseDuration(f.timeout)
+		if f.timeout == "0" {
+			d, err = 0, nil
+		}
+		if err != nil || d < 0 {
+			return nil, usagef("--timeout %q: want a duration such as 250ms or 5s", f.timeout)
+		}
+		spec.Defaults.Timeout = &d
+	}
+	switch f.onError {
+	case "", engine.OnErrorFail, engine.OnErrorDrop:
+		spec.Defaults.OnError = f.onError
+	default:
+		return nil, usagef("--on-error %q: want fail or drop (dead_letter needs a pipeline file)", f.onError)
+	}
+	if f.workers < 0 || f.workers > engine.MaxWorkers {
+		return nil, usagef("--workers %d: want 1 to %d", f.workers, engine.MaxWorkers)
+	}
+	spec.Defaults.Workers = f.workers
+	for i, fs := range f.stages {
+		s := engine.StageSpec{Name: fmt.Sprintf("%s-%d", fs.flag, i+1), Type: fs.kind}
+		switch fs.kind {
+		case "lua", "js":
+			s.Code = fs.arg
+		case "native":
+			if strings.HasSuffix(fs.arg, ".so") || strings.ContainsRune(fs.arg, os.PathSeparator) {
+				s.Path = fs.arg
+			} else {
+				s.Use = fs.arg
+			}
+		default:
+			s.Path = fs.arg
+		}
+		cfg, err := parseConfigFlags(fs.config)
+		if err != nil {
+			return nil, usagef("--%s %s: %v", fs.flag, fs.arg, err)
+		}
+		if cfg != nil {
+			s.Config = engine.ConfigOf(cfg)
+		}
+		spec.Stages = append(spec.Stages, s)
+	}
+	return spec, nil
+}
+
+// parseConfigFlags turns KEY=VALUE pairs and YAML mappings into one map;
+// values are read as YAML scalars (so 3 is a number, true a boolean).
+func parseConfigFlags(items []string) (map[string]any, error) {
+	if len(items) == 0 {
+		return nil, nil
+	}
+	out := map[string]any{}
+	for _, it := range items {
+		if k, v, ok := strings.Cut(it, "="); ok && !strings.HasPrefix(strings.TrimSpace(it), "{") {
+			if k == "" {
+				return nil, fmt.Errorf("--config %q: empty key", it)
+			}
+			val, err := scalar(v)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = val
+			continue
+		}
+		spec, err := engine.Parse([]byte("tests: "+it), "--config")
+		if err != nil {
+			return nil, fmt.Errorf("--config %q: want KEY=VALUE or a YAML mapping", it)
+		}
+		m, err := spec.Tests.Value()
+		mm, ok := m.(map[string]any)
+		if err != nil || !ok {
+			return nil, fmt.Errorf("--config %q: want KEY=VALUE or a YAML mapping", it)
+		}
+		for k, v := range mm {
+			out[k] = v
+		}
+	}
+	return out, nil
+}
+
+// scalar reads a --config value as YAML would (numbers, booleans) and
+// falls back to the string.
+func scalar(v string) (any, error) {
+	spec, err := engine.Parse([]byte("tests: "+quoteIfNeeded(v)), "--config")
+	if err != nil {
+		return v, nil
+	}
+	x, err := spec.Tests.Value()
+	if err != nil || x == nil {
+		return v, nil
+	}
+	if _, isMap := x.(map[string]any); isMap {
+		return v, nil
+	}
+	return x, nil
+}
+
+func quoteIfNeeded(v string) string {
+	if v == "" || strings.ContainsAny(v, ":#{}[],&*!|>'\"%@`\n") || strings.TrimSpace(v) != v {
+		return fmt.Sprintf("%q", v)
+	}
+	return v
+}
+
+func absFrom(wd, p string) string {
+	if p == "" || strings.HasPrefix(p, "/") {
+		return p
+	}
+	return wd + "/" + p
+}
+
+func printStats(w io.Writer, stats []engine.StageStats, elapsed time.Duration) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "stage\tkind\tin\tout\tdropped\terrors\tdead-lettered\ttimeouts\tbusy\tavg/record\t")
+	for _, s := range stats {
+		kind := s.Kind
+		if kind == "" {
+			kind = "-"
+		}
+		avg := "-"
+		if s.In > 0 && s.Busy > 0 {
+			avg = (time.Duration(s.Busy) / time.Duration(s.In)).String()
+		}
+		busy := "-"
+		if s.Busy > 0 {
+			busy = time.Duration(s.Busy).Round(time.Microsecond).String()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t\n", s.Name, kind, s.In, s.Out, s.Dropped, s.Errors, s.DeadLettered, s.Timeouts, busy, avg)
+	}
+	tw.Flush()
+	in := stats[0].In
+	rate := float64(in) / elapsed.Seconds()
+	fmt.Fprintf(w, "%d records in %s (%.0f records/s)\n", in, elapsed.Round(time.Millisecond), rate)
+}
+
+var _ pflag.Value = (*stageFlag)(nil)
+
+func (a *app) lintCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "lint FILE...",
+		Short: "check pipeline files: config, and load and compile every stage without running it",
+		Long: `Check pipeline files: parse them strictly, build every stage, and load and
+compile its script, module or plugin, without reading any input.
+Exit status 2 if any file has an error.`,
+		Example: "  pipe lint pipelines/*.yaml",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usagef("pipe lint needs at least one pipeline FILE")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			log, err := a.logger()
+			if err != nil {
+				return err
+			}
+			var errs []error
+			for _, file := range args {
+				p, err := engine.Load(file, engine.WithLogger(log), engine.WithRegistry(a.reg))
+				if err == nil {
+					err = p.Load(context.Background())
+					p.Close()
+				}
+				if err != nil {
+					if len(args) > 1 {
+						fmt.Fprintf(a.stderr, "pipe: %v\n", err)
+					}
+					errs = append(errs, err)
+					continue
+				}
+				fmt.Fprintf(a.stdout, "ok  %s (%d stages)\n", file, len(p.Spec().Stages))
+			}
+			switch {
+			case len(errs) == 1 && len(args) == 1:
+				return errs[0]
+			case len(errs) > 0:
+				return &engine.ConfigError{Msg: fmt.Sprintf("%d of %d pipeline files have errors", len(errs), len(args))}
+			}
+			return nil
+		},
+	}
+}
+
+var _ = context.Background

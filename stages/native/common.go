@@ -1,0 +1,66 @@
+package native
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"regexp/syntax"
+	"strings"
+
+	"github.com/pipe-dev/pipe/engine"
+	"github.com/tidwall/gjson"
+)
+
+// errNotJSON fails records that a field-based transformer cannot read.
+var errNotJSON = errors.New("record is not a JSON value (field-based transformers need codec: ndjson)")
+
+// checkPath validates a dotted path for reading and writing.
+func checkPath(cfg engine.Config, key, path string) error {
+	if path == "" {
+		return cfg.Errorf(key, "%s must not be empty", key)
+	}
+	if strings.ContainsAny(path, "*?#|@") {
+		return cfg.Errorf(key, "path %q: wildcards, queries and modifiers (* ? # | @) are not supported here; use a plain dotted path such as user.name or tags.0", path)
+	}
+	if strings.HasPrefix(path, ".") || strings.HasSuffix(path, ".") || strings.Contains(path, "..") {
+		return cfg.Errorf(key, "path %q has an empty segment", path)
+	}
+	return nil
+}
+
+// compile compiles a regexp config value with a positioned error.
+func compile(cfg engine.Config, key, pattern string) (*regexp.Regexp, error) {
+	if pattern == "" {
+		return nil, cfg.Errorf(key, "%s is required", key)
+	}
+	re, err := regexp.Compile(pattern)
+	if err != nil {
+		return nil, cfg.Errorf(key, "invalid regexp %q: %v", pattern, unwrapRegexp(err))
+	}
+	return re, nil
+}
+
+func unwrapRegexp(err error) string {
+	var se *syntax.Error
+	if errors.As(err, &se) {
+		return fmt.Sprintf("%s: `%s`", se.Code, se.Expr)
+	}
+	return err.Error()
+}
+
+// field returns the value at path in a JSON record.
+func field(data []byte, path string) (gjson.Result, error) {
+	if !gjson.ValidBytes(data) {
+		return gjson.Result{}, errNotJSON
+	}
+	return gjson.GetBytes(data, path), nil
+}
+
+// fieldText returns the text a regexp or case transform works on: a string
+// field's value, or any other value's JSON text.
+func fieldText(r gjson.Result) string {
+	if r.Type == gjson.String {
+		return r.Str
+	}
+	return r.Raw
+}

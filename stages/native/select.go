@@ -1,0 +1,153 @@
+package native
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"regexp"
+
+	"github.com/pipe-dev/pipe/engine"
+	"github.com/tidwall/gjson"
+)
+
+func init() {
+	engine.RegisterNative(engine.Native{Name: "select", New: newSelect,
+		Summary: "keep JSON records whose field equals / not_equals / matches / gt / gte / lt / lte a value, or exists"})
+}
+
+type selectConfig struct {
+	Field     string   `yaml:"field"`
+	Equals    any      `yaml:"equals"`
+	NotEquals any      `yaml:"not_equals"`
+	Matches   string   `yaml:"matches"`
+	GT        *float64 `yaml:"gt"`
+	GTE       *float64 `yaml:"gte"`
+	LT        *float64 `yaml:"lt"`
+	LTE       *float64 `yaml:"lte"`
+	Exists    *bool    `yaml:"exists"`
+}
+
+// Select keeps the JSON records whose field satisfies one condition.
+type Select struct {
+	field string
+	test  func(gjson.Result) bool
+}
+
+func newSelect(cfg engine.Config) (engine.Transformer, error) {
+	var c selectConfig
+	if err := cfg.Decode(&c); err != nil {
+		return nil, err
+	}
+	if err := checkPath(cfg, "field", c.Field); err != nil {
+		return nil, err
+	}
+	var tests []func(gjson.Result) bool
+	if c.Equals != nil {
+		eq, err := equalTo(cfg, "equals", c.Equals)
+		if err != nil {
+			return nil, err
+		}
+		tests = append(tests, eq)
+	}
+	if c.NotEquals != nil {
+		eq, err := equalTo(cfg, "not_equals", c.NotEquals)
+		if err != nil {
+			return nil, err
+		}
+		tests = append(tests, func(v gjson.Result) bool { return !eq(v) })
+	}
+	if c.Matches != "" {
+		re, err := compile(cfg, "matches", c.Matches)
+		if err != nil {
+			return nil, err
+		}
+		tests = append(tests, func(v gjson.Result) bool { return v.Exists() && matchValue(re, v) })
+	}
+	num := func(ok func(float64) bool) func(gjson.Result) bool {
+		return func(v gjson.Result) bool { return v.Type == gjson.Number && ok(v.Num) }
+	}
+	if c.GT != nil {
+		x := *c.GT
+		tests = append(tests, num(func(f float64) bool { return f > x }))
+	}
+	if c.GTE != nil {
+		x := *c.GTE
+		tests = append(tests, num(func(f float64) bool { return f >= x }))
+	}
+	if c.LT != nil {
+		x := *c.LT
+		tests = append(tests, num(func(f float64) bool { return f < x }))
+	}
+	if c.LTE != nil {
+		x := *c.LTE
+		tests = append(tests, num(func(f float64) bool { return f <= x }))
+	}
+	if c.Exists != nil {
+		want := *c.Exists
+		tests = append(tests, func(v gjson.Result) bool { return v.Exists() == want })
+	}
+	if len(tests) == 0 {
+		return nil, cfg.Errorf("", "select needs a condition: equals, not_equals, matches, gt, gte, lt, lte or exists")
+	}
+	s := &Select{field: c.Field, test: tests[0]}
+	if len(tests) > 1 { // all conditions must hold (e.g. gte and lt for a range)
+		s.test = func(v gjson.Result) bool {
+			for _, t := range tests {
+				if !t(v) {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	return s, nil
+}
+
+func matchValue(re *regexp.Regexp, v gjson.Result) bool { return re.MatchString(fieldText(v)) }
+
+// equalTo returns a test comparing a JSON value with a YAML value: strings
+// with strings, numbers numerically, booleans and null exactly, lists and
+// mappings by their JSON encoding.
+func equalTo(cfg engine.Config, key string, want any) (func(gjson.Result) bool, error) {
+	switch w := want.(type) {
+	case string:
+		return func(v gjson.Result) bool { return v.Type == gjson.String && v.Str == w }, nil
+	case bool:
+		return func(v gjson.Result) bool { return (v.Type == gjson.True || v.Type == gjson.False) && v.Bool() == w }, nil
+	case int:
+		f := float64(w)
+		return func(v gjson.Result) bool { return v.Type == gjson.Number && v.Num == f }, nil
+	case float64:
+		return func(v gjson.Result) bool { return v.Type == gjson.Number && v.Num == w }, nil
+	case map[string]any, []any:
+		b, err := json.Marshal(w)
+		if err != nil {
+			return nil, cfg.Errorf(key, "%v", err)
+		}
+		canon := gjson.ParseBytes(b)
+		return func(v gjson.Result) bool { return jsonEqual(v, canon) }, nil
+	}
+	return nil, cfg.Errorf(key, "cannot compare with %v (%T)", want, want)
+}
+
+func jsonEqual(a, b gjson.Result) bool {
+	var x, y any
+	if json.Unmarshal([]byte(a.Raw), &x) != nil || json.Unmarshal([]byte(b.Raw), &y) != nil {
+		return false
+	}
+	return fmt.Sprint(x) == fmt.Sprint(y)
+}
+
+// Transform implements engine.Transformer.
+func (s *Select) Transform(_ context.Context, r *engine.Record, emit func(*engine.Record)) error {
+	v, err := field(r.Data, s.field)
+	if err != nil {
+		return err
+	}
+	if s.test(v) {
+		emit(r)
+	}
+	return nil
+}
+
+var _ engine.Transformer = (*Select)(nil)

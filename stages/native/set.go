@@ -1,0 +1,188 @@
+package native
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+
+	"github.com/pipe-dev/pipe/engine"
+	"github.com/tidwall/sjson"
+)
+
+func init() {
+	engine.RegisterNative(engine.Native{Name: "set", New: newSet,
+		Summary: "set JSON fields to constant values (fields: {path: value}, or field: + value:)"})
+	engine.RegisterNative(engine.Native{Name: "delete", New: newDelete,
+		Summary: "delete JSON fields (fields: [path, ...] or field: path)"})
+	engine.RegisterNative(engine.Native{Name: "rename", New: newRename,
+		Summary: "rename JSON fields (fields: {old.path: new.path})"})
+}
+
+type setConfig struct {
+	Field  string         `yaml:"field"`
+	Value  any            `yaml:"value"`
+	Fields map[string]any `yaml:"fields"`
+}
+
+type setOp struct {
+	path string
+	raw  []byte // JSON of the value
+}
+
+// Set sets JSON fields to constant values, creating objects along the path.
+type Set struct{ ops []setOp }
+
+func newSet(cfg engine.Config) (engine.Transformer, error) {
+	var c setConfig
+	if err := cfg.Decode(&c); err != nil {
+		return nil, err
+	}
+	fields := c.Fields
+	if c.Field != "" {
+		if fields == nil {
+			fields = map[string]any{}
+		}
+		fields[c.Field] = c.Value
+	}
+	if len(fields) == 0 {
+		return nil, cfg.Errorf("", "set needs fields: {path: value} or field: and value:")
+	}
+	keys := sortedKeys(fields)
+	s := &Set{}
+	for _, k := range keys {
+		if err := checkPath(cfg, "fields", k); err != nil {
+			return nil, err
+		}
+		raw, err := json.Marshal(fields[k])
+		if err != nil {
+			return nil, cfg.Errorf("fields", "value of %s: %v", k, err)
+		}
+		s.ops = append(s.ops, setOp{k, raw})
+	}
+	return s, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// Transform implements engine.Transformer.
+func (s *Set) Transform(_ context.Context, r *engine.Record, emit func(*engine.Record)) error {
+	if _, err := field(r.Data, s.ops[0].path); err != nil {
+		return err
+	}
+	var err error
+	for _, op := range s.ops {
+		if r.Data, err = sjson.SetRawBytes(r.Data, op.path, op.raw); err != nil {
+			return err
+		}
+	}
+	emit(r)
+	return nil
+}
+
+type deleteConfig struct {
+	Field  string   `yaml:"field"`
+	Fields []string `yaml:"fields"`
+}
+
+// Delete removes JSON fields.
+type Delete struct{ paths []string }
+
+func newDelete(cfg engine.Config) (engine.Transformer, error) {
+	var c deleteConfig
+	if err := cfg.Decode(&c); err != nil {
+		return nil, err
+	}
+	paths := c.Fields
+	if c.Field != "" {
+		paths = append(paths, c.Field)
+	}
+	if len(paths) == 0 {
+		return nil, cfg.Errorf("", "delete needs fields: [path, ...] or field: path")
+	}
+	for _, p := range paths {
+		if err := checkPath(cfg, "fields", p); err != nil {
+			return nil, err
+		}
+	}
+	return &Delete{paths: paths}, nil
+}
+
+// Transform implements engine.Transformer.
+func (d *Delete) Transform(_ context.Context, r *engine.Record, emit func(*engine.Record)) error {
+	for _, p := range d.paths {
+		v, err := field(r.Data, p)
+		if err != nil {
+			return err
+		}
+		if v.Exists() {
+			if r.Data, err = sjson.DeleteBytes(r.Data, p); err != nil {
+				return err
+			}
+		}
+	}
+	emit(r)
+	return nil
+}
+
+type renameConfig struct {
+	Fields map[string]string `yaml:"fields"`
+}
+
+// Rename moves JSON fields to new paths (a missing field is left alone).
+type Rename struct{ from, to []string }
+
+func newRename(cfg engine.Config) (engine.Transformer, error) {
+	var c renameConfig
+	if err := cfg.Decode(&c); err != nil {
+		return nil, err
+	}
+	if len(c.Fields) == 0 {
+		return nil, cfg.Errorf("", "rename needs fields: {old.path: new.path}")
+	}
+	t := &Rename{}
+	for _, k := range sortedKeys(c.Fields) {
+		if err := checkPath(cfg, "fields", k); err != nil {
+			return nil, err
+		}
+		if err := checkPath(cfg, "fields", c.Fields[k]); err != nil {
+			return nil, err
+		}
+		t.from, t.to = append(t.from, k), append(t.to, c.Fields[k])
+	}
+	return t, nil
+}
+
+// Transform implements engine.Transformer.
+func (t *Rename) Transform(_ context.Context, r *engine.Record, emit func(*engine.Record)) error {
+	for i, from := range t.from {
+		v, err := field(r.Data, from)
+		if err != nil {
+			return err
+		}
+		if !v.Exists() {
+			continue
+		}
+		raw := []byte(v.Raw)
+		if r.Data, err = sjson.DeleteBytes(r.Data, from); err != nil {
+			return err
+		}
+		if r.Data, err = sjson.SetRawBytes(r.Data, t.to[i], raw); err != nil {
+			return err
+		}
+	}
+	emit(r)
+	return nil
+}
+
+var (
+	_ engine.Transformer = (*Set)(nil)
+	_ engine.Transformer = (*Delete)(nil)
+	_ engine.Transformer = (*Rename)(nil)
+)

@@ -113,7 +113,7 @@ func Build(spec *Spec, opts ...Option) (*Pipeline, error) {
 				return nil, err
 			}
 			if keys := s.Extra.Keys(); len(keys) > 0 && !s.Extra.decoded() {
-				return nil, s.Extra.Errorf(keys[0], "unknown field %q for a %s stage", keys[0], kind)
+				return nil, s.Extra.Errorf(keys[0], "%s", unknownField(keys[0], stageFields())+" (for a "+kind+" stage)")
 			}
 		}
 		p.stages = append(p.stages, &stageExec{
@@ -123,6 +123,11 @@ func Build(spec *Spec, opts ...Option) (*Pipeline, error) {
 		})
 	}
 	return p, nil
+}
+
+// stageFields are the fields every stage has.
+func stageFields() []string {
+	return []string{"name", "type", "use", "path", "code", "config", "timeout", "on_error", "workers", "max_record_bytes", "schema"}
 }
 
 var reserved = map[string]bool{"lua": true, "js": true, "wasm": true, "rpc": true, "native": true}

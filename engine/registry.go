@@ -215,7 +215,11 @@ func buildNative(spec *StageSpec, env *BuildEnv) (Stage, error) {
 
 // configErr turns a constructor's error into a positioned config error.
 func configErr(spec *StageSpec, err error) error {
-	if _, ok := err.(*ConfigError); ok {
+	if ce, ok := err.(*ConfigError); ok {
+		if ce.File == "" && ce.Line == 0 && spec.src.node == nil {
+			// A stage built in code (filter mode): name the stage.
+			return &ConfigError{Msg: fmt.Sprintf("stage %s: config: %s", quote(spec.Name), ce.Msg), Err: ce.Err}
+		}
 		return err
 	}
 	return spec.Errorf("config", "%v", err)

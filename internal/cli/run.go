@@ -159,9 +159,8 @@ func (a *app) spec(file string, f *runFlags) (*engine.Spec, error) {
 			return nil, err
 		}
 	} else {
-		if len(f.stages) == 0 {
-			return nil, usagef("pipe run needs a pipeline FILE, or stage flags (--lua, --js, --wasm, --rpc, --native) for filter mode")
-		}
+		// Without stage flags, filter mode passes records through (like
+		// cat, with the codec's checks: pipe run --codec ndjson validates).
 		var err error
 		if spec, err = filterSpec(f); err != nil {
 			return nil, err
@@ -286,13 +285,13 @@ func scalar(v string) (any, error) {
 	if err != nil || x == nil {
 		return v, nil
 	}
-	if _, isMap := x.(map[string]any); isMap {
-		return v, nil
-	}
 	return x, nil
 }
 
 func quoteIfNeeded(v string) string {
+	if t := strings.TrimSpace(v); strings.HasPrefix(t, "{") || strings.HasPrefix(t, "[") {
+		return v // a YAML flow mapping or list
+	}
 	if v == "" || strings.ContainsAny(v, ":#{}[],&*!|>'\"%@`\n") || strings.TrimSpace(v) != v {
 		return fmt.Sprintf("%q", v)
 	}

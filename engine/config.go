@@ -532,11 +532,16 @@ func parseSpec(data []byte, file string, lookup LookupEnv) (*Spec, error) {
 			e.Line, _ = strconv.Atoi(m[1])
 			e.Msg = strings.TrimSpace(lineRE.ReplaceAllString(e.Msg, ""))
 			e.Msg = strings.TrimPrefix(e.Msg, ": ")
+			// yaml.v3 prints the 0-based line for parser errors (and no
+			// line at all for line 0), the 1-based line for scanner errors.
+			if strings.HasPrefix(e.Msg, "did not find expected") {
+				e.Line++
+			}
 		}
 		return nil, e
 	}
 	root := resolve(&doc)
-	if root == nil || root.Tag == "!!null" {
+	if root == nil || root.Kind == 0 || root.Tag == "!!null" {
 		return nil, &ConfigError{File: file, Line: 1, Col: 1, Msg: "empty pipeline file (want a mapping with input, stages and output)"}
 	}
 	if root.Kind != yaml.MappingNode {
@@ -596,8 +601,12 @@ func expandTree(file string, n *yaml.Node, lookup LookupEnv, depth int) error {
 			return (&decoder{file}).errf(n, "%v", err)
 		}
 		if out != n.Value {
+			whole := envRefRE.MatchString(n.Value)
 			n.Value = out
-			if n.Style == 0 || n.Style == yaml.TaggedStyle {
+			// A plain value, or one that is wholly a ${VAR} reference
+			// (quoted or not), takes the type of what it expands to:
+			// workers: "${N}" is a number.
+			if n.Style == 0 || n.Style == yaml.TaggedStyle || whole {
 				var tmp yaml.Node
 				if yaml.Unmarshal([]byte(out), &tmp) == nil {
 					if r := resolve(&tmp); r != nil && r.Kind == yaml.ScalarNode {
@@ -635,6 +644,8 @@ func expandTree(file string, n *yaml.Node, lookup LookupEnv, depth int) error {
 	}
 	return nil
 }
+
+var envRefRE = regexp.MustCompile(`^\$\{[A-Za-z_][A-Za-z0-9_]*(:[-?][^}]*)?\}$`)
 
 var errUnclosed = errors.New("unclosed ${ in value")
 

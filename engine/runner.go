@@ -211,6 +211,7 @@ func (w *worker) stop() {
 func (w *worker) process(b *batch) error {
 	start := time.Now()
 	defer func() { w.c.busy.Add(int64(time.Since(start))) }()
+	b.final = false // an upstream stage's flush output is ordinary input here
 	w.c.in.Add(int64(len(b.recs)))
 	b.spare = b.spare[:0]
 	var err error
@@ -461,6 +462,10 @@ func (st *stageExec) run(rs *runState, c *counters, insts []Transformer, in <-ch
 				rs.fail(err)
 				return
 			}
+			if len(fb.recs) == 0 {
+				putBatch(fb)
+				return
+			}
 			rs.send(out, fb)
 		}()
 		return
@@ -544,8 +549,15 @@ func (st *stageExec) run(rs *runState, c *counters, insts []Transformer, in <-ch
 					finals[j] = fb
 				}
 			}
-			for _, fb := range finals {
+			for i, fb := range finals {
+				if len(fb.recs) == 0 {
+					putBatch(fb)
+					continue
+				}
 				if !rs.send(out, fb) {
+					for _, rest := range finals[i+1:] {
+						putBatch(rest)
+					}
 					return
 				}
 			}

@@ -1,0 +1,5 @@
+package engine
+
+import "syscall"
+
+func errBrokenPipe() error { return syscall.EPIPE }

@@ -52,7 +52,7 @@ func (s *readerSource) run(ctx context.Context, p *Pipeline, rs *runState, c *co
 		if len(b.recs) == 0 {
 			return true
 		}
-		ok := rs.send(out, b)
+		ok := rs.send(out, b, 0)
 		b = getBatch()
 		return ok
 	}
@@ -78,6 +78,7 @@ func (s *readerSource) run(ctx context.Context, p *Pipeline, rs *runState, c *co
 				}
 				num := num
 				if ferr := inputFailed(rs, policy, maxBytes, c, nr.name, num, re); ferr != nil {
+					send() // the records before the failing one go on
 					rc.Close()
 					return ferr
 				}
@@ -168,6 +169,8 @@ func (s *funcSource) run(ctx context.Context, p *Pipeline, rs *runState, c *coun
 			case ch <- item{r, err}:
 			case <-rs.ctx.Done():
 				return
+			case <-rs.stop(0):
+				return
 			}
 			if err != nil {
 				return
@@ -182,7 +185,7 @@ func (s *funcSource) run(ctx context.Context, p *Pipeline, rs *runState, c *coun
 		if len(b.recs) == 0 {
 			return true
 		}
-		ok := rs.send(out, b)
+		ok := rs.send(out, b, 0)
 		b = getBatch()
 		return ok
 	}

@@ -42,7 +42,7 @@ func (p *Pipeline) run(ctx context.Context, src source, snk sink) (err error) {
 	// cancelling ctx stops the input, and what was read is still processed.
 	stageCtx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer cancel(nil)
-	rs := &runState{ctx: stageCtx, cancel: cancel}
+	rs := newRunState(stageCtx, cancel, len(p.stages))
 
 	if dl := p.spec.DeadLetter; dl != nil {
 		path := resolvePath(p.spec.File, dl.Path)
@@ -104,7 +104,7 @@ func (p *Pipeline) run(ctx context.Context, src source, snk sink) (err error) {
 	go func() {
 		defer close(raw)
 		if rerr := src.run(ctx, p, rs, inStats, raw); rerr != nil {
-			rs.fail(rerr)
+			rs.failAt(0, rerr)
 		}
 	}()
 	first := make(chan *batch, queueDepth)
@@ -115,20 +115,22 @@ func (p *Pipeline) run(ctx context.Context, src source, snk sink) (err error) {
 		for {
 			select {
 			case b, ok := <-raw:
-				if !ok || !rs.send(first, b) {
+				if !ok || !rs.send(first, b, 1) {
 					return
 				}
 			case <-ctx.Done():
 				for { // forward what the reader already handed over
 					select {
 					case b, ok := <-raw:
-						if !ok || !rs.send(first, b) {
+						if !ok || !rs.send(first, b, 1) {
 							return
 						}
 					default:
 						return
 					}
 				}
+			case <-rs.stop(1):
+				return
 			case <-stageCtx.Done():
 				return
 			}
@@ -137,7 +139,8 @@ func (p *Pipeline) run(ctx context.Context, src source, snk sink) (err error) {
 	in := (<-chan *batch)(first)
 	for i, s := range p.stages {
 		out := make(chan *batch, queueDepth)
-		s.run(rs, stats[i], insts[i], in, out, &wg)
+		s.level = i + 1
+		s.run(rs, i+1, stats[i], insts[i], in, out, &wg)
 		in = out
 	}
 	outStats := stats[len(p.stages)]
@@ -147,16 +150,16 @@ func (p *Pipeline) run(ctx context.Context, src source, snk sink) (err error) {
 			continue
 		}
 		if werr := snk.write(rs, outStats, b, len(in) > 0); werr != nil {
-			rs.fail(werr)
+			rs.abort(werr)
 		}
 		putBatch(b)
 	}
 	wg.Wait()
 	if ferr := snk.flush(); ferr != nil {
-		rs.fail(ferr)
+		rs.abort(ferr)
 	}
-	if rs.err != nil {
-		return rs.err
+	if err := rs.firstErr(); err != nil {
+		return err
 	}
 	return ctx.Err()
 }

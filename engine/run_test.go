@@ -166,8 +166,9 @@ func TestCancelDrainsWhileReaderBlocks(t *testing.T) {
 	}
 }
 
-// A stage failure under on_error: fail stops the run with a StageError and
-// nothing after the failing record is written.
+// A stage failure under on_error: fail stops the run with a StageError;
+// every record before the failing one is written (as jq or awk would),
+// nothing after it, and no downstream stage flushes partial aggregates.
 func TestFailStopsRun(t *testing.T) {
 	failAt := TransformerFunc(func(_ context.Context, r *Record, emit func(*Record)) error {
 		if r.Number() == 5000 {
@@ -176,18 +177,32 @@ func TestFailStopsRun(t *testing.T) {
 		emit(r)
 		return nil
 	})
-	p, err := Build(&Spec{Stages: []StageSpec{goStageSpec("f", 1, func() Transformer { return failAt })}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	err = p.RunReader(context.Background(), strings.NewReader(numbered(20000)), &out)
-	var se *StageError
-	if !errors.As(err, &se) || se.Record != 5000 || se.Stage != "f" || err.Error() != "stage f (go): record 5000: boom" {
-		t.Fatalf("err = %v", err)
-	}
-	if n := strings.Count(out.String(), "\n"); n >= 5000 {
-		t.Errorf("%d records written, want fewer than 5000", n)
+	for _, workers := range []int{1, 3} {
+		t.Run(fmt.Sprint(workers), func(t *testing.T) {
+			p, err := Build(&Spec{Stages: []StageSpec{
+				goStageSpec("up", workers, func() Transformer { return upper }),
+				goStageSpec("f", workers, func() Transformer { return failAt }),
+				goStageSpec("tally", workers, func() Transformer { return &tally{} }),
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			err = p.RunReader(context.Background(), strings.NewReader(numbered(20000)), &out)
+			var se *StageError
+			if !errors.As(err, &se) || se.Record != 5000 || se.Stage != "f" || err.Error() != "stage f (go): record 5000: boom" {
+				t.Fatalf("err = %v", err)
+			}
+			lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+			if len(lines) != 4999 {
+				t.Fatalf("%d records written, want the 4999 before the failure", len(lines))
+			}
+			for i, l := range lines {
+				if want := strings.ToUpper(fmt.Sprintf("r%06d", i)); l != want {
+					t.Fatalf("line %d = %q, want %q", i, l, want)
+				}
+			}
+		})
 	}
 }
 

@@ -32,6 +32,7 @@ type batch struct {
 	store []Record
 	arena []byte
 	final bool // a worker's flush output: the last batch it sends
+	last  bool // a failing worker's partial output: nothing follows
 }
 
 var batchPool = sync.Pool{New: func() any {
@@ -48,7 +49,7 @@ func putBatch(b *batch) {
 	clear(b.recs)
 	clear(b.spare)
 	clear(b.store)
-	b.recs, b.spare, b.store, b.arena, b.final = b.recs[:0], b.spare[:0], b.store[:0], b.arena[:0], false
+	b.recs, b.spare, b.store, b.arena, b.final, b.last = b.recs[:0], b.spare[:0], b.store[:0], b.arena[:0], false, false
 	batchPool.Put(b)
 }
 
@@ -82,6 +83,7 @@ func (b *batch) full(n int) bool {
 // stageExec is one stage of a running pipeline: the decorator that every
 // transformer is wrapped in (timeout, on_error, counts, order).
 type stageExec struct {
+	level      int // index + 1, in runState.stops
 	name, kind string
 	stage      Stage
 	timeout    time.Duration
@@ -92,19 +94,90 @@ type stageExec struct {
 }
 
 // runState is shared by the goroutines of one run.
+//
+// Failures: when stage i fails (a record under on_error: fail, a fatal
+// error), it hands on what it produced before the failing record and stops
+// its upstream (stops[0..i+1]): the input stops reading and the stages
+// before it stop sending. The stages after it drain what they were given,
+// without flushing, and the output writes it all, as jq or awk would. Only
+// an output failure (a closed pipe, a write error) aborts everything at once.
 type runState struct {
-	ctx    context.Context // stage context: cancelled only on failure
+	ctx    context.Context // abort: cancelled when the run must end at once
 	cancel context.CancelCauseFunc
 	dl     *deadLetter
-	once   sync.Once
+	stops  []chan struct{} // stops[0]: the input; stops[i+1]: stage i
+	mu     sync.Mutex
 	err    error
+	level  int // how many stops are closed
 }
 
-func (rs *runState) fail(err error) {
-	rs.once.Do(func() { rs.err = err; rs.cancel(err) })
+func newRunState(ctx context.Context, cancel context.CancelCauseFunc, stages int) *runState {
+	rs := &runState{ctx: ctx, cancel: cancel, stops: make([]chan struct{}, stages+1)}
+	for i := range rs.stops {
+		rs.stops[i] = make(chan struct{})
+	}
+	return rs
+}
+
+// failAt records err (the first error wins) and stops level and everything
+// upstream of it (level 0 is the input, level i+1 stage i).
+func (rs *runState) failAt(level int, err error) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.err == nil {
+		rs.err = err
+	}
+	for ; rs.level <= level && rs.level < len(rs.stops); rs.level++ {
+		close(rs.stops[rs.level])
+	}
+}
+
+// abort records err and ends everything at once.
+func (rs *runState) abort(err error) {
+	rs.mu.Lock()
+	if rs.err == nil {
+		rs.err = err
+	}
+	rs.mu.Unlock()
+	rs.cancel(err)
+}
+
+func (rs *runState) failed() bool {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return rs.err != nil
+}
+
+func (rs *runState) firstErr() error {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return rs.err
+}
+
+// stop returns the channel closed when level stops; beyond the last stage
+// (the output) it is nil, which never fires.
+func (rs *runState) stop(level int) <-chan struct{} {
+	if level < len(rs.stops) {
+		return rs.stops[level]
+	}
+	return nil
+}
+
+// send delivers b on ch unless the receiver (at level) stopped or the run
+// aborted; otherwise it recycles b and reports false.
+func (rs *runState) send(ch chan<- *batch, b *batch, level int) bool {
+	select {
+	case ch <- b:
+		return true
+	case <-rs.stop(level):
+	case <-rs.ctx.Done():
+	}
+	putBatch(b)
+	return false
 }
 
 type worker struct {
+	level  int // in runState.stops
 	st     *stageExec
 	rs     *runState
 	c      *counters
@@ -132,7 +205,7 @@ type attempt struct {
 }
 
 func newWorker(st *stageExec, rs *runState, c *counters, t Transformer) *worker {
-	w := &worker{st: st, rs: rs, c: c, t: t, parent: rs.ctx}
+	w := &worker{st: st, rs: rs, c: c, t: t, parent: rs.ctx, level: st.level}
 	w.bt, _ = t.(BatchTransformer)
 	w.emitFn = func(r *Record) {
 		if r == nil {
@@ -422,19 +495,9 @@ func (w *worker) flush() (*batch, error) {
 	return b, nil
 }
 
-// send delivers b on ch unless the run failed.
-func (rs *runState) send(ch chan<- *batch, b *batch) bool {
-	select {
-	case ch <- b:
-		return true
-	case <-rs.ctx.Done():
-		putBatch(b)
-		return false
-	}
-}
-
-// runStage starts the stage's workers between in and out.
-func (st *stageExec) run(rs *runState, c *counters, insts []Transformer, in <-chan *batch, out chan<- *batch, wg *sync.WaitGroup) {
+// run starts the stage's workers between in and out. level is the stage's
+// index + 1 in runState.stops.
+func (st *stageExec) run(rs *runState, level int, c *counters, insts []Transformer, in <-chan *batch, out chan<- *batch, wg *sync.WaitGroup) {
 	workers := make([]*worker, len(insts))
 	for i, t := range insts {
 		workers[i] = newWorker(st, rs, c, t)
@@ -446,27 +509,13 @@ func (st *stageExec) run(rs *runState, c *counters, insts []Transformer, in <-ch
 			defer close(out)
 			w := workers[0]
 			defer w.stop()
-			for b := range in {
-				if err := w.process(b); err != nil {
-					putBatch(b)
-					rs.fail(err)
-					return
-				}
-				if !rs.send(out, b) {
-					return
+			if fb := w.loop(in, func(b *batch) bool { return rs.send(out, b, level+1) }); fb != nil {
+				if len(fb.recs) == 0 {
+					putBatch(fb)
+				} else {
+					rs.send(out, fb, level+1)
 				}
 			}
-			fb, err := w.flush()
-			if err != nil {
-				putBatch(fb)
-				rs.fail(err)
-				return
-			}
-			if len(fb.recs) == 0 {
-				putBatch(fb)
-				return
-			}
-			rs.send(out, fb)
 		}()
 		return
 	}
@@ -489,7 +538,7 @@ func (st *stageExec) run(rs *runState, c *counters, insts []Transformer, in <-ch
 		}()
 		k := 0
 		for b := range in {
-			if !rs.send(ins[k], b) {
+			if !rs.send(ins[k], b, level) {
 				return
 			}
 			k = (k + 1) % n
@@ -500,37 +549,37 @@ func (st *stageExec) run(rs *runState, c *counters, insts []Transformer, in <-ch
 			defer wg.Done()
 			defer close(outs[i])
 			defer w.stop()
-			for b := range ins[i] {
-				if err := w.process(b); err != nil {
-					putBatch(b)
-					rs.fail(err)
-					return
-				}
-				if !rs.send(outs[i], b) {
-					return
-				}
+			// Towards the collector only an abort drops a batch: a batch
+			// that precedes a failure must still reach the output.
+			send := func(b *batch) bool { return rs.send(outs[i], b, len(rs.stops)) }
+			if fb := w.loop(ins[i], send); fb != nil {
+				send(fb)
 			}
-			fb, err := w.flush()
-			if err != nil {
-				putBatch(fb)
-				rs.fail(err)
-				return
-			}
-			rs.send(outs[i], fb)
 		}()
 	}
 	go func() { // collector
 		defer wg.Done()
 		defer close(out)
+		defer func() { // let the workers finish whatever happened
+			for _, ch := range outs {
+				for b := range ch {
+					putBatch(b)
+				}
+			}
+		}()
 		finals := make([]*batch, n)
 		k := 0
 		for {
 			b, ok := <-outs[k]
 			if !ok {
-				return // the worker stopped on a failure
+				return // the worker stopped
+			}
+			if b.last {
+				rs.send(out, b, level+1) // what came before a failure
+				return
 			}
 			if !b.final {
-				if !rs.send(out, b) {
+				if !rs.send(out, b, level+1) {
 					return
 				}
 				k = (k + 1) % n
@@ -550,18 +599,47 @@ func (st *stageExec) run(rs *runState, c *counters, insts []Transformer, in <-ch
 				}
 			}
 			for i, fb := range finals {
-				if len(fb.recs) == 0 {
+				if len(fb.recs) == 0 || !rs.send(out, fb, level+1) {
 					putBatch(fb)
-					continue
-				}
-				if !rs.send(out, fb) {
-					for _, rest := range finals[i+1:] {
-						putBatch(rest)
+					if len(fb.recs) != 0 {
+						for _, rest := range finals[i+1:] {
+							putBatch(rest)
+						}
+						return
 					}
-					return
 				}
 			}
 			return
 		}
 	}()
+}
+
+// loop processes the batches of in and sends them on. On a failure it
+// sends what the failing batch produced before the failing record (marked
+// last), stops the upstream and returns nil. At the end of input it returns
+// the flush batch (nil if empty, or if the run failed: no aggregates of a
+// partial stream).
+func (w *worker) loop(in <-chan *batch, send func(*batch) bool) *batch {
+	level := w.level
+	for b := range in {
+		if err := w.process(b); err != nil {
+			b.last = true
+			send(b)
+			w.rs.failAt(level, err)
+			return nil
+		}
+		if !send(b) {
+			return nil
+		}
+	}
+	if w.rs.failed() || w.rs.ctx.Err() != nil {
+		return nil
+	}
+	fb, err := w.flush()
+	if err != nil {
+		putBatch(fb)
+		w.rs.failAt(level, err)
+		return nil
+	}
+	return fb
 }

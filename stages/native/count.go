@@ -76,7 +76,7 @@ func (c *Count) Transform(_ context.Context, r *engine.Record, _ func(*engine.Re
 // Flush implements engine.Flusher.
 func (c *Count) Flush(_ context.Context, emit func(*engine.Record)) error {
 	if c.by == "" {
-		emit(engine.NewRecord(strconv.AppendInt([]byte(`{"count":`), c.total, 10)))
+		emit(engine.NewRecord(append(strconv.AppendInt([]byte(`{"count":`), c.total, 10), '}')))
 		return nil
 	}
 	name, _ := json.Marshal(c.by)
@@ -89,7 +89,7 @@ func (c *Count) Flush(_ context.Context, emit func(*engine.Record)) error {
 		emit(engine.NewRecord(append(b, '}')))
 	}
 	if c.other > 0 {
-		emit(engine.NewRecord(strconv.AppendInt([]byte(`{"other":true,"count":`), c.other, 10)))
+		emit(engine.NewRecord(append(strconv.AppendInt([]byte(`{"other":true,"count":`), c.other, 10), '}')))
 	}
 	return nil
 }

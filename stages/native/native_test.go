@@ -1,0 +1,140 @@
+package native_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/pipe-dev/pipe/engine"
+)
+
+func build(t *testing.T, yaml string) (*engine.Pipeline, error) {
+	t.Helper()
+	spec, err := engine.Parse([]byte(yaml), "t.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return engine.Build(spec)
+}
+
+func TestConfigErrors(t *testing.T) {
+	cases := []struct{ use, config, msg string }{
+		{"grep", "{}", "pattern is required"},
+		{"grep", "{pattern: 'a[', invert: true}", "invalid regexp"},
+		{"grep", "{pattern: a, field: 'a.*'}", "wildcards"},
+		{"replace", "{pattern: a}", "needs with:"},
+		{"replace", "{pattern: '(?P<x', with: b}", "invalid regexp"},
+		{"case", "{}", "to must be upper or lower"},
+		{"case", "{to: title}", "to must be upper or lower"},
+		{"trim", "{field: 'a..b'}", "empty segment"},
+		{"select", "{field: a}", "needs a condition"},
+		{"select", "{equals: 1}", "field must not be empty"},
+		{"select", "{field: a, matches: '('}", "invalid regexp"},
+		{"select", "{field: a, gt: high}", "expected a number"},
+		{"set", "{}", "set needs fields"},
+		{"set", "{fields: {'a|b': 1}}", "wildcards"},
+		{"delete", "{}", "delete needs fields"},
+		{"rename", "{fields: {a: ''}}", "must not be empty"},
+		{"explode", "{as: x}", "field must not be empty"},
+		{"limit", "{}", "limit needs count"},
+		{"limit", "{count: -1}", "limit needs count"},
+		{"sample", "{}", "needs rate"},
+		{"sample", "{rate: 2}", "between 0 and 1"},
+		{"sample", "{rate: 0.5, every: 2}", "not both"},
+		{"dedupe", "{capacity: -5}", "capacity must be"},
+		{"count", "{max_keys: -1}", "max_keys must be"},
+		{"count", "{by: x, bogus: 1}", `unknown field "bogus"`},
+	}
+	for _, c := range cases {
+		t.Run(c.use+" "+c.config, func(t *testing.T) {
+			_, err := build(t, fmt.Sprintf("stages:\n  - name: s\n    type: native\n    use: %s\n    config: %s\n", c.use, c.config))
+			var ce *engine.ConfigError
+			if !errors.As(err, &ce) || !strings.Contains(ce.Msg, c.msg) {
+				t.Fatalf("err = %v, want a config error containing %q", err, c.msg)
+			}
+			if ce.Line < 5 || ce.File != "t.yaml" {
+				t.Errorf("error not positioned in the config: %v", err)
+			}
+		})
+	}
+}
+
+func run(t *testing.T, yaml, in string) (string, error) {
+	t.Helper()
+	p, err := build(t, yaml)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	err = p.RunReader(context.Background(), strings.NewReader(in), &out)
+	return out.String(), err
+}
+
+func TestRecordBehaviour(t *testing.T) {
+	cases := []struct {
+		name, yaml, in, out, err string
+	}{
+		{"field on non-JSON fails the record", "stages: [{name: s, type: native, use: select, config: {field: a, exists: true}}]",
+			"not json\n", "", "record 1: record is not a JSON value"},
+		{"field on non-JSON dropped by policy", "stages: [{name: s, type: native, use: grep, on_error: drop, config: {field: a, pattern: x}}]",
+			"plain\n{\"a\":\"x\"}\n", "{\"a\":\"x\"}\n", ""},
+		{"explode a non-array fails", "input: {codec: ndjson}\nstages: [{name: s, type: native, use: explode, config: {field: t}}]",
+			"{\"t\":[1]}\n{\"t\":3}\n", "{\"t\":1}\n", "record 2: field t is not an array"},
+		{"explode without as replaces the field", "input: {codec: ndjson}\nstages: [{name: s, type: native, use: explode, config: {field: t}}]",
+			"{\"t\":[1,{\"x\":2}],\"k\":0}\n", "{\"t\":1,\"k\":0}\n{\"t\":{\"x\":2},\"k\":0}\n", ""},
+		{"dedupe forgets beyond capacity", "stages: [{name: s, type: native, use: dedupe, config: {capacity: 2}}]",
+			"a\nb\na\nc\na\nb\n", "a\nb\nc\na\nb\n", ""},
+		{"select equals number and bool", "input: {codec: ndjson}\nstages: [{name: s, type: native, use: select, config: {field: n, equals: 2}}]",
+			"{\"n\":2}\n{\"n\":2.0}\n{\"n\":\"2\"}\n{\"n\":3}\n", "{\"n\":2}\n{\"n\":2.0}\n", ""},
+		{"select not_equals keeps missing", "input: {codec: ndjson}\nstages: [{name: s, type: native, use: select, config: {field: l, not_equals: debug}}]",
+			"{\"l\":\"debug\"}\n{\"l\":\"info\"}\n{}\n", "{\"l\":\"info\"}\n{}\n", ""},
+		{"select matches nested", "input: {codec: ndjson}\nstages: [{name: s, type: native, use: select, config: {field: u.n, matches: '^a'}}]",
+			"{\"u\":{\"n\":\"ada\"}}\n{\"u\":{\"n\":\"bob\"}}\n", "{\"u\":{\"n\":\"ada\"}}\n", ""},
+		{"case keeps non-string fields", "input: {codec: ndjson}\nstages: [{name: s, type: native, use: case, config: {field: n, to: upper}}]",
+			"{\"n\":1}\n{\"n\":\"é\"}\n", "{\"n\":1}\n{\"n\":\"É\"}\n", ""},
+		{"count without by", "stages: [{name: s, type: native, use: count}]", "a\nb\n", "{\"count\":2}\n", ""},
+		{"count max_keys", "input: {codec: ndjson}\nstages: [{name: s, type: native, use: count, config: {by: k, max_keys: 1}}]",
+			"{\"k\":1}\n{\"k\":2}\n{\"k\":1}\n{\"k\":3}\n", "{\"k\":1,\"count\":2}\n{\"other\":true,\"count\":2}\n", ""},
+		{"grep invert", "stages: [{name: s, type: native, use: grep, config: {pattern: '^#', invert: true}}]",
+			"#c\nx\n", "x\n", ""},
+		{"replace groups", "stages: [{name: s, type: native, use: replace, config: {pattern: '(\\w+)@(\\w+)', with: '$2 at $1'}}]",
+			"ada@home\n", "home at ada\n", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out, err := run(t, c.yaml, c.in)
+			if c.err == "" && err != nil {
+				t.Fatalf("err = %v", err)
+			}
+			if c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)) {
+				t.Fatalf("err = %v, want %q", err, c.err)
+			}
+			if out != c.out {
+				t.Errorf("out = %q, want %q", out, c.out)
+			}
+		})
+	}
+}
+
+func TestSampleRate(t *testing.T) {
+	var in strings.Builder
+	for i := range 20000 {
+		fmt.Fprintln(&in, i)
+	}
+	yaml := "stages: [{name: s, type: native, use: sample, config: {rate: 0.25, seed: 7}}]"
+	a, err := run(t, yaml, in.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := run(t, yaml, in.String())
+	if a != b {
+		t.Error("same seed, different samples")
+	}
+	n := strings.Count(a, "\n")
+	if n < 4500 || n > 5500 {
+		t.Errorf("kept %d of 20000 at rate 0.25", n)
+	}
+}

@@ -2,6 +2,7 @@ package native
 
 import (
 	"bytes"
+	"encoding/binary"
 	"context"
 	"strings"
 
@@ -75,30 +76,45 @@ func (t *Case) Transform(_ context.Context, r *engine.Record, emit func(*engine.
 	return nil
 }
 
-// apply changes case in place for ASCII text, allocating only for other text.
+// apply changes case in place for ASCII text (eight bytes at a time),
+// allocating only for other text.
 func (t *Case) apply(b []byte) []byte {
-	for _, c := range b {
-		if c >= 0x80 {
-			if t.upper {
-				return bytes.ToUpper(b)
-			}
-			return bytes.ToLower(b)
-		}
+	// from..to is the range to flip: a-z for upper, A-Z for lower.
+	from, to := byte('a'), byte('z')
+	if !t.upper {
+		from, to = 'A', 'Z'
 	}
-	if t.upper {
-		for i, c := range b {
-			if 'a' <= c && c <= 'z' {
-				b[i] = c - 32
-			}
+	const hi = 0x8080808080808080
+	lo := uint64(0x0101010101010101)
+	addFrom := lo * uint64(0x80-from)  // byte >= from sets its high bit
+	addPast := lo * uint64(0x80-to-1) // byte > to sets its high bit
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		w := binary.LittleEndian.Uint64(b[i:])
+		if w&hi != 0 {
+			return t.slow(b)
 		}
-	} else {
-		for i, c := range b {
-			if 'A' <= c && c <= 'Z' {
-				b[i] = c + 32
-			}
+		in := (w + addFrom) &^ (w + addPast) & hi
+		binary.LittleEndian.PutUint64(b[i:], w^(in>>2)) // flip 0x20 where in range
+	}
+	for ; i < len(b); i++ {
+		c := b[i]
+		if c >= 0x80 {
+			return t.slow(b)
+		}
+		if from <= c && c <= to {
+			b[i] = c ^ 0x20
 		}
 	}
 	return b
+}
+
+// slow handles text with non-ASCII letters (Unicode case mapping).
+func (t *Case) slow(b []byte) []byte {
+	if t.upper {
+		return bytes.ToUpper(b)
+	}
+	return bytes.ToLower(b)
 }
 
 var _ engine.Transformer = (*Case)(nil)

@@ -138,3 +138,25 @@ func TestSampleRate(t *testing.T) {
 		t.Errorf("kept %d of 20000 at rate 0.25", n)
 	}
 }
+
+func TestCaseASCIIAndUnicode(t *testing.T) {
+	all := make([]byte, 0, 256)
+	for c := 0x20; c < 0x7f; c++ {
+		all = append(all, byte(c))
+	}
+	for _, s := range []string{string(all), "short", "abcdefgh", "ABCDEFGHijklmnop@[`{", "mixed ascii then ümlaut later in the line", "ä"} {
+		for _, to := range []string{"upper", "lower"} {
+			out, err := run(t, "stages: [{name: s, type: native, use: case, config: {to: "+to+"}}]", s+"\n")
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := strings.ToUpper(s)
+			if to == "lower" {
+				want = strings.ToLower(s)
+			}
+			if out != want+"\n" {
+				t.Errorf("%s(%q) = %q, want %q", to, s, out, want)
+			}
+		}
+	}
+}

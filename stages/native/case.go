@@ -2,8 +2,8 @@ package native
 
 import (
 	"bytes"
-	"encoding/binary"
 	"context"
+	"encoding/binary"
 	"strings"
 
 	"github.com/pipe-dev/pipe/engine"
@@ -86,7 +86,7 @@ func (t *Case) apply(b []byte) []byte {
 	}
 	const hi = 0x8080808080808080
 	lo := uint64(0x0101010101010101)
-	addFrom := lo * uint64(0x80-from)  // byte >= from sets its high bit
+	addFrom := lo * uint64(0x80-from) // byte >= from sets its high bit
 	addPast := lo * uint64(0x80-to-1) // byte > to sets its high bit
 	i := 0
 	for ; i+8 <= len(b); i += 8 {

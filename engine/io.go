@@ -52,6 +52,10 @@ func (s *readerSource) run(ctx context.Context, p *Pipeline, rs *runState, c *co
 		if len(b.recs) == 0 {
 			return true
 		}
+		n := int64(len(b.recs))
+		c.in.Add(n)
+		c.passed.Add(n)
+		c.out.Add(n)
 		ok := rs.send(out, b, 0)
 		b = getBatch()
 		return ok
@@ -69,8 +73,8 @@ func (s *readerSource) run(ctx context.Context, p *Pipeline, rs *runState, c *co
 				break
 			}
 			num++
-			c.in.Add(1)
 			if err != nil {
+				c.in.Add(1)
 				var re *codec.RecordError
 				if !errors.As(err, &re) {
 					rc.Close()
@@ -88,8 +92,6 @@ func (s *readerSource) run(ctx context.Context, p *Pipeline, rs *runState, c *co
 					return nil
 				}
 				b.add(data, num)
-				c.passed.Add(1)
-				c.out.Add(1)
 			}
 			if cr.Buffered() == 0 {
 				// The next read may block: let what we have go on now.
@@ -265,6 +267,7 @@ func (s *writerSink) write(rs *runState, c *counters, b *batch, more bool) error
 		s.bw = bufio.NewWriterSize(s.w, 256<<10)
 	}
 	c.in.Add(int64(len(b.recs)))
+	var written int64
 	for _, r := range b.recs {
 		data := r.Data
 		if s.validate {
@@ -284,9 +287,10 @@ func (s *writerSink) write(rs *runState, c *counters, b *batch, more bool) error
 		if s.codec != CodecRaw {
 			s.bw.WriteByte('\n')
 		}
-		c.passed.Add(1)
-		c.out.Add(1)
+		written++
 	}
+	c.passed.Add(written)
+	c.out.Add(written)
 	if !more {
 		return s.flush()
 	}

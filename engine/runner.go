@@ -48,7 +48,8 @@ func putBatch(b *batch) {
 	}
 	clear(b.recs)
 	clear(b.spare)
-	clear(b.store)
+	// b.store is not cleared: add overwrites every field of a record it
+	// reuses, and clearing 48 KiB per batch cost W0 40% of its time.
 	b.recs, b.spare, b.store, b.arena, b.final, b.last = b.recs[:0], b.spare[:0], b.store[:0], b.arena[:0], false, false
 	batchPool.Put(b)
 }
@@ -201,6 +202,9 @@ type worker struct {
 	timeoutErr error
 	cur        *attempt
 
+	// per-batch counts, added to the shared counters once per batch
+	nPassed, nOut, nDropped int64
+
 	curIn   *Record
 	pending []*Record
 	emitFn  func(*Record)
@@ -325,6 +329,12 @@ func (w *worker) process(b *batch) error {
 	defer func() { w.c.busy.Add(int64(time.Since(start))) }()
 	b.final = false // an upstream stage's flush output is ordinary input here
 	w.c.in.Add(int64(len(b.recs)))
+	defer func() {
+		w.c.passed.Add(w.nPassed)
+		w.c.out.Add(w.nOut)
+		w.c.dropped.Add(w.nDropped)
+		w.nPassed, w.nOut, w.nDropped = 0, 0, 0
+	}()
 	b.spare = b.spare[:0]
 	var err error
 	if w.bt != nil {
@@ -372,11 +382,11 @@ func (w *worker) processRecords(b *batch) error {
 
 func (w *worker) passed(b *batch, out []*Record) {
 	if len(out) == 0 {
-		w.c.dropped.Add(1)
+		w.nDropped++
 		return
 	}
-	w.c.passed.Add(1)
-	w.c.out.Add(int64(len(out)))
+	w.nPassed++
+	w.nOut += int64(len(out))
 	b.spare = append(b.spare, out...)
 }
 

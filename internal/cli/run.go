@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -166,29 +167,27 @@ func (a *app) spec(file string, f *runFlags) (*engine.Spec, error) {
 			return nil, err
 		}
 	}
-	switch f.input {
-	case "":
-	case "-":
-		spec.Input.Type, spec.Input.Path = "stdin", ""
-	default:
-		spec.Input.Type, spec.Input.Path = "file", f.input
-		if file != "" {
-			wd, _ := os.Getwd()
-			spec.Input.Path = absFrom(wd, f.input) // relative to the caller, not the file
-		}
-	}
-	switch f.output {
-	case "":
-	case "-":
-		spec.Output.Type, spec.Output.Path = "stdout", ""
-	default:
-		spec.Output.Type, spec.Output.Path = "file", f.output
-		if file != "" {
-			wd, _ := os.Getwd()
-			spec.Output.Path = absFrom(wd, f.output)
-		}
-	}
+	override(&spec.Input.Type, &spec.Input.Path, "stdin", f.input)
+	override(&spec.Output.Type, &spec.Output.Path, "stdout", f.output)
 	return spec, nil
+}
+
+// override applies --input or --output: "-" is the standard stream, any
+// other value a file path, relative to the working directory (not to the
+// pipeline file, as paths inside the file are).
+func override(typ, path *string, std, flag string) {
+	switch flag {
+	case "":
+	case "-":
+		*typ, *path = std, ""
+	default:
+		*typ, *path = "file", flag
+		if !filepath.IsAbs(flag) {
+			if wd, err := os.Getwd(); err == nil {
+				*path = filepath.Join(wd, flag)
+			}
+		}
+	}
 }
 
 func filterSpec(f *runFlags) (*engine.Spec, error) {
@@ -298,13 +297,6 @@ func quoteIfNeeded(v string) string {
 	return v
 }
 
-func absFrom(wd, p string) string {
-	if p == "" || strings.HasPrefix(p, "/") {
-		return p
-	}
-	return wd + "/" + p
-}
-
 func printStats(w io.Writer, stats []engine.StageStats, elapsed time.Duration) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "stage\tkind\tin\tout\tdropped\terrors\tdead-lettered\ttimeouts\tbusy\tavg/record\t")
@@ -377,4 +369,3 @@ Exit status 2 if any file has an error.`,
 	}
 }
 
-var _ = context.Background

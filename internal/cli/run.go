@@ -368,4 +368,3 @@ Exit status 2 if any file has an error.`,
 		},
 	}
 }
-

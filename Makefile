@@ -34,6 +34,7 @@ vet: fixtures
 # Short fuzz runs of the config loader and the codecs.
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzReader$$' -fuzztime 10s ./engine/internal/codec
+	$(GO) test -run '^$$' -fuzz '^FuzzSplitter$$' -fuzztime 10s ./engine/internal/codec
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 10s ./engine
 
 test: fmt-check vet fixtures

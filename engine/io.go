@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/pipe-dev/pipe/engine/internal/codec"
@@ -44,75 +45,186 @@ func (s *readerSource) run(ctx context.Context, p *Pipeline, rs *runState, c *co
 	if maxBytes == 0 {
 		maxBytes = int(DefaultMaxRecordBytes)
 	}
-	opt := codec.Options{Codec: firstNonEmpty(spec.Codec, CodecLines), MaxBytes: maxBytes,
-		ValidateUTF8: spec.ValidateUTF8, RejectNUL: spec.RejectNUL}
-	var num int64
-	b := getBatch()
-	send := func() bool {
-		if len(b.recs) == 0 {
-			return true
-		}
-		n := int64(len(b.recs))
-		c.in.Add(n)
-		c.passed.Add(n)
-		c.out.Add(n)
-		ok := rs.send(out, b, 0)
-		b = getBatch()
-		return ok
-	}
-	defer func() { putBatch(b) }()
+	in := &inputRun{ctx: ctx, rs: rs, c: c, out: out, policy: policy, maxBytes: maxBytes,
+		opt: codec.Options{Codec: firstNonEmpty(spec.Codec, CodecLines), MaxBytes: maxBytes,
+			ValidateUTF8: spec.ValidateUTF8, RejectNUL: spec.RejectNUL}}
+	in.b = getBatch()
+	defer func() { putBatch(in.b) }()
 	for _, nr := range s.readers {
 		rc, err := nr.open()
 		if err != nil {
 			return &StageError{Stage: "input", Op: "read", Err: err}
 		}
-		cr := codec.NewReader(rc, opt)
-		for {
-			data, err := cr.Next()
-			if err == io.EOF {
-				break
-			}
-			num++
-			if err != nil {
-				c.in.Add(1)
-				var re *codec.RecordError
-				if !errors.As(err, &re) {
-					rc.Close()
-					return &StageError{Stage: "input", Op: "read", Err: fmt.Errorf("%s: %w", displayName(nr.name), err)}
-				}
-				num := num
-				if ferr := inputFailed(rs, policy, maxBytes, c, nr.name, num, re); ferr != nil {
-					send() // the records before the failing one go on
-					rc.Close()
-					return ferr
-				}
-			} else {
-				if b.full(len(data)) && !send() {
-					rc.Close()
-					return nil
-				}
-				b.add(data, num)
-			}
-			if cr.Buffered() == 0 {
-				// The next read may block: let what we have go on now.
-				if !send() {
-					rc.Close()
-					return nil
-				}
-				select {
-				case <-ctx.Done():
-					rc.Close()
-					return nil
-				default:
-				}
-			}
+		in.name = nr.name
+		if in.opt.Codec == CodecRaw {
+			err = in.readRaw(rc)
+		} else {
+			err = in.readLines(rc)
 		}
-		if err := rc.Close(); err != nil {
-			return &StageError{Stage: "input", Op: "read", Err: err}
+		if cerr := rc.Close(); err == nil && cerr != nil {
+			err = &StageError{Stage: "input", Op: "read", Err: cerr}
+		}
+		if err != nil || in.stopped {
+			return err
 		}
 	}
-	send()
+	in.send()
 	return nil
+}
+
+// inputRun reads the input's records into batches.
+type inputRun struct {
+	ctx      context.Context
+	rs       *runState
+	c        *counters
+	out      chan<- *batch
+	policy   string
+	maxBytes int
+	opt      codec.Options
+	name     string
+	num      int64  // records read so far
+	b        *batch // the batch being filled
+	failErr  error  // a record error under on_error: fail
+	stopped  bool   // the run stopped taking input
+}
+
+// send hands the current batch on (if it has records) and starts a new one.
+func (in *inputRun) send() bool {
+	if len(in.b.recs) == 0 {
+		return true
+	}
+	n := int64(len(in.b.recs))
+	in.c.in.Add(n)
+	in.c.passed.Add(n)
+	in.c.out.Add(n)
+	ok := in.rs.send(in.out, in.b, 0)
+	in.b = getBatch()
+	if !ok {
+		in.stopped = true
+	}
+	return ok
+}
+
+func (in *inputRun) bad(re *codec.RecordError) {
+	if in.failErr != nil {
+		return
+	}
+	in.num++
+	in.c.in.Add(1)
+	in.failErr = inputFailed(in.rs, in.policy, in.maxBytes, in.c, in.name, in.num, re)
+}
+
+// minRead is the least free space a read into a batch's arena gets.
+const minRead = 16 << 10
+
+// readLines reads the stream straight into batch arenas and frames lines
+// there: records are sub-slices of what was read, never copied. Each read
+// becomes a batch (at most DefaultBatchRecords records), so a slow input
+// (tail -f) streams record by record; only the unfinished last line of a
+// read is carried (copied) into the next batch.
+func (in *inputRun) readLines(r io.Reader) error {
+	sp := codec.NewSplitter(in.opt)
+	rec := func(start, end int) {
+		if in.failErr == nil {
+			in.num++
+			in.b.addRef(start, end, in.num)
+		}
+	}
+	bad := in.bad
+	for eof := false; !eof; {
+		b := in.b
+		if cap(b.arena)-len(b.arena) < minRead { // a long line: grow
+			grown := make([]byte, len(b.arena), 2*cap(b.arena)+minRead)
+			copy(grown, b.arena)
+			b.arena = grown
+		}
+		n, err := r.Read(b.arena[len(b.arena):cap(b.arena)])
+		b.arena = b.arena[:len(b.arena)+n]
+		switch {
+		case err == io.EOF:
+			eof = true
+		case err != nil:
+			return &StageError{Stage: "input", Op: "read", Err: fmt.Errorf("%s: %w", displayName(in.name), err)}
+		}
+		for {
+			keep, more := sp.Split(in.b.arena, 0, DefaultBatchRecords-len(in.b.recs), rec, bad)
+			if in.failErr != nil {
+				in.send() // the records before the failing one go on
+				return in.failErr
+			}
+			in.carry(keep)
+			if in.stopped {
+				return nil
+			}
+			if !more {
+				break
+			}
+		}
+		if eof {
+			sp.Finish(in.b.arena, 0, rec, bad)
+			in.send() // its records point into the arena: the next file gets a fresh one
+			if len(in.b.recs) == 0 {
+				in.b.arena = in.b.arena[:0]
+			}
+			return in.failErr
+		}
+		select {
+		case <-in.ctx.Done(): // stop reading: what was read has gone on
+			in.stopped = true
+			return nil
+		default:
+		}
+	}
+	return nil
+}
+
+// carry sends the current batch when it has records and moves what Split
+// did not consume (arena[keep:]) to the front of the batch to fill next.
+func (in *inputRun) carry(keep int) {
+	b := in.b
+	tail := b.arena[keep:]
+	if len(b.recs) == 0 {
+		b.arena = b.arena[:copy(b.arena, tail)]
+		return
+	}
+	next := getBatch()
+	next.arena = append(next.arena[:0], tail...) // before b is handed on
+	b.arena = b.arena[:keep]
+	in.c.in.Add(int64(len(b.recs)))
+	in.c.passed.Add(int64(len(b.recs)))
+	in.c.out.Add(int64(len(b.recs)))
+	if !in.rs.send(in.out, b, 0) {
+		in.stopped = true
+	}
+	in.b = next
+}
+
+// readRaw reads the whole stream as one record.
+func (in *inputRun) readRaw(r io.Reader) error {
+	cr := codec.NewReader(r, in.opt)
+	for {
+		data, err := cr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		var re *codec.RecordError
+		switch {
+		case errors.As(err, &re):
+			in.bad(re)
+			if in.failErr != nil {
+				in.send()
+				return in.failErr
+			}
+		case err != nil:
+			return &StageError{Stage: "input", Op: "read", Err: fmt.Errorf("%s: %w", displayName(in.name), err)}
+		default:
+			in.num++
+			if in.b.full(len(data)) && !in.send() {
+				return nil
+			}
+			in.b.add(data, in.num)
+		}
+	}
 }
 
 func displayName(n string) string {
@@ -267,6 +379,18 @@ func (s *writerSink) write(rs *runState, c *counters, b *batch, more bool) error
 		s.bw = bufio.NewWriterSize(s.w, 256<<10)
 	}
 	c.in.Add(int64(len(b.recs)))
+	if s.codec != CodecRaw && !s.validate {
+		n, err := s.writeRuns(b)
+		c.passed.Add(n)
+		c.out.Add(n)
+		if err != nil {
+			return err
+		}
+		if !more {
+			return s.flush()
+		}
+		return nil
+	}
 	var written int64
 	for _, r := range b.recs {
 		data := r.Data
@@ -297,6 +421,70 @@ func (s *writerSink) write(rs *runState, c *counters, b *batch, more bool) error
 	return nil
 }
 
+// writeRuns writes the batch's records, newline-terminated. Records that
+// still lie in the batch's arena, one after the other with their newlines
+// between them (nothing changed their length or replaced their bytes), are
+// written as one run: W0 writes each batch with one call and no copy.
+func (s *writerSink) writeRuns(b *batch) (int64, error) {
+	base := uintptr(0)
+	if len(b.arena) > 0 {
+		base = uintptr(unsafe.Pointer(unsafe.SliceData(b.arena)))
+	}
+	// offset returns where r lies in the arena, or -1.
+	offset := func(r *Record) int {
+		if base == 0 || len(r.Data) == 0 {
+			return -1
+		}
+		off := int(uintptr(unsafe.Pointer(unsafe.SliceData(r.Data))) - base)
+		if off < 0 || off+len(r.Data) >= len(b.arena) || b.arena[off+len(r.Data)] != '\n' {
+			return -1
+		}
+		return off
+	}
+	recs := b.recs
+	for i := 0; i < len(recs); {
+		start := offset(recs[i])
+		if start < 0 {
+			s.bw.Write(recs[i].Data)
+			s.bw.WriteByte('\n')
+			i++
+			continue
+		}
+		end := start + len(recs[i].Data) + 1 // past the newline
+		j := i + 1
+		for j < len(recs) && offset(recs[j]) == end {
+			end += len(recs[j].Data) + 1
+			j++
+		}
+		if err := s.writeRun(b.arena[start:end]); err != nil {
+			return int64(i), err
+		}
+		i = j
+	}
+	return int64(len(recs)), nil
+}
+
+// writeRun writes p through the buffer, or straight to the output when it
+// is large and the buffer is empty (no copy).
+func (s *writerSink) writeRun(p []byte) error {
+	if len(p) < 32<<10 || s.bw.Buffered() > 0 {
+		_, err := s.bw.Write(p)
+		return s.writeErr(err)
+	}
+	_, err := s.w.Write(p)
+	return s.writeErr(err)
+}
+
+func (s *writerSink) writeErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case isBrokenPipe(err):
+		return errOutputClosed
+	}
+	return &StageError{Stage: "output", Op: "write", Err: err}
+}
+
 func (s *writerSink) invalid(rs *runState, c *counters, r *Record) error {
 	c.errors.Add(1)
 	cause := fmt.Errorf("%w: not one JSON value (output codec is ndjson)", ErrInvalidRecord)
@@ -317,13 +505,7 @@ func (s *writerSink) flush() error {
 	if s.bw == nil {
 		return nil
 	}
-	if err := s.bw.Flush(); err != nil {
-		if isBrokenPipe(err) {
-			return errOutputClosed
-		}
-		return &StageError{Stage: "output", Op: "write", Err: err}
-	}
-	return nil
+	return s.writeErr(s.bw.Flush())
 }
 
 type funcSink struct{ fn Sink }

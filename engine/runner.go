@@ -55,10 +55,25 @@ func putBatch(b *batch) {
 }
 
 // add appends a record whose bytes are copied into the arena.
+// The arena keeps a newline after each record, so that the output can
+// write runs of untouched records with one write (see writerSink).
 func (b *batch) add(data []byte, num int64) {
 	start := len(b.arena)
 	b.arena = append(b.arena, data...)
-	b.store = append(b.store, Record{Data: b.arena[start:len(b.arena):len(b.arena)], num: num})
+	end := len(b.arena)
+	b.arena = append(b.arena, '\n')
+	// Fields are set in place: appending a Record literal costs a
+	// typedmemmove per record (the struct holds pointers).
+	if len(b.store) < cap(b.store) {
+		b.store = b.store[:len(b.store)+1]
+	} else {
+		b.store = append(b.store, Record{})
+	}
+	r := &b.store[len(b.store)-1]
+	r.Data, r.num = b.arena[start:end:end], num
+	if r.Meta != nil {
+		r.Meta = nil
+	}
 	// store may have grown: re-point recs at it.
 	if &b.store[0] != firstPtr(b.recs) {
 		b.recs = b.recs[:0]
@@ -67,6 +82,25 @@ func (b *batch) add(data []byte, num int64) {
 		}
 	}
 	b.recs = append(b.recs, &b.store[len(b.store)-1])
+}
+
+// addRef appends a record whose bytes are b.arena[start:end] (no copy).
+func (b *batch) addRef(start, end int, num int64) {
+	if len(b.store) < cap(b.store) {
+		b.store = b.store[:len(b.store)+1]
+	} else {
+		b.store = append(b.store, Record{})
+		b.recs = b.recs[:0]
+		for i := range b.store[:len(b.store)-1] {
+			b.recs = append(b.recs, &b.store[i])
+		}
+	}
+	r := &b.store[len(b.store)-1]
+	r.Data, r.num = b.arena[start:end:end], num
+	if r.Meta != nil {
+		r.Meta = nil
+	}
+	b.recs = append(b.recs, r)
 }
 
 func firstPtr(r []*Record) *Record {

@@ -111,7 +111,7 @@ func (r *Reader) check(rec []byte) error {
 	if r.opt.RejectNUL && bytes.IndexByte(rec, 0) >= 0 {
 		return &RecordError{Err: ErrNUL, Data: rec, Size: int64(len(rec))}
 	}
-	if r.opt.ValidateUTF8 && !utf8.Valid(rec) {
+	if r.opt.ValidateUTF8 && !validUTF8(rec) {
 		return &RecordError{Err: ErrInvalidUTF8, Data: rec, Size: int64(len(rec))}
 	}
 	return nil
@@ -125,7 +125,7 @@ func (r *Reader) line() ([]byte, error) {
 	b, err := r.br.ReadSlice('\n')
 	if err == nil {
 		if len(b)-1 > r.opt.MaxBytes {
-			return nil, &RecordError{Err: ErrTooLarge, Data: b[:KeepPrefix], Size: int64(len(b) - 1)}
+			return nil, &RecordError{Err: ErrTooLarge, Data: b[:min(KeepPrefix, len(b)-1)], Size: int64(len(b) - 1)}
 		}
 		return b[:len(b)-1], nil
 	}
@@ -138,7 +138,7 @@ func (r *Reader) line() ([]byte, error) {
 			return nil, io.EOF
 		}
 		if len(b) > r.opt.MaxBytes {
-			return nil, &RecordError{Err: ErrTooLarge, Data: b[:KeepPrefix], Size: int64(len(b))}
+			return nil, &RecordError{Err: ErrTooLarge, Data: b[:min(KeepPrefix, len(b))], Size: int64(len(b))}
 		}
 		return b, nil // last line without a trailing newline
 	}
@@ -199,7 +199,7 @@ func (r *Reader) nextRaw() ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		return nil, &RecordError{Err: ErrTooLarge, Data: buf.Bytes()[:KeepPrefix], Size: n + rest}
+		return nil, &RecordError{Err: ErrTooLarge, Data: buf.Bytes()[:min(KeepPrefix, buf.Len())], Size: n + rest}
 	}
 	r.long = buf.Bytes()
 	if e := r.check(r.long); e != nil {
@@ -207,6 +207,8 @@ func (r *Reader) nextRaw() ([]byte, error) {
 	}
 	return r.long, nil
 }
+
+func validUTF8(b []byte) bool { return utf8.Valid(b) }
 
 // ValidJSON reports whether b is exactly one JSON value.
 func ValidJSON(b []byte) bool { return gjson.ValidBytes(b) }

@@ -124,3 +124,72 @@ func FuzzReader(f *testing.F) {
 		}
 	})
 }
+
+// splitAll runs a Splitter the way the engine does: reads of uneven sizes
+// into a buffer of limited capacity, carrying the unfinished line over.
+func splitAll(data []byte, opt Options, readSize, bufCap int) (recs []string, errs []*RecordError) {
+	s := NewSplitter(opt)
+	buf := make([]byte, 0, bufCap)
+	keep := 0
+	rec := func(a, b int) { recs = append(recs, string(buf[a:b])) }
+	bad := func(e *RecordError) { errs = append(errs, e) }
+	for len(data) > 0 {
+		// carry the unfinished line to the front of a fresh buffer
+		tail := append([]byte(nil), buf[keep:]...)
+		buf = append(buf[:0], tail...)
+		if cap(buf)-len(buf) < readSize {
+			buf = append(make([]byte, 0, len(buf)+readSize), buf...)
+		}
+		n := min(readSize, len(data))
+		buf = append(buf, data[:n]...)
+		data = data[n:]
+		for {
+			var more bool
+			keep, more = s.Split(buf, 0, 2, rec, bad)
+			if !more {
+				break
+			}
+			buf = append(buf[:0], buf[keep:]...)
+		}
+	}
+	s.Finish(buf, keep, rec, bad)
+	return recs, errs
+}
+
+func TestSplitterMatchesReader(t *testing.T) {
+	in := "a\n\nbb\r\n" + strings.Repeat("z", 300) + "\n{\"k\":1}\n  \nlast"
+	for _, codec := range []string{Lines, NDJSON} {
+		for _, rs := range []int{1, 3, 64, 4096} {
+			opt := Options{Codec: codec, MaxBytes: 100}
+			want, werrs := readAll(t, in, opt)
+			got, gerrs := splitAll([]byte(in), opt, rs, 128)
+			if strings.Join(got, "|") != strings.Join(want, "|") || len(gerrs) != len(werrs) {
+				t.Errorf("%s, reads of %d: got %q (%d errors), want %q (%d errors)", codec, rs, got, len(gerrs), want, len(werrs))
+			}
+		}
+	}
+}
+
+// FuzzSplitter checks that the zero-copy Splitter frames any input exactly
+// as the Reader does, whatever the sizes of the reads.
+func FuzzSplitter(f *testing.F) {
+	f.Add([]byte("a\nb\n{\"x\":1}\n\n"), uint8(0), uint8(3), uint16(8))
+	f.Add([]byte(strings.Repeat("x", 70)+"\ny"), uint8(1), uint8(7), uint16(16))
+	f.Fuzz(func(t *testing.T, data []byte, flags, readSize uint8, max uint16) {
+		opt := Options{Codec: []string{Lines, NDJSON}[flags%2], MaxBytes: int(max%2000) + 1,
+			RejectNUL: flags&2 != 0, ValidateUTF8: flags&4 != 0}
+		want, werrs := readAll(t, string(data), opt)
+		got, gerrs := splitAll(data, opt, int(readSize)+1, 32)
+		if strings.Join(got, "\x00|") != strings.Join(want, "\x00|") {
+			t.Fatalf("splitter %q, reader %q", got, want)
+		}
+		if len(gerrs) != len(werrs) {
+			t.Fatalf("splitter %d errors, reader %d", len(gerrs), len(werrs))
+		}
+		for i := range gerrs {
+			if gerrs[i].Err != werrs[i].(*RecordError).Err || gerrs[i].Size != werrs[i].(*RecordError).Size {
+				t.Fatalf("error %d: splitter %v (%d), reader %v", i, gerrs[i], gerrs[i].Size, werrs[i])
+			}
+		}
+	})
+}

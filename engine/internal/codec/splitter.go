@@ -1,0 +1,120 @@
+package codec
+
+import (
+	"bytes"
+)
+
+// Splitter frames lines and ndjson records in buffers that its caller
+// fills, without copying: records are sub-slices of the caller's buffer.
+// It is what the engine's input uses; Reader is the simple, copying
+// equivalent (and the reference the fuzz test compares it with).
+type Splitter struct {
+	opt      Options
+	skipping bool  // inside an oversized line: discarding up to its newline
+	skipSize int64 // bytes of the oversized line so far
+	prefix   []byte
+}
+
+// NewSplitter returns a Splitter for the lines or ndjson codec.
+func NewSplitter(opt Options) *Splitter {
+	if opt.MaxBytes <= 0 {
+		opt.MaxBytes = 1 << 20
+	}
+	return &Splitter{opt: opt}
+}
+
+// Split finds the complete records in buf[from:] (from is where the
+// unfinished line of the previous call began). For each record it calls rec
+// with its bounds in buf; for each rejected record, bad. It returns keep:
+// buf[keep:] is what it has not consumed, which the caller carries over and
+// passes again, with more bytes after it, to the next call. When the
+// unfinished line grows past MaxBytes, Split starts discarding it and
+// returns keep == len(buf) (nothing to carry); its RecordError comes when
+// its newline does.
+//
+// With limit > 0, Split stops after limit records and reports more: then
+// buf[keep:] may hold complete records still, and the caller calls Split
+// again on them before reading more.
+func (s *Splitter) Split(buf []byte, from, limit int, rec func(start, end int), bad func(*RecordError)) (keep int, more bool) {
+	pos := from
+	if s.skipping {
+		nl := bytes.IndexByte(buf[pos:], '\n')
+		if nl < 0 {
+			s.skipSize += int64(len(buf) - pos)
+			return len(buf), false
+		}
+		s.skipSize += int64(nl)
+		bad(&RecordError{Err: ErrTooLarge, Data: s.prefix, Size: s.skipSize})
+		s.skipping, s.prefix = false, nil
+		pos += nl + 1
+	}
+	n := 0
+	counted := func(a, b int) { n++; rec(a, b) }
+	for {
+		if limit > 0 && n >= limit {
+			return pos, true
+		}
+		nl := bytes.IndexByte(buf[pos:], '\n')
+		if nl < 0 {
+			break
+		}
+		s.record(buf, pos, pos+nl, counted, bad)
+		pos += nl + 1
+	}
+	if len(buf)-pos > s.opt.MaxBytes {
+		s.skipping = true
+		s.skipSize = int64(len(buf) - pos)
+		s.prefix = append([]byte(nil), buf[pos:pos+min(KeepPrefix, len(buf)-pos)]...)
+		return len(buf), false
+	}
+	return pos, false
+}
+
+// Finish handles the end of the stream: buf[from:] is the last line,
+// without a newline (it may be empty).
+func (s *Splitter) Finish(buf []byte, from int, rec func(start, end int), bad func(*RecordError)) {
+	if s.skipping {
+		s.skipSize += int64(len(buf) - from)
+		bad(&RecordError{Err: ErrTooLarge, Data: s.prefix, Size: s.skipSize})
+		s.skipping, s.prefix = false, nil
+		return
+	}
+	if from < len(buf) {
+		s.record(buf, from, len(buf), rec, bad)
+	}
+}
+
+func (s *Splitter) record(buf []byte, start, end int, rec func(start, end int), bad func(*RecordError)) {
+	if end-start > s.opt.MaxBytes {
+		bad(&RecordError{Err: ErrTooLarge, Data: append([]byte(nil), buf[start:start+min(KeepPrefix, end-start)]...), Size: int64(end - start)})
+		return
+	}
+	if s.opt.Codec == NDJSON {
+		for end > start && isSpace(buf[end-1]) {
+			end--
+		}
+		line := start // a rejected line is reported with its leading blanks
+		for start < end && isSpace(buf[start]) {
+			start++
+		}
+		if start == end {
+			return // blank lines carry no record
+		}
+		if !ValidJSON(buf[start:end]) {
+			bad(&RecordError{Err: ErrInvalidJSON, Data: buf[line:end], Size: int64(end - line)})
+			return
+		}
+	}
+	line := buf[start:end]
+	if s.opt.RejectNUL && bytes.IndexByte(line, 0) >= 0 {
+		bad(&RecordError{Err: ErrNUL, Data: line, Size: int64(len(line))})
+		return
+	}
+	if s.opt.ValidateUTF8 && !validUTF8(line) {
+		bad(&RecordError{Err: ErrInvalidUTF8, Data: line, Size: int64(len(line))})
+		return
+	}
+	rec(start, end)
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' }

@@ -51,6 +51,20 @@ func (c Config) IsZero() bool {
 	return n == nil || n.Tag == "!!null" || (n.Kind == yaml.MappingNode && len(n.Content) == 0)
 }
 
+// scalar returns the Config's value when it is a single scalar.
+func (c Config) scalar() (string, bool) {
+	n := resolve(c.node)
+	if n == nil || n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		return "", false
+	}
+	return n.Value, true
+}
+
+func (c Config) mapOrScalar() bool {
+	n := resolve(c.node)
+	return n != nil && (n.Kind == yaml.MappingNode || n.Kind == yaml.ScalarNode)
+}
+
 // Keys returns the keys of a mapping Config in file order.
 func (c Config) Keys() []string {
 	n := resolve(c.node)

@@ -117,7 +117,7 @@ func Build(spec *Spec, opts ...Option) (*Pipeline, error) {
 			}
 		}
 		p.stages = append(p.stages, &stageExec{
-			name: s.Name, kind: kind, stage: st, timeout: timeout, onError: onErr,
+			spec: s, name: s.Name, kind: kind, stage: st, timeout: timeout, onError: onErr,
 			workers: workers, maxBytes: int(maxBytes),
 			log: o.log.With("stage", s.Name, "kind", kind),
 		})
@@ -160,6 +160,13 @@ func (p *Pipeline) loadLocked(ctx context.Context) error {
 		return nil
 	}
 	for _, s := range p.stages {
+		if !s.spec.Schema.IsZero() && s.schema == nil {
+			sch, err := compileSchema(s.spec)
+			if err != nil {
+				return err
+			}
+			s.schema = sch
+		}
 		if l, ok := s.stage.(Loader); ok {
 			if err := l.Load(ctx); err != nil {
 				var ce *ConfigError

@@ -2,8 +2,10 @@ package engine
 
 import (
 	"context"
+
 	"errors"
 	"fmt"
+	"github.com/santhosh-tekuri/jsonschema/v6"
 	"log/slog"
 	"maps"
 	"sync"
@@ -118,7 +120,9 @@ func (b *batch) full(n int) bool {
 // stageExec is one stage of a running pipeline: the decorator that every
 // transformer is wrapped in (timeout, on_error, counts, order).
 type stageExec struct {
-	level      int // index + 1, in runState.stops
+	spec       *StageSpec
+	schema     *jsonschema.Schema // validates records entering the stage
+	level      int                // index + 1, in runState.stops
 	name, kind string
 	stage      Stage
 	timeout    time.Duration
@@ -380,16 +384,20 @@ func (w *worker) process(b *batch) error {
 	return err
 }
 
-func (w *worker) tooLarge(rec *Record) error {
+// admit checks a record entering the stage: its size, then its schema.
+func (w *worker) admit(rec *Record) error {
 	if len(rec.Data) > w.st.maxBytes {
 		return fmt.Errorf("%w: %d bytes (max_record_bytes is %s)", ErrRecordTooLarge, len(rec.Data), ByteSize(w.st.maxBytes))
+	}
+	if w.st.schema != nil {
+		return checkSchema(w.st.schema, rec.Data)
 	}
 	return nil
 }
 
 func (w *worker) processRecords(b *batch) error {
 	for _, rec := range b.recs {
-		if err := w.tooLarge(rec); err != nil {
+		if err := w.admit(rec); err != nil {
 			if ferr := w.failed(rec, err); ferr != nil {
 				return ferr
 			}
@@ -427,7 +435,7 @@ func (w *worker) passed(b *batch, out []*Record) {
 func (w *worker) processBatch(b *batch) error {
 	w.sel, w.selIdx = w.sel[:0], w.selIdx[:0]
 	for _, rec := range b.recs {
-		if err := w.tooLarge(rec); err != nil {
+		if err := w.admit(rec); err != nil {
 			if ferr := w.failed(rec, err); ferr != nil {
 				return ferr
 			}

@@ -274,8 +274,8 @@ func (sp *Spec) validate() error {
 		if s.MaxRecordBytes < 0 {
 			return s.Errorf("max_record_bytes", "max_record_bytes must be positive")
 		}
-		if !s.Schema.IsZero() {
-			return s.Errorf("schema", "schema validation is not available in this build yet")
+		if !s.Schema.IsZero() && !s.Schema.mapOrScalar() {
+			return s.Errorf("schema", "schema must be a JSON Schema (a mapping) or the path of a schema file")
 		}
 	}
 	if needDL && sp.DeadLetter == nil {

@@ -37,7 +37,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzSplitter$$' -fuzztime 10s ./engine/internal/codec
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 10s ./engine
 
-test: fmt-check vet fixtures
+test: fmt-check vet fixtures build
+	$(PIPE) test pipelines/*.yaml
 	$(GO) test -race -timeout 20m ./...
 	$(MAKE) fuzz
 

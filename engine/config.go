@@ -60,6 +60,19 @@ func (c Config) scalar() (string, bool) {
 	return n.Value, true
 }
 
+// items returns the elements of a list Config.
+func (c Config) items() []Config {
+	n := resolve(c.node)
+	if n == nil || n.Kind != yaml.SequenceNode {
+		return nil
+	}
+	out := make([]Config, len(n.Content))
+	for i, e := range n.Content {
+		out[i] = Config{node: e, file: c.file, used: new(bool)}
+	}
+	return out
+}
+
 func (c Config) mapOrScalar() bool {
 	n := resolve(c.node)
 	return n != nil && (n.Kind == yaml.MappingNode || n.Kind == yaml.ScalarNode)

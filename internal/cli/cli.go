@@ -68,6 +68,12 @@ func (a *app) exitCode(err error) int {
 	if err == nil || engine.IsOutputClosed(err) {
 		return ExitOK
 	}
+	switch {
+	case errors.Is(err, errTestsFailed):
+		return ExitFailure // the failures were reported case by case
+	case errors.Is(err, errTestsConfig):
+		return ExitUsage
+	}
 	a.report(err)
 	var ce *engine.ConfigError
 	var ue usageError
@@ -129,7 +135,7 @@ func (a *app) rootCmd() *cobra.Command {
 	root.PersistentFlags().StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	root.PersistentFlags().StringVar(&a.logFormat, "log-format", "text", "log format on stderr: text or json")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(a.runCmd(), a.lintCmd(), a.versionCmd(), a.stagesCmd())
+	root.AddCommand(a.runCmd(), a.lintCmd(), a.testCmd(), a.versionCmd(), a.stagesCmd())
 	return root
 }
 

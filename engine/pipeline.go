@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 )
 
 // Option configures Load and Build.
@@ -73,6 +74,7 @@ type Pipeline struct {
 	running bool
 	stats   []*counters
 	inStats *counters
+	ready   atomic.Bool
 }
 
 // Build validates spec and builds every stage (no I/O). Errors are
@@ -88,6 +90,7 @@ func Build(spec *Spec, opts ...Option) (*Pipeline, error) {
 		s := &spec.Stages[i]
 		timeout, onErr, workers, maxBytes := s.effective(spec.Defaults)
 		kind := s.Type
+		events := &StageEvents{}
 		var st Stage
 		switch {
 		case s.New != nil:
@@ -106,7 +109,7 @@ func Build(spec *Spec, opts ...Option) (*Pipeline, error) {
 				}
 				return nil, s.Errorf("type", "%s", msg)
 			}
-			env := &BuildEnv{Registry: o.reg, Codec: codec, Logger: o.log.With("stage", s.Name, "kind", kind)}
+			env := &BuildEnv{Registry: o.reg, Codec: codec, Logger: o.log.With("stage", s.Name, "kind", kind), Events: events}
 			var err error
 			st, err = build(s, env)
 			if err != nil {
@@ -117,7 +120,7 @@ func Build(spec *Spec, opts ...Option) (*Pipeline, error) {
 			}
 		}
 		p.stages = append(p.stages, &stageExec{
-			spec: s, name: s.Name, kind: kind, stage: st, timeout: timeout, onError: onErr,
+			spec: s, events: events, name: s.Name, kind: kind, stage: st, timeout: timeout, onError: onErr,
 			workers: workers, maxBytes: int(maxBytes),
 			log: o.log.With("stage", s.Name, "kind", kind),
 		})
@@ -275,7 +278,17 @@ type StageStats struct {
 	DeadLettered int64 // failed records written to the dead-letter file
 	Timeouts     int64 // failed records that timed out
 	Busy         int64 // nanoseconds spent in the stage's transformers
+	Restarts     int64 // restarts of the stage's runtime (rpc plugins), over the pipeline's life
+	// BatchLatency counts batches by the time the stage took for them:
+	// BatchLatency[i] batches took at most LatencyBuckets[i] (and more than
+	// the bound before); the last element counts the slower ones. Nil when
+	// no batch went through.
+	BatchLatency []int64
 }
+
+// Ready reports whether a run is under way with every stage instance open
+// (what /readyz serves).
+func (p *Pipeline) Ready() bool { return p.ready.Load() }
 
 // Stats returns the counts of the current or last run: the input first, then
 // every stage in order, then the output.
@@ -286,11 +299,12 @@ func (p *Pipeline) Stats() []StageStats {
 	in := p.inStats.snapshot("input", "")
 	out = append(out, in)
 	for i, s := range p.stages {
+		st := StageStats{Name: s.name, Kind: s.kind}
 		if i < len(p.stats) {
-			out = append(out, p.stats[i].snapshot(s.name, s.kind))
-		} else {
-			out = append(out, StageStats{Name: s.name, Kind: s.kind})
+			st = p.stats[i].snapshot(s.name, s.kind)
 		}
+		st.Restarts = s.events.restarts.Load()
+		out = append(out, st)
 	}
 	if len(p.stats) > len(p.stages) {
 		out = append(out, p.stats[len(p.stages)].snapshot("output", ""))

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // NativeFunc makes one instance of a Go transformer from the stage's config:
@@ -52,6 +53,23 @@ type BuildEnv struct {
 	// Logger carries the stage's name and kind; stage output (console.log,
 	// guest stderr, plugin logs) goes here.
 	Logger *slog.Logger
+	// Events lets the kind report what the engine cannot see (restarts),
+	// for --stats and the metrics.
+	Events *StageEvents
+}
+
+// StageEvents collects events a stage kind reports. Its methods are safe
+// for concurrent use.
+type StageEvents struct {
+	restarts atomic.Int64
+}
+
+// Restarted records that the stage's runtime was restarted (an rpc plugin
+// after a crash or hang).
+func (e *StageEvents) Restarted() {
+	if e != nil {
+		e.restarts.Add(1)
+	}
 }
 
 // PluginLoader loads a Go plugin (.so) for type: native, path: FILE and

@@ -96,6 +96,8 @@ func (p *Pipeline) run(ctx context.Context, src source, snk sink) (err error) {
 		}
 	}
 
+	p.ready.Store(true)
+	defer p.ready.Store(false)
 	var wg sync.WaitGroup
 	// The reader may block in a read that cannot be interrupted (stdin):
 	// it is not waited for. The gate forwards its batches until the input

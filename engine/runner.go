@@ -18,12 +18,40 @@ const queueDepth = 4
 
 type counters struct {
 	in, passed, out, dropped, errors, dead, timeouts, busy atomic.Int64
+	batches                                                [len(LatencyBuckets) + 1]atomic.Int64
+}
+
+// LatencyBuckets are the upper bounds of the batch latency histogram of
+// StageStats (the time a stage takes for one batch).
+var LatencyBuckets = [...]time.Duration{
+	50 * time.Microsecond, 100 * time.Microsecond, 250 * time.Microsecond, 500 * time.Microsecond,
+	time.Millisecond, 2500 * time.Microsecond, 5 * time.Millisecond, 10 * time.Millisecond,
+	25 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond,
+	500 * time.Millisecond, time.Second, 2500 * time.Millisecond, 5 * time.Second, 10 * time.Second,
+}
+
+func (c *counters) observe(d time.Duration) {
+	c.busy.Add(int64(d))
+	i := 0
+	for i < len(LatencyBuckets) && d > LatencyBuckets[i] {
+		i++
+	}
+	c.batches[i].Add(1)
 }
 
 func (c *counters) snapshot(name, kind string) StageStats {
-	return StageStats{Name: name, Kind: kind, In: c.in.Load(), Passed: c.passed.Load(), Out: c.out.Load(),
+	st := StageStats{Name: name, Kind: kind, In: c.in.Load(), Passed: c.passed.Load(), Out: c.out.Load(),
 		Dropped: c.dropped.Load(), Errors: c.errors.Load(), DeadLettered: c.dead.Load(),
 		Timeouts: c.timeouts.Load(), Busy: c.busy.Load()}
+	for i := range c.batches {
+		if n := c.batches[i].Load(); n > 0 || st.BatchLatency != nil {
+			if st.BatchLatency == nil {
+				st.BatchLatency = make([]int64, len(c.batches))
+			}
+			st.BatchLatency[i] = n
+		}
+	}
+	return st
 }
 
 // batch is the unit that moves between stages. Input records live in store
@@ -121,6 +149,7 @@ func (b *batch) full(n int) bool {
 // transformer is wrapped in (timeout, on_error, counts, order).
 type stageExec struct {
 	spec       *StageSpec
+	events     *StageEvents
 	schema     *jsonschema.Schema // validates records entering the stage
 	level      int                // index + 1, in runState.stops
 	name, kind string
@@ -364,7 +393,7 @@ func (w *worker) stop() {
 // error only when the pipeline must stop.
 func (w *worker) process(b *batch) error {
 	start := time.Now()
-	defer func() { w.c.busy.Add(int64(time.Since(start))) }()
+	defer func() { w.c.observe(time.Since(start)) }()
 	b.final = false // an upstream stage's flush output is ordinary input here
 	w.c.in.Add(int64(len(b.recs)))
 	defer func() {

@@ -65,6 +65,7 @@ type runFlags struct {
 	timeout       string
 	onError       string
 	workers       int
+	metricsAddr   string
 }
 
 const runExample = `  # a pipeline file, with its input and output replaced
@@ -103,6 +104,7 @@ the records in flight are written.`,
 	fl.StringVarP(&f.input, "input", "i", "", "read this file or glob instead of the pipeline's input (- for stdin)")
 	fl.StringVarP(&f.output, "output", "o", "", "write this file instead of the pipeline's output (- for stdout)")
 	fl.BoolVar(&f.stats, "stats", false, "print per-stage counts and latency to stderr at the end")
+	fl.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics, /healthz and /readyz on this address (e.g. :9090)")
 	for _, k := range []struct{ flag, kind, usage string }{
 		{"lua", "lua", "filter mode: a Lua stage (script or transform body)"},
 		{"js", "js", "filter mode: a JavaScript stage (script or transform body)"},
@@ -134,6 +136,13 @@ func (a *app) run(file string, f *runFlags) error {
 		return err
 	}
 	defer p.Close()
+	if f.metricsAddr != "" {
+		stopMetrics, err := serveMetrics(f.metricsAddr, p, log)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
+	}
 	ctx, stop := a.signalContext(log)
 	defer stop()
 	start := time.Now()

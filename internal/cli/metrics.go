@@ -1,0 +1,116 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/pipe-dev/pipe/engine"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// stageCollector exports a pipeline's per-stage counts. It reads
+// Pipeline.Stats when scraped, so the record path pays nothing for it.
+type stageCollector struct {
+	p *engine.Pipeline
+
+	in, out, dropped, failed, dead, timeouts, busy, restarts, latency *prometheus.Desc
+}
+
+func newStageCollector(p *engine.Pipeline) *stageCollector {
+	d := func(name, help string) *prometheus.Desc {
+		return prometheus.NewDesc("pipe_stage_"+name, help, []string{"stage", "kind"}, nil)
+	}
+	return &stageCollector{p: p,
+		in:       d("records_in_total", "Records that entered the stage (input: records read)."),
+		out:      d("records_out_total", "Records the stage emitted (splits count each)."),
+		dropped:  d("records_dropped_total", "Records the stage dropped (emitted nothing)."),
+		failed:   d("records_failed_total", "Records that failed in the stage (timeouts, schema and size violations included)."),
+		dead:     d("records_dead_lettered_total", "Failed records written to the dead-letter file."),
+		timeouts: d("timeouts_total", "Records that exceeded the stage's per-record timeout."),
+		busy:     d("busy_seconds_total", "Time the stage's workers spent processing batches."),
+		restarts: d("restarts_total", "Restarts of the stage's runtime (rpc plugins)."),
+		latency:  d("batch_duration_seconds", "Time the stage took for one batch."),
+	}
+}
+
+func (c *stageCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.in, c.out, c.dropped, c.failed, c.dead, c.timeouts, c.busy, c.restarts, c.latency} {
+		ch <- d
+	}
+}
+
+func (c *stageCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, st := range c.p.Stats() {
+		kind := st.Kind
+		if kind == "" {
+			kind = st.Name // input, output
+		}
+		counter := func(d *prometheus.Desc, v float64) {
+			ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, st.Name, kind)
+		}
+		counter(c.in, float64(st.In))
+		counter(c.out, float64(st.Out))
+		counter(c.dropped, float64(st.Dropped))
+		counter(c.failed, float64(st.Errors))
+		counter(c.dead, float64(st.DeadLettered))
+		if st.Name == "input" || st.Name == "output" {
+			continue
+		}
+		counter(c.timeouts, float64(st.Timeouts))
+		counter(c.busy, time.Duration(st.Busy).Seconds())
+		counter(c.restarts, float64(st.Restarts))
+		buckets := map[float64]uint64{}
+		var count uint64
+		for i, b := range engine.LatencyBuckets {
+			if i < len(st.BatchLatency) {
+				count += uint64(st.BatchLatency[i])
+			}
+			buckets[b.Seconds()] = count
+		}
+		if n := len(st.BatchLatency); n > len(engine.LatencyBuckets) {
+			count += uint64(st.BatchLatency[n-1])
+		}
+		ch <- prometheus.MustNewConstHistogram(c.latency, count, time.Duration(st.Busy).Seconds(), buckets, st.Name, kind)
+	}
+}
+
+// serveMetrics serves /metrics, /healthz and /readyz on addr until the
+// returned stop is called.
+func serveMetrics(addr string, p *engine.Pipeline, log *slog.Logger) (stop func(), err error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(newStageCollector(p), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !p.Ready() {
+			http.Error(w, "not ready: the pipeline is not running", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ready\n"))
+	})
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, usagef("--metrics-addr %s: %v", addr, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics server", "err", err)
+		}
+	}()
+	log.Info("serving metrics", "url", "http://"+ln.Addr().String()+"/metrics")
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	}, nil
+}

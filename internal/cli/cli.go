@@ -135,7 +135,7 @@ func (a *app) rootCmd() *cobra.Command {
 	root.PersistentFlags().StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	root.PersistentFlags().StringVar(&a.logFormat, "log-format", "text", "log format on stderr: text or json")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(a.runCmd(), a.lintCmd(), a.testCmd(), a.versionCmd(), a.stagesCmd())
+	root.AddCommand(a.runCmd(), a.lintCmd(), a.testCmd(), a.schemaCmd(), a.versionCmd(), a.stagesCmd())
 	return root
 }
 
@@ -230,5 +230,25 @@ func (a *app) signalContext(log *slog.Logger) (context.Context, func()) {
 		signal.Stop(ch)
 		signal.Stop(pipeCh)
 		cancel()
+	}
+}
+
+func (a *app) schemaCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "schema",
+		Short: "print a JSON Schema of the pipeline file, for editors",
+		Long: `Print a JSON Schema (draft 2020-12) of the pipeline file. Editors use it to
+complete and check pipeline files, e.g. with the YAML language server:
+a first line "# yaml-language-server: $schema=pipeline.schema.json".`,
+		Example: "  pipe schema > pipeline.schema.json",
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			b, err := engine.PipelineSchema(a.reg)
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(a.stdout, "%s\n", b)
+			return err
+		},
 	}
 }

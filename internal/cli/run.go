@@ -66,6 +66,7 @@ type runFlags struct {
 	onError       string
 	workers       int
 	metricsAddr   string
+	dryRun        bool
 }
 
 const runExample = `  # a pipeline file, with its input and output replaced
@@ -104,6 +105,7 @@ the records in flight are written.`,
 	fl.StringVarP(&f.input, "input", "i", "", "read this file or glob instead of the pipeline's input (- for stdin)")
 	fl.StringVarP(&f.output, "output", "o", "", "write this file instead of the pipeline's output (- for stdout)")
 	fl.BoolVar(&f.stats, "stats", false, "print per-stage counts and latency to stderr at the end")
+	fl.BoolVar(&f.dryRun, "dry-run", false, "load, lint and print the resolved pipeline (defaults, environment, paths) without reading input")
 	fl.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics, /healthz and /readyz on this address (e.g. :9090)")
 	for _, k := range []struct{ flag, kind, usage string }{
 		{"lua", "lua", "filter mode: a Lua stage (script or transform body)"},
@@ -136,6 +138,17 @@ func (a *app) run(file string, f *runFlags) error {
 		return err
 	}
 	defer p.Close()
+	if f.dryRun {
+		if err := p.Load(context.Background()); err != nil {
+			return err
+		}
+		out, err := spec.Resolved()
+		if err != nil {
+			return err
+		}
+		_, err = a.stdout.Write(out)
+		return err
+	}
 	if f.metricsAddr != "" {
 		stopMetrics, err := serveMetrics(f.metricsAddr, p, log)
 		if err != nil {

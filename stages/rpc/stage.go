@@ -1,0 +1,220 @@
+package rpc
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pipe-dev/pipe/engine"
+)
+
+func init() { engine.RegisterKind("rpc", build) }
+
+// options are the fields only rpc stages know.
+type options struct {
+	// Args are the plugin's command-line arguments.
+	Args []string `yaml:"args"`
+	// SHA256 pins the plugin binary: a different binary is refused.
+	SHA256 string `yaml:"sha256"`
+	// Env is the plugin's environment besides PATH (the host's own
+	// environment is not passed on).
+	Env map[string]string `yaml:"env"`
+	// StartTimeout bounds the start of the process up to its handshake.
+	StartTimeout *time.Duration `yaml:"start_timeout"`
+	// HealthInterval is how often a long call checks that the plugin
+	// still answers its health service.
+	HealthInterval *time.Duration `yaml:"health_interval"`
+	// MaxRestarts bounds the attempts to restart a plugin that died.
+	MaxRestarts *int `yaml:"max_restarts"`
+}
+
+// Defaults of the rpc kind's fields.
+const (
+	DefaultStartTimeout   = 10 * time.Second
+	DefaultHealthInterval = 2 * time.Second
+	DefaultMaxRestarts    = 5
+)
+
+type stage struct {
+	spec    *engine.StageSpec
+	path    string
+	opts    options
+	sum     []byte // pinned sha256, nil if none
+	config  []byte // the config: mapping as JSON
+	codec   string
+	log     *slog.Logger
+	startTO time.Duration
+	health  time.Duration
+	retries int
+
+	mu     sync.Mutex
+	loaded bool
+	spare  *proc // started and opened by Load, taken by the first instance
+	closed bool
+}
+
+func build(spec *engine.StageSpec, env *engine.BuildEnv) (engine.Stage, error) {
+	var o options
+	if err := spec.Extra.Decode(&o); err != nil {
+		return nil, err
+	}
+	if spec.Code != "" {
+		return nil, spec.Errorf("code", "rpc stages run an executable (path:), not code:")
+	}
+	if spec.Use != "" {
+		return nil, spec.Errorf("use", "rpc stages run an executable (path:), not use:")
+	}
+	if spec.Path == "" {
+		return nil, spec.Errorf("type", "rpc stage needs path: EXECUTABLE (a plugin built with the rpc SDK or speaking its protocol)")
+	}
+	s := &stage{spec: spec, path: spec.Resolve(spec.Path), opts: o, codec: env.Codec, log: env.Logger,
+		startTO: DefaultStartTimeout, health: DefaultHealthInterval, retries: DefaultMaxRestarts}
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.SHA256 != "" {
+		h := strings.TrimPrefix(strings.ToLower(o.SHA256), "sha256:")
+		sum, err := hex.DecodeString(h)
+		if err != nil || len(sum) != sha256.Size {
+			return nil, spec.Errorf("sha256", "sha256 must be 64 hex digits (as printed by sha256sum), got %q", o.SHA256)
+		}
+		s.sum = sum
+	}
+	if o.StartTimeout != nil {
+		if *o.StartTimeout <= 0 {
+			return nil, spec.Errorf("start_timeout", "start_timeout must be positive")
+		}
+		s.startTO = *o.StartTimeout
+	}
+	if o.HealthInterval != nil {
+		s.health = *o.HealthInterval // 0: no health checks during calls
+	}
+	if o.MaxRestarts != nil {
+		if *o.MaxRestarts < 0 {
+			return nil, spec.Errorf("max_restarts", "max_restarts must not be negative")
+		}
+		s.retries = *o.MaxRestarts
+	}
+	for k := range o.Env {
+		if k == "" || strings.ContainsAny(k, "=\x00") || k == MagicCookieKey {
+			return nil, spec.Errorf("env", "invalid environment variable name %q", k)
+		}
+	}
+	js, err := spec.Config.JSON()
+	if err != nil {
+		return nil, spec.Errorf("config", "config cannot be sent to the plugin as JSON: %v", err)
+	}
+	s.config = js
+	return s, nil
+}
+
+// Load checks the plugin binary (exists, executable, sha256) and starts it
+// once: the handshake, the health service and Open with the stage's config
+// must succeed, so `pipe lint` reports a binary that is not a plugin or a
+// config the plugin rejects. The started process serves the first worker.
+func (s *stage) Load(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.loaded {
+		return nil
+	}
+	if err := s.check(); err != nil {
+		return err
+	}
+	p, err := s.start(ctx, newTail(s.log))
+	if err != nil {
+		return s.startErr(err)
+	}
+	s.spare, s.loaded = p, true
+	return nil
+}
+
+// check validates the binary without running it.
+func (s *stage) check() error {
+	fi, err := os.Stat(s.path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return s.spec.Errorf("path", "plugin %s: no such file", s.path)
+	case err != nil:
+		return s.spec.Errorf("path", "plugin %s: %v", s.path, err)
+	case fi.IsDir():
+		return s.spec.Errorf("path", "plugin %s is a directory, not an executable", s.path)
+	case fi.Mode().Perm()&0o111 == 0:
+		return s.spec.Errorf("path", "plugin %s is not executable (chmod +x it)", s.path)
+	}
+	if s.sum != nil {
+		got, err := fileSHA256(s.path)
+		if err != nil {
+			return s.spec.Errorf("path", "plugin %s: %v", s.path, err)
+		}
+		if string(got) != string(s.sum) {
+			return s.spec.Errorf("sha256", "plugin %s has sha256 %x, the stage pins %x: refusing to start it", s.path, got, s.sum)
+		}
+	}
+	return nil
+}
+
+func fileSHA256(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return nil, err
+	}
+	return h.Sum(nil), nil
+}
+
+// startErr turns a failed first start into a configuration error: the
+// binary is not a working plugin, or the plugin rejected its config.
+func (s *stage) startErr(err error) error {
+	var ce *engine.ConfigError
+	if errors.As(err, &ce) {
+		return err
+	}
+	var re *rejectedError
+	if errors.As(err, &re) {
+		return s.spec.Errorf("config", "plugin %s rejected its config: %s", s.path, re.msg)
+	}
+	return s.spec.Errorf("path", "plugin %s: %v", s.path, err)
+}
+
+func (s *stage) New(context.Context) (engine.Transformer, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	in := &instance{st: s}
+	if s.spare != nil {
+		in.p, in.tail = s.spare, s.spare.tail
+		s.spare = nil
+	} else {
+		in.tail = newTail(s.log)
+	}
+	return in, nil
+}
+
+// Close stops a plugin that Load started and no instance took.
+func (s *stage) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	if s.spare != nil {
+		s.spare.stop()
+		s.spare = nil
+	}
+	return nil
+}
+
+var (
+	_ engine.Stage  = (*stage)(nil)
+	_ engine.Loader = (*stage)(nil)
+	_ io.Closer     = (*stage)(nil)
+)

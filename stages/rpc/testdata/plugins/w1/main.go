@@ -1,0 +1,33 @@
+// Command w1 is the W1 benchmark workload as an rpc plugin: keep records
+// with level "error", upper-case msg, add "processed": true.
+package main
+
+import (
+	"context"
+	"strings"
+
+	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
+
+	"github.com/pipe-dev/pipe/engine"
+	"github.com/pipe-dev/pipe/stages/rpc"
+)
+
+func main() {
+	rpc.Serve(engine.TransformerFunc(func(_ context.Context, rec *engine.Record, emit func(*engine.Record)) error {
+		if gjson.GetBytes(rec.Data, "level").String() != "error" {
+			return nil // drop
+		}
+		msg := gjson.GetBytes(rec.Data, "msg").String()
+		data, err := sjson.SetBytes(rec.Data, "msg", strings.ToUpper(msg))
+		if err != nil {
+			return err
+		}
+		if data, err = sjson.SetBytes(data, "processed", true); err != nil {
+			return err
+		}
+		rec.Data = data
+		emit(rec)
+		return nil
+	}))
+}

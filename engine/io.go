@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 	"unsafe"
@@ -590,22 +591,27 @@ func (p *Pipeline) openInput(stdin io.Reader) (source, error) {
 		return nil, err
 	}
 	var rs []namedReader
+	var total int64
 	for _, f := range files {
 		if st, err := os.Stat(f); err != nil {
 			return nil, errAtField(spec.Input.src, spec.File, "path", "input %s: %v", f, err)
 		} else if st.IsDir() {
 			continue
+		} else {
+			total += st.Size()
 		}
 		fh, err := os.Open(f)
 		if err != nil {
 			return nil, errAtField(spec.Input.src, spec.File, "path", "cannot read input: %v", err)
 		}
 		fh.Close()
-		rs = append(rs, namedReader{name: f, open: func() (io.ReadCloser, error) { return openMaybeCompressed(f) }})
+		rs = append(rs, namedReader{name: f, open: func() (io.ReadCloser, error) { return openMaybeCompressed(f, &p.inputRead) }})
 	}
 	if len(rs) == 0 {
 		return nil, errAtField(spec.Input.src, spec.File, "path", "input %q matches no file", spec.Input.Path)
 	}
+	p.inputRead.Store(0)
+	p.inputSize.Store(total)
 	return &readerSource{readers: rs}, nil
 }
 
@@ -622,28 +628,42 @@ func (m *multiCloser) Close() error {
 	return errors.Join(errs...)
 }
 
-func openMaybeCompressed(path string) (io.ReadCloser, error) {
+// countingReader counts the bytes read from a file (before decompression),
+// for Pipeline.Progress.
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c countingReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+func openMaybeCompressed(path string, read *atomic.Int64) (io.ReadCloser, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
+	counted := countingReader{f, read}
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".gz":
-		zr, err := gzip.NewReader(bufio.NewReaderSize(f, 64<<10))
+		zr, err := gzip.NewReader(bufio.NewReaderSize(counted, 64<<10))
 		if err != nil {
 			f.Close()
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		return &multiCloser{Reader: zr, closers: []func() error{zr.Close, f.Close}}, nil
 	case ".zst", ".zstd":
-		zr, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1))
+		zr, err := zstd.NewReader(counted, zstd.WithDecoderConcurrency(1))
 		if err != nil {
 			f.Close()
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		return &multiCloser{Reader: zr, closers: []func() error{func() error { zr.Close(); return nil }, f.Close}}, nil
 	}
-	return f, nil
+	return &multiCloser{Reader: counted, closers: []func() error{f.Close}}, nil
 }
 
 // openOutput returns the configured output writer and its closer.

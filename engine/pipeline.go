@@ -75,6 +75,15 @@ type Pipeline struct {
 	stats   []*counters
 	inStats *counters
 	ready   atomic.Bool
+
+	inputRead, inputSize atomic.Int64
+}
+
+// Progress reports how many bytes of the input files the current or last
+// run has read (compressed bytes for .gz and .zst), of how many; total is 0
+// when the input is not files.
+func (p *Pipeline) Progress() (read, total int64) {
+	return p.inputRead.Load(), p.inputSize.Load()
 }
 
 // Build validates spec and builds every stage (no I/O). Errors are

@@ -67,6 +67,8 @@ type runFlags struct {
 	workers       int
 	metricsAddr   string
 	dryRun        bool
+	progress      bool
+	noProgress    bool
 }
 
 const runExample = `  # a pipeline file, with its input and output replaced
@@ -105,6 +107,8 @@ the records in flight are written.`,
 	fl.StringVarP(&f.input, "input", "i", "", "read this file or glob instead of the pipeline's input (- for stdin)")
 	fl.StringVarP(&f.output, "output", "o", "", "write this file instead of the pipeline's output (- for stdout)")
 	fl.BoolVar(&f.stats, "stats", false, "print per-stage counts and latency to stderr at the end")
+	fl.BoolVar(&f.progress, "progress", false, "show a progress line on stderr (default: when stderr is a terminal and the input is files)")
+	fl.BoolVar(&f.noProgress, "no-progress", false, "never show a progress line")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "load, lint and print the resolved pipeline (defaults, environment, paths) without reading input")
 	fl.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics, /healthz and /readyz on this address (e.g. :9090)")
 	for _, k := range []struct{ flag, kind, usage string }{
@@ -158,8 +162,16 @@ func (a *app) run(file string, f *runFlags) error {
 	}
 	ctx, stop := a.signalContext(log)
 	defer stop()
+	if f.progress && f.noProgress {
+		return usagef("--progress and --no-progress contradict each other")
+	}
+	stopProgress := func() {}
+	if f.progress || (!f.noProgress && spec.Input.Type == "file" && isTerminal(a.stderr)) {
+		stopProgress = showProgress(a.stderr, p, 250*time.Millisecond)
+	}
 	start := time.Now()
 	err = p.Run(ctx, a.stdin, a.stdout)
+	stopProgress()
 	if f.stats {
 		printStats(a.stderr, p.Stats(), time.Since(start))
 	}

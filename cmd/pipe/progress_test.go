@@ -1,0 +1,79 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// openPTY opens a pseudo-terminal pair (what a terminal emulator gives a
+// program as its stderr).
+func openPTY(t *testing.T) (master, slave *os.File) {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminals here: %v", err)
+	}
+	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, s
+}
+
+// The progress line shows on a terminal, and never on a pipe or file.
+func TestProgressOnlyOnATerminal(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "in.log")
+	os.WriteFile(data, bytes.Repeat([]byte("a line of some text\n"), 50000), 0o644)
+	args := []string{"run", "--input", data, "--native", "case", "--config", "to=upper", "--output", filepath.Join(dir, "out")}
+
+	master, slave := openPTY(t)
+	defer master.Close()
+	cmd := exec.Command(pipeBin, args...)
+	cmd.Stderr = slave
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	done := make(chan []byte)
+	go func() { b, _ := io.ReadAll(master); done <- b }() // ends with EIO when the child exits
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	var tty []byte
+	select {
+	case tty = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no end of terminal output")
+	}
+	if s := string(tty); !strings.Contains(s, "records/s") || !strings.Contains(s, "(100.0%)") || !strings.Contains(s, "50000 records") {
+		t.Errorf("terminal shows no progress: %q", s)
+	}
+
+	var stderr bytes.Buffer
+	cmd = exec.Command(pipeBin, args...)
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if stderr.Len() != 0 {
+		t.Errorf("progress written to a non-terminal: %q", stderr.String())
+	}
+}

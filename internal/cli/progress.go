@@ -1,0 +1,83 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/pipe-dev/pipe/engine"
+	"golang.org/x/term"
+)
+
+// progressMode is --progress / --no-progress: on, off, or auto (a progress
+// line when stderr is a terminal and the input is files of known size).
+type progressMode int
+
+const (
+	progressAuto progressMode = iota
+	progressOn
+	progressOff
+)
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// showProgress draws a progress line on w every interval until stop is
+// called; stop draws the final state and ends the line.
+func showProgress(w io.Writer, p *engine.Pipeline, interval time.Duration) (stop func()) {
+	start := time.Now()
+	draw := func() {
+		read, total := p.Progress()
+		stats := p.Stats()
+		recs := stats[0].In
+		el := time.Since(start).Seconds()
+		line := fmt.Sprintf("%s", humanBytes(read))
+		if total > 0 {
+			pct := float64(read) / float64(total) * 100
+			line += fmt.Sprintf(" / %s (%.1f%%)", humanBytes(total), pct)
+		}
+		line += fmt.Sprintf("  %d records  %.0f records/s", recs, float64(recs)/max(el, 1e-9))
+		if total > 0 && read > 0 && read < total {
+			eta := time.Duration(el * float64(total-read) / float64(read) * float64(time.Second))
+			line += "  ETA " + eta.Round(time.Second).String()
+		}
+		fmt.Fprintf(w, "\r\033[K%s", line)
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		draw()
+		for {
+			select {
+			case <-t.C:
+				draw()
+			case <-done:
+				draw()
+				fmt.Fprintln(w)
+				return
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+	}
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}

@@ -333,7 +333,7 @@ func quoteIfNeeded(v string) string {
 
 func printStats(w io.Writer, stats []engine.StageStats, elapsed time.Duration) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "stage\tkind\tin\tout\tdropped\terrors\tdead-lettered\ttimeouts\tbusy\tavg/record\t")
+	fmt.Fprintln(tw, "stage\tkind\tin\tout\tdropped\terrors\tdead-lettered\ttimeouts\tbusy\tavg/record\tp50/p99 batch\t")
 	for _, s := range stats {
 		kind := s.Kind
 		if kind == "" {
@@ -347,12 +347,40 @@ func printStats(w io.Writer, stats []engine.StageStats, elapsed time.Duration) {
 		if s.Busy > 0 {
 			busy = time.Duration(s.Busy).Round(time.Microsecond).String()
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t\n", s.Name, kind, s.In, s.Out, s.Dropped, s.Errors, s.DeadLettered, s.Timeouts, busy, avg)
+		pct := "-"
+		if s.BatchLatency != nil {
+			pct = percentile(s.BatchLatency, 0.5) + "/" + percentile(s.BatchLatency, 0.99)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t\n", s.Name, kind, s.In, s.Out, s.Dropped, s.Errors, s.DeadLettered, s.Timeouts, busy, avg, pct)
 	}
 	tw.Flush()
 	in := stats[0].In
 	rate := float64(in) / elapsed.Seconds()
 	fmt.Fprintf(w, "%d records in %s (%.0f records/s)\n", in, elapsed.Round(time.Millisecond), rate)
+}
+
+// percentile returns the bucket bound under which fraction q of the
+// batches fell ("<=1ms"), from a StageStats latency histogram.
+func percentile(counts []int64, q float64) string {
+	var total int64
+	for _, c := range counts {
+		total += c
+	}
+	if total == 0 {
+		return "-"
+	}
+	want := int64(float64(total)*q + 0.999999)
+	var seen int64
+	for i, c := range counts {
+		seen += c
+		if seen >= want {
+			if i < len(engine.LatencyBuckets) {
+				return "≤" + engine.LatencyBuckets[i].String()
+			}
+			return ">" + engine.LatencyBuckets[len(engine.LatencyBuckets)-1].String()
+		}
+	}
+	return "-"
 }
 
 var _ pflag.Value = (*stageFlag)(nil)

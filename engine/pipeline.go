@@ -280,6 +280,7 @@ type StageStats struct {
 	Name         string
 	Kind         string
 	In           int64 // records that entered
+	InBytes      int64 // bytes of the records that entered (stages only)
 	Passed       int64 // records that produced at least one output
 	Out          int64 // records emitted (splits count each)
 	Dropped      int64 // records the stage dropped (emitted nothing)

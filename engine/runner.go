@@ -17,8 +17,8 @@ import (
 const queueDepth = 4
 
 type counters struct {
-	in, passed, out, dropped, errors, dead, timeouts, busy atomic.Int64
-	batches                                                [len(LatencyBuckets) + 1]atomic.Int64
+	in, inBytes, passed, out, dropped, errors, dead, timeouts, busy atomic.Int64
+	batches                                                         [len(LatencyBuckets) + 1]atomic.Int64
 }
 
 // LatencyBuckets are the upper bounds of the batch latency histogram of
@@ -40,7 +40,7 @@ func (c *counters) observe(d time.Duration) {
 }
 
 func (c *counters) snapshot(name, kind string) StageStats {
-	st := StageStats{Name: name, Kind: kind, In: c.in.Load(), Passed: c.passed.Load(), Out: c.out.Load(),
+	st := StageStats{Name: name, Kind: kind, In: c.in.Load(), InBytes: c.inBytes.Load(), Passed: c.passed.Load(), Out: c.out.Load(),
 		Dropped: c.dropped.Load(), Errors: c.errors.Load(), DeadLettered: c.dead.Load(),
 		Timeouts: c.timeouts.Load(), Busy: c.busy.Load()}
 	for i := range c.batches {
@@ -396,6 +396,11 @@ func (w *worker) process(b *batch) error {
 	defer func() { w.c.observe(time.Since(start)) }()
 	b.final = false // an upstream stage's flush output is ordinary input here
 	w.c.in.Add(int64(len(b.recs)))
+	var size int
+	for _, r := range b.recs {
+		size += len(r.Data)
+	}
+	w.c.inBytes.Add(int64(size))
 	defer func() {
 		w.c.passed.Add(w.nPassed)
 		w.c.out.Add(w.nOut)

@@ -135,7 +135,7 @@ func (a *app) rootCmd() *cobra.Command {
 	root.PersistentFlags().StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	root.PersistentFlags().StringVar(&a.logFormat, "log-format", "text", "log format on stderr: text or json")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(a.runCmd(), a.lintCmd(), a.testCmd(), a.schemaCmd(), a.versionCmd(), a.stagesCmd())
+	root.AddCommand(a.runCmd(), a.lintCmd(), a.testCmd(), a.benchCmd(), a.schemaCmd(), a.versionCmd(), a.stagesCmd())
 	return root
 }
 

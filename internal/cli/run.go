@@ -66,6 +66,7 @@ type runFlags struct {
 	onError       string
 	workers       int
 	metricsAddr   string
+	prof          profileFlags
 	dryRun        bool
 	progress      bool
 	noProgress    bool
@@ -120,6 +121,7 @@ the records in flight are written.`,
 	} {
 		fl.Var(&stageFlag{kind: k.kind, flag: k.flag, list: &f.stages}, k.flag, k.usage)
 	}
+	f.prof.add(cmd)
 	fl.Var(&configFlag{list: &f.stages}, "config", "filter mode: config for the preceding stage, KEY=VALUE or a YAML mapping (repeatable)")
 	fl.StringVar(&f.codec, "codec", "", "filter mode: lines (default), ndjson or raw")
 	fl.StringVar(&f.timeout, "timeout", "", "filter mode: per-record timeout of each stage (default 5s, 0 = none)")
@@ -169,9 +171,16 @@ func (a *app) run(file string, f *runFlags) error {
 	if f.progress || (!f.noProgress && spec.Input.Type == "file" && isTerminal(a.stderr)) {
 		stopProgress = showProgress(a.stderr, p, 250*time.Millisecond)
 	}
+	stopProf, err := f.prof.start()
+	if err != nil {
+		return err
+	}
 	start := time.Now()
 	err = p.Run(ctx, a.stdin, a.stdout)
 	stopProgress()
+	if perr := stopProf(); err == nil {
+		err = perr
+	}
 	if f.stats {
 		printStats(a.stderr, p.Stats(), time.Since(start))
 	}

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"time"
 
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/pipe-dev/pipe/engine"
@@ -64,6 +65,7 @@ func (in *instance) restart(ctx context.Context, why error) error {
 		if err == nil {
 			in.st.log.Warn("plugin restarted", "path", in.st.path, "reason", why, "attempt", attempt+1, "took", time.Since(start))
 			in.p = p
+			in.st.events.Restarted()
 			return nil
 		}
 		in.st.log.Warn("plugin restart failed", "path", in.st.path, "attempt", attempt+1, "err", err)
@@ -107,7 +109,11 @@ func (in *instance) call(ctx context.Context, do func(ctx context.Context, p *pr
 		crashes++
 		in.crashy++
 		in.st.log.Warn("plugin died during a call; restarting it", "path", in.st.path, "err", err, "crashes", crashes)
-		why := fmt.Errorf("%v%s", err, in.tail.last())
+		cause := status.Convert(err).Message()
+		if p.exited() {
+			cause = "the process exited"
+		}
+		why := fmt.Errorf("%s%s", cause, in.tail.last())
 		if in.crashy >= maxCrashStreak {
 			p.kill()
 			in.p = nil
@@ -289,6 +295,9 @@ func (in *instance) Flush(ctx context.Context, emit func(*engine.Record)) error 
 	err := in.call(ctx, func(ctx context.Context, p *proc) error {
 		var err error
 		resp, err = p.c.rpc.Flush(ctx, &rpcpb.FlushRequest{})
+		if status.Code(err) == codes.Unimplemented {
+			resp, err = &rpcpb.FlushResponse{}, nil // Flush is optional
+		}
 		return err
 	})
 	if err != nil {
@@ -315,7 +324,7 @@ func (in *instance) Close() error {
 	defer cancel()
 	var err error
 	if !p.exited() {
-		if _, cerr := p.c.rpc.Close(ctx, &rpcpb.CloseRequest{}); cerr != nil && !p.exited() {
+		if _, cerr := p.c.rpc.Close(ctx, &rpcpb.CloseRequest{}); cerr != nil && !p.exited() && status.Code(cerr) != codes.Unimplemented {
 			err = fmt.Errorf("close plugin %s: %s", in.st.path, status.Convert(cerr).Message())
 		}
 	}

@@ -206,6 +206,10 @@ func (t *tail) line(line string) {
 		return
 	}
 	t.mu.Lock()
+	if n := len(t.lines); n > 0 && t.lines[n-1] == msg {
+		t.mu.Unlock()
+		return // the same line again (a plugin crashing in a loop)
+	}
 	t.lines = append(t.lines, msg)
 	if len(t.lines) > tailLines {
 		t.lines = t.lines[len(t.lines)-tailLines:]

@@ -50,6 +50,7 @@ type stage struct {
 	config  []byte // the config: mapping as JSON
 	codec   string
 	log     *slog.Logger
+	events  *engine.StageEvents
 	startTO time.Duration
 	health  time.Duration
 	retries int
@@ -74,7 +75,7 @@ func build(spec *engine.StageSpec, env *engine.BuildEnv) (engine.Stage, error) {
 	if spec.Path == "" {
 		return nil, spec.Errorf("type", "rpc stage needs path: EXECUTABLE (a plugin built with the rpc SDK or speaking its protocol)")
 	}
-	s := &stage{spec: spec, path: spec.Resolve(spec.Path), opts: o, codec: env.Codec, log: env.Logger,
+	s := &stage{spec: spec, path: spec.Resolve(spec.Path), opts: o, codec: env.Codec, log: env.Logger, events: env.Events,
 		startTO: DefaultStartTimeout, health: DefaultHealthInterval, retries: DefaultMaxRestarts}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -9,8 +9,11 @@ RPC_SRC      := $(wildcard $(RPC_DIR)/*.go $(RPC_DIR)/proto/*.go)
 
 FIXTURES += $(addprefix $(RPC_BIN)/,$(RPC_PLUGINS)) $(RPC_DIR)/testdata/node/node_modules/.installed
 
-$(RPC_BIN)/%: $(RPC_DIR)/testdata/plugins/%/main.go $(RPC_SRC)
-	$(GO) build -o $@ ./$(RPC_DIR)/testdata/plugins/$*
+$(RPC_BIN)/w%: $(RPC_DIR)/testdata/bench/w%/main.go $(RPC_SRC)
+	$(GO) build -o $@ ./$(RPC_DIR)/testdata/bench/w$*
+
+$(RPC_BIN)/cases: $(RPC_DIR)/testdata/plugins/cases/main.go $(RPC_SRC)
+	$(GO) build -o $@ ./$(RPC_DIR)/testdata/plugins/cases
 
 $(RPC_DIR)/testdata/node/node_modules/.installed: $(RPC_DIR)/testdata/node/package.json $(RPC_DIR)/testdata/node/package-lock.json
 	cd $(RPC_DIR)/testdata/node && npm ci --no-audit --no-fund

@@ -22,7 +22,7 @@ func TestMain(m *testing.M) {
 			return 1
 		}
 		defer os.RemoveAll(dir)
-		cmd := exec.Command("go", "build", "-o", dir+string(filepath.Separator), "./testdata/plugins/...")
+		cmd := exec.Command("go", "build", "-o", dir+string(filepath.Separator), "./testdata/plugins/...", "./testdata/bench/...")
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		if err := cmd.Run(); err != nil {
 			fmt.Fprintln(os.Stderr, "building the test plugins:", err)

@@ -2,7 +2,7 @@
 # Compares pipe with the reference tools on the shared workloads (see
 # ../shared/bench/README.md) and writes bench/RESULTS.md.
 #
-#   bench/run.sh              # 1M records, 3 runs each
+#   bench/run.sh              # 1M records, 3 runs each; writes RESULTS.md, results.tsv, results.svg
 #   N=200000 RUNS=5 bench/run.sh
 #
 # Needs jq, miller, hyperfine and GNU time: installed from Debian if missing.
@@ -86,3 +86,12 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')
 	done
 } >"$OUT"
 cat "$OUT"
+
+# The chart: records/s per tool and workload (bench/chart, gonum/plot).
+TSV=${TSV:-bench/results.tsv}
+for r in "${rows[@]}"; do
+	IFS='|' read -r w name median count rss <<<"$r"
+	awk -v w="$w" -v name="$name" -v m="$median" -v n="$N" 'BEGIN { printf "%s\t%s\t%.0f\n", w, name, n/m }'
+done >"$TSV"
+(cd bench/chart && go run . "../../$TSV" "../../${SVG:-bench/results.svg}")
+echo "wrote $OUT, $TSV and ${SVG:-bench/results.svg}" >&2

@@ -93,5 +93,8 @@ for r in "${rows[@]}"; do
 	IFS='|' read -r w name median count rss <<<"$r"
 	awk -v w="$w" -v name="$name" -v m="$median" -v n="$N" 'BEGIN { printf "%s\t%s\t%.0f\n", w, name, n/m }'
 done >"$TSV"
-(cd bench/chart && go run . "../../$TSV" "../../${SVG:-bench/results.svg}")
-echo "wrote $OUT, $TSV and ${SVG:-bench/results.svg}" >&2
+SVG=${SVG:-bench/results.svg}
+tsv_abs=$(realpath "$TSV")
+svg_abs=$(realpath -m "$SVG")
+(cd bench/chart && go run . "$tsv_abs" "$svg_abs")
+echo "wrote $OUT, $TSV and $SVG" >&2

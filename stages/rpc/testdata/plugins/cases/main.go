@@ -231,7 +231,9 @@ func (shortPlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.ClientC
 	return nil, errors.New("server only")
 }
 
-type short struct{ rpcpb.UnimplementedTransformerServer }
+type short struct {
+	rpcpb.UnimplementedTransformerServer
+}
 
 func (short) Open(context.Context, *rpcpb.OpenRequest) (*rpcpb.OpenResponse, error) {
 	return &rpcpb.OpenResponse{}, nil

@@ -82,6 +82,9 @@ func (in *instance) restart(ctx context.Context, why error) error {
 func (in *instance) call(ctx context.Context, do func(ctx context.Context, p *proc) error) error {
 	crashes := 0
 	for {
+		if ctx.Err() != nil {
+			return ctx.Err() // no restart for a call that cannot be made
+		}
 		if in.p == nil {
 			if err := in.restart(ctx, errors.New("previous process gone")); err != nil {
 				return err
@@ -97,7 +100,12 @@ func (in *instance) call(ctx context.Context, do func(ctx context.Context, p *pr
 			// The plugin did not answer within the deadline: it may be
 			// stuck in a loop; kill it so it cannot keep working on a
 			// record the engine gave up on.
-			in.st.log.Warn("plugin did not answer in time; killing it", "path", in.st.path, "err", context.Cause(ctx))
+			cause := context.Cause(ctx)
+			if errors.Is(cause, engine.ErrStageTimeout) || errors.Is(cause, context.DeadlineExceeded) {
+				in.st.log.Warn("plugin did not answer in time; killing it", "path", in.st.path, "err", cause)
+			} else {
+				in.st.log.Debug("call cancelled; stopping the plugin", "path", in.st.path, "err", cause)
+			}
 			p.kill()
 			in.p = nil
 			return ctx.Err()

@@ -1,0 +1,30 @@
+// Package rpc is the rpc stage kind: a plugin executable, run as a child
+// process, speaking hashicorp/go-plugin's gRPC protocol with the Transformer
+// service of package proto (see PROTOCOL.md). It registers the kind "rpc".
+//
+// # Plugins
+//
+// A Go plugin writes an engine.Transformer and calls Serve (or ServeFunc for
+// a transformer built from the stage's config) from main. Plugins in other
+// languages implement PROTOCOL.md.
+//
+// # Lifecycle
+//
+// Build decodes the kind's fields (args, sha256, env, start_timeout,
+// health_interval, max_restarts) without I/O. Load checks the binary and
+// starts it once (handshake, health, Open with the config), so `pipe lint`
+// reports a binary that is not a plugin as a configuration error; that
+// process serves the first worker. Each further worker starts its own
+// process. Close sends Close and stops the process.
+//
+// # Supervision
+//
+// Every batch is one TransformBatch call whose deadline is the stage's
+// per-record timeout. A process that dies during a call is restarted with
+// bounded retries and backoff and gets the same batch again; a batch that
+// kills a fresh process again is handed back to the engine, which re-runs it
+// record by record so that only the record at fault takes on_error. A plugin
+// that overruns the deadline or fails its health checks is killed. A plugin
+// that cannot be restarted stops the pipeline (engine.Fatal) with its last
+// stderr lines.
+package rpc

@@ -3,6 +3,8 @@ package native_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"reflect"
 	"errors"
 	"fmt"
 	"strings"
@@ -159,4 +161,44 @@ func TestCaseASCIIAndUnicode(t *testing.T) {
 			}
 		}
 	}
+}
+
+// explode's byte-splicing fast paths give the same records as sjson would.
+func TestExplodeShapes(t *testing.T) {
+	cases := []struct{ config, in, out string }{
+		{"{field: t, as: x}", `{"t":[1,"a",{"k":[2]}],"b":true}`, "{\"b\":true,\"x\":1}\n{\"b\":true,\"x\":\"a\"}\n{\"b\":true,\"x\":{\"k\":[2]}}\n"},
+		{"{field: t, as: x}", `{"t":[1]}`, "{\"x\":1}\n"},
+		{"{field: t, as: x}", `{ "t" : [1] , "x": 0 }`, "{ \"x\": 1 }\n"},
+		{"{field: t}", `{"a":0,"t":[1,2],"z":3}`, "{\"a\":0,\"t\":1,\"z\":3}\n{\"a\":0,\"t\":2,\"z\":3}\n"},
+		{"{field: o.t, as: o.x}", `{"o":{"t":[1]}}`, "{\"o\":{\"x\":1}}\n"},
+		{"{field: t, as: 'we\"ird'}", `{"t":[1]}`, "{\"we\\\"ird\":1}\n"},
+		{"{field: t, as: x}", `{"a":1, "t" : [1] ,"b":2}`, "{\"a\":1,\"b\":2,\"x\":1}\n"},
+		{"{field: t, as: x}", `{"t":[1],"b":{"t":[9]}}`, "{\"b\":{\"t\":[9]},\"x\":1}\n"},
+		{"{field: t, as: x}", `{"b":"say \"x\" here","t":[1]}`, "{\"b\":\"say \\\"x\\\" here\",\"x\":1}\n"},
+		{"{field: t, as: x}", `{"a\"t":0,"t":[1]}`, "{\"a\\\"t\":0,\"x\":1}\n"},
+	}
+	for _, c := range cases {
+		out, err := run(t, "input: {codec: ndjson}\nstages: [{name: s, type: native, use: explode, config: "+c.config+"}]", c.in+"\n")
+		if err != nil {
+			t.Fatalf("%s: %v", c.config, err)
+		}
+		if !sameJSONLines(out, c.out) {
+			t.Errorf("%s on %s:\n got %q\nwant %q", c.config, c.in, out, c.out)
+		}
+	}
+}
+
+// sameJSONLines compares two outputs record by record as JSON values.
+func sameJSONLines(a, b string) bool {
+	la, lb := strings.Split(strings.TrimSpace(a), "\n"), strings.Split(strings.TrimSpace(b), "\n")
+	if len(la) != len(lb) {
+		return false
+	}
+	for i := range la {
+		var x, y any
+		if json.Unmarshal([]byte(la[i]), &x) != nil || json.Unmarshal([]byte(lb[i]), &y) != nil || !reflect.DeepEqual(x, y) {
+			return false
+		}
+	}
+	return true
 }

@@ -24,6 +24,7 @@ type instance struct {
 
 	pbRecs []*rpcpb.Record // reused request records
 	crashy int             // calls in a row that crashed the plugin
+	calls  int             // TransformBatch calls made (for tests)
 }
 
 // errUnresponsive cancels a call whose plugin failed a health check.
@@ -221,6 +222,7 @@ func (in *instance) exchange(ctx context.Context, recs []*engine.Record) ([]*rpc
 		var resp *rpcpb.BatchResponse
 		err := in.call(ctx, func(ctx context.Context, p *proc) error {
 			var err error
+			in.calls++
 			resp, err = p.c.rpc.TransformBatch(ctx, &rpcpb.BatchRequest{Records: part})
 			return err
 		})

@@ -29,6 +29,7 @@ func TestMain(m *testing.M) {
 			return 1
 		}
 		bin = dir
+		os.Setenv("RPC_TEST_PLUGIN_DIR", dir) // for the package's internal tests
 		return m.Run()
 	}())
 }

@@ -20,6 +20,7 @@ import (
 type filterStage struct {
 	kind, flag, arg string
 	config          []string
+	args            []string // --arg: the plugin's command-line arguments (rpc)
 }
 
 // stageFlag appends to the shared, ordered list of filter stages.
@@ -45,6 +46,20 @@ func (f *stageFlag) Set(v string) error {
 
 // configFlag adds KEY=VALUE (or a YAML mapping) to the last filter stage.
 type configFlag struct{ list *[]filterStage }
+
+// argFlag adds a command-line argument to the last filter stage (rpc).
+type argFlag struct{ list *[]filterStage }
+
+func (f *argFlag) String() string { return "" }
+func (f *argFlag) Type() string   { return "ARG" }
+func (f *argFlag) Set(v string) error {
+	if len(*f.list) == 0 || (*f.list)[len(*f.list)-1].kind != "rpc" {
+		return errors.New("--arg must follow the --rpc stage it is for (e.g. --rpc ./plugin --arg=--fast)")
+	}
+	s := &(*f.list)[len(*f.list)-1]
+	s.args = append(s.args, v)
+	return nil
+}
 
 func (f *configFlag) String() string { return "" }
 func (f *configFlag) Type() string   { return "KEY=VALUE" }
@@ -123,6 +138,7 @@ the records in flight are written.`,
 	}
 	f.prof.add(cmd)
 	fl.Var(&configFlag{list: &f.stages}, "config", "filter mode: config for the preceding stage, KEY=VALUE or a YAML mapping (repeatable)")
+	fl.Var(&argFlag{list: &f.stages}, "arg", "filter mode: a command-line argument for the preceding --rpc plugin (repeatable; --arg=--flag for flags)")
 	fl.StringVar(&f.codec, "codec", "", "filter mode: lines (default), ndjson or raw")
 	fl.StringVar(&f.timeout, "timeout", "", "filter mode: per-record timeout of each stage (default 5s, 0 = none)")
 	fl.StringVar(&f.onError, "on-error", "", "filter mode: fail (default), drop")
@@ -275,6 +291,9 @@ func filterSpec(f *runFlags) (*engine.Spec, error) {
 		}
 		if cfg != nil {
 			s.Config = engine.ConfigOf(cfg)
+		}
+		if len(fs.args) > 0 {
+			s.Extra = engine.ConfigOf(map[string]any{"args": fs.args})
 		}
 		spec.Stages = append(spec.Stages, s)
 	}

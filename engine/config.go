@@ -542,6 +542,26 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
+// DecodeYAML strictly decodes a YAML document (a plugin manifest, say) into
+// v, with the same rules and FILE:LINE:COL errors as pipeline files: unknown
+// fields and wrong types are errors; ${VAR} is not expanded.
+func DecodeYAML(data []byte, file string, v any) error {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return &ConfigError{File: file, Line: 1, Col: 1, Msg: strings.TrimPrefix(err.Error(), "yaml: "), Err: err}
+	}
+	root := resolve(&doc)
+	if root == nil || root.Kind == 0 || root.Tag == "!!null" {
+		return &ConfigError{File: file, Line: 1, Col: 1, Msg: "empty document"}
+	}
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return fmt.Errorf("engine: DecodeYAML needs a non-nil pointer, got %T", v)
+	}
+	d := decoder{file: file}
+	return d.decode(root, rv.Elem())
+}
+
 // LookupEnv looks up an environment variable; os.LookupEnv is the default.
 type LookupEnv func(name string) (string, bool)
 

@@ -112,7 +112,7 @@ func schemaOf(t reflect.Type, key string, kinds []string) map[string]any {
 		}
 		s := map[string]any{"type": "object", "properties": props, "additionalProperties": open}
 		if t == reflect.TypeFor[StageSpec]() {
-			s["required"] = []string{"name", "type"}
+			s["required"] = []string{"name"} // type: comes from use: (a plugin or native transformer)
 		}
 		return s
 	}

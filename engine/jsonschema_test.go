@@ -64,4 +64,5 @@ func TestPipelineSchema(t *testing.T) {
 	check("bad duration", []byte("defaults: {timeout: soon}\n"), false)
 	check("workers type", []byte("defaults: {workers: many}\n"), false)
 	check("no name", []byte("stages: [{type: native}]\n"), false)
+	check("plugins", []byte("plugins: {dirs: [p], require_signed: true, trust: [k.pub]}\nstages: [{name: a, use: redact@^1.2}]\n"), true)
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -15,10 +16,14 @@ import (
 type Option func(*options)
 
 type options struct {
-	reg    *Registry
-	log    *slog.Logger
-	lookup LookupEnv
+	reg      *Registry
+	log      *slog.Logger
+	lookup   LookupEnv
+	resolver Resolver
 }
+
+// WithResolver makes Build resolve use: NAME[@CONSTRAINT] through r.
+func WithResolver(r Resolver) Option { return func(o *options) { o.resolver = r } }
 
 // WithRegistry makes Build use reg instead of DefaultRegistry.
 func WithRegistry(reg *Registry) Option { return func(o *options) { o.reg = reg } }
@@ -97,6 +102,9 @@ func Build(spec *Spec, opts ...Option) (*Pipeline, error) {
 	codec := firstNonEmpty(spec.Input.Codec, CodecLines)
 	for i := range spec.Stages {
 		s := &spec.Stages[i]
+		if err := resolvePlugin(spec, s, o); err != nil {
+			return nil, err
+		}
 		timeout, onErr, workers, maxBytes := s.effective(spec.Defaults)
 		kind := s.Type
 		events := &StageEvents{}
@@ -140,6 +148,53 @@ func Build(spec *Spec, opts ...Option) (*Pipeline, error) {
 // stageFields are the fields every stage has.
 func stageFields() []string {
 	return []string{"name", "type", "use", "path", "code", "config", "timeout", "on_error", "workers", "max_record_bytes", "schema"}
+}
+
+// resolvePlugin turns use: NAME@CONSTRAINT (or a use: that names no
+// registered native transformer) into the plugin's kind and entry file.
+func resolvePlugin(spec *Spec, s *StageSpec, o options) error {
+	if s.Use == "" || s.New != nil {
+		return nil
+	}
+	name, constraint, versioned := strings.Cut(s.Use, "@")
+	if !versioned && (s.Type == "" || s.Type == "native") {
+		if _, ok := o.reg.LookupNative(name); ok {
+			if s.Type == "" {
+				s.Type = "native"
+			}
+			return nil
+		}
+	}
+	if o.resolver == nil {
+		if versioned {
+			return s.Errorf("use", "use: %s names a plugin version, but no plugin directories are configured (plugins: {dirs: [...]}, --plugin-dir or PIPE_PLUGIN_PATH)", s.Use)
+		}
+		return nil // the native kind reports the unknown name
+	}
+	p, ok, err := o.resolver.Resolve(spec, name, constraint)
+	if err != nil {
+		return s.Errorf("use", "%v", err)
+	}
+	if !ok {
+		if versioned || (s.Type != "" && s.Type != "native") {
+			return s.Errorf("use", "no plugin named %q in the plugin directories", name)
+		}
+		return nil
+	}
+	if s.Type != "" && s.Type != p.Kind {
+		return s.Errorf("type", "plugin %s %s is a %s plugin, but the stage says type: %s", p.Name, p.Version, p.Kind, s.Type)
+	}
+	if s.Path != "" || s.Code != "" {
+		return s.Errorf("use", "a stage takes use: (a plugin) or path:/code:, not both")
+	}
+	s.Type, s.Path, s.Use = p.Kind, p.Entry, ""
+	s.plugin = p.Name + "@" + p.Version
+	if p.ConfigSchema != nil {
+		if err := checkConfigSchema(s, p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 var reserved = map[string]bool{"lua": true, "js": true, "wasm": true, "rpc": true, "native": true}

@@ -72,6 +72,25 @@ func (e *StageEvents) Restarted() {
 	}
 }
 
+// Resolver finds the plugin a stage names with use: NAME or
+// use: NAME@CONSTRAINT (plugin directories, see `pipe plugins`).
+type Resolver interface {
+	// Resolve returns the highest compatible version of the plugin name
+	// that satisfies constraint ("" for any). ok is false when no plugin of
+	// that name exists at all (so a native transformer may be meant).
+	Resolve(spec *Spec, name, constraint string) (p ResolvedPlugin, ok bool, err error)
+}
+
+// ResolvedPlugin is what a stage runs after resolution.
+type ResolvedPlugin struct {
+	Name, Version string
+	Kind          string // the stage type: lua, js, wasm, rpc, native
+	Entry         string // absolute path of the script, module or binary
+	// ConfigSchema, if not nil, is a JSON Schema the stage's config: must
+	// match (checked when the pipeline is built).
+	ConfigSchema []byte
+}
+
 // PluginLoader loads a Go plugin (.so) for type: native, path: FILE and
 // returns its constructor. Registered by package stages/native.
 type PluginLoader func(ctx context.Context, path string) (NativeFunc, error)

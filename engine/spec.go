@@ -38,6 +38,8 @@ type Spec struct {
 	DeadLetter *DeadLetterSpec `yaml:"dead_letter"`
 	Defaults   Defaults        `yaml:"defaults"`
 	Stages     []StageSpec     `yaml:"stages"`
+	// Plugins says where plugins come from and which are trusted.
+	Plugins PluginsSpec `yaml:"plugins"`
 	// Tests holds the pipeline's test cases (run by `pipe test`).
 	Tests Config `yaml:"tests"`
 
@@ -47,6 +49,14 @@ type Spec struct {
 	File string `yaml:"-"`
 
 	src Config
+}
+
+// PluginsSpec is the plugins: section: where `use: NAME@CONSTRAINT`
+// finds plugins, and whether they must be signed.
+type PluginsSpec struct {
+	Dirs          []string `yaml:"dirs"`           // plugin directories, relative to the file
+	RequireSigned bool     `yaml:"require_signed"` // refuse plugins without a trusted signature
+	Trust         []string `yaml:"trust"`          // public key files of trusted signers
 }
 
 // InputSpec describes where records come from.
@@ -115,9 +125,14 @@ type StageSpec struct {
 	// may then be empty.
 	New func() (Transformer, error) `yaml:"-"`
 
-	src  Config
-	file string
+	src    Config
+	file   string
+	plugin string // NAME@VERSION when resolved from a plugin directory
 }
+
+// Plugin returns NAME@VERSION of the plugin the stage resolved to ("" when
+// it names no plugin).
+func (s *StageSpec) Plugin() string { return s.plugin }
 
 // Errorf returns a *ConfigError at the value of the stage's field (or at the
 // stage when the field is absent); for stages built in code, the message

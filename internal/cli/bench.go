@@ -108,7 +108,11 @@ then the end-to-end throughput.`,
 			}
 			override(&spec.Input.Type, &spec.Input.Path, "stdin", input)
 			spec.Output = engine.OutputSpec{Codec: spec.Output.Codec}
-			p, err := engine.Build(spec, engine.WithLogger(log), engine.WithRegistry(a.reg))
+			opts, err := a.buildOptions(spec, log, nil)
+			if err != nil {
+				return err
+			}
+			p, err := engine.Build(spec, opts...)
 			if err != nil {
 				return err
 			}

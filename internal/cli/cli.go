@@ -16,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/pipe-dev/pipe/engine"
+	"github.com/pipe-dev/pipe/internal/plugins"
 	"github.com/spf13/cobra"
 )
 
@@ -40,12 +41,17 @@ type app struct {
 	logLevel       string
 	logFormat      string
 	reg            *engine.Registry
+	plug           pluginFlags
 	signal         atomic.Value // os.Signal that stopped the run
 }
 
 // Main runs the command line and returns the exit code.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, reg: engine.DefaultRegistry}
+	return mainWith(engine.DefaultRegistry, args, stdin, stdout, stderr)
+}
+
+func mainWith(reg *engine.Registry, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, reg: reg}
 	root := a.rootCmd()
 	root.SetArgs(args)
 	root.SetIn(stdin)
@@ -134,8 +140,9 @@ func (a *app) rootCmd() *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	root.PersistentFlags().StringVar(&a.logFormat, "log-format", "text", "log format on stderr: text or json")
+	a.plug.add(root)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(a.runCmd(), a.lintCmd(), a.testCmd(), a.benchCmd(), a.schemaCmd(), a.versionCmd(), a.stagesCmd())
+	root.AddCommand(a.runCmd(), a.lintCmd(), a.testCmd(), a.benchCmd(), a.pluginsCmd(), a.schemaCmd(), a.versionCmd(), a.stagesCmd())
 	return root
 }
 
@@ -148,7 +155,7 @@ func noArgs(cmd *cobra.Command, args []string) error {
 
 // HostAPIVersion is the version of the stage contract that plugins are
 // checked against.
-const HostAPIVersion = "1.0"
+const HostAPIVersion = plugins.HostAPIVersion
 
 // Version is set at build time (-ldflags "-X ...cli.Version=v1.2.3"); by
 // default it comes from the module's build info.

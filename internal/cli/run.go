@@ -155,7 +155,16 @@ func (a *app) run(file string, f *runFlags) error {
 	if err != nil {
 		return err
 	}
-	p, err := engine.Build(spec, engine.WithLogger(log), engine.WithRegistry(a.reg))
+	audit, err := a.openAudit()
+	if err != nil {
+		return err
+	}
+	defer audit.close()
+	opts, err := a.buildOptions(spec, log, audit)
+	if err != nil {
+		return err
+	}
+	p, err := engine.Build(spec, opts...)
 	if err != nil {
 		return err
 	}
@@ -434,7 +443,14 @@ Exit status 2 if any file has an error.`,
 			}
 			var errs []error
 			for _, file := range args {
-				p, err := engine.Load(file, engine.WithLogger(log), engine.WithRegistry(a.reg))
+				var p *engine.Pipeline
+				spec, err := parseFile(file)
+				if err == nil {
+					var opts []engine.Option
+					if opts, err = a.buildOptions(spec, log, nil); err == nil {
+						p, err = engine.Build(spec, opts...)
+					}
+				}
 				if err == nil {
 					err = p.Load(context.Background())
 					p.Close()

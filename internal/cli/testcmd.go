@@ -114,8 +114,16 @@ func (a *app) testFile(file string) (passed, failed int, err error) {
 		fmt.Fprintf(a.stdout, "?    %s (no tests)\n", file)
 		return 0, 0, nil
 	}
+	log, err := a.logger()
+	if err != nil {
+		return 0, 0, err
+	}
+	opts, err := a.buildOptions(spec, log, nil)
+	if err != nil {
+		return 0, 0, err
+	}
 	for _, tc := range cases {
-		res, err := engine.RunTest(context.Background(), spec, tc, engine.WithRegistry(a.reg))
+		res, err := engine.RunTest(context.Background(), spec, tc, opts...)
 		if err != nil {
 			return passed, failed, err
 		}

@@ -1,0 +1,118 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pipe-dev/pipe/engine"
+)
+
+// prefixKind stands in for a script kind: it prefixes records with the
+// contents of its entry file.
+func prefixKind(spec *engine.StageSpec, env *engine.BuildEnv) (engine.Stage, error) {
+	return prefixStage(spec.Path), nil
+}
+
+type prefixStage string
+
+func (p prefixStage) New(context.Context) (engine.Transformer, error) {
+	b, err := os.ReadFile(string(p))
+	if err != nil {
+		return nil, err
+	}
+	return engine.TransformerFunc(func(_ context.Context, r *engine.Record, emit func(*engine.Record)) error {
+		r.Data = append(append([]byte{}, b...), r.Data...)
+		emit(r)
+		return nil
+	}), nil
+}
+
+func cli(t *testing.T, reg *engine.Registry, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var o, e bytes.Buffer
+	code = mainWith(reg, args, strings.NewReader(stdin), &o, &e)
+	return code, o.String(), e.String()
+}
+
+func TestPluginCommands(t *testing.T) {
+	reg := engine.NewRegistry()
+	reg.RegisterKind("js", prefixKind)
+	dir := t.TempDir()
+	plugs := filepath.Join(dir, "plugins")
+	for _, v := range []string{"1.0.0", "1.3.0", "2.0.0"} {
+		d := filepath.Join(plugs, "tag", v)
+		os.MkdirAll(d, 0o755)
+		api := ">=1.0, <2"
+		if v == "2.0.0" {
+			api = ">=2"
+		}
+		os.WriteFile(filepath.Join(d, "plugin.yaml"), []byte("name: tag\nversion: "+v+"\nkind: js\nentry: tag.js\napi: '"+api+"'\ndescription: prefixes records\n"), 0o644)
+		os.WriteFile(filepath.Join(d, "tag.js"), []byte("v"+v+":"), 0o644)
+	}
+	key := filepath.Join(dir, "team")
+	if code, out, errs := cli(t, reg, "", "plugins", "keygen", key, "--name", "team"); code != 0 || !strings.Contains(out, "team.pub") {
+		t.Fatalf("keygen: %d %s %s", code, out, errs)
+	}
+	if code, _, _ := cli(t, reg, "", "plugins", "keygen", key); code != 2 {
+		t.Error("keygen overwrote a key")
+	}
+	if code, out, errs := cli(t, reg, "", "plugins", "sign", "--key", key, filepath.Join(plugs, "tag", "1.3.0")); code != 0 || !strings.Contains(out, "signed tag 1.3.0") {
+		t.Fatalf("sign: %d %s %s", code, out, errs)
+	}
+
+	code, out, errs := cli(t, reg, "", "plugins", plugs, "--trust", key+".pub")
+	if code != 0 {
+		t.Fatalf("plugins: %d %s", code, errs)
+	}
+	for _, want := range []string{"tag   2.0.0", "no: needs host API >=2; this pipe has 1.0.0", "1.3.0    js    yes", "signed by team", "unsigned"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("pipe plugins lacks %q:\n%s", want, out)
+		}
+	}
+	code, out, _ = cli(t, reg, "", "plugins", "--json", plugs)
+	var listing struct {
+		HostAPI string `json:"host_api"`
+		Plugins []struct {
+			Name, Version, SHA256 string
+			Compatible            bool
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &listing); err != nil || code != 0 || len(listing.Plugins) != 3 || listing.HostAPI != "1.0.0" || len(listing.Plugins[0].SHA256) != 64 {
+		t.Fatalf("--json: %d %v %s", code, err, out)
+	}
+
+	pipeline := filepath.Join(dir, "p.yaml")
+	os.WriteFile(pipeline, []byte("plugins: {dirs: [plugins]}\nstages:\n  - {name: t, use: tag@^1}\n"), 0o644)
+	audit := filepath.Join(dir, "audit.log")
+	code, out, errs = cli(t, reg, "a\n", "run", pipeline, "--audit-log", audit, "--trust", key+".pub")
+	if code != 0 || out != "v1.3.0:a\n" {
+		t.Fatalf("run: %d %q %s", code, out, errs)
+	}
+	log, _ := os.ReadFile(audit)
+	for _, want := range []string{`"event":"plugin_discovered"`, `"event":"signature_verified"`, `"event":"plugin_loaded"`, `"plugin":"tag"`, `"version":"1.3.0"`, `"sha256":"`} {
+		if !strings.Contains(string(log), want) {
+			t.Errorf("audit log lacks %s:\n%s", want, log)
+		}
+	}
+
+	// Tamper with the signed plugin: refused when signatures are required.
+	os.WriteFile(filepath.Join(plugs, "tag", "1.3.0", "tag.js"), []byte("evil:"), 0o644)
+	code, out, errs = cli(t, reg, "a\n", "run", pipeline, "--trust", key+".pub", "--require-signed", "--audit-log", audit)
+	if code != 2 || out != "" || !strings.Contains(errs, "p.yaml:3:") || !strings.Contains(errs, "signatures are required") {
+		t.Errorf("tampered plugin: %d %q %s", code, out, errs)
+	}
+	log, _ = os.ReadFile(audit)
+	if !strings.Contains(string(log), `"event":"signature_failed"`) || !strings.Contains(string(log), `"event":"plugin_refused"`) {
+		t.Errorf("audit log lacks the refusal:\n%s", log)
+	}
+	// A host API that no version supports.
+	os.WriteFile(pipeline, []byte("plugins: {dirs: [plugins]}\nstages:\n  - {name: t, use: tag@^2}\n"), 0o644)
+	if code, _, errs := cli(t, reg, "a\n", "lint", pipeline); code != 2 || !strings.Contains(errs, "needs host API >=2") {
+		t.Errorf("lint newer API: %d %s", code, errs)
+	}
+}

@@ -1,0 +1,291 @@
+// Package plugins discovers plugins in plugin directories, resolves
+// use: NAME@CONSTRAINT to the highest compatible version, and signs and
+// verifies plugins with ed25519.
+//
+// A plugin is a folder holding a manifest, plugin.yaml, next to its entry
+// file:
+//
+//	name: redact                 # letters, digits, - _ .
+//	version: 1.4.2               # semver
+//	kind: wasm                   # the stage type it runs as: lua, js, wasm, rpc, native
+//	entry: redact.wasm           # relative to the manifest
+//	api: ">=1.0, <2"             # host API versions it works with
+//	description: masks card numbers
+//	config_schema:               # optional JSON Schema of the stage's config:
+//	  type: object
+//	  required: [fields]
+//
+// Plugin directories hold plugin folders, one or two levels down
+// (DIR/redact/plugin.yaml or DIR/redact/1.4.2/plugin.yaml).
+package plugins
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/Masterminds/semver/v3"
+	"github.com/pipe-dev/pipe/engine"
+)
+
+// HostAPIVersion is the version of the stage contract this pipe offers to
+// plugins; a plugin's api: range must include it.
+const HostAPIVersion = "1.0.0"
+
+// ManifestName is the file name of a plugin manifest.
+const ManifestName = "plugin.yaml"
+
+// Manifest is a plugin.yaml.
+type Manifest struct {
+	Name         string        `yaml:"name"`
+	Version      string        `yaml:"version"`
+	Kind         string        `yaml:"kind"`
+	Entry        string        `yaml:"entry"`
+	API          string        `yaml:"api"`
+	Description  string        `yaml:"description"`
+	ConfigSchema engine.Config `yaml:"config_schema"`
+}
+
+// Plugin is a discovered plugin.
+type Plugin struct {
+	Manifest
+	Dir          string          // the plugin's folder
+	ManifestPath string          // its plugin.yaml
+	EntryPath    string          // its entry file
+	Version      *semver.Version // parsed Manifest.Version
+	API          *semver.Constraints
+	// Compatible reports whether API admits HostAPIVersion; Why says why not.
+	Compatible bool
+	Why        string
+	// Signature: "signed by KEY", "unsigned", "invalid: ..." (see Verify).
+	Signature string
+	Signed    bool
+	schema    []byte
+}
+
+// Problem is a plugin folder that could not be read.
+type Problem struct {
+	Path string
+	Err  error
+}
+
+// Catalog is what discovery found.
+type Catalog struct {
+	Dirs     []string
+	Plugins  []*Plugin // sorted by name, then version descending
+	Problems []Problem
+	Shadowed []*Plugin // same name and version as an earlier directory's
+	trusted  []Key
+	required bool
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+// Kinds a manifest may name.
+var Kinds = []string{"lua", "js", "wasm", "rpc", "native"}
+
+// LoadManifest reads and checks one plugin.yaml.
+func LoadManifest(path string) (*Plugin, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var m Manifest
+	if err := engine.DecodeYAML(data, path, &m); err != nil {
+		return nil, err
+	}
+	cerr := func(field, format string, args ...any) error {
+		return &engine.ConfigError{File: path, Msg: fmt.Sprintf("%s: ", field) + fmt.Sprintf(format, args...)}
+	}
+	switch {
+	case !nameRE.MatchString(m.Name):
+		return nil, cerr("name", "%q is not a plugin name (letters, digits, - _ .)", m.Name)
+	case !slices.Contains(Kinds, m.Kind):
+		return nil, cerr("kind", "%q is not a stage kind (want one of %s)", m.Kind, strings.Join(Kinds, ", "))
+	case m.Entry == "" || filepath.IsAbs(m.Entry) || strings.HasPrefix(filepath.Clean(m.Entry), ".."):
+		return nil, cerr("entry", "%q must be a file inside the plugin folder", m.Entry)
+	case m.API == "":
+		return nil, cerr("api", "the host API range is required (e.g. \">=1.0, <2\")")
+	}
+	p := &Plugin{Manifest: m, Dir: filepath.Dir(path), ManifestPath: path}
+	p.EntryPath = filepath.Join(p.Dir, m.Entry)
+	if p.Version, err = semver.StrictNewVersion(m.Version); err != nil {
+		if p.Version, err = semver.NewVersion(m.Version); err != nil {
+			return nil, cerr("version", "%q is not a semantic version (e.g. 1.4.2)", m.Version)
+		}
+	}
+	if p.API, err = semver.NewConstraint(m.API); err != nil {
+		return nil, cerr("api", "%q is not a version range: %v", m.API, err)
+	}
+	if _, err := os.Stat(p.EntryPath); err != nil {
+		return nil, cerr("entry", "%v", err)
+	}
+	if !m.ConfigSchema.IsZero() {
+		if p.schema, err = m.ConfigSchema.JSON(); err != nil {
+			return nil, err
+		}
+	}
+	host := semver.MustParse(HostAPIVersion)
+	p.Compatible = p.API.Check(host)
+	if !p.Compatible {
+		p.Why = fmt.Sprintf("needs host API %s; this pipe has %s", m.API, HostAPIVersion)
+	}
+	return p, nil
+}
+
+// Discover reads every plugin folder of dirs, in order: when two
+// directories hold the same name and version, the first wins.
+func Discover(dirs []string) *Catalog {
+	c := &Catalog{Dirs: dirs}
+	seen := map[string]*Plugin{}
+	for _, dir := range dirs {
+		var manifests []string
+		filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				if path == dir {
+					c.Problems = append(c.Problems, Problem{dir, err})
+				}
+				return nil
+			}
+			depth := strings.Count(strings.TrimPrefix(path, dir), string(filepath.Separator))
+			if d.IsDir() && depth > 2 {
+				return fs.SkipDir
+			}
+			if !d.IsDir() && d.Name() == ManifestName && depth >= 1 {
+				manifests = append(manifests, path)
+			}
+			return nil
+		})
+		slices.Sort(manifests)
+		for _, m := range manifests {
+			p, err := LoadManifest(m)
+			if err != nil {
+				c.Problems = append(c.Problems, Problem{m, err})
+				continue
+			}
+			key := p.Name + "@" + p.Version.String()
+			if first, dup := seen[key]; dup {
+				_ = first
+				c.Shadowed = append(c.Shadowed, p)
+				continue
+			}
+			seen[key] = p
+			c.Plugins = append(c.Plugins, p)
+		}
+	}
+	slices.SortStableFunc(c.Plugins, func(a, b *Plugin) int {
+		if a.Name != b.Name {
+			return strings.Compare(a.Name, b.Name)
+		}
+		return b.Version.Compare(a.Version)
+	})
+	return c
+}
+
+// Trust sets the keys whose signatures count, and whether a plugin
+// without one is refused.
+func (c *Catalog) Trust(keys []Key, require bool) {
+	c.trusted, c.required = keys, require
+	for _, p := range c.Plugins {
+		p.Signed, p.Signature = false, "unsigned"
+		if key, err := Verify(p, keys); err == nil {
+			p.Signed, p.Signature = true, "signed by "+key.Name
+		} else if !errors.Is(err, ErrUnsigned) {
+			p.Signature = "invalid: " + err.Error()
+		}
+	}
+}
+
+// Resolve picks the highest version of name that satisfies constraint and
+// the host API (and, when signatures are required, is signed by a trusted
+// key). ok is false when no plugin has that name.
+func (c *Catalog) Resolve(name, constraint string) (p *Plugin, ok bool, err error) {
+	var same []*Plugin
+	for _, q := range c.Plugins {
+		if q.Name == name {
+			same = append(same, q)
+		}
+	}
+	if len(same) == 0 {
+		return nil, false, nil
+	}
+	var want *semver.Constraints
+	if constraint != "" {
+		if want, err = semver.NewConstraint(constraint); err != nil {
+			return nil, true, fmt.Errorf("plugin %s: %q is not a version constraint: %v", name, constraint, err)
+		}
+	}
+	var versions, refused []string
+	for _, q := range same { // highest first
+		versions = append(versions, q.Version.String())
+		if want != nil && !want.Check(q.Version) {
+			continue
+		}
+		if !q.Compatible {
+			refused = append(refused, fmt.Sprintf("%s %s %s", q.Name, q.Version, q.Why))
+			continue
+		}
+		if c.required && !q.Signed {
+			refused = append(refused, fmt.Sprintf("%s %s is %s and signatures are required", q.Name, q.Version, q.Signature))
+			continue
+		}
+		return q, true, nil
+	}
+	if len(refused) > 0 {
+		return nil, true, fmt.Errorf("plugin %s: no usable version: %s", name, strings.Join(refused, "; "))
+	}
+	return nil, true, fmt.Errorf("plugin %s: no version matches %s (available: %s)", name, constraint, strings.Join(versions, ", "))
+}
+
+// Resolver adapts a Catalog to engine.Resolver.
+type Resolver struct {
+	Catalog *Catalog
+	// OnResolve, if set, hears of every resolution (for the audit log).
+	OnResolve func(name, constraint string, p *Plugin, err error)
+}
+
+// Resolve implements engine.Resolver.
+func (r Resolver) Resolve(_ *engine.Spec, name, constraint string) (engine.ResolvedPlugin, bool, error) {
+	p, ok, err := r.Catalog.Resolve(name, constraint)
+	if r.OnResolve != nil && ok {
+		r.OnResolve(name, constraint, p, err)
+	}
+	if err != nil || !ok {
+		return engine.ResolvedPlugin{}, ok, err
+	}
+	return engine.ResolvedPlugin{Name: p.Name, Version: p.Version.String(), Kind: p.Kind, Entry: p.EntryPath, ConfigSchema: p.schema}, true, nil
+}
+
+// Info is a plugin as `pipe plugins --json` prints it.
+type Info struct {
+	Name        string `json:"name"`
+	Version     string `json:"version"`
+	Kind        string `json:"kind"`
+	Entry       string `json:"entry"`
+	Dir         string `json:"dir"`
+	Description string `json:"description,omitempty"`
+	API         string `json:"api"`
+	Compatible  bool   `json:"compatible"`
+	Why         string `json:"why,omitempty"`
+	Signature   string `json:"signature"`
+	SHA256      string `json:"sha256"`
+}
+
+// Info describes p.
+func (p *Plugin) Info() Info {
+	sum := ""
+	if b, err := os.ReadFile(p.EntryPath); err == nil {
+		h := sha256.Sum256(b)
+		sum = hex.EncodeToString(h[:])
+	}
+	return Info{Name: p.Name, Version: p.Version.String(), Kind: p.Kind, Entry: p.EntryPath, Dir: p.Dir,
+		Description: p.Description, API: p.Manifest.API, Compatible: p.Compatible, Why: p.Why,
+		Signature: p.Signature, SHA256: sum}
+}

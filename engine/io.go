@@ -27,14 +27,27 @@ import (
 // caller's context: stop reading) is done, or the run fails.
 type source interface {
 	run(ctx context.Context, p *Pipeline, rs *runState, in *counters, out chan<- *batch) error
+	// interruptible reports whether run returns promptly once ctx is done
+	// (no read that can block for ever, as on stdin).
+	interruptible() bool
 }
 
 type namedReader struct {
 	name string
 	open func() (io.ReadCloser, error)
+	file bool // a regular file: reads never block for long
 }
 
 type readerSource struct{ readers []namedReader }
+
+func (s *readerSource) interruptible() bool {
+	for _, r := range s.readers {
+		if !r.file {
+			return false
+		}
+	}
+	return true
+}
 
 func (s *readerSource) run(ctx context.Context, p *Pipeline, rs *runState, c *counters, out chan<- *batch) error {
 	spec := &p.spec.Input
@@ -264,6 +277,8 @@ func inputFailed(rs *runState, policy string, maxBytes int, c *counters, name st
 // funcSource adapts a Source; records are batched with a short linger so
 // that a slow source still streams.
 type funcSource struct{ next Source }
+
+func (s *funcSource) interruptible() bool { return false }
 
 const linger = 5 * time.Millisecond
 
@@ -605,7 +620,7 @@ func (p *Pipeline) openInput(stdin io.Reader) (source, error) {
 			return nil, errAtField(spec.Input.src, spec.File, "path", "cannot read input: %v", err)
 		}
 		fh.Close()
-		rs = append(rs, namedReader{name: f, open: func() (io.ReadCloser, error) { return openMaybeCompressed(f, &p.inputRead) }})
+		rs = append(rs, namedReader{name: f, file: true, open: func() (io.ReadCloser, error) { return openMaybeCompressed(f, &p.inputRead) }})
 	}
 	if len(rs) == 0 {
 		return nil, errAtField(spec.Input.src, spec.File, "path", "input %q matches no file", spec.Input.Path)

@@ -99,45 +99,58 @@ func (p *Pipeline) run(ctx context.Context, src source, snk sink) (err error) {
 	p.ready.Store(true)
 	defer p.ready.Store(false)
 	var wg sync.WaitGroup
-	// The reader may block in a read that cannot be interrupted (stdin):
-	// it is not waited for. The gate forwards its batches until the input
-	// ends, ctx is done or the run fails.
-	raw := make(chan *batch, queueDepth)
-	go func() {
-		defer close(raw)
-		if rerr := src.run(ctx, p, rs, inStats, raw); rerr != nil {
-			rs.failAt(0, rerr)
-		}
-	}()
 	first := make(chan *batch, queueDepth)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		defer close(first)
-		for {
-			select {
-			case b, ok := <-raw:
-				if !ok || !rs.send(first, b, 1) {
-					return
-				}
-			case <-ctx.Done():
-				for { // forward what the reader already handed over
-					select {
-					case b, ok := <-raw:
-						if !ok || !rs.send(first, b, 1) {
-							return
-						}
-					default:
+	if src.interruptible() {
+		// Files: the reader checks ctx between reads, so it feeds the
+		// first stage itself (one goroutine hand-off less per batch).
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(first)
+			if rerr := src.run(ctx, p, rs, inStats, first); rerr != nil {
+				rs.failAt(0, rerr)
+			}
+		}()
+	} else {
+		// The reader may block in a read that cannot be interrupted
+		// (stdin): it is not waited for. The gate forwards its batches
+		// until the input ends, ctx is done or the run fails.
+		raw := make(chan *batch, queueDepth)
+		go func() {
+			defer close(raw)
+			if rerr := src.run(ctx, p, rs, inStats, raw); rerr != nil {
+				rs.failAt(0, rerr)
+			}
+		}()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(first)
+			for {
+				select {
+				case b, ok := <-raw:
+					if !ok || !rs.send(first, b, 1) {
 						return
 					}
+				case <-ctx.Done():
+					for { // forward what the reader already handed over
+						select {
+						case b, ok := <-raw:
+							if !ok || !rs.send(first, b, 1) {
+								return
+							}
+						default:
+							return
+						}
+					}
+				case <-rs.stop(1):
+					return
+				case <-stageCtx.Done():
+					return
 				}
-			case <-rs.stop(1):
-				return
-			case <-stageCtx.Done():
-				return
 			}
-		}
-	}()
+		}()
+	}
 	in := (<-chan *batch)(first)
 	for i, s := range p.stages {
 		out := make(chan *batch, queueDepth)

@@ -82,6 +82,8 @@ type Pipeline struct {
 	ready   atomic.Bool
 
 	inputRead, inputSize atomic.Int64
+
+	current *Pipeline // RunLive: the version whose stages run now
 }
 
 // Progress reports how many bytes of the input files the current or last
@@ -363,10 +365,16 @@ func (p *Pipeline) Stats() []StageStats {
 	var out []StageStats
 	in := p.inStats.snapshot("input", "")
 	out = append(out, in)
-	for i, s := range p.stages {
+	stages, stats := p.stages, p.stats
+	if c := p.current; c != nil && c != p { // a live run switched versions
+		c.mu.Lock()
+		stages, stats = c.stages, c.stats
+		c.mu.Unlock()
+	}
+	for i, s := range stages {
 		st := StageStats{Name: s.name, Kind: s.kind}
-		if i < len(p.stats) {
-			st = p.stats[i].snapshot(s.name, s.kind)
+		if i < len(stats) {
+			st = stats[i].snapshot(s.name, s.kind)
 		}
 		st.Restarts = s.events.restarts.Load()
 		out = append(out, st)

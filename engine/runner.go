@@ -176,7 +176,16 @@ type runState struct {
 	stops  []chan struct{} // stops[0]: the input; stops[i+1]: stage i
 	mu     sync.Mutex
 	err    error
-	level  int // how many stops are closed
+	level  int       // how many stops are closed
+	root   *runState // live runs: the run's own state, when this one is a chain's
+}
+
+// chain returns the state of one chain of stages of a live run: its own
+// stops, while errors and the input's stop are the run's.
+func (rs *runState) chain(stages int) *runState {
+	c := newRunState(rs.ctx, rs.cancel, stages)
+	c.dl, c.root = rs.dl, rs
+	return c
 }
 
 func newRunState(ctx context.Context, cancel context.CancelCauseFunc, stages int) *runState {
@@ -191,17 +200,24 @@ func newRunState(ctx context.Context, cancel context.CancelCauseFunc, stages int
 // upstream of it (level 0 is the input, level i+1 stage i).
 func (rs *runState) failAt(level int, err error) {
 	rs.mu.Lock()
-	defer rs.mu.Unlock()
 	if rs.err == nil {
 		rs.err = err
 	}
 	for ; rs.level <= level && rs.level < len(rs.stops); rs.level++ {
 		close(rs.stops[rs.level])
 	}
+	rs.mu.Unlock()
+	if rs.root != nil {
+		rs.root.failAt(0, err) // a chain's failure stops the whole input
+	}
 }
 
 // abort records err and ends everything at once.
 func (rs *runState) abort(err error) {
+	if rs.root != nil {
+		rs.root.abort(err)
+		return
+	}
 	rs.mu.Lock()
 	if rs.err == nil {
 		rs.err = err
@@ -211,12 +227,18 @@ func (rs *runState) abort(err error) {
 }
 
 func (rs *runState) failed() bool {
+	if rs.root != nil {
+		return rs.root.failed()
+	}
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	return rs.err != nil
 }
 
 func (rs *runState) firstErr() error {
+	if rs.root != nil {
+		return rs.root.firstErr()
+	}
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	return rs.err

@@ -64,8 +64,7 @@ func (p *Pipeline) RunLive(ctx context.Context, stdin io.Reader, stdout io.Write
 		p.closeInstances(insts)
 		return err
 	}
-	p.setCurrent(p)
-	defer p.setCurrent(nil)
+	p.setCurrent(p) // stays the last active version after the run, for Stats
 	p.ready.Store(true)
 	defer p.ready.Store(false)
 

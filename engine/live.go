@@ -125,7 +125,7 @@ func (p *Pipeline) RunLive(ctx context.Context, stdin io.Reader, stdout io.Write
 				cur = start(r.Next, next, r.Next.stats[:len(r.Next.stages)])
 				chains <- cur
 				p.setCurrent(r.Next)
-				p.opts.log.Info("pipeline reloaded", "stages", len(r.Next.stages))
+				p.opts.log.Debug("pipeline version switched", "stages", len(r.Next.stages))
 				reply(r, nil)
 			case <-root.ctx.Done():
 				return

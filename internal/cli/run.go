@@ -85,6 +85,7 @@ type runFlags struct {
 	dryRun        bool
 	progress      bool
 	noProgress    bool
+	watch         bool
 }
 
 const runExample = `  # a pipeline file, with its input and output replaced
@@ -125,6 +126,7 @@ the records in flight are written.`,
 	fl.BoolVar(&f.stats, "stats", false, "print per-stage counts and latency to stderr at the end")
 	fl.BoolVar(&f.progress, "progress", false, "show a progress line on stderr (default: when stderr is a terminal and the input is files)")
 	fl.BoolVar(&f.noProgress, "no-progress", false, "never show a progress line")
+	fl.BoolVar(&f.watch, "watch", false, "reload the pipeline when it or a file it uses changes (also on SIGHUP), without losing a record; a bad edit is rejected")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "load, lint and print the resolved pipeline (defaults, environment, paths) without reading input")
 	fl.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics, /healthz and /readyz on this address (e.g. :9090)")
 	for _, k := range []struct{ flag, kind, usage string }{
@@ -201,7 +203,14 @@ func (a *app) run(file string, f *runFlags) error {
 		return err
 	}
 	start := time.Now()
-	err = p.Run(ctx, a.stdin, a.stdout)
+	if f.watch {
+		if file == "" {
+			return usagef("--watch needs a pipeline FILE")
+		}
+		err = a.runLive(ctx, file, f, p, log, audit)
+	} else {
+		err = p.Run(ctx, a.stdin, a.stdout)
+	}
 	stopProgress()
 	if perr := stopProf(); err == nil {
 		err = perr

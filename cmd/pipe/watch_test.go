@@ -1,0 +1,94 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// A generator feeds `pipe run --watch` while the test edits the pipeline
+// three times, one edit broken: every record comes out exactly once, in
+// order, processed by the version active when it entered; the broken edit
+// is rejected and the pipeline goes on.
+func TestWatchReloadUnderSteadyStream(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "p.yaml")
+	write := func(with string, pattern string) {
+		y := fmt.Sprintf("stages:\n  - {name: tag, type: native, use: replace, config: {pattern: '%s', with: '%s'}}\n", pattern, with)
+		if err := os.WriteFile(file+".tmp", []byte(y), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		os.Rename(file+".tmp", file) // as editors save
+	}
+	write("v1:", "^")
+	cmd := exec.Command(pipeBin, "run", file, "--watch", "--stats")
+	in, _ := cmd.StdinPipe()
+	outPipe, _ := cmd.StdoutPipe()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		sc := bufio.NewScanner(outPipe)
+		for sc.Scan() {
+			lines = append(lines, sc.Text())
+		}
+	}()
+	const n = 12000
+	feed := make(chan struct{})
+	go func() {
+		defer close(feed)
+		for i := range n {
+			fmt.Fprintf(in, "r%05d\n", i)
+			if i%40 == 0 {
+				time.Sleep(10 * time.Millisecond) // about 3 s in all
+			}
+		}
+	}()
+	time.Sleep(700 * time.Millisecond)
+	write("v2:", "^")
+	time.Sleep(700 * time.Millisecond)
+	write("broken:", "(") // an invalid regexp: rejected
+	time.Sleep(700 * time.Millisecond)
+	write("v3:", "^")
+	<-feed
+	in.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("pipe: %v\n%s", err, stderr.String())
+	}
+	wg.Wait()
+	if len(lines) != n {
+		t.Fatalf("%d records out, want %d\n%s", len(lines), n, stderr.String())
+	}
+	last, versions := "v1", map[string]int{}
+	for i, l := range lines {
+		v, rec, ok := strings.Cut(l, ":")
+		if !ok || rec != fmt.Sprintf("r%05d", i) {
+			t.Fatalf("record %d is %q: lost, duplicated or out of order", i, l)
+		}
+		if v < last || v == "broken" {
+			t.Fatalf("record %d went through %s after %s", i, v, last)
+		}
+		last = v
+		versions[v]++
+	}
+	if versions["v1"] == 0 || versions["v2"] == 0 || versions["v3"] == 0 {
+		t.Errorf("versions seen: %v; want all three", versions)
+	}
+	log := stderr.String()
+	if strings.Count(log, "pipeline reloaded") != 2 || !strings.Contains(log, "reload rejected") || !strings.Contains(log, "invalid regexp") {
+		t.Errorf("log does not show two reloads and one rejection:\n%s", log)
+	}
+}

@@ -1,0 +1,204 @@
+package cli
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+	"github.com/pipe-dev/pipe/engine"
+)
+
+// watchedFiles lists the files a pipeline depends on: the file itself,
+// every stage's script, module, plugin or binary (with a plugin's
+// manifest), schema files and the modules: directories of scripts.
+func watchedFiles(file string, p *engine.Pipeline) []string {
+	files := []string{file}
+	for i := range p.Spec().Stages {
+		s := &p.Spec().Stages[i]
+		if s.Path != "" {
+			files = append(files, s.Resolve(s.Path))
+			if s.Plugin() != "" {
+				files = append(files, filepath.Join(filepath.Dir(s.Path), "plugin.yaml"))
+			}
+		}
+		if v, _ := s.Schema.Value(); v != nil {
+			if path, ok := v.(string); ok {
+				files = append(files, s.Resolve(path))
+			}
+		}
+		if v, _ := s.Extra.Value(); v != nil {
+			if m, ok := v.(map[string]any); ok {
+				if mods, ok := m["modules"].([]any); ok {
+					for _, d := range mods {
+						if ds, ok := d.(string); ok {
+							files = append(files, s.Resolve(ds))
+						}
+					}
+				}
+			}
+		}
+	}
+	for i, f := range files {
+		if abs, err := filepath.Abs(f); err == nil {
+			files[i] = abs
+		}
+	}
+	return files
+}
+
+// soHashes fingerprints the Go plugins (.so) a pipeline loaded: they can
+// never be unloaded, so a reload that changes one is refused.
+func soHashes(p *engine.Pipeline) map[string][32]byte {
+	out := map[string][32]byte{}
+	for i := range p.Spec().Stages {
+		s := &p.Spec().Stages[i]
+		if s.Type == "native" && s.Path != "" {
+			path := s.Resolve(s.Path)
+			if b, err := os.ReadFile(path); err == nil {
+				out[path] = sha256.Sum256(b)
+			}
+		}
+	}
+	return out
+}
+
+// runLive runs a pipeline file so that it can be replaced while it runs:
+// on SIGHUP, and with --watch on any change to the files it uses, the file
+// is parsed, built and loaded beside the running pipeline and swapped in
+// between batches; a bad edit is rejected and the old pipeline goes on.
+func (a *app) runLive(ctx context.Context, file string, f *runFlags, p *engine.Pipeline, log *slog.Logger, audit *auditLog) error {
+	reloads := make(chan engine.Reload)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	var w *fsnotify.Watcher
+	if f.watch {
+		var err error
+		if w, err = fsnotify.NewWatcher(); err != nil {
+			return fmt.Errorf("--watch: %w", err)
+		}
+		defer w.Close()
+	}
+	watched := map[string]bool{}
+	watch := func(q *engine.Pipeline) {
+		if w == nil {
+			return
+		}
+		for _, path := range watchedFiles(file, q) {
+			watched[path] = true
+			dir := path
+			if st, err := os.Stat(path); err != nil || !st.IsDir() {
+				dir = filepath.Dir(path)
+			}
+			if err := w.Add(dir); err != nil {
+				log.Warn("cannot watch", "path", dir, "err", err)
+			}
+		}
+	}
+	watch(p)
+	loadedSO := soHashes(p)
+	version := 1
+
+	reload := func(why string) {
+		next, err := a.rebuild(file, f, log, audit, loadedSO)
+		if err == nil {
+			res := make(chan error, 1)
+			select {
+			case reloads <- engine.Reload{Next: next, Done: res}:
+				err = <-res
+			case <-ctx.Done():
+				return
+			}
+		}
+		if err != nil {
+			log.Error("reload rejected: the running pipeline goes on", "file", file, "trigger", why, "err", err)
+			audit.event("pipeline_reload_rejected", map[string]any{"file": file, "trigger": why, "reason": err.Error()})
+			return
+		}
+		version++
+		var stages []string
+		for _, s := range next.Spec().Stages {
+			st := s.Name + " (" + s.Type
+			if s.Plugin() != "" {
+				st += " " + s.Plugin()
+			}
+			stages = append(stages, st+")")
+		}
+		log.Info("pipeline reloaded", "file", file, "trigger", why, "version", version, "stages", strings.Join(stages, ", "))
+		audit.event("pipeline_reloaded", map[string]any{"file": file, "trigger": why, "version": version, "stages": stages})
+		watch(next)
+	}
+
+	stop := make(chan struct{})
+	go func() {
+		var events <-chan fsnotify.Event
+		var errs <-chan error
+		if w != nil {
+			events, errs = w.Events, w.Errors
+		}
+		debounce := time.NewTimer(time.Hour)
+		debounce.Stop()
+		changed := ""
+		for {
+			select {
+			case <-stop:
+				return
+			case <-hup:
+				reload("SIGHUP")
+			case ev, ok := <-events:
+				if !ok {
+					return
+				}
+				path, _ := filepath.Abs(ev.Name)
+				if watched[path] || watched[filepath.Dir(path)] {
+					changed = path
+					debounce.Reset(200 * time.Millisecond) // editors write in several steps
+				}
+			case err, ok := <-errs:
+				if ok {
+					log.Warn("watching files", "err", err)
+				}
+			case <-debounce.C:
+				reload("change of " + changed)
+			}
+		}
+	}()
+	defer close(stop)
+	return p.RunLive(ctx, a.stdin, a.stdout, reloads)
+}
+
+// rebuild parses, builds and loads the pipeline file again (with the
+// command line's overrides).
+func (a *app) rebuild(file string, f *runFlags, log *slog.Logger, audit *auditLog, loadedSO map[string][32]byte) (*engine.Pipeline, error) {
+	spec, err := a.spec(file, f)
+	if err != nil {
+		return nil, err
+	}
+	opts, err := a.buildOptions(spec, log, audit)
+	if err != nil {
+		return nil, err
+	}
+	next, err := engine.Build(spec, opts...)
+	if err != nil {
+		return nil, err
+	}
+	for path, sum := range soHashes(next) {
+		if old, ok := loadedSO[path]; !ok || old != sum {
+			next.Close()
+			return nil, fmt.Errorf("%s: a Go plugin (.so) cannot be unloaded or reloaded; restart pipe to use the changed plugin", path)
+		}
+	}
+	if err := next.Load(context.Background()); err != nil {
+		next.Close()
+		return nil, err
+	}
+	return next, nil
+}

@@ -20,7 +20,12 @@ type options struct {
 	log      *slog.Logger
 	lookup   LookupEnv
 	resolver Resolver
+	events   EventHook
 }
+
+// WithEvents hands the events that stage kinds report (plugins started,
+// crashed, restarted) to hook.
+func WithEvents(hook EventHook) Option { return func(o *options) { o.events = hook } }
 
 // WithResolver makes Build resolve use: NAME[@CONSTRAINT] through r.
 func WithResolver(r Resolver) Option { return func(o *options) { o.resolver = r } }
@@ -109,7 +114,7 @@ func Build(spec *Spec, opts ...Option) (*Pipeline, error) {
 		}
 		timeout, onErr, workers, maxBytes := s.effective(spec.Defaults)
 		kind := s.Type
-		events := &StageEvents{}
+		events := &StageEvents{stage: s.Name, kind: kind, hook: o.events}
 		var st Stage
 		switch {
 		case s.New != nil:
@@ -336,16 +341,17 @@ func (p *Pipeline) validateOutput() bool {
 type StageStats struct {
 	Name         string
 	Kind         string
-	In           int64 // records that entered
-	InBytes      int64 // bytes of the records that entered (stages only)
-	Passed       int64 // records that produced at least one output
-	Out          int64 // records emitted (splits count each)
-	Dropped      int64 // records the stage dropped (emitted nothing)
-	Errors       int64 // records that failed (timeouts and too large included)
-	DeadLettered int64 // failed records written to the dead-letter file
-	Timeouts     int64 // failed records that timed out
-	Busy         int64 // nanoseconds spent in the stage's transformers
-	Restarts     int64 // restarts of the stage's runtime (rpc plugins), over the pipeline's life
+	In           int64  // records that entered
+	InBytes      int64  // bytes of the records that entered (stages only)
+	Passed       int64  // records that produced at least one output
+	Out          int64  // records emitted (splits count each)
+	Dropped      int64  // records the stage dropped (emitted nothing)
+	Errors       int64  // records that failed (timeouts and too large included)
+	DeadLettered int64  // failed records written to the dead-letter file
+	Timeouts     int64  // failed records that timed out
+	Busy         int64  // nanoseconds spent in the stage's transformers
+	Restarts     int64  // restarts of the stage's runtime (rpc plugins), over the pipeline's life
+	Plugin       string // NAME@VERSION when the stage runs a plugin from a plugin directory
 	// BatchLatency counts batches by the time the stage took for them:
 	// BatchLatency[i] batches took at most LatencyBuckets[i] (and more than
 	// the bound before); the last element counts the slower ones. Nil when
@@ -377,6 +383,7 @@ func (p *Pipeline) Stats() []StageStats {
 			st = stats[i].snapshot(s.name, s.kind)
 		}
 		st.Restarts = s.events.restarts.Load()
+		st.Plugin = s.spec.Plugin()
 		out = append(out, st)
 	}
 	if len(p.stats) > len(p.stages) {

@@ -58,17 +58,37 @@ type BuildEnv struct {
 	Events *StageEvents
 }
 
-// StageEvents collects events a stage kind reports. Its methods are safe
-// for concurrent use.
+// StageEvents collects events a stage kind reports (counted in the stats,
+// and handed to the EventHook of WithEvents, e.g. an audit log). Its
+// methods are safe for concurrent use.
 type StageEvents struct {
-	restarts atomic.Int64
+	stage, kind string
+	hook        EventHook
+	restarts    atomic.Int64
+}
+
+// EventHook hears of stage events: plugin_started, plugin_crashed,
+// plugin_restarted and whatever kinds report with Emit.
+type EventHook func(stage, kind, event string, attrs map[string]any)
+
+// Emit reports an event with key-value attributes.
+func (e *StageEvents) Emit(event string, kv ...any) {
+	if e == nil || e.hook == nil {
+		return
+	}
+	attrs := map[string]any{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		attrs[fmt.Sprint(kv[i])] = kv[i+1]
+	}
+	e.hook(e.stage, e.kind, event, attrs)
 }
 
 // Restarted records that the stage's runtime was restarted (an rpc plugin
-// after a crash or hang).
-func (e *StageEvents) Restarted() {
+// after a crash or hang); kv are attributes for the event hook.
+func (e *StageEvents) Restarted(kv ...any) {
 	if e != nil {
 		e.restarts.Add(1)
+		e.Emit("plugin_restarted", kv...)
 	}
 }
 

@@ -132,6 +132,12 @@ func (a *app) catalog(spec *engine.Spec, audit *auditLog) (*plugins.Catalog, err
 // when plugin directories exist, the plugin resolver.
 func (a *app) buildOptions(spec *engine.Spec, log *slog.Logger, audit *auditLog) ([]engine.Option, error) {
 	opts := []engine.Option{engine.WithLogger(log), engine.WithRegistry(a.reg)}
+	if audit != nil {
+		opts = append(opts, engine.WithEvents(func(stage, kind, event string, attrs map[string]any) {
+			attrs["stage"], attrs["kind"] = stage, kind
+			audit.event(event, attrs)
+		}))
+	}
 	c, err := a.catalog(spec, audit)
 	if err != nil {
 		return nil, err

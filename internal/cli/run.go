@@ -385,6 +385,9 @@ func printStats(w io.Writer, stats []engine.StageStats, elapsed time.Duration) {
 		if kind == "" {
 			kind = "-"
 		}
+		if s.Plugin != "" {
+			kind += " " + s.Plugin
+		}
 		avg := "-"
 		if s.In > 0 && s.Busy > 0 {
 			avg = (time.Duration(s.Busy) / time.Duration(s.In)).String()

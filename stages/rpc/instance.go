@@ -50,6 +50,7 @@ func (in *instance) Open(ctx context.Context) error {
 // and exponential backoff. Exhausted retries are fatal for the pipeline.
 func (in *instance) restart(ctx context.Context, why error) error {
 	if in.p != nil {
+		in.st.events.Emit("plugin_crashed", "path", in.st.path, "pid", in.p.pid, "reason", why.Error(), "stderr", in.tail.last())
 		in.p.kill()
 		in.p = nil
 	}
@@ -66,7 +67,7 @@ func (in *instance) restart(ctx context.Context, why error) error {
 		if err == nil {
 			in.st.log.Warn("plugin restarted", "path", in.st.path, "reason", why, "attempt", attempt+1, "took", time.Since(start))
 			in.p = p
-			in.st.events.Restarted()
+			in.st.events.Restarted("path", in.st.path, "pid", p.pid, "attempt", attempt+1, "took_ms", time.Since(start).Milliseconds())
 			return nil
 		}
 		in.st.log.Warn("plugin restart failed", "path", in.st.path, "attempt", attempt+1, "err", err)

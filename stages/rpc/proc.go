@@ -103,6 +103,7 @@ func (s *stage) start(ctx context.Context, tl *tail) (*proc, error) {
 		}
 		return fail(fmt.Errorf("open: %w", err))
 	}
+	s.events.Emit("plugin_started", "path", s.path, "pid", p.pid, "sha256", s.fileSum())
 	return p, nil
 }
 

@@ -43,17 +43,20 @@ const (
 )
 
 type stage struct {
-	spec    *engine.StageSpec
-	path    string
-	opts    options
-	sum     []byte // pinned sha256, nil if none
-	config  []byte // the config: mapping as JSON
-	codec   string
-	log     *slog.Logger
-	events  *engine.StageEvents
-	startTO time.Duration
-	health  time.Duration
-	retries int
+	spec *engine.StageSpec
+	path string
+	opts options
+	sum  []byte // pinned sha256, nil if none
+
+	hashOnce sync.Once
+	hash     string // sha256 of the binary, for the audit log
+	config   []byte // the config: mapping as JSON
+	codec    string
+	log      *slog.Logger
+	events   *engine.StageEvents
+	startTO  time.Duration
+	health   time.Duration
+	retries  int
 
 	mu     sync.Mutex
 	loaded bool
@@ -219,3 +222,14 @@ var (
 	_ engine.Loader = (*stage)(nil)
 	_ io.Closer     = (*stage)(nil)
 )
+
+// fileSum returns the hex sha256 of the plugin binary (for the audit log).
+func (s *stage) fileSum() string {
+	s.hashOnce.Do(func() {
+		if b, err := os.ReadFile(s.path); err == nil {
+			sum := sha256.Sum256(b)
+			s.hash = hex.EncodeToString(sum[:])
+		}
+	})
+	return s.hash
+}

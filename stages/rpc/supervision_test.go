@@ -37,10 +37,11 @@ func (s *syncBuffer) String() string {
 }
 
 type run struct {
-	out   []string
-	err   error
-	stats engine.StageStats
-	log   string
+	out    []string
+	err    error
+	stats  engine.StageStats
+	log    string
+	events string // stage events in order, space-separated
 }
 
 // runStage runs one stage over lines and returns what came out.
@@ -51,7 +52,14 @@ func runStage(t *testing.T, sp engine.StageSpec, in []string) run {
 	if sp.OnError == engine.OnErrorDeadLetter {
 		spec.DeadLetter = &engine.DeadLetterSpec{Path: filepath.Join(t.TempDir(), "dl.ndjson")}
 	}
-	p, err := engine.Build(spec, engine.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	var evMu sync.Mutex
+	var events []string
+	hook := engine.WithEvents(func(stage, kind, event string, attrs map[string]any) {
+		evMu.Lock()
+		events = append(events, event)
+		evMu.Unlock()
+	})
+	p, err := engine.Build(spec, hook, engine.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}
@@ -63,7 +71,9 @@ func runStage(t *testing.T, sp engine.StageSpec, in []string) run {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	out, err := p.Process(ctx, recs...)
-	r := run{err: err, log: logs.String()}
+	evMu.Lock()
+	r := run{err: err, log: logs.String(), events: strings.Join(events, " ")}
+	evMu.Unlock()
 	for _, o := range out {
 		r.out = append(r.out, string(o.Data))
 	}
@@ -134,6 +144,10 @@ func TestKillMidStream(t *testing.T) {
 	}
 	if !strings.Contains(r.log, "plugin restarted") {
 		t.Errorf("log does not mention the restart:\n%s", r.log)
+	}
+	// The events the audit log records: start, crash, restart (and start).
+	if !strings.HasPrefix(r.events, "plugin_started") || !strings.Contains(r.events, "plugin_crashed plugin_started plugin_restarted") || r.stats.Restarts != 1 {
+		t.Errorf("events %q, restarts %d", r.events, r.stats.Restarts)
 	}
 	if r.stats.In != int64(len(in)) || r.stats.Out != int64(len(in)) {
 		t.Errorf("stats = %+v", r.stats)

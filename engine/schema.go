@@ -50,17 +50,38 @@ func checkSchema(sch *jsonschema.Schema, data []byte) error {
 	if err != nil {
 		return fmt.Errorf("%w: record is not JSON: %v", ErrSchema, err)
 	}
-	err = sch.Validate(v)
-	if err == nil {
+	msg, _ := violation(sch, v)
+	if msg == "" {
 		return nil
+	}
+	return fmt.Errorf("%w %s", ErrSchema, msg)
+}
+
+// violation validates v against sch; it returns "" when v matches, else
+// what is wrong (up to three places: "at /level: ... (schema /properties/level/enum)")
+// and the instance path of the first problem.
+func violation(sch *jsonschema.Schema, v any) (msg string, first []string) {
+	err := sch.Validate(v)
+	if err == nil {
+		return "", nil
 	}
 	var ve *jsonschema.ValidationError
 	if !errors.As(err, &ve) {
-		return fmt.Errorf("%w: %v", ErrSchema, err)
+		return err.Error(), nil
 	}
 	var parts []string
-	var walk func(u *jsonschema.OutputUnit)
-	walk = func(u *jsonschema.OutputUnit) {
+	var walk func(e *jsonschema.ValidationError)
+	walk = func(e *jsonschema.ValidationError) {
+		if len(e.Causes) == 0 && first == nil {
+			first = e.InstanceLocation
+		}
+		for _, c := range e.Causes {
+			walk(c)
+		}
+	}
+	walk(ve)
+	var units func(u *jsonschema.OutputUnit)
+	units = func(u *jsonschema.OutputUnit) {
 		if u.Error != nil && len(u.Errors) == 0 {
 			inst := u.InstanceLocation
 			if inst == "" {
@@ -69,17 +90,17 @@ func checkSchema(sch *jsonschema.Schema, data []byte) error {
 			parts = append(parts, fmt.Sprintf("at %s: %s (schema %s)", inst, u.Error.String(), u.KeywordLocation))
 		}
 		for i := range u.Errors {
-			walk(&u.Errors[i])
+			units(&u.Errors[i])
 		}
 	}
-	walk(ve.BasicOutput())
+	units(ve.BasicOutput())
 	if len(parts) == 0 {
-		return fmt.Errorf("%w: %s", ErrSchema, strings.ReplaceAll(ve.Error(), "\n", "; "))
+		return strings.ReplaceAll(ve.Error(), "\n", "; "), first
 	}
 	if len(parts) > 3 {
 		parts = append(parts[:3], fmt.Sprintf("and %d more", len(parts)-3))
 	}
-	return fmt.Errorf("%w %s", ErrSchema, strings.Join(parts, "; "))
+	return strings.Join(parts, "; "), first
 }
 
 // checkConfigSchema validates a stage's config: against its plugin's
@@ -105,45 +126,16 @@ func checkConfigSchema(s *StageSpec, p ResolvedPlugin) error {
 			return err
 		}
 	}
-	if err := checkSchema(sch, raw); err != nil {
-		var ve *jsonschema.ValidationError
-		field := "config"
-		cfg := s.Config
-		vErr := sch.Validate(mustJSON(raw))
-		if errors.As(vErr, &ve) && len(ve.InstanceLocation) > 0 && !cfg.IsZero() {
-			return cfg.Errorf(ve.InstanceLocation[0], "config of plugin %s %s: %s", p.Name, p.Version, strings.TrimPrefix(err.Error(), ErrSchema.Error()+" "))
-		}
-		for _, leaf := range leaves(vErr) {
-			if len(leaf) > 0 && !cfg.IsZero() {
-				return cfg.Errorf(leaf[0], "config of plugin %s %s: %s", p.Name, p.Version, strings.TrimPrefix(err.Error(), ErrSchema.Error()+" "))
-			}
-		}
-		return s.Errorf(field, "config of plugin %s %s: %s", p.Name, p.Version, strings.TrimPrefix(err.Error(), ErrSchema.Error()+" "))
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	if err != nil {
+		return s.Errorf("config", "%v", err)
 	}
-	return nil
-}
-
-func mustJSON(raw []byte) any {
-	v, _ := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
-	return v
-}
-
-// leaves returns the instance locations of a validation error's causes.
-func leaves(err error) [][]string {
-	var ve *jsonschema.ValidationError
-	if !errors.As(err, &ve) {
+	msg, first := violation(sch, v)
+	if msg == "" {
 		return nil
 	}
-	var out [][]string
-	var walk func(e *jsonschema.ValidationError)
-	walk = func(e *jsonschema.ValidationError) {
-		if len(e.Causes) == 0 {
-			out = append(out, e.InstanceLocation)
-		}
-		for _, c := range e.Causes {
-			walk(c)
-		}
+	if len(first) > 0 && !s.Config.IsZero() {
+		return s.Config.Errorf(first[0], "config of plugin %s %s: %s", p.Name, p.Version, msg)
 	}
-	walk(ve)
-	return out
+	return s.Errorf("config", "config of plugin %s %s: %s", p.Name, p.Version, msg)
 }

@@ -108,11 +108,7 @@ then the end-to-end throughput.`,
 			}
 			override(&spec.Input.Type, &spec.Input.Path, "stdin", input)
 			spec.Output = engine.OutputSpec{Codec: spec.Output.Codec}
-			opts, err := a.buildOptions(spec, log, nil)
-			if err != nil {
-				return err
-			}
-			p, err := engine.Build(spec, opts...)
+			p, err := a.build(spec, log, nil)
 			if err != nil {
 				return err
 			}

@@ -156,6 +156,15 @@ func (a *app) buildOptions(spec *engine.Spec, log *slog.Logger, audit *auditLog)
 	return opts, nil
 }
 
+// build builds spec with the command's options (see buildOptions).
+func (a *app) build(spec *engine.Spec, log *slog.Logger, audit *auditLog) (*engine.Pipeline, error) {
+	opts, err := a.buildOptions(spec, log, audit)
+	if err != nil {
+		return nil, err
+	}
+	return engine.Build(spec, opts...)
+}
+
 func (a *app) pluginsCmd() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{

@@ -162,11 +162,7 @@ func (a *app) run(file string, f *runFlags) error {
 		return err
 	}
 	defer audit.close()
-	opts, err := a.buildOptions(spec, log, audit)
-	if err != nil {
-		return err
-	}
-	p, err := engine.Build(spec, opts...)
+	p, err := a.build(spec, log, audit)
 	if err != nil {
 		return err
 	}
@@ -458,10 +454,7 @@ Exit status 2 if any file has an error.`,
 				var p *engine.Pipeline
 				spec, err := parseFile(file)
 				if err == nil {
-					var opts []engine.Option
-					if opts, err = a.buildOptions(spec, log, nil); err == nil {
-						p, err = engine.Build(spec, opts...)
-					}
+					p, err = a.build(spec, log, nil)
 				}
 				if err == nil {
 					err = p.Load(context.Background())

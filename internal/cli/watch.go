@@ -182,11 +182,7 @@ func (a *app) rebuild(file string, f *runFlags, log *slog.Logger, audit *auditLo
 	if err != nil {
 		return nil, err
 	}
-	opts, err := a.buildOptions(spec, log, audit)
-	if err != nil {
-		return nil, err
-	}
-	next, err := engine.Build(spec, opts...)
+	next, err := a.build(spec, log, audit)
 	if err != nil {
 		return nil, err
 	}

@@ -7,8 +7,6 @@ import (
 	"strings"
 
 	"github.com/pipe-dev/pipe/engine"
-	"github.com/tidwall/gjson"
-	"github.com/tidwall/sjson"
 )
 
 func init() {
@@ -55,22 +53,12 @@ func (t *Case) Transform(_ context.Context, r *engine.Record, emit func(*engine.
 		emit(r)
 		return nil
 	}
-	v, err := field(r.Data, t.field)
-	if err != nil {
-		return err
+	conv := strings.ToLower
+	if t.upper {
+		conv = strings.ToUpper
 	}
-	if v.Type == gjson.String {
-		s := v.Str
-		if t.upper {
-			s = strings.ToUpper(s)
-		} else {
-			s = strings.ToLower(s)
-		}
-		if s != v.Str {
-			if r.Data, err = sjson.SetBytes(r.Data, t.field, s); err != nil {
-				return err
-			}
-		}
+	if err := editString(r, t.field, conv); err != nil {
+		return err
 	}
 	emit(r)
 	return nil

@@ -9,6 +9,7 @@ import (
 
 	"github.com/pipe-dev/pipe/engine"
 	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
 )
 
 // errNotJSON fails records that a field-based transformer cannot read.
@@ -69,4 +70,20 @@ func fieldText(r gjson.Result) string {
 		return r.Str
 	}
 	return r.Raw
+}
+
+// editString replaces the string at path with f of it; a missing or
+// non-string field is left alone.
+func editString(r *engine.Record, path string, f func(string) string) error {
+	v, err := field(r.Data, path)
+	if err != nil {
+		return err
+	}
+	if v.Type != gjson.String {
+		return nil
+	}
+	if s := f(v.Str); s != v.Str {
+		r.Data, err = sjson.SetBytes(r.Data, path, s)
+	}
+	return err
 }

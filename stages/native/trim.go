@@ -6,8 +6,6 @@ import (
 	"strings"
 
 	"github.com/pipe-dev/pipe/engine"
-	"github.com/tidwall/gjson"
-	"github.com/tidwall/sjson"
 )
 
 func init() {
@@ -47,20 +45,14 @@ func (t *Trim) Transform(_ context.Context, r *engine.Record, emit func(*engine.
 		emit(r)
 		return nil
 	}
-	v, err := field(r.Data, t.field)
+	err := editString(r, t.field, func(s string) string {
+		if t.cutset == "" {
+			return strings.TrimSpace(s)
+		}
+		return strings.Trim(s, t.cutset)
+	})
 	if err != nil {
 		return err
-	}
-	if v.Type == gjson.String {
-		s := strings.TrimSpace(v.Str)
-		if t.cutset != "" {
-			s = strings.Trim(v.Str, t.cutset)
-		}
-		if s != v.Str {
-			if r.Data, err = sjson.SetBytes(r.Data, t.field, s); err != nil {
-				return err
-			}
-		}
 	}
 	emit(r)
 	return nil

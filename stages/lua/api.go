@@ -1,0 +1,266 @@
+package lua
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pipe-dev/pipe/engine"
+	lua "github.com/yuin/gopher-lua"
+)
+
+// newState makes a sandboxed Lua state: base (without dofile and
+// loadfile), string, table and math, the pipe module, emit, and require
+// limited to the stage's modules: directories. in is nil for the state
+// that Load uses to inspect the script.
+func (s *stage) newState(in *instance) *lua.LState {
+	L := lua.NewState(lua.Options{CallStackSize: callStackSize, RegistrySize: registrySize,
+		RegistryMaxSize: registryMaxSize, SkipOpenLibs: true})
+	for _, lib := range []struct {
+		name string
+		open lua.LGFunction
+	}{{lua.BaseLibName, lua.OpenBase}, {lua.TabLibName, lua.OpenTable}, {lua.StringLibName, lua.OpenString}, {lua.MathLibName, lua.OpenMath}} {
+		L.Push(L.NewFunction(lib.open))
+		L.Push(lua.LString(lib.name))
+		L.Call(1, 0)
+	}
+	for _, name := range []string{"dofile", "loadfile"} {
+		L.SetGlobal(name, lua.LNil)
+	}
+	for _, a := range s.opts.Allow {
+		L.Push(L.NewFunction(optional[a]))
+		L.Push(lua.LString(a))
+		L.Call(1, 0)
+	}
+	mt := L.NewTable()
+	mt.RawSetString("__pipe_array", lua.LTrue)
+	L.SetField(L.G.Registry, arrayKey, mt)
+
+	log := s.log
+	L.SetGlobal("print", L.NewFunction(func(L *lua.LState) int {
+		parts := make([]string, L.GetTop())
+		for i := range parts {
+			parts[i] = L.ToStringMeta(L.Get(i + 1)).String()
+		}
+		log.Info(strings.Join(parts, "\t"))
+		return 0
+	}))
+	L.SetGlobal("emit", L.NewFunction(func(L *lua.LState) int {
+		if in == nil {
+			return 0
+		}
+		data, err := in.encode(L.CheckAny(1))
+		if err != nil {
+			L.RaiseError("emit: %v", err)
+		}
+		r := in.cur.Derive(data)
+		r.Meta = fromMeta(in.meta)
+		in.emitted = append(in.emitted, r)
+		return 0
+	}))
+	L.SetGlobal("require", L.NewFunction(s.require))
+	L.SetGlobal("pipe", s.pipeModule(L))
+	return L
+}
+
+// metaTable gives a record's metadata to Lua as a table of strings.
+func metaTable(L *lua.LState, meta map[string]string) *lua.LTable {
+	t := L.CreateTable(0, len(meta))
+	for k, v := range meta {
+		t.RawSetString(k, lua.LString(v))
+	}
+	return t
+}
+
+// fromMeta reads the metadata table back (values as strings; an empty,
+// non-nil map means "no metadata", so nothing is inherited).
+func fromMeta(t *lua.LTable) map[string]string {
+	m := map[string]string{}
+	t.ForEach(func(k, v lua.LValue) {
+		if v != lua.LNil {
+			m[k.String()] = v.String()
+		}
+	})
+	return m
+}
+
+var (
+	reMu    sync.Mutex
+	reCache = map[string]*regexp.Regexp{}
+)
+
+func compiled(L *lua.LState, pattern string) *regexp.Regexp {
+	reMu.Lock()
+	defer reMu.Unlock()
+	re, ok := reCache[pattern]
+	if !ok {
+		var err error
+		if re, err = regexp.Compile(pattern); err != nil {
+			L.RaiseError("invalid regexp %q: %v", pattern, err)
+		}
+		if len(reCache) < 1000 {
+			reCache[pattern] = re
+		}
+	}
+	return re
+}
+
+// pipeModule is the Go-backed host API of scripts.
+func (s *stage) pipeModule(L *lua.LState) *lua.LTable {
+	p := L.NewTable()
+	p.RawSetString("null", jsonNull)
+	fn := func(f lua.LGFunction) *lua.LFunction { return L.NewFunction(f) }
+	js := L.NewTable()
+	js.RawSetString("encode", fn(func(L *lua.LState) int {
+		b, err := encodeJSON(L.CheckAny(1))
+		if err != nil {
+			L.RaiseError("pipe.json.encode: %v", err)
+		}
+		L.Push(lua.LString(b))
+		return 1
+	}))
+	js.RawSetString("decode", fn(func(L *lua.LState) int {
+		v, err := decodeJSON(L, []byte(L.CheckString(1)))
+		if err != nil {
+			L.RaiseError("pipe.json.decode: %v", err)
+		}
+		L.Push(v)
+		return 1
+	}))
+	p.RawSetString("json", js)
+	lg := L.NewTable()
+	for _, lvl := range []string{"info", "warn", "error"} {
+		lg.RawSetString(lvl, fn(func(L *lua.LState) int {
+			msg := L.ToStringMeta(L.Get(1)).String()
+			var attrs []any
+			if t, ok := L.Get(2).(*lua.LTable); ok {
+				t.ForEach(func(k, v lua.LValue) { attrs = append(attrs, k.String(), v.String()) })
+			}
+			switch lvl {
+			case "info":
+				s.log.Info(msg, attrs...)
+			case "warn":
+				s.log.Warn(msg, attrs...)
+			default:
+				s.log.Error(msg, attrs...)
+			}
+			return 0
+		}))
+	}
+	p.RawSetString("log", lg)
+	p.RawSetString("now", fn(func(L *lua.LState) int {
+		L.Push(lua.LNumber(float64(time.Now().UnixNano()) / 1e9))
+		return 1
+	}))
+	p.RawSetString("split", fn(func(L *lua.LState) int {
+		str, sep := L.CheckString(1), L.OptString(2, ",")
+		t := L.NewTable()
+		for _, part := range strings.Split(str, sep) {
+			t.Append(lua.LString(part))
+		}
+		L.Push(t)
+		return 1
+	}))
+	p.RawSetString("trim", fn(func(L *lua.LState) int {
+		L.Push(lua.LString(strings.TrimSpace(L.CheckString(1))))
+		return 1
+	}))
+	p.RawSetString("startswith", fn(func(L *lua.LState) int {
+		L.Push(lua.LBool(strings.HasPrefix(L.CheckString(1), L.CheckString(2))))
+		return 1
+	}))
+	p.RawSetString("endswith", fn(func(L *lua.LState) int {
+		L.Push(lua.LBool(strings.HasSuffix(L.CheckString(1), L.CheckString(2))))
+		return 1
+	}))
+	p.RawSetString("match", fn(func(L *lua.LState) int {
+		m := compiled(L, L.CheckString(2)).FindStringSubmatch(L.CheckString(1))
+		if m == nil {
+			L.Push(lua.LNil)
+			return 1
+		}
+		t := L.NewTable()
+		for _, g := range m {
+			t.Append(lua.LString(g))
+		}
+		L.Push(t)
+		return 1
+	}))
+	p.RawSetString("array", fn(func(L *lua.LState) int {
+		t := L.NewTable()
+		if mt, ok := L.GetField(L.G.Registry, arrayKey).(*lua.LTable); ok {
+			t.Metatable = mt
+		}
+		L.Push(t)
+		return 1
+	}))
+	return p
+}
+
+var denied = map[string]string{"os": "os", "io": "io", "debug": "debug", "package": "package"}
+
+// require loads NAME.lua (dots become slashes) from the stage's modules:
+// directories, once per state.
+func (s *stage) require(L *lua.LState) int {
+	name := L.CheckString(1)
+	loaded, ok := L.GetField(L.G.Registry, "pipe.loaded").(*lua.LTable)
+	if !ok {
+		loaded = L.NewTable()
+		L.SetField(L.G.Registry, "pipe.loaded", loaded)
+	}
+	if v := loaded.RawGetString(name); v != lua.LNil {
+		L.Push(v)
+		return 1
+	}
+	if lib, ok := denied[name]; ok {
+		if _, allowed := optional[lib]; allowed && contains(s.opts.Allow, lib) {
+			L.Push(L.GetGlobal(lib))
+			return 1
+		}
+		L.RaiseError("require %q: the %s library is not available in the sandbox (a stage may opt in with allow: [os] or allow: [io])", name, lib)
+	}
+	if len(s.modules) == 0 {
+		L.RaiseError("require %q: no module directories; list them in the stage's modules:", name)
+	}
+	if strings.Contains(name, "..") || strings.ContainsAny(name, `/\`) {
+		L.RaiseError("require %q: not a module name", name)
+	}
+	rel := strings.ReplaceAll(name, ".", string(filepath.Separator)) + ".lua"
+	for _, dir := range s.modules {
+		path := filepath.Join(dir, rel)
+		src, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		fn, err := L.Load(strings.NewReader(string(src)), filepath.Base(path))
+		if err != nil {
+			L.RaiseError("require %q: %v", name, err)
+		}
+		L.Push(fn)
+		L.Call(0, 1)
+		v := L.Get(-1)
+		L.Pop(1)
+		if v == lua.LNil {
+			v = lua.LTrue
+		}
+		loaded.RawSetString(name, v)
+		L.Push(v)
+		return 1
+	}
+	L.RaiseError("require %q: no %s in the modules: directories (%s)", name, rel, strings.Join(s.modules, ", "))
+	return 0
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+var _ engine.Transformer = (*instance)(nil)

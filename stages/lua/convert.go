@@ -1,0 +1,232 @@
+package lua
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/tidwall/gjson"
+	lua "github.com/yuin/gopher-lua"
+)
+
+// jsonNull is pipe.null: JSON null, distinct from nil (which Lua tables
+// cannot hold), so that null round-trips.
+var jsonNull = &lua.LUserData{Value: "null"}
+
+const arrayKey = "pipe.array" // registry key of the metatable marking arrays
+
+const maxDepth = 200
+
+func jsonValid(b []byte) bool { return gjson.ValidBytes(b) }
+
+// decodeJSON converts one JSON value to Lua: objects and arrays become
+// tables (arrays keep a marker metatable, so an empty one encodes as []
+// again), numbers Lua numbers, null pipe.null.
+func decodeJSON(L *lua.LState, data []byte) (lua.LValue, error) {
+	if !gjson.ValidBytes(data) {
+		return nil, errors.New("malformed JSON")
+	}
+	mt, _ := L.GetField(L.G.Registry, arrayKey).(*lua.LTable)
+	return fromResult(L, gjson.ParseBytes(data), mt), nil
+}
+
+func fromResult(L *lua.LState, r gjson.Result, arrayMT *lua.LTable) lua.LValue {
+	switch r.Type {
+	case gjson.Null:
+		return jsonNull
+	case gjson.False:
+		return lua.LFalse
+	case gjson.True:
+		return lua.LTrue
+	case gjson.Number:
+		return lua.LNumber(r.Num)
+	case gjson.String:
+		return lua.LString(r.Str)
+	}
+	if r.IsArray() {
+		t := L.CreateTable(8, 0)
+		r.ForEach(func(_, v gjson.Result) bool {
+			t.Append(fromResult(L, v, arrayMT))
+			return true
+		})
+		if arrayMT != nil {
+			t.Metatable = arrayMT
+		}
+		return t
+	}
+	t := L.CreateTable(0, 16)
+	r.ForEach(func(k, v gjson.Result) bool {
+		t.RawSetString(k.Str, fromResult(L, v, arrayMT))
+		return true
+	})
+	return t
+}
+
+// toLua converts plain Go values (a stage's config) to Lua.
+func toLua(L *lua.LState, v any) (lua.LValue, error) {
+	switch x := v.(type) {
+	case nil:
+		return lua.LNil, nil
+	case bool:
+		return lua.LBool(x), nil
+	case int:
+		return lua.LNumber(x), nil
+	case int64:
+		return lua.LNumber(x), nil
+	case float64:
+		return lua.LNumber(x), nil
+	case string:
+		return lua.LString(x), nil
+	case []any:
+		t := L.CreateTable(len(x), 0)
+		for _, e := range x {
+			lv, err := toLua(L, e)
+			if err != nil {
+				return nil, err
+			}
+			t.Append(lv)
+		}
+		return t, nil
+	case map[string]any:
+		t := L.CreateTable(0, len(x))
+		for k, e := range x {
+			lv, err := toLua(L, e)
+			if err != nil {
+				return nil, err
+			}
+			t.RawSetString(k, lv)
+		}
+		return t, nil
+	}
+	return nil, fmt.Errorf("cannot pass a %T to Lua", v)
+}
+
+// encodeJSON converts a Lua value to JSON: tables with keys 1..n (or
+// marked as arrays) become arrays, other tables objects (an empty
+// unmarked table is {}); integral numbers print without a fraction.
+func encodeJSON(v lua.LValue) ([]byte, error) {
+	return appendJSON(nil, v, map[*lua.LTable]bool{}, 0)
+}
+
+func appendJSON(b []byte, v lua.LValue, seen map[*lua.LTable]bool, depth int) ([]byte, error) {
+	if depth > maxDepth {
+		return nil, errors.New("cannot encode: nested deeper than 200 levels")
+	}
+	switch x := v.(type) {
+	case *lua.LNilType:
+		return append(b, "null"...), nil
+	case lua.LBool:
+		return strconv.AppendBool(b, bool(x)), nil
+	case lua.LNumber:
+		f := float64(x)
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil, fmt.Errorf("cannot encode %v in JSON", f)
+		}
+		if f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+			return strconv.AppendInt(b, int64(f), 10), nil
+		}
+		return strconv.AppendFloat(b, f, 'g', -1, 64), nil
+	case lua.LString:
+		return appendString(b, string(x)), nil
+	case *lua.LUserData:
+		if x == jsonNull {
+			return append(b, "null"...), nil
+		}
+	case *lua.LTable:
+		if seen[x] {
+			return nil, errors.New("cannot encode a table that contains itself")
+		}
+		seen[x] = true
+		defer delete(seen, x)
+		n := x.Len()
+		marked := false
+		if mt, ok := x.Metatable.(*lua.LTable); ok && mt.RawGetString("__pipe_array") == lua.LTrue {
+			marked = true
+		}
+		count := 0
+		x.ForEach(func(lua.LValue, lua.LValue) { count++ })
+		if marked || (n > 0 && n == count) {
+			b = append(b, '[')
+			for i := 1; i <= n; i++ {
+				if i > 1 {
+					b = append(b, ',')
+				}
+				var err error
+				if b, err = appendJSON(b, x.RawGetInt(i), seen, depth+1); err != nil {
+					return nil, err
+				}
+			}
+			return append(b, ']'), nil
+		}
+		b = append(b, '{')
+		first := true
+		var err error
+		x.ForEach(func(k, val lua.LValue) {
+			if err != nil {
+				return
+			}
+			var key string
+			switch kk := k.(type) {
+			case lua.LString:
+				key = string(kk)
+			case lua.LNumber:
+				key = kk.String()
+			default:
+				err = fmt.Errorf("cannot encode a table key of type %s", k.Type())
+				return
+			}
+			if !first {
+				b = append(b, ',')
+			}
+			first = false
+			b = appendString(b, key)
+			b = append(b, ':')
+			b, err = appendJSON(b, val, seen, depth+1)
+		})
+		if err != nil {
+			return nil, err
+		}
+		return append(b, '}'), nil
+	}
+	return nil, fmt.Errorf("cannot encode a %s in JSON", v.Type())
+}
+
+const hex = "0123456789abcdef"
+
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+			i++
+		case c < 0x20:
+			switch c {
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+		case c < utf8.RuneSelf:
+			b = append(b, c)
+			i++
+		default:
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				b = append(b, `\ufffd`...) // invalid UTF-8
+			} else {
+				b = append(b, s[i:i+size]...)
+			}
+			i += size
+		}
+	}
+	return append(b, '"')
+}

@@ -1,6 +1,7 @@
 package lua
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -27,8 +28,25 @@ func (s *stage) newState(in *instance) *lua.LState {
 		L.Push(lua.LString(lib.name))
 		L.Call(1, 0)
 	}
+	// What the sandbox leaves out says so when a script reaches for it.
 	for _, name := range []string{"dofile", "loadfile"} {
-		L.SetGlobal(name, lua.LNil)
+		L.SetGlobal(name, L.NewFunction(func(L *lua.LState) int {
+			L.RaiseError("%s is not available in the sandbox: scripts cannot read files", name)
+			return 0
+		}))
+	}
+	for _, lib := range []string{"os", "io", "debug"} {
+		t, mt := L.NewTable(), L.NewTable()
+		mt.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
+			hint := ""
+			if _, ok := optional[lib]; ok {
+				hint = fmt.Sprintf(" (a stage may opt in with allow: [%s])", lib)
+			}
+			L.RaiseError("%s.%s is not available in the sandbox%s", lib, L.ToString(2), hint)
+			return 0
+		}))
+		t.Metatable = mt
+		L.SetGlobal(lib, t)
 	}
 	for _, a := range s.opts.Allow {
 		L.Push(L.NewFunction(optional[a]))
@@ -62,7 +80,7 @@ func (s *stage) newState(in *instance) *lua.LState {
 		return 0
 	}))
 	L.SetGlobal("require", L.NewFunction(s.require))
-	L.SetGlobal("pipe", s.pipeModule(L))
+	L.SetGlobal("pipe", s.pipeModule(L, in))
 	return L
 }
 
@@ -109,13 +127,17 @@ func compiled(L *lua.LState, pattern string) *regexp.Regexp {
 }
 
 // pipeModule is the Go-backed host API of scripts.
-func (s *stage) pipeModule(L *lua.LState) *lua.LTable {
+func (s *stage) pipeModule(L *lua.LState, in *instance) *lua.LTable {
 	p := L.NewTable()
 	p.RawSetString("null", jsonNull)
 	fn := func(f lua.LGFunction) *lua.LFunction { return L.NewFunction(f) }
 	js := L.NewTable()
 	js.RawSetString("encode", fn(func(L *lua.LState) int {
-		b, err := encodeJSON(L.CheckAny(1))
+		var ord order
+		if in != nil {
+			ord = in.order
+		}
+		b, err := encodeJSON(L.CheckAny(1), ord)
 		if err != nil {
 			L.RaiseError("pipe.json.encode: %v", err)
 		}
@@ -123,7 +145,11 @@ func (s *stage) pipeModule(L *lua.LState) *lua.LTable {
 		return 1
 	}))
 	js.RawSetString("decode", fn(func(L *lua.LState) int {
-		v, err := decodeJSON(L, []byte(L.CheckString(1)))
+		var ord order
+		if in != nil {
+			ord = in.order
+		}
+		v, err := decodeJSON(L, []byte(L.CheckString(1)), ord)
 		if err != nil {
 			L.RaiseError("pipe.json.decode: %v", err)
 		}
@@ -222,11 +248,11 @@ func (s *stage) require(L *lua.LState) int {
 		}
 		L.RaiseError("require %q: the %s library is not available in the sandbox (a stage may opt in with allow: [os] or allow: [io])", name, lib)
 	}
-	if len(s.modules) == 0 {
-		L.RaiseError("require %q: no module directories; list them in the stage's modules:", name)
-	}
 	if strings.Contains(name, "..") || strings.ContainsAny(name, `/\`) {
 		L.RaiseError("require %q: not a module name", name)
+	}
+	if len(s.modules) == 0 {
+		L.RaiseError("require %q: no module directories; list them in the stage's modules:", name)
 	}
 	rel := strings.ReplaceAll(name, ".", string(filepath.Separator)) + ".lua"
 	for _, dir := range s.modules {

@@ -24,15 +24,19 @@ func jsonValid(b []byte) bool { return gjson.ValidBytes(b) }
 // decodeJSON converts one JSON value to Lua: objects and arrays become
 // tables (arrays keep a marker metatable, so an empty one encodes as []
 // again), numbers Lua numbers, null pipe.null.
-func decodeJSON(L *lua.LState, data []byte) (lua.LValue, error) {
+// order remembers the key order of decoded objects, so that records keep
+// their field order through a script (Lua tables have none).
+type order map[*lua.LTable][]string
+
+func decodeJSON(L *lua.LState, data []byte, ord order) (lua.LValue, error) {
 	if !gjson.ValidBytes(data) {
 		return nil, errors.New("malformed JSON")
 	}
 	mt, _ := L.GetField(L.G.Registry, arrayKey).(*lua.LTable)
-	return fromResult(L, gjson.ParseBytes(data), mt), nil
+	return fromResult(L, gjson.ParseBytes(data), mt, ord), nil
 }
 
-func fromResult(L *lua.LState, r gjson.Result, arrayMT *lua.LTable) lua.LValue {
+func fromResult(L *lua.LState, r gjson.Result, arrayMT *lua.LTable, ord order) lua.LValue {
 	switch r.Type {
 	case gjson.Null:
 		return jsonNull
@@ -48,7 +52,7 @@ func fromResult(L *lua.LState, r gjson.Result, arrayMT *lua.LTable) lua.LValue {
 	if r.IsArray() {
 		t := L.CreateTable(8, 0)
 		r.ForEach(func(_, v gjson.Result) bool {
-			t.Append(fromResult(L, v, arrayMT))
+			t.Append(fromResult(L, v, arrayMT, ord))
 			return true
 		})
 		if arrayMT != nil {
@@ -57,10 +61,17 @@ func fromResult(L *lua.LState, r gjson.Result, arrayMT *lua.LTable) lua.LValue {
 		return t
 	}
 	t := L.CreateTable(0, 16)
+	var keys []string
 	r.ForEach(func(k, v gjson.Result) bool {
-		t.RawSetString(k.Str, fromResult(L, v, arrayMT))
+		t.RawSetString(k.Str, fromResult(L, v, arrayMT, ord))
+		if ord != nil {
+			keys = append(keys, k.Str)
+		}
 		return true
 	})
+	if ord != nil {
+		ord[t] = keys
+	}
 	return t
 }
 
@@ -106,11 +117,11 @@ func toLua(L *lua.LState, v any) (lua.LValue, error) {
 // encodeJSON converts a Lua value to JSON: tables with keys 1..n (or
 // marked as arrays) become arrays, other tables objects (an empty
 // unmarked table is {}); integral numbers print without a fraction.
-func encodeJSON(v lua.LValue) ([]byte, error) {
-	return appendJSON(nil, v, map[*lua.LTable]bool{}, 0)
+func encodeJSON(v lua.LValue, ord order) ([]byte, error) {
+	return appendJSON(nil, v, map[*lua.LTable]bool{}, 0, ord)
 }
 
-func appendJSON(b []byte, v lua.LValue, seen map[*lua.LTable]bool, depth int) ([]byte, error) {
+func appendJSON(b []byte, v lua.LValue, seen map[*lua.LTable]bool, depth int, ord order) ([]byte, error) {
 	if depth > maxDepth {
 		return nil, errors.New("cannot encode: nested deeper than 200 levels")
 	}
@@ -154,7 +165,7 @@ func appendJSON(b []byte, v lua.LValue, seen map[*lua.LTable]bool, depth int) ([
 					b = append(b, ',')
 				}
 				var err error
-				if b, err = appendJSON(b, x.RawGetInt(i), seen, depth+1); err != nil {
+				if b, err = appendJSON(b, x.RawGetInt(i), seen, depth+1, ord); err != nil {
 					return nil, err
 				}
 			}
@@ -163,8 +174,32 @@ func appendJSON(b []byte, v lua.LValue, seen map[*lua.LTable]bool, depth int) ([
 		b = append(b, '{')
 		first := true
 		var err error
+		// Known keys in their original order first, then new ones.
+		var done map[string]bool
+		for _, k := range ord[x] {
+			val := x.RawGetString(k)
+			if val == lua.LNil {
+				continue
+			}
+			if done == nil {
+				done = make(map[string]bool, len(ord[x]))
+			}
+			done[k] = true
+			if !first {
+				b = append(b, ',')
+			}
+			first = false
+			b = appendString(b, k)
+			b = append(b, ':')
+			if b, err = appendJSON(b, val, seen, depth+1, ord); err != nil {
+				return nil, err
+			}
+		}
 		x.ForEach(func(k, val lua.LValue) {
 			if err != nil {
+				return
+			}
+			if ks, ok := k.(lua.LString); ok && done[string(ks)] {
 				return
 			}
 			var key string
@@ -183,7 +218,7 @@ func appendJSON(b []byte, v lua.LValue, seen map[*lua.LTable]bool, depth int) ([
 			first = false
 			b = appendString(b, key)
 			b = append(b, ':')
-			b, err = appendJSON(b, val, seen, depth+1)
+			b, err = appendJSON(b, val, seen, depth+1, ord)
 		})
 		if err != nil {
 			return nil, err

@@ -184,6 +184,8 @@ func (s *stage) parse(src string) ([]ast.Stmt, error) {
 			if m := lineRE.FindStringSubmatch(msg); m != nil {
 				line, _ = strconv.Atoi(m[1])
 				col, _ = strconv.Atoi(m[2])
+			} else if strings.Contains(msg, "at EOF") {
+				line = strings.Count(strings.TrimRight(src, "\n"), "\n") + 1 // the end of the file
 			}
 			return nil, &engine.ConfigError{File: s.file, Line: line, Col: col, Msg: "lua syntax error: " + firstLine(msg), Err: err}
 		}
@@ -200,7 +202,7 @@ func firstLine(s string) string {
 // New makes one instance: its own Lua state with the script loaded and
 // init(config) called.
 func (s *stage) New(ctx context.Context) (engine.Transformer, error) {
-	in := &instance{st: s}
+	in := &instance{st: s, order: order{}}
 	if err := in.reset(ctx); err != nil {
 		return nil, err
 	}
@@ -215,7 +217,8 @@ type instance struct {
 	meta      *lua.LTable
 	emitted   []*engine.Record
 	cur       *engine.Record
-	broken    bool // interrupted or panicked: replace the state before the next call
+	order     order // key order of the objects decoded for the current record
+	broken    bool  // interrupted or panicked: replace the state before the next call
 }
 
 // reset builds a fresh Lua state for the instance (at start, and after an
@@ -321,8 +324,9 @@ func (in *instance) Transform(ctx context.Context, r *engine.Record, emit func(*
 		L = in.L
 	}
 	var rec lua.LValue
+	clear(in.order)
 	if in.st.json {
-		v, err := decodeJSON(L, r.Data)
+		v, err := decodeJSON(L, r.Data, in.order)
 		if err != nil {
 			return fmt.Errorf("record is not JSON: %w", err)
 		}
@@ -385,7 +389,7 @@ func (in *instance) encode(v lua.LValue) ([]byte, error) {
 			}
 			return []byte(s), nil
 		}
-		return encodeJSON(v)
+		return encodeJSON(v, in.order)
 	}
 	switch x := v.(type) {
 	case lua.LString:
@@ -393,7 +397,7 @@ func (in *instance) encode(v lua.LValue) ([]byte, error) {
 	case lua.LNumber, lua.LBool:
 		return []byte(x.String()), nil
 	case *lua.LTable:
-		return encodeJSON(x)
+		return encodeJSON(x, in.order)
 	}
 	return nil, fmt.Errorf("cannot output a %s", v.Type())
 }

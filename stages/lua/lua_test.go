@@ -1,0 +1,166 @@
+package lua_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pipe-dev/pipe/engine"
+)
+
+func build(t *testing.T, yaml string) (*engine.Pipeline, error) {
+	t.Helper()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "p.yaml")
+	os.WriteFile(file, []byte(yaml), 0o644)
+	wd, _ := os.Getwd()
+	yaml = strings.ReplaceAll(yaml, "TESTDATA", filepath.Join(wd, "testdata"))
+	spec, err := engine.Parse([]byte(yaml), file)
+	if err != nil {
+		return nil, err
+	}
+	p, err := engine.Build(spec)
+	if err != nil {
+		return nil, err
+	}
+	return p, p.Load(context.Background())
+}
+
+func run(t *testing.T, yaml, in string) (string, *engine.Pipeline, error) {
+	t.Helper()
+	p, err := build(t, yaml)
+	if err != nil {
+		return "", nil, err
+	}
+	var out bytes.Buffer
+	err = p.RunReader(context.Background(), strings.NewReader(in), &out)
+	return out.String(), p, err
+}
+
+func stage(code string, extra ...string) string {
+	y := "input: {codec: ndjson}\nstages:\n  - name: s\n    type: lua\n    on_error: drop\n    timeout: 300ms\n"
+	for _, e := range extra {
+		y += "    " + e + "\n"
+	}
+	return y + "    code: |\n      " + strings.ReplaceAll(code, "\n", "\n      ") + "\n"
+}
+
+func TestSyntaxErrorsAtLoad(t *testing.T) {
+	_, err := build(t, "stages:\n  - {name: s, type: lua, path: TESTDATA/bad_syntax.lua}\n")
+	var ce *engine.ConfigError
+	if !errors.As(err, &ce) || !strings.HasSuffix(ce.File, "bad_syntax.lua") || ce.Line == 0 || !strings.Contains(ce.Msg, "syntax error") {
+		t.Errorf("err = %v, want a config error in bad_syntax.lua with a line", err)
+	}
+	_, err = build(t, "stages:\n  - {name: s, type: lua, code: 'return rec +'}\n")
+	if !errors.As(err, &ce) || ce.Line != 2 || !strings.Contains(ce.Msg, "lua syntax error in code") {
+		t.Errorf("inline: err = %v, want it at the code field", err)
+	}
+	_, err = build(t, "stages:\n  - {name: s, type: lua, path: TESTDATA/none.lua}\n")
+	if !errors.As(err, &ce) || !strings.Contains(ce.Msg, "cannot read lua script") {
+		t.Errorf("missing file: err = %v", err)
+	}
+	_, err = build(t, "stages:\n  - {name: s, type: lua, code: x, allow: [net]}\n")
+	if !errors.As(err, &ce) || !strings.Contains(ce.Msg, "not a library") {
+		t.Errorf("allow: err = %v", err)
+	}
+}
+
+func TestRecordErrorsKeepNeighbours(t *testing.T) {
+	in := "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n"
+	cases := []struct{ name, code, msg string }{
+		{"runtime error", `if rec.n == 2 then error("bad " .. rec.n) end return rec`, "s.lua:1: bad 2"},
+		{"nil arithmetic", `if rec.n == 2 then return rec.missing + 1 end return rec`, "add operation between nil and number"},
+		{"returns a function", `if rec.n == 2 then return function() end end return rec`, "cannot encode a function"},
+		{"cyclic table", "if rec.n == 2 then local t = {} t.self = t return t end return rec", "contains itself"},
+		{"os.execute", `if rec.n == 2 then os.execute("true") end return rec`, "os.execute is not available in the sandbox (a stage may opt in with allow: [os])"},
+		{"io.open", `if rec.n == 2 then io.open("/etc/passwd") end return rec`, "io.open is not available in the sandbox"},
+		{"require os", `if rec.n == 2 then require "os" end return rec`, "not available in the sandbox"},
+		{"dofile", `if rec.n == 2 then dofile("/etc/passwd") end return rec`, "dofile is not available in the sandbox"},
+		{"never returns", `if rec.n == 2 then while true do end end return rec`, "timed out"},
+		{"deep recursion", "local function f(x) return f(x + 1) + 1 end\nif rec.n == 2 then f(1) end return rec", "stack overflow"},
+		{"huge concatenation", "if rec.n == 2 then local s = 'x' while true do s = s .. s end end return rec", ""},
+		{"string not JSON", `if rec.n == 2 then return "not json" end return rec`, "not JSON"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			start := time.Now()
+			out, p, err := run(t, stage(c.code), in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out != "{\"n\":1}\n{\"n\":3}\n" {
+				t.Errorf("out = %q, want the neighbours of record 2", out)
+			}
+			if st := p.Stats()[1]; st.Errors != 1 {
+				t.Errorf("stats %+v, want 1 error", st)
+			}
+			if time.Since(start) > 20*time.Second {
+				t.Errorf("took %v", time.Since(start))
+			}
+			if c.msg == "" {
+				return
+			}
+			_, _, err = run(t, strings.Replace(stage(c.code), "on_error: drop", "on_error: fail", 1), in)
+			var se *engine.StageError
+			if !errors.As(err, &se) || se.Record != 2 || !strings.Contains(err.Error(), c.msg) {
+				t.Errorf("under on_error: fail: %v, want record 2 and %q", err, c.msg)
+			}
+		})
+	}
+}
+
+func TestRequireFromModules(t *testing.T) {
+	code := `local text = require("util.text") rec.msg = text.shout(rec.msg) return rec`
+	out, _, err := run(t, stage(code, "modules: [TESTDATA/mods]"), "{\"msg\":\"hi\"}\n")
+	if err != nil || out != "{\"msg\":\"HI!\"}\n" {
+		t.Fatalf("out = %q, %v", out, err)
+	}
+	out, p, _ := run(t, stage(code), "{\"msg\":\"hi\"}\n")
+	if out != "" || p.Stats()[1].Errors != 1 {
+		t.Errorf("require without modules: worked: %q", out)
+	}
+	_, _, err = run(t, strings.Replace(stage(`require("../../etc/x") return rec`), "on_error: drop", "on_error: fail", 1), "{}\n")
+	if err == nil || !strings.Contains(err.Error(), "not a module name") {
+		t.Errorf("path traversal: %v", err)
+	}
+}
+
+func TestAllowOS(t *testing.T) {
+	out, _, err := run(t, stage(`rec.t = type(os.time()) return rec`, "allow: [os]"), "{}\n")
+	if err != nil || out != "{\"t\":\"number\"}\n" {
+		t.Fatalf("out = %q, %v", out, err)
+	}
+}
+
+func TestPipeModule(t *testing.T) {
+	code := `
+local parts = pipe.split(rec.csv, ";")
+rec.n = #parts
+rec.first = pipe.trim(parts[1])
+rec.starts = pipe.startswith(rec.csv, " a")
+local m = pipe.match(rec.csv, "(\\d+)")
+rec.digits = m and m[2]
+rec.enc = pipe.json.encode({x = pipe.null, y = pipe.array()})
+rec.dec = pipe.json.decode('{"k":[1,2]}').k[2]
+rec.null_kept = rec.z == pipe.null
+rec.when = pipe.now() > 1e9
+pipe.log.info("hello", {rec = rec.n})
+return rec`
+	out, _, err := run(t, stage(code), "{\"csv\":\" a ;b;c42\",\"z\":null}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"csv":" a ;b;c42","z":null,"n":3,"first":"a","starts":true,"digits":"42","enc":"{\"x\":null,\"y\":[]}","dec":2,"null_kept":true,"when":true}` + "\n"
+	if !sameJSON(out, want) {
+		t.Errorf("out =  %s\nwant %s", out, want)
+	}
+}
+
+func sameJSON(a, b string) bool {
+	return normalize(a) == normalize(b)
+}

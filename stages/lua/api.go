@@ -56,6 +56,12 @@ func (s *stage) newState(in *instance) *lua.LState {
 	mt := L.NewTable()
 	mt.RawSetString("__pipe_array", lua.LTrue)
 	L.SetField(L.G.Registry, arrayKey, mt)
+	installLazy(L, func() order {
+		if in == nil {
+			return nil
+		}
+		return in.order
+	})
 
 	log := s.log
 	L.SetGlobal("print", L.NewFunction(func(L *lua.LState) int {

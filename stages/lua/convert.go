@@ -146,6 +146,13 @@ func appendJSON(b []byte, v lua.LValue, seen map[*lua.LTable]bool, depth int, or
 			return append(b, "null"...), nil
 		}
 	case *lua.LTable:
+		if lr := lazyOf(x); lr != nil { // a lazy record: its bytes, edited
+			data, err := lr.encode(ord)
+			if err != nil {
+				return nil, err
+			}
+			return append(b, data...), nil
+		}
 		if seen[x] {
 			return nil, errors.New("cannot encode a table that contains itself")
 		}

@@ -326,11 +326,15 @@ func (in *instance) Transform(ctx context.Context, r *engine.Record, emit func(*
 	var rec lua.LValue
 	clear(in.order)
 	if in.st.json {
-		v, err := decodeJSON(L, r.Data, in.order)
-		if err != nil {
-			return fmt.Errorf("record is not JSON: %w", err)
+		if first := firstByte(r.Data); first == '{' {
+			rec = newLazy(L, r.Data, in.order) // fields decoded when read
+		} else {
+			v, err := decodeJSON(L, r.Data, in.order)
+			if err != nil {
+				return fmt.Errorf("record is not JSON: %w", err)
+			}
+			rec = v
 		}
-		rec = v
 	} else {
 		rec = lua.LString(r.Data)
 	}
@@ -408,3 +412,12 @@ var (
 	_ engine.Closer      = (*instance)(nil)
 	_ engine.Loader      = (*stage)(nil)
 )
+
+func firstByte(b []byte) byte {
+	for _, c := range b {
+		if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+			return c
+		}
+	}
+	return 0
+}

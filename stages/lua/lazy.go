@@ -1,0 +1,192 @@
+package lua
+
+import (
+	"strings"
+
+	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
+	lua "github.com/yuin/gopher-lua"
+)
+
+// A JSON object record reaches scripts as a lazy table: a field is decoded
+// when first read (gjson on the record's bytes), writes and deletions are
+// recorded, and the output is the original bytes with just those edits
+// applied (sjson), so fields keep their order and formatting and a record
+// the script only reads costs no encoding. pairs(rec) and
+// pipe.json.encode(rec) see the whole, edited record.
+
+const lazyKey = "\x00pipe.record" // raw field of a lazy table holding its state
+
+const proxyMTKey = "pipe.proxy"
+
+// lazyRec is the state of one lazy record table.
+type lazyRec struct {
+	data   []byte
+	writes map[string]lua.LValue // lua.LNil for deleted fields
+	order  []string              // fields in the order they were written
+	cache  map[string]lua.LValue // decoded fields
+	ord    order                 // key order of decoded nested objects
+}
+
+var deleted = lua.LNil
+
+func newLazy(L *lua.LState, data []byte, ord order) *lua.LTable {
+	t := L.CreateTable(0, 1)
+	t.RawSetString(lazyKey, &lua.LUserData{Value: &lazyRec{data: data, ord: ord}})
+	t.Metatable = L.GetField(L.G.Registry, proxyMTKey)
+	return t
+}
+
+func lazyOf(v lua.LValue) *lazyRec {
+	t, ok := v.(*lua.LTable)
+	if !ok {
+		return nil
+	}
+	ud, ok := t.RawGetString(lazyKey).(*lua.LUserData)
+	if !ok {
+		return nil
+	}
+	lr, _ := ud.Value.(*lazyRec)
+	return lr
+}
+
+// path escapes a field name for gjson/sjson paths.
+func path(k string) string {
+	if !strings.ContainsAny(k, `.*?\|#@!:`) {
+		return k
+	}
+	var b strings.Builder
+	for _, c := range k {
+		if strings.ContainsRune(`.*?\|#@!:`, c) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+func (lr *lazyRec) get(L *lua.LState, k string) lua.LValue {
+	if v, ok := lr.writes[k]; ok {
+		return v
+	}
+	if v, ok := lr.cache[k]; ok {
+		return v
+	}
+	r := gjson.GetBytes(lr.data, path(k))
+	if !r.Exists() {
+		return lua.LNil
+	}
+	mt, _ := L.GetField(L.G.Registry, arrayKey).(*lua.LTable)
+	v := fromResult(L, r, mt, lr.ord)
+	if _, isTable := v.(*lua.LTable); isTable { // the script may change it in place
+		if lr.cache == nil {
+			lr.cache = map[string]lua.LValue{}
+		}
+		lr.cache[k] = v
+	}
+	return v
+}
+
+func (lr *lazyRec) set(k string, v lua.LValue) {
+	if lr.writes == nil {
+		lr.writes = map[string]lua.LValue{}
+	}
+	if _, ok := lr.writes[k]; !ok {
+		lr.order = append(lr.order, k)
+	}
+	lr.writes[k] = v
+	delete(lr.cache, k)
+}
+
+// encode applies the edits to the record's bytes.
+func (lr *lazyRec) encode(ord order) ([]byte, error) {
+	if len(lr.writes) == 0 && len(lr.cache) == 0 {
+		return lr.data, nil
+	}
+	out := append([]byte(nil), lr.data...)
+	var err error
+	for k, v := range lr.cache { // tables handed out may have been changed
+		var raw []byte
+		if raw, err = encodeJSON(v, ord); err != nil {
+			return nil, err
+		}
+		if out, err = sjson.SetRawBytes(out, path(k), raw); err != nil {
+			return nil, err
+		}
+	}
+	for _, k := range lr.order {
+		v := lr.writes[k]
+		if v == deleted {
+			if gjson.GetBytes(out, path(k)).Exists() {
+				if out, err = sjson.DeleteBytes(out, path(k)); err != nil {
+					return nil, err
+				}
+			}
+			continue
+		}
+		var raw []byte
+		if raw, err = encodeJSON(v, ord); err != nil {
+			return nil, err
+		}
+		if out, err = sjson.SetRawBytes(out, path(k), raw); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// materialize returns a plain table of the whole, edited record.
+func (lr *lazyRec) materialize(L *lua.LState, ord order) (*lua.LTable, error) {
+	data, err := lr.encode(ord)
+	if err != nil {
+		return nil, err
+	}
+	v, err := decodeJSON(L, data, ord)
+	if err != nil {
+		return nil, err
+	}
+	return v.(*lua.LTable), nil
+}
+
+// installLazy sets up the lazy tables' metatable and a pairs that sees
+// through them.
+func installLazy(L *lua.LState, ord func() order) {
+	mt := L.NewTable()
+	mt.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
+		lr := lazyOf(L.CheckTable(1))
+		k, ok := L.Get(2).(lua.LString)
+		if lr == nil || !ok {
+			L.Push(lua.LNil)
+			return 1
+		}
+		L.Push(lr.get(L, string(k)))
+		return 1
+	}))
+	mt.RawSetString("__newindex", L.NewFunction(func(L *lua.LState) int {
+		t := L.CheckTable(1)
+		lr := lazyOf(t)
+		k, ok := L.Get(2).(lua.LString)
+		if lr == nil || !ok {
+			L.RaiseError("a record's field names are strings, got %s", L.Get(2).Type())
+			return 0
+		}
+		lr.set(string(k), L.Get(3))
+		return 0
+	}))
+	L.SetField(L.G.Registry, proxyMTKey, mt)
+	basePairs := L.GetGlobal("pairs")
+	L.SetGlobal("pairs", L.NewFunction(func(L *lua.LState) int {
+		arg := L.Get(1)
+		if lr := lazyOf(arg); lr != nil {
+			t, err := lr.materialize(L, ord())
+			if err != nil {
+				L.RaiseError("pairs: %v", err)
+			}
+			arg = t
+		}
+		L.Push(basePairs)
+		L.Push(arg)
+		L.Call(1, 3)
+		return 3
+	}))
+}

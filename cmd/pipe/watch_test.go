@@ -13,21 +13,23 @@ import (
 	"time"
 )
 
-// A generator feeds `pipe run --watch` while the test edits the pipeline
-// three times, one edit broken: every record comes out exactly once, in
-// order, processed by the version active when it entered; the broken edit
-// is rejected and the pipeline goes on.
+// A generator feeds `pipe run --watch` while the test edits the stage's
+// script three times, one edit broken: every record comes out exactly once,
+// in order, processed by the version active when it entered; the broken
+// edit is rejected and the pipeline goes on.
 func TestWatchReloadUnderSteadyStream(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "p.yaml")
-	write := func(with string, pattern string) {
-		y := fmt.Sprintf("stages:\n  - {name: tag, type: native, use: replace, config: {pattern: '%s', with: '%s'}}\n", pattern, with)
-		if err := os.WriteFile(file+".tmp", []byte(y), 0o644); err != nil {
+	os.WriteFile(file, []byte("stages:\n  - {name: tag, type: lua, path: tag.lua}\n"), 0o644)
+	script := filepath.Join(dir, "tag.lua")
+	write := func(version, broken string) {
+		code := fmt.Sprintf("function transform(rec) return %q .. rec end\n%s", version, broken)
+		if err := os.WriteFile(script+".tmp", []byte(code), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		os.Rename(file+".tmp", file) // as editors save
+		os.Rename(script+".tmp", script) // as editors save
 	}
-	write("v1:", "^")
+	write("v1:", "")
 	cmd := exec.Command(pipeBin, "run", file, "--watch", "--stats")
 	in, _ := cmd.StdinPipe()
 	outPipe, _ := cmd.StdoutPipe()
@@ -58,11 +60,11 @@ func TestWatchReloadUnderSteadyStream(t *testing.T) {
 		}
 	}()
 	time.Sleep(700 * time.Millisecond)
-	write("v2:", "^")
+	write("v2:", "")
 	time.Sleep(700 * time.Millisecond)
-	write("broken:", "(") // an invalid regexp: rejected
+	write("broken:", "if then") // a syntax error: rejected
 	time.Sleep(700 * time.Millisecond)
-	write("v3:", "^")
+	write("v3:", "")
 	<-feed
 	in.Close()
 	if err := cmd.Wait(); err != nil {
@@ -88,7 +90,7 @@ func TestWatchReloadUnderSteadyStream(t *testing.T) {
 		t.Errorf("versions seen: %v; want all three", versions)
 	}
 	log := stderr.String()
-	if strings.Count(log, "pipeline reloaded") != 2 || !strings.Contains(log, "reload rejected") || !strings.Contains(log, "invalid regexp") {
+	if strings.Count(log, "pipeline reloaded") != 2 || !strings.Contains(log, "reload rejected") || !strings.Contains(log, "tag.lua:2") {
 		t.Errorf("log does not show two reloads and one rejection:\n%s", log)
 	}
 }

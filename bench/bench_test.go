@@ -139,3 +139,22 @@ func BenchmarkTimeoutDecorator(b *testing.B) { runPipeline(b, fmt.Sprintf(identi
 // BenchmarkWorkersReorder: the same stage with 2 workers (dispatch and
 // in-order collection).
 func BenchmarkWorkersReorder(b *testing.B) { runPipeline(b, fmt.Sprintf(identity, "5s", 2), Data(b)) }
+
+// BenchmarkBoundary is the cost of crossing into each kind's runtime: an
+// identity stage of every kind on W0's lines (compare with
+// BenchmarkBatchHandoff, a native stage that does as little).
+func BenchmarkBoundary(b *testing.B) {
+	for _, c := range []struct{ kind, stage string }{
+		{"native", `{name: id, type: native, use: trim}`},
+		{"lua", `{name: id, type: lua, code: 'return rec'}`},
+		{"rpc", `{name: id, type: rpc, path: ../stages/rpc/testdata/bin/cases, args: [identity]}`},
+	} {
+		b.Run(c.kind, func(b *testing.B) {
+			spec, err := engine.Parse([]byte("stages: ["+c.stage+"]"), "bench/boundary.yaml")
+			if err != nil {
+				b.Fatal(err)
+			}
+			runSpec(b, spec, Data(b))
+		})
+	}
+}

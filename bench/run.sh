@@ -54,6 +54,10 @@ for f in bench/workloads/*/w*.yaml; do
 	cases+=("pipe $kind|$w||WORKERS=1 $pipe run $f --input $data")
 	[ "$w" = W0 ] || cases+=("pipe $kind, workers 2|$w||WORKERS=2 $pipe run $f --input $data")
 done
+# The kinds pipe is to have whose workloads do not exist yet.
+for kind in native-so lua js wasm rpc; do
+	[ -d "bench/workloads/$kind" ] || skipped+=("W1-W3|pipe $kind|not built yet (no bench/workloads/$kind)")
+done
 
 declare -A ref
 rows=()

@@ -1,0 +1,302 @@
+package js
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/dop251/goja"
+	"github.com/dop251/goja/ast"
+	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
+)
+
+func jsonValid(b []byte) bool { return gjson.ValidBytes(b) }
+
+// declaresTransform reports whether the script declares a global transform
+// (function transform, var/let/const transform = ..., transform = ...).
+func declaresTransform(body []ast.Statement) bool {
+	named := func(t any) bool {
+		id, ok := t.(*ast.Identifier)
+		return ok && id.Name == "transform"
+	}
+	for _, st := range body {
+		switch x := st.(type) {
+		case *ast.FunctionDeclaration:
+			if x.Function != nil && x.Function.Name != nil && x.Function.Name.Name == "transform" {
+				return true
+			}
+		case *ast.VariableStatement:
+			for _, b := range x.List {
+				if named(b.Target) {
+					return true
+				}
+			}
+		case *ast.LexicalDeclaration:
+			for _, b := range x.List {
+				if named(b.Target) {
+					return true
+				}
+			}
+		case *ast.ExpressionStatement:
+			if a, ok := x.Expression.(*ast.AssignExpression); ok && named(a.Left) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// newVM makes a runtime for the stage: no filesystem, network, process or
+// timers (goja has none); console goes to pipe's log; emit and require
+// (modules: only). in is nil for the runtime Load uses.
+func (s *stage) newVM(in *instance) *goja.Runtime {
+	vm := goja.New()
+	vm.SetMaxCallStackSize(maxCallStack)
+	console := vm.NewObject()
+	for _, lvl := range []string{"log", "info", "warn", "error", "debug"} {
+		console.Set(lvl, func(call goja.FunctionCall) goja.Value {
+			parts := make([]string, len(call.Arguments))
+			for i, a := range call.Arguments {
+				parts[i] = a.String()
+			}
+			msg := strings.Join(parts, " ")
+			switch lvl {
+			case "warn":
+				s.log.Warn(msg)
+			case "error":
+				s.log.Error(msg)
+			case "debug":
+				s.log.Debug(msg)
+			default:
+				s.log.Info(msg)
+			}
+			return goja.Undefined()
+		})
+	}
+	vm.Set("console", console)
+	vm.Set("emit", func(call goja.FunctionCall) goja.Value {
+		if in == nil {
+			return goja.Undefined()
+		}
+		data, err := in.encode(call.Argument(0))
+		if err != nil {
+			panic(vm.NewTypeError("emit: %v", err))
+		}
+		r := in.cur.Derive(data)
+		r.Meta = in.readMeta()
+		in.emitted = append(in.emitted, r)
+		return goja.Undefined()
+	})
+	cache := map[string]goja.Value{}
+	vm.Set("require", func(call goja.FunctionCall) goja.Value {
+		return s.require(vm, call.Argument(0).String(), cache)
+	})
+	return vm
+}
+
+var denied = map[string]bool{"fs": true, "child_process": true, "net": true, "http": true, "https": true,
+	"os": true, "process": true, "worker_threads": true, "dgram": true, "dns": true, "tls": true, "vm": true}
+
+// require loads a CommonJS module (NAME.js or NAME/index.js) from the
+// stage's modules: directories only, once per runtime.
+func (s *stage) require(vm *goja.Runtime, name string, cache map[string]goja.Value) goja.Value {
+	if v, ok := cache[name]; ok {
+		return v
+	}
+	if denied[strings.TrimPrefix(name, "node:")] {
+		panic(vm.NewGoError(fmt.Errorf("require(%q): %s is not available in the sandbox (no filesystem, network or processes)", name, name)))
+	}
+	if strings.Contains(name, "..") || filepath.IsAbs(name) {
+		panic(vm.NewGoError(fmt.Errorf("require(%q): only modules from the stage's modules: directories", name)))
+	}
+	if len(s.modules) == 0 {
+		panic(vm.NewGoError(fmt.Errorf("require(%q): no module directories; list them in the stage's modules:", name)))
+	}
+	rel := strings.TrimPrefix(name, "./")
+	for _, dir := range s.modules {
+		for _, cand := range []string{rel, rel + ".js", filepath.Join(rel, "index.js")} {
+			path := filepath.Join(dir, cand)
+			st, err := os.Stat(path)
+			if err != nil || st.IsDir() {
+				continue
+			}
+			src, err := os.ReadFile(path)
+			if err != nil {
+				continue
+			}
+			wrapped := "(function(exports, require, module) {" + string(src) + "\n})"
+			prog, err := goja.Compile(filepath.Base(path), wrapped, false)
+			if err != nil {
+				panic(vm.NewGoError(fmt.Errorf("require(%q): %v", name, err)))
+			}
+			fnv, err := vm.RunProgram(prog)
+			if err != nil {
+				panic(err)
+			}
+			fn, _ := goja.AssertFunction(fnv)
+			module := vm.NewObject()
+			exports := vm.NewObject()
+			module.Set("exports", exports)
+			if _, err := fn(goja.Undefined(), exports, vm.Get("require"), module); err != nil {
+				panic(err)
+			}
+			v := module.Get("exports")
+			cache[name] = v
+			return v
+		}
+	}
+	panic(vm.NewGoError(fmt.Errorf("require(%q): not found in the modules: directories (%s)", name, strings.Join(s.modules, ", "))))
+}
+
+// lazyObj is a JSON object record as a JavaScript object whose fields are
+// decoded when first read; writes and deletes are applied to the original
+// bytes when it is output, so fields keep their order and formatting.
+type lazyObj struct {
+	in      *instance
+	data    []byte
+	writes  map[string]goja.Value
+	order   []string
+	deleted map[string]bool
+	cache   map[string]goja.Value
+}
+
+func path(k string) string {
+	if !strings.ContainsAny(k, `.*?\|#@!:`) {
+		return k
+	}
+	var b strings.Builder
+	for _, c := range k {
+		if strings.ContainsRune(`.*?\|#@!:`, c) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+func (o *lazyObj) Get(k string) goja.Value {
+	if v, ok := o.writes[k]; ok {
+		return v
+	}
+	if o.deleted[k] {
+		return nil
+	}
+	if v, ok := o.cache[k]; ok {
+		return v
+	}
+	r := gjson.GetBytes(o.data, path(k))
+	if !r.Exists() {
+		return nil
+	}
+	vm := o.in.vm
+	switch r.Type {
+	case gjson.String:
+		return vm.ToValue(r.Str)
+	case gjson.Number:
+		return vm.ToValue(r.Num)
+	case gjson.True, gjson.False:
+		return vm.ToValue(r.Bool())
+	case gjson.Null:
+		return goja.Null()
+	}
+	v, err := o.in.parse(goja.Undefined(), vm.ToValue(r.Raw))
+	if err != nil {
+		return nil
+	}
+	if o.cache == nil {
+		o.cache = map[string]goja.Value{}
+	}
+	o.cache[k] = v // the script may change it in place
+	return v
+}
+
+func (o *lazyObj) Set(k string, v goja.Value) bool {
+	if o.writes == nil {
+		o.writes = map[string]goja.Value{}
+	}
+	if _, ok := o.writes[k]; !ok {
+		o.order = append(o.order, k)
+	}
+	o.writes[k] = v
+	delete(o.deleted, k)
+	delete(o.cache, k)
+	return true
+}
+
+func (o *lazyObj) Has(k string) bool {
+	if _, ok := o.writes[k]; ok {
+		return true
+	}
+	return !o.deleted[k] && gjson.GetBytes(o.data, path(k)).Exists()
+}
+
+func (o *lazyObj) Delete(k string) bool {
+	if o.deleted == nil {
+		o.deleted = map[string]bool{}
+	}
+	o.deleted[k] = true
+	delete(o.writes, k)
+	delete(o.cache, k)
+	return true
+}
+
+func (o *lazyObj) Keys() []string {
+	var keys []string
+	gjson.ParseBytes(o.data).ForEach(func(k, _ gjson.Result) bool {
+		if _, written := o.writes[k.Str]; !o.deleted[k.Str] && !written {
+			keys = append(keys, k.Str)
+		}
+		return true
+	})
+	for _, k := range o.order {
+		if _, ok := o.writes[k]; ok {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+func (o *lazyObj) encode() ([]byte, error) {
+	if len(o.writes) == 0 && len(o.deleted) == 0 && len(o.cache) == 0 {
+		return o.data, nil
+	}
+	out := append([]byte(nil), o.data...)
+	set := func(k string, v goja.Value) error {
+		if goja.IsUndefined(v) {
+			var err error
+			if gjson.GetBytes(out, path(k)).Exists() {
+				out, err = sjson.DeleteBytes(out, path(k))
+			}
+			return err
+		}
+		raw, err := o.in.stringifyValue(v)
+		if err != nil {
+			return fmt.Errorf("field %s: %w", k, err)
+		}
+		out, err = sjson.SetRawBytes(out, path(k), raw)
+		return err
+	}
+	for k, v := range o.cache {
+		if err := set(k, v); err != nil {
+			return nil, err
+		}
+	}
+	for k := range o.deleted {
+		if gjson.GetBytes(out, path(k)).Exists() {
+			var err error
+			if out, err = sjson.DeleteBytes(out, path(k)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, k := range o.order {
+		if v, ok := o.writes[k]; ok {
+			if err := set(k, v); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}

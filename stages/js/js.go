@@ -1,0 +1,381 @@
+// Package js runs JavaScript stages (goja, ES2015+ as far as goja goes):
+// type: js with code: or path:, and `pipe run --js CODE`. See README.md.
+package js
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/dop251/goja"
+	"github.com/dop251/goja/parser"
+	"github.com/pipe-dev/pipe/engine"
+)
+
+func init() { engine.RegisterKind("js", build) }
+
+const maxCallStack = 1000
+
+type options struct {
+	Modules []string `yaml:"modules"` // directories require() may load from
+}
+
+type stage struct {
+	spec    *engine.StageSpec
+	opts    options
+	json    bool
+	log     *slog.Logger
+	name    string
+	file    string
+	source  string
+	prog    *goja.Program
+	body    bool
+	modules []string
+	config  any
+}
+
+func build(spec *engine.StageSpec, env *engine.BuildEnv) (engine.Stage, error) {
+	s := &stage{spec: spec, json: env.Codec == engine.CodecNDJSON, log: env.Logger}
+	if err := spec.Extra.Decode(&s.opts); err != nil {
+		return nil, err
+	}
+	switch {
+	case spec.Use != "":
+		return nil, spec.Errorf("use", "js stages take code: or path:, not use:")
+	case spec.Code != "" && spec.Path != "":
+		return nil, spec.Errorf("path", "a js stage takes code: or path:, not both")
+	case spec.Code == "" && spec.Path == "":
+		return nil, spec.Errorf("type", "a js stage needs code: (a script or the body of transform) or path: (a .js file)")
+	}
+	for _, m := range s.opts.Modules {
+		s.modules = append(s.modules, spec.Resolve(m))
+	}
+	cfg, err := spec.Config.Value()
+	if err != nil {
+		return nil, err
+	}
+	s.config = cfg
+	if spec.Path != "" {
+		s.file = spec.Resolve(spec.Path)
+		s.name = filepath.Base(s.file)
+	} else {
+		s.source = spec.Code
+		s.name = spec.Name + ".js"
+	}
+	return s, nil
+}
+
+var posRE = regexp.MustCompile(`Line (\d+):(\d+)`)
+
+func (s *stage) field() string {
+	if s.file != "" {
+		return "path"
+	}
+	return "code"
+}
+
+// Load reads and compiles the script once. A script that declares
+// transform is run as is; any other code is the body of transform.
+func (s *stage) Load(ctx context.Context) error {
+	if s.prog != nil {
+		return nil
+	}
+	if s.file != "" {
+		b, err := os.ReadFile(s.file)
+		if err != nil {
+			return s.spec.Errorf("path", "cannot read js script: %v", err)
+		}
+		s.source = string(b)
+	}
+	if prog, err := parser.ParseFile(nil, s.name, s.source, 0); err == nil && declaresTransform(prog.Body) {
+		p, err := goja.Compile(s.name, s.source, false)
+		if err != nil {
+			return s.syntaxError(err, 0)
+		}
+		s.prog = p
+		// Run its top level once: errors there show at lint and start.
+		vm := s.newVM(nil)
+		if _, err := vm.RunProgram(p); err != nil {
+			return s.spec.Errorf(s.field(), "js script failed when loaded: %s", message(err))
+		}
+		if _, ok := goja.AssertFunction(vm.Get("transform")); !ok {
+			return s.spec.Errorf(s.field(), "%s: transform is not a function", s.name)
+		}
+		return nil
+	}
+	// The body of transform; the prelude stays on line 1.
+	const prelude = "(function(rec, meta) {"
+	p, err := goja.Compile(s.name, prelude+s.source+"\n})", false)
+	if err != nil {
+		return s.syntaxError(err, len(prelude))
+	}
+	s.prog, s.body = p, true
+	return nil
+}
+
+// syntaxError positions a compile error; shift is the prelude's length on
+// line 1.
+func (s *stage) syntaxError(err error, shift int) error {
+	msg := err.Error()
+	line, col := 0, 0
+	if m := posRE.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		col, _ = strconv.Atoi(m[2])
+		if line == 1 {
+			col = max(col-shift, 1)
+		}
+	}
+	msg = strings.TrimSpace(posRE.ReplaceAllString(msg, ""))
+	msg = strings.TrimPrefix(strings.TrimPrefix(msg, s.name+":"), " ")
+	if s.file != "" {
+		return &engine.ConfigError{File: s.file, Line: line, Col: col, Msg: "js syntax error: " + msg, Err: err}
+	}
+	return s.spec.Errorf("code", "js syntax error in code at %d:%d: %s", line, col, msg)
+}
+
+// message is an error's first line: the position and message of a thrown
+// value, without the stack.
+func message(err error) string {
+	var ex *goja.Exception
+	if errors.As(err, &ex) {
+		msg := ex.Value().String()
+		if st := ex.Stack(); len(st) > 0 {
+			pos := st[0].Position()
+			if pos.Filename != "" {
+				msg = fmt.Sprintf("%s:%d:%d: %s", pos.Filename, pos.Line, pos.Column, msg)
+			}
+		}
+		return msg
+	}
+	s, _, _ := strings.Cut(err.Error(), "\n")
+	return s
+}
+
+// New makes one instance: its own runtime with the script run and
+// init(config) called.
+func (s *stage) New(ctx context.Context) (engine.Transformer, error) {
+	in := &instance{st: s}
+	if err := in.reset(); err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+type instance struct {
+	st        *stage
+	vm        *goja.Runtime
+	transform goja.Callable
+	flush     goja.Callable
+	stringify goja.Callable
+	parse     goja.Callable
+	meta      *goja.Object
+	cur       *engine.Record
+	emitted   []*engine.Record
+	broken    bool
+}
+
+func (in *instance) reset() error {
+	s := in.st
+	vm := s.newVM(in)
+	in.vm, in.broken = vm, false
+	js := vm.Get("JSON").ToObject(vm)
+	in.stringify, _ = goja.AssertFunction(js.Get("stringify"))
+	in.parse, _ = goja.AssertFunction(js.Get("parse"))
+	v, err := vm.RunProgram(s.prog)
+	if err != nil {
+		return fmt.Errorf("loading %s: %s", s.name, message(err))
+	}
+	if s.body {
+		in.transform, _ = goja.AssertFunction(v)
+		return nil
+	}
+	in.transform, _ = goja.AssertFunction(vm.Get("transform"))
+	in.flush, _ = goja.AssertFunction(vm.Get("flush"))
+	if initFn, ok := goja.AssertFunction(vm.Get("init")); ok {
+		if _, err := initFn(goja.Undefined(), vm.ToValue(s.config)); err != nil {
+			return fmt.Errorf("init: %s", message(err))
+		}
+	}
+	return nil
+}
+
+// call runs fn under ctx: a timeout interrupts the script; an interrupted
+// or panicking runtime is replaced before the next call.
+func (in *instance) call(ctx context.Context, fn goja.Callable, args ...goja.Value) (ret goja.Value, err error) {
+	if in.broken {
+		if err := in.reset(); err != nil {
+			return nil, engine.Fatal(err)
+		}
+	}
+	vm := in.vm
+	stop := context.AfterFunc(ctx, func() { vm.Interrupt("timeout") })
+	defer func() {
+		if !stop() { // the interrupt fired
+			vm.ClearInterrupt()
+			in.broken = true
+		}
+		if r := recover(); r != nil {
+			in.broken = true
+			err = fmt.Errorf("js: %v", r)
+		}
+	}()
+	ret, err = fn(goja.Undefined(), args...)
+	if err != nil {
+		var ie *goja.InterruptedError
+		if errors.As(err, &ie) || ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		var se *goja.StackOverflowError
+		if errors.As(err, &se) || strings.Contains(err.Error(), "Maximum call stack size exceeded") {
+			in.broken = true
+		}
+		return nil, errors.New(message(err))
+	}
+	return ret, nil
+}
+
+// Transform implements engine.Transformer.
+func (in *instance) Transform(ctx context.Context, r *engine.Record, emit func(*engine.Record)) error {
+	if in.transform == nil {
+		return engine.Fatal(fmt.Errorf("%s defines no transform function", in.st.name))
+	}
+	if in.broken {
+		if err := in.reset(); err != nil {
+			return engine.Fatal(err)
+		}
+	}
+	vm := in.vm
+	var rec goja.Value
+	if in.st.json {
+		if firstByte(r.Data) == '{' {
+			rec = vm.NewDynamicObject(&lazyObj{in: in, data: r.Data})
+		} else {
+			v, err := in.parse(goja.Undefined(), vm.ToValue(string(r.Data)))
+			if err != nil {
+				return fmt.Errorf("record is not JSON: %s", message(err))
+			}
+			rec = v
+		}
+	} else {
+		rec = vm.ToValue(string(r.Data))
+	}
+	in.meta = metaObject(vm, r.Meta)
+	in.cur, in.emitted = r, in.emitted[:0]
+	ret, err := in.call(ctx, in.transform, rec, in.meta)
+	if err != nil {
+		return err
+	}
+	for _, e := range in.emitted {
+		emit(e)
+	}
+	if ret == nil || goja.IsUndefined(ret) || goja.IsNull(ret) {
+		return nil
+	}
+	data, err := in.encode(ret)
+	if err != nil {
+		return err
+	}
+	r.Data = data
+	r.Meta = in.readMeta()
+	emit(r)
+	return nil
+}
+
+// Flush implements engine.Flusher: flush() may emit.
+func (in *instance) Flush(ctx context.Context, emit func(*engine.Record)) error {
+	if in.flush == nil {
+		return nil
+	}
+	in.meta = in.vm.NewObject()
+	in.cur, in.emitted = engine.NewRecord(nil), in.emitted[:0]
+	if _, err := in.call(ctx, in.flush); err != nil {
+		return err
+	}
+	for _, e := range in.emitted {
+		emit(e)
+	}
+	return nil
+}
+
+func metaObject(vm *goja.Runtime, meta map[string]string) *goja.Object {
+	o := vm.NewObject()
+	for k, v := range meta {
+		o.Set(k, v)
+	}
+	return o
+}
+
+func (in *instance) readMeta() map[string]string {
+	m := map[string]string{}
+	for _, k := range in.meta.Keys() {
+		v := in.meta.Get(k)
+		if v != nil && !goja.IsUndefined(v) && !goja.IsNull(v) {
+			m[k] = v.String()
+		}
+	}
+	return m
+}
+
+// encode turns a returned or emitted value into record bytes.
+func (in *instance) encode(v goja.Value) ([]byte, error) {
+	if o, ok := v.(*goja.Object); ok {
+		if lo, ok := o.Export().(*lazyObj); ok {
+			return lo.encode()
+		}
+	}
+	if !in.st.json {
+		if o, ok := v.(*goja.Object); ok && o.ClassName() != "String" {
+			return in.stringifyValue(v)
+		}
+		return []byte(v.String()), nil
+	}
+	if s, ok := v.Export().(string); ok { // a string is raw JSON, if it parses
+		if !jsonValid([]byte(s)) {
+			return nil, fmt.Errorf("returned string is not JSON (the codec is ndjson): %.60q", s)
+		}
+		return []byte(s), nil
+	}
+	return in.stringifyValue(v)
+}
+
+func (in *instance) stringifyValue(v goja.Value) ([]byte, error) {
+	switch v.ExportType().Kind().String() {
+	case "func":
+		return nil, errors.New("cannot output a function")
+	}
+	if _, ok := v.Export().(*goja.Symbol); ok || v.ExportType().String() == "*goja.Symbol" {
+		return nil, errors.New("cannot output a Symbol")
+	}
+	s, err := in.stringify(goja.Undefined(), v)
+	if err != nil {
+		return nil, fmt.Errorf("cannot output the value: %s", message(err))
+	}
+	if goja.IsUndefined(s) {
+		return nil, fmt.Errorf("cannot output a %s", v.ExportType())
+	}
+	return []byte(s.String()), nil
+}
+
+// Close implements engine.Closer.
+func (in *instance) Close() error { return nil }
+
+func firstByte(b []byte) byte {
+	for _, c := range b {
+		if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+			return c
+		}
+	}
+	return 0
+}
+
+var (
+	_ engine.Transformer = (*instance)(nil)
+	_ engine.Flusher     = (*instance)(nil)
+	_ engine.Loader      = (*stage)(nil)
+)

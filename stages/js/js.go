@@ -142,6 +142,10 @@ func (s *stage) syntaxError(err error, shift int) error {
 // message is an error's first line: the position and message of a thrown
 // value, without the stack.
 func message(err error) string {
+	var so *goja.StackOverflowError
+	if errors.As(err, &so) {
+		return "RangeError: maximum call stack size exceeded (" + strconv.Itoa(maxCallStack) + " calls)"
+	}
 	var ex *goja.Exception
 	if errors.As(err, &ex) {
 		msg := ex.Value().String()
@@ -324,6 +328,9 @@ func (in *instance) readMeta() map[string]string {
 
 // encode turns a returned or emitted value into record bytes.
 func (in *instance) encode(v goja.Value) ([]byte, error) {
+	if _, ok := v.(*goja.Symbol); ok {
+		return nil, errors.New("cannot output a Symbol")
+	}
 	if o, ok := v.(*goja.Object); ok {
 		if lo, ok := o.Export().(*lazyObj); ok {
 			return lo.encode()

@@ -1,0 +1,169 @@
+package js_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pipe-dev/pipe/engine"
+)
+
+func build(t *testing.T, yaml string) (*engine.Pipeline, error) {
+	t.Helper()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "p.yaml")
+	wd, _ := os.Getwd()
+	yaml = strings.ReplaceAll(yaml, "TESTDATA", filepath.Join(wd, "testdata"))
+	spec, err := engine.Parse([]byte(yaml), file)
+	if err != nil {
+		return nil, err
+	}
+	p, err := engine.Build(spec)
+	if err != nil {
+		return nil, err
+	}
+	return p, p.Load(context.Background())
+}
+
+func run(t *testing.T, yaml, in string) (string, *engine.Pipeline, error) {
+	t.Helper()
+	p, err := build(t, yaml)
+	if err != nil {
+		return "", nil, err
+	}
+	var out bytes.Buffer
+	err = p.RunReader(context.Background(), strings.NewReader(in), &out)
+	return out.String(), p, err
+}
+
+func stage(code string, extra ...string) string {
+	y := "input: {codec: ndjson}\nstages:\n  - name: s\n    type: js\n    on_error: drop\n    timeout: 300ms\n"
+	for _, e := range extra {
+		y += "    " + e + "\n"
+	}
+	return y + "    code: |\n      " + strings.ReplaceAll(code, "\n", "\n      ") + "\n"
+}
+
+func TestSyntaxErrorsAtLoad(t *testing.T) {
+	_, err := build(t, "stages:\n  - {name: s, type: js, path: TESTDATA/bad_syntax.js}\n")
+	var ce *engine.ConfigError
+	if !errors.As(err, &ce) || !strings.HasSuffix(ce.File, "bad_syntax.js") || ce.Line == 0 || !strings.Contains(ce.Msg, "syntax error") {
+		t.Errorf("err = %v, want a config error in bad_syntax.js with a line", err)
+	}
+	_, err = build(t, "stages:\n  - {name: s, type: js, code: 'return rec +'}\n")
+	if !errors.As(err, &ce) || ce.Line != 2 || !strings.Contains(ce.Msg, "js syntax error in code") {
+		t.Errorf("inline: err = %v, want it at the code field", err)
+	}
+	_, err = build(t, "stages:\n  - {name: s, type: js, path: TESTDATA/none.js}\n")
+	if !errors.As(err, &ce) || !strings.Contains(ce.Msg, "cannot read js script") {
+		t.Errorf("missing file: err = %v", err)
+	}
+}
+
+func TestRecordErrorsKeepNeighbours(t *testing.T) {
+	in := "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n"
+	cases := []struct{ name, code, msg string }{
+		{"throw", `if (rec.n === 2) throw new Error("bad " + rec.n); return rec`, "s.js:1:"},
+		{"type error", `if (rec.n === 2) return rec.missing.x; return rec`, "TypeError"},
+		{"returns a function", `if (rec.n === 2) return () => 1; return rec`, "cannot output a function"},
+		{"returns a Symbol", `if (rec.n === 2) return Symbol("s"); return rec`, "Symbol"},
+		{"cyclic object", `if (rec.n === 2) { const o = {}; o.self = o; return o } return rec`, "circular structure"},
+		{"BigInt", `if (rec.n === 2) return {big: 10n}; return rec`, "BigInt"},
+		{"require fs", `if (rec.n === 2) require("fs"); return rec`, "fs is not available in the sandbox"},
+		{"require child_process", `if (rec.n === 2) require("child_process"); return rec`, "child_process is not available"},
+		{"require outside modules", `if (rec.n === 2) require("../../etc/passwd"); return rec`, "only modules from the stage's modules"},
+		{"endless loop", `if (rec.n === 2) { for (;;) {} } return rec`, "timed out"},
+		{"unbounded recursion", "function f(x) { return f(x + 1) + 1 }\nif (rec.n === 2) f(1); return rec", "maximum call stack size exceeded"},
+		{"huge array loop", `if (rec.n === 2) { const a = []; for (;;) a.push(new Array(1000).fill(1)) } return rec`, ""},
+		{"string not JSON", `if (rec.n === 2) return "not json"; return rec`, "not JSON"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			start := time.Now()
+			out, p, err := run(t, stage(c.code), in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out != "{\"n\":1}\n{\"n\":3}\n" {
+				t.Errorf("out = %q, want the neighbours of record 2", out)
+			}
+			if st := p.Stats()[1]; st.Errors != 1 {
+				t.Errorf("stats %+v, want 1 error", st)
+			}
+			if time.Since(start) > 20*time.Second {
+				t.Errorf("took %v", time.Since(start))
+			}
+			if c.msg == "" {
+				return
+			}
+			_, _, err = run(t, strings.Replace(stage(c.code), "on_error: drop", "on_error: fail", 1), in)
+			var se *engine.StageError
+			if !errors.As(err, &se) || se.Record != 2 || !strings.Contains(err.Error(), c.msg) {
+				t.Errorf("under on_error: fail: %v, want record 2 and %q", err, c.msg)
+			}
+		})
+	}
+}
+
+func TestRequireFromModules(t *testing.T) {
+	code := `const text = require("util/text"); rec.msg = text.shout(rec.msg); return rec`
+	out, _, err := run(t, stage(code, "modules: [TESTDATA/mods]"), "{\"msg\":\"hi\"}\n")
+	if err != nil || out != "{\"msg\":\"HI!\"}\n" {
+		t.Fatalf("out = %q, %v", out, err)
+	}
+	out, p, _ := run(t, stage(code), "{\"msg\":\"hi\"}\n")
+	if out != "" || p.Stats()[1].Errors != 1 {
+		t.Errorf("require without modules: worked: %q", out)
+	}
+}
+
+// Lazy records: reads, writes, deletes, nested edits, Object.keys, spread.
+func TestLazyRecord(t *testing.T) {
+	code := `
+rec.b.c += 1;
+delete rec.gone;
+rec["with.dot"] = "x";
+rec.keys = Object.keys(rec).sort().join(",");
+rec.copy = {...rec.b};
+emit(rec);
+rec.late = true;
+return rec`
+	in := `{"a":[1,{"d":2}],"b":{"c":1},"gone":0,"z":"last"}` + "\n"
+	out, _, err := run(t, stage(code), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{`{"a":[1,{"d":2}],"b":{"c":2},"z":"last","with.dot":"x","keys":"a,b,with.dot,z","copy":{"c":2}}`,
+		`{"a":[1,{"d":2}],"b":{"c":2},"z":"last","with.dot":"x","keys":"a,b,with.dot,z","copy":{"c":2},"late":true}`}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("out = %q", out)
+	}
+	for i, l := range lines {
+		var a, b any
+		json.Unmarshal([]byte(l), &a)
+		json.Unmarshal([]byte(want[i]), &b)
+		if ab, _ := json.Marshal(a); string(ab) != mustCanon(want[i]) {
+			t.Errorf("record %d = %s\nwant %s", i, l, want[i])
+		}
+		_ = b
+	}
+	keep := `{ "x" : 1.0,  "y":[ ] }` + "\n"
+	out, _, _ = run(t, stage(`if (rec.x === 1) return rec`), keep)
+	if out != keep {
+		t.Errorf("untouched record changed: %q", out)
+	}
+}
+
+func mustCanon(s string) string {
+	var v any
+	json.Unmarshal([]byte(s), &v)
+	b, _ := json.Marshal(v)
+	return string(b)
+}

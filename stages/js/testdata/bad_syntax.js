@@ -1,0 +1,4 @@
+function transform(rec, meta) {
+  if (rec === "x") {
+    return rec;
+  

@@ -8,6 +8,7 @@ import (
 
 	"github.com/dop251/goja"
 	"github.com/dop251/goja/ast"
+	"github.com/pipe-dev/pipe/stages/internal/script"
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
 )
@@ -162,20 +163,6 @@ type lazyObj struct {
 	cache   map[string]goja.Value
 }
 
-func path(k string) string {
-	if !strings.ContainsAny(k, `.*?\|#@!:`) {
-		return k
-	}
-	var b strings.Builder
-	for _, c := range k {
-		if strings.ContainsRune(`.*?\|#@!:`, c) {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
-}
-
 func (o *lazyObj) Get(k string) goja.Value {
 	if v, ok := o.writes[k]; ok {
 		return v
@@ -186,7 +173,7 @@ func (o *lazyObj) Get(k string) goja.Value {
 	if v, ok := o.cache[k]; ok {
 		return v
 	}
-	r := gjson.GetBytes(o.data, path(k))
+	r := gjson.GetBytes(o.data, script.FieldPath(k))
 	if !r.Exists() {
 		return nil
 	}
@@ -229,7 +216,7 @@ func (o *lazyObj) Has(k string) bool {
 	if _, ok := o.writes[k]; ok {
 		return true
 	}
-	return !o.deleted[k] && gjson.GetBytes(o.data, path(k)).Exists()
+	return !o.deleted[k] && gjson.GetBytes(o.data, script.FieldPath(k)).Exists()
 }
 
 func (o *lazyObj) Delete(k string) bool {
@@ -266,8 +253,8 @@ func (o *lazyObj) encode() ([]byte, error) {
 	set := func(k string, v goja.Value) error {
 		if goja.IsUndefined(v) {
 			var err error
-			if gjson.GetBytes(out, path(k)).Exists() {
-				out, err = sjson.DeleteBytes(out, path(k))
+			if gjson.GetBytes(out, script.FieldPath(k)).Exists() {
+				out, err = sjson.DeleteBytes(out, script.FieldPath(k))
 			}
 			return err
 		}
@@ -275,7 +262,7 @@ func (o *lazyObj) encode() ([]byte, error) {
 		if err != nil {
 			return fmt.Errorf("field %s: %w", k, err)
 		}
-		out, err = sjson.SetRawBytes(out, path(k), raw)
+		out, err = sjson.SetRawBytes(out, script.FieldPath(k), raw)
 		return err
 	}
 	for k, v := range o.cache {
@@ -284,9 +271,9 @@ func (o *lazyObj) encode() ([]byte, error) {
 		}
 	}
 	for k := range o.deleted {
-		if gjson.GetBytes(out, path(k)).Exists() {
+		if gjson.GetBytes(out, script.FieldPath(k)).Exists() {
 			var err error
-			if out, err = sjson.DeleteBytes(out, path(k)); err != nil {
+			if out, err = sjson.DeleteBytes(out, script.FieldPath(k)); err != nil {
 				return nil, err
 			}
 		}

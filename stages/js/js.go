@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -16,6 +14,7 @@ import (
 	"github.com/dop251/goja"
 	"github.com/dop251/goja/parser"
 	"github.com/pipe-dev/pipe/engine"
+	"github.com/pipe-dev/pipe/stages/internal/script"
 )
 
 func init() { engine.RegisterKind("js", build) }
@@ -28,6 +27,7 @@ type options struct {
 
 type stage struct {
 	spec    *engine.StageSpec
+	src     script.Source
 	opts    options
 	json    bool
 	log     *slog.Logger
@@ -45,14 +45,12 @@ func build(spec *engine.StageSpec, env *engine.BuildEnv) (engine.Stage, error) {
 	if err := spec.Extra.Decode(&s.opts); err != nil {
 		return nil, err
 	}
-	switch {
-	case spec.Use != "":
-		return nil, spec.Errorf("use", "js stages take code: or path:, not use:")
-	case spec.Code != "" && spec.Path != "":
-		return nil, spec.Errorf("path", "a js stage takes code: or path:, not both")
-	case spec.Code == "" && spec.Path == "":
-		return nil, spec.Errorf("type", "a js stage needs code: (a script or the body of transform) or path: (a .js file)")
+	src, err := script.FromSpec(spec, "js", ".js")
+	if err != nil {
+		return nil, err
 	}
+	s.src = src
+	s.name, s.file = src.Name, src.File
 	for _, m := range s.opts.Modules {
 		s.modules = append(s.modules, spec.Resolve(m))
 	}
@@ -61,24 +59,12 @@ func build(spec *engine.StageSpec, env *engine.BuildEnv) (engine.Stage, error) {
 		return nil, err
 	}
 	s.config = cfg
-	if spec.Path != "" {
-		s.file = spec.Resolve(spec.Path)
-		s.name = filepath.Base(s.file)
-	} else {
-		s.source = spec.Code
-		s.name = spec.Name + ".js"
-	}
 	return s, nil
 }
 
 var posRE = regexp.MustCompile(`Line (\d+):(\d+)`)
 
-func (s *stage) field() string {
-	if s.file != "" {
-		return "path"
-	}
-	return "code"
-}
+func (s *stage) field() string { return s.src.Field() }
 
 // Load reads and compiles the script once. A script that declares
 // transform is run as is; any other code is the body of transform.
@@ -86,13 +72,10 @@ func (s *stage) Load(ctx context.Context) error {
 	if s.prog != nil {
 		return nil
 	}
-	if s.file != "" {
-		b, err := os.ReadFile(s.file)
-		if err != nil {
-			return s.spec.Errorf("path", "cannot read js script: %v", err)
-		}
-		s.source = string(b)
+	if err := s.src.Read(s.spec, "js"); err != nil {
+		return err
 	}
+	s.source = s.src.Code
 	if prog, err := parser.ParseFile(nil, s.name, s.source, 0); err == nil && declaresTransform(prog.Body) {
 		p, err := goja.Compile(s.name, s.source, false)
 		if err != nil {
@@ -257,7 +240,7 @@ func (in *instance) Transform(ctx context.Context, r *engine.Record, emit func(*
 	vm := in.vm
 	var rec goja.Value
 	if in.st.json {
-		if firstByte(r.Data) == '{' {
+		if script.IsObject(r.Data) {
 			rec = vm.NewDynamicObject(&lazyObj{in: in, data: r.Data})
 		} else {
 			v, err := in.parse(goja.Undefined(), vm.ToValue(string(r.Data)))
@@ -371,15 +354,6 @@ func (in *instance) stringifyValue(v goja.Value) ([]byte, error) {
 
 // Close implements engine.Closer.
 func (in *instance) Close() error { return nil }
-
-func firstByte(b []byte) byte {
-	for _, c := range b {
-		if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
-			return c
-		}
-	}
-	return 0
-}
 
 var (
 	_ engine.Transformer = (*instance)(nil)

@@ -145,6 +145,13 @@ func appendJSON(b []byte, v lua.LValue, seen map[*lua.LTable]bool, depth int, or
 		if x == jsonNull {
 			return append(b, "null"...), nil
 		}
+		if lr := lazyOf(x); lr != nil { // a lazy record: its bytes, edited
+			data, err := lr.encode(ord)
+			if err != nil {
+				return nil, err
+			}
+			return append(b, data...), nil
+		}
 	case *lua.LTable:
 		if lr := lazyOf(x); lr != nil { // a lazy record: its bytes, edited
 			data, err := lr.encode(ord)

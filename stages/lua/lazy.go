@@ -1,8 +1,7 @@
 package lua
 
 import (
-	"strings"
-
+	"github.com/pipe-dev/pipe/stages/internal/script"
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
 	lua "github.com/yuin/gopher-lua"
@@ -30,39 +29,17 @@ type lazyRec struct {
 
 var deleted = lua.LNil
 
-func newLazy(L *lua.LState, data []byte, ord order) *lua.LTable {
-	t := L.CreateTable(0, 1)
-	t.RawSetString(lazyKey, &lua.LUserData{Value: &lazyRec{data: data, ord: ord}})
-	t.Metatable = L.GetField(L.G.Registry, proxyMTKey)
-	return t
+func newLazy(L *lua.LState, data []byte, ord order) lua.LValue {
+	return &lua.LUserData{Value: &lazyRec{data: data, ord: ord}, Metatable: L.GetField(L.G.Registry, proxyMTKey)}
 }
 
 func lazyOf(v lua.LValue) *lazyRec {
-	t, ok := v.(*lua.LTable)
-	if !ok {
-		return nil
-	}
-	ud, ok := t.RawGetString(lazyKey).(*lua.LUserData)
+	ud, ok := v.(*lua.LUserData)
 	if !ok {
 		return nil
 	}
 	lr, _ := ud.Value.(*lazyRec)
 	return lr
-}
-
-// path escapes a field name for gjson/sjson paths.
-func path(k string) string {
-	if !strings.ContainsAny(k, `.*?\|#@!:`) {
-		return k
-	}
-	var b strings.Builder
-	for _, c := range k {
-		if strings.ContainsRune(`.*?\|#@!:`, c) {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
 }
 
 func (lr *lazyRec) get(L *lua.LState, k string) lua.LValue {
@@ -72,7 +49,7 @@ func (lr *lazyRec) get(L *lua.LState, k string) lua.LValue {
 	if v, ok := lr.cache[k]; ok {
 		return v
 	}
-	r := gjson.GetBytes(lr.data, path(k))
+	r := gjson.GetBytes(lr.data, script.FieldPath(k))
 	if !r.Exists() {
 		return lua.LNil
 	}
@@ -110,15 +87,15 @@ func (lr *lazyRec) encode(ord order) ([]byte, error) {
 		if raw, err = encodeJSON(v, ord); err != nil {
 			return nil, err
 		}
-		if out, err = sjson.SetRawBytes(out, path(k), raw); err != nil {
+		if out, err = sjson.SetRawBytes(out, script.FieldPath(k), raw); err != nil {
 			return nil, err
 		}
 	}
 	for _, k := range lr.order {
 		v := lr.writes[k]
 		if v == deleted {
-			if gjson.GetBytes(out, path(k)).Exists() {
-				if out, err = sjson.DeleteBytes(out, path(k)); err != nil {
+			if gjson.GetBytes(out, script.FieldPath(k)).Exists() {
+				if out, err = sjson.DeleteBytes(out, script.FieldPath(k)); err != nil {
 					return nil, err
 				}
 			}
@@ -128,7 +105,7 @@ func (lr *lazyRec) encode(ord order) ([]byte, error) {
 		if raw, err = encodeJSON(v, ord); err != nil {
 			return nil, err
 		}
-		if out, err = sjson.SetRawBytes(out, path(k), raw); err != nil {
+		if out, err = sjson.SetRawBytes(out, script.FieldPath(k), raw); err != nil {
 			return nil, err
 		}
 	}
@@ -153,7 +130,7 @@ func (lr *lazyRec) materialize(L *lua.LState, ord order) (*lua.LTable, error) {
 func installLazy(L *lua.LState, ord func() order) {
 	mt := L.NewTable()
 	mt.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
-		lr := lazyOf(L.CheckTable(1))
+		lr := lazyOf(L.Get(1))
 		k, ok := L.Get(2).(lua.LString)
 		if lr == nil || !ok {
 			L.Push(lua.LNil)
@@ -163,8 +140,7 @@ func installLazy(L *lua.LState, ord func() order) {
 		return 1
 	}))
 	mt.RawSetString("__newindex", L.NewFunction(func(L *lua.LState) int {
-		t := L.CheckTable(1)
-		lr := lazyOf(t)
+		lr := lazyOf(L.Get(1))
 		k, ok := L.Get(2).(lua.LString)
 		if lr == nil || !ok {
 			L.RaiseError("a record's field names are strings, got %s", L.Get(2).Type())

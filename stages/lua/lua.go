@@ -8,13 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 
 	"github.com/pipe-dev/pipe/engine"
+	"github.com/pipe-dev/pipe/stages/internal/script"
 	lua "github.com/yuin/gopher-lua"
 	"github.com/yuin/gopher-lua/ast"
 	"github.com/yuin/gopher-lua/parse"
@@ -40,6 +39,7 @@ type options struct {
 
 type stage struct {
 	spec    *engine.StageSpec
+	src     script.Source
 	opts    options
 	json    bool // records are JSON values (codec ndjson)
 	log     *slog.Logger
@@ -57,14 +57,12 @@ func build(spec *engine.StageSpec, env *engine.BuildEnv) (engine.Stage, error) {
 	if err := spec.Extra.Decode(&s.opts); err != nil {
 		return nil, err
 	}
-	switch {
-	case spec.Use != "":
-		return nil, spec.Errorf("use", "lua stages take code: or path:, not use:")
-	case spec.Code != "" && spec.Path != "":
-		return nil, spec.Errorf("path", "a lua stage takes code: or path:, not both")
-	case spec.Code == "" && spec.Path == "":
-		return nil, spec.Errorf("type", "a lua stage needs code: (a script or the body of transform) or path: (a .lua file)")
+	src, err := script.FromSpec(spec, "lua", ".lua")
+	if err != nil {
+		return nil, err
 	}
+	s.src = src
+	s.name, s.file = src.Name, src.File
 	for _, a := range s.opts.Allow {
 		if _, ok := optional[a]; !ok {
 			return nil, spec.Errorf("allow", "allow: %q is not a library a stage can opt in to (os, io)", a)
@@ -78,13 +76,6 @@ func build(spec *engine.StageSpec, env *engine.BuildEnv) (engine.Stage, error) {
 		return nil, err
 	}
 	s.config = cfg
-	if spec.Path != "" {
-		s.file = spec.Resolve(spec.Path)
-		s.name = filepath.Base(s.file)
-	} else {
-		s.source = spec.Code
-		s.name = spec.Name + ".lua"
-	}
 	return s, nil
 }
 
@@ -96,13 +87,10 @@ func (s *stage) Load(ctx context.Context) error {
 	if s.proto != nil {
 		return nil
 	}
-	if s.file != "" {
-		b, err := os.ReadFile(s.file)
-		if err != nil {
-			return s.spec.Errorf("path", "cannot read lua script: %v", err)
-		}
-		s.source = string(b)
+	if err := s.src.Read(s.spec, "lua"); err != nil {
+		return err
 	}
+	s.source = s.src.Code
 	chunk, err := s.parse(s.source)
 	if err != nil {
 		return err
@@ -156,12 +144,7 @@ func definesTransform(chunk []ast.Stmt) bool {
 	return false
 }
 
-func (s *stage) field() string {
-	if s.file != "" {
-		return "path"
-	}
-	return "code"
-}
+func (s *stage) field() string { return s.src.Field() }
 
 func (s *stage) compile(src string) (*lua.FunctionProto, error) {
 	chunk, err := s.parse(src)
@@ -326,7 +309,7 @@ func (in *instance) Transform(ctx context.Context, r *engine.Record, emit func(*
 	var rec lua.LValue
 	clear(in.order)
 	if in.st.json {
-		if first := firstByte(r.Data); first == '{' {
+		if script.IsObject(r.Data) {
 			rec = newLazy(L, r.Data, in.order) // fields decoded when read
 		} else {
 			v, err := decodeJSON(L, r.Data, in.order)
@@ -412,12 +395,3 @@ var (
 	_ engine.Closer      = (*instance)(nil)
 	_ engine.Loader      = (*stage)(nil)
 )
-
-func firstByte(b []byte) byte {
-	for _, c := range b {
-		if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
-			return c
-		}
-	}
-	return 0
-}

@@ -1,0 +1,85 @@
+// Package script holds what the script kinds (lua, js) share: choosing
+// and reading the script of a stage, and addressing JSON fields by name.
+package script
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/pipe-dev/pipe/engine"
+)
+
+// Source is the script of a stage: inline (code:) or a file (path:).
+type Source struct {
+	Name string // chunk name in error messages: the file's base name, or STAGE.EXT
+	File string // the script file, "" for code:
+	Code string // the source, once read
+}
+
+// FromSpec checks that a stage of kind gives exactly one of code: and
+// path: (no I/O).
+func FromSpec(spec *engine.StageSpec, kind, ext string) (Source, error) {
+	switch {
+	case spec.Use != "":
+		return Source{}, spec.Errorf("use", "%s stages take code: or path:, not use:", kind)
+	case spec.Code != "" && spec.Path != "":
+		return Source{}, spec.Errorf("path", "a %s stage takes code: or path:, not both", kind)
+	case spec.Code == "" && spec.Path == "":
+		return Source{}, spec.Errorf("type", "a %s stage needs code: (a script or the body of transform) or path: (a %s file)", kind, ext)
+	}
+	if spec.Path != "" {
+		file := spec.Resolve(spec.Path)
+		return Source{Name: filepath.Base(file), File: file}, nil
+	}
+	return Source{Name: spec.Name + ext, Code: spec.Code}, nil
+}
+
+// Field is the stage field the script came from (for error positions).
+func (s *Source) Field() string {
+	if s.File != "" {
+		return "path"
+	}
+	return "code"
+}
+
+// Read loads the script file, if any.
+func (s *Source) Read(spec *engine.StageSpec, kind string) error {
+	if s.File == "" {
+		return nil
+	}
+	b, err := os.ReadFile(s.File)
+	if err != nil {
+		return spec.Errorf("path", "cannot read %s script: %v", kind, err)
+	}
+	s.Code = string(b)
+	return nil
+}
+
+const special = `.*?\|#@!:`
+
+// FieldPath escapes a JSON field name for gjson and sjson paths.
+func FieldPath(k string) string {
+	if !strings.ContainsAny(k, special) {
+		return k
+	}
+	var b strings.Builder
+	for _, c := range k {
+		if strings.ContainsRune(special, c) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// IsObject reports whether a JSON value is an object (its first
+// non-blank byte is '{').
+func IsObject(b []byte) bool {
+	for _, c := range b {
+		if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+			return c == '{'
+		}
+	}
+	return false
+}

@@ -1,0 +1,408 @@
+package wasm
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/pipe-dev/pipe/engine"
+)
+
+func init() { engine.RegisterKind("wasm", build) }
+
+// options are the fields only wasm stages know.
+type options struct {
+	// MemoryLimit caps the guest's linear memory (rounded down to 64KiB
+	// pages); memory.grow beyond it fails.
+	MemoryLimit *engine.ByteSize `yaml:"memory_limit"`
+	// Allow grants WASI capabilities the sandbox leaves out: "clock" (the
+	// real wall and monotonic clocks and sleep) and "random" (the host's
+	// cryptographic random source).
+	Allow []string `yaml:"allow"`
+}
+
+// DefaultMemoryLimit is the memory_limit of a stage that sets none.
+const DefaultMemoryLimit = 64 << 20
+
+const pageSize = 64 << 10
+
+// grants are the values allow: accepts.
+var grants = []string{"clock", "random"}
+
+type stage struct {
+	spec   *engine.StageSpec
+	path   string
+	pages  uint32
+	clock  bool
+	random bool
+	log    *slog.Logger
+	events *engine.StageEvents
+
+	// closeOnDone is WithCloseOnContextDone (only benchmarks turn it off).
+	closeOnDone bool
+
+	mu       sync.Mutex
+	loaded   bool
+	closed   bool
+	rt       wazero.Runtime
+	compiled wazero.CompiledModule
+	hasFlush bool
+	config   []byte // the config: mapping as JSON, for pipe_init
+	spare    *module
+	seq      atomic.Int64 // instance names
+}
+
+func build(spec *engine.StageSpec, env *engine.BuildEnv) (engine.Stage, error) {
+	var o options
+	if err := spec.Extra.Decode(&o); err != nil {
+		return nil, err
+	}
+	if spec.Code != "" {
+		return nil, spec.Errorf("code", "wasm stages run a module (path: FILE.wasm), not code:")
+	}
+	if spec.Use != "" {
+		return nil, spec.Errorf("use", "wasm stages run a module (path: FILE.wasm), not use:")
+	}
+	if spec.Path == "" {
+		return nil, spec.Errorf("type", "wasm stage needs path: FILE.wasm (a module following the wasm stage ABI)")
+	}
+	s := &stage{spec: spec, path: spec.Resolve(spec.Path), log: env.Logger, events: env.Events,
+		pages: DefaultMemoryLimit / pageSize, closeOnDone: true}
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.MemoryLimit != nil {
+		if *o.MemoryLimit < pageSize {
+			return nil, spec.Errorf("memory_limit", "memory_limit must be at least 64KiB (one wasm page), got %v", *o.MemoryLimit)
+		}
+		if *o.MemoryLimit > 4<<30 {
+			return nil, spec.Errorf("memory_limit", "memory_limit must be at most 4GiB (32-bit wasm), got %v", *o.MemoryLimit)
+		}
+		s.pages = uint32(*o.MemoryLimit / pageSize)
+	}
+	for _, a := range o.Allow {
+		switch a {
+		case "clock":
+			s.clock = true
+		case "random":
+			s.random = true
+		default:
+			return nil, spec.Errorf("allow", "allow: %q is not a grant; the wasm sandbox can grant %s", a, strings.Join(grants, ", "))
+		}
+	}
+	if !spec.Config.IsZero() {
+		js, err := spec.Config.JSON()
+		if err != nil {
+			return nil, spec.Errorf("config", "config cannot be handed to the module as JSON: %v", err)
+		}
+		s.config = js
+	}
+	if len(s.config) == 0 || string(s.config) == "null" {
+		s.config = []byte("{}")
+	}
+	return s, nil
+}
+
+// compilationCache is shared by every wasm stage of the process: in the user
+// cache directory (pipe/wasm) when there is one, so that a restarted pipe
+// does not compile a module again, else in memory.
+var compilationCache = sync.OnceValue(func() wazero.CompilationCache {
+	if dir, err := os.UserCacheDir(); err == nil {
+		if c, err := wazero.NewCompilationCacheWithDir(filepath.Join(dir, "pipe", "wasm")); err == nil {
+			return c
+		}
+	}
+	return wazero.NewCompilationCache()
+})
+
+// wasmMagic opens every binary wasm module: "\0asm" and version 1.
+var wasmMagic = []byte{0, 'a', 's', 'm', 1, 0, 0, 0}
+
+// Load reads, compiles and checks the module, then makes the first worker's
+// instance (which runs pipe_init with the stage's config). Errors that are
+// the module's or the config's are *engine.ConfigError.
+func (s *stage) Load(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.loaded {
+		return nil
+	}
+	if s.closed {
+		return errors.New("stage is closed")
+	}
+	bin, err := os.ReadFile(s.path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return s.spec.Errorf("path", "module %s: no such file", s.path)
+	case err != nil:
+		return s.spec.Errorf("path", "module %s: %v", s.path, err)
+	case len(bin) >= 8 && bytes.Equal(bin[:4], wasmMagic[:4]) && !bytes.Equal(bin[4:8], wasmMagic[4:]):
+		return s.spec.Errorf("path", "module %s is wasm binary version %x, not a core module of version 1 (a component? build a core module)", s.path, bin[4:8])
+	case !bytes.HasPrefix(bin, wasmMagic):
+		hint := ""
+		if bytes.HasPrefix(bytes.TrimSpace(bin), []byte("(module")) {
+			hint = " (this is WAT text: build it with wat2wasm)"
+		}
+		return s.spec.Errorf("path", "module %s is not a wasm module: it does not start with \\0asm%s", s.path, hint)
+	}
+	rc := wazero.NewRuntimeConfig().
+		WithCloseOnContextDone(s.closeOnDone).
+		WithMemoryLimitPages(s.pages).
+		WithCompilationCache(compilationCache())
+	rt := wazero.NewRuntimeWithConfig(ctx, rc)
+	ok := false
+	defer func() {
+		if !ok {
+			rt.Close(context.Background())
+		}
+	}()
+	compiled, err := rt.CompileModule(ctx, bin)
+	if err != nil {
+		msg := strings.TrimPrefix(err.Error(), "invalid memory: ")
+		if strings.Contains(msg, "over limit of") {
+			return s.spec.Errorf("memory_limit", "module %s declares more memory than memory_limit allows: %s", s.path, msg)
+		}
+		return s.spec.Errorf("path", "module %s does not compile: %v", s.path, err)
+	}
+	wasi, err := wasi_snapshot_preview1.NewBuilder(rt).Compile(ctx)
+	if err != nil {
+		return fmt.Errorf("compile wasi: %w", err)
+	}
+	if err := s.check(compiled, wasi); err != nil {
+		return err
+	}
+	if _, err := rt.InstantiateModule(ctx, wasi, wazero.NewModuleConfig()); err != nil {
+		return fmt.Errorf("instantiate wasi: %w", err)
+	}
+	if _, err := rt.NewHostModuleBuilder(hostModule).NewFunctionBuilder().
+		WithGoModuleFunction(api.GoModuleFunc(s.hostLog), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, nil).
+		WithParameterNames("level", "ptr", "len").Export(hostLog).Instantiate(ctx); err != nil {
+		return fmt.Errorf("instantiate the pipe host module: %w", err)
+	}
+	s.rt, s.compiled = rt, compiled
+	m, err := s.instantiate(ctx)
+	if err != nil {
+		s.rt, s.compiled = nil, nil
+		var ce *engine.ConfigError
+		if errors.As(err, &ce) {
+			return err
+		}
+		return s.spec.Errorf("path", "module %s: %v", s.path, err)
+	}
+	s.spare, s.loaded, ok = m, true, true
+	return nil
+}
+
+// sig describes a function signature for messages.
+func sig(params, results []api.ValueType) string {
+	names := func(ts []api.ValueType) string {
+		var s []string
+		for _, t := range ts {
+			s = append(s, api.ValueTypeName(t))
+		}
+		return strings.Join(s, ", ")
+	}
+	return "(" + names(params) + ") -> (" + names(results) + ")"
+}
+
+var (
+	i32 = api.ValueTypeI32
+	i64 = api.ValueTypeI64
+)
+
+// abiExports are the functions of ABI v1 with their signatures.
+var abiExports = []struct {
+	name            string
+	params, results []api.ValueType
+	required        bool
+}{
+	{exportVersion, nil, []api.ValueType{i32}, true},
+	{exportAlloc, []api.ValueType{i32}, []api.ValueType{i32}, true},
+	{exportTransform, []api.ValueType{i32, i32}, []api.ValueType{i64}, true},
+	{exportInit, []api.ValueType{i32, i32}, []api.ValueType{i64}, false},
+	{exportFlush, nil, []api.ValueType{i64}, false},
+}
+
+// check verifies the module's exports and imports against ABI v1.
+func (s *stage) check(m, wasi wazero.CompiledModule) error {
+	exports := m.ExportedFunctions()
+	var missing, wrong []string
+	for _, e := range abiExports {
+		d, ok := exports[e.name]
+		if !ok {
+			if e.required {
+				missing = append(missing, e.name)
+			}
+			continue
+		}
+		if !slices.Equal(d.ParamTypes(), e.params) || !slices.Equal(d.ResultTypes(), e.results) {
+			wrong = append(wrong, fmt.Sprintf("%s is %s, want %s", e.name, sig(d.ParamTypes(), d.ResultTypes()), sig(e.params, e.results)))
+		}
+	}
+	if _, ok := m.ExportedMemories()[exportMemory]; !ok {
+		missing = append(missing, "memory "+exportMemory)
+	}
+	if len(missing) > 0 {
+		hint := " (see the ABI in stages/wasm/ABI.md)"
+		if _, ok := exports["_start"]; ok {
+			if _, ok := exports["_initialize"]; !ok {
+				hint = " (it is a WASI command with _start: Go guests build with -buildmode=c-shared)"
+			}
+		}
+		return s.spec.Errorf("path", "module %s is not a pipe wasm guest: it does not export %s%s", s.path, strings.Join(missing, ", "), hint)
+	}
+	_, s.hasFlush = exports[exportFlush]
+	if len(wrong) > 0 {
+		return s.spec.Errorf("path", "module %s exports ABI functions with the wrong signature: %s", s.path, strings.Join(wrong, "; "))
+	}
+	if _, ok := exports["_start"]; ok {
+		if _, ok := exports["_initialize"]; !ok {
+			return s.spec.Errorf("path", "module %s is a WASI command (exports _start, not _initialize): build it as a reactor (Go: -buildmode=c-shared)", s.path)
+		}
+	}
+	provided := wasi.ExportedFunctions()
+	var unknown []string
+	for _, d := range m.ImportedFunctions() {
+		mod, name, _ := d.Import()
+		switch mod {
+		case hostModule:
+			if name == hostLog {
+				if want := []api.ValueType{i32, i32, i32}; !slices.Equal(d.ParamTypes(), want) || len(d.ResultTypes()) != 0 {
+					return s.spec.Errorf("path", "module %s imports pipe.log as %s, want %s", s.path, sig(d.ParamTypes(), d.ResultTypes()), sig(want, nil))
+				}
+				continue
+			}
+		case wasiModule:
+			if p, ok := provided[name]; ok {
+				if !slices.Equal(d.ParamTypes(), p.ParamTypes()) || !slices.Equal(d.ResultTypes(), p.ResultTypes()) {
+					return s.spec.Errorf("path", "module %s imports %s.%s as %s, want %s", s.path, mod, name, sig(d.ParamTypes(), d.ResultTypes()), sig(p.ParamTypes(), p.ResultTypes()))
+				}
+				continue
+			}
+		}
+		unknown = append(unknown, mod+"."+name)
+	}
+	for _, d := range m.ImportedMemories() {
+		mod, name, _ := d.Import()
+		unknown = append(unknown, "memory "+mod+"."+name)
+	}
+	if len(unknown) > 0 {
+		return s.spec.Errorf("path", "module %s imports %s, which the host does not provide (it provides pipe.log and wasi_snapshot_preview1)", s.path, strings.Join(unknown, ", "))
+	}
+	return nil
+}
+
+// hostLog is pipe.log(level, ptr, len).
+func (s *stage) hostLog(ctx context.Context, m api.Module, stack []uint64) {
+	level, ptr, n := api.DecodeU32(stack[0]), api.DecodeU32(stack[1]), api.DecodeU32(stack[2])
+	n = min(n, maxLogLine)
+	msg, ok := m.Memory().Read(ptr, n)
+	if !ok {
+		s.log.Warn("guest logged an out-of-bounds message", "ptr", ptr, "len", n)
+		return
+	}
+	lv := slog.LevelInfo
+	switch level {
+	case 0:
+		lv = slog.LevelDebug
+	case 2:
+		lv = slog.LevelWarn
+	case 3:
+		lv = slog.LevelError
+	}
+	s.log.Log(ctx, lv, string(msg), "source", "guest")
+}
+
+// maxLogLine caps one logged message or output line of a guest.
+const maxLogLine = 4 << 10
+
+// instantiate makes a module instance: _initialize, the ABI version check,
+// pipe_init with the stage's config. Config rejections are ConfigErrors.
+func (s *stage) instantiate(ctx context.Context) (*module, error) {
+	name := fmt.Sprintf("%s#%d", s.spec.Name, s.seq.Add(1))
+	stdout := &lineWriter{log: s.log, stream: "stdout", level: slog.LevelInfo}
+	stderr := &lineWriter{log: s.log, stream: "stderr", level: slog.LevelWarn}
+	cfg := wazero.NewModuleConfig().WithName(name).WithStartFunctions("_initialize").
+		WithStdout(stdout).WithStderr(stderr)
+	if s.clock {
+		cfg = cfg.WithSysWalltime().WithSysNanotime().WithSysNanosleep()
+	}
+	if s.random {
+		cfg = cfg.WithRandSource(rand.Reader)
+	}
+	mod, err := s.rt.InstantiateModule(ctx, s.compiled, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("instantiate: %w%s", err, stderr.recent())
+	}
+	m := &module{mod: mod, mem: mod.Memory(), stderr: stderr, stdout: stdout,
+		alloc: mod.ExportedFunction(exportAlloc), transform: mod.ExportedFunction(exportTransform),
+		init: mod.ExportedFunction(exportInit), flush: mod.ExportedFunction(exportFlush)}
+	v, err := m.call(ctx, mod.ExportedFunction(exportVersion))
+	if err != nil {
+		m.close()
+		return nil, fmt.Errorf("%s: %w", exportVersion, err)
+	}
+	if uint32(v) != ABIVersion {
+		m.close()
+		return nil, s.spec.Errorf("path", "module %s declares ABI version %d (pipe_abi_version), this host implements version %d", s.path, uint32(v), ABIVersion)
+	}
+	if m.init != nil {
+		msg, err := m.initWith(ctx, s.config)
+		if err != nil {
+			m.close()
+			return nil, fmt.Errorf("%s: %w", exportInit, err)
+		}
+		if msg != "" {
+			m.close()
+			return nil, s.spec.Errorf("config", "module %s rejected its config: %s", s.path, msg)
+		}
+	}
+	return m, nil
+}
+
+func (s *stage) New(context.Context) (engine.Transformer, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.loaded {
+		return nil, errors.New("wasm stage used before Load")
+	}
+	in := &instance{st: s}
+	if s.spare != nil {
+		in.m, s.spare = s.spare, nil
+	}
+	return in, nil
+}
+
+// Close closes the runtime: the compiled module and every instance.
+func (s *stage) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	s.spare = nil
+	if s.rt == nil {
+		return nil
+	}
+	err := s.rt.Close(context.Background())
+	s.rt, s.compiled = nil, nil
+	return err
+}
+
+var (
+	_ engine.Stage  = (*stage)(nil)
+	_ engine.Loader = (*stage)(nil)
+	_ io.Closer     = (*stage)(nil)
+)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/tetratelabs/wazero/api"
@@ -49,8 +50,23 @@ func (m *module) explain(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("guest interrupted: %w", context.Cause(ctx))
 	}
-	return fmt.Errorf("guest trapped: %w%s", err, m.stderr.sinceMark())
+	return &trapError{err: err, stderr: m.stderr.sinceMark()}
 }
+
+// trapError is a trap, with the guest's stderr of the call. Its message is
+// one line: wazero's wasm stack trace is left out (the debug log of the
+// discarded instance has it).
+type trapError struct {
+	err    error
+	stderr string
+}
+
+func (e *trapError) Error() string {
+	msg, _, _ := strings.Cut(e.err.Error(), "\n")
+	return "guest trapped: " + msg + e.stderr
+}
+
+func (e *trapError) Unwrap() error { return e.err }
 
 // buffer calls pipe_alloc for n bytes and returns a view of them.
 func (m *module) buffer(ctx context.Context, n uint64) (uint32, []byte, error) {
@@ -158,6 +174,10 @@ func (in *instance) discard(why error) {
 	if in.m == nil {
 		return
 	}
+	var te *trapError
+	if errors.As(why, &te) {
+		why = fmt.Errorf("%w%s", te.err, te.stderr) // with the wasm stack trace
+	}
 	in.st.log.Debug("discarding the module instance", "reason", why)
 	in.m.close()
 	in.m = nil
@@ -202,7 +222,7 @@ func (in *instance) decode(res []byte, n int) error {
 	r := &reader{b: res}
 	if got := r.u32("record count"); r.err == nil && int(got) != n {
 		in.discard(errMalformed)
-		return fmt.Errorf("%s: %w: %d results for a batch of %d records (want one per record)", exportTransform, errMalformed, got, n)
+		return fmt.Errorf("%s: %w: %d results for a batch of %d (want one per record)", exportTransform, errMalformed, got, n)
 	}
 	in.all, in.fates = in.all[:0], in.fates[:0]
 	for range n {

@@ -22,7 +22,7 @@ type lineWriter struct {
 }
 
 // maxMarked is how many lines since mark an error message quotes.
-const maxMarked = 4
+const maxMarked = 2
 
 func (w *lineWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()

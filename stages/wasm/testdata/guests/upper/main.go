@@ -1,4 +1,5 @@
-// Command upper is the README's example guest: it upper-cases every record.
+// Command upper is the README's example guest: it drops records starting
+// with "#", upper-cases the others and sets their metadata "upper".
 package main
 
 import (
@@ -9,8 +10,12 @@ import (
 
 func init() {
 	guest.Transform(func(rec []byte, meta guest.Meta) ([][]byte, error) {
+		if bytes.HasPrefix(rec, []byte("#")) {
+			return nil, nil // drop
+		}
+		meta["upper"] = "yes" // metadata: read, set, delete
 		return [][]byte{bytes.ToUpper(rec)}, nil
 	})
 }
 
-func main() {}
+func main() {} // never called: register in init

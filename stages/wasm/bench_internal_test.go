@@ -1,0 +1,109 @@
+package wasm
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/pipe-dev/pipe/engine"
+)
+
+// testGuest returns a module built by the package's TestMain.
+func testGuest(tb testing.TB, name string) string {
+	dir := os.Getenv("WASM_TEST_GUEST_DIR")
+	p := filepath.Join(dir, name+".wasm")
+	if _, err := os.Stat(p); dir == "" || err != nil {
+		tb.Skipf("guest %s not built (wat2wasm missing?)", name)
+	}
+	return p
+}
+
+func loadStage(tb testing.TB, path string, closeOnDone bool) *stage {
+	tb.Helper()
+	st, err := build(&engine.StageSpec{Name: "bench", Type: "wasm", Path: path}, &engine.BuildEnv{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s := st.(*stage)
+	s.closeOnDone = closeOnDone
+	if err := s.Load(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
+// BenchmarkInstantiate is the cost of one worker's instance: instantiation,
+// _initialize (the Go runtime's start for a Go guest), the version check
+// and pipe_init.
+func BenchmarkInstantiate(b *testing.B) {
+	for _, g := range []string{"upper", "w1", "wat-upper"} {
+		b.Run(g, func(b *testing.B) {
+			s := loadStage(b, testGuest(b, g), true)
+			ctx := context.Background()
+			for b.Loop() {
+				m, err := s.instantiate(ctx)
+				if err != nil {
+					b.Fatal(err)
+				}
+				m.close()
+			}
+		})
+	}
+}
+
+// BenchmarkLoad is Load with a warm compilation cache (what a restarted
+// pipe pays per stage): read, compile from cache, check, first instance.
+func BenchmarkLoad(b *testing.B) {
+	for _, g := range []string{"w1", "wat-upper"} {
+		b.Run(g, func(b *testing.B) {
+			path := testGuest(b, g)
+			loadStage(b, path, true) // fills the cache
+			for b.Loop() {
+				st, _ := build(&engine.StageSpec{Name: "bench", Type: "wasm", Path: path}, &engine.BuildEnv{})
+				if err := st.(*stage).Load(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+				st.(*stage).Close()
+			}
+		})
+	}
+}
+
+// BenchmarkCloseOnContextDone compares batches of 1024 W2 lines through the
+// Go and the WAT W2 guests with close-on-context-done on (pipe's setting:
+// a termination check at every function entry and loop back-edge) and off.
+func BenchmarkCloseOnContextDone(b *testing.B) {
+	line := []byte(`{"ts":"2024-05-01T12:00:00Z","level":"info","service":"api","msg":"request served in 12ms","user":"u123","tags":["a","b"]}`)
+	recs := make([]*engine.Record, 1024)
+	for _, g := range []string{"w2", "wat-upper"} {
+		for _, on := range []bool{true, false} {
+			b.Run(fmt.Sprintf("%s/close_on_done=%v", g, on), func(b *testing.B) {
+				s := loadStage(b, testGuest(b, g), on)
+				t, err := s.New(context.Background())
+				if err != nil {
+					b.Fatal(err)
+				}
+				in := t.(*instance)
+				defer in.Close()
+				ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+				defer cancel()
+				var out engine.BatchResult
+				b.SetBytes(int64(len(line) * len(recs)))
+				start := time.Now()
+				for b.Loop() {
+					for i := range recs {
+						recs[i] = engine.NewRecord(line)
+					}
+					if err := in.TransformBatch(ctx, recs, &out); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(b.N*len(recs))/time.Since(start).Seconds(), "records/s")
+			})
+		}
+	}
+}

@@ -148,6 +148,7 @@ func BenchmarkBoundary(b *testing.B) {
 		{"native", `{name: id, type: native, use: trim}`},
 		{"lua", `{name: id, type: lua, code: 'return rec'}`},
 		{"rpc", `{name: id, type: rpc, path: ../stages/rpc/testdata/bin/cases, args: [identity]}`},
+		{"wasm", `{name: id, type: wasm, path: ../stages/wasm/testdata/bin/cases.wasm, config: {case: identity}}`},
 	} {
 		b.Run(c.kind, func(b *testing.B) {
 			spec, err := engine.Parse([]byte("stages: ["+c.stage+"]"), "bench/boundary.yaml")

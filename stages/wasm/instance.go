@@ -15,11 +15,11 @@ import (
 
 // module is one instance of the compiled module with its ABI functions.
 type module struct {
-	mod                          api.Module
-	mem                          api.Memory
+	mod                           api.Module
+	mem                           api.Memory
 	alloc, transform, init, flush api.Function
-	stdout, stderr               *lineWriter
-	stack                        [2]uint64
+	stdout, stderr                *lineWriter
+	stack                         [2]uint64
 }
 
 // call calls fn with args and returns its one result (0 if none). Any error

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/pipe-dev/pipe/engine"
+	"github.com/pipe-dev/pipe/engine/enginetest"
 )
 
 // writePipeline writes a one-stage pipeline whose stage fields are stage
@@ -61,30 +62,11 @@ func TestBadPlugins(t *testing.T) {
 			}
 			defer p.Close()
 			err = p.Load(context.Background())
-			checkConfigErr(t, err, file+":"+tc.at+": ", tc.want)
+			enginetest.CheckConfigError(t, err, file+":"+tc.at+": ", tc.want...)
 			// Running reports the same configuration error (exit 2).
 			err = p.RunReader(context.Background(), strings.NewReader("a\n"), new(strings.Builder))
-			checkConfigErr(t, err, file+":"+tc.at+": ", tc.want)
+			enginetest.CheckConfigError(t, err, file+":"+tc.at+": ", tc.want...)
 		})
-	}
-}
-
-func checkConfigErr(t *testing.T, err error, prefix string, want []string) {
-	t.Helper()
-	var ce *engine.ConfigError
-	if !errors.As(err, &ce) {
-		t.Fatalf("err = %v (%T), want a *engine.ConfigError", err, err)
-	}
-	if !strings.HasPrefix(err.Error(), prefix) {
-		t.Errorf("err = %q, want it to start with %q", err, prefix)
-	}
-	for _, w := range want {
-		if !strings.Contains(err.Error(), w) {
-			t.Errorf("err = %q, want it to contain %q", err, w)
-		}
-	}
-	if strings.Contains(err.Error(), "\n") {
-		t.Errorf("err spans several lines: %q", err)
 	}
 }
 

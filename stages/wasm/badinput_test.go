@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pipe-dev/pipe/engine"
+	"github.com/pipe-dev/pipe/engine/enginetest"
 	"github.com/pipe-dev/pipe/internal/cli"
 )
 
@@ -80,10 +81,10 @@ func TestBadModules(t *testing.T) {
 			}
 			defer p.Close()
 			err = p.Load(context.Background())
-			checkConfigErr(t, err, file+":"+tc.at+": ", tc.want)
+			enginetest.CheckConfigError(t, err, file+":"+tc.at+": ", tc.want...)
 			// Running reports the same configuration error.
 			err = p.RunReader(context.Background(), strings.NewReader("a\n"), new(strings.Builder))
-			checkConfigErr(t, err, file+":"+tc.at+": ", tc.want)
+			enginetest.CheckConfigError(t, err, file+":"+tc.at+": ", tc.want...)
 			// pipe lint exits 2 with the message.
 			var stdout, stderr bytes.Buffer
 			if code := cli.Main([]string{"lint", file}, strings.NewReader(""), &stdout, &stderr); code != 2 {
@@ -95,22 +96,6 @@ func TestBadModules(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func checkConfigErr(t *testing.T, err error, prefix string, want []string) {
-	t.Helper()
-	var ce *engine.ConfigError
-	if !errors.As(err, &ce) {
-		t.Fatalf("err = %v (%T), want a *engine.ConfigError", err, err)
-	}
-	if !strings.HasPrefix(err.Error(), prefix) {
-		t.Errorf("err = %q, want it to start with %q", err, prefix)
-	}
-	for _, w := range want {
-		if !strings.Contains(err.Error(), w) {
-			t.Errorf("err = %q, want it to contain %q", err, w)
-		}
 	}
 }
 
@@ -258,5 +243,21 @@ func TestBatchIsolation(t *testing.T) {
 	}
 	if st.Errors != 12 || st.Passed != int64(len(want)) {
 		t.Errorf("stats %+v, want 12 errors, %d passed", st, len(want))
+	}
+}
+
+// TestGoGuestGarbageCollected: a Go guest that makes garbage on every record
+// stays within memory_limit without the clock grant (the Go runtime's
+// collector paces itself by the monotonic clock the host provides).
+func TestGoGuestGarbageCollected(t *testing.T) {
+	sp := casesSpec("garbage")
+	sp.Extra = engine.ConfigOf(map[string]any{"memory_limit": "32MiB"})
+	in := make([]string, 8000)
+	for i := range in {
+		in[i] = fmt.Sprint(i)
+	}
+	out, st := run(t, sp, in...)
+	if len(out) != len(in) || st.Errors != 0 || st.Restarts != 0 {
+		t.Errorf("%d records out of %d, stats %+v; want all, no errors, no instance replaced", len(out), len(in), st)
 	}
 }

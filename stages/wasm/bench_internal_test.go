@@ -2,9 +2,11 @@ package wasm
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -105,5 +107,28 @@ func BenchmarkCloseOnContextDone(b *testing.B) {
 				b.ReportMetric(float64(b.N*len(recs))/time.Since(start).Seconds(), "records/s")
 			})
 		}
+	}
+}
+
+// TestStartTimeout: a guest whose _initialize never returns is stopped, and
+// Load reports it as a configuration error.
+func TestStartTimeout(t *testing.T) {
+	path := testGuest(t, "wat-spininit")
+	old := startTimeout
+	startTimeout = 300 * time.Millisecond
+	defer func() { startTimeout = old }()
+	st, err := build(&engine.StageSpec{Name: "spin", Type: "wasm", Path: path}, &engine.BuildEnv{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.(*stage).Close()
+	start := time.Now()
+	err = st.(*stage).Load(context.Background())
+	var ce *engine.ConfigError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "did not start within 300ms") {
+		t.Errorf("err = %v, want a config error saying the module did not start", err)
+	}
+	if el := time.Since(start); el > 5*time.Second {
+		t.Errorf("Load took %v", el)
 	}
 }

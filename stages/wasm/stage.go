@@ -14,10 +14,12 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/pipe-dev/pipe/engine"
 )
@@ -327,12 +329,36 @@ func (s *stage) hostLog(ctx context.Context, m api.Module, stack []uint64) {
 	s.log.Log(ctx, lv, string(msg), "source", "guest")
 }
 
+// fakeNanotime is the monotonic clock of a guest without allow: [clock]:
+// deterministic, it advances 1µs per reading. (wazero's own fake clock
+// advances 1ms per reading, which makes the Go runtime's garbage collector
+// of a Go guest fall behind until the guest runs out of memory.)
+func fakeNanotime() sys.Nanotime {
+	var t atomic.Int64
+	return func() int64 { return t.Add(1000) }
+}
+
 // maxLogLine caps one logged message or output line of a guest.
 const maxLogLine = 4 << 10
 
+// startTimeout bounds the making of an instance: instantiation,
+// _initialize and pipe_init (a guest whose init never returns is stopped).
+var startTimeout = 10 * time.Second
+
 // instantiate makes a module instance: _initialize, the ABI version check,
 // pipe_init with the stage's config. Config rejections are ConfigErrors.
-func (s *stage) instantiate(ctx context.Context) (*module, error) {
+// It is bounded by startTimeout, not by ctx's deadline (a record's timeout
+// must not prevent replacing an instance), but stops when ctx is cancelled.
+func (s *stage) instantiate(parent context.Context) (*module, error) {
+	ctx, cancel := context.WithTimeoutCause(context.WithoutCancel(parent), startTimeout,
+		fmt.Errorf("the module did not start within %v (_initialize and pipe_init)", startTimeout))
+	defer cancel()
+	stop := context.AfterFunc(parent, func() {
+		if !errors.Is(parent.Err(), context.DeadlineExceeded) {
+			cancel()
+		}
+	})
+	defer stop()
 	name := fmt.Sprintf("%s#%d", s.spec.Name, s.seq.Add(1))
 	stdout := &lineWriter{log: s.log, stream: "stdout", level: slog.LevelInfo}
 	stderr := &lineWriter{log: s.log, stream: "stderr", level: slog.LevelWarn}
@@ -340,12 +366,17 @@ func (s *stage) instantiate(ctx context.Context) (*module, error) {
 		WithStdout(stdout).WithStderr(stderr)
 	if s.clock {
 		cfg = cfg.WithSysWalltime().WithSysNanotime().WithSysNanosleep()
+	} else {
+		cfg = cfg.WithNanotime(fakeNanotime(), 1)
 	}
 	if s.random {
 		cfg = cfg.WithRandSource(rand.Reader)
 	}
 	mod, err := s.rt.InstantiateModule(ctx, s.compiled, cfg)
 	if err != nil {
+		if ctx.Err() != nil {
+			err = context.Cause(ctx)
+		}
 		return nil, fmt.Errorf("instantiate: %w%s", err, stderr.recent())
 	}
 	m := &module{mod: mod, mem: mod.Memory(), stderr: stderr, stdout: stdout,

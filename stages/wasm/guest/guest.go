@@ -47,7 +47,8 @@ type Meta map[string]string
 
 // Func transforms one record. rec is valid only during the call (it points
 // into the input buffer that the next batch overwrites): keep a copy if it
-// must outlive the call; returning rec or slices of it is fine.
+// must outlive the call; returning rec or slices of it is fine. meta is
+// reused for the next record: do not keep it.
 //
 // Return the output records: none (nil) drops the record, one passes it,
 // several split it (they leave in order). A non-nil error fails the record

@@ -20,6 +20,7 @@ var (
 	prefix string
 	seen   int
 	hoard  [][]byte
+	sink   []byte
 )
 
 func init() {
@@ -109,6 +110,11 @@ func transform(rec []byte, meta guest.Meta) ([][]byte, error) {
 				hoard = append(hoard, make([]byte, 1<<20))
 			}
 		}
+		return one(rec), nil
+	case "garbage":
+		// 64 KiB of garbage per record: fine as long as the Go
+		// runtime's collector keeps up.
+		sink = make([]byte, 64<<10)
 		return one(rec), nil
 	case "write":
 		// There is no preopened directory: the write is denied.

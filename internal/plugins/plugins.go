@@ -97,12 +97,18 @@ func LoadManifest(path string) (*Plugin, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Decoded as a Config first, so that every error points at the
+	// offending value (or, for a missing field, at the manifest).
+	var doc engine.Config
+	if err := engine.DecodeYAML(data, path, &doc); err != nil {
+		return nil, err
+	}
 	var m Manifest
-	if err := engine.DecodeYAML(data, path, &m); err != nil {
+	if err := doc.Decode(&m); err != nil {
 		return nil, err
 	}
 	cerr := func(field, format string, args ...any) error {
-		return &engine.ConfigError{File: path, Msg: fmt.Sprintf("%s: ", field) + fmt.Sprintf(format, args...)}
+		return doc.Errorf(field, "%s: %s", field, fmt.Sprintf(format, args...))
 	}
 	switch {
 	case !nameRE.MatchString(m.Name):
@@ -214,6 +220,16 @@ func (c *Catalog) Resolve(name, constraint string) (p *Plugin, ok bool, err erro
 		}
 	}
 	if len(same) == 0 {
+		// A folder of that name whose manifest is broken: say so, rather
+		// than let the stage look like an unknown transformer.
+		for _, pr := range c.Problems {
+			if filepath.Base(pr.Path) != ManifestName {
+				continue
+			}
+			if d := filepath.Dir(pr.Path); filepath.Base(d) == name || filepath.Base(filepath.Dir(d)) == name {
+				return nil, true, fmt.Errorf("plugin %s cannot be used, its manifest is invalid: %w", name, pr.Err)
+			}
+		}
 		return nil, false, nil
 	}
 	var want *semver.Constraints

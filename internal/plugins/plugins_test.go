@@ -60,6 +60,10 @@ func TestDiscoverAndResolve(t *testing.T) {
 		if strings.Contains(pr.Path, "typo") && (ce.Line != 2 || !strings.Contains(ce.Msg, `did you mean "version"`)) {
 			t.Errorf("typo manifest: %v", pr.Err)
 		}
+		// a value the manifest's rules reject is pointed at, too
+		if strings.Contains(pr.Path, "broken") && (ce.Line != 2 || ce.Col != 10 || !strings.Contains(ce.Msg, `"one" is not a semantic version`)) {
+			t.Errorf("broken manifest: %v, want it at the version (2:10)", pr.Err)
+		}
 	}
 	cases := []struct {
 		name, constraint, entry, err string
@@ -71,6 +75,7 @@ func TestDiscoverAndResolve(t *testing.T) {
 		{"redact", "^2", "", "needs host API >=2.0; this pipe has 1.0.0"},
 		{"redact", "^3", "", "no version matches ^3 (available: 2.0.0, 1.5.0, 1.4.1, 1.2.0)"},
 		{"redact", "not a range", "", "is not a version constraint"},
+		{"broken", "", "", `its manifest is invalid: ` + filepath.Join(b, "broken", ManifestName) + `:2:10: version: "one"`},
 	}
 	for _, tc := range cases {
 		p, ok, err := c.Resolve(tc.name, tc.constraint)

@@ -143,7 +143,15 @@ func (a *app) buildOptions(spec *engine.Spec, log *slog.Logger, audit *auditLog)
 		return nil, err
 	}
 	if len(c.Dirs) > 0 {
-		opts = append(opts, engine.WithResolver(plugins.Resolver{Catalog: c, OnResolve: func(name, constraint string, p *plugins.Plugin, err error) {
+		opts = append(opts, engine.WithResolver(plugins.Resolver{Catalog: c, OnSkip: func(s plugins.Skipped) {
+			info := s.Plugin.Info()
+			audit.event("plugin_refused", map[string]any{"plugin": s.Plugin.Name, "version": info.Version, "kind": s.Plugin.Kind, "sha256": info.SHA256, "reason": s.Why})
+			if s.Signature { // a newer version refused for its signature: a security matter
+				log.Warn("plugin version refused, using an older one", "plugin", s.Plugin.Name, "version", info.Version, "reason", s.Why)
+			} else {
+				log.Debug("plugin version skipped", "plugin", s.Plugin.Name, "version", info.Version, "reason", s.Why)
+			}
+		}, OnResolve: func(name, constraint string, p *plugins.Plugin, err error) {
 			if err != nil {
 				audit.event("plugin_refused", map[string]any{"plugin": name, "constraint": constraint, "reason": err.Error()})
 				return

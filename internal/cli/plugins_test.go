@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -109,6 +110,20 @@ func TestPluginCommands(t *testing.T) {
 	log, _ = os.ReadFile(audit)
 	if !strings.Contains(string(log), `"event":"signature_failed"`) || !strings.Contains(string(log), `"event":"plugin_refused"`) {
 		t.Errorf("audit log lacks the refusal:\n%s", log)
+	}
+	// With an older version signed, the tampered newer one is passed
+	// over, but not silently: a warning, and a refusal in the audit log.
+	if code, _, errs := cli(t, reg, "", "plugins", "sign", "--key", key, filepath.Join(plugs, "tag", "1.0.0")); code != 0 {
+		t.Fatalf("sign 1.0.0: %d %s", code, errs)
+	}
+	os.Remove(audit)
+	code, out, errs = cli(t, reg, "a\n", "run", pipeline, "--trust", key+".pub", "--require-signed", "--audit-log", audit)
+	if code != 0 || out != "v1.0.0:a\n" || !strings.Contains(errs, "level=WARN") || !strings.Contains(errs, "version=1.3.0") || !strings.Contains(errs, "signature does not match") {
+		t.Errorf("fallback past a tampered version: %d %q %s", code, out, errs)
+	}
+	log, _ = os.ReadFile(audit)
+	if !regexp.MustCompile(`"event":"plugin_refused".*"version":"1.3.0"`).Match(log) || !regexp.MustCompile(`"event":"plugin_loaded".*"version":"1.0.0"`).Match(log) {
+		t.Errorf("audit log lacks the refusal of 1.3.0 and the load of 1.0.0:\n%s", log)
 	}
 	// A host API that no version supports.
 	os.WriteFile(pipeline, []byte("plugins: {dirs: [plugins]}\nstages:\n  - {name: t, use: tag@^2}\n"), 0o644)

@@ -260,16 +260,57 @@ func (c *Catalog) Resolve(name, constraint string) (p *Plugin, ok bool, err erro
 	return nil, true, fmt.Errorf("plugin %s: no version matches %s (available: %s)", name, constraint, strings.Join(versions, ", "))
 }
 
+// Skipped is a version that matched a stage's constraint but was passed
+// over for a lower one.
+type Skipped struct {
+	Plugin *Plugin
+	Why    string
+	// Signature is true when the version was refused for its signature
+	// (unsigned, untrusted or tampered), not for its host API range.
+	Signature bool
+}
+
+// Skipped lists the versions of name above picked (what Resolve returned)
+// that satisfy constraint but were refused, highest first.
+func (c *Catalog) Skipped(name, constraint string, picked *Plugin) []Skipped {
+	want, err := semver.NewConstraint(constraint)
+	if constraint == "" || err != nil {
+		want = nil
+	}
+	var out []Skipped
+	for _, q := range c.Plugins {
+		if q.Name != name || (picked != nil && !q.Version.GreaterThan(picked.Version)) || (want != nil && !want.Check(q.Version)) {
+			continue
+		}
+		switch {
+		case !q.Compatible:
+			out = append(out, Skipped{Plugin: q, Why: q.Why})
+		case c.required && !q.Signed:
+			out = append(out, Skipped{Plugin: q, Why: q.Signature + " and signatures are required", Signature: true})
+		}
+	}
+	return out
+}
+
 // Resolver adapts a Catalog to engine.Resolver.
 type Resolver struct {
 	Catalog *Catalog
 	// OnResolve, if set, hears of every resolution (for the audit log).
 	OnResolve func(name, constraint string, p *Plugin, err error)
+	// OnSkip, if set, hears of each higher matching version passed over
+	// for the one picked (a tampered or unsigned newer version, say),
+	// before OnResolve.
+	OnSkip func(s Skipped)
 }
 
 // Resolve implements engine.Resolver.
 func (r Resolver) Resolve(_ *engine.Spec, name, constraint string) (engine.ResolvedPlugin, bool, error) {
 	p, ok, err := r.Catalog.Resolve(name, constraint)
+	if r.OnSkip != nil && p != nil {
+		for _, s := range r.Catalog.Skipped(name, constraint, p) {
+			r.OnSkip(s)
+		}
+	}
 	if r.OnResolve != nil && ok {
 		r.OnResolve(name, constraint, p, err)
 	}

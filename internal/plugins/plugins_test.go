@@ -203,6 +203,9 @@ func TestSignatures(t *testing.T) {
 	if err != nil || p.Version.String() != "1.2.0" {
 		t.Fatalf("after tampering: %v %v, want 1.2.0", p, err)
 	}
+	if sk := c.Skipped("redact", "^1", p); len(sk) != 1 || sk[0].Plugin.Version.String() != "1.4.1" || !sk[0].Signature || !strings.Contains(sk[0].Why, "signature does not match") {
+		t.Errorf("skipped = %+v, want the tampered 1.4.1", sk)
+	}
 	for _, q := range c.Plugins {
 		if q.Version.String() == "1.4.1" && !strings.HasPrefix(q.Signature, "invalid: signature does not match") {
 			t.Errorf("tampered plugin signature status = %q", q.Signature)

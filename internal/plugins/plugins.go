@@ -64,7 +64,8 @@ type Plugin struct {
 	// Compatible reports whether API admits HostAPIVersion; Why says why not.
 	Compatible bool
 	Why        string
-	// Signature: "signed by KEY", "unsigned", "invalid: ..." (see Verify).
+	// Signature: "signed by KEY", "unsigned", "signed, not verified: ..."
+	// (no key trusted), "invalid: ..." (see Verify).
 	Signature string
 	Signed    bool
 	schema    []byte
@@ -203,6 +204,8 @@ func (c *Catalog) Trust(keys []Key, require bool) {
 		p.Signed, p.Signature = false, "unsigned"
 		if key, err := Verify(p, keys); err == nil {
 			p.Signed, p.Signature = true, "signed by "+key.Name
+		} else if errors.Is(err, ErrNoTrustedKey) {
+			p.Signature = err.Error()
 		} else if !errors.Is(err, ErrUnsigned) {
 			p.Signature = "invalid: " + err.Error()
 		}

@@ -225,4 +225,11 @@ func TestSignatures(t *testing.T) {
 	if p, _, err := c.Resolve("redact", "~1.4"); err != nil || p.Signature == "" {
 		t.Errorf("unsigned, not required: %v %v", p, err)
 	}
+	// With no key to check it against, a signature is neither valid nor
+	// invalid.
+	for _, q := range c.Plugins {
+		if q.Version.String() == "1.2.0" && q.Signature != ErrNoTrustedKey.Error() {
+			t.Errorf("signed, no key trusted: status %q", q.Signature)
+		}
+	}
 }

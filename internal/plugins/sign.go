@@ -19,6 +19,10 @@ const SignatureName = "plugin.sig"
 // ErrUnsigned means a plugin has no signature file.
 var ErrUnsigned = errors.New("unsigned")
 
+// ErrNoTrustedKey means a plugin has a signature but no key is trusted to
+// check it: neither valid nor invalid.
+var ErrNoTrustedKey = errors.New("signed, not verified: no key is trusted (--trust KEYFILE)")
+
 // Key is a public key trusted to sign plugins.
 type Key struct {
 	Name string // the key file's comment, or its file name
@@ -120,8 +124,9 @@ func Sign(dir, keyPath string) (*Plugin, error) {
 }
 
 // Verify checks p's signature against keys and returns the key that signed
-// it. ErrUnsigned when there is no signature file; another error when the
-// signature does not match the files (tampered) or no key signed it.
+// it. ErrUnsigned when there is no signature file, ErrNoTrustedKey when
+// keys is empty; another error when the signature does not match the files
+// (tampered) or no key signed it.
 func Verify(p *Plugin, keys []Key) (Key, error) {
 	raw, err := os.ReadFile(filepath.Join(p.Dir, SignatureName))
 	if errors.Is(err, os.ErrNotExist) {
@@ -144,7 +149,7 @@ func Verify(p *Plugin, keys []Key) (Key, error) {
 		}
 	}
 	if len(keys) == 0 {
-		return Key{}, errors.New("signed, but no key is trusted (--trust KEYFILE)")
+		return Key{}, ErrNoTrustedKey
 	}
 	return Key{}, errors.New("signature does not match the manifest and entry file for any trusted key (tampered, or signed by another key)")
 }

@@ -147,6 +147,7 @@ func BenchmarkBoundary(b *testing.B) {
 	for _, c := range []struct{ kind, stage string }{
 		{"native", `{name: id, type: native, use: trim}`},
 		{"lua", `{name: id, type: lua, code: 'return rec'}`},
+		{"js", `{name: id, type: js, code: 'return rec'}`},
 		{"rpc", `{name: id, type: rpc, path: ../stages/rpc/testdata/bin/cases, args: [identity]}`},
 	} {
 		b.Run(c.kind, func(b *testing.B) {

@@ -30,7 +30,8 @@ func TestWatchReloadUnderSteadyStream(t *testing.T) {
 		os.Rename(script+".tmp", script) // as editors save
 	}
 	write("v1:", "")
-	cmd := exec.Command(pipeBin, "run", file, "--watch", "--stats")
+	audit := filepath.Join(dir, "audit.log")
+	cmd := exec.Command(pipeBin, "run", file, "--watch", "--stats", "--audit-log", audit)
 	in, _ := cmd.StdinPipe()
 	outPipe, _ := cmd.StdoutPipe()
 	var stderr bytes.Buffer
@@ -92,5 +93,10 @@ func TestWatchReloadUnderSteadyStream(t *testing.T) {
 	log := stderr.String()
 	if strings.Count(log, "pipeline reloaded") != 2 || !strings.Contains(log, "reload rejected") || !strings.Contains(log, "tag.lua:2") {
 		t.Errorf("log does not show two reloads and one rejection:\n%s", log)
+	}
+	events, _ := os.ReadFile(audit)
+	if strings.Count(string(events), `"event":"pipeline_reloaded"`) != 2 || strings.Count(string(events), `"event":"pipeline_reload_rejected"`) != 1 ||
+		!strings.Contains(string(events), "tag.lua:2") {
+		t.Errorf("audit log does not show two reloads and one rejection:\n%s", events)
 	}
 }

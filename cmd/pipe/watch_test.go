@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -93,6 +94,10 @@ func TestWatchReloadUnderSteadyStream(t *testing.T) {
 	log := stderr.String()
 	if strings.Count(log, "pipeline reloaded") != 2 || !strings.Contains(log, "reload rejected") || !strings.Contains(log, "tag.lua:2") {
 		t.Errorf("log does not show two reloads and one rejection:\n%s", log)
+	}
+	// --stats covers the whole run, across the three versions of the stage
+	if !regexp.MustCompile(fmt.Sprintf(`(?m)^\s*tag\s+lua\s+%d\s+%d\s+0\s+0\s`, n, n)).MatchString(log) {
+		t.Errorf("--stats does not count every record in the reloaded stage:\n%s", log)
 	}
 	events, _ := os.ReadFile(audit)
 	if strings.Count(string(events), `"event":"pipeline_reloaded"`) != 2 || strings.Count(string(events), `"event":"pipeline_reload_rejected"`) != 1 ||

@@ -142,6 +142,9 @@ func (a *app) buildOptions(spec *engine.Spec, log *slog.Logger, audit *auditLog)
 	if err != nil {
 		return nil, err
 	}
+	for _, pr := range c.Problems { // a missing directory, a broken manifest
+		log.Warn("plugin not usable", "path", pr.Path, "err", pr.Err)
+	}
 	if len(c.Dirs) > 0 {
 		opts = append(opts, engine.WithResolver(plugins.Resolver{Catalog: c, OnSkip: func(s plugins.Skipped) {
 			info := s.Plugin.Info()

@@ -131,3 +131,56 @@ func TestPluginCommands(t *testing.T) {
 		t.Errorf("lint newer API: %d %s", code, errs)
 	}
 }
+
+// Plugin directories are searched in order: --plugin-dir, the pipeline's
+// plugins.dirs, then PIPE_PLUGIN_PATH; the first of two equal versions
+// wins, and the highest version satisfying the constraint is picked across
+// all of them.
+func TestPluginDirOrder(t *testing.T) {
+	reg := engine.NewRegistry()
+	reg.RegisterKind("js", prefixKind)
+	dir := t.TempDir()
+	plugin := func(parent, sub, version string) string {
+		d := filepath.Join(dir, parent, sub)
+		os.MkdirAll(d, 0o755)
+		os.WriteFile(filepath.Join(d, "plugin.yaml"), []byte("name: tag\nversion: "+version+"\nkind: js\nentry: tag.js\napi: '^1'\n"), 0o644)
+		os.WriteFile(filepath.Join(d, "tag.js"), []byte(parent+"-"+version+":"), 0o644)
+		return filepath.Join(dir, parent)
+	}
+	flagDir := plugin("flag", "tag", "1.0.0")
+	fileDir := plugin("file", "tag", "1.0.0")
+	plugin("file", "tag-1.1", "1.1.0")
+	envDir := plugin("env", "tag", "1.1.0")
+	plugin("env", "tag-1.2", "1.2.0")
+	t.Setenv("PIPE_PLUGIN_PATH", filepath.Join(dir, "missing")+string(os.PathListSeparator)+envDir)
+	pipeline := filepath.Join(dir, "p.yaml")
+	run := func(constraint string, args ...string) (int, string, string) {
+		os.WriteFile(pipeline, []byte("plugins: {dirs: [file]}\nstages:\n  - {name: t, use: tag@"+constraint+"}\n"), 0o644)
+		return cli(t, reg, "a\n", append([]string{"run", pipeline}, args...)...)
+	}
+	for _, c := range []struct {
+		constraint string
+		args       []string
+		want       string
+	}{
+		{"~1.0.0", []string{"--plugin-dir", flagDir}, "flag-1.0.0:a\n"}, // the flag's directory first
+		{"~1.0.0", nil, "file-1.0.0:a\n"},                               // then the pipeline's
+		{"~1.1.0", nil, "file-1.1.0:a\n"},                               // before PIPE_PLUGIN_PATH
+		{"^1", []string{"--plugin-dir", flagDir}, "env-1.2.0:a\n"},      // the highest version wins wherever it is
+	} {
+		code, out, errs := run(c.constraint, c.args...)
+		if code != 0 || out != c.want {
+			t.Errorf("tag@%s %v: %d %q, want %q\n%s", c.constraint, c.args, code, out, c.want, errs)
+		}
+		if !strings.Contains(errs, "plugin not usable") || !strings.Contains(errs, "missing") {
+			t.Errorf("the missing PIPE_PLUGIN_PATH directory is not reported:\n%s", errs)
+		}
+	}
+	// pipe plugins without DIR lists --plugin-dir and PIPE_PLUGIN_PATH,
+	// and names what an earlier directory shadows.
+	code, out, errs := cli(t, reg, "", "plugins", "--plugin-dir", fileDir)
+	if code != 2 || !strings.Contains(out, filepath.Join(envDir, "tag-1.2")) || !strings.Contains(out, filepath.Join(fileDir, "tag-1.1")) ||
+		!strings.Contains(errs, "tag 1.1.0 in "+filepath.Join(envDir, "tag")+" is shadowed") || !strings.Contains(errs, "missing") {
+		t.Errorf("pipe plugins: %d\n%s\n%s", code, out, errs)
+	}
+}

@@ -184,3 +184,33 @@ func TestPluginDirOrder(t *testing.T) {
 		t.Errorf("pipe plugins: %d\n%s\n%s", code, out, errs)
 	}
 }
+
+// --watch watches a plugin's manifest and signature as well as its entry,
+// also when the entry sits in a subfolder (so a re-signed plugin reloads).
+func TestWatchedPluginFiles(t *testing.T) {
+	reg := engine.NewRegistry()
+	reg.RegisterKind("js", prefixKind)
+	dir := t.TempDir()
+	d := filepath.Join(dir, "plugins", "tag")
+	os.MkdirAll(filepath.Join(d, "lib"), 0o755)
+	os.WriteFile(filepath.Join(d, "plugin.yaml"), []byte("name: tag\nversion: 1.0.0\nkind: js\nentry: lib/tag.js\napi: '^1'\n"), 0o644)
+	os.WriteFile(filepath.Join(d, "lib", "tag.js"), []byte("x:"), 0o644)
+	file := filepath.Join(dir, "p.yaml")
+	os.WriteFile(file, []byte("plugins: {dirs: [plugins]}\nstages:\n  - {name: t, use: tag}\n"), 0o644)
+	a := &app{stderr: &bytes.Buffer{}, reg: reg, logLevel: "info", logFormat: "text"}
+	log, _ := a.logger()
+	spec, err := parseFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := a.build(spec, log, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(watchedFiles(file, p), "\n")
+	for _, want := range []string{file, filepath.Join(d, "lib", "tag.js"), filepath.Join(d, "plugin.yaml"), filepath.Join(d, "plugin.sig")} {
+		if !strings.Contains(got, want) {
+			t.Errorf("watched files lack %s:\n%s", want, got)
+		}
+	}
+}

@@ -14,11 +14,13 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 	"github.com/pipe-dev/pipe/engine"
+	"github.com/pipe-dev/pipe/internal/plugins"
 )
 
 // watchedFiles lists the files a pipeline depends on: the file itself,
 // every stage's script, module, plugin or binary (with a plugin's
-// manifest), schema files and the modules: directories of scripts.
+// manifest and signature), schema files and the modules: directories of
+// scripts.
 func watchedFiles(file string, p *engine.Pipeline) []string {
 	files := []string{file}
 	for i := range p.Spec().Stages {
@@ -26,7 +28,7 @@ func watchedFiles(file string, p *engine.Pipeline) []string {
 		if s.Path != "" {
 			files = append(files, s.Resolve(s.Path))
 			if s.Plugin() != "" {
-				files = append(files, filepath.Join(filepath.Dir(s.Path), "plugin.yaml"))
+				files = append(files, pluginFiles(s.Resolve(s.Path))...)
 			}
 		}
 		if v, _ := s.Schema.Value(); v != nil {
@@ -52,6 +54,20 @@ func watchedFiles(file string, p *engine.Pipeline) []string {
 		}
 	}
 	return files
+}
+
+// pluginFiles returns the manifest and signature of the plugin whose entry
+// file is entry: in the entry's folder or the nearest one above it (an
+// entry may sit in a subfolder of the plugin, entry: bin/geo).
+func pluginFiles(entry string) []string {
+	for d := filepath.Dir(entry); ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, plugins.ManifestName)); err == nil {
+			return []string{filepath.Join(d, plugins.ManifestName), filepath.Join(d, plugins.SignatureName)}
+		}
+		if filepath.Dir(d) == d {
+			return nil
+		}
+	}
 }
 
 // soHashes fingerprints the Go plugins (.so) a pipeline loaded: they can

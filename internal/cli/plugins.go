@@ -2,8 +2,10 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -282,7 +284,13 @@ entry file; a pipeline uses it with use: NAME or use: NAME@CONSTRAINT.`,
 			}
 			for _, dir := range args {
 				p, err := plugins.Sign(dir, key)
-				if err != nil {
+				var ke *plugins.KeyError
+				switch {
+				case errors.As(err, &ke):
+					return usagef("--key: %v", err)
+				case errors.Is(err, fs.ErrNotExist):
+					return usagef("%s is not a plugin folder: %v", dir, err)
+				case err != nil:
 					return err
 				}
 				fmt.Fprintf(a.stdout, "signed %s %s (%s)\n", p.Name, p.Version, filepath.Join(dir, plugins.SignatureName))

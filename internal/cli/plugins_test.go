@@ -65,6 +65,16 @@ func TestPluginCommands(t *testing.T) {
 	if code, out, errs := cli(t, reg, "", "plugins", "sign", "--key", key, filepath.Join(plugs, "tag", "1.3.0")); code != 0 || !strings.Contains(out, "signed tag 1.3.0") {
 		t.Fatalf("sign: %d %s %s", code, out, errs)
 	}
+	// Signing mistakes are usage errors (exit 2) that say what is wrong.
+	for _, bad := range []struct{ key, dir, msg string }{
+		{key + ".pub", filepath.Join(plugs, "tag", "1.3.0"), "not a pipe ed25519-private key file"},
+		{filepath.Join(dir, "nokey"), filepath.Join(plugs, "tag", "1.3.0"), "--key: open"},
+		{key, dir, "is not a plugin folder"},
+	} {
+		if code, _, errs := cli(t, reg, "", "plugins", "sign", "--key", bad.key, bad.dir); code != 2 || !strings.Contains(errs, bad.msg) {
+			t.Errorf("sign --key %s %s: %d %s, want exit 2 and %q", bad.key, bad.dir, code, errs, bad.msg)
+		}
+	}
 
 	code, out, errs := cli(t, reg, "", "plugins", plugs, "--trust", key+".pub")
 	if code != 0 {

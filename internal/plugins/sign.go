@@ -50,20 +50,30 @@ func Keygen(path, name string) error {
 	return os.WriteFile(path+".pub", []byte(pubPrefix+base64.StdEncoding.EncodeToString(pub)+" "+name+"\n"), 0o644)
 }
 
+// KeyError is a key file that cannot be used: missing, unreadable, or not
+// a pipe key of the kind wanted.
+type KeyError struct {
+	Path string
+	Err  error
+}
+
+func (e *KeyError) Error() string { return e.Err.Error() }
+func (e *KeyError) Unwrap() error { return e.Err }
+
 func readKeyLine(path, prefix string, size int) ([]byte, string, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, "", err
+		return nil, "", &KeyError{path, err}
 	}
 	line := strings.TrimSpace(string(data))
 	rest, ok := strings.CutPrefix(line, prefix)
 	if !ok {
-		return nil, "", fmt.Errorf("%s: not a pipe %s key file (want a line starting %q)", path, strings.TrimSpace(strings.TrimPrefix(prefix, "pipe-")), prefix)
+		return nil, "", &KeyError{path, fmt.Errorf("%s: not a pipe %s key file (want a line starting %q)", path, strings.TrimSpace(strings.TrimPrefix(prefix, "pipe-")), prefix)}
 	}
 	b64, name, _ := strings.Cut(rest, " ")
 	raw, err := base64.StdEncoding.DecodeString(b64)
 	if err != nil || len(raw) != size {
-		return nil, "", fmt.Errorf("%s: malformed key", path)
+		return nil, "", &KeyError{path, fmt.Errorf("%s: malformed key", path)}
 	}
 	if name == "" {
 		name = filepath.Base(path)

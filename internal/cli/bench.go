@@ -76,11 +76,17 @@ percentiles and its share of the stages' time, so the bottleneck stands out;
 then the end-to-end throughput.`,
 		Example: `  pipe bench pipelines/error-digest.yaml
   pipe bench pipelines/error-digest.yaml --generate 1000000 --cpuprofile cpu.prof`,
-		Args: cobra.ExactArgs(1),
+		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			log, err := a.logger()
 			if err != nil {
 				return err
+			}
+			switch {
+			case generate < 0:
+				return usagef("--generate %d: want a number of records", generate)
+			case generate > 0 && input != "":
+				return usagef("--generate and --input contradict each other")
 			}
 			spec, err := parseFile(args[0])
 			if err != nil {

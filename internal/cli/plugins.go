@@ -259,7 +259,7 @@ entry file; a pipeline uses it with use: NAME or use: NAME@CONSTRAINT.`,
 		Use:     "keygen KEYFILE",
 		Short:   "make an ed25519 key pair for signing plugins: KEYFILE (private) and KEYFILE.pub",
 		Example: "  pipe plugins keygen team-key --name team",
-		Args:    cobra.ExactArgs(1),
+		Args:    usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if _, err := os.Stat(args[0]); err == nil {
 				return usagef("%s exists; not overwriting a key", args[0])
@@ -277,7 +277,7 @@ entry file; a pipeline uses it with use: NAME or use: NAME@CONSTRAINT.`,
 		Use:     "sign --key KEYFILE DIR...",
 		Short:   "sign plugin folders: writes DIR/plugin.sig over the manifest and entry file",
 		Example: "  pipe plugins sign --key team-key plugins/redact",
-		Args:    cobra.MinimumNArgs(1),
+		Args:    usageArgs(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if key == "" {
 				return usagef("pipe plugins sign needs --key KEYFILE")

@@ -110,7 +110,7 @@ Exit status: 0 success, 1 a stage failed (on_error: fail) or a plugin could not
 be restarted, 2 usage or configuration error, 130/143 after SIGINT/SIGTERM once
 the records in flight are written.`,
 		Example: runExample,
-		Args:    cobra.MaximumNArgs(1),
+		Args:    usageArgs(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			file := ""
 			if len(args) == 1 {

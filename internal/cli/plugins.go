@@ -94,6 +94,12 @@ func (a *app) pluginDirs(spec *engine.Spec) []string {
 // trusted keys applied, and writes what it found to the audit log.
 func (a *app) catalog(spec *engine.Spec, audit *auditLog) (*plugins.Catalog, error) {
 	c := plugins.Discover(a.pluginDirs(spec))
+	for _, p := range c.Plugins { // a kind this binary lacks cannot run here either
+		if _, ok := a.reg.Kind(p.Kind); !ok && p.Compatible {
+			p.Compatible = false
+			p.Why = fmt.Sprintf("kind %s is not built into this pipe (it has %s)", p.Kind, strings.Join(a.reg.Kinds(), ", "))
+		}
+	}
 	trust := append([]string(nil), a.plug.trust...)
 	require := a.plug.requireSigned
 	if spec != nil {

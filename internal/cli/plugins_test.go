@@ -55,6 +55,10 @@ func TestPluginCommands(t *testing.T) {
 		os.WriteFile(filepath.Join(d, "plugin.yaml"), []byte("name: tag\nversion: "+v+"\nkind: js\nentry: tag.js\napi: '"+api+"'\ndescription: prefixes records\n"), 0o644)
 		os.WriteFile(filepath.Join(d, "tag.js"), []byte("v"+v+":"), 0o644)
 	}
+	wasm := filepath.Join(plugs, "mask", "0.1.0")
+	os.MkdirAll(wasm, 0o755)
+	os.WriteFile(filepath.Join(wasm, "plugin.yaml"), []byte("name: mask\nversion: 0.1.0\nkind: wasm\nentry: mask.wasm\napi: '^1'\n"), 0o644)
+	os.WriteFile(filepath.Join(wasm, "mask.wasm"), []byte("\x00asm"), 0o644)
 	key := filepath.Join(dir, "team")
 	if code, out, errs := cli(t, reg, "", "plugins", "keygen", key, "--name", "team"); code != 0 || !strings.Contains(out, "team.pub") {
 		t.Fatalf("keygen: %d %s %s", code, out, errs)
@@ -80,7 +84,8 @@ func TestPluginCommands(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("plugins: %d %s", code, errs)
 	}
-	for _, want := range []string{"tag   2.0.0", "no: needs host API >=2; this pipe has 1.0.0", "1.3.0    js    yes", "signed by team", "unsigned"} {
+	for _, want := range []string{"tag   2.0.0", "no: needs host API >=2; this pipe has 1.0.0", "1.3.0    js    yes", "signed by team", "unsigned",
+		"mask  0.1.0    wasm  no: kind wasm is not built into this pipe (it has js, native)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("pipe plugins lacks %q:\n%s", want, out)
 		}
@@ -93,7 +98,7 @@ func TestPluginCommands(t *testing.T) {
 			Compatible            bool
 		}
 	}
-	if err := json.Unmarshal([]byte(out), &listing); err != nil || code != 0 || len(listing.Plugins) != 3 || listing.HostAPI != "1.0.0" || len(listing.Plugins[0].SHA256) != 64 {
+	if err := json.Unmarshal([]byte(out), &listing); err != nil || code != 0 || len(listing.Plugins) != 4 || listing.HostAPI != "1.0.0" || len(listing.Plugins[0].SHA256) != 64 {
 		t.Fatalf("--json: %d %v %s", code, err, out)
 	}
 
@@ -134,6 +139,11 @@ func TestPluginCommands(t *testing.T) {
 	log, _ = os.ReadFile(audit)
 	if !regexp.MustCompile(`"event":"plugin_refused".*"version":"1.3.0"`).Match(log) || !regexp.MustCompile(`"event":"plugin_loaded".*"version":"1.0.0"`).Match(log) {
 		t.Errorf("audit log lacks the refusal of 1.3.0 and the load of 1.0.0:\n%s", log)
+	}
+	// A kind this binary lacks: refused by name, not as an unknown type.
+	os.WriteFile(pipeline, []byte("plugins: {dirs: [plugins]}\nstages:\n  - {name: m, use: mask}\n"), 0o644)
+	if code, _, errs := cli(t, reg, "", "lint", pipeline); code != 2 || !strings.Contains(errs, "p.yaml:3:") || !strings.Contains(errs, "mask 0.1.0 kind wasm is not built into this pipe") {
+		t.Errorf("lint plugin of a missing kind: %d %s", code, errs)
 	}
 	// A host API that no version supports.
 	os.WriteFile(pipeline, []byte("plugins: {dirs: [plugins]}\nstages:\n  - {name: t, use: tag@^2}\n"), 0o644)

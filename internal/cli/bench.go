@@ -114,7 +114,12 @@ then the end-to-end throughput.`,
 			}
 			override(&spec.Input.Type, &spec.Input.Path, "stdin", input)
 			spec.Output = engine.OutputSpec{Codec: spec.Output.Codec}
-			p, err := a.build(spec, log, nil)
+			audit, err := a.openAudit()
+			if err != nil {
+				return err
+			}
+			defer audit.close()
+			p, err := a.build(spec, log, audit)
 			if err != nil {
 				return err
 			}

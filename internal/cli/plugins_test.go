@@ -142,8 +142,12 @@ func TestPluginCommands(t *testing.T) {
 	}
 	// A kind this binary lacks: refused by name, not as an unknown type.
 	os.WriteFile(pipeline, []byte("plugins: {dirs: [plugins]}\nstages:\n  - {name: m, use: mask}\n"), 0o644)
-	if code, _, errs := cli(t, reg, "", "lint", pipeline); code != 2 || !strings.Contains(errs, "p.yaml:3:") || !strings.Contains(errs, "mask 0.1.0 kind wasm is not built into this pipe") {
+	lintAudit := filepath.Join(dir, "lint-audit.log")
+	if code, _, errs := cli(t, reg, "", "lint", pipeline, "--audit-log", lintAudit); code != 2 || !strings.Contains(errs, "p.yaml:3:") || !strings.Contains(errs, "mask 0.1.0 kind wasm is not built into this pipe") {
 		t.Errorf("lint plugin of a missing kind: %d %s", code, errs)
+	}
+	if log, _ := os.ReadFile(lintAudit); !regexp.MustCompile(`"event":"plugin_refused".*"plugin":"mask"`).Match(log) { // lint loads plugins: it audits too
+		t.Errorf("pipe lint --audit-log lacks the refusal:\n%s", log)
 	}
 	// A host API that no version supports.
 	os.WriteFile(pipeline, []byte("plugins: {dirs: [plugins]}\nstages:\n  - {name: t, use: tag@^2}\n"), 0o644)

@@ -449,12 +449,17 @@ Exit status 2 if any file has an error.`,
 			if err != nil {
 				return err
 			}
+			audit, err := a.openAudit() // lint loads plugins (and starts rpc ones)
+			if err != nil {
+				return err
+			}
+			defer audit.close()
 			var errs []error
 			for _, file := range args {
 				var p *engine.Pipeline
 				spec, err := parseFile(file)
 				if err == nil {
-					p, err = a.build(spec, log, nil)
+					p, err = a.build(spec, log, audit)
 				}
 				if err == nil {
 					err = p.Load(context.Background())

@@ -196,7 +196,7 @@ func resolvePlugin(spec *Spec, s *StageSpec, o options) error {
 		return s.Errorf("use", "a stage takes use: (a plugin) or path:/code:, not both")
 	}
 	s.Type, s.Path, s.Use = p.Kind, p.Entry, ""
-	s.plugin = p.Name + "@" + p.Version
+	s.plugin, s.pluginSum = p.Name+"@"+p.Version, p.SHA256
 	if p.ConfigSchema != nil {
 		if err := checkConfigSchema(s, p); err != nil {
 			return err

@@ -109,6 +109,11 @@ type ResolvedPlugin struct {
 	// ConfigSchema, if not nil, is a JSON Schema the stage's config: must
 	// match (checked when the pipeline is built).
 	ConfigSchema []byte
+	// SHA256, if not empty, is the hex SHA-256 of Entry when it was
+	// resolved (and its signature checked). A kind that reads Entry again
+	// later, as rpc does to restart a plugin, refuses a file that no longer
+	// matches (StageSpec.PluginSHA256).
+	SHA256 string
 }
 
 // PluginLoader loads a Go plugin (.so) for type: native, path: FILE and

@@ -320,7 +320,8 @@ func (r Resolver) Resolve(_ *engine.Spec, name, constraint string) (engine.Resol
 	if err != nil || !ok {
 		return engine.ResolvedPlugin{}, ok, err
 	}
-	return engine.ResolvedPlugin{Name: p.Name, Version: p.Version.String(), Kind: p.Kind, Entry: p.EntryPath, ConfigSchema: p.schema}, true, nil
+	return engine.ResolvedPlugin{Name: p.Name, Version: p.Version.String(), Kind: p.Kind, Entry: p.EntryPath, ConfigSchema: p.schema,
+		SHA256: p.Info().SHA256}, true, nil
 }
 
 // Info is a plugin as `pipe plugins --json` prints it.

@@ -3,6 +3,8 @@ package plugins
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"os"
 	"path/filepath"
@@ -147,6 +149,9 @@ func TestPipelineUsesPlugin(t *testing.T) {
 	}
 	if got := p.Spec().Stages[0].Plugin(); got != "redact@1.5.0" {
 		t.Errorf("stage plugin = %q", got)
+	}
+	if sum := sha256.Sum256([]byte("b-1.5.0")); p.Spec().Stages[0].PluginSHA256() != hex.EncodeToString(sum[:]) {
+		t.Errorf("stage plugin sha256 = %q, want that of the entry", p.Spec().Stages[0].PluginSHA256())
 	}
 	for _, bad := range []struct{ yaml, msg string }{
 		{"stages:\n  - {name: r, use: redact@^9}\n", "no version matches ^9"},

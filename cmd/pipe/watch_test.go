@@ -101,7 +101,7 @@ func TestWatchReloadUnderSteadyStream(t *testing.T) {
 	}
 	events, _ := os.ReadFile(audit)
 	if strings.Count(string(events), `"event":"pipeline_reloaded"`) != 2 || strings.Count(string(events), `"event":"pipeline_reload_rejected"`) != 1 ||
-		!strings.Contains(string(events), "tag.lua:2") {
+		!strings.Contains(string(events), "tag.lua:2") || !regexp.MustCompile(`"pipeline_reloaded".*"sha256":\{[^}]*tag\.lua":"[0-9a-f]{64}"`).Match(events) {
 		t.Errorf("audit log does not show two reloads and one rejection:\n%s", events)
 	}
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"os"
@@ -68,6 +69,22 @@ func pluginFiles(entry string) []string {
 			return nil
 		}
 	}
+}
+
+// fileHashes maps each file a pipeline uses (watchedFiles; not
+// directories) to its hex sha256, for the audit log.
+func fileHashes(file string, p *engine.Pipeline) map[string]string {
+	out := map[string]string{}
+	for _, f := range watchedFiles(file, p) {
+		if st, err := os.Stat(f); err != nil || !st.Mode().IsRegular() {
+			continue
+		}
+		if b, err := os.ReadFile(f); err == nil {
+			sum := sha256.Sum256(b)
+			out[f] = hex.EncodeToString(sum[:])
+		}
+	}
+	return out
 }
 
 // soHashes fingerprints the Go plugins (.so) a pipeline loaded: they can
@@ -149,7 +166,7 @@ func (a *app) runLive(ctx context.Context, file string, f *runFlags, p *engine.P
 			stages = append(stages, st+")")
 		}
 		log.Info("pipeline reloaded", "file", file, "trigger", why, "version", version, "stages", strings.Join(stages, ", "))
-		audit.event("pipeline_reloaded", map[string]any{"file": file, "trigger": why, "version": version, "stages": stages})
+		audit.event("pipeline_reloaded", map[string]any{"file": file, "trigger": why, "version": version, "stages": stages, "sha256": fileHashes(file, next)})
 		watch(next)
 	}
 

@@ -131,7 +131,7 @@ then the end-to-end throughput.`,
 			if err != nil {
 				return err
 			}
-			ctx, stop := a.signalContext(log)
+			ctx, stop := a.signalContext(log, true)
 			defer stop()
 			start := time.Now()
 			err = p.Run(ctx, a.stdin, io.Discard)

@@ -23,11 +23,23 @@ import (
 // Exit codes.
 const (
 	ExitOK      = 0
-	ExitFailure = 1 // a stage failed under on_error: fail, a plugin could not be restarted
-	ExitUsage   = 2 // usage or configuration error
+	ExitFailure = 1   // a stage failed under on_error: fail, a plugin could not be restarted
+	ExitUsage   = 2   // usage or configuration error
+	ExitSIGHUP  = 129 // without --watch, SIGHUP drains and stops like SIGTERM
 	ExitSIGINT  = 130
 	ExitSIGTERM = 143
 )
+
+// signalExit is the exit status after sig stopped a run (128 + signal number).
+func signalExit(sig os.Signal) int {
+	switch sig {
+	case syscall.SIGTERM:
+		return ExitSIGTERM
+	case syscall.SIGHUP:
+		return ExitSIGHUP
+	}
+	return ExitSIGINT
+}
 
 // usageError marks command-line mistakes (exit 2).
 type usageError struct{ error }
@@ -66,10 +78,7 @@ func (a *app) exitCode(err error) int {
 		if err != nil && !errors.Is(err, context.Canceled) {
 			a.report(err)
 		}
-		if sig == syscall.SIGTERM {
-			return ExitSIGTERM
-		}
-		return ExitSIGINT
+		return signalExit(sig)
 	}
 	if err == nil || engine.IsOutputClosed(err) {
 		return ExitOK
@@ -225,11 +234,17 @@ func (a *app) stagesCmd() *cobra.Command {
 }
 
 // signalContext returns a context cancelled by the first SIGINT or SIGTERM
-// (stop reading, drain, flush); a second signal exits at once.
-func (a *app) signalContext(log *slog.Logger) (context.Context, func()) {
+// (stop reading, drain, flush); a second signal exits at once. Unless hup is
+// false (--watch, where SIGHUP reloads), SIGHUP stops the run the same way,
+// so a closed terminal or a stray `kill -HUP` never loses records in flight.
+func (a *app) signalContext(log *slog.Logger, hup bool) (context.Context, func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ch := make(chan os.Signal, 2)
-	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	sigs := []os.Signal{os.Interrupt, syscall.SIGTERM}
+	if hup {
+		sigs = append(sigs, syscall.SIGHUP)
+	}
+	signal.Notify(ch, sigs...)
 	// With SIGPIPE notified, a write to a closed stdout returns EPIPE
 	// instead of killing the process, so `pipe ... | head -1` ends quietly.
 	pipeCh := make(chan os.Signal, 1)
@@ -246,12 +261,8 @@ func (a *app) signalContext(log *slog.Logger) (context.Context, func()) {
 		}
 		select {
 		case sig := <-ch:
-			code := ExitSIGINT
-			if sig == syscall.SIGTERM {
-				code = ExitSIGTERM
-			}
 			fmt.Fprintln(a.stderr, "pipe: second signal, exiting without draining")
-			os.Exit(code)
+			os.Exit(signalExit(sig))
 		case <-done:
 		}
 	}()

@@ -185,7 +185,7 @@ func (a *app) run(file string, f *runFlags) error {
 		}
 		defer stopMetrics()
 	}
-	ctx, stop := a.signalContext(log)
+	ctx, stop := a.signalContext(log, !f.watch)
 	defer stop()
 	if f.progress && f.noProgress {
 		return usagef("--progress and --no-progress contradict each other")

@@ -37,14 +37,17 @@ func openPTY(t *testing.T) (master, slave *os.File) {
 	return m, s
 }
 
-// onPTY runs pipe with its stderr on a pseudo-terminal and returns what
-// the terminal showed.
-func onPTY(t *testing.T, args ...string) string {
+// onPTY runs pipe with its stderr on a pseudo-terminal (and stdin, if not
+// nil, from stdin) and returns what the terminal showed.
+func onPTY(t *testing.T, stdin *os.File, args ...string) string {
 	t.Helper()
 	master, slave := openPTY(t)
 	defer master.Close()
 	cmd := exec.Command(pipeBin, args...)
 	cmd.Stderr = slave
+	if stdin != nil {
+		cmd.Stdin = stdin
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -71,11 +74,20 @@ func TestProgressOnlyOnATerminal(t *testing.T) {
 	os.WriteFile(data, bytes.Repeat([]byte("a line of some text\n"), 50000), 0o644)
 	args := []string{"run", "--input", data, "--native", "case", "--config", "to=upper", "--output", filepath.Join(dir, "out")}
 
-	if s := onPTY(t, args...); !strings.Contains(s, "records/s") || !strings.Contains(s, "(100.0%)") || !strings.Contains(s, "50000 records") {
+	if s := onPTY(t, nil, args...); !strings.Contains(s, "records/s") || !strings.Contains(s, "(100.0%)") || !strings.Contains(s, "50000 records") {
 		t.Errorf("terminal shows no progress: %q", s)
 	}
-	if s := onPTY(t, append(args, "--no-progress")...); s != "" {
+	if s := onPTY(t, nil, append(args, "--no-progress")...); s != "" {
 		t.Errorf("--no-progress: the terminal shows %q", s)
+	}
+	// stdin redirected from a file (pipe run ... < in.log) has a known size too.
+	f, err := os.Open(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if s := onPTY(t, f, "run", "--native", "case", "--config", "to=upper", "--output", filepath.Join(dir, "out")); !strings.Contains(s, "(100.0%)") || !strings.Contains(s, "50000 records") {
+		t.Errorf("terminal shows no progress for stdin from a file: %q", s)
 	}
 
 	var stderr bytes.Buffer

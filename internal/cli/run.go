@@ -191,7 +191,7 @@ func (a *app) run(file string, f *runFlags) error {
 		return usagef("--progress and --no-progress contradict each other")
 	}
 	stopProgress := func() {}
-	if f.progress || (!f.noProgress && spec.Input.Type == "file" && isTerminal(a.stderr)) {
+	if f.progress || (!f.noProgress && (spec.Input.Type == "file" || isRegularFile(a.stdin)) && isTerminal(a.stderr)) {
 		stopProgress = showProgress(a.stderr, p, 250*time.Millisecond)
 	}
 	stopProf, err := f.prof.start()

@@ -186,6 +186,9 @@ func main() {
 	case "garbage":
 		fmt.Println("hello, I am not a plugin")
 		serve(func(_ context.Context, r *engine.Record, emit func(*engine.Record)) error { emit(r); return nil })
+	case "emptyline":
+		fmt.Println()
+		serve(func(_ context.Context, r *engine.Record, emit func(*engine.Record)) error { emit(r); return nil })
 	case "wrongcookie":
 		plugin.Serve(&plugin.ServeConfig{
 			HandshakeConfig: plugin.HandshakeConfig{ProtocolVersion: 1, MagicCookieKey: "OTHER_APP_PLUGIN", MagicCookieValue: "x"},

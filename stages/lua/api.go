@@ -35,7 +35,7 @@ func (s *stage) newState(in *instance) *lua.LState {
 			return 0
 		}))
 	}
-	for _, lib := range []string{"os", "io", "debug"} {
+	for _, lib := range []string{"os", "io", "debug", "package"} {
 		t, mt := L.NewTable(), L.NewTable()
 		mt.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
 			hint := ""

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pipe-dev/pipe/engine"
+	"github.com/pipe-dev/pipe/stages/lua"
 )
 
 func build(t *testing.T, yaml string) (*engine.Pipeline, error) {
@@ -80,6 +81,7 @@ func TestRecordErrorsKeepNeighbours(t *testing.T) {
 		{"os.execute", `if rec.n == 2 then os.execute("true") end return rec`, "os.execute is not available in the sandbox (a stage may opt in with allow: [os])"},
 		{"io.open", `if rec.n == 2 then io.open("/etc/passwd") end return rec`, "io.open is not available in the sandbox"},
 		{"require os", `if rec.n == 2 then require "os" end return rec`, "not available in the sandbox"},
+		{"package", `if rec.n == 2 then package.loadlib("x", "y") end return rec`, "s.lua:1: package.loadlib is not available in the sandbox"},
 		{"dofile", `if rec.n == 2 then dofile("/etc/passwd") end return rec`, "dofile is not available in the sandbox"},
 		{"never returns", `if rec.n == 2 then while true do end end return rec`, "timed out"},
 		{"deep recursion", "local function f(x) return f(x + 1) + 1 end\nif rec.n == 2 then f(1) end return rec", "stack overflow"},
@@ -199,4 +201,25 @@ return rec`
 
 func sameJSON(a, b string) bool {
 	return normalize(a) == normalize(b)
+}
+
+// TestEndlessLoopAtLoad: an endless loop in the top-level code fails lint
+// and start, one in init fails the start; neither hangs.
+func TestEndlessLoopAtLoad(t *testing.T) {
+	defer lua.SetLoadTimeout(300 * time.Millisecond)()
+	top := "while true do end\nfunction transform(rec) return rec end"
+	_, err := build(t, stage(top))
+	var ce *engine.ConfigError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "did not finish within 300ms") {
+		t.Errorf("top level: err = %v, want a config error saying it did not finish", err)
+	}
+	start := time.Now()
+	_, _, err = run(t, stage("function init(c) while true do end end\nfunction transform(rec) return rec end"), "{}\n")
+	var se *engine.StageError
+	if !errors.As(err, &se) || se.Op != "open" || !strings.Contains(err.Error(), "init: did not finish within 300ms") {
+		t.Errorf("init: err = %v, want the open to fail saying init did not finish", err)
+	}
+	if el := time.Since(start); el > 10*time.Second {
+		t.Errorf("took %v", el)
+	}
 }

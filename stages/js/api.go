@@ -77,6 +77,7 @@ func (s *stage) newVM(in *instance) *goja.Runtime {
 		})
 	}
 	vm.Set("console", console)
+	boundRepeat(vm)
 	vm.Set("emit", func(call goja.FunctionCall) goja.Value {
 		if in == nil {
 			return goja.Undefined()
@@ -95,6 +96,34 @@ func (s *stage) newVM(in *instance) *goja.Runtime {
 		return s.require(vm, call.Argument(0).String(), cache)
 	})
 	return vm
+}
+
+// maxRepeatChars is the longest string String.prototype.repeat makes.
+const maxRepeatChars = 64 << 20
+
+// boundRepeat makes String.prototype.repeat refuse results over
+// maxRepeatChars: it is the one call that can ask for any amount of memory
+// at once, and Go cannot recover from running out of it.
+func boundRepeat(vm *goja.Runtime) {
+	proto := vm.Get("String").ToObject(vm).Get("prototype").ToObject(vm)
+	orig, ok := goja.AssertFunction(proto.Get("repeat"))
+	if !ok {
+		return
+	}
+	repeat := vm.ToValue(func(call goja.FunctionCall) goja.Value {
+		if n := call.Argument(0).ToFloat(); n > 0 && float64(len(call.This.String()))*n > maxRepeatChars {
+			e, _ := vm.New(vm.Get("RangeError"), vm.ToValue(fmt.Sprintf(
+				"repeat: the result would be %.0f characters, more than the %d Mi a script may make at once", float64(len(call.This.String()))*n, maxRepeatChars>>20)))
+			panic(e)
+		}
+		v, err := orig(call.This, call.Arguments...)
+		if err != nil {
+			panic(err)
+		}
+		return v
+	})
+	_ = repeat.ToObject(vm).DefineDataProperty("name", vm.ToValue("repeat"), goja.FLAG_FALSE, goja.FLAG_TRUE, goja.FLAG_FALSE)
+	_ = proto.DefineDataProperty("repeat", repeat, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE) // as built in: not enumerable
 }
 
 var denied = map[string]bool{"fs": true, "child_process": true, "net": true, "http": true, "https": true,

@@ -95,6 +95,7 @@ func TestRecordErrorsKeepNeighbours(t *testing.T) {
 		{"unbounded recursion", "function f(x) { return f(x + 1) + 1 }\nif (rec.n === 2) f(1); return rec", "maximum call stack size exceeded"},
 		{"huge array loop", `if (rec.n === 2) { const a = []; for (;;) a.push(new Array(1000).fill(1)) } return rec`, ""},
 		{"emit a function", `if (rec.n === 2) emit(() => 1); return rec`, "s.js:1:22: TypeError: emit: cannot output a function"},
+		{"huge repeat", `if (rec.n === 2) "x".repeat(1e12); return rec`, "RangeError: repeat: the result would be 1000000000000 characters"},
 		{"string not JSON", `if (rec.n === 2) return "not json"; return rec`, "not JSON"},
 	}
 	for _, c := range cases {

@@ -86,6 +86,7 @@ func TestRecordErrorsKeepNeighbours(t *testing.T) {
 		{"never returns", `if rec.n == 2 then while true do end end return rec`, "timed out"},
 		{"deep recursion", "local function f(x) return f(x + 1) + 1 end\nif rec.n == 2 then f(1) end return rec", "stack overflow"},
 		{"huge concatenation", "if rec.n == 2 then local s = 'x' while true do s = s .. s end end return rec", ""},
+		{"huge string.rep", `if rec.n == 2 then local s = string.rep("x", 1e12) end return rec`, "s.lua:1: string.rep: the result would be 1000000000000 bytes"},
 		{"string not JSON", `if rec.n == 2 then return "not json" end return rec`, "not JSON"},
 	}
 	for _, c := range cases {

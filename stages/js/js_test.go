@@ -136,6 +136,19 @@ func TestRequireFromModules(t *testing.T) {
 	if out != "" || p.Stats()[1].Errors != 1 {
 		t.Errorf("require without modules: worked: %q", out)
 	}
+	// A vendored library's modules require each other relative to their
+	// own directory.
+	code = `rec.d = require("vendor/datelib").ymd(2024, 3, 9); return rec`
+	out, _, err = run(t, stage(code, "modules: [TESTDATA/mods]"), "{}\n")
+	if err != nil || out != "{\"d\":\"2024-03-09\"}\n" {
+		t.Errorf("relative requires in modules: out = %q, %v", out, err)
+	}
+	for _, name := range []string{"util/../../js_test.go", "../js_test.go", "./../mods/../js_test.go"} {
+		_, _, err = run(t, strings.Replace(stage(`require("`+name+`"); return rec`, "modules: [TESTDATA/mods]"), "on_error: drop", "on_error: fail", 1), "{}\n")
+		if err == nil || !strings.Contains(err.Error(), "only modules from the stage's modules: directories") {
+			t.Errorf("require(%q): %v, want it refused", name, err)
+		}
+	}
 }
 
 // Lazy records: reads, writes, deletes, nested edits, Object.keys, spread.

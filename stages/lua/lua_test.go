@@ -224,3 +224,21 @@ func TestEndlessLoopAtLoad(t *testing.T) {
 		t.Errorf("took %v", el)
 	}
 }
+
+// TestNumbers: integral numbers are written as integer literals up to 1e21
+// (as JSON.stringify does), beyond 2^53 with the precision of a float64.
+func TestNumbers(t *testing.T) {
+	cases := []struct{ code, want string }{
+		{"return {3, -3, 0.5}", "[3,-3,0.5]"},
+		{"return {2^53}", "[9007199254740992]"},
+		{"return {2^63}", "[9223372036854776000]"},
+		{"return {1e20}", "[100000000000000000000]"},
+		{"return {1e21, 1e300}", "[1e+21,1e+300]"},
+	}
+	for _, c := range cases {
+		out, _, err := run(t, stage(c.code), "{}\n")
+		if err != nil || out != c.want+"\n" {
+			t.Errorf("%s: out %q, err %v; want %s", c.code, out, err, c.want)
+		}
+	}
+}

@@ -263,6 +263,9 @@ func (in *instance) call(ctx context.Context, fn goja.Callable, args ...goja.Val
 			in.broken = true
 			err = fmt.Errorf("js: %v", r)
 		}
+		if err != nil { // a result of the old state is still to be encoded
+			in.replaceAfterTimeout(ctx)
+		}
 	}()
 	ret, err = fn(goja.Undefined(), args...)
 	if err != nil {
@@ -277,6 +280,17 @@ func (in *instance) call(ctx context.Context, fn goja.Callable, args ...goja.Val
 		return nil, errors.New(in.st.message(err))
 	}
 	return ret, nil
+}
+
+// replaceAfterTimeout replaces the runtime a timed-out call left unusable
+// right away, so that the next record's timeout does not pay for the new
+// runtime's top level and init.
+func (in *instance) replaceAfterTimeout(ctx context.Context) {
+	if in.broken && errors.Is(context.Cause(ctx), engine.ErrStageTimeout) {
+		if err := in.reset(context.WithoutCancel(ctx)); err != nil {
+			in.broken = true // the next call tries again and reports it
+		}
+	}
 }
 
 // Transform implements engine.Transformer.

@@ -282,6 +282,9 @@ func (in *instance) call(ctx context.Context, fn *lua.LFunction, nret int, args 
 			in.broken = true // interrupted mid-call: do not trust this state
 		}
 		L.RemoveContext()
+		if err != nil { // a result of the old state is still to be encoded
+			in.replaceAfterTimeout(ctx)
+		}
 	}()
 	top := L.GetTop()
 	L.Push(fn)
@@ -304,6 +307,17 @@ func (in *instance) call(ctx context.Context, fn *lua.LFunction, nret int, args 
 	}
 	L.SetTop(top)
 	return ret, nil
+}
+
+// replaceAfterTimeout replaces the state a timed-out call left unusable
+// right away, so that the next record's timeout does not pay for the new
+// state's top level and init.
+func (in *instance) replaceAfterTimeout(ctx context.Context) {
+	if in.broken && errors.Is(context.Cause(ctx), engine.ErrStageTimeout) {
+		if err := in.reset(context.WithoutCancel(ctx)); err != nil {
+			in.broken = true // the next call tries again and reports it
+		}
+	}
 }
 
 // luaMessage keeps the first line of a Lua error (the position and

@@ -186,38 +186,42 @@ func preflight(path string, data []byte, h hostInfo) (*buildinfo.BuildInfo, erro
 		}
 		return nil, perr(ErrNotPlugin, "", nil, "an ELF %s not built by Go, not a Go plugin", elfType(f.Type))
 	}
-	set := map[string]string{}
-	for _, s := range bi.Settings {
-		set[s.Key] = s.Value
+	return bi, checkBuild(path, bi, f.Type == elf.ET_DYN, h)
+}
+
+// checkBuild compares a Go binary's build information with the host's:
+// built as a plugin (a shared object, dyn), by the same Go, for the same
+// platform, with the same flags and shared modules.
+func checkBuild(path string, bi *buildinfo.BuildInfo, dyn bool, h hostInfo) error {
+	perr := func(kind error, fix string, format string, args ...any) error {
+		return &PluginError{Path: path, Kind: kind, Msg: fmt.Sprintf(format, args...), Fix: fix}
 	}
-	if mode := set["-buildmode"]; mode != "plugin" || f.Type != elf.ET_DYN {
+	set := settings(bi)
+	if mode := set["-buildmode"]; mode != "plugin" || !dyn {
 		if mode == "" {
 			mode = "exe"
 		}
-		return nil, perr(ErrNotPlugin, fixCommand(path, bi, h, false), nil,
+		return perr(ErrNotPlugin, fixCommand(path, bi, h, false),
 			"a Go program (built with -buildmode=%s), not a plugin", mode)
 	}
 	if bi.GoVersion != h.goVersion {
-		return nil, perr(ErrMismatch, fixCommand(path, bi, h, true), nil,
+		return perr(ErrMismatch, fixCommand(path, bi, h, true),
 			"built with Go %s, but this pipe with Go %s; a plugin must be built with exactly the Go version of the pipe that loads it",
 			bi.GoVersion, h.goVersion)
 	}
 	for _, k := range []string{"GOOS", "GOARCH", "GO" + strings.ToUpper(h.settings["GOARCH"])} {
 		if hv, pv := h.settings[k], set[k]; hv != "" && pv != hv {
-			return nil, perr(ErrMismatch, fixCommand(path, bi, h, false), nil, "built for %s=%s, but this pipe for %s=%s", k, pv, k, hv)
+			return perr(ErrMismatch, fixCommand(path, bi, h, false), "built for %s=%s, but this pipe for %s=%s", k, pv, k, hv)
 		}
 	}
 	for _, k := range []string{"-race", "-msan", "-asan", "-trimpath"} {
 		hv, pv := h.settings[k] == "true", set[k] == "true"
 		if hv != pv {
-			return nil, perr(ErrMismatch, fixCommand(path, bi, h, false), nil,
+			return perr(ErrMismatch, fixCommand(path, bi, h, false),
 				"built %s %s, but this pipe was built %s it; the flag must be the same on both", withOrWithout(pv), k, withOrWithout(hv))
 		}
 	}
-	if err := checkModules(path, bi, h); err != nil {
-		return nil, err
-	}
-	return bi, nil
+	return checkModules(path, bi, h)
 }
 
 func withOrWithout(b bool) string {

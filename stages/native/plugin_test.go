@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -254,5 +255,42 @@ func TestPluginLoadedOnce(t *testing.T) {
 	_, err = native.LoadPlugin(context.Background(), other)
 	if !errors.Is(err, native.ErrChanged) || !strings.Contains(err.Error(), "restart pipe") {
 		t.Fatalf("err = %v, want ErrChanged", err)
+	}
+}
+
+// TestPluginOtherGoVersion loads a real plugin built by another Go release
+// (go1.26.7 unless NATIVE_OTHER_GO says otherwise), taken from the module
+// cache: make fixtures fetches it once through the module proxy
+// (GOTOOLCHAIN=go1.26.7 go version). Without it the test is skipped and
+// says so; TestCheckBuild covers the comparison on values regardless.
+func TestPluginOtherGoVersion(t *testing.T) {
+	other := os.Getenv("NATIVE_OTHER_GO")
+	if other == "" {
+		other = "go1.26.7"
+	}
+	if other == runtime.Version() {
+		t.Skipf("NATIVE_OTHER_GO=%s is this Go's version; set another", other)
+	}
+	out := filepath.Join(buildDir, "nonew-"+other+".so")
+	args := []string{"build", "-buildmode=plugin"}
+	if raceTests {
+		args = append(args, "-race")
+	}
+	cmd := exec.Command("go", append(args, "-o", out, "./testdata/plugins/nonew")...)
+	cmd.Env = append(os.Environ(), "GOTOOLCHAIN="+other, "GOPROXY=off")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		if strings.Contains(string(b), "toolchain") || strings.Contains(string(b), "GOPROXY=off") {
+			t.Skipf("Go %s is not in the module cache (fetch it with: GOTOOLCHAIN=%s go version): %s", other, other, b)
+		}
+		t.Fatalf("building with %s: %v\n%s", other, err, b)
+	}
+	_, err := load(t, t.TempDir(), "{name: p, type: native, path: '"+out+"'}")
+	if !errors.Is(err, native.ErrMismatch) {
+		t.Fatalf("err = %v, want ErrMismatch", err)
+	}
+	for _, w := range []string{"built with Go " + other + ", but this pipe with Go " + runtime.Version(), "GOTOOLCHAIN=" + runtime.Version() + " go build -buildmode=plugin"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error lacks %q:\n%v", w, err)
+		}
 	}
 }

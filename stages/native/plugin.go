@@ -101,7 +101,7 @@ func LoadPlugin(ctx context.Context, path string) (engine.NativeFunc, error) {
 		return nil, err // nothing loaded: the file may be fixed and tried again
 	}
 	l := &loaded{sum: sum, path: path}
-	l.fn, l.err = open(path, abs, bi.Path, h)
+	l.fn, l.err = open(path, abs, data, bi.Path, h)
 	cache.byPath[abs], cache.bySum[sum] = l, l
 	return l.fn, l.err
 }
@@ -109,7 +109,7 @@ func LoadPlugin(ctx context.Context, path string) (engine.NativeFunc, error) {
 var pkgMismatch = regexp.MustCompile(`different version of package (\S+)`)
 
 // open calls plugin.Open and checks the plugin's symbols.
-func open(path, abs, pkg string, h hostInfo) (fn engine.NativeFunc, err error) {
+func open(path, abs string, data []byte, pkg string, h hostInfo) (fn engine.NativeFunc, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			// An init function of the plugin panicked: the plugin is half
@@ -118,9 +118,12 @@ func open(path, abs, pkg string, h hostInfo) (fn engine.NativeFunc, err error) {
 			fn, err = nil, &PluginError{Path: path, Kind: ErrBadPlugin, Msg: fmt.Sprintf("an init function panicked: %v", r)}
 		}
 	}()
-	p, err := plugin.Open(abs)
+	p, err := openPrivate(abs, data)
 	if err != nil {
-		msg := strings.TrimPrefix(err.Error(), `plugin.Open("`+strings.TrimSuffix(abs, ".so")+`"): `)
+		msg := err.Error()
+		if _, after, ok := strings.Cut(msg, `"): `); ok && strings.HasPrefix(msg, "plugin.Open(") {
+			msg = after
+		}
 		pe := &PluginError{Path: path, Kind: ErrBadPlugin, Msg: "cannot be loaded", Err: errors.New(msg)}
 		if m := pkgMismatch.FindStringSubmatch(msg); m != nil {
 			pe.Kind = ErrMismatch
@@ -164,6 +167,30 @@ func open(path, abs, pkg string, h hostInfo) (fn engine.NativeFunc, err error) {
 		return nil, bad("%s is a %T, want func(engine.Config) (engine.Transformer, error)", SymbolNew, ns)
 	}
 	return guardNew(path, ctor), nil
+}
+
+// openPrivate opens a private copy of the plugin, holding exactly the
+// bytes the preflight checked, and unlinks it at once (the mapping stays).
+// The dynamic loader maps a plugin's file into memory: overwriting a
+// loaded plugin in place (cp new.so x.so) would change the code of the
+// running process under its feet and crash it; with the copy, the user's
+// file can be replaced in any way. If the temporary directory does not
+// allow that (mounted noexec), the file itself is opened.
+func openPrivate(abs string, data []byte) (*plugin.Plugin, error) {
+	dir, err := os.MkdirTemp("", "pipe-plugin-")
+	if err != nil {
+		return plugin.Open(abs)
+	}
+	defer os.RemoveAll(dir)
+	cp := filepath.Join(dir, filepath.Base(abs))
+	if err := os.WriteFile(cp, data, 0o500); err != nil {
+		return plugin.Open(abs)
+	}
+	p, err := plugin.Open(cp)
+	if err != nil && strings.Contains(err.Error(), "failed to map segment") {
+		return plugin.Open(abs)
+	}
+	return p, err
 }
 
 // compatibleAPI reports whether a plugin built against host API version

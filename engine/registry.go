@@ -307,9 +307,11 @@ func (s *nativeStage) Load(ctx context.Context) error {
 		if _, ok := err.(*ConfigError); ok {
 			return err
 		}
-		ce := s.spec.Errorf("path", "%v", err).(*ConfigError)
-		ce.Err = err
-		return ce
+		perr := s.spec.Errorf("path", "%v", err)
+		if ce, ok := perr.(*ConfigError); ok && ce.Err == nil {
+			ce.Err = err
+		}
+		return perr
 	}
 	t, err := fn(s.cfg)
 	if err != nil {

@@ -248,6 +248,18 @@ func TestPluginLoadedOnce(t *testing.T) {
 	if out, err := runP(t, p, "x,y\n"); err != nil || out != "X\nY\n" {
 		t.Fatalf("got %q, %v", out, err)
 	}
+	// Another build of the same main package (another file, the same
+	// package path): Go refuses to load it next to the first.
+	variant := filepath.Join(buildDir, "cases-variant.so")
+	args := []string{"go", "build", "-buildmode=plugin", "-ldflags=-X=main.variant=b"}
+	if raceTests {
+		args = append(args, "-race")
+	}
+	buildOnce(t, variant, ".", append(args, "-o", variant, "./testdata/plugins/cases")...)
+	_, err = native.LoadPlugin(context.Background(), variant)
+	if !errors.Is(err, native.ErrBadPlugin) || !strings.Contains(err.Error(), "another plugin with the same package path (github.com/pipe-dev/pipe/stages/native/testdata/plugins/cases) is already loaded") {
+		t.Fatalf("err = %v, want the package path named", err)
+	}
 	// Changing a loaded file: refused, nothing reloaded.
 	if err := os.WriteFile(other, []byte("changed"), 0o755); err != nil {
 		t.Fatal(err)

@@ -16,6 +16,10 @@ import (
 
 var PipeAPIVersion = engine.APIVersion
 
+// variant lets a test build a second, different file from this package
+// (go build -ldflags=-X=main.variant=b).
+var variant string
+
 func New(cfg engine.Config) (engine.Transformer, error) {
 	var c struct {
 		Case   string `yaml:"case"`
@@ -32,6 +36,11 @@ func New(cfg engine.Config) (engine.Transformer, error) {
 		f(func(_ context.Context, r *engine.Record, emit func(*engine.Record)) error {
 			r.Data = append([]byte(c.Prefix), r.Data...)
 			emit(r)
+			return nil
+		})
+	case "variant":
+		f(func(_ context.Context, r *engine.Record, emit func(*engine.Record)) error {
+			emit(r.Derive([]byte(variant)))
 			return nil
 		})
 	case "identity":

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/pipe-dev/pipe/engine"
@@ -228,6 +229,16 @@ func TestPluginLoadedOnce(t *testing.T) {
 	dir := t.TempDir()
 	so := plugin(t, "cases", false)
 	other := copyFile(t, so, filepath.Join(dir, "copy.so"), -1)
+	// Loads at the same time (two pipelines starting together) share one.
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Go(func() { _, errs[i] = native.LoadPlugin(context.Background(), so) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
 	f1, err := native.LoadPlugin(context.Background(), so)
 	if err != nil {
 		t.Fatal(err)

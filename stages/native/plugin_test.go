@@ -131,6 +131,8 @@ func TestPluginBadInput(t *testing.T) {
 		}, "", native.ErrMismatch, []string{"different version of package", "rebuild it with"}},
 		{"no constructor", func(t *testing.T) string { return plugin(t, "nonew", false) }, "", native.ErrBadPlugin,
 			[]string{"exports no New", "func New(cfg engine.Config) (engine.Transformer, error)"}},
+		{"no host API version", func(t *testing.T) string { return plugin(t, "noapi", false) }, "", native.ErrBadPlugin,
+			[]string{"exports no PipeAPIVersion; add: var PipeAPIVersion = engine.APIVersion"}},
 		{"constructor of the wrong type", func(t *testing.T) string { return plugin(t, "wrongnew", false) }, "", native.ErrBadPlugin,
 			[]string{"New is a func(map[string]interface {}) (interface {}, error), want func(engine.Config) (engine.Transformer, error)"}},
 		{"other host API", func(t *testing.T) string { return plugin(t, "badapi", false) }, "", native.ErrBadPlugin,

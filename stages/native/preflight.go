@@ -65,7 +65,7 @@ func (e *PluginError) Unwrap() []error {
 // flags and modules.
 type hostInfo struct {
 	goVersion string
-	cgo, race bool
+	cgo       bool
 	settings  map[string]string        // build settings (-trimpath, GOAMD64, ...)
 	main      string                   // the main module's path
 	mods      map[string]*debug.Module // module path -> module (Main included), nil if unknown
@@ -74,7 +74,7 @@ type hostInfo struct {
 // currentHost describes the running binary. A test binary carries no module
 // list (mods is nil), so that check is left to plugin.Open there.
 func currentHost() hostInfo {
-	h := hostInfo{goVersion: runtime.Version(), cgo: hostCgo, race: hostRace, settings: map[string]string{}}
+	h := hostInfo{goVersion: runtime.Version(), cgo: hostCgo, settings: map[string]string{}}
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, s := range bi.Settings {
 			h.settings[s.Key] = s.Value

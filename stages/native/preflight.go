@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"debug/buildinfo"
 	"debug/elf"
+	"debug/macho"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -65,6 +66,7 @@ func (e *PluginError) Unwrap() []error {
 // flags and modules.
 type hostInfo struct {
 	goVersion string
+	goos      string
 	cgo       bool
 	settings  map[string]string        // build settings (-trimpath, GOAMD64, ...)
 	main      string                   // the main module's path
@@ -74,7 +76,7 @@ type hostInfo struct {
 // currentHost describes the running binary. A test binary carries no module
 // list (mods is nil), so that check is left to plugin.Open there.
 func currentHost() hostInfo {
-	h := hostInfo{goVersion: runtime.Version(), cgo: hostCgo, settings: map[string]string{}}
+	h := hostInfo{goVersion: runtime.Version(), goos: runtime.GOOS, cgo: hostCgo, settings: map[string]string{}}
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, s := range bi.Settings {
 			h.settings[s.Key] = s.Value
@@ -148,45 +150,37 @@ func preflight(path string, data []byte, h hostInfo) (*buildinfo.BuildInfo, erro
 	perr := func(kind error, fix string, cause error, format string, args ...any) error {
 		return &PluginError{Path: path, Kind: kind, Msg: fmt.Sprintf(format, args...), Fix: fix, Err: cause}
 	}
+	switch h.goos {
+	case "linux", "freebsd", "darwin":
+	default:
+		return nil, perr(ErrNoPlugins, "", nil, "Go supports plugins on Linux, FreeBSD and macOS only, not on %s: use a wasm or rpc stage", h.goos)
+	}
 	if !h.cgo {
 		return nil, perr(ErrNoPlugins, "", nil,
 			"this pipe was built without cgo (CGO_ENABLED=0), and Go plugins need it: build pipe with CGO_ENABLED=1 (and a C compiler), e.g. CGO_ENABLED=1 go install github.com/pipe-dev/pipe/cmd/pipe@latest")
 	}
-	if !bytes.HasPrefix(data, []byte(elf.ELFMAG)) {
-		what := "not an ELF file"
-		switch {
-		case len(data) == 0:
-			what = "an empty file"
-		case bytes.HasPrefix(data, []byte("\x00asm")):
-			what = "a WebAssembly module, not an ELF file (use type: wasm)"
-		case bytes.HasPrefix(data, []byte("#!")):
-			what = "a script, not an ELF file"
-		}
-		return nil, perr(ErrNotPlugin, "", nil, "%s; a Go plugin is an ELF shared object built with go build -buildmode=plugin", what)
+	var dyn bool
+	var err error
+	if h.goos == "darwin" {
+		dyn, err = checkMachO(data)
+	} else {
+		dyn, err = checkELF(data)
 	}
-	f, err := elf.NewFile(bytes.NewReader(data))
 	if err != nil {
-		return nil, perr(ErrNotPlugin, "", err, "truncated or corrupt ELF file")
-	}
-	defer f.Close()
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_LOAD && p.Off+p.Filesz > uint64(len(data)) {
-			return nil, perr(ErrNotPlugin, "", nil, "truncated ELF file: a segment ends at byte %d of %d", p.Off+p.Filesz, len(data))
+		var pe *PluginError
+		if errors.As(err, &pe) {
+			pe.Path = path
 		}
-	}
-	for _, s := range f.Sections {
-		if s.Type != elf.SHT_NOBITS && s.Offset+s.FileSize > uint64(len(data)) {
-			return nil, perr(ErrNotPlugin, "", nil, "truncated ELF file: section %s ends at byte %d of %d", s.Name, s.Offset+s.FileSize, len(data))
-		}
+		return nil, err
 	}
 	bi, err := buildinfo.Read(bytes.NewReader(data))
 	if err != nil {
-		if f.Type == elf.ET_DYN {
+		if dyn {
 			return nil, perr(ErrNotPlugin, "", nil, "a shared object not built by Go (it has no Go build information); a Go plugin is built with go build -buildmode=plugin")
 		}
-		return nil, perr(ErrNotPlugin, "", nil, "an ELF %s not built by Go, not a Go plugin", elfType(f.Type))
+		return nil, perr(ErrNotPlugin, "", nil, "a program or object file not built by Go, not a Go plugin")
 	}
-	return bi, checkBuild(path, bi, f.Type == elf.ET_DYN, h)
+	return bi, checkBuild(path, bi, dyn, h)
 }
 
 // checkBuild compares a Go binary's build information with the host's:
@@ -224,23 +218,64 @@ func checkBuild(path string, bi *buildinfo.BuildInfo, dyn bool, h hostInfo) erro
 	return checkModules(path, bi, h)
 }
 
+func notPlugin(cause error, format string, args ...any) error {
+	return &PluginError{Kind: ErrNotPlugin, Msg: fmt.Sprintf(format, args...), Err: cause}
+}
+
+// checkELF checks that data is a whole ELF file; dyn reports a shared
+// object (ET_DYN: a plugin, or a position-independent program).
+func checkELF(data []byte) (dyn bool, err error) {
+	if !bytes.HasPrefix(data, []byte(elf.ELFMAG)) {
+		what := "not an ELF file"
+		switch {
+		case len(data) == 0:
+			what = "an empty file"
+		case bytes.HasPrefix(data, []byte("\x00asm")):
+			what = "a WebAssembly module, not an ELF file (use type: wasm)"
+		case bytes.HasPrefix(data, []byte("#!")):
+			what = "a script, not an ELF file"
+		}
+		return false, notPlugin(nil, "%s; a Go plugin is an ELF shared object built with go build -buildmode=plugin", what)
+	}
+	f, err := elf.NewFile(bytes.NewReader(data))
+	if err != nil {
+		return false, notPlugin(err, "truncated or corrupt ELF file")
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_LOAD && p.Off+p.Filesz > uint64(len(data)) {
+			return false, notPlugin(nil, "truncated ELF file: a segment ends at byte %d of %d", p.Off+p.Filesz, len(data))
+		}
+	}
+	for _, s := range f.Sections {
+		if s.Type != elf.SHT_NOBITS && s.Offset+s.FileSize > uint64(len(data)) {
+			return false, notPlugin(nil, "truncated ELF file: section %s ends at byte %d of %d", s.Name, s.Offset+s.FileSize, len(data))
+		}
+	}
+	return f.Type == elf.ET_DYN, nil
+}
+
+// checkMachO is checkELF for macOS, where a plugin is a Mach-O dylib or
+// bundle.
+func checkMachO(data []byte) (dyn bool, err error) {
+	f, err := macho.NewFile(bytes.NewReader(data))
+	if err != nil {
+		return false, notPlugin(err, "not a Mach-O file, or a truncated one; a Go plugin is built with go build -buildmode=plugin")
+	}
+	defer f.Close()
+	for _, seg := range f.Loads {
+		if sg, ok := seg.(*macho.Segment); ok && sg.Offset+sg.Filesz > uint64(len(data)) {
+			return false, notPlugin(nil, "truncated Mach-O file: segment %s ends at byte %d of %d", sg.Name, sg.Offset+sg.Filesz, len(data))
+		}
+	}
+	return f.Type == macho.TypeDylib || f.Type == macho.TypeBundle, nil
+}
+
 func withOrWithout(b bool) string {
 	if b {
 		return "with"
 	}
 	return "without"
-}
-
-func elfType(t elf.Type) string {
-	switch t {
-	case elf.ET_EXEC:
-		return "executable"
-	case elf.ET_REL:
-		return "object file"
-	case elf.ET_CORE:
-		return "core dump"
-	}
-	return "file"
 }
 
 // checkModules compares every module the plugin shares with this pipe.

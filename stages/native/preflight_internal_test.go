@@ -141,9 +141,30 @@ func TestCompatibleAPI(t *testing.T) {
 	}
 }
 
-func TestNoCgoHost(t *testing.T) {
-	_, err := preflight("x.so", []byte("\x7fELF"), hostInfo{goVersion: "go1.26.8"})
-	if !errors.Is(err, ErrNoPlugins) || !strings.Contains(err.Error(), "CGO_ENABLED=1") {
-		t.Fatalf("err = %v", err)
+// TestHostWithoutPlugins: a pipe without cgo, or on a system where Go has
+// no plugins, says so before looking at the file.
+func TestHostWithoutPlugins(t *testing.T) {
+	for _, tt := range []struct {
+		h    hostInfo
+		want string
+	}{
+		{hostInfo{goVersion: "go1.26.8", goos: "linux"}, "built without cgo (CGO_ENABLED=0)"},
+		{hostInfo{goVersion: "go1.26.8", goos: "windows", cgo: true}, "Linux, FreeBSD and macOS only, not on windows"},
+	} {
+		_, err := preflight("x.so", []byte("\x7fELF"), tt.h)
+		if !errors.Is(err, ErrNoPlugins) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("err = %v, want %q", err, tt.want)
+		}
+	}
+}
+
+// TestMachO: on macOS the file must be a whole Mach-O file.
+func TestMachO(t *testing.T) {
+	h := hostInfo{goVersion: "go1.26.8", goos: "darwin", cgo: true}
+	for _, data := range []string{"", "\x7fELF\x02\x01\x01", "\xcf\xfa\xed\xfe\x07"} {
+		_, err := preflight("x.so", []byte(data), h)
+		if !errors.Is(err, ErrNotPlugin) || !strings.Contains(err.Error(), "plugin x.so: not a Mach-O file") {
+			t.Errorf("%q: err = %v", data, err)
+		}
 	}
 }

@@ -96,7 +96,8 @@ func TestREADMEPlugin(t *testing.T) {
 // TestInstalledPipe: a pipe built by go install (cgo on, no -race) loads
 // plugins built by the documented command, in a pipeline file, in filter
 // mode and from a plugin directory; it refuses mismatched plugins with
-// exit status 2 before plugin.Open, naming both versions.
+// exit status 2 before plugin.Open, naming both versions; a pipe built
+// without cgo says it cannot load plugins.
 func TestInstalledPipe(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds pipe and plugins without -race (-short)")
@@ -105,6 +106,8 @@ func TestInstalledPipe(t *testing.T) {
 	root, _ := filepath.Abs("../..")
 	buildOnce(t, filepath.Join(bin, "pipe"), root, "env", "GOBIN="+bin, "CGO_ENABLED=1", "go", "install", "./cmd/pipe")
 	pipe := filepath.Join(bin, "pipe")
+	nocgo := filepath.Join(buildDir, "nocgo", "pipe")
+	buildOnce(t, nocgo, root, "env", "CGO_ENABLED=0", "go", "build", "-o", nocgo, "./cmd/pipe")
 	shout := filepath.Join(buildREADMEPlugin(t, false), "shout.so")
 	cases := plugin(t, "cases", raceTests)  // without -race
 	raced := plugin(t, "cases", !raceTests) // with -race
@@ -138,10 +141,15 @@ func TestInstalledPipe(t *testing.T) {
 			"pipe has v3.0.1 (h1:"},
 		{"-race plugin", []string{"run", "--native", raced}, "x\n", 2, "built with -race, but this pipe was built without it"},
 		{"not a plugin", []string{"run", "--native", pipe}, "x\n", 2, "a Go program (built with -buildmode=exe), not a plugin"},
+		{"pipe without cgo", []string{"!nocgo", "run", "--native", cases}, "x\n", 2, "this pipe was built without cgo (CGO_ENABLED=0), and Go plugins need it"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cmd := exec.Command(pipe, tt.args...)
+			bin, args := pipe, tt.args
+			if args[0] == "!nocgo" {
+				bin, args = nocgo, args[1:]
+			}
+			cmd := exec.Command(bin, args...)
 			cmd.Stdin = strings.NewReader(tt.in)
 			var stdout, stderr bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr

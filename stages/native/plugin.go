@@ -55,11 +55,19 @@ var cache struct {
 // Each failure is a *PluginError naming both sides and, where it can, the
 // command that rebuilds the plugin.
 //
+// Then it opens a private copy of exactly the bytes it checked (see
+// openPrivate) and checks the symbols: PipeAPIVersion a *string compatible
+// with engine.APIVersion, New a func(engine.Config) (engine.Transformer,
+// error).
+//
 // A file is loaded once per process and shared by all stages and workers
 // that name it (by path, or by identical contents under another path). Go
 // cannot unload a plugin: if the file changes after it was loaded, the
-// error wraps ErrChanged and pipe must be restarted. The constructor and
-// every instance it returns are guarded: a panic becomes an error.
+// error wraps ErrChanged and pipe must be restarted; a failure after
+// plugin.Open (a missing symbol, a panicking init) is final for the
+// process too. A failed preflight loads nothing and is not remembered.
+// The constructor and every instance it returns are guarded: a panic
+// becomes an error wrapping ErrPanic.
 func LoadPlugin(ctx context.Context, path string) (engine.NativeFunc, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {

@@ -89,8 +89,14 @@ func LoadPlugin(ctx context.Context, path string) (engine.NativeFunc, error) {
 	}
 	if l := cache.byPath[abs]; l != nil {
 		if l.sum != sum {
+			what := "loaded it"
+			if l.err != nil {
+				// A plugin that failed inside plugin.Open stays mapped, and
+				// its symbols could shadow a new build's: never retry.
+				what = "failed to load it"
+			}
 			return nil, &PluginError{Path: path, Kind: ErrChanged,
-				Msg: "the file changed after this pipe loaded it, and a Go plugin cannot be unloaded or reloaded: restart pipe to use the new file"}
+				Msg: "the file changed after this pipe " + what + ", and a Go plugin cannot be unloaded or reloaded: restart pipe to use the new file"}
 		}
 		return l.fn, l.err
 	}

@@ -88,7 +88,8 @@ func fileHashes(file string, p *engine.Pipeline) map[string]string {
 }
 
 // soHashes fingerprints the Go plugins (.so) a pipeline loaded: they can
-// never be unloaded, so a reload that changes one is refused.
+// never be unloaded, so a reload that changes one is refused (a reload
+// that adds a new one loads it).
 func soHashes(p *engine.Pipeline) map[string][32]byte {
 	out := map[string][32]byte{}
 	for i := range p.Spec().Stages {
@@ -219,8 +220,9 @@ func (a *app) rebuild(file string, f *runFlags, log *slog.Logger, audit *auditLo
 	if err != nil {
 		return nil, err
 	}
-	for path, sum := range soHashes(next) {
-		if old, ok := loadedSO[path]; !ok || old != sum {
+	next2 := soHashes(next)
+	for path, sum := range next2 {
+		if old, ok := loadedSO[path]; ok && old != sum {
 			next.Close()
 			return nil, fmt.Errorf("%s: a Go plugin (.so) cannot be unloaded or reloaded; restart pipe to use the changed plugin", path)
 		}
@@ -228,6 +230,10 @@ func (a *app) rebuild(file string, f *runFlags, log *slog.Logger, audit *auditLo
 	if err := next.Load(context.Background()); err != nil {
 		next.Close()
 		return nil, err
+	}
+	// A plugin new to this process is loaded now, for good.
+	for path, sum := range next2 {
+		loadedSO[path] = sum
 	}
 	return next, nil
 }

@@ -37,7 +37,7 @@ import (
 
 // HostAPIVersion is the version of the stage contract this pipe offers to
 // plugins; a plugin's api: range must include it.
-const HostAPIVersion = "1.0.0"
+const HostAPIVersion = engine.APIVersion
 
 // ManifestName is the file name of a plugin manifest.
 const ManifestName = "plugin.yaml"

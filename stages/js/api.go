@@ -2,8 +2,6 @@ package js
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/dop251/goja"
@@ -91,8 +89,7 @@ func (s *stage) newVM(in *instance) *goja.Runtime {
 		in.emitted = append(in.emitted, r)
 		return goja.Undefined()
 	})
-	cache := map[string]goja.Value{}
-	vm.Set("require", s.requireFrom(vm, "", cache))
+	s.enableRequire(vm)
 	return vm
 }
 
@@ -122,102 +119,6 @@ func boundRepeat(vm *goja.Runtime) {
 	})
 	_ = repeat.ToObject(vm).DefineDataProperty("name", vm.ToValue("repeat"), goja.FLAG_FALSE, goja.FLAG_TRUE, goja.FLAG_FALSE)
 	_ = proto.DefineDataProperty("repeat", repeat, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE) // as built in: not enumerable
-}
-
-var denied = map[string]bool{"fs": true, "child_process": true, "net": true, "http": true, "https": true,
-	"os": true, "process": true, "worker_threads": true, "dgram": true, "dns": true, "tls": true, "vm": true}
-
-// requireFrom is the require function of code in directory from ("" for
-// the stage's script).
-func (s *stage) requireFrom(vm *goja.Runtime, from string, cache map[string]goja.Value) func(goja.FunctionCall) goja.Value {
-	return func(call goja.FunctionCall) goja.Value {
-		return s.require(vm, call.Argument(0).String(), from, cache)
-	}
-}
-
-// require loads a CommonJS module (NAME, NAME.js or NAME/index.js) from the
-// stage's modules: directories only, once per runtime. In a module, "./x"
-// and "../x" are relative to the module's directory (as in Node.js, so a
-// vendored library's own requires work); other names, and every name in
-// the stage's script, are looked up in each modules: directory in turn. No
-// name leads out of those directories.
-func (s *stage) require(vm *goja.Runtime, name, from string, cache map[string]goja.Value) goja.Value {
-	if denied[strings.TrimPrefix(name, "node:")] {
-		panic(vm.NewGoError(fmt.Errorf("require(%q): %s is not available in the sandbox (no filesystem, network or processes)", name, name)))
-	}
-	if filepath.IsAbs(name) || (len(s.modules) == 0 && strings.Contains(name, "..")) {
-		panic(vm.NewGoError(fmt.Errorf("require(%q): only modules from the stage's modules: directories", name)))
-	}
-	if len(s.modules) == 0 {
-		panic(vm.NewGoError(fmt.Errorf("require(%q): no module directories; list them in the stage's modules:", name)))
-	}
-	bases := s.modules
-	if from != "" && (strings.HasPrefix(name, "./") || strings.HasPrefix(name, "../")) {
-		bases = []string{from}
-	}
-	inside := false
-	for _, base := range bases {
-		for _, cand := range []string{name, name + ".js", filepath.Join(name, "index.js")} {
-			path := filepath.Join(base, cand)
-			if !s.inModules(path) {
-				continue
-			}
-			inside = true
-			if v, ok := cache[path]; ok {
-				return v
-			}
-			st, err := os.Stat(path)
-			if err != nil || st.IsDir() {
-				continue
-			}
-			return s.loadModule(vm, name, path, cache)
-		}
-	}
-	if !inside {
-		panic(vm.NewGoError(fmt.Errorf("require(%q): only modules from the stage's modules: directories", name)))
-	}
-	panic(vm.NewGoError(fmt.Errorf("require(%q): not found in the modules: directories (%s)", name, strings.Join(s.modules, ", "))))
-}
-
-// inModules reports whether path lies in one of the modules: directories.
-func (s *stage) inModules(path string) bool {
-	for _, dir := range s.modules {
-		if rel, err := filepath.Rel(dir, path); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-			return true
-		}
-	}
-	return false
-}
-
-// loadModule runs the module in file path as CommonJS and caches its
-// exports (before it runs, so that cyclic requires see them, as in Node.js).
-func (s *stage) loadModule(vm *goja.Runtime, name, path string, cache map[string]goja.Value) goja.Value {
-	src, err := os.ReadFile(path)
-	if err != nil {
-		panic(vm.NewGoError(fmt.Errorf("require(%q): %v", name, err)))
-	}
-	wrapped := "(function(exports, require, module, __filename, __dirname) {" + string(src) + "\n})"
-	prog, err := goja.Compile(filepath.Base(path), wrapped, false)
-	if err != nil {
-		panic(vm.NewGoError(fmt.Errorf("require(%q): %v", name, err)))
-	}
-	fnv, err := vm.RunProgram(prog)
-	if err != nil {
-		panic(err)
-	}
-	fn, _ := goja.AssertFunction(fnv)
-	module := vm.NewObject()
-	exports := vm.NewObject()
-	module.Set("exports", exports)
-	cache[path] = exports
-	dir := filepath.Dir(path)
-	if _, err := fn(goja.Undefined(), exports, vm.ToValue(s.requireFrom(vm, dir, cache)), module, vm.ToValue(path), vm.ToValue(dir)); err != nil {
-		delete(cache, path)
-		panic(err)
-	}
-	v := module.Get("exports")
-	cache[path] = v
-	return v
 }
 
 // lazyObj is a JSON object record as a JavaScript object whose fields are

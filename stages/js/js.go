@@ -10,10 +10,12 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dop251/goja"
 	"github.com/dop251/goja/parser"
+	"github.com/dop251/goja_nodejs/require"
 	"github.com/pipe-dev/pipe/engine"
 	"github.com/pipe-dev/pipe/stages/internal/script"
 )
@@ -39,6 +41,10 @@ type stage struct {
 	body    bool
 	modules []string
 	config  any
+
+	reqOnce sync.Once
+	reqReg  *require.Registry
+	modDirs []string // modules, absolute with links resolved
 }
 
 func build(spec *engine.StageSpec, env *engine.BuildEnv) (engine.Stage, error) {

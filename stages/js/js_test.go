@@ -229,3 +229,39 @@ func TestReplacementNotChargedToNextRecord(t *testing.T) {
 		t.Fatalf("out %q, err %v, stats %+v; want only the stuck record to fail", out, err, p.Stats()[1])
 	}
 }
+
+// require follows Node.js resolution inside modules: (package.json "main",
+// .json modules), and nothing leads out of those directories, not even a
+// symbolic link.
+func TestRequireNodeResolution(t *testing.T) {
+	code := `const lib = require("vendor/pkglib"); rec.c = lib.country(rec.cc); return rec`
+	out, _, err := run(t, stage(code, "modules: [TESTDATA/mods]"), "{\"cc\":\"de\"}\n{\"cc\":\"xx\"}\n")
+	if want := "{\"cc\":\"de\",\"c\":\"Germany\"}\n{\"cc\":\"xx\",\"c\":\"unknown\"}\n"; err != nil || out != want {
+		t.Errorf("package.json main and a .json module: out = %q, %v; want %q", out, err, want)
+	}
+	// An error thrown inside a module fails the record with the module's position.
+	code = `return {c: require("vendor/pkglib").strict(rec.cc)}`
+	_, _, err = run(t, strings.Replace(stage(code, "modules: [TESTDATA/mods]"), "on_error: drop", "on_error: fail", 1), "{\"cc\":\"xx\"}\n")
+	if err == nil || !strings.Contains(err.Error(), "no country xx") || !strings.Contains(err.Error(), "main.js:6") {
+		t.Errorf("a throw in a module: %v, want the message and main.js:6", err)
+	}
+	// A symbolic link in modules: pointing out of it is refused.
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "secret.js")
+	os.WriteFile(secret, []byte(`exports.v = "leaked"`), 0o644)
+	mods := filepath.Join(dir, "mods")
+	os.Mkdir(mods, 0o755)
+	if err := os.Symlink(secret, filepath.Join(mods, "link.js")); err != nil {
+		t.Fatal(err)
+	}
+	code = `return {v: require("link").v}`
+	out, _, err = run(t, strings.Replace(stage(code, "modules: ["+mods+"]"), "on_error: drop", "on_error: fail", 1), "{}\n")
+	if err == nil || strings.Contains(out, "leaked") || !strings.Contains(err.Error(), "not found in the modules: directories") {
+		t.Errorf("a link out of modules: out = %q, %v; want it refused", out, err)
+	}
+	// Unknown names say where they were looked for.
+	_, _, err = run(t, strings.Replace(stage(`return require("nope")`, "modules: [TESTDATA/mods]"), "on_error: drop", "on_error: fail", 1), "{}\n")
+	if err == nil || !strings.Contains(err.Error(), `require("nope"): not found in the modules: directories`) {
+		t.Errorf("unknown module: %v", err)
+	}
+}

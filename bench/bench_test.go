@@ -146,7 +146,9 @@ func BenchmarkWorkersReorder(b *testing.B) { runPipeline(b, fmt.Sprintf(identity
 func BenchmarkBoundary(b *testing.B) {
 	for _, c := range []struct{ kind, stage string }{
 		{"native", `{name: id, type: native, use: trim}`},
+		{"native-so", `{name: id, type: native, path: '${PIPE_SO_DIR:-../../stages/native/testdata/so}/cases.so', config: {case: identity}}`},
 		{"lua", `{name: id, type: lua, code: 'return rec'}`},
+		{"js", `{name: id, type: js, code: 'return rec'}`},
 		{"rpc", `{name: id, type: rpc, path: ../stages/rpc/testdata/bin/cases, args: [identity]}`},
 		{"wasm", `{name: id, type: wasm, path: ../stages/wasm/testdata/bin/cases.wasm, config: {case: identity}}`},
 	} {

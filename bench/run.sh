@@ -94,6 +94,41 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')
 		IFS='|' read -r w name why <<<"$r"
 		echo "| $w | $name | skipped: $why | | | | | |"
 	done
+	# The goals of issue 9, checked against this run's figures.
+	echo
+	echo "## Goals"
+	echo
+	echo "Measured in the run above (1 worker; 2 workers in brackets)."
+	echo
+	echo "| goal | measured | |"
+	echo "|---|---:|---|"
+	for g in "W0|pipe native|0.20|cat" "W1|pipe native|10|jq" "W1|pipe lua|3|jq" "W1|pipe js|2|jq" \
+		"W1|pipe wasm|3|jq" "W1|pipe rpc|2|jq"; do
+		IFS='|' read -r gw gname target refname <<<"$g"
+		m1= m2=
+		for r in "${rows[@]}"; do
+			IFS='|' read -r w name median count rss <<<"$r"
+			[ "$w" = "$gw" ] || continue
+			[ "$name" = "$gname" ] && m1=$median
+			[ "$name" = "$gname, workers 2" ] && m2=$median
+		done
+		if [ -z "$m1" ]; then
+			echo "| $gw $gname ≥ ${target}x $refname | not measured (skipped above) | |"
+			continue
+		fi
+		awk -v gw="$gw" -v g="$gname" -v t="$target" -v rn="$refname" -v ref="${ref[$gw]}" -v m1="$m1" -v m2="$m2" 'BEGIN {
+			r = ref / m1; s = sprintf("%.2fx", r)
+			if (m2 != "") s = s sprintf(" (%.2fx)", ref / m2)
+			v = (r >= t) ? "met" : sprintf("missed by %.0f%%", (1 - r / t) * 100)
+			printf "| %s %s ≥ %sx %s | %s | %s |\n", gw, g, t, rn, s, v }'
+	done
+	maxrss=0 maxname=
+	for r in "${rows[@]}"; do
+		IFS='|' read -r w name median count rss <<<"$r"
+		case $name in pipe*) [ "$rss" -gt "$maxrss" ] && maxrss=$rss maxname="$w $name" ;; esac
+	done
+	awk -v rss="$maxrss" -v n="$maxname" 'BEGIN {
+		printf "| peak RSS < 100 MB for every pipe run | %.1f MB (%s) | %s |\n", rss / 1024, n, (rss < 100 * 1024) ? "met" : "missed" }'
 	if [ -f bench/NOTES.md ]; then
 		echo
 		cat bench/NOTES.md

@@ -599,6 +599,17 @@ func (p *Pipeline) openInput(stdin io.Reader) (source, error) {
 		if stdin == nil {
 			stdin = os.Stdin
 		}
+		p.inputRead.Store(0)
+		p.inputSize.Store(0)
+		if f, ok := stdin.(*os.File); ok {
+			// stdin redirected from a file (pipe run FILE < big.log) has a
+			// known size: count what is read, for Progress.
+			if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+				off, _ := f.Seek(0, io.SeekCurrent)
+				p.inputSize.Store(st.Size() - off)
+				stdin = countingReader{f, &p.inputRead}
+			}
+		}
 		return &readerSource{readers: []namedReader{{open: func() (io.ReadCloser, error) { return io.NopCloser(stdin), nil }}}}, nil
 	}
 	files, err := spec.inputFiles()

@@ -29,7 +29,8 @@ var ErrReloadRefused = errors.New("reload refused")
 // whose stages fail to load or open; the current pipeline keeps running.
 //
 // Stats of p report the input and output over the whole run, and the
-// stages of the pipeline active last.
+// stages of the pipeline active last, each with the counts of the
+// same-named stages of earlier versions added (see Stats).
 func (p *Pipeline) RunLive(ctx context.Context, stdin io.Reader, stdout io.Writer, reloads <-chan Reload) (err error) {
 	src, err := p.openInput(stdin)
 	if err != nil {
@@ -193,6 +194,10 @@ func (p *Pipeline) prepareReload(ctx context.Context, next *Pipeline) ([][]Trans
 
 func (p *Pipeline) setCurrent(q *Pipeline) {
 	p.mu.Lock()
+	if q == p { // a new live run
+		p.versions = nil
+	}
 	p.current = q
+	p.versions = append(p.versions, q)
 	p.mu.Unlock()
 }

@@ -88,7 +88,8 @@ type Pipeline struct {
 
 	inputRead, inputSize atomic.Int64
 
-	current *Pipeline // RunLive: the version whose stages run now
+	current  *Pipeline   // RunLive: the version whose stages run now
+	versions []*Pipeline // RunLive: every version that ran, in order
 }
 
 // Progress reports how many bytes of the input files the current or last
@@ -195,7 +196,7 @@ func resolvePlugin(spec *Spec, s *StageSpec, o options) error {
 		return s.Errorf("use", "a stage takes use: (a plugin) or path:/code:, not both")
 	}
 	s.Type, s.Path, s.Use = p.Kind, p.Entry, ""
-	s.plugin = p.Name + "@" + p.Version
+	s.plugin, s.pluginSum = p.Name+"@"+p.Version, p.SHA256
 	if p.ConfigSchema != nil {
 		if err := checkConfigSchema(s, p); err != nil {
 			return err
@@ -359,12 +360,34 @@ type StageStats struct {
 	BatchLatency []int64
 }
 
+// add adds o's counts to st's.
+func (st *StageStats) add(o StageStats) {
+	st.In += o.In
+	st.InBytes += o.InBytes
+	st.Passed += o.Passed
+	st.Out += o.Out
+	st.Dropped += o.Dropped
+	st.Errors += o.Errors
+	st.DeadLettered += o.DeadLettered
+	st.Timeouts += o.Timeouts
+	st.Busy += o.Busy
+	if o.BatchLatency != nil && st.BatchLatency == nil {
+		st.BatchLatency = make([]int64, len(o.BatchLatency))
+	}
+	for i, n := range o.BatchLatency {
+		st.BatchLatency[i] += n
+	}
+}
+
 // Ready reports whether a run is under way with every stage instance open
 // (what /readyz serves).
 func (p *Pipeline) Ready() bool { return p.ready.Load() }
 
 // Stats returns the counts of the current or last run: the input first, then
-// every stage in order, then the output.
+// every stage in order, then the output. After a live run switched versions
+// (RunLive), the stages are those of the version active last, each with the
+// counts of every version's stage of the same name added up, so that they
+// cover the whole run.
 func (p *Pipeline) Stats() []StageStats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -372,7 +395,24 @@ func (p *Pipeline) Stats() []StageStats {
 	in := p.inStats.snapshot("input", "")
 	out = append(out, in)
 	stages, stats := p.stages, p.stats
+	type version struct {
+		stages []*stageExec
+		stats  []*counters
+	}
+	var earlier []version
 	if c := p.current; c != nil && c != p { // a live run switched versions
+		for _, v := range p.versions {
+			if v == c {
+				continue
+			}
+			if v != p {
+				v.mu.Lock()
+			}
+			earlier = append(earlier, version{v.stages, v.stats})
+			if v != p {
+				v.mu.Unlock()
+			}
+		}
 		c.mu.Lock()
 		stages, stats = c.stages, c.stats
 		c.mu.Unlock()
@@ -384,6 +424,14 @@ func (p *Pipeline) Stats() []StageStats {
 		}
 		st.Restarts = s.events.restarts.Load()
 		st.Plugin = s.spec.Plugin()
+		for _, v := range earlier {
+			for j, e := range v.stages {
+				if e.name == s.name && j < len(v.stats) {
+					st.add(v.stats[j].snapshot(e.name, e.kind))
+					st.Restarts += e.events.restarts.Load()
+				}
+			}
+		}
 		out = append(out, st)
 	}
 	if len(p.stats) > len(p.stages) {

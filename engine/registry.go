@@ -109,10 +109,19 @@ type ResolvedPlugin struct {
 	// ConfigSchema, if not nil, is a JSON Schema the stage's config: must
 	// match (checked when the pipeline is built).
 	ConfigSchema []byte
+	// SHA256, if not empty, is the hex SHA-256 of Entry when it was
+	// resolved (and its signature checked). A kind that reads Entry again
+	// later, as rpc does to restart a plugin, refuses a file that no longer
+	// matches (StageSpec.PluginSHA256).
+	SHA256 string
 }
 
 // PluginLoader loads a Go plugin (.so) for type: native, path: FILE and
-// returns its constructor. Registered by package stages/native.
+// returns its constructor. Registered by package stages/native. It is
+// called from the stage's Load (so `pipe lint` loads the plugin too), once
+// per stage, with the path resolved against the pipeline file; the
+// constructor is then called once per worker. An error is reported as a
+// *ConfigError at the stage's path: field, wrapping it.
 type PluginLoader func(ctx context.Context, path string) (NativeFunc, error)
 
 // Registry holds stage kinds and named native transformers. It is a value:
@@ -298,7 +307,16 @@ func (s *nativeStage) Load(ctx context.Context) error {
 	}
 	fn, err := s.loader(ctx, s.path)
 	if err != nil {
-		return err
+		// Positioned at the stage's path: field, exit status 2; the
+		// loader's error stays reachable with errors.As.
+		if _, ok := err.(*ConfigError); ok {
+			return err
+		}
+		perr := s.spec.Errorf("path", "%v", err)
+		if ce, ok := perr.(*ConfigError); ok && ce.Err == nil {
+			ce.Err = err
+		}
+		return perr
 	}
 	t, err := fn(s.cfg)
 	if err != nil {

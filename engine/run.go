@@ -24,7 +24,7 @@ func (p *Pipeline) begin(ctx context.Context) (end func(), err error) {
 		return nil, err
 	}
 	p.running = true
-	p.current = nil
+	p.current, p.versions = nil, nil
 	p.inStats = &counters{}
 	p.stats = make([]*counters, len(p.stages)+1)
 	for i := range p.stats {

@@ -270,3 +270,30 @@ func TestOutputClosed(t *testing.T) {
 		t.Fatalf("err = %v, want an output-closed error", err)
 	}
 }
+
+// The lines path makes no heap allocation per record: reading, framing,
+// a stage hop with its timeout armed and writing allocate per batch only.
+func TestLinesPathAllocatesPerBatchNotPerRecord(t *testing.T) {
+	const records = 50_000
+	in := bytes.Repeat([]byte("a line of text that a stage passes on\n"), records)
+	pass := TransformerFunc(func(_ context.Context, r *Record, emit func(*Record)) error {
+		emit(r)
+		return nil
+	})
+	timeout := time.Second
+	p, err := Build(&Spec{Stages: []StageSpec{{Name: "pass", Timeout: &timeout, New: func() (Transformer, error) { return pass, nil }}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	run := func() {
+		if err := p.RunReader(context.Background(), bytes.NewReader(in), io.Discard); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run() // warm the batch pools
+	perRecord := testing.AllocsPerRun(5, run) / records
+	if perRecord > 0.02 {
+		t.Errorf("%.4f allocations per record, want per batch only (under 0.02: one per 50 records)", perRecord)
+	}
+}

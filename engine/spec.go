@@ -125,14 +125,19 @@ type StageSpec struct {
 	// may then be empty.
 	New func() (Transformer, error) `yaml:"-"`
 
-	src    Config
-	file   string
-	plugin string // NAME@VERSION when resolved from a plugin directory
+	src       Config
+	file      string
+	plugin    string // NAME@VERSION when resolved from a plugin directory
+	pluginSum string // hex SHA-256 of its entry file when resolved
 }
 
 // Plugin returns NAME@VERSION of the plugin the stage resolved to ("" when
 // it names no plugin).
 func (s *StageSpec) Plugin() string { return s.plugin }
+
+// PluginSHA256 returns the hex SHA-256 the plugin's entry file (Path) had
+// when the stage resolved to it ("" when unknown or no plugin).
+func (s *StageSpec) PluginSHA256() string { return s.pluginSum }
 
 // Errorf returns a *ConfigError at the value of the stage's field (or at the
 // stage when the field is absent); for stages built in code, the message

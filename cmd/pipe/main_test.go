@@ -70,13 +70,13 @@ func TestClosedStdoutExitsQuietly(t *testing.T) {
 	}
 }
 
-// SIGINT and SIGTERM stop the input, write every record already read, and
-// exit 130 and 143.
+// SIGINT, SIGTERM and (without --watch) SIGHUP stop the input, write every
+// record already read, and exit 130, 143 and 129.
 func TestSignalsDrain(t *testing.T) {
 	for _, c := range []struct {
 		sig  syscall.Signal
 		code int
-	}{{syscall.SIGINT, 130}, {syscall.SIGTERM, 143}} {
+	}{{syscall.SIGINT, 130}, {syscall.SIGTERM, 143}, {syscall.SIGHUP, 129}} {
 		t.Run(c.sig.String(), func(t *testing.T) {
 			cmd := exec.Command(pipeBin, "run", "--native", "case", "--config", "to=upper", "--stats")
 			in, _ := cmd.StdinPipe()

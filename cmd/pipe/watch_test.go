@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -30,7 +31,8 @@ func TestWatchReloadUnderSteadyStream(t *testing.T) {
 		os.Rename(script+".tmp", script) // as editors save
 	}
 	write("v1:", "")
-	cmd := exec.Command(pipeBin, "run", file, "--watch", "--stats")
+	audit := filepath.Join(dir, "audit.log")
+	cmd := exec.Command(pipeBin, "run", file, "--watch", "--stats", "--audit-log", audit)
 	in, _ := cmd.StdinPipe()
 	outPipe, _ := cmd.StdoutPipe()
 	var stderr bytes.Buffer
@@ -92,5 +94,14 @@ func TestWatchReloadUnderSteadyStream(t *testing.T) {
 	log := stderr.String()
 	if strings.Count(log, "pipeline reloaded") != 2 || !strings.Contains(log, "reload rejected") || !strings.Contains(log, "tag.lua:2") {
 		t.Errorf("log does not show two reloads and one rejection:\n%s", log)
+	}
+	// --stats covers the whole run, across the three versions of the stage
+	if !regexp.MustCompile(fmt.Sprintf(`(?m)^\s*tag\s+lua\s+%d\s+%d\s+0\s+0\s`, n, n)).MatchString(log) {
+		t.Errorf("--stats does not count every record in the reloaded stage:\n%s", log)
+	}
+	events, _ := os.ReadFile(audit)
+	if strings.Count(string(events), `"event":"pipeline_reloaded"`) != 2 || strings.Count(string(events), `"event":"pipeline_reload_rejected"`) != 1 ||
+		!strings.Contains(string(events), "tag.lua:2") || !regexp.MustCompile(`"pipeline_reloaded".*"sha256":\{[^}]*tag\.lua":"[0-9a-f]{64}"`).Match(events) {
+		t.Errorf("audit log does not show two reloads and one rejection:\n%s", events)
 	}
 }

@@ -76,11 +76,17 @@ percentiles and its share of the stages' time, so the bottleneck stands out;
 then the end-to-end throughput.`,
 		Example: `  pipe bench pipelines/error-digest.yaml
   pipe bench pipelines/error-digest.yaml --generate 1000000 --cpuprofile cpu.prof`,
-		Args: cobra.ExactArgs(1),
+		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			log, err := a.logger()
 			if err != nil {
 				return err
+			}
+			switch {
+			case generate < 0:
+				return usagef("--generate %d: want a number of records", generate)
+			case generate > 0 && input != "":
+				return usagef("--generate and --input contradict each other")
 			}
 			spec, err := parseFile(args[0])
 			if err != nil {
@@ -108,7 +114,12 @@ then the end-to-end throughput.`,
 			}
 			override(&spec.Input.Type, &spec.Input.Path, "stdin", input)
 			spec.Output = engine.OutputSpec{Codec: spec.Output.Codec}
-			p, err := a.build(spec, log, nil)
+			audit, err := a.openAudit()
+			if err != nil {
+				return err
+			}
+			defer audit.close()
+			p, err := a.build(spec, log, audit)
 			if err != nil {
 				return err
 			}
@@ -120,7 +131,7 @@ then the end-to-end throughput.`,
 			if err != nil {
 				return err
 			}
-			ctx, stop := a.signalContext(log)
+			ctx, stop := a.signalContext(log, true)
 			defer stop()
 			start := time.Now()
 			err = p.Run(ctx, a.stdin, io.Discard)

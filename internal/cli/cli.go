@@ -23,11 +23,23 @@ import (
 // Exit codes.
 const (
 	ExitOK      = 0
-	ExitFailure = 1 // a stage failed under on_error: fail, a plugin could not be restarted
-	ExitUsage   = 2 // usage or configuration error
+	ExitFailure = 1   // a stage failed under on_error: fail, a plugin could not be restarted
+	ExitUsage   = 2   // usage or configuration error
+	ExitSIGHUP  = 129 // without --watch, SIGHUP drains and stops like SIGTERM
 	ExitSIGINT  = 130
 	ExitSIGTERM = 143
 )
+
+// signalExit is the exit status after sig stopped a run (128 + signal number).
+func signalExit(sig os.Signal) int {
+	switch sig {
+	case syscall.SIGTERM:
+		return ExitSIGTERM
+	case syscall.SIGHUP:
+		return ExitSIGHUP
+	}
+	return ExitSIGINT
+}
 
 // usageError marks command-line mistakes (exit 2).
 type usageError struct{ error }
@@ -66,10 +78,7 @@ func (a *app) exitCode(err error) int {
 		if err != nil && !errors.Is(err, context.Canceled) {
 			a.report(err)
 		}
-		if sig == syscall.SIGTERM {
-			return ExitSIGTERM
-		}
-		return ExitSIGINT
+		return signalExit(sig)
 	}
 	if err == nil || engine.IsOutputClosed(err) {
 		return ExitOK
@@ -142,8 +151,31 @@ func (a *app) rootCmd() *cobra.Command {
 	root.PersistentFlags().StringVar(&a.logFormat, "log-format", "text", "log format on stderr: text or json")
 	a.plug.add(root)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	// Runnable, so that an unknown command is a usage error (exit 2) too.
+	root.Args = cobra.ArbitraryArgs
+	root.SuggestionsMinimumDistance = 2
+	root.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return cmd.Help()
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += fmt.Sprintf(" (did you mean %q?)", s[0])
+		}
+		return usagef("%s", msg)
+	}
 	root.AddCommand(a.runCmd(), a.lintCmd(), a.testCmd(), a.benchCmd(), a.pluginsCmd(), a.schemaCmd(), a.versionCmd(), a.stagesCmd())
 	return root
+}
+
+// usageArgs makes a cobra argument check's complaint a usage error (exit 2).
+func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := check(cmd, args); err != nil {
+			return usagef("%s: %v", strings.TrimPrefix(cmd.CommandPath(), "pipe "), err)
+		}
+		return nil
+	}
 }
 
 func noArgs(cmd *cobra.Command, args []string) error {
@@ -202,11 +234,17 @@ func (a *app) stagesCmd() *cobra.Command {
 }
 
 // signalContext returns a context cancelled by the first SIGINT or SIGTERM
-// (stop reading, drain, flush); a second signal exits at once.
-func (a *app) signalContext(log *slog.Logger) (context.Context, func()) {
+// (stop reading, drain, flush); a second signal exits at once. Unless hup is
+// false (--watch, where SIGHUP reloads), SIGHUP stops the run the same way,
+// so a closed terminal or a stray `kill -HUP` never loses records in flight.
+func (a *app) signalContext(log *slog.Logger, hup bool) (context.Context, func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ch := make(chan os.Signal, 2)
-	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	sigs := []os.Signal{os.Interrupt, syscall.SIGTERM}
+	if hup {
+		sigs = append(sigs, syscall.SIGHUP)
+	}
+	signal.Notify(ch, sigs...)
 	// With SIGPIPE notified, a write to a closed stdout returns EPIPE
 	// instead of killing the process, so `pipe ... | head -1` ends quietly.
 	pipeCh := make(chan os.Signal, 1)
@@ -223,12 +261,8 @@ func (a *app) signalContext(log *slog.Logger) (context.Context, func()) {
 		}
 		select {
 		case sig := <-ch:
-			code := ExitSIGINT
-			if sig == syscall.SIGTERM {
-				code = ExitSIGTERM
-			}
 			fmt.Fprintln(a.stderr, "pipe: second signal, exiting without draining")
-			os.Exit(code)
+			os.Exit(signalExit(sig))
 		case <-done:
 		}
 	}()

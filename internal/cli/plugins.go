@@ -2,8 +2,10 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -92,6 +94,12 @@ func (a *app) pluginDirs(spec *engine.Spec) []string {
 // trusted keys applied, and writes what it found to the audit log.
 func (a *app) catalog(spec *engine.Spec, audit *auditLog) (*plugins.Catalog, error) {
 	c := plugins.Discover(a.pluginDirs(spec))
+	for _, p := range c.Plugins { // a kind this binary lacks cannot run here either
+		if _, ok := a.reg.Kind(p.Kind); !ok && p.Compatible {
+			p.Compatible = false
+			p.Why = fmt.Sprintf("kind %s is not built into this pipe (it has %s)", p.Kind, strings.Join(a.reg.Kinds(), ", "))
+		}
+	}
 	trust := append([]string(nil), a.plug.trust...)
 	require := a.plug.requireSigned
 	if spec != nil {
@@ -142,8 +150,19 @@ func (a *app) buildOptions(spec *engine.Spec, log *slog.Logger, audit *auditLog)
 	if err != nil {
 		return nil, err
 	}
+	for _, pr := range c.Problems { // a missing directory, a broken manifest
+		log.Warn("plugin not usable", "path", pr.Path, "err", pr.Err)
+	}
 	if len(c.Dirs) > 0 {
-		opts = append(opts, engine.WithResolver(plugins.Resolver{Catalog: c, OnResolve: func(name, constraint string, p *plugins.Plugin, err error) {
+		opts = append(opts, engine.WithResolver(plugins.Resolver{Catalog: c, OnSkip: func(s plugins.Skipped) {
+			info := s.Plugin.Info()
+			audit.event("plugin_refused", map[string]any{"plugin": s.Plugin.Name, "version": info.Version, "kind": s.Plugin.Kind, "sha256": info.SHA256, "reason": s.Why})
+			if s.Signature { // a newer version refused for its signature: a security matter
+				log.Warn("plugin version refused, using an older one", "plugin", s.Plugin.Name, "version", info.Version, "reason", s.Why)
+			} else {
+				log.Debug("plugin version skipped", "plugin", s.Plugin.Name, "version", info.Version, "reason", s.Why)
+			}
+		}, OnResolve: func(name, constraint string, p *plugins.Plugin, err error) {
 			if err != nil {
 				audit.event("plugin_refused", map[string]any{"plugin": name, "constraint": constraint, "reason": err.Error()})
 				return
@@ -246,7 +265,7 @@ entry file; a pipeline uses it with use: NAME or use: NAME@CONSTRAINT.`,
 		Use:     "keygen KEYFILE",
 		Short:   "make an ed25519 key pair for signing plugins: KEYFILE (private) and KEYFILE.pub",
 		Example: "  pipe plugins keygen team-key --name team",
-		Args:    cobra.ExactArgs(1),
+		Args:    usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if _, err := os.Stat(args[0]); err == nil {
 				return usagef("%s exists; not overwriting a key", args[0])
@@ -264,14 +283,20 @@ entry file; a pipeline uses it with use: NAME or use: NAME@CONSTRAINT.`,
 		Use:     "sign --key KEYFILE DIR...",
 		Short:   "sign plugin folders: writes DIR/plugin.sig over the manifest and entry file",
 		Example: "  pipe plugins sign --key team-key plugins/redact",
-		Args:    cobra.MinimumNArgs(1),
+		Args:    usageArgs(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if key == "" {
 				return usagef("pipe plugins sign needs --key KEYFILE")
 			}
 			for _, dir := range args {
 				p, err := plugins.Sign(dir, key)
-				if err != nil {
+				var ke *plugins.KeyError
+				switch {
+				case errors.As(err, &ke):
+					return usagef("--key: %v", err)
+				case errors.Is(err, fs.ErrNotExist):
+					return usagef("%s is not a plugin folder: %v", dir, err)
+				case err != nil:
 					return err
 				}
 				fmt.Fprintf(a.stdout, "signed %s %s (%s)\n", p.Name, p.Version, filepath.Join(dir, plugins.SignatureName))

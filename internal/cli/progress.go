@@ -20,6 +20,17 @@ const (
 	progressOff
 )
 
+// isRegularFile tells whether r is a regular file (stdin redirected from
+// one), whose size makes a progress line meaningful.
+func isRegularFile(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode().IsRegular()
+}
+
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))

@@ -110,7 +110,7 @@ Exit status: 0 success, 1 a stage failed (on_error: fail) or a plugin could not
 be restarted, 2 usage or configuration error, 130/143 after SIGINT/SIGTERM once
 the records in flight are written.`,
 		Example: runExample,
-		Args:    cobra.MaximumNArgs(1),
+		Args:    usageArgs(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			file := ""
 			if len(args) == 1 {
@@ -185,13 +185,13 @@ func (a *app) run(file string, f *runFlags) error {
 		}
 		defer stopMetrics()
 	}
-	ctx, stop := a.signalContext(log)
+	ctx, stop := a.signalContext(log, !f.watch)
 	defer stop()
 	if f.progress && f.noProgress {
 		return usagef("--progress and --no-progress contradict each other")
 	}
 	stopProgress := func() {}
-	if f.progress || (!f.noProgress && spec.Input.Type == "file" && isTerminal(a.stderr)) {
+	if f.progress || (!f.noProgress && (spec.Input.Type == "file" || isRegularFile(a.stdin)) && isTerminal(a.stderr)) {
 		stopProgress = showProgress(a.stderr, p, 250*time.Millisecond)
 	}
 	stopProf, err := f.prof.start()
@@ -449,12 +449,17 @@ Exit status 2 if any file has an error.`,
 			if err != nil {
 				return err
 			}
+			audit, err := a.openAudit() // lint loads plugins (and starts rpc ones)
+			if err != nil {
+				return err
+			}
+			defer audit.close()
 			var errs []error
 			for _, file := range args {
 				var p *engine.Pipeline
 				spec, err := parseFile(file)
 				if err == nil {
-					p, err = a.build(spec, log, nil)
+					p, err = a.build(spec, log, audit)
 				}
 				if err == nil {
 					err = p.Load(context.Background())

@@ -48,10 +48,15 @@ Exit status: 0 all cases pass, 1 a case failed, 2 a configuration error.`,
 			if _, err := a.logger(); err != nil {
 				return err
 			}
+			audit, err := a.openAudit()
+			if err != nil {
+				return err
+			}
+			defer audit.close()
 			passed, failed := 0, 0
 			var cfgErr error
 			for _, file := range args {
-				p, f, err := a.testFile(file)
+				p, f, err := a.testFile(file, audit)
 				passed += p
 				failed += f
 				if err != nil {
@@ -78,7 +83,7 @@ Exit status: 0 all cases pass, 1 a case failed, 2 a configuration error.`,
 }
 
 // testFile runs the cases of one pipeline file (or FILE_test.yaml).
-func (a *app) testFile(file string) (passed, failed int, err error) {
+func (a *app) testFile(file string, audit *auditLog) (passed, failed int, err error) {
 	pipeFile, testFiles := file, []string{}
 	if base, ok := strings.CutSuffix(file, "_test.yaml"); ok {
 		pipeFile = base + ".yaml"
@@ -118,7 +123,7 @@ func (a *app) testFile(file string) (passed, failed int, err error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	opts, err := a.buildOptions(spec, log, nil)
+	opts, err := a.buildOptions(spec, log, audit)
 	if err != nil {
 		return 0, 0, err
 	}

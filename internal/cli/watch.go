@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"os"
@@ -14,11 +15,13 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 	"github.com/pipe-dev/pipe/engine"
+	"github.com/pipe-dev/pipe/internal/plugins"
 )
 
 // watchedFiles lists the files a pipeline depends on: the file itself,
 // every stage's script, module, plugin or binary (with a plugin's
-// manifest), schema files and the modules: directories of scripts.
+// manifest and signature), schema files and the modules: directories of
+// scripts.
 func watchedFiles(file string, p *engine.Pipeline) []string {
 	files := []string{file}
 	for i := range p.Spec().Stages {
@@ -26,7 +29,7 @@ func watchedFiles(file string, p *engine.Pipeline) []string {
 		if s.Path != "" {
 			files = append(files, s.Resolve(s.Path))
 			if s.Plugin() != "" {
-				files = append(files, filepath.Join(filepath.Dir(s.Path), "plugin.yaml"))
+				files = append(files, pluginFiles(s.Resolve(s.Path))...)
 			}
 		}
 		if v, _ := s.Schema.Value(); v != nil {
@@ -54,8 +57,39 @@ func watchedFiles(file string, p *engine.Pipeline) []string {
 	return files
 }
 
+// pluginFiles returns the manifest and signature of the plugin whose entry
+// file is entry: in the entry's folder or the nearest one above it (an
+// entry may sit in a subfolder of the plugin, entry: bin/geo).
+func pluginFiles(entry string) []string {
+	for d := filepath.Dir(entry); ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, plugins.ManifestName)); err == nil {
+			return []string{filepath.Join(d, plugins.ManifestName), filepath.Join(d, plugins.SignatureName)}
+		}
+		if filepath.Dir(d) == d {
+			return nil
+		}
+	}
+}
+
+// fileHashes maps each file a pipeline uses (watchedFiles; not
+// directories) to its hex sha256, for the audit log.
+func fileHashes(file string, p *engine.Pipeline) map[string]string {
+	out := map[string]string{}
+	for _, f := range watchedFiles(file, p) {
+		if st, err := os.Stat(f); err != nil || !st.Mode().IsRegular() {
+			continue
+		}
+		if b, err := os.ReadFile(f); err == nil {
+			sum := sha256.Sum256(b)
+			out[f] = hex.EncodeToString(sum[:])
+		}
+	}
+	return out
+}
+
 // soHashes fingerprints the Go plugins (.so) a pipeline loaded: they can
-// never be unloaded, so a reload that changes one is refused.
+// never be unloaded, so a reload that changes one is refused (a reload
+// that adds a new one loads it).
 func soHashes(p *engine.Pipeline) map[string][32]byte {
 	out := map[string][32]byte{}
 	for i := range p.Spec().Stages {
@@ -133,7 +167,7 @@ func (a *app) runLive(ctx context.Context, file string, f *runFlags, p *engine.P
 			stages = append(stages, st+")")
 		}
 		log.Info("pipeline reloaded", "file", file, "trigger", why, "version", version, "stages", strings.Join(stages, ", "))
-		audit.event("pipeline_reloaded", map[string]any{"file": file, "trigger": why, "version": version, "stages": stages})
+		audit.event("pipeline_reloaded", map[string]any{"file": file, "trigger": why, "version": version, "stages": stages, "sha256": fileHashes(file, next)})
 		watch(next)
 	}
 
@@ -186,8 +220,9 @@ func (a *app) rebuild(file string, f *runFlags, log *slog.Logger, audit *auditLo
 	if err != nil {
 		return nil, err
 	}
-	for path, sum := range soHashes(next) {
-		if old, ok := loadedSO[path]; !ok || old != sum {
+	next2 := soHashes(next)
+	for path, sum := range next2 {
+		if old, ok := loadedSO[path]; ok && old != sum {
 			next.Close()
 			return nil, fmt.Errorf("%s: a Go plugin (.so) cannot be unloaded or reloaded; restart pipe to use the changed plugin", path)
 		}
@@ -195,6 +230,10 @@ func (a *app) rebuild(file string, f *runFlags, log *slog.Logger, audit *auditLo
 	if err := next.Load(context.Background()); err != nil {
 		next.Close()
 		return nil, err
+	}
+	// A plugin new to this process is loaded now, for good.
+	for path, sum := range next2 {
+		loadedSO[path] = sum
 	}
 	return next, nil
 }

@@ -37,7 +37,7 @@ import (
 
 // HostAPIVersion is the version of the stage contract this pipe offers to
 // plugins; a plugin's api: range must include it.
-const HostAPIVersion = "1.0.0"
+const HostAPIVersion = engine.APIVersion
 
 // ManifestName is the file name of a plugin manifest.
 const ManifestName = "plugin.yaml"
@@ -64,7 +64,8 @@ type Plugin struct {
 	// Compatible reports whether API admits HostAPIVersion; Why says why not.
 	Compatible bool
 	Why        string
-	// Signature: "signed by KEY", "unsigned", "invalid: ..." (see Verify).
+	// Signature: "signed by KEY", "unsigned", "signed, not verified: ..."
+	// (no key trusted), "invalid: ..." (see Verify).
 	Signature string
 	Signed    bool
 	schema    []byte
@@ -97,12 +98,18 @@ func LoadManifest(path string) (*Plugin, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Decoded as a Config first, so that every error points at the
+	// offending value (or, for a missing field, at the manifest).
+	var doc engine.Config
+	if err := engine.DecodeYAML(data, path, &doc); err != nil {
+		return nil, err
+	}
 	var m Manifest
-	if err := engine.DecodeYAML(data, path, &m); err != nil {
+	if err := doc.Decode(&m); err != nil {
 		return nil, err
 	}
 	cerr := func(field, format string, args ...any) error {
-		return &engine.ConfigError{File: path, Msg: fmt.Sprintf("%s: ", field) + fmt.Sprintf(format, args...)}
+		return doc.Errorf(field, "%s: %s", field, fmt.Sprintf(format, args...))
 	}
 	switch {
 	case !nameRE.MatchString(m.Name):
@@ -197,6 +204,8 @@ func (c *Catalog) Trust(keys []Key, require bool) {
 		p.Signed, p.Signature = false, "unsigned"
 		if key, err := Verify(p, keys); err == nil {
 			p.Signed, p.Signature = true, "signed by "+key.Name
+		} else if errors.Is(err, ErrNoTrustedKey) {
+			p.Signature = err.Error()
 		} else if !errors.Is(err, ErrUnsigned) {
 			p.Signature = "invalid: " + err.Error()
 		}
@@ -214,6 +223,16 @@ func (c *Catalog) Resolve(name, constraint string) (p *Plugin, ok bool, err erro
 		}
 	}
 	if len(same) == 0 {
+		// A folder of that name whose manifest is broken: say so, rather
+		// than let the stage look like an unknown transformer.
+		for _, pr := range c.Problems {
+			if filepath.Base(pr.Path) != ManifestName {
+				continue
+			}
+			if d := filepath.Dir(pr.Path); filepath.Base(d) == name || filepath.Base(filepath.Dir(d)) == name {
+				return nil, true, fmt.Errorf("plugin %s cannot be used, its manifest is invalid: %w", name, pr.Err)
+			}
+		}
 		return nil, false, nil
 	}
 	var want *semver.Constraints
@@ -244,23 +263,65 @@ func (c *Catalog) Resolve(name, constraint string) (p *Plugin, ok bool, err erro
 	return nil, true, fmt.Errorf("plugin %s: no version matches %s (available: %s)", name, constraint, strings.Join(versions, ", "))
 }
 
+// Skipped is a version that matched a stage's constraint but was passed
+// over for a lower one.
+type Skipped struct {
+	Plugin *Plugin
+	Why    string
+	// Signature is true when the version was refused for its signature
+	// (unsigned, untrusted or tampered), not for its host API range.
+	Signature bool
+}
+
+// Skipped lists the versions of name above picked (what Resolve returned)
+// that satisfy constraint but were refused, highest first.
+func (c *Catalog) Skipped(name, constraint string, picked *Plugin) []Skipped {
+	want, err := semver.NewConstraint(constraint)
+	if constraint == "" || err != nil {
+		want = nil
+	}
+	var out []Skipped
+	for _, q := range c.Plugins {
+		if q.Name != name || (picked != nil && !q.Version.GreaterThan(picked.Version)) || (want != nil && !want.Check(q.Version)) {
+			continue
+		}
+		switch {
+		case !q.Compatible:
+			out = append(out, Skipped{Plugin: q, Why: q.Why})
+		case c.required && !q.Signed:
+			out = append(out, Skipped{Plugin: q, Why: q.Signature + " and signatures are required", Signature: true})
+		}
+	}
+	return out
+}
+
 // Resolver adapts a Catalog to engine.Resolver.
 type Resolver struct {
 	Catalog *Catalog
 	// OnResolve, if set, hears of every resolution (for the audit log).
 	OnResolve func(name, constraint string, p *Plugin, err error)
+	// OnSkip, if set, hears of each higher matching version passed over
+	// for the one picked (a tampered or unsigned newer version, say),
+	// before OnResolve.
+	OnSkip func(s Skipped)
 }
 
 // Resolve implements engine.Resolver.
 func (r Resolver) Resolve(_ *engine.Spec, name, constraint string) (engine.ResolvedPlugin, bool, error) {
 	p, ok, err := r.Catalog.Resolve(name, constraint)
+	if r.OnSkip != nil && p != nil {
+		for _, s := range r.Catalog.Skipped(name, constraint, p) {
+			r.OnSkip(s)
+		}
+	}
 	if r.OnResolve != nil && ok {
 		r.OnResolve(name, constraint, p, err)
 	}
 	if err != nil || !ok {
 		return engine.ResolvedPlugin{}, ok, err
 	}
-	return engine.ResolvedPlugin{Name: p.Name, Version: p.Version.String(), Kind: p.Kind, Entry: p.EntryPath, ConfigSchema: p.schema}, true, nil
+	return engine.ResolvedPlugin{Name: p.Name, Version: p.Version.String(), Kind: p.Kind, Entry: p.EntryPath, ConfigSchema: p.schema,
+		SHA256: p.Info().SHA256}, true, nil
 }
 
 // Info is a plugin as `pipe plugins --json` prints it.

@@ -3,6 +3,8 @@ package plugins
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"os"
 	"path/filepath"
@@ -60,6 +62,10 @@ func TestDiscoverAndResolve(t *testing.T) {
 		if strings.Contains(pr.Path, "typo") && (ce.Line != 2 || !strings.Contains(ce.Msg, `did you mean "version"`)) {
 			t.Errorf("typo manifest: %v", pr.Err)
 		}
+		// a value the manifest's rules reject is pointed at, too
+		if strings.Contains(pr.Path, "broken") && (ce.Line != 2 || ce.Col != 10 || !strings.Contains(ce.Msg, `"one" is not a semantic version`)) {
+			t.Errorf("broken manifest: %v, want it at the version (2:10)", pr.Err)
+		}
 	}
 	cases := []struct {
 		name, constraint, entry, err string
@@ -71,6 +77,7 @@ func TestDiscoverAndResolve(t *testing.T) {
 		{"redact", "^2", "", "needs host API >=2.0; this pipe has 1.0.0"},
 		{"redact", "^3", "", "no version matches ^3 (available: 2.0.0, 1.5.0, 1.4.1, 1.2.0)"},
 		{"redact", "not a range", "", "is not a version constraint"},
+		{"broken", "", "", `its manifest is invalid: ` + filepath.Join(b, "broken", ManifestName) + `:2:10: version: "one"`},
 	}
 	for _, tc := range cases {
 		p, ok, err := c.Resolve(tc.name, tc.constraint)
@@ -143,6 +150,9 @@ func TestPipelineUsesPlugin(t *testing.T) {
 	if got := p.Spec().Stages[0].Plugin(); got != "redact@1.5.0" {
 		t.Errorf("stage plugin = %q", got)
 	}
+	if sum := sha256.Sum256([]byte("b-1.5.0")); p.Spec().Stages[0].PluginSHA256() != hex.EncodeToString(sum[:]) {
+		t.Errorf("stage plugin sha256 = %q, want that of the entry", p.Spec().Stages[0].PluginSHA256())
+	}
 	for _, bad := range []struct{ yaml, msg string }{
 		{"stages:\n  - {name: r, use: redact@^9}\n", "no version matches ^9"},
 		{"stages:\n  - {name: r, type: lua, use: redact}\n", "is a wasm plugin, but the stage says type: lua"},
@@ -198,6 +208,9 @@ func TestSignatures(t *testing.T) {
 	if err != nil || p.Version.String() != "1.2.0" {
 		t.Fatalf("after tampering: %v %v, want 1.2.0", p, err)
 	}
+	if sk := c.Skipped("redact", "^1", p); len(sk) != 1 || sk[0].Plugin.Version.String() != "1.4.1" || !sk[0].Signature || !strings.Contains(sk[0].Why, "signature does not match") {
+		t.Errorf("skipped = %+v, want the tampered 1.4.1", sk)
+	}
 	for _, q := range c.Plugins {
 		if q.Version.String() == "1.4.1" && !strings.HasPrefix(q.Signature, "invalid: signature does not match") {
 			t.Errorf("tampered plugin signature status = %q", q.Signature)
@@ -216,5 +229,12 @@ func TestSignatures(t *testing.T) {
 	c.Trust(nil, false)
 	if p, _, err := c.Resolve("redact", "~1.4"); err != nil || p.Signature == "" {
 		t.Errorf("unsigned, not required: %v %v", p, err)
+	}
+	// With no key to check it against, a signature is neither valid nor
+	// invalid.
+	for _, q := range c.Plugins {
+		if q.Version.String() == "1.2.0" && q.Signature != ErrNoTrustedKey.Error() {
+			t.Errorf("signed, no key trusted: status %q", q.Signature)
+		}
 	}
 }

@@ -19,6 +19,10 @@ const SignatureName = "plugin.sig"
 // ErrUnsigned means a plugin has no signature file.
 var ErrUnsigned = errors.New("unsigned")
 
+// ErrNoTrustedKey means a plugin has a signature but no key is trusted to
+// check it: neither valid nor invalid.
+var ErrNoTrustedKey = errors.New("signed, not verified: no key is trusted (--trust KEYFILE)")
+
 // Key is a public key trusted to sign plugins.
 type Key struct {
 	Name string // the key file's comment, or its file name
@@ -46,20 +50,30 @@ func Keygen(path, name string) error {
 	return os.WriteFile(path+".pub", []byte(pubPrefix+base64.StdEncoding.EncodeToString(pub)+" "+name+"\n"), 0o644)
 }
 
+// KeyError is a key file that cannot be used: missing, unreadable, or not
+// a pipe key of the kind wanted.
+type KeyError struct {
+	Path string
+	Err  error
+}
+
+func (e *KeyError) Error() string { return e.Err.Error() }
+func (e *KeyError) Unwrap() error { return e.Err }
+
 func readKeyLine(path, prefix string, size int) ([]byte, string, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, "", err
+		return nil, "", &KeyError{path, err}
 	}
 	line := strings.TrimSpace(string(data))
 	rest, ok := strings.CutPrefix(line, prefix)
 	if !ok {
-		return nil, "", fmt.Errorf("%s: not a pipe %s key file (want a line starting %q)", path, strings.TrimSpace(strings.TrimPrefix(prefix, "pipe-")), prefix)
+		return nil, "", &KeyError{path, fmt.Errorf("%s: not a pipe %s key file (want a line starting %q)", path, strings.TrimSpace(strings.TrimPrefix(prefix, "pipe-")), prefix)}
 	}
 	b64, name, _ := strings.Cut(rest, " ")
 	raw, err := base64.StdEncoding.DecodeString(b64)
 	if err != nil || len(raw) != size {
-		return nil, "", fmt.Errorf("%s: malformed key", path)
+		return nil, "", &KeyError{path, fmt.Errorf("%s: malformed key", path)}
 	}
 	if name == "" {
 		name = filepath.Base(path)
@@ -120,8 +134,9 @@ func Sign(dir, keyPath string) (*Plugin, error) {
 }
 
 // Verify checks p's signature against keys and returns the key that signed
-// it. ErrUnsigned when there is no signature file; another error when the
-// signature does not match the files (tampered) or no key signed it.
+// it. ErrUnsigned when there is no signature file, ErrNoTrustedKey when
+// keys is empty; another error when the signature does not match the files
+// (tampered) or no key signed it.
 func Verify(p *Plugin, keys []Key) (Key, error) {
 	raw, err := os.ReadFile(filepath.Join(p.Dir, SignatureName))
 	if errors.Is(err, os.ErrNotExist) {
@@ -144,7 +159,7 @@ func Verify(p *Plugin, keys []Key) (Key, error) {
 		}
 	}
 	if len(keys) == 0 {
-		return Key{}, errors.New("signed, but no key is trusted (--trust KEYFILE)")
+		return Key{}, ErrNoTrustedKey
 	}
 	return Key{}, errors.New("signature does not match the manifest and entry file for any trusted key (tampered, or signed by another key)")
 }

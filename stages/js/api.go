@@ -2,8 +2,6 @@ package js
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/dop251/goja"
@@ -77,6 +75,7 @@ func (s *stage) newVM(in *instance) *goja.Runtime {
 		})
 	}
 	vm.Set("console", console)
+	boundRepeat(vm)
 	vm.Set("emit", func(call goja.FunctionCall) goja.Value {
 		if in == nil {
 			return goja.Undefined()
@@ -90,65 +89,36 @@ func (s *stage) newVM(in *instance) *goja.Runtime {
 		in.emitted = append(in.emitted, r)
 		return goja.Undefined()
 	})
-	cache := map[string]goja.Value{}
-	vm.Set("require", func(call goja.FunctionCall) goja.Value {
-		return s.require(vm, call.Argument(0).String(), cache)
-	})
+	s.enableRequire(vm)
 	return vm
 }
 
-var denied = map[string]bool{"fs": true, "child_process": true, "net": true, "http": true, "https": true,
-	"os": true, "process": true, "worker_threads": true, "dgram": true, "dns": true, "tls": true, "vm": true}
+// maxRepeatChars is the longest string String.prototype.repeat makes.
+const maxRepeatChars = 64 << 20
 
-// require loads a CommonJS module (NAME.js or NAME/index.js) from the
-// stage's modules: directories only, once per runtime.
-func (s *stage) require(vm *goja.Runtime, name string, cache map[string]goja.Value) goja.Value {
-	if v, ok := cache[name]; ok {
-		return v
+// boundRepeat makes String.prototype.repeat refuse results over
+// maxRepeatChars: it is the one call that can ask for any amount of memory
+// at once, and Go cannot recover from running out of it.
+func boundRepeat(vm *goja.Runtime) {
+	proto := vm.Get("String").ToObject(vm).Get("prototype").ToObject(vm)
+	orig, ok := goja.AssertFunction(proto.Get("repeat"))
+	if !ok {
+		return
 	}
-	if denied[strings.TrimPrefix(name, "node:")] {
-		panic(vm.NewGoError(fmt.Errorf("require(%q): %s is not available in the sandbox (no filesystem, network or processes)", name, name)))
-	}
-	if strings.Contains(name, "..") || filepath.IsAbs(name) {
-		panic(vm.NewGoError(fmt.Errorf("require(%q): only modules from the stage's modules: directories", name)))
-	}
-	if len(s.modules) == 0 {
-		panic(vm.NewGoError(fmt.Errorf("require(%q): no module directories; list them in the stage's modules:", name)))
-	}
-	rel := strings.TrimPrefix(name, "./")
-	for _, dir := range s.modules {
-		for _, cand := range []string{rel, rel + ".js", filepath.Join(rel, "index.js")} {
-			path := filepath.Join(dir, cand)
-			st, err := os.Stat(path)
-			if err != nil || st.IsDir() {
-				continue
-			}
-			src, err := os.ReadFile(path)
-			if err != nil {
-				continue
-			}
-			wrapped := "(function(exports, require, module) {" + string(src) + "\n})"
-			prog, err := goja.Compile(filepath.Base(path), wrapped, false)
-			if err != nil {
-				panic(vm.NewGoError(fmt.Errorf("require(%q): %v", name, err)))
-			}
-			fnv, err := vm.RunProgram(prog)
-			if err != nil {
-				panic(err)
-			}
-			fn, _ := goja.AssertFunction(fnv)
-			module := vm.NewObject()
-			exports := vm.NewObject()
-			module.Set("exports", exports)
-			if _, err := fn(goja.Undefined(), exports, vm.Get("require"), module); err != nil {
-				panic(err)
-			}
-			v := module.Get("exports")
-			cache[name] = v
-			return v
+	repeat := vm.ToValue(func(call goja.FunctionCall) goja.Value {
+		if n := call.Argument(0).ToFloat(); n > 0 && float64(len(call.This.String()))*n > maxRepeatChars {
+			e, _ := vm.New(vm.Get("RangeError"), vm.ToValue(fmt.Sprintf(
+				"repeat: the result would be %.0f characters, more than the %d Mi a script may make at once", float64(len(call.This.String()))*n, maxRepeatChars>>20)))
+			panic(e)
 		}
-	}
-	panic(vm.NewGoError(fmt.Errorf("require(%q): not found in the modules: directories (%s)", name, strings.Join(s.modules, ", "))))
+		v, err := orig(call.This, call.Arguments...)
+		if err != nil {
+			panic(err)
+		}
+		return v
+	})
+	_ = repeat.ToObject(vm).DefineDataProperty("name", vm.ToValue("repeat"), goja.FLAG_FALSE, goja.FLAG_TRUE, goja.FLAG_FALSE)
+	_ = proto.DefineDataProperty("repeat", repeat, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE) // as built in: not enumerable
 }
 
 // lazyObj is a JSON object record as a JavaScript object whose fields are

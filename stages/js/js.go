@@ -10,9 +10,12 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/dop251/goja"
 	"github.com/dop251/goja/parser"
+	"github.com/dop251/goja_nodejs/require"
 	"github.com/pipe-dev/pipe/engine"
 	"github.com/pipe-dev/pipe/stages/internal/script"
 )
@@ -38,6 +41,10 @@ type stage struct {
 	body    bool
 	modules []string
 	config  any
+
+	reqOnce sync.Once
+	reqReg  *require.Registry
+	modDirs []string // modules, absolute with links resolved
 }
 
 func build(spec *engine.StageSpec, env *engine.BuildEnv) (engine.Stage, error) {
@@ -66,6 +73,38 @@ var posRE = regexp.MustCompile(`Line (\d+):(\d+)`)
 
 func (s *stage) field() string { return s.src.Field() }
 
+// prelude makes code without a transform declaration the body of one; it
+// stays on line 1, so line numbers are the user's.
+const prelude = "(function(rec, meta) {"
+
+// loadTimeout bounds a script's top-level code and init(config), which run
+// at lint, at start and whenever a runtime is replaced: an endless loop
+// there is an error, not a hang.
+var loadTimeout = 10 * time.Second
+
+// guard interrupts vm when ctx is done or loadTimeout has passed; stop
+// reports whether it did.
+func guard(ctx context.Context, vm *goja.Runtime) (stop func() bool) {
+	ctx, cancel := context.WithTimeout(ctx, loadTimeout)
+	after := context.AfterFunc(ctx, func() { vm.Interrupt("timeout") })
+	return func() bool {
+		fired := !after()
+		cancel()
+		if fired {
+			vm.ClearInterrupt()
+		}
+		return fired
+	}
+}
+
+// loadErr words an error of the top-level code or init.
+func (s *stage) loadErr(err error, interrupted bool) string {
+	if interrupted {
+		return fmt.Sprintf("did not finish within %v (an endless loop?)", loadTimeout)
+	}
+	return s.message(err)
+}
+
 // Load reads and compiles the script once. A script that declares
 // transform is run as is; any other code is the body of transform.
 func (s *stage) Load(ctx context.Context) error {
@@ -81,19 +120,19 @@ func (s *stage) Load(ctx context.Context) error {
 		if err != nil {
 			return s.syntaxError(err, 0)
 		}
-		s.prog = p
 		// Run its top level once: errors there show at lint and start.
 		vm := s.newVM(nil)
-		if _, err := vm.RunProgram(p); err != nil {
-			return s.spec.Errorf(s.field(), "js script failed when loaded: %s", message(err))
+		stop := guard(ctx, vm)
+		_, err = vm.RunProgram(p)
+		if interrupted := stop(); err != nil {
+			return s.spec.Errorf(s.field(), "js script failed when loaded: %s", s.loadErr(err, interrupted))
 		}
 		if _, ok := goja.AssertFunction(vm.Get("transform")); !ok {
 			return s.spec.Errorf(s.field(), "%s: transform is not a function", s.name)
 		}
+		s.prog = p
 		return nil
 	}
-	// The body of transform; the prelude stays on line 1.
-	const prelude = "(function(rec, meta) {"
 	p, err := goja.Compile(s.name, prelude+s.source+"\n})", false)
 	if err != nil {
 		return s.syntaxError(err, len(prelude))
@@ -103,7 +142,8 @@ func (s *stage) Load(ctx context.Context) error {
 }
 
 // syntaxError positions a compile error; shift is the prelude's length on
-// line 1.
+// line 1. An error in the closing line of the prelude's wrapper is the end
+// of the user's code.
 func (s *stage) syntaxError(err error, shift int) error {
 	msg := err.Error()
 	line, col := 0, 0
@@ -115,7 +155,13 @@ func (s *stage) syntaxError(err error, shift int) error {
 		}
 	}
 	msg = strings.TrimSpace(posRE.ReplaceAllString(msg, ""))
-	msg = strings.TrimPrefix(strings.TrimPrefix(msg, s.name+":"), " ")
+	msg = strings.Join(strings.Fields(strings.Replace(msg, s.name+":", "", 1)), " ")
+	src := strings.TrimRight(s.source, "\n")
+	if n := strings.Count(src, "\n") + 1; shift > 0 && line > n {
+		last := src[strings.LastIndexByte(src, '\n')+1:]
+		line, col = n, len(last)+1
+		msg = "SyntaxError: unexpected end of the script (an unclosed bracket, string or expression?)"
+	}
 	if s.file != "" {
 		return &engine.ConfigError{File: s.file, Line: line, Col: col, Msg: "js syntax error: " + msg, Err: err}
 	}
@@ -123,8 +169,9 @@ func (s *stage) syntaxError(err error, shift int) error {
 }
 
 // message is an error's first line: the position and message of a thrown
-// value, without the stack.
-func message(err error) string {
+// value, without the stack. Positions on line 1 of code that is the body of
+// transform do not count the prelude.
+func (s *stage) message(err error) string {
 	var so *goja.StackOverflowError
 	if errors.As(err, &so) {
 		return "RangeError: maximum call stack size exceeded (" + strconv.Itoa(maxCallStack) + " calls)"
@@ -132,23 +179,27 @@ func message(err error) string {
 	var ex *goja.Exception
 	if errors.As(err, &ex) {
 		msg := ex.Value().String()
-		if st := ex.Stack(); len(st) > 0 {
-			pos := st[0].Position()
-			if pos.Filename != "" {
-				msg = fmt.Sprintf("%s:%d:%d: %s", pos.Filename, pos.Line, pos.Column, msg)
+		// The innermost frame in script code: an error thrown by a Go
+		// function (require, emit) has that function's native frame first.
+		for _, f := range ex.Stack() {
+			if pos := f.Position(); pos.Filename != "" {
+				if s.body && pos.Filename == s.name && pos.Line == 1 {
+					pos.Column = max(pos.Column-len(prelude), 1)
+				}
+				return fmt.Sprintf("%s:%d:%d: %s", pos.Filename, pos.Line, pos.Column, msg)
 			}
 		}
 		return msg
 	}
-	s, _, _ := strings.Cut(err.Error(), "\n")
-	return s
+	msg, _, _ := strings.Cut(err.Error(), "\n")
+	return msg
 }
 
 // New makes one instance: its own runtime with the script run and
 // init(config) called.
 func (s *stage) New(ctx context.Context) (engine.Transformer, error) {
 	in := &instance{st: s}
-	if err := in.reset(); err != nil {
+	if err := in.reset(ctx); err != nil {
 		return nil, err
 	}
 	return in, nil
@@ -167,16 +218,19 @@ type instance struct {
 	broken    bool
 }
 
-func (in *instance) reset() error {
+// reset makes a fresh runtime: the script's top level and init(config) run
+// under ctx and loadTimeout.
+func (in *instance) reset(ctx context.Context) error {
 	s := in.st
 	vm := s.newVM(in)
 	in.vm, in.broken = vm, false
 	js := vm.Get("JSON").ToObject(vm)
 	in.stringify, _ = goja.AssertFunction(js.Get("stringify"))
 	in.parse, _ = goja.AssertFunction(js.Get("parse"))
+	stop := guard(ctx, vm)
 	v, err := vm.RunProgram(s.prog)
-	if err != nil {
-		return fmt.Errorf("loading %s: %s", s.name, message(err))
+	if interrupted := stop(); err != nil {
+		return fmt.Errorf("loading %s: %s", s.name, s.loadErr(err, interrupted))
 	}
 	if s.body {
 		in.transform, _ = goja.AssertFunction(v)
@@ -185,8 +239,10 @@ func (in *instance) reset() error {
 	in.transform, _ = goja.AssertFunction(vm.Get("transform"))
 	in.flush, _ = goja.AssertFunction(vm.Get("flush"))
 	if initFn, ok := goja.AssertFunction(vm.Get("init")); ok {
-		if _, err := initFn(goja.Undefined(), vm.ToValue(s.config)); err != nil {
-			return fmt.Errorf("init: %s", message(err))
+		stop := guard(ctx, vm)
+		_, err := initFn(goja.Undefined(), vm.ToValue(s.config))
+		if interrupted := stop(); err != nil {
+			return fmt.Errorf("init: %s", s.loadErr(err, interrupted))
 		}
 	}
 	return nil
@@ -196,7 +252,9 @@ func (in *instance) reset() error {
 // or panicking runtime is replaced before the next call.
 func (in *instance) call(ctx context.Context, fn goja.Callable, args ...goja.Value) (ret goja.Value, err error) {
 	if in.broken {
-		if err := in.reset(); err != nil {
+		// A replacement runtime: its top level and init are not the
+		// record's, so not bound by the record's timeout.
+		if err := in.reset(context.WithoutCancel(ctx)); err != nil {
 			return nil, engine.Fatal(err)
 		}
 	}
@@ -211,6 +269,9 @@ func (in *instance) call(ctx context.Context, fn goja.Callable, args ...goja.Val
 			in.broken = true
 			err = fmt.Errorf("js: %v", r)
 		}
+		if err != nil { // a result of the old state is still to be encoded
+			in.replaceAfterTimeout(ctx)
+		}
 	}()
 	ret, err = fn(goja.Undefined(), args...)
 	if err != nil {
@@ -222,9 +283,20 @@ func (in *instance) call(ctx context.Context, fn goja.Callable, args ...goja.Val
 		if errors.As(err, &se) || strings.Contains(err.Error(), "Maximum call stack size exceeded") {
 			in.broken = true
 		}
-		return nil, errors.New(message(err))
+		return nil, errors.New(in.st.message(err))
 	}
 	return ret, nil
+}
+
+// replaceAfterTimeout replaces the runtime a timed-out call left unusable
+// right away, so that the next record's timeout does not pay for the new
+// runtime's top level and init.
+func (in *instance) replaceAfterTimeout(ctx context.Context) {
+	if in.broken && errors.Is(context.Cause(ctx), engine.ErrStageTimeout) {
+		if err := in.reset(context.WithoutCancel(ctx)); err != nil {
+			in.broken = true // the next call tries again and reports it
+		}
+	}
 }
 
 // Transform implements engine.Transformer.
@@ -233,7 +305,7 @@ func (in *instance) Transform(ctx context.Context, r *engine.Record, emit func(*
 		return engine.Fatal(fmt.Errorf("%s defines no transform function", in.st.name))
 	}
 	if in.broken {
-		if err := in.reset(); err != nil {
+		if err := in.reset(context.WithoutCancel(ctx)); err != nil {
 			return engine.Fatal(err)
 		}
 	}
@@ -245,7 +317,7 @@ func (in *instance) Transform(ctx context.Context, r *engine.Record, emit func(*
 		} else {
 			v, err := in.parse(goja.Undefined(), vm.ToValue(string(r.Data)))
 			if err != nil {
-				return fmt.Errorf("record is not JSON: %s", message(err))
+				return fmt.Errorf("record is not JSON: %s", in.st.message(err))
 			}
 			rec = v
 		}
@@ -344,7 +416,7 @@ func (in *instance) stringifyValue(v goja.Value) ([]byte, error) {
 	}
 	s, err := in.stringify(goja.Undefined(), v)
 	if err != nil {
-		return nil, fmt.Errorf("cannot output the value: %s", message(err))
+		return nil, fmt.Errorf("cannot output the value: %s", in.st.message(err))
 	}
 	if goja.IsUndefined(s) {
 		return nil, fmt.Errorf("cannot output a %s", v.ExportType())

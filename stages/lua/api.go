@@ -28,6 +28,11 @@ func (s *stage) newState(in *instance) *lua.LState {
 		L.Push(lua.LString(lib.name))
 		L.Call(1, 0)
 	}
+	// string.rep is the one call that can ask for any amount of memory at
+	// once; Go cannot recover from running out of it, so it is bounded.
+	if str, ok := L.GetGlobal(lua.StringLibName).(*lua.LTable); ok {
+		str.RawSetString("rep", L.NewFunction(strRep))
+	}
 	// What the sandbox leaves out says so when a script reaches for it.
 	for _, name := range []string{"dofile", "loadfile"} {
 		L.SetGlobal(name, L.NewFunction(func(L *lua.LState) int {
@@ -35,7 +40,7 @@ func (s *stage) newState(in *instance) *lua.LState {
 			return 0
 		}))
 	}
-	for _, lib := range []string{"os", "io", "debug"} {
+	for _, lib := range []string{"os", "io", "debug", "package"} {
 		t, mt := L.NewTable(), L.NewTable()
 		mt.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
 			hint := ""
@@ -88,6 +93,23 @@ func (s *stage) newState(in *instance) *lua.LState {
 	L.SetGlobal("require", L.NewFunction(s.require))
 	L.SetGlobal("pipe", s.pipeModule(L, in))
 	return L
+}
+
+// maxRepBytes is the largest string string.rep makes.
+const maxRepBytes = 64 << 20
+
+// strRep is Lua 5.1's string.rep(s, n) refusing results over maxRepBytes.
+func strRep(L *lua.LState) int {
+	str, n := L.CheckString(1), L.CheckInt64(2)
+	if n <= 0 || str == "" {
+		L.Push(lua.LString(""))
+		return 1
+	}
+	if n > maxRepBytes/int64(len(str)) {
+		L.RaiseError("string.rep: the result would be %d bytes, more than the %d MiB a script may make at once", int64(len(str))*n, maxRepBytes>>20)
+	}
+	L.Push(lua.LString(strings.Repeat(str, int(n))))
+	return 1
 }
 
 // metaTable gives a record's metadata to Lua as a table of strings.

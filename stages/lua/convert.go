@@ -138,6 +138,11 @@ func appendJSON(b []byte, v lua.LValue, seen map[*lua.LTable]bool, depth int, or
 		if f == math.Trunc(f) && math.Abs(f) < 1<<53 {
 			return strconv.AppendInt(b, int64(f), 10), nil
 		}
+		if f == math.Trunc(f) && math.Abs(f) < 1e21 {
+			// Still an integer literal, as JSON.stringify writes it (a
+			// consumer reading it into an integer type keeps working).
+			return strconv.AppendFloat(b, f, 'f', -1, 64), nil
+		}
 		return strconv.AppendFloat(b, f, 'g', -1, 64), nil
 	case lua.LString:
 		return appendString(b, string(x)), nil

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pipe-dev/pipe/engine"
 	"github.com/pipe-dev/pipe/stages/internal/script"
@@ -28,6 +29,19 @@ const (
 	registrySize    = 1024 * 16
 	registryMaxSize = 1024 * 1024
 )
+
+// loadTimeout bounds a script's top-level code and init(config), which run
+// at lint, at start and whenever a state is replaced: an endless loop there
+// is an error, not a hang.
+var loadTimeout = 10 * time.Second
+
+// loadErr words an error of the top-level code or init run under ctx.
+func loadErr(ctx context.Context, err error) string {
+	if ctx.Err() != nil {
+		return fmt.Sprintf("did not finish within %v (an endless loop?)", loadTimeout)
+	}
+	return luaMessage(err)
+}
 
 // Libraries a stage may opt in to with allow:.
 var optional = map[string]lua.LGFunction{"os": lua.OpenOs, "io": lua.OpenIo}
@@ -112,10 +126,12 @@ func (s *stage) Load(ctx context.Context) error {
 	// code show at lint and start.
 	L := s.newState(nil)
 	defer L.Close()
+	ctx, cancel := context.WithTimeout(ctx, loadTimeout)
+	defer cancel()
 	L.SetContext(ctx)
 	L.Push(L.NewFunctionFromProto(proto))
 	if err := L.PCall(0, 0, nil); err != nil {
-		return s.spec.Errorf(s.field(), "lua script failed when loaded: %s", luaMessage(err))
+		return s.spec.Errorf(s.field(), "lua script failed when loaded: %s", loadErr(ctx, err))
 	}
 	if _, ok := L.GetGlobal("transform").(*lua.LFunction); !ok {
 		return s.spec.Errorf(s.field(), "%s: transform is not a function", s.name)
@@ -205,7 +221,8 @@ type instance struct {
 }
 
 // reset builds a fresh Lua state for the instance (at start, and after an
-// interrupted call left the old one unusable).
+// interrupted call left the old one unusable); the script's top level and
+// init(config) run under ctx and loadTimeout.
 func (in *instance) reset(ctx context.Context) error {
 	if in.L != nil {
 		in.L.Close()
@@ -213,6 +230,8 @@ func (in *instance) reset(ctx context.Context) error {
 	s := in.st
 	L := s.newState(in)
 	in.L, in.broken = L, false
+	ctx, cancel := context.WithTimeout(ctx, loadTimeout)
+	defer cancel()
 	L.SetContext(ctx)
 	fn := L.NewFunctionFromProto(s.proto)
 	if s.body {
@@ -220,7 +239,8 @@ func (in *instance) reset(ctx context.Context) error {
 	} else {
 		L.Push(fn)
 		if err := L.PCall(0, 0, nil); err != nil {
-			return fmt.Errorf("loading %s: %s", s.name, luaMessage(err))
+			L.RemoveContext()
+			return fmt.Errorf("loading %s: %s", s.name, loadErr(ctx, err))
 		}
 		in.transform, _ = L.GetGlobal("transform").(*lua.LFunction)
 		in.flush, _ = L.GetGlobal("flush").(*lua.LFunction)
@@ -232,7 +252,8 @@ func (in *instance) reset(ctx context.Context) error {
 			L.Push(initFn)
 			L.Push(cfg)
 			if err := L.PCall(1, 0, nil); err != nil {
-				return fmt.Errorf("init: %s", luaMessage(err))
+				L.RemoveContext()
+				return fmt.Errorf("init: %s", loadErr(ctx, err))
 			}
 		}
 	}
@@ -244,7 +265,9 @@ func (in *instance) reset(ctx context.Context) error {
 // throws; after an interrupt or a panic the state is replaced.
 func (in *instance) call(ctx context.Context, fn *lua.LFunction, nret int, args ...lua.LValue) (ret []lua.LValue, err error) {
 	if in.broken {
-		if err := in.reset(ctx); err != nil {
+		// A replacement state: its top level and init are not the
+		// record's, so not bound by the record's timeout.
+		if err := in.reset(context.WithoutCancel(ctx)); err != nil {
 			return nil, engine.Fatal(err)
 		}
 	}
@@ -259,6 +282,9 @@ func (in *instance) call(ctx context.Context, fn *lua.LFunction, nret int, args 
 			in.broken = true // interrupted mid-call: do not trust this state
 		}
 		L.RemoveContext()
+		if err != nil { // a result of the old state is still to be encoded
+			in.replaceAfterTimeout(ctx)
+		}
 	}()
 	top := L.GetTop()
 	L.Push(fn)
@@ -283,6 +309,17 @@ func (in *instance) call(ctx context.Context, fn *lua.LFunction, nret int, args 
 	return ret, nil
 }
 
+// replaceAfterTimeout replaces the state a timed-out call left unusable
+// right away, so that the next record's timeout does not pay for the new
+// state's top level and init.
+func (in *instance) replaceAfterTimeout(ctx context.Context) {
+	if in.broken && errors.Is(context.Cause(ctx), engine.ErrStageTimeout) {
+		if err := in.reset(context.WithoutCancel(ctx)); err != nil {
+			in.broken = true // the next call tries again and reports it
+		}
+	}
+}
+
 // luaMessage keeps the first line of a Lua error (the position and
 // message), without the stack traceback.
 func luaMessage(err error) string {
@@ -301,7 +338,7 @@ func (in *instance) Transform(ctx context.Context, r *engine.Record, emit func(*
 	}
 	L := in.L
 	if in.broken {
-		if err := in.reset(ctx); err != nil {
+		if err := in.reset(context.WithoutCancel(ctx)); err != nil {
 			return engine.Fatal(err)
 		}
 		L = in.L

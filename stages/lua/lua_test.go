@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pipe-dev/pipe/engine"
+	"github.com/pipe-dev/pipe/stages/lua"
 )
 
 func build(t *testing.T, yaml string) (*engine.Pipeline, error) {
@@ -80,10 +81,12 @@ func TestRecordErrorsKeepNeighbours(t *testing.T) {
 		{"os.execute", `if rec.n == 2 then os.execute("true") end return rec`, "os.execute is not available in the sandbox (a stage may opt in with allow: [os])"},
 		{"io.open", `if rec.n == 2 then io.open("/etc/passwd") end return rec`, "io.open is not available in the sandbox"},
 		{"require os", `if rec.n == 2 then require "os" end return rec`, "not available in the sandbox"},
+		{"package", `if rec.n == 2 then package.loadlib("x", "y") end return rec`, "s.lua:1: package.loadlib is not available in the sandbox"},
 		{"dofile", `if rec.n == 2 then dofile("/etc/passwd") end return rec`, "dofile is not available in the sandbox"},
 		{"never returns", `if rec.n == 2 then while true do end end return rec`, "timed out"},
 		{"deep recursion", "local function f(x) return f(x + 1) + 1 end\nif rec.n == 2 then f(1) end return rec", "stack overflow"},
 		{"huge concatenation", "if rec.n == 2 then local s = 'x' while true do s = s .. s end end return rec", ""},
+		{"huge string.rep", `if rec.n == 2 then local s = string.rep("x", 1e12) end return rec`, "s.lua:1: string.rep: the result would be 1000000000000 bytes"},
 		{"string not JSON", `if rec.n == 2 then return "not json" end return rec`, "not JSON"},
 	}
 	for _, c := range cases {
@@ -199,4 +202,56 @@ return rec`
 
 func sameJSON(a, b string) bool {
 	return normalize(a) == normalize(b)
+}
+
+// TestEndlessLoopAtLoad: an endless loop in the top-level code fails lint
+// and start, one in init fails the start; neither hangs.
+func TestEndlessLoopAtLoad(t *testing.T) {
+	defer lua.SetLoadTimeout(300 * time.Millisecond)()
+	top := "while true do end\nfunction transform(rec) return rec end"
+	_, err := build(t, stage(top))
+	var ce *engine.ConfigError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "did not finish within 300ms") {
+		t.Errorf("top level: err = %v, want a config error saying it did not finish", err)
+	}
+	start := time.Now()
+	_, _, err = run(t, stage("function init(c) while true do end end\nfunction transform(rec) return rec end"), "{}\n")
+	var se *engine.StageError
+	if !errors.As(err, &se) || se.Op != "open" || !strings.Contains(err.Error(), "init: did not finish within 300ms") {
+		t.Errorf("init: err = %v, want the open to fail saying init did not finish", err)
+	}
+	if el := time.Since(start); el > 10*time.Second {
+		t.Errorf("took %v", el)
+	}
+}
+
+// TestNumbers: integral numbers are written as integer literals up to 1e21
+// (as JSON.stringify does), beyond 2^53 with the precision of a float64.
+func TestNumbers(t *testing.T) {
+	cases := []struct{ code, want string }{
+		{"return {3, -3, 0.5}", "[3,-3,0.5]"},
+		{"return {2^53}", "[9007199254740992]"},
+		{"return {2^63}", "[9223372036854776000]"},
+		{"return {1e20}", "[100000000000000000000]"},
+		{"return {1e21, 1e300}", "[1e+21,1e+300]"},
+	}
+	for _, c := range cases {
+		out, _, err := run(t, stage(c.code), "{}\n")
+		if err != nil || out != c.want+"\n" {
+			t.Errorf("%s: out %q, err %v; want %s", c.code, out, err, c.want)
+		}
+	}
+}
+
+// TestReplacementNotChargedToNextRecord: the state that replaces one a
+// timeout interrupted is made in the call that timed out, so a slow init
+// does not fail the next record too.
+func TestReplacementNotChargedToNextRecord(t *testing.T) {
+	code := "function init(c) local t = os.clock() while os.clock() - t < 0.3 do end end\n" +
+		"function transform(rec) if rec.n == 2 then while true do end end return rec end"
+	y := strings.Replace(stage(code, "allow: [os]"), "timeout: 300ms", "timeout: 100ms", 1)
+	out, p, err := run(t, y, "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n")
+	if err != nil || out != "{\"n\":1}\n{\"n\":3}\n" || p.Stats()[1].Errors != 1 {
+		t.Fatalf("out %q, err %v, stats %+v; want only the stuck record to fail", out, err, p.Stats()[1])
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pipe-dev/pipe/engine"
 	"github.com/pipe-dev/pipe/engine/enginetest"
@@ -46,6 +47,7 @@ func TestBadPlugins(t *testing.T) {
 		{"prints_nothing", "    path: " + cases + "\n    args: [nothing]", "5:11", []string{"exited without writing the go-plugin handshake line"}},
 		{"crashes_on_start", "    path: " + cases + "\n    args: [crashstart]", "5:11", []string{"not a pipe rpc plugin", "license file missing"}},
 		{"garbage_on_stdout", "    path: " + cases + "\n    args: [garbage]", "5:11", []string{`wrote "hello, I am not a plugin" on stdout`}},
+		{"empty_line_on_stdout", "    path: " + cases + "\n    args: [emptyline]", "5:11", []string{"wrote an empty line on stdout"}},
 		{"wrong_cookie", "    path: " + cases + "\n    args: [wrongcookie]", "5:11", []string{"not a pipe rpc plugin", "not meant to be executed directly"}},
 		{"wrong_protocol_version", "    path: " + cases + "\n    args: [wrongproto]", "5:11", []string{"protocol version 1", "Plugin version: 99"}},
 		{"hangs_on_start", "    path: " + cases + "\n    args: [hangstart]\n    start_timeout: 500ms", "5:11", []string{"no go-plugin handshake line on stdout within start_timeout"}},
@@ -89,5 +91,58 @@ func TestBadStageFields(t *testing.T) {
 		if !errors.As(err, &ce) || !pos.MatchString(err.Error()) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: err = %v, want a positioned config error containing %q", tc.stage, err, tc.want)
 		}
+	}
+}
+
+// TestRelativePluginPath: a plugin next to a pipeline file named relative
+// to the working directory (`pipe run p.yaml` with path: plug or ./plug) is
+// run as that file, not looked up in $PATH.
+func TestRelativePluginPath(t *testing.T) {
+	dir := t.TempDir()
+	data, err := os.ReadFile(plugin("cases"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "plug"), data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	for _, path := range []string{"plug", "./plug"} {
+		yaml := "stages:\n  - {name: p, type: rpc, path: " + path + ", args: [upper]}\n"
+		if err := os.WriteFile("p.yaml", []byte(yaml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		p, err := engine.Load("p.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out strings.Builder
+		err = p.RunReader(context.Background(), strings.NewReader("a\n"), &out)
+		p.Close()
+		if err != nil || out.String() != "A\n" {
+			t.Errorf("path: %s: out %q, err %v", path, out.String(), err)
+		}
+	}
+}
+
+// TestWrapperHangsOnStart: a wrapper script whose child never writes the
+// handshake is refused after start_timeout; the host does not wait for the
+// child that still holds the plugin's stdout.
+func TestWrapperHangsOnStart(t *testing.T) {
+	script := filepath.Join(t.TempDir(), "wrapper.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nsleep 30\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	file := writePipeline(t, "    path: "+script+"\n    start_timeout: 300ms")
+	p, err := engine.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	start := time.Now()
+	err = p.Load(context.Background())
+	enginetest.CheckConfigError(t, err, file+":5:11: ", "no go-plugin handshake line on stdout within start_timeout")
+	if el := time.Since(start); el > 10*time.Second {
+		t.Errorf("lint took %v with start_timeout: 300ms", el)
 	}
 }

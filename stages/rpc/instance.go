@@ -103,13 +103,22 @@ func (in *instance) call(ctx context.Context, do func(ctx context.Context, p *pr
 			// stuck in a loop; kill it so it cannot keep working on a
 			// record the engine gave up on.
 			cause := context.Cause(ctx)
-			if errors.Is(cause, engine.ErrStageTimeout) || errors.Is(cause, context.DeadlineExceeded) {
+			timedOut := errors.Is(cause, engine.ErrStageTimeout) || errors.Is(cause, context.DeadlineExceeded)
+			if timedOut {
 				in.st.log.Warn("plugin did not answer in time; killing it", "path", in.st.path, "err", cause)
 			} else {
 				in.st.log.Debug("call cancelled; stopping the plugin", "path", in.st.path, "err", cause)
 			}
 			p.kill()
 			in.p = nil
+			if timedOut {
+				// Start the replacement now, in the call that timed out:
+				// started by the next call, the restart would count
+				// against the next record's timeout and fail it.
+				if err := in.restart(context.WithoutCancel(ctx), errors.New("it did not answer in time")); err != nil {
+					return err
+				}
+			}
 			return ctx.Err()
 		}
 		if !in.died(p, err) {

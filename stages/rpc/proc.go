@@ -10,10 +10,12 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
@@ -28,6 +30,7 @@ import (
 // proc is one running plugin process.
 type proc struct {
 	client *plugin.Client
+	cmd    *exec.Cmd
 	c      *conn
 	tail   *tail
 	pid    int
@@ -41,8 +44,13 @@ func (e *rejectedError) Error() string { return "plugin rejected its config: " +
 // start starts the plugin, checks its health service and opens it with the
 // stage's config.
 func (s *stage) start(ctx context.Context, tl *tail) (*proc, error) {
-	cmd := exec.Command(s.path, s.opts.Args...)
+	cmd := exec.Command(execPath(s.path), s.opts.Args...)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	// Its own process group: kill reaches the processes a wrapper script
+	// started (go-plugin waits until every holder of the plugin's stdout
+	// and stderr is gone), and a Ctrl-C at the terminal reaches only the
+	// host, which then drains and closes its plugins.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	keys := make([]string, 0, len(s.opts.Env))
 	for k := range s.opts.Env {
 		keys = append(keys, k)
@@ -70,7 +78,7 @@ func (s *stage) start(ctx context.Context, tl *tail) (*proc, error) {
 		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
 			grpc.MaxCallRecvMsgSize(MaxMessageBytes), grpc.MaxCallSendMsgSize(MaxMessageBytes))},
 	})
-	p := &proc{client: client, tail: tl}
+	p := &proc{client: client, cmd: cmd, tail: tl}
 	fail := func(err error) (*proc, error) {
 		p.kill()
 		return nil, fmt.Errorf("%w%s", err, tl.last())
@@ -107,6 +115,19 @@ func (s *stage) start(ctx context.Context, tl *tail) (*proc, error) {
 	return p, nil
 }
 
+// execPath makes the plugin's path one that exec runs as a file: a bare
+// name ("plugin", also what "./plugin" resolves to) would otherwise be
+// looked up in $PATH and could start another program.
+func execPath(path string) string {
+	if abs, err := filepath.Abs(path); err == nil {
+		return abs
+	}
+	if !strings.ContainsRune(path, filepath.Separator) {
+		return "." + string(filepath.Separator) + path
+	}
+	return path
+}
+
 // explainStart makes go-plugin's start errors say what is wrong, in one line.
 func explainStart(err error) error {
 	msg := err.Error()
@@ -114,7 +135,11 @@ func explainStart(err error) error {
 	case strings.Contains(msg, "Failed to read any lines from plugin's stdout"):
 		return errors.New("not a pipe rpc plugin: it exited without writing the go-plugin handshake line on stdout")
 	case strings.Contains(msg, "Unrecognized remote plugin message"):
-		line, _, _ := strings.Cut(strings.TrimSpace(strings.SplitN(msg, "Unrecognized remote plugin message:", 2)[1]), "\n")
+		rest := strings.SplitN(msg, "Unrecognized remote plugin message:", 2)[1]
+		line, _, _ := strings.Cut(strings.TrimPrefix(rest, " "), "\n") // go-plugin's explanation follows on the next lines
+		if line = strings.TrimSpace(line); line == "" {
+			return errors.New("not a pipe rpc plugin: it wrote an empty line on stdout where the go-plugin handshake line belongs")
+		}
 		return fmt.Errorf("not a pipe rpc plugin: it wrote %q on stdout where the go-plugin handshake line belongs", line)
 	case strings.Contains(msg, "incompatible API version"):
 		return fmt.Errorf("not a pipe rpc plugin of protocol version %d: %w", ProtocolVersion, err)
@@ -139,18 +164,36 @@ func checkHealth(ctx context.Context, cc *grpc.ClientConn) error {
 	return nil
 }
 
-// kill stops the process at once (SIGKILL): for a plugin that does not
-// answer or crashed.
+// kill stops the process and its process group at once (SIGKILL): for a
+// plugin that does not answer, crashed or never completed its handshake.
 func (p *proc) kill() {
+	if p.cmd.Process != nil {
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	}
 	if p.pid > 0 {
 		_ = syscall.Kill(p.pid, syscall.SIGKILL)
 	}
 	p.client.Kill()
 }
 
-// stop closes the plugin politely (Close, then go-plugin's shutdown).
+// stopGrace bounds a polite stop: go-plugin's shutdown, its kill after 2s,
+// and the wait until the plugin's stdout and stderr are closed.
+const stopGrace = 5 * time.Second
+
+// stop closes the plugin politely (go-plugin's shutdown); processes that
+// still hold its stdout or stderr after stopGrace are killed.
 func (p *proc) stop() {
-	p.client.Kill()
+	done := make(chan struct{})
+	go func() {
+		p.client.Kill()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(stopGrace):
+		p.kill()
+		<-done
+	}
 }
 
 // exited reports whether the process is gone.

@@ -90,6 +90,13 @@ func build(spec *engine.StageSpec, env *engine.BuildEnv) (engine.Stage, error) {
 			return nil, spec.Errorf("sha256", "sha256 must be 64 hex digits (as printed by sha256sum), got %q", o.SHA256)
 		}
 		s.sum = sum
+	} else if h := spec.PluginSHA256(); h != "" {
+		// A plugin from a plugin directory: every start, restarts after
+		// a crash included, runs the binary that was resolved (and whose
+		// signature was checked), not one swapped in since.
+		if sum, err := hex.DecodeString(h); err == nil && len(sum) == sha256.Size {
+			s.sum = sum
+		}
 	}
 	if o.StartTimeout != nil {
 		if *o.StartTimeout <= 0 {
@@ -159,6 +166,9 @@ func (s *stage) check() error {
 			return s.spec.Errorf("path", "plugin %s: %v", s.path, err)
 		}
 		if string(got) != string(s.sum) {
+			if s.opts.SHA256 == "" {
+				return s.spec.Errorf("use", "plugin %s (%s) changed since it was resolved: sha256 %x, was %x: refusing to start it", s.spec.Plugin(), s.path, got, s.sum)
+			}
 			return s.spec.Errorf("sha256", "plugin %s has sha256 %x, the stage pins %x: refusing to start it", s.path, got, s.sum)
 		}
 	}

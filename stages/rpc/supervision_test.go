@@ -286,3 +286,20 @@ func TestLargeRecord(t *testing.T) {
 		t.Fatalf("got %d records", len(r.out))
 	}
 }
+
+// TestRestartAfterTimeoutNotChargedToNextRecord: the plugin killed for a
+// record that hung is restarted in that record's call, so a restart slower
+// than the timeout does not fail the records after it.
+func TestRestartAfterTimeoutNotChargedToNextRecord(t *testing.T) {
+	sp := casesSpec("slowhang") // takes 300ms to start
+	to := 150 * time.Millisecond
+	sp.Timeout = &to
+	sp.OnError = engine.OnErrorDrop
+	r := runStage(t, sp, []string{"a", "hang", "b", "c"})
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if !equal(r.out, []string{"a", "b", "c"}) || r.stats.Errors != 1 || r.stats.Timeouts != 1 {
+		t.Fatalf("out %q, stats %+v; want a b c and the one timeout of the stuck record", r.out, r.stats)
+	}
+}

@@ -86,7 +86,10 @@ func main() {
 		})
 	case "flush":
 		rpc.Serve(&counter{})
-	case "hang":
+	case "hang", "slowhang": // slowhang takes 300ms to start
+		if os.Args[1] == "slowhang" {
+			time.Sleep(300 * time.Millisecond)
+		}
 		serve(func(_ context.Context, r *engine.Record, emit func(*engine.Record)) error {
 			if string(r.Data) == "hang" {
 				for {
@@ -185,6 +188,9 @@ func main() {
 		time.Sleep(time.Hour)
 	case "garbage":
 		fmt.Println("hello, I am not a plugin")
+		serve(func(_ context.Context, r *engine.Record, emit func(*engine.Record)) error { emit(r); return nil })
+	case "emptyline":
+		fmt.Println()
 		serve(func(_ context.Context, r *engine.Record, emit func(*engine.Record)) error { emit(r); return nil })
 	case "wrongcookie":
 		plugin.Serve(&plugin.ServeConfig{

@@ -1,0 +1,1 @@
+exports.repeatChar = (c, n) => c.repeat(n);

@@ -1,0 +1,7 @@
+// Command badapi is a Go plugin built against a host API this pipe does
+// not offer (a bad-input case).
+package main
+
+var PipeAPIVersion = "2.0.0"
+
+func New() {}

@@ -1,0 +1,7 @@
+// Command noapi is a Go plugin that does not say which host API it was
+// built against (a bad-input case).
+package main
+
+import "github.com/pipe-dev/pipe/engine"
+
+func New(cfg engine.Config) (engine.Transformer, error) { return nil, nil }

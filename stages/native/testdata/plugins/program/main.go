@@ -1,0 +1,4 @@
+// Command program is an ordinary Go program, not a plugin (a bad-input case).
+package main
+
+func main() {}

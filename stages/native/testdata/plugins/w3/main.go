@@ -1,0 +1,14 @@
+// Command w3 is the Go plugin of benchmark workload W3 (shared/bench/README.md);
+// make fixtures builds it into stages/native/testdata/so/w3.so:
+//
+//	go build -buildmode=plugin -o stages/native/testdata/so/w3.so ./stages/native/testdata/plugins/w3
+package main
+
+import (
+	"github.com/pipe-dev/pipe/engine"
+	"github.com/pipe-dev/pipe/stages/native/testdata/plugins/wl"
+)
+
+var PipeAPIVersion = engine.APIVersion
+
+func New(cfg engine.Config) (engine.Transformer, error) { return wl.NewW3(cfg) }

@@ -149,8 +149,8 @@ func BenchmarkBoundary(b *testing.B) {
 		{"native-so", `{name: id, type: native, path: '${PIPE_SO_DIR:-../../stages/native/testdata/so}/cases.so', config: {case: identity}}`},
 		{"lua", `{name: id, type: lua, code: 'return rec'}`},
 		{"js", `{name: id, type: js, code: 'return rec'}`},
-		{"rpc", `{name: id, type: rpc, path: ../stages/rpc/testdata/bin/cases, args: [identity]}`},
-		{"wasm", `{name: id, type: wasm, path: ../stages/wasm/testdata/bin/cases.wasm, config: {case: identity}}`},
+		{"rpc", `{name: id, type: rpc, path: ../../stages/rpc/testdata/bin/cases, args: [identity]}`},
+		{"wasm", `{name: id, type: wasm, path: ../../stages/wasm/testdata/bin/cases.wasm, config: {case: identity}}`},
 	} {
 		b.Run(c.kind, func(b *testing.B) {
 			spec, err := engine.Parse([]byte("stages: ["+c.stage+"]"), "bench/boundary.yaml")

@@ -134,7 +134,7 @@ func Build(spec *Spec, opts ...Option) (*Pipeline, error) {
 				}
 				return nil, s.Errorf("type", "%s", msg)
 			}
-			env := &BuildEnv{Registry: o.reg, Codec: codec, Logger: o.log.With("stage", s.Name, "kind", kind), Events: events}
+			env := &BuildEnv{Registry: o.reg, Codec: codec, Timeout: timeout, Logger: o.log.With("stage", s.Name, "kind", kind), Events: events}
 			var err error
 			st, err = build(s, env)
 			if err != nil {

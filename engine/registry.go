@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // NativeFunc makes one instance of a Go transformer from the stage's config:
@@ -50,6 +51,10 @@ type BuildEnv struct {
 	// Codec is the codec of the records entering the stage: under
 	// "ndjson" each record is one JSON value.
 	Codec string
+	// Timeout is the stage's effective per-record timeout (0: none). The
+	// engine enforces it; a kind may use it to skip machinery that only
+	// interrupting needs (wasm's per-loop check when there is none).
+	Timeout time.Duration
 	// Logger carries the stage's name and kind; stage output (console.log,
 	// guest stderr, plugin logs) goes here.
 	Logger *slog.Logger

@@ -25,7 +25,7 @@ func testGuest(tb testing.TB, name string) string {
 
 func loadStage(tb testing.TB, path string, closeOnDone bool) *stage {
 	tb.Helper()
-	st, err := build(&engine.StageSpec{Name: "bench", Type: "wasm", Path: path}, &engine.BuildEnv{})
+	st, err := build(&engine.StageSpec{Name: "bench", Type: "wasm", Path: path}, &engine.BuildEnv{Timeout: engine.DefaultTimeout})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func BenchmarkLoad(b *testing.B) {
 			path := testGuest(b, g)
 			loadStage(b, path, true) // fills the cache
 			for b.Loop() {
-				st, _ := build(&engine.StageSpec{Name: "bench", Type: "wasm", Path: path}, &engine.BuildEnv{})
+				st, _ := build(&engine.StageSpec{Name: "bench", Type: "wasm", Path: path}, &engine.BuildEnv{Timeout: engine.DefaultTimeout})
 				if err := st.(*stage).Load(context.Background()); err != nil {
 					b.Fatal(err)
 				}
@@ -117,7 +117,7 @@ func TestStartTimeout(t *testing.T) {
 	old := startTimeout
 	startTimeout = 300 * time.Millisecond
 	defer func() { startTimeout = old }()
-	st, err := build(&engine.StageSpec{Name: "spin", Type: "wasm", Path: path}, &engine.BuildEnv{})
+	st, err := build(&engine.StageSpec{Name: "spin", Type: "wasm", Path: path}, &engine.BuildEnv{Timeout: engine.DefaultTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,5 +130,37 @@ func TestStartTimeout(t *testing.T) {
 	}
 	if el := time.Since(start); el > 5*time.Second {
 		t.Errorf("Load took %v", el)
+	}
+}
+
+// A stage with a timeout keeps wazero's interrupt check (so a spinning guest
+// is stopped); timeout: 0 compiles without it, and the module still runs.
+func TestCloseOnDoneFollowsTimeout(t *testing.T) {
+	path := testGuest(t, "wat-upper")
+	for _, c := range []struct {
+		timeout time.Duration
+		want    bool
+	}{{engine.DefaultTimeout, true}, {time.Millisecond, true}, {0, false}} {
+		st, err := build(&engine.StageSpec{Name: "up", Type: "wasm", Path: path}, &engine.BuildEnv{Timeout: c.timeout})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := st.(*stage)
+		if s.closeOnDone != c.want {
+			t.Errorf("timeout %v: close-on-context-done %v, want %v", c.timeout, s.closeOnDone, c.want)
+		}
+		if err := s.Load(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		tr, err := s.New(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out engine.BatchResult
+		if err := tr.(*instance).TransformBatch(context.Background(), []*engine.Record{engine.NewRecord([]byte("abc"))}, &out); err != nil {
+			t.Errorf("timeout %v: %v", c.timeout, err)
+		}
+		tr.(*instance).Close()
+		s.Close()
 	}
 }

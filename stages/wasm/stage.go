@@ -54,7 +54,9 @@ type stage struct {
 	log    *slog.Logger
 	events *engine.StageEvents
 
-	// closeOnDone is WithCloseOnContextDone (only benchmarks turn it off).
+	// closeOnDone is WithCloseOnContextDone: on unless the stage has no
+	// timeout (timeout: 0), when nothing needs interrupting but the
+	// pipeline's cancellation, which waits for the batch call to return.
 	closeOnDone bool
 
 	mu       sync.Mutex
@@ -83,7 +85,7 @@ func build(spec *engine.StageSpec, env *engine.BuildEnv) (engine.Stage, error) {
 		return nil, spec.Errorf("type", "wasm stage needs path: FILE.wasm (a module following the wasm stage ABI)")
 	}
 	s := &stage{spec: spec, path: spec.Resolve(spec.Path), log: env.Logger, events: env.Events,
-		pages: DefaultMemoryLimit / pageSize, closeOnDone: true}
+		pages: DefaultMemoryLimit / pageSize, closeOnDone: env.Timeout != 0}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}

@@ -64,10 +64,13 @@ rows=()
 for c in "${cases[@]}"; do
 	IFS='|' read -r name w isref cmd <<<"$c"
 	echo "$w $name" >&2
-	count=$(bash -c "$cmd" | wc -l)
+	# One run counts the output records and measures the peak RSS (the largest
+	# of the processes in the pipeline: pipe, not wc); hyperfine times the others.
+	/usr/bin/time -f %M -o "$tmp/rss" bash -c "$cmd | wc -l > $tmp/count"
+	count=$(cat "$tmp/count")
+	rss=$(tail -1 "$tmp/rss")
 	hyperfine --style none --runs "$RUNS" --export-json "$tmp/h.json" "$cmd > /dev/null" >/dev/null 2>&1
 	median=$(jq '.results[0].median' "$tmp/h.json")
-	rss=$( { /usr/bin/time -f %M bash -c "$cmd > /dev/null" ; } 2>&1 | tail -1)
 	[ -n "$isref" ] && ref[$w]=$median
 	rows+=("$w|$name|$median|$count|$rss")
 done

@@ -2,36 +2,17 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
+	"github.com/pipe-dev/pipe/engine/enginetest"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 )
-
-// syncBuffer is a bytes.Buffer safe for one writer and one reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // Reloading a pipeline that uses Go plugins (.so): an edit of the pipeline
 // file reloads it with the plugin already loaded; a new .so is loaded; a
@@ -55,7 +36,7 @@ func TestReloadGoPlugins(t *testing.T) {
 	cmd := exec.Command(pipeBin, "run", file, "--watch")
 	in, _ := cmd.StdinPipe()
 	out, _ := cmd.StdoutPipe()
-	var stderr syncBuffer
+	var stderr enginetest.SyncBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

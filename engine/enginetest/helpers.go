@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/pipe-dev/pipe/engine"
@@ -31,6 +32,42 @@ func CheckConfigError(t testing.TB, err error, prefix string, want ...string) {
 	if strings.Contains(err.Error(), "\n") {
 		t.Errorf("err spans several lines: %q", err)
 	}
+}
+
+// CheckLoadError fails t unless the pipeline file fails to load with a
+// configuration error at file:at (LINE:COL) containing every string of
+// want, and running it reports the same error.
+func CheckLoadError(t testing.TB, file, at string, want ...string) {
+	t.Helper()
+	p, err := engine.Load(file)
+	if err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	defer p.Close()
+	CheckConfigError(t, p.Load(context.Background()), file+":"+at+": ", want...)
+	err = p.RunReader(context.Background(), strings.NewReader("a\n"), new(strings.Builder))
+	CheckConfigError(t, err, file+":"+at+": ", want...)
+}
+
+// SyncBuffer is a bytes.Buffer that plugin goroutines may write (a log
+// destination) while a test reads it.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write appends p.
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns what was written so far.
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // RunREADMEExamplesMapped is RunREADMEExamples for examples whose stages

@@ -58,16 +58,7 @@ func TestBadPlugins(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			file := writePipeline(t, tc.stage)
-			p, err := engine.Load(file)
-			if err != nil {
-				t.Fatalf("build: %v", err)
-			}
-			defer p.Close()
-			err = p.Load(context.Background())
-			enginetest.CheckConfigError(t, err, file+":"+tc.at+": ", tc.want...)
-			// Running reports the same configuration error (exit 2).
-			err = p.RunReader(context.Background(), strings.NewReader("a\n"), new(strings.Builder))
-			enginetest.CheckConfigError(t, err, file+":"+tc.at+": ", tc.want...)
+			enginetest.CheckLoadError(t, file, tc.at, tc.want...)
 		})
 	}
 }

@@ -1,7 +1,6 @@
 package rpc_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,25 +15,8 @@ import (
 	"time"
 
 	"github.com/pipe-dev/pipe/engine"
+	"github.com/pipe-dev/pipe/engine/enginetest"
 )
-
-// syncBuffer is a log destination shared by the plugin's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 type run struct {
 	out    []string
@@ -47,7 +29,7 @@ type run struct {
 // runStage runs one stage over lines and returns what came out.
 func runStage(t *testing.T, sp engine.StageSpec, in []string) run {
 	t.Helper()
-	var logs syncBuffer
+	var logs enginetest.SyncBuffer
 	spec := &engine.Spec{Input: engine.InputSpec{Codec: "lines"}, Stages: []engine.StageSpec{sp}}
 	if sp.OnError == engine.OnErrorDeadLetter {
 		spec.DeadLetter = &engine.DeadLetterSpec{Path: filepath.Join(t.TempDir(), "dl.ndjson")}

@@ -75,16 +75,7 @@ func TestBadModules(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			file := writePipeline(t, tc.stage(t))
-			p, err := engine.Load(file)
-			if err != nil {
-				t.Fatalf("build: %v", err)
-			}
-			defer p.Close()
-			err = p.Load(context.Background())
-			enginetest.CheckConfigError(t, err, file+":"+tc.at+": ", tc.want...)
-			// Running reports the same configuration error.
-			err = p.RunReader(context.Background(), strings.NewReader("a\n"), new(strings.Builder))
-			enginetest.CheckConfigError(t, err, file+":"+tc.at+": ", tc.want...)
+			enginetest.CheckLoadError(t, file, tc.at, tc.want...)
 			// pipe lint exits 2 with the message.
 			var stdout, stderr bytes.Buffer
 			if code := cli.Main([]string{"lint", file}, strings.NewReader(""), &stdout, &stderr); code != 2 {

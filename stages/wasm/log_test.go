@@ -5,28 +5,11 @@ import (
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/pipe-dev/pipe/engine"
+	"github.com/pipe-dev/pipe/engine/enginetest"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestGuestOutputLogged: what a guest writes on stdout and stderr, and what
 // it logs through pipe.log, reaches the host log with the stage's name.
@@ -45,7 +28,7 @@ func TestGuestOutputLogged(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var logs syncBuffer
+			var logs enginetest.SyncBuffer
 			log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			spec := &engine.Spec{Input: engine.InputSpec{Codec: "lines"}, Stages: []engine.StageSpec{tc.spec(t)}}
 			p, err := engine.Build(spec, engine.WithLogger(log))

@@ -207,16 +207,18 @@ func TestFailStopsRun(t *testing.T) {
 }
 
 // A transformer that ignores ctx still gets its record failed at the
-// deadline's end (it returns late; its output is discarded).
+// deadline's end (it returns late; its output is discarded). The slow
+// record returns only after its deadline passed, so no machine is too fast
+// or too slow for the test; the timeout is long enough for the others.
 func TestTimeoutDiscardsLateOutput(t *testing.T) {
-	slow := TransformerFunc(func(_ context.Context, r *Record, emit func(*Record)) error {
+	slow := TransformerFunc(func(ctx context.Context, r *Record, emit func(*Record)) error {
 		if string(r.Data) == "slow" {
-			time.Sleep(150 * time.Millisecond) // ignores ctx
+			<-ctx.Done() // then returns as if it had not noticed
 		}
 		emit(r)
 		return nil
 	})
-	to := 20 * time.Millisecond
+	to := time.Second
 	sp := goStageSpec("s", 1, func() Transformer { return slow })
 	sp.Timeout, sp.OnError = &to, OnErrorDrop
 	p, err := Build(&Spec{Stages: []StageSpec{sp}})

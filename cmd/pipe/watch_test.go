@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pipe-dev/pipe/engine/enginetest"
 )
 
 // A generator feeds `pipe run --watch` while the test edits the stage's
@@ -35,44 +36,81 @@ func TestWatchReloadUnderSteadyStream(t *testing.T) {
 	cmd := exec.Command(pipeBin, "run", file, "--watch", "--stats", "--audit-log", audit)
 	in, _ := cmd.StdinPipe()
 	outPipe, _ := cmd.StdoutPipe()
-	var stderr bytes.Buffer
+	var stderr enginetest.SyncBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	var lines []string
-	var wg sync.WaitGroup
-	wg.Add(1)
+	defer cmd.Process.Kill()
+	var (
+		mu    sync.Mutex
+		lines []string
+	)
+	outDone := make(chan struct{})
 	go func() {
-		defer wg.Done()
+		defer close(outDone)
 		sc := bufio.NewScanner(outPipe)
 		for sc.Scan() {
+			mu.Lock()
 			lines = append(lines, sc.Text())
+			mu.Unlock()
 		}
 	}()
-	const n = 12000
-	feed := make(chan struct{})
+	// The generator writes until told to stop; the test moves on by
+	// events (a record of a version came out, a reload was logged), never
+	// by elapsed time, so a slow machine only makes the run longer.
+	stopFeed := make(chan struct{})
+	fed := make(chan int, 1)
 	go func() {
-		defer close(feed)
-		for i := range n {
-			fmt.Fprintf(in, "r%05d\n", i)
-			if i%40 == 0 {
-				time.Sleep(10 * time.Millisecond) // about 3 s in all
+		i := 0
+		defer func() { fed <- i }()
+		for {
+			select {
+			case <-stopFeed:
+				return
+			default:
+			}
+			for range 40 {
+				fmt.Fprintf(in, "r%05d\n", i)
+				i++
+			}
+			time.Sleep(10 * time.Millisecond) // pacing only
+		}
+	}()
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(2 * time.Minute); !cond(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %s within 2 minutes\n%s", what, stderr.String())
 			}
 		}
-	}()
-	time.Sleep(700 * time.Millisecond)
+	}
+	outWith := func(prefix string) func() bool {
+		return func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(lines) > 0 && strings.HasPrefix(lines[len(lines)-1], prefix)
+		}
+	}
+	logged := func(msg string, n int) func() bool {
+		return func() bool { return strings.Count(stderr.String(), msg) >= n }
+	}
+	waitFor("v1 record", outWith("v1:"))
 	write("v2:", "")
-	time.Sleep(700 * time.Millisecond)
+	waitFor("first reload", logged("pipeline reloaded", 1))
+	waitFor("v2 record", outWith("v2:"))
 	write("broken:", "if then") // a syntax error: rejected
-	time.Sleep(700 * time.Millisecond)
+	waitFor("rejection", logged("reload rejected", 1))
 	write("v3:", "")
-	<-feed
+	waitFor("second reload", logged("pipeline reloaded", 2))
+	waitFor("v3 record", outWith("v3:"))
+	close(stopFeed)
+	n := <-fed
 	in.Close()
+	<-outDone // all output read before Wait closes the pipe
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("pipe: %v\n%s", err, stderr.String())
 	}
-	wg.Wait()
 	if len(lines) != n {
 		t.Fatalf("%d records out, want %d\n%s", len(lines), n, stderr.String())
 	}

@@ -67,8 +67,9 @@ type Impl func(t *testing.T, c Case) engine.StageSpec
 type Options struct {
 	// Registry to build with (default engine.DefaultRegistry).
 	Registry *engine.Registry
-	// HangTimeout is the timeout used in the Hang cases (default 300ms);
-	// kinds with costly restarts may raise it.
+	// HangTimeout is the timeout used in the Hang cases (default 1s: the
+	// records beside the hanging one must pass within it on a loaded
+	// machine under -race); kinds with costly restarts may raise it.
 	HangTimeout time.Duration
 }
 
@@ -83,7 +84,7 @@ func Run(t *testing.T, impl Impl, opt Options) {
 		opt.Registry = engine.DefaultRegistry
 	}
 	if opt.HangTimeout == 0 {
-		opt.HangTimeout = 300 * time.Millisecond
+		opt.HangTimeout = time.Second
 	}
 	s := &suite{impl: impl, opt: opt}
 	t.Run("emit", s.emit)

@@ -44,7 +44,7 @@ func run(t *testing.T, yaml, in string) (string, *engine.Pipeline, error) {
 }
 
 func stage(code string, extra ...string) string {
-	y := "input: {codec: ndjson}\nstages:\n  - name: s\n    type: js\n    on_error: drop\n    timeout: 300ms\n"
+	y := "input: {codec: ndjson}\nstages:\n  - name: s\n    type: js\n    on_error: drop\n    timeout: 1s\n"
 	for _, e := range extra {
 		y += "    " + e + "\n"
 	}
@@ -221,9 +221,9 @@ func TestEndlessLoopAtLoad(t *testing.T) {
 // timeout interrupted is made in the call that timed out, so a slow init
 // does not fail the next record too.
 func TestReplacementNotChargedToNextRecord(t *testing.T) {
-	code := "function init(c) { const t = Date.now(); while (Date.now() - t < 300) {} }\n" +
+	code := "function init(c) { const t = Date.now(); while (Date.now() - t < 1000) {} }\n" +
 		"function transform(rec) { if (rec.n === 2) for (;;) {} return rec }"
-	y := strings.Replace(stage(code), "timeout: 300ms", "timeout: 100ms", 1)
+	y := strings.Replace(stage(code), "timeout: 1s", "timeout: 250ms", 1)
 	out, p, err := run(t, y, "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n")
 	if err != nil || out != "{\"n\":1}\n{\"n\":3}\n" || p.Stats()[1].Errors != 1 {
 		t.Fatalf("out %q, err %v, stats %+v; want only the stuck record to fail", out, err, p.Stats()[1])

@@ -44,7 +44,7 @@ func run(t *testing.T, yaml, in string) (string, *engine.Pipeline, error) {
 }
 
 func stage(code string, extra ...string) string {
-	y := "input: {codec: ndjson}\nstages:\n  - name: s\n    type: lua\n    on_error: drop\n    timeout: 300ms\n"
+	y := "input: {codec: ndjson}\nstages:\n  - name: s\n    type: lua\n    on_error: drop\n    timeout: 1s\n"
 	for _, e := range extra {
 		y += "    " + e + "\n"
 	}
@@ -247,9 +247,9 @@ func TestNumbers(t *testing.T) {
 // timeout interrupted is made in the call that timed out, so a slow init
 // does not fail the next record too.
 func TestReplacementNotChargedToNextRecord(t *testing.T) {
-	code := "function init(c) local t = os.clock() while os.clock() - t < 0.3 do end end\n" +
+	code := "function init(c) local t = os.clock() while os.clock() - t < 1 do end end\n" +
 		"function transform(rec) if rec.n == 2 then while true do end end return rec end"
-	y := strings.Replace(stage(code, "allow: [os]"), "timeout: 300ms", "timeout: 100ms", 1)
+	y := strings.Replace(stage(code, "allow: [os]"), "timeout: 1s", "timeout: 250ms", 1)
 	out, p, err := run(t, y, "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n")
 	if err != nil || out != "{\"n\":1}\n{\"n\":3}\n" || p.Stats()[1].Errors != 1 {
 		t.Fatalf("out %q, err %v, stats %+v; want only the stuck record to fail", out, err, p.Stats()[1])

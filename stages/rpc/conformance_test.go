@@ -13,5 +13,5 @@ import (
 func TestConformance(t *testing.T) {
 	enginetest.Run(t, func(t *testing.T, c enginetest.Case) engine.StageSpec {
 		return casesSpec(string(c))
-	}, enginetest.Options{HangTimeout: 500 * time.Millisecond})
+	}, enginetest.Options{HangTimeout: 2 * time.Second})
 }

@@ -273,8 +273,10 @@ func TestLargeRecord(t *testing.T) {
 // record that hung is restarted in that record's call, so a restart slower
 // than the timeout does not fail the records after it.
 func TestRestartAfterTimeoutNotChargedToNextRecord(t *testing.T) {
-	sp := casesSpec("slowhang") // takes 300ms to start
-	to := 150 * time.Millisecond
+	// The restart (3s) is slower than the timeout (1s), which is long
+	// enough for a record on a loaded machine.
+	sp := casesSpec("slowhang", "3s")
+	to := time.Second
 	sp.Timeout = &to
 	sp.OnError = engine.OnErrorDrop
 	r := runStage(t, sp, []string{"a", "hang", "b", "c"})

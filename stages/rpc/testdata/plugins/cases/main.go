@@ -86,9 +86,13 @@ func main() {
 		})
 	case "flush":
 		rpc.Serve(&counter{})
-	case "hang", "slowhang": // slowhang takes 300ms to start
+	case "hang", "slowhang": // slowhang takes os.Args[2] (default 300ms) to start
 		if os.Args[1] == "slowhang" {
-			time.Sleep(300 * time.Millisecond)
+			d := 300 * time.Millisecond
+			if len(os.Args) > 2 {
+				d, _ = time.ParseDuration(os.Args[2])
+			}
+			time.Sleep(d)
 		}
 		serve(func(_ context.Context, r *engine.Record, emit func(*engine.Record)) error {
 			if string(r.Data) == "hang" {

@@ -10,7 +10,10 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+
+	"github.com/pmezard/go-difflib/difflib"
 )
 
 // TestCase is one case of a pipeline file's tests: section, run by
@@ -282,51 +285,32 @@ func diffRecords(want []TestRecord, got []*Record, ndjson, unordered bool) strin
 		g[i] = render(got[i].Data, nil, ndjson && json.Valid(got[i].Data), false)
 	}
 	if unordered {
-		sortStrings(w)
-		sortStrings(g)
+		slices.Sort(w)
+		slices.Sort(g)
 	}
 	return lineDiff(w, g)
 }
 
-func sortStrings(s []string) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
-}
-
-// lineDiff is a longest-common-subsequence diff: "  " same, "- " only in
-// want, "+ " only in got; "" when equal.
+// lineDiff lists want against got line by line, from go-difflib's
+// matching blocks: "  " same, "- " only in want, "+ " only in got (a
+// changed line reads as its "- " then its "+ "); "" when equal.
 func lineDiff(want, got []string) string {
-	n, m := len(want), len(got)
-	lcs := make([][]int, n+1)
-	for i := range lcs {
-		lcs[i] = make([]int, m+1)
-	}
-	for i := n - 1; i >= 0; i-- {
-		for j := m - 1; j >= 0; j-- {
-			if want[i] == got[j] {
-				lcs[i][j] = lcs[i+1][j+1] + 1
-			} else {
-				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
-			}
-		}
-	}
+	m := difflib.NewMatcherWithJunk(want, got, false, nil)
 	var b strings.Builder
 	same := true
-	i, j := 0, 0
-	for i < n || j < m {
-		switch {
-		case i < n && j < m && want[i] == got[j]:
-			b.WriteString("  " + want[i] + "\n")
-			i, j = i+1, j+1
-		case j < m && (i == n || lcs[i][j+1] >= lcs[i+1][j]):
-			b.WriteString("+ " + got[j] + "\n")
-			j, same = j+1, false
-		default:
-			b.WriteString("- " + want[i] + "\n")
-			i, same = i+1, false
+	for _, op := range m.GetOpCodes() {
+		if op.Tag == 'e' {
+			for _, l := range want[op.I1:op.I2] {
+				b.WriteString("  " + l + "\n")
+			}
+			continue
+		}
+		same = false
+		for _, l := range want[op.I1:op.I2] { // empty for an insert
+			b.WriteString("- " + l + "\n")
+		}
+		for _, l := range got[op.J1:op.J2] { // empty for a delete
+			b.WriteString("+ " + l + "\n")
 		}
 	}
 	if same {

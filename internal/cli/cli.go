@@ -9,8 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime"
-	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -189,29 +187,14 @@ func noArgs(cmd *cobra.Command, args []string) error {
 // checked against.
 const HostAPIVersion = plugins.HostAPIVersion
 
-// Version is set at build time (-ldflags "-X ...cli.Version=v1.2.3"); by
-// default it comes from the module's build info.
-var Version = ""
-
-func version() string {
-	if Version != "" {
-		return Version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "(devel)"
-}
-
 func (a *app) versionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:     "version",
-		Short:   "print the version, Go version and host API version",
+		Short:   "print the version, commit, build date, Go version and host API version",
 		Example: "  pipe version",
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprintf(a.stdout, "pipe %s\ngo %s %s/%s\nhost API %s\nstage kinds: %s\n", version(), runtime.Version(),
-				runtime.GOOS, runtime.GOARCH, HostAPIVersion, strings.Join(a.reg.Kinds(), ", "))
+			printVersion(a.stdout, a.reg.Kinds())
 			return nil
 		},
 	}

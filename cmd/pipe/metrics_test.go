@@ -47,20 +47,42 @@ func TestMetricsDuringRun(t *testing.T) {
 	if body := get(t, base+"/readyz"); body != "ready\n" {
 		t.Errorf("/readyz during the run = %q", body)
 	}
-	metrics := get(t, base+"/metrics")
-	for _, want := range []string{
-		`pipe_stage_records_in_total{kind="input",stage="input"} 300`,
-		`pipe_stage_records_in_total{kind="native",stage="native-1"} 300`,
-		`pipe_stage_records_out_total{kind="native",stage="native-1"} 100`,
-		`pipe_stage_records_dropped_total{kind="native",stage="native-1"} 200`,
-		`pipe_stage_records_out_total{kind="output",stage="output"} 100`,
-	} {
-		if !strings.Contains(metrics, want) {
-			t.Errorf("/metrics lacks %s", want)
+	// The counters are updated around the writes: scrape until they
+	// account for every record (an event), not after some delay.
+	wants := []string{
+		`pipe_stage_records_in_total{kind="input",pipeline="filter",stage="input"} 300`,
+		`pipe_stage_records_in_total{kind="native",pipeline="filter",stage="native-1"} 300`,
+		`pipe_stage_records_out_total{kind="native",pipeline="filter",stage="native-1"} 100`,
+		`pipe_stage_records_dropped_total{kind="native",pipeline="filter",stage="native-1"} 200`,
+		`pipe_stage_records_out_total{kind="output",pipeline="filter",stage="output"} 100`,
+		`pipe_stage_batch_duration_seconds_bucket{kind="native",pipeline="filter",stage="native-1",le="+Inf"}`,
+	}
+	var metrics string
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		metrics = get(t, base+"/metrics")
+		missing := 0
+		for _, want := range wants {
+			if !strings.Contains(metrics, want) {
+				missing++
+			}
+		}
+		if missing == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			for _, want := range wants {
+				if !strings.Contains(metrics, want) {
+					t.Errorf("/metrics lacks %s", want)
+				}
+			}
+			break
 		}
 	}
-	if !strings.Contains(metrics, `pipe_stage_batch_duration_seconds_bucket{kind="native",stage="native-1",le="+Inf"}`) {
-		t.Error("/metrics has no batch latency histogram")
+	if !regexp.MustCompile(`pipe_stage_bytes_in_total\{kind="native",pipeline="filter",stage="native-1"\} [1-9]`).MatchString(metrics) {
+		t.Error("/metrics has no byte counter of the stage")
+	}
+	if !regexp.MustCompile(`(?m)^pipe_build_info\{.*commit="[^"]+".*version="[^"]+"\} 1$`).MatchString(metrics) {
+		t.Errorf("/metrics has no pipe_build_info:\n%s", metrics)
 	}
 	in.Close()
 	rest, _ := io.ReadAll(stderr)
@@ -75,7 +97,7 @@ func TestMetricsDuringRun(t *testing.T) {
 
 func get(t *testing.T, url string) string {
 	t.Helper()
-	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil}}
+	c := &http.Client{Timeout: time.Minute, Transport: &http.Transport{Proxy: nil}}
 	resp, err := c.Get(url)
 	if err != nil {
 		t.Fatal(err)

@@ -63,6 +63,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 func mainWith(reg *engine.Registry, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, reg: reg}
 	root := a.rootCmd()
+	a.logFormat = logFormatArg(args, a.logFormat)
 	root.SetArgs(args)
 	root.SetIn(stdin)
 	root.SetOut(stdout)
@@ -71,10 +72,26 @@ func mainWith(reg *engine.Registry, args []string, stdin io.Reader, stdout, stde
 	return a.exitCode(err)
 }
 
+// logFormatArg finds --log-format in args before they are parsed, so that
+// an error in a flag before it is still reported in the format asked for.
+func logFormatArg(args []string, def string) string {
+	for i, arg := range args {
+		switch {
+		case arg == "--":
+			return def
+		case arg == "--log-format" && i+1 < len(args):
+			def = args[i+1]
+		case strings.HasPrefix(arg, "--log-format="):
+			def = strings.TrimPrefix(arg, "--log-format=")
+		}
+	}
+	return def
+}
+
 func (a *app) exitCode(err error) int {
 	if sig, ok := a.signal.Load().(os.Signal); ok {
 		if err != nil && !errors.Is(err, context.Canceled) {
-			a.report(err)
+			a.report(err, signalExit(sig))
 		}
 		return signalExit(sig)
 	}
@@ -87,23 +104,24 @@ func (a *app) exitCode(err error) int {
 	case errors.Is(err, errTestsConfig):
 		return ExitUsage
 	}
-	a.report(err)
+	code := ExitFailure
 	var ce *engine.ConfigError
 	var ue usageError
 	switch {
 	case errors.As(err, &ce), errors.As(err, &ue):
-		return ExitUsage
+		code = ExitUsage
 	}
-	return ExitFailure
+	a.report(err, code)
+	return code
 }
 
-func (a *app) report(err error) {
+func (a *app) report(err error, code int) {
 	var ue usageError
-	if errors.As(err, &ue) {
+	if errors.As(err, &ue) && !a.jsonLogs() {
 		fmt.Fprintf(a.stderr, "pipe: %v\nRun 'pipe --help' for usage.\n", err)
 		return
 	}
-	fmt.Fprintf(a.stderr, "pipe: %v\n", err)
+	a.printErr(err, "exit_code", code)
 }
 
 func (a *app) logger() (*slog.Logger, error) {
@@ -244,7 +262,7 @@ func (a *app) signalContext(log *slog.Logger, hup bool) (context.Context, func()
 		}
 		select {
 		case sig := <-ch:
-			fmt.Fprintln(a.stderr, "pipe: second signal, exiting without draining")
+			a.printErr(errors.New("second signal, exiting without draining"))
 			os.Exit(signalExit(sig))
 		case <-done:
 		}

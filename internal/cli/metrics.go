@@ -16,17 +16,26 @@ import (
 
 // stageCollector exports a pipeline's per-stage counts. It reads
 // Pipeline.Stats when scraped, so the record path pays nothing for it.
+// Every series carries the pipeline label (the file's name:, else its base
+// name, else "filter"), so that several pipes can share one Prometheus.
 type stageCollector struct {
-	p *engine.Pipeline
+	p        *engine.Pipeline
+	pipeline string
 
-	in, out, dropped, failed, dead, timeouts, busy, restarts, latency *prometheus.Desc
+	in, inBytes, out, dropped, failed, dead, timeouts, busy, restarts, latency *prometheus.Desc
+	readBytes, totalBytes                                                      *prometheus.Desc
 }
 
-func newStageCollector(p *engine.Pipeline) *stageCollector {
+func newStageCollector(p *engine.Pipeline, pipeline string) *stageCollector {
 	d := func(name, help string) *prometheus.Desc {
-		return prometheus.NewDesc("pipe_stage_"+name, help, []string{"stage", "kind"}, nil)
+		return prometheus.NewDesc("pipe_stage_"+name, help, []string{"pipeline", "stage", "kind"}, nil)
 	}
-	return &stageCollector{p: p,
+	return &stageCollector{p: p, pipeline: pipeline,
+		inBytes: d("bytes_in_total", "Bytes of the records that entered the stage."),
+		readBytes: prometheus.NewDesc("pipe_input_bytes_read_total",
+			"Bytes the input read from its files (compressed bytes for .gz and .zst, stdin when redirected from a file).", []string{"pipeline"}, nil),
+		totalBytes: prometheus.NewDesc("pipe_input_bytes",
+			"Total size of the input files (0 when the input is not files).", []string{"pipeline"}, nil),
 		in:       d("records_in_total", "Records that entered the stage (input: records read)."),
 		out:      d("records_out_total", "Records the stage emitted (splits count each)."),
 		dropped:  d("records_dropped_total", "Records the stage dropped (emitted nothing)."),
@@ -40,19 +49,22 @@ func newStageCollector(p *engine.Pipeline) *stageCollector {
 }
 
 func (c *stageCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.in, c.out, c.dropped, c.failed, c.dead, c.timeouts, c.busy, c.restarts, c.latency} {
+	for _, d := range []*prometheus.Desc{c.in, c.inBytes, c.out, c.dropped, c.failed, c.dead, c.timeouts, c.busy, c.restarts, c.latency, c.readBytes, c.totalBytes} {
 		ch <- d
 	}
 }
 
 func (c *stageCollector) Collect(ch chan<- prometheus.Metric) {
+	read, total := c.p.Progress()
+	ch <- prometheus.MustNewConstMetric(c.readBytes, prometheus.CounterValue, float64(read), c.pipeline)
+	ch <- prometheus.MustNewConstMetric(c.totalBytes, prometheus.GaugeValue, float64(total), c.pipeline)
 	for _, st := range c.p.Stats() {
 		kind := st.Kind
 		if kind == "" {
 			kind = st.Name // input, output
 		}
 		counter := func(d *prometheus.Desc, v float64) {
-			ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, st.Name, kind)
+			ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, c.pipeline, st.Name, kind)
 		}
 		counter(c.in, float64(st.In))
 		counter(c.out, float64(st.Out))
@@ -62,6 +74,7 @@ func (c *stageCollector) Collect(ch chan<- prometheus.Metric) {
 		if st.Name == "input" || st.Name == "output" {
 			continue
 		}
+		counter(c.inBytes, float64(st.InBytes))
 		counter(c.timeouts, float64(st.Timeouts))
 		counter(c.busy, time.Duration(st.Busy).Seconds())
 		counter(c.restarts, float64(st.Restarts))
@@ -76,15 +89,15 @@ func (c *stageCollector) Collect(ch chan<- prometheus.Metric) {
 		if n := len(st.BatchLatency); n > len(engine.LatencyBuckets) {
 			count += uint64(st.BatchLatency[n-1])
 		}
-		ch <- prometheus.MustNewConstHistogram(c.latency, count, time.Duration(st.Busy).Seconds(), buckets, st.Name, kind)
+		ch <- prometheus.MustNewConstHistogram(c.latency, count, time.Duration(st.Busy).Seconds(), buckets, c.pipeline, st.Name, kind)
 	}
 }
 
 // serveMetrics serves /metrics, /healthz and /readyz on addr until the
 // returned stop is called.
-func serveMetrics(addr string, p *engine.Pipeline, log *slog.Logger) (stop func(), err error) {
+func serveMetrics(addr string, p *engine.Pipeline, pipeline string, log *slog.Logger) (stop func(), err error) {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(newStageCollector(p), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(newStageCollector(p, pipeline), buildInfoGauge(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {

@@ -3,21 +3,12 @@ package cli
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"time"
 
 	"github.com/pipe-dev/pipe/engine"
 	"golang.org/x/term"
-)
-
-// progressMode is --progress / --no-progress: on, off, or auto (a progress
-// line when stderr is a terminal and the input is files of known size).
-type progressMode int
-
-const (
-	progressAuto progressMode = iota
-	progressOn
-	progressOff
 )
 
 // isRegularFile tells whether r is a regular file (stdin redirected from
@@ -71,6 +62,48 @@ func showProgress(w io.Writer, p *engine.Pipeline, interval time.Duration) (stop
 			case <-done:
 				draw()
 				fmt.Fprintln(w)
+				return
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+	}
+}
+
+// showProgressJSON is showProgress under --log-format json: every interval
+// (and once at the end) one JSON line {"msg":"progress","bytes_read":N,
+// "bytes_total":N,"records":N,"records_per_second":R[,"percent":P,
+// "eta_seconds":S]}; bytes_total is 0 when the input is not files.
+func showProgressJSON(log *slog.Logger, p *engine.Pipeline, interval time.Duration) (stop func()) {
+	start := time.Now()
+	draw := func(final bool) {
+		read, total := p.Progress()
+		recs := p.Stats()[0].In
+		el := time.Since(start).Seconds()
+		attrs := []any{"bytes_read", read, "bytes_total", total, "records", recs,
+			"records_per_second", float64(recs) / max(el, 1e-9), "elapsed_seconds", el, "final", final}
+		if total > 0 {
+			attrs = append(attrs, "percent", float64(read)/float64(total)*100)
+			if read > 0 && read < total {
+				attrs = append(attrs, "eta_seconds", el*float64(total-read)/float64(read))
+			}
+		}
+		log.Info("progress", attrs...)
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				draw(false)
+			case <-done:
+				draw(true)
 				return
 			}
 		}

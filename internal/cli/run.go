@@ -75,7 +75,7 @@ func (f *configFlag) Set(v string) error {
 type runFlags struct {
 	input, output string
 	codec         string
-	stats         bool
+	stats         string // "", "text" (--stats) or "json" (--stats=json)
 	stages        []filterStage
 	timeout       string
 	onError       string
@@ -123,7 +123,8 @@ the records in flight are written.`,
 	fl.SortFlags = false
 	fl.StringVarP(&f.input, "input", "i", "", "read this file or glob instead of the pipeline's input (- for stdin)")
 	fl.StringVarP(&f.output, "output", "o", "", "write this file instead of the pipeline's output (- for stdout)")
-	fl.BoolVar(&f.stats, "stats", false, "print per-stage counts and latency to stderr at the end")
+	fl.StringVar(&f.stats, "stats", "", "print per-stage counts and latency to stderr at the end; --stats=json as one JSON line (the default under --log-format json)")
+	fl.Lookup("stats").NoOptDefVal = "text"
 	fl.BoolVar(&f.progress, "progress", false, "show a progress line on stderr (default: when stderr is a terminal and the input is files)")
 	fl.BoolVar(&f.noProgress, "no-progress", false, "never show a progress line")
 	fl.BoolVar(&f.watch, "watch", false, "reload the pipeline when it or a file it uses changes (also on SIGHUP), without losing a record; a bad edit is rejected")
@@ -153,6 +154,9 @@ func (a *app) run(file string, f *runFlags) error {
 	if err != nil {
 		return err
 	}
+	if f.stats != "" && f.stats != "text" && f.stats != "json" {
+		return usagef("--stats=%s: want --stats or --stats=json", f.stats)
+	}
 	spec, err := a.spec(file, f)
 	if err != nil {
 		return err
@@ -179,7 +183,7 @@ func (a *app) run(file string, f *runFlags) error {
 		return err
 	}
 	if f.metricsAddr != "" {
-		stopMetrics, err := serveMetrics(f.metricsAddr, p, log)
+		stopMetrics, err := serveMetrics(f.metricsAddr, p, pipelineName(spec, file), log)
 		if err != nil {
 			return err
 		}
@@ -192,7 +196,11 @@ func (a *app) run(file string, f *runFlags) error {
 	}
 	stopProgress := func() {}
 	if f.progress || (!f.noProgress && (spec.Input.Type == "file" || isRegularFile(a.stdin)) && isTerminal(a.stderr)) {
-		stopProgress = showProgress(a.stderr, p, 250*time.Millisecond)
+		if a.jsonLogs() {
+			stopProgress = showProgressJSON(a.jsonLine(), p, time.Second)
+		} else {
+			stopProgress = showProgress(a.stderr, p, 250*time.Millisecond)
+		}
 	}
 	stopProf, err := f.prof.start()
 	if err != nil {
@@ -211,7 +219,10 @@ func (a *app) run(file string, f *runFlags) error {
 	if perr := stopProf(); err == nil {
 		err = perr
 	}
-	if f.stats {
+	switch {
+	case f.stats == "json" || (f.stats != "" && a.jsonLogs()):
+		a.printStatsJSON(pipelineName(spec, file), p.Stats(), time.Since(start))
+	case f.stats != "":
 		printStats(a.stderr, p.Stats(), time.Since(start))
 	}
 	return err
@@ -407,25 +418,36 @@ func printStats(w io.Writer, stats []engine.StageStats, elapsed time.Duration) {
 // percentile returns the bucket bound under which fraction q of the
 // batches fell ("<=1ms"), from a StageStats latency histogram.
 func percentile(counts []int64, q float64) string {
+	i := percentileBucket(counts, q)
+	switch {
+	case i < 0:
+		return "-"
+	case i < len(engine.LatencyBuckets):
+		return "≤" + engine.LatencyBuckets[i].String()
+	}
+	return ">" + engine.LatencyBuckets[len(engine.LatencyBuckets)-1].String()
+}
+
+// percentileBucket returns the index of the latency bucket under which
+// fraction q of the batches fell (len(engine.LatencyBuckets) for the
+// slower ones), -1 without batches.
+func percentileBucket(counts []int64, q float64) int {
 	var total int64
 	for _, c := range counts {
 		total += c
 	}
 	if total == 0 {
-		return "-"
+		return -1
 	}
 	want := int64(float64(total)*q + 0.999999)
 	var seen int64
 	for i, c := range counts {
 		seen += c
 		if seen >= want {
-			if i < len(engine.LatencyBuckets) {
-				return "≤" + engine.LatencyBuckets[i].String()
-			}
-			return ">" + engine.LatencyBuckets[len(engine.LatencyBuckets)-1].String()
+			return min(i, len(engine.LatencyBuckets))
 		}
 	}
-	return "-"
+	return -1
 }
 
 var _ pflag.Value = (*stageFlag)(nil)
@@ -467,7 +489,7 @@ Exit status 2 if any file has an error.`,
 				}
 				if err != nil {
 					if len(args) > 1 {
-						fmt.Fprintf(a.stderr, "pipe: %v\n", err)
+						a.printErr(err)
 					}
 					errs = append(errs, err)
 					continue

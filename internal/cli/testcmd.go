@@ -60,7 +60,7 @@ Exit status: 0 all cases pass, 1 a case failed, 2 a configuration error.`,
 				passed += p
 				failed += f
 				if err != nil {
-					fmt.Fprintf(a.stderr, "pipe: %v\n", err)
+					a.printErr(err)
 					if cfgErr == nil {
 						cfgErr = err
 					}

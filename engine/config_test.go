@@ -117,12 +117,12 @@ func TestExpandEnv(t *testing.T) {
 
 func TestEnvExpansionTypesAndCode(t *testing.T) {
 	yaml := "defaults: {workers: '${W}', timeout: ${T}}\nstages:\n  - {name: a, type: js, code: 'return `${x}`', config: {k: '${W}'}}\n"
-	spec, err := Parse([]byte(yaml), "p.yaml", WithEnv(env(map[string]string{"W": "3", "T": "250ms"})))
+	_, err := Parse([]byte(yaml), "p.yaml", WithEnv(env(map[string]string{"W": "3", "T": "250ms"})))
 	if err == nil {
 		t.Fatalf("${T}} in a flow mapping is a YAML syntax error; want it reported")
 	}
 	yaml = "defaults:\n  workers: '${W}'\n  timeout: ${T}\nstages:\n  - {name: a, type: js, code: 'return `${x}`', config: {k: '${W}'}}\n"
-	spec, err = Parse([]byte(yaml), "p.yaml", WithEnv(env(map[string]string{"W": "3", "T": "250ms"})))
+	spec, err := Parse([]byte(yaml), "p.yaml", WithEnv(env(map[string]string{"W": "3", "T": "250ms"})))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -181,6 +181,7 @@ func (a *app) rootCmd() *cobra.Command {
 		return usagef("%s", msg)
 	}
 	root.AddCommand(a.runCmd(), a.lintCmd(), a.testCmd(), a.benchCmd(), a.pluginsCmd(), a.schemaCmd(), a.versionCmd(), a.stagesCmd())
+	a.addCompletions(root)
 	return root
 }
 

@@ -36,7 +36,7 @@ func showProgress(w io.Writer, p *engine.Pipeline, interval time.Duration) (stop
 		stats := p.Stats()
 		recs := stats[0].In
 		el := time.Since(start).Seconds()
-		line := fmt.Sprintf("%s", humanBytes(read))
+		line := humanBytes(read)
 		if total > 0 {
 			pct := float64(read) / float64(total) * 100
 			line += fmt.Sprintf(" / %s (%.1f%%)", humanBytes(total), pct)

@@ -14,8 +14,6 @@ import (
 // the script only reads costs no encoding. pairs(rec) and
 // pipe.json.encode(rec) see the whole, edited record.
 
-const lazyKey = "\x00pipe.record" // raw field of a lazy table holding its state
-
 const proxyMTKey = "pipe.proxy"
 
 // lazyRec is the state of one lazy record table.

@@ -111,7 +111,7 @@ func TestRecordErrorsKeepNeighbours(t *testing.T) {
 			if st := p.Stats()[1]; st.Errors != 1 {
 				t.Errorf("stats %+v, want 1 error", st)
 			}
-			if time.Since(start) > 20*time.Second {
+			if time.Since(start) > time.Minute { // a hang, not a slow machine
 				t.Errorf("took %v", time.Since(start))
 			}
 			if c.msg == "" {
@@ -212,7 +212,7 @@ func TestEndlessLoopAtLoad(t *testing.T) {
 	if !errors.As(err, &se) || se.Op != "open" || !strings.Contains(err.Error(), "init: did not finish within 300ms") {
 		t.Errorf("init: err = %v, want the open to fail saying init did not finish", err)
 	}
-	if el := time.Since(start); el > 10*time.Second {
+	if el := time.Since(start); el > time.Minute { // a hang, not a slow machine
 		t.Errorf("took %v", el)
 	}
 }

@@ -128,7 +128,7 @@ func TestStartTimeout(t *testing.T) {
 	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "did not start within 300ms") {
 		t.Errorf("err = %v, want a config error saying the module did not start", err)
 	}
-	if el := time.Since(start); el > 5*time.Second {
+	if el := time.Since(start); el > time.Minute { // a hang, not a slow machine
 		t.Errorf("Load took %v", el)
 	}
 }

@@ -32,6 +32,16 @@ func (a *app) printErr(err error, attrs ...any) {
 	a.jsonLine().Error(err.Error(), append(errorAttrs(err), attrs...)...)
 }
 
+// printWarn writes a warning to stderr: "pipe: MSG", or one JSON line
+// under --log-format json.
+func (a *app) printWarn(msg string) {
+	if !a.jsonLogs() {
+		fmt.Fprintf(a.stderr, "pipe: %s\n", msg)
+		return
+	}
+	a.jsonLine().Warn(msg)
+}
+
 // errorAttrs are the machine-readable parts of err.
 func errorAttrs(err error) []any {
 	var (

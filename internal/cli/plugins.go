@@ -248,10 +248,10 @@ entry file; a pipeline uses it with use: NAME or use: NAME@CONSTRAINT.`,
 			}
 			tw.Flush()
 			for _, p := range c.Shadowed {
-				fmt.Fprintf(a.stderr, "pipe: %s %s in %s is shadowed by the same version in an earlier directory\n", p.Name, p.Version, p.Dir)
+				a.printWarn(fmt.Sprintf("%s %s in %s is shadowed by the same version in an earlier directory", p.Name, p.Version, p.Dir))
 			}
 			for _, p := range c.Problems {
-				fmt.Fprintf(a.stderr, "pipe: %v\n", p.Err)
+				a.printErr(p.Err)
 			}
 			if len(c.Problems) > 0 {
 				return errTestsConfig // reported above: exit 2

@@ -31,7 +31,7 @@ func isTerminal(w io.Writer) bool {
 // called; stop draws the final state and ends the line.
 func showProgress(w io.Writer, p *engine.Pipeline, interval time.Duration) (stop func()) {
 	start := time.Now()
-	draw := func() {
+	draw := func(final bool) {
 		read, total := p.Progress()
 		stats := p.Stats()
 		recs := stats[0].In
@@ -47,21 +47,29 @@ func showProgress(w io.Writer, p *engine.Pipeline, interval time.Duration) (stop
 			line += "  ETA " + eta.Round(time.Second).String()
 		}
 		fmt.Fprintf(w, "\r\033[K%s", line)
+		if final {
+			fmt.Fprintln(w)
+		}
 	}
+	draw(false)
+	return every(interval, draw)
+}
+
+// every calls draw(false) every interval until stop is called; stop calls
+// draw(true) and returns once it returned.
+func every(interval time.Duration, draw func(final bool)) (stop func()) {
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
 		t := time.NewTicker(interval)
 		defer t.Stop()
-		draw()
 		for {
 			select {
 			case <-t.C:
-				draw()
+				draw(false)
 			case <-done:
-				draw()
-				fmt.Fprintln(w)
+				draw(true)
 				return
 			}
 		}
@@ -92,26 +100,7 @@ func showProgressJSON(log *slog.Logger, p *engine.Pipeline, interval time.Durati
 		}
 		log.Info("progress", attrs...)
 	}
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-t.C:
-				draw(false)
-			case <-done:
-				draw(true)
-				return
-			}
-		}
-	}()
-	return func() {
-		close(done)
-		<-finished
-	}
+	return every(interval, draw)
 }
 
 func humanBytes(n int64) string {

@@ -50,7 +50,7 @@ func runStage(t *testing.T, sp engine.StageSpec, in []string) run {
 	for i, s := range in {
 		recs[i] = engine.NewRecord([]byte(s))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // a hang guard
 	defer cancel()
 	out, err := p.Process(ctx, recs...)
 	evMu.Lock()

@@ -16,6 +16,7 @@ import (
 
 	"github.com/pipe-dev/pipe/engine"
 	"github.com/pipe-dev/pipe/internal/plugins"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 )
 
@@ -35,12 +36,29 @@ func (f *pluginFlags) add(cmd *cobra.Command) {
 	fl.StringVar(&f.auditLog, "audit-log", "", "append plugin and security events to this file as JSON lines")
 }
 
-// auditLog writes security-relevant events as JSON lines.
+// auditLog writes security-relevant events as JSON lines. An audit log
+// that cannot be written when it is opened stops the command before any
+// plugin loads (exit 2); a write that fails later is logged as an error,
+// counted (pipe_audit_write_errors_total) and makes the run exit 1 at its
+// end (err).
 type auditLog struct {
-	mu sync.Mutex
-	w  io.WriteCloser
+	mu     sync.Mutex
+	w      io.WriteCloser
+	path   string
+	log    *slog.Logger
+	failed int
+	first  error
 }
 
+// auditWriteErrors counts audit events that could not be written.
+var auditWriteErrors = prometheus.NewCounter(prometheus.CounterOpts{
+	Name: "pipe_audit_write_errors_total",
+	Help: "Audit log events that could not be written (--audit-log).",
+})
+
+// openAudit opens --audit-log and writes its first event (audit_opened),
+// so that a path that cannot take a line (a directory, /dev/full, a full
+// disk, no permission) is a usage error before anything runs.
 func (a *app) openAudit() (*auditLog, error) {
 	if a.plug.auditLog == "" {
 		return nil, nil
@@ -49,19 +67,57 @@ func (a *app) openAudit() (*auditLog, error) {
 	if err != nil {
 		return nil, usagef("--audit-log: %v", err)
 	}
-	return &auditLog{w: f}, nil
+	l := &auditLog{w: f, path: a.plug.auditLog, log: slog.New(slog.NewTextHandler(a.stderr, nil))}
+	if err := l.write("audit_opened", map[string]any{"pid": os.Getpid(), "args": os.Args[1:]}); err != nil {
+		f.Close()
+		return nil, usagef("--audit-log %s cannot be written: %v", a.plug.auditLog, err)
+	}
+	if lg, err := a.logger(); err == nil {
+		l.log = lg
+	}
+	return l, nil
+}
+
+func (l *auditLog) write(kind string, fields map[string]any) error {
+	fields["time"] = time.Now().UTC().Format(time.RFC3339Nano)
+	fields["event"] = kind
+	b, err := json.Marshal(fields)
+	if err != nil {
+		b, _ = json.Marshal(map[string]any{"time": fields["time"], "event": kind, "marshal_error": err.Error()})
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, err = l.w.Write(append(b, '\n'))
+	return err
 }
 
 func (l *auditLog) event(kind string, fields map[string]any) {
 	if l == nil {
 		return
 	}
-	fields["time"] = time.Now().UTC().Format(time.RFC3339Nano)
-	fields["event"] = kind
-	b, _ := json.Marshal(fields)
+	if err := l.write(kind, fields); err != nil {
+		auditWriteErrors.Inc()
+		l.mu.Lock()
+		l.failed++
+		if l.first == nil {
+			l.first = err
+		}
+		l.mu.Unlock()
+		l.log.Error("audit log write failed; the event is lost", "file", l.path, "event", kind, "err", err)
+	}
+}
+
+// err reports the events that could not be written (nil when none).
+func (l *auditLog) err() error {
+	if l == nil {
+		return nil
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.w.Write(append(b, '\n'))
+	if l.failed == 0 {
+		return nil
+	}
+	return fmt.Errorf("audit log %s: %d events could not be written: %w", l.path, l.failed, l.first)
 }
 
 func (l *auditLog) close() {
@@ -70,29 +126,72 @@ func (l *auditLog) close() {
 	}
 }
 
+// sandboxFields are the stage fields by which a kind's sandbox is relaxed
+// (lua's allow: [os, io], wasm's allow: [clock, random, ...]).
+var sandboxFields = []string{"allow", "grant", "grants"}
+
+// auditSandbox writes a sandbox_relaxed event for every stage that opts
+// out of (part of) its kind's sandbox.
+func auditSandbox(spec *engine.Spec, audit *auditLog) {
+	if audit == nil || spec == nil {
+		return
+	}
+	for i := range spec.Stages {
+		s := &spec.Stages[i]
+		if s.Extra.IsZero() {
+			continue
+		}
+		v, err := s.Extra.Value()
+		m, ok := v.(map[string]any)
+		if err != nil || !ok {
+			continue
+		}
+		for _, f := range sandboxFields {
+			if g, ok := m[f]; ok && g != nil {
+				if l, isList := g.([]any); isList && len(l) == 0 {
+					continue
+				}
+				audit.event("sandbox_relaxed", map[string]any{"stage": s.Name, "kind": s.Type, "field": f, "allow": g, "file": spec.File})
+			}
+		}
+	}
+}
+
 // pluginDirs lists the directories to search: flags, the pipeline's
-// plugins.dirs (relative to its file), then PIPE_PLUGIN_PATH.
+// plugins.dirs (relative to its file), then PIPE_PLUGIN_PATH; each an
+// absolute path without symbolic links (resolved once, here), so the
+// file a signature is checked on is the file that runs, wherever pipe
+// is started from.
 func (a *app) pluginDirs(spec *engine.Spec) []string {
-	dirs := append([]string(nil), a.plug.dirs...)
+	var dirs []string
+	for _, d := range a.plug.dirs {
+		dirs = append(dirs, plugins.RealDir(d))
+	}
 	if spec != nil {
 		for _, d := range spec.Plugins.Dirs {
-			if !filepath.IsAbs(d) && spec.File != "" {
-				d = filepath.Join(filepath.Dir(spec.File), d)
-			}
-			dirs = append(dirs, d)
+			dirs = append(dirs, plugins.RealDir(specRelative(spec, d)))
 		}
 	}
 	for _, d := range filepath.SplitList(os.Getenv("PIPE_PLUGIN_PATH")) {
 		if d != "" {
-			dirs = append(dirs, d)
+			dirs = append(dirs, plugins.RealDir(d))
 		}
 	}
 	return dirs
 }
 
+// specRelative returns p relative to the directory of spec's file (p when
+// absolute or spec has no file).
+func specRelative(spec *engine.Spec, p string) string {
+	if filepath.IsAbs(p) || spec.File == "" {
+		return p
+	}
+	return filepath.Join(filepath.Dir(spec.File), p)
+}
+
 // catalog discovers the plugins a pipeline (or none) can use, with the
 // trusted keys applied, and writes what it found to the audit log.
-func (a *app) catalog(spec *engine.Spec, audit *auditLog) (*plugins.Catalog, error) {
+func (a *app) catalog(spec *engine.Spec, log *slog.Logger, audit *auditLog) (*plugins.Catalog, error) {
 	c := plugins.Discover(a.pluginDirs(spec))
 	for _, p := range c.Plugins { // a kind this binary lacks cannot run here either
 		if _, ok := a.reg.Kind(p.Kind); !ok && p.Compatible {
@@ -104,20 +203,22 @@ func (a *app) catalog(spec *engine.Spec, audit *auditLog) (*plugins.Catalog, err
 	require := a.plug.requireSigned
 	if spec != nil {
 		for _, k := range spec.Plugins.Trust {
-			if !filepath.IsAbs(k) && spec.File != "" {
-				k = filepath.Join(filepath.Dir(spec.File), k)
-			}
-			trust = append(trust, k)
+			trust = append(trust, specRelative(spec, k))
 		}
 		require = require || spec.Plugins.RequireSigned
 	}
 	var keys []plugins.Key
 	for _, t := range trust {
-		k, err := plugins.LoadPublicKey(t)
+		ks, err := plugins.LoadPublicKeys(t)
 		if err != nil {
 			return nil, &engine.ConfigError{Msg: fmt.Sprintf("trusted key: %v", err), Err: err}
 		}
-		keys = append(keys, k)
+		for _, k := range ks {
+			if k.Legacy {
+				log.Warn("trusted key file in pipe's old key format (deprecated, read until the next release); use the OpenSSH public key of pipe plugins keygen", "file", t)
+			}
+		}
+		keys = append(keys, ks...)
 	}
 	c.Trust(keys, require)
 	for _, p := range c.Plugins {
@@ -125,9 +226,14 @@ func (a *app) catalog(spec *engine.Spec, audit *auditLog) (*plugins.Catalog, err
 		audit.event("plugin_discovered", map[string]any{"plugin": p.Name, "version": info.Version, "kind": p.Kind, "dir": p.Dir, "sha256": info.SHA256, "compatible": p.Compatible})
 		switch {
 		case p.Signed:
-			audit.event("signature_verified", map[string]any{"plugin": p.Name, "version": info.Version, "signature": p.Signature})
+			ev := map[string]any{"plugin": p.Name, "version": info.Version, "signature": p.Signature, "sha256": info.SHA256, "key": p.Verification.Key.Fingerprint()}
+			if p.Verification.Legacy {
+				ev["format"] = "legacy"
+				log.Warn("plugin signed in pipe's old signature format (deprecated, read until the next release); re-sign it with pipe plugins sign", "plugin", p.Name, "version", info.Version, "dir", p.Dir)
+			}
+			audit.event("signature_verified", ev)
 		case strings.HasPrefix(p.Signature, "invalid"):
-			audit.event("signature_failed", map[string]any{"plugin": p.Name, "version": info.Version, "reason": p.Signature})
+			audit.event("signature_failed", map[string]any{"plugin": p.Name, "version": info.Version, "reason": p.Signature, "sha256": info.SHA256})
 		}
 	}
 	for _, pr := range c.Problems {
@@ -146,7 +252,7 @@ func (a *app) buildOptions(spec *engine.Spec, log *slog.Logger, audit *auditLog)
 			audit.event(event, attrs)
 		}))
 	}
-	c, err := a.catalog(spec, audit)
+	c, err := a.catalog(spec, log, audit)
 	if err != nil {
 		return nil, err
 	}
@@ -168,6 +274,15 @@ func (a *app) buildOptions(spec *engine.Spec, log *slog.Logger, audit *auditLog)
 				return
 			}
 			info := p.Info()
+			if strings.HasPrefix(p.Signature, "invalid") {
+				// Keys are trusted but signatures not required: a plugin
+				// whose signature no longer matches runs (unsigned ones do
+				// too), loudly. --require-signed refuses it.
+				log.Warn("plugin signature does not match its files; running it because signatures are not required (--require-signed refuses it)",
+					"plugin", p.Name, "version", info.Version, "dir", p.Dir, "reason", strings.TrimPrefix(p.Signature, "invalid: "))
+				audit.event("plugin_signature_mismatch", map[string]any{"plugin": p.Name, "version": info.Version, "kind": p.Kind, "entry": p.EntryPath,
+					"sha256": info.SHA256, "reason": p.Signature, "differs": p.Verification.Differs, "action": "loaded: signatures not required"})
+			}
 			audit.event("plugin_loaded", map[string]any{"plugin": p.Name, "version": info.Version, "kind": p.Kind, "entry": p.EntryPath, "sha256": info.SHA256, "signature": p.Signature})
 			log.Info("plugin resolved", "plugin", p.Name, "version", info.Version, "kind", p.Kind)
 		}}))
@@ -181,7 +296,11 @@ func (a *app) build(spec *engine.Spec, log *slog.Logger, audit *auditLog) (*engi
 	if err != nil {
 		return nil, err
 	}
-	return engine.Build(spec, opts...)
+	p, err := engine.Build(spec, opts...)
+	if err == nil {
+		auditSandbox(spec, audit)
+	}
+	return p, err
 }
 
 func (a *app) pluginsCmd() *cobra.Command {
@@ -217,7 +336,11 @@ entry file; a pipeline uses it with use: NAME or use: NAME@CONSTRAINT.`,
 				return err
 			}
 			defer audit.close()
-			c, err := a.catalog(nil, audit)
+			log, err := a.logger()
+			if err != nil {
+				return err
+			}
+			c, err := a.catalog(nil, log, audit)
 			if err != nil {
 				return err
 			}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -18,6 +19,7 @@ import (
 	"github.com/pipe-dev/pipe/internal/plugins"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
+	"golang.org/x/crypto/ssh"
 )
 
 // pluginFlags are the plugin options every command shares.
@@ -427,7 +429,117 @@ entry file; a pipeline uses it with use: NAME or use: NAME@CONSTRAINT.`,
 			return nil
 		},
 	}
-	sign.Flags().StringVar(&key, "key", "", "the private key file (from pipe plugins keygen)")
-	cmd.AddCommand(keygen, sign)
+	sign.Flags().StringVar(&key, "key", "", "the private key file (from pipe plugins keygen, or an unencrypted OpenSSH key)")
+	cmd.AddCommand(keygen, sign, a.verifyCmd())
 	return cmd
+}
+
+// verifyCmd is `pipe plugins verify DIR...`: a check for CI.
+func (a *app) verifyCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "verify --trust KEY.pub DIR...",
+		Short: "check plugin folders against trusted keys: what is signed, by whom, what differs",
+		Long: `Check each plugin in DIR... (a plugin folder, or a directory of plugin
+folders) against the keys of --trust: prints, per plugin, whether its
+signature is valid, which key made it, the files it covers with their
+SHA-256s, and every file that differs from what was signed. Exits 1 when
+any plugin is unsigned, signed by a key that is not trusted, tampered with,
+or cannot be read; 2 without --trust or DIR.`,
+		Example: `  pipe plugins verify --trust keys/team.pub plugins/
+  # the same check with standard tools, for one plugin:
+  cd plugins/redact/1.4.2 && sha256sum -c plugin.sha256 &&
+    ssh-keygen -Y verify -f allowed_signers -I team -n pipe-plugin -s plugin.sig < plugin.sha256`,
+		Args: usageArgs(cobra.MinimumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			log, err := a.logger()
+			if err != nil {
+				return err
+			}
+			if len(a.plug.trust) == 0 {
+				return usagef("pipe plugins verify needs --trust KEY.pub (the keys whose signatures count)")
+			}
+			var keys []plugins.Key
+			for _, t := range a.plug.trust {
+				ks, err := plugins.LoadPublicKeys(t)
+				if err != nil {
+					return usagef("--trust: %v", err)
+				}
+				keys = append(keys, ks...)
+			}
+			failed := 0
+			for _, dir := range args {
+				var c *plugins.Catalog
+				if _, err := os.Stat(filepath.Join(dir, plugins.ManifestName)); err == nil {
+					c = &plugins.Catalog{}
+					p, err := plugins.LoadManifest(filepath.Join(dir, plugins.ManifestName))
+					if err != nil {
+						c.Problems = append(c.Problems, plugins.Problem{Path: filepath.Join(dir, plugins.ManifestName), Err: err})
+					} else {
+						c.Plugins = append(c.Plugins, p)
+					}
+				} else {
+					c = plugins.Discover([]string{dir})
+					if len(c.Plugins) == 0 && len(c.Problems) == 0 {
+						c.Problems = append(c.Problems, plugins.Problem{Path: dir, Err: errors.New("no plugin folder (no plugin.yaml) found")})
+					}
+				}
+				c.Trust(keys, true)
+				for _, p := range c.Plugins {
+					if !a.printVerification(p, log) {
+						failed++
+					}
+				}
+				for _, pr := range c.Problems {
+					fmt.Fprintf(a.stdout, "FAIL %s: %v\n", pr.Path, pr.Err)
+					failed++
+				}
+			}
+			if failed > 0 {
+				return fmt.Errorf("%d plugins failed verification", failed)
+			}
+			return nil
+		},
+	}
+}
+
+// printVerification prints what checking p's signature found and reports
+// whether it passed.
+func (a *app) printVerification(p *plugins.Plugin, log *slog.Logger) bool {
+	v := p.Verification
+	ok := v.Err == nil
+	status := "OK  "
+	if !ok {
+		status = "FAIL"
+	}
+	fmt.Fprintf(a.stdout, "%s %s %s (%s)\n", status, p.Name, p.Version, p.Dir)
+	switch {
+	case ok:
+		fmt.Fprintf(a.stdout, "  signed by %s (%s)\n", v.Key.Name, v.Key.Fingerprint())
+	case errors.Is(v.Err, plugins.ErrUnsigned):
+		fmt.Fprintf(a.stdout, "  unsigned: no %s\n", plugins.SignatureName)
+	default:
+		fmt.Fprintf(a.stdout, "  %v\n", v.Err)
+		switch {
+		case v.Key.Pub != nil:
+			fmt.Fprintf(a.stdout, "  signed by %s (%s)\n", v.Key.Name, v.Key.Fingerprint())
+		case v.Signer != nil:
+			fmt.Fprintf(a.stdout, "  signed by key %s (not trusted)\n", ssh.FingerprintSHA256(v.Signer))
+		}
+	}
+	if v.Legacy && ok {
+		fmt.Fprintf(a.stdout, "  old signature format (deprecated): re-sign with pipe plugins sign\n")
+		log.Warn("plugin signed in pipe's old signature format (deprecated, read until the next release)", "plugin", p.Name, "dir", p.Dir)
+	}
+	names := make([]string, 0, len(v.Signed))
+	for n := range v.Signed {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(a.stdout, "  signed   %s  %s\n", v.Signed[n], n)
+	}
+	for _, d := range v.Differs {
+		fmt.Fprintf(a.stdout, "  differs  %s\n", d)
+	}
+	return ok
 }

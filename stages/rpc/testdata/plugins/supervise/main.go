@@ -1,0 +1,40 @@
+// Command supervise is an rpc plugin for the supervision tests of the
+// trust work (restart accounting, output after the handshake, start-up
+// errors); its first argument picks a behaviour.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/pipe-dev/pipe/engine"
+	"github.com/pipe-dev/pipe/stages/rpc"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: supervise MODE")
+		os.Exit(2)
+	}
+	switch os.Args[1] {
+	case "stdout": // prints each record on its real stdout (fd 1), after the handshake
+		out := os.NewFile(1, "stdout") // rpc.Serve redirects os.Stdout, not fd 1
+		rpc.Serve(engine.TransformerFunc(func(_ context.Context, r *engine.Record, emit func(*engine.Record)) error {
+			fmt.Fprintf(out, "stdout line %s\n", r.Data)
+			emit(r)
+			return nil
+		}))
+	case "dying": // closes stdout, then writes its last words to stderr slowly and exits
+		syscall.Close(1)
+		fmt.Fprintln(os.Stderr, "first words")
+		time.Sleep(200 * time.Millisecond)
+		fmt.Fprintln(os.Stderr, "last words: license file missing")
+		os.Exit(1)
+	default:
+		fmt.Fprintf(os.Stderr, "unknown mode %q\n", os.Args[1])
+		os.Exit(2)
+	}
+}

@@ -58,6 +58,11 @@ var auditWriteErrors = prometheus.NewCounter(prometheus.CounterOpts{
 	Help: "Audit log events that could not be written (--audit-log).",
 })
 
+// openAuditFile opens the audit log for appending (a variable for tests).
+var openAuditFile = func(path string) (io.WriteCloser, error) {
+	return os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+}
+
 // openAudit opens --audit-log and writes its first event (audit_opened),
 // so that a path that cannot take a line (a directory, /dev/full, a full
 // disk, no permission) is a usage error before anything runs.
@@ -65,7 +70,7 @@ func (a *app) openAudit() (*auditLog, error) {
 	if a.plug.auditLog == "" {
 		return nil, nil
 	}
-	f, err := os.OpenFile(a.plug.auditLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	f, err := openAuditFile(a.plug.auditLog)
 	if err != nil {
 		return nil, usagef("--audit-log: %v", err)
 	}

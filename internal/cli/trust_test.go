@@ -295,3 +295,51 @@ func counterValue(c interface{ Write(*dto.Metric) error }) float64 {
 	c.Write(&m)
 	return m.GetCounter().GetValue()
 }
+
+// TestPluginsVerify: pipe plugins verify prints what is signed, by whom
+// and what differs, and exits 1 when anything fails (2 without --trust).
+func TestPluginsVerify(t *testing.T) {
+	reg := trustRegistry()
+	dir := t.TempDir()
+	plugs := filepath.Join(dir, "plugins")
+	good := writeTag(t, filepath.Join(plugs, "a"), "good:")
+	bad := writeTag(t, filepath.Join(plugs, "b"), "v1:")
+	writeTag(t, filepath.Join(plugs, "c"), "unsigned:")
+	key, other := filepath.Join(dir, "team"), filepath.Join(dir, "other")
+	cli(t, reg, "", "plugins", "keygen", key, "--name", "team")
+	cli(t, reg, "", "plugins", "keygen", other, "--name", "other")
+	for _, d := range []string{good, bad} {
+		if code, _, errs := cli(t, reg, "", "plugins", "sign", "--key", key, d); code != 0 {
+			t.Fatal(errs)
+		}
+	}
+	// One plugin folder, signed and intact.
+	code, out, errs := cli(t, reg, "", "plugins", "verify", "--trust", key+".pub", good)
+	if code != 0 || !strings.Contains(out, "OK   tag 1.0.0") || !strings.Contains(out, "signed by team (SHA256:") ||
+		!strings.Contains(out, "  plugin.yaml") || !strings.Contains(out, "  tag.js") {
+		t.Errorf("verify good: %d\n%s%s", code, out, errs)
+	}
+	// Tampered: what differs.
+	os.WriteFile(filepath.Join(bad, "tag.js"), []byte("evil:"), 0o644)
+	code, out, _ = cli(t, reg, "", "plugins", "verify", "--trust", key+".pub", bad)
+	if code != 1 || !strings.Contains(out, "FAIL tag 1.0.0") || !strings.Contains(out, "differs  tag.js: sha256 ") || !strings.Contains(out, "signed by team") {
+		t.Errorf("verify tampered: %d\n%s", code, out)
+	}
+	// Directories of plugins: the unsigned one fails too.
+	code, out, _ = cli(t, reg, "", "plugins", "verify", "--trust", key+".pub", filepath.Join(plugs, "a"), filepath.Join(plugs, "b"), filepath.Join(plugs, "c"))
+	if code != 1 || strings.Count(out, "FAIL") != 2 || strings.Count(out, "OK ") != 1 || !strings.Contains(out, "unsigned: no plugin.sig") {
+		t.Errorf("verify dir: %d\n%s", code, out)
+	}
+	// Signed, but by a key that is not trusted.
+	code, out, _ = cli(t, reg, "", "plugins", "verify", "--trust", other+".pub", good)
+	if code != 1 || !strings.Contains(out, "not a trusted key") || !strings.Contains(out, "(not trusted)") {
+		t.Errorf("verify with another key: %d\n%s", code, out)
+	}
+	// Usage.
+	if code, _, errs := cli(t, reg, "", "plugins", "verify", good); code != 2 || !strings.Contains(errs, "needs --trust") {
+		t.Errorf("verify without --trust: %d %s", code, errs)
+	}
+	if code, out, _ := cli(t, reg, "", "plugins", "verify", "--trust", key+".pub", filepath.Join(dir, "nothing")); code != 1 || !strings.Contains(out, "FAIL") {
+		t.Errorf("verify of an empty path: %d %s", code, out)
+	}
+}

@@ -56,6 +56,13 @@ func TestEntrySymlinks(t *testing.T) {
 	if p.EntryPath != real || p.SHA256 != hex.EncodeToString(sha(t, []byte("ok"))) {
 		t.Errorf("entry %s %s, want %s and the sha256 of its bytes", p.EntryPath, p.SHA256, real)
 	}
+	// ../ and absolute entries, as before.
+	for i, e := range []string{"../outside.bin", "../../bin/sh", "/bin/sh", "a/../../outside.bin"} {
+		d := writePlugin(t, dir, "dotdot/"+strings.Repeat("x", i+1), strings.Replace(manifest("dd", "1.0.0", ">=1.0"), "entry: entry.bin", "entry: "+e, 1), "")
+		if _, err := LoadManifest(filepath.Join(d, ManifestName)); err == nil || !strings.Contains(err.Error(), "must be a file inside the plugin folder") {
+			t.Errorf("entry %s: %v", e, err)
+		}
+	}
 	// Discovery reports the refused ones as problems.
 	c := Discover([]string{filepath.Join(dir, "plugins")})
 	if len(c.Plugins) != 1 || len(c.Problems) != 3 {

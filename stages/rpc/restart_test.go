@@ -255,3 +255,23 @@ func TestEventsCarryTheRunningHash(t *testing.T) {
 		}
 	}
 }
+
+// TestPluginInheritsNothing: the plugin gets neither the host's stdin (the
+// records) nor its environment, only PATH, the handshake and env:.
+func TestPluginInheritsNothing(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.WriteString("a record on the host's stdin\n")
+	w.Close()
+	saved := os.Stdin
+	os.Stdin = r
+	defer func() { os.Stdin = saved; r.Close() }()
+	t.Setenv("PIPE_TEST_HOST_SECRET", "hunter2")
+	sp := engine.StageSpec{Name: "p", Type: "rpc", Path: plugin("supervise"), Extra: engine.ConfigOf(map[string]any{"args": []string{"inherit"}})}
+	res := runStage(t, sp, []string{"x"})
+	if res.err != nil || !equal(res.out, []string{`stdin="" env=""`}) {
+		t.Errorf("plugin saw %q (err %v); want nothing of the host's stdin and environment", res.out, res.err)
+	}
+}

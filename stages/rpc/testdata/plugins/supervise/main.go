@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"syscall"
 	"time"
@@ -33,6 +34,14 @@ func main() {
 		time.Sleep(200 * time.Millisecond)
 		fmt.Fprintln(os.Stderr, "last words: license file missing")
 		os.Exit(1)
+	case "inherit": // reports what it got of the host's stdin and environment
+		in, _ := io.ReadAll(os.Stdin)
+		got := fmt.Sprintf("stdin=%q env=%q", in, os.Getenv("PIPE_TEST_HOST_SECRET"))
+		rpc.Serve(engine.TransformerFunc(func(_ context.Context, r *engine.Record, emit func(*engine.Record)) error {
+			r.Data = []byte(got)
+			emit(r)
+			return nil
+		}))
 	default:
 		fmt.Fprintf(os.Stderr, "unknown mode %q\n", os.Args[1])
 		os.Exit(2)

@@ -483,7 +483,7 @@ Exit status 2 if any file has an error.`,
 			case len(errs) > 0:
 				return &engine.ConfigError{Msg: fmt.Sprintf("%d of %d pipeline files have errors", len(errs), len(args))}
 			}
-			return nil
+			return audit.err() // events lost: exit 1
 		},
 	}
 }

@@ -21,7 +21,7 @@ func main() {
 		msg := gjson.GetBytes(rec.Data, "msg").String()
 		data, err := sjson.SetBytes(rec.Data, "msg", strings.ToUpper(msg))
 		if err != nil {
-			return err
+			return err // fails this record: on_error decides
 		}
 		if data, err = sjson.SetBytes(data, "processed", true); err != nil {
 			return err

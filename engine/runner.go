@@ -398,6 +398,9 @@ func (w *worker) end(err error) error {
 		if cause := context.Cause(a.ctx); errors.Is(cause, ErrStageTimeout) && w.parent.Err() == nil {
 			// A call that returned after its deadline was cut short,
 			// whatever it returned: its output is not trusted.
+			if rerr := w.reset(); rerr != nil {
+				return rerr
+			}
 			return cause
 		}
 	}

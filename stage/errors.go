@@ -52,7 +52,7 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 type StageError struct {
 	Stage  string // stage name ("input", "output" for codec errors)
 	Kind   string // stage type: native, lua, js, wasm, rpc
-	Op     string // open, transform, flush, close, reset, read, write
+	Op     string // open, transform, flush, close, read, write
 	Record int64  // input record number (1-based); 0 if none
 	Err    error
 }

@@ -87,10 +87,12 @@ type Closer interface {
 // cancellation but no per-record deadline; Reset should not block beyond
 // ctx.
 //
-// A nil error means the next call may proceed. A non-nil error means the
-// instance cannot go on: the engine stops the pipeline with a *StageError
-// (Op "reset") whatever the on_error policy, and still calls Close. An
-// instance that does not implement Resetter is called again as it is after a
+// A nil error means the next call may proceed (the interrupted record still
+// fails with ErrStageTimeout and takes the on_error policy). A non-nil error
+// means the instance cannot go on: the engine stops the pipeline whatever
+// the on_error policy, with a *StageError for the interrupted record whose
+// error wraps ErrFatal and Reset's error, and still calls Close. An instance
+// that does not implement Resetter is called again as it is after a
 // timeout, so it must survive an interrupted call by itself.
 type Resetter interface {
 	Reset(ctx context.Context) error

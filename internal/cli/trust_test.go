@@ -67,7 +67,7 @@ func writeTag(t *testing.T, dir, prefix string) string {
 	if err := os.MkdirAll(d, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(filepath.Join(d, "plugin.yaml"), []byte("name: tag\nversion: 1.0.0\nkind: js\nentry: tag.js\napi: '>=1.0, <2'\n"), 0o644)
+	os.WriteFile(filepath.Join(d, "plugin.yaml"), []byte("name: tag\nversion: 1.0.0\nkind: js\nentry: tag.js\napi: '^2'\n"), 0o644)
 	os.WriteFile(filepath.Join(d, "tag.js"), []byte(prefix), 0o644)
 	return d
 }

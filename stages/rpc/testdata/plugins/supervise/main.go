@@ -11,8 +11,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/pipe-dev/pipe/engine"
-	"github.com/pipe-dev/pipe/stages/rpc"
+	"github.com/pipe-dev/pipe/stage"
+	"github.com/pipe-dev/pipe/stages/rpc/rpcplugin"
 )
 
 func main() {
@@ -23,7 +23,7 @@ func main() {
 	switch os.Args[1] {
 	case "stdout": // prints each record on its real stdout (fd 1), after the handshake
 		out := os.NewFile(1, "stdout") // rpc.Serve redirects os.Stdout, not fd 1
-		rpc.Serve(engine.TransformerFunc(func(_ context.Context, r *engine.Record, emit func(*engine.Record)) error {
+		rpcplugin.Serve(stage.TransformerFunc(func(_ context.Context, r *stage.Record, emit func(*stage.Record)) error {
 			fmt.Fprintf(out, "stdout line %s\n", r.Data)
 			emit(r)
 			return nil
@@ -37,7 +37,7 @@ func main() {
 	case "inherit": // reports what it got of the host's stdin and environment
 		in, _ := io.ReadAll(os.Stdin)
 		got := fmt.Sprintf("stdin=%q env=%q", in, os.Getenv("PIPE_TEST_HOST_SECRET"))
-		rpc.Serve(engine.TransformerFunc(func(_ context.Context, r *engine.Record, emit func(*engine.Record)) error {
+		rpcplugin.Serve(stage.TransformerFunc(func(_ context.Context, r *stage.Record, emit func(*stage.Record)) error {
 			r.Data = []byte(got)
 			emit(r)
 			return nil

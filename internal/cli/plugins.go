@@ -75,7 +75,7 @@ func (a *app) openAudit() (*auditLog, error) {
 		return nil, usagef("--audit-log: %v", err)
 	}
 	l := &auditLog{w: f, path: a.plug.auditLog, log: slog.New(slog.NewTextHandler(a.stderr, nil))}
-	if err := l.write("audit_opened", map[string]any{"pid": os.Getpid(), "args": os.Args[1:]}); err != nil {
+	if err := l.write("audit_opened", map[string]any{"pid": os.Getpid()}); err != nil {
 		f.Close()
 		return nil, usagef("--audit-log %s cannot be written: %v", a.plug.auditLog, err)
 	}
@@ -314,15 +314,18 @@ func (a *app) pluginsCmd() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "plugins [DIR...]",
-		Short: "list discovered plugins, their versions and compatibility; keygen and sign",
+		Short: "list discovered plugins, their versions and compatibility; keygen, sign and verify",
 		Long: `List the plugins in DIR... (default: --plugin-dir and PIPE_PLUGIN_PATH): name,
 version, kind, whether this pipe can run it (host API ` + plugins.HostAPIVersion + `) and its
 signature status. A plugin is a folder with a plugin.yaml manifest next to its
-entry file; a pipeline uses it with use: NAME or use: NAME@CONSTRAINT.`,
+entry file; a pipeline uses it with use: NAME or use: NAME@CONSTRAINT.
+Signatures are SSH signatures (ssh-keygen -Y, namespace pipe-plugin) over
+the folder's plugin.sha256; pipe plugins verify checks them for CI.`,
 		Example: `  pipe plugins ./plugins
   pipe plugins --json ./plugins | jq .
   pipe plugins keygen team-key
   pipe plugins sign --key team-key ./plugins/redact
+  pipe plugins verify --trust team-key.pub ./plugins
   pipe run p.yaml --plugin-dir ./plugins --trust team-key.pub --require-signed`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dirs := args
@@ -393,7 +396,7 @@ entry file; a pipeline uses it with use: NAME or use: NAME@CONSTRAINT.`,
 	var keyName string
 	keygen := &cobra.Command{
 		Use:     "keygen KEYFILE",
-		Short:   "make an ed25519 key pair for signing plugins: KEYFILE (private) and KEYFILE.pub",
+		Short:   "make an ed25519 OpenSSH key pair for signing plugins: KEYFILE (private) and KEYFILE.pub",
 		Example: "  pipe plugins keygen team-key --name team",
 		Args:    usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -411,7 +414,7 @@ entry file; a pipeline uses it with use: NAME or use: NAME@CONSTRAINT.`,
 	var key string
 	sign := &cobra.Command{
 		Use:     "sign --key KEYFILE DIR...",
-		Short:   "sign plugin folders: writes DIR/plugin.sig over the manifest and entry file",
+		Short:   "sign plugin folders: writes DIR/plugin.sha256 (manifest and entry) and its SSH signature DIR/plugin.sig",
 		Example: "  pipe plugins sign --key team-key plugins/redact",
 		Args:    usageArgs(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {

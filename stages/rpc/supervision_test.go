@@ -151,7 +151,7 @@ func TestCrashingRecordIsolated(t *testing.T) {
 	sp := casesSpec("boom")
 	sp.OnError = engine.OnErrorDrop
 	// Up to four restarts per poison record (max_restarts counts them).
-	sp.Extra = engine.ConfigOf(map[string]any{"args": []string{"boom"}, "max_restarts": 8})
+	sp.Extra = engine.ConfigOf(map[string]any{"args": []string{"boom"}, "max_restarts": 20})
 	r := runStage(t, sp, in)
 	if r.err != nil {
 		t.Fatal(r.err)

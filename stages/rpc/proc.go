@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -131,6 +132,7 @@ func (s *stage) start(ctx context.Context, tl *tail) (*proc, error) {
 	if err != nil {
 		return fail(explainStart(err))
 	}
+	run.handshaken.Store(true)
 	p.pid = run.pid()
 	raw, err := cp.Dispense(PluginName)
 	if err != nil {
@@ -164,8 +166,10 @@ type cmdRunner struct {
 	env  []string
 	// stdoutLog hears the plugin's stdout after the handshake line.
 	stdoutLog io.Writer
-	// grace bounds the wait of Kill for the plugin's stderr to close.
-	grace time.Duration
+	// grace bounds the wait of Kill for the plugin's stderr to close
+	// while the handshake has not succeeded.
+	grace      time.Duration
+	handshaken atomic.Bool
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -227,9 +231,10 @@ func (r *cmdRunner) ID() string                      { return strconv.Itoa(r.pid
 // fails (no handshake, stdout closed): it first waits, up to grace, until
 // the plugin closed its stderr, so that what a dying plugin writes there
 // reaches the start-up error. (A plugin the host kills on purpose has its
-// process group killed before, so its stderr closes at once.)
+// process group killed before, so its stderr closes at once; after the
+// handshake Kill does not wait.)
 func (r *cmdRunner) Kill(context.Context) error {
-	if e, ok := r.stderr.(*eofReader); ok {
+	if e, ok := r.stderr.(*eofReader); ok && !r.handshaken.Load() {
 		t := time.NewTimer(r.grace)
 		select {
 		case <-e.eof:

@@ -442,9 +442,25 @@ the folder's plugin.sha256; pipe plugins verify checks them for CI.`,
 	return cmd
 }
 
+// verified is one plugin in the output of pipe plugins verify --json.
+type verified struct {
+	Name        string            `json:"name,omitempty"`
+	Version     string            `json:"version,omitempty"`
+	Path        string            `json:"path"`
+	OK          bool              `json:"ok"`
+	SignedBy    string            `json:"signed_by,omitempty"`
+	Fingerprint string            `json:"fingerprint,omitempty"`
+	Trusted     bool              `json:"trusted"`
+	Signed      map[string]string `json:"signed,omitempty"`
+	Differs     []string          `json:"differs,omitempty"`
+	Legacy      bool              `json:"legacy_format,omitempty"`
+	Error       string            `json:"error,omitempty"`
+}
+
 // verifyCmd is `pipe plugins verify DIR...`: a check for CI.
 func (a *app) verifyCmd() *cobra.Command {
-	return &cobra.Command{
+	var asJSON bool
+	cmd := &cobra.Command{
 		Use:   "verify --trust KEY.pub DIR...",
 		Short: "check plugin folders against trusted keys: what is signed, by whom, what differs",
 		Long: `Check each plugin in DIR... (a plugin folder, or a directory of plugin
@@ -475,6 +491,7 @@ or cannot be read; 2 without --trust or DIR.`,
 				keys = append(keys, ks...)
 			}
 			failed := 0
+			results := []verified{}
 			for _, dir := range args {
 				var c *plugins.Catalog
 				if _, err := os.Stat(filepath.Join(dir, plugins.ManifestName)); err == nil {
@@ -493,13 +510,36 @@ or cannot be read; 2 without --trust or DIR.`,
 				}
 				c.Trust(keys, true)
 				for _, p := range c.Plugins {
-					if !a.printVerification(p, log) {
+					v := p.Verification
+					r := verified{Name: p.Name, Version: p.Version.String(), Path: p.Dir, OK: v.Err == nil, Signed: v.Signed, Differs: v.Differs, Legacy: v.Legacy}
+					switch {
+					case v.Key.Pub != nil:
+						r.SignedBy, r.Fingerprint, r.Trusted = v.Key.Name, v.Key.Fingerprint(), true
+					case v.Signer != nil:
+						r.Fingerprint = ssh.FingerprintSHA256(v.Signer)
+					}
+					if v.Err != nil {
+						r.Error = v.Err.Error()
 						failed++
+					}
+					results = append(results, r)
+					if !asJSON {
+						a.printVerification(p, log)
 					}
 				}
 				for _, pr := range c.Problems {
-					fmt.Fprintf(a.stdout, "FAIL %s: %v\n", pr.Path, pr.Err)
+					results = append(results, verified{Path: pr.Path, Error: pr.Err.Error()})
+					if !asJSON {
+						fmt.Fprintf(a.stdout, "FAIL %s: %v\n", pr.Path, pr.Err)
+					}
 					failed++
+				}
+			}
+			if asJSON {
+				enc := json.NewEncoder(a.stdout)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(results); err != nil {
+					return err
 				}
 			}
 			if failed > 0 {
@@ -508,11 +548,12 @@ or cannot be read; 2 without --trust or DIR.`,
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the results as JSON, for scripts")
+	return cmd
 }
 
-// printVerification prints what checking p's signature found and reports
-// whether it passed.
-func (a *app) printVerification(p *plugins.Plugin, log *slog.Logger) bool {
+// printVerification prints what checking p's signature found.
+func (a *app) printVerification(p *plugins.Plugin, log *slog.Logger) {
 	v := p.Verification
 	ok := v.Err == nil
 	status := "OK  "
@@ -549,5 +590,4 @@ func (a *app) printVerification(p *plugins.Plugin, log *slog.Logger) bool {
 	for _, d := range v.Differs {
 		fmt.Fprintf(a.stdout, "  differs  %s\n", d)
 	}
-	return ok
 }

@@ -343,3 +343,30 @@ func TestPluginsVerify(t *testing.T) {
 		t.Errorf("verify of an empty path: %d %s", code, out)
 	}
 }
+
+// TestPluginsVerifyJSON: --json prints one object per plugin, for scripts.
+func TestPluginsVerifyJSON(t *testing.T) {
+	reg := trustRegistry()
+	dir := t.TempDir()
+	d := writeTag(t, filepath.Join(dir, "plugins"), "x:")
+	key := filepath.Join(dir, "team")
+	cli(t, reg, "", "plugins", "keygen", key, "--name", "team")
+	cli(t, reg, "", "plugins", "sign", "--key", key, d)
+	os.WriteFile(filepath.Join(d, "tag.js"), []byte("evil:"), 0o644)
+	code, out, errs := cli(t, reg, "", "plugins", "verify", "--json", "--trust", key+".pub", filepath.Join(dir, "plugins"))
+	var res []struct {
+		Name     string            `json:"name"`
+		OK       bool              `json:"ok"`
+		SignedBy string            `json:"signed_by"`
+		Trusted  bool              `json:"trusted"`
+		Signed   map[string]string `json:"signed"`
+		Differs  []string          `json:"differs"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || code != 1 {
+		t.Fatalf("verify --json: %d %v\n%s%s", code, err, out, errs)
+	}
+	if len(res) != 1 || res[0].Name != "tag" || res[0].OK || res[0].SignedBy != "team" || !res[0].Trusted || len(res[0].Signed) != 2 ||
+		len(res[0].Differs) != 1 || !strings.HasPrefix(res[0].Differs[0], "tag.js: sha256 ") {
+		t.Errorf("verify --json = %+v", res)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -234,5 +235,43 @@ func TestLegacySignatureStillRead(t *testing.T) {
 	p, _ = LoadManifest(filepath.Join(pd, ManifestName))
 	if v := Check(p, []Key{k}); v.Err != nil || v.Legacy {
 		t.Errorf("re-signed with the old key: %+v", v)
+	}
+}
+
+// TestThreatModelClaimsAreTested: every test README.md cites for a claim
+// exists, and every numbered claim of what pipe defends against cites one.
+func TestThreatModelClaimsAreTested(t *testing.T) {
+	readme := string(mustRead(t, "README.md"))
+	defined := map[string]bool{}
+	def := regexp.MustCompile(`(?m)^func (Test\w+)\(`)
+	filepath.WalkDir("../..", func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() && (d.Name() == "node_modules" || d.Name() == ".git") {
+			return filepath.SkipDir
+		}
+		if strings.HasSuffix(path, "_test.go") {
+			for _, m := range def.FindAllStringSubmatch(string(mustRead(t, path)), -1) {
+				defined[m[1]] = true
+			}
+		}
+		return nil
+	})
+	cited := regexp.MustCompile(`\bTest\w+`).FindAllString(readme, -1)
+	if len(cited) < 10 {
+		t.Fatalf("README cites %d tests", len(cited))
+	}
+	for _, name := range cited {
+		if !defined[name] {
+			t.Errorf("README.md cites %s, which no test file defines", name)
+		}
+	}
+	defends := readme[strings.Index(readme, "### What pipe defends against"):strings.Index(readme, "### What pipe does not defend against")]
+	claims := regexp.MustCompile(`(?ms)^\d+\. (.*?)(?:\n\n|\z)`).FindAllStringSubmatch(defends, -1)
+	if len(claims) < 6 {
+		t.Fatalf("found %d numbered claims in the threat model", len(claims))
+	}
+	for _, claim := range claims {
+		if !strings.Contains(claim[1], "Test") {
+			t.Errorf("claim without a test: %.80s...", claim[1])
+		}
 	}
 }

@@ -265,13 +265,13 @@ func TestThreatModelClaimsAreTested(t *testing.T) {
 		}
 	}
 	defends := readme[strings.Index(readme, "### What pipe defends against"):strings.Index(readme, "### What pipe does not defend against")]
-	claims := regexp.MustCompile(`(?ms)^\d+\. (.*?)(?:\n\n|\z)`).FindAllStringSubmatch(defends, -1)
+	claims := regexp.MustCompile(`(?m)^\d+\. `).Split(defends, -1)[1:]
 	if len(claims) < 6 {
 		t.Fatalf("found %d numbered claims in the threat model", len(claims))
 	}
 	for _, claim := range claims {
-		if !strings.Contains(claim[1], "Test") {
-			t.Errorf("claim without a test: %.80s...", claim[1])
+		if !strings.Contains(claim, "(Test") {
+			t.Errorf("claim without a test: %.80s...", claim)
 		}
 	}
 }

@@ -2,17 +2,23 @@ package plugins
 
 import (
 	"bytes"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/pem"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"golang.org/x/crypto/ssh"
 )
 
 // TestEntrySymlinks: an entry or manifest that is a symbolic link to a
@@ -272,6 +278,45 @@ func TestThreatModelClaimsAreTested(t *testing.T) {
 	for _, claim := range claims {
 		if !strings.Contains(claim, "(Test") {
 			t.Errorf("claim without a test: %.80s...", claim)
+		}
+	}
+}
+
+// TestSignWithOtherKeyTypes: an RSA or ECDSA OpenSSH key (as ssh-keygen
+// makes them) signs too, and ssh-keygen verifies the RSA one (rsa-sha2-512).
+func TestSignWithOtherKeyTypes(t *testing.T) {
+	dir := t.TempDir()
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	rk, _ := rsa.GenerateKey(rand.Reader, 2048)
+	for name, key := range map[string]any{"ecdsa": ec, "rsa": rk} {
+		block, err := ssh.MarshalPrivateKey(key, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keyFile := filepath.Join(dir, name)
+		os.WriteFile(keyFile, pem.EncodeToMemory(block), 0o600)
+		signer, _ := ssh.NewSignerFromKey(key)
+		os.WriteFile(keyFile+".pub", ssh.MarshalAuthorizedKey(signer.PublicKey()), 0o644)
+		pd := writePlugin(t, dir, "p-"+name, manifest("p", "1.0.0", ">=1.0"), "bytes")
+		if _, err := Sign(pd, keyFile); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		k, err := LoadPublicKey(keyFile + ".pub")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, _ := LoadManifest(filepath.Join(pd, ManifestName))
+		if v := Check(p, []Key{k}); v.Err != nil {
+			t.Errorf("%s: %v", name, v.Err)
+		}
+		if sk, err := exec.LookPath("ssh-keygen"); err == nil {
+			allowed := filepath.Join(dir, name+".allowed")
+			os.WriteFile(allowed, append([]byte("team "), ssh.MarshalAuthorizedKey(signer.PublicKey())...), 0o644)
+			cmd := exec.Command(sk, "-Y", "verify", "-f", allowed, "-I", "team", "-n", Namespace, "-s", filepath.Join(pd, SignatureName))
+			cmd.Stdin = bytes.NewReader(mustRead(t, filepath.Join(pd, SumsName)))
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Errorf("%s: ssh-keygen -Y verify: %v\n%s", name, err, out)
+			}
 		}
 	}
 }

@@ -32,7 +32,7 @@ DIST_FLAGS ?= -trimpath
 # Each stage kind may add fixtures (FIXTURES += ...) and rules in
 # stages/<kind>/fixtures.mk.
 FIXTURES :=
--include stages/*/fixtures.mk
+-include stages/*/fixtures.mk internal/*/fixtures.mk
 
 .PHONY: all build install demo test test-short tools fixtures fmt-check vet staticcheck fuzz bench dist clean
 

@@ -97,7 +97,7 @@ func (c *stageCollector) Collect(ch chan<- prometheus.Metric) {
 // returned stop is called.
 func serveMetrics(addr string, p *engine.Pipeline, pipeline string, log *slog.Logger) (stop func(), err error) {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(newStageCollector(p, pipeline), buildInfoGauge(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(newStageCollector(p, pipeline), buildInfoGauge(), auditWriteErrors, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {

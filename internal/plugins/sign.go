@@ -436,8 +436,9 @@ func sshSign(signer ssh.Signer, msg []byte) ([]byte, error) {
 // key is trusted is the caller's question).
 func sshVerify(armored, msg []byte) (ssh.PublicKey, error) {
 	s := strings.TrimSpace(string(armored))
-	s, ok := strings.CutPrefix(s, armorBegin)
-	if s, ok = strings.CutSuffix(s, armorEnd); !ok {
+	s, begins := strings.CutPrefix(s, armorBegin)
+	s, ends := strings.CutSuffix(s, armorEnd)
+	if !begins || !ends {
 		return nil, errors.New("malformed plugin.sig: not an SSH signature")
 	}
 	raw, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(s), ""))

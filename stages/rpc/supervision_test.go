@@ -197,7 +197,7 @@ func TestUnresponsivePlugin(t *testing.T) {
 		t.Fatal("the plugin never stopped itself")
 	}
 	if !strings.Contains(r.log, "does not answer its health checks") {
-		t.Errorf("log does not say why the plugin was restarted:\n%s", r.log)
+		t.Errorf("log does not say why the plugin was restarted (events: %s; stats %+v):\n%s", r.events, r.stats, r.log)
 	}
 	if el := time.Since(start); el > time.Minute { // a hang, not a slow machine
 		t.Errorf("took %v", el)

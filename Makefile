@@ -81,11 +81,13 @@ $(STATICCHECK):
 staticcheck: $(STATICCHECK) fixtures
 	$(STATICCHECK) ./...
 
-# Short fuzz runs of the config loader and the codecs.
+# Short fuzz runs of the config loader and the codecs (make fuzz
+# FUZZTIME=1m for a longer look).
+FUZZTIME ?= 5s
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzReader$$' -fuzztime 10s ./engine/internal/codec
-	$(GO) test -run '^$$' -fuzz '^FuzzSplitter$$' -fuzztime 10s ./engine/internal/codec
-	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 10s ./engine
+	$(GO) test -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME) ./engine/internal/codec
+	$(GO) test -run '^$$' -fuzz '^FuzzSplitter$$' -fuzztime $(FUZZTIME) ./engine/internal/codec
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./engine
 
 test: fmt-check vet staticcheck fixtures build
 	$(PIPE) test pipelines/*.yaml

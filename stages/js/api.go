@@ -47,10 +47,11 @@ func declaresTransform(body []ast.Statement) bool {
 	return false
 }
 
-// newVM makes a runtime for the stage: no filesystem, network, process or
-// timers (goja has none); console goes to pipe's log; emit and require
-// (modules: only). in is nil for the runtime Load uses.
-func (s *stage) newVM(in *instance) *goja.Runtime {
+// newRuntime makes a runtime for the stage: no filesystem, network,
+// process or timers (goja has none); console goes to pipe's log; emit and
+// require (modules: only).
+func (l *language) newRuntime(v *vm) *goja.Runtime {
+	log := l.st.Log
 	vm := goja.New()
 	vm.SetMaxCallStackSize(maxCallStack)
 	console := vm.NewObject()
@@ -63,13 +64,13 @@ func (s *stage) newVM(in *instance) *goja.Runtime {
 			msg := strings.Join(parts, " ")
 			switch lvl {
 			case "warn":
-				s.log.Warn(msg)
+				log.Warn(msg)
 			case "error":
-				s.log.Error(msg)
+				log.Error(msg)
 			case "debug":
-				s.log.Debug(msg)
+				log.Debug(msg)
 			default:
-				s.log.Info(msg)
+				log.Info(msg)
 			}
 			return goja.Undefined()
 		})
@@ -77,19 +78,17 @@ func (s *stage) newVM(in *instance) *goja.Runtime {
 	vm.Set("console", console)
 	boundRepeat(vm)
 	vm.Set("emit", func(call goja.FunctionCall) goja.Value {
-		if in == nil {
+		if v.in == nil {
 			return goja.Undefined()
 		}
-		data, err := in.encode(call.Argument(0))
+		data, err := v.encode(call.Argument(0))
 		if err != nil {
 			panic(vm.NewTypeError("emit: %v", err))
 		}
-		r := in.cur.Derive(data)
-		r.Meta = in.readMeta()
-		in.emitted = append(in.emitted, r)
+		v.in.Emit(data, v.readMeta())
 		return goja.Undefined()
 	})
-	s.enableRequire(vm)
+	l.enableRequire(vm)
 	return vm
 }
 
@@ -125,7 +124,7 @@ func boundRepeat(vm *goja.Runtime) {
 // decoded when first read; writes and deletes are applied to the original
 // bytes when it is output, so fields keep their order and formatting.
 type lazyObj struct {
-	in      *instance
+	v       *vm
 	data    []byte
 	writes  map[string]goja.Value
 	order   []string
@@ -147,7 +146,7 @@ func (o *lazyObj) Get(k string) goja.Value {
 	if !r.Exists() {
 		return nil
 	}
-	vm := o.in.vm
+	vm := o.v.rt
 	switch r.Type {
 	case gjson.String:
 		return vm.ToValue(r.Str)
@@ -158,7 +157,7 @@ func (o *lazyObj) Get(k string) goja.Value {
 	case gjson.Null:
 		return goja.Null()
 	}
-	v, err := o.in.parse(goja.Undefined(), vm.ToValue(r.Raw))
+	v, err := o.v.parse(goja.Undefined(), vm.ToValue(r.Raw))
 	if err != nil {
 		return nil
 	}
@@ -228,7 +227,7 @@ func (o *lazyObj) encode() ([]byte, error) {
 			}
 			return err
 		}
-		raw, err := o.in.stringifyValue(v)
+		raw, err := o.v.stringifyValue(v)
 		if err != nil {
 			return fmt.Errorf("field %s: %w", k, err)
 		}

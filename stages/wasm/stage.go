@@ -22,6 +22,7 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/pipe-dev/pipe/engine"
+	"github.com/pipe-dev/pipe/stages/internal/pin"
 )
 
 func init() { engine.RegisterKind("wasm", build) }
@@ -154,6 +155,15 @@ func (s *stage) Load(ctx context.Context) error {
 		return s.spec.Errorf("path", "module %s: no such file", s.path)
 	case err != nil:
 		return s.spec.Errorf("path", "module %s: %v", s.path, err)
+	}
+	// The module runs from these bytes, read once: a plugin's are checked
+	// against the hash pinned when it was resolved. (The compilation cache
+	// is keyed by the SHA-256 of the bytes compiled, so it cannot hand back
+	// the code of another module.)
+	if err := pin.Check(s.spec, s.events, s.path, bin); err != nil {
+		return err
+	}
+	switch {
 	case len(bin) >= 8 && bytes.Equal(bin[:4], wasmMagic[:4]) && !bytes.Equal(bin[4:8], wasmMagic[4:]):
 		return s.spec.Errorf("path", "module %s is wasm binary version %x, not a core module of version 1 (a component? build a core module)", s.path, bin[4:8])
 	case !bytes.HasPrefix(bin, wasmMagic):

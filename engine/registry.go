@@ -270,7 +270,9 @@ func buildNative(spec *StageSpec, env *BuildEnv) (Stage, error) {
 		if err != nil {
 			return nil, configErr(spec, err)
 		}
-		return &nativeStage{fn: n.New, cfg: spec.Config, first: t}, nil
+		s := &nativeStage{fn: n.New, cfg: spec.Config}
+		s.first.Keep(t)
+		return s, nil
 	case spec.Path != "":
 		r := env.Registry
 		r.mu.RLock()
@@ -297,10 +299,9 @@ func configErr(spec *StageSpec, err error) error {
 }
 
 type nativeStage struct {
-	mu     sync.Mutex
 	fn     NativeFunc
 	cfg    Config
-	first  Transformer
+	first  First[Transformer]
 	loader PluginLoader
 	path   string
 	spec   *StageSpec
@@ -327,16 +328,13 @@ func (s *nativeStage) Load(ctx context.Context) error {
 	if err != nil {
 		return configErr(s.spec, err)
 	}
-	s.fn, s.first = fn, t
+	s.fn = fn
+	s.first.Keep(t)
 	return nil
 }
 
 func (s *nativeStage) New(ctx context.Context) (Transformer, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.first != nil {
-		t := s.first
-		s.first = nil
+	if t, ok := s.first.Take(); ok {
 		return t, nil
 	}
 	if s.fn == nil {

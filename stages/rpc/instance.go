@@ -263,17 +263,6 @@ func (in *instance) TransformBatch(ctx context.Context, recs []*engine.Record, o
 	return nil
 }
 
-// Transform sends one record (the engine prefers TransformBatch).
-func (in *instance) Transform(ctx context.Context, rec *engine.Record, emit func(*engine.Record)) error {
-	results, err := in.exchange(ctx, []*engine.Record{rec})
-	if err != nil {
-		return err
-	}
-	var ferr error
-	in.apply(rec, results[0], emit, func(err error) { ferr = err })
-	return ferr
-}
-
 // apply turns one plugin result into emits or a failure.
 func (in *instance) apply(rec *engine.Record, res *rpcpb.Result, emit func(*engine.Record), fail func(error)) {
 	if res.Error != "" {
@@ -353,7 +342,6 @@ func (in *instance) Close() error {
 }
 
 var (
-	_ engine.Transformer      = (*instance)(nil)
 	_ engine.BatchTransformer = (*instance)(nil)
 	_ engine.Opener           = (*instance)(nil)
 	_ engine.Flusher          = (*instance)(nil)

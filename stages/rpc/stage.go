@@ -60,7 +60,7 @@ type stage struct {
 
 	mu     sync.Mutex
 	loaded bool
-	spare  *proc // started and opened by Load, taken by the first instance
+	first  engine.First[*proc] // started and opened by Load, for the first worker
 	closed bool
 }
 
@@ -143,7 +143,8 @@ func (s *stage) Load(ctx context.Context) error {
 	if err != nil {
 		return s.startErr(err)
 	}
-	s.spare, s.loaded = p, true
+	s.first.Keep(p)
+	s.loaded = true
 	return nil
 }
 
@@ -202,17 +203,20 @@ func (s *stage) startErr(err error) error {
 	return s.spec.Errorf("path", "plugin %s: %v", s.path, err)
 }
 
+// New makes one worker's instance: batch-only (the engine runs a single
+// record as a batch of one).
 func (s *stage) New(context.Context) (engine.Transformer, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	return engine.BatchOnly(s.instance()), nil
+}
+
+func (s *stage) instance() *instance {
 	in := &instance{st: s}
-	if s.spare != nil {
-		in.p, in.tail = s.spare, s.spare.tail
-		s.spare = nil
+	if p, ok := s.first.Take(); ok {
+		in.p, in.tail = p, p.tail
 	} else {
 		in.tail = newTail(s.log)
 	}
-	return in, nil
+	return in
 }
 
 // Close stops a plugin that Load started and no instance took.
@@ -220,9 +224,8 @@ func (s *stage) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true
-	if s.spare != nil {
-		s.spare.stop()
-		s.spare = nil
+	if p, ok := s.first.Take(); ok {
+		p.stop()
 	}
 	return nil
 }

@@ -85,11 +85,10 @@ func BenchmarkCloseOnContextDone(b *testing.B) {
 		for _, on := range []bool{true, false} {
 			b.Run(fmt.Sprintf("%s/close_on_done=%v", g, on), func(b *testing.B) {
 				s := loadStage(b, testGuest(b, g), on)
-				t, err := s.New(context.Background())
+				in, err := s.instance()
 				if err != nil {
 					b.Fatal(err)
 				}
-				in := t.(*instance)
 				defer in.Close()
 				ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 				defer cancel()
@@ -152,15 +151,15 @@ func TestCloseOnDoneFollowsTimeout(t *testing.T) {
 		if err := s.Load(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		tr, err := s.New(context.Background())
+		in, err := s.instance()
 		if err != nil {
 			t.Fatal(err)
 		}
 		var out engine.BatchResult
-		if err := tr.(*instance).TransformBatch(context.Background(), []*engine.Record{engine.NewRecord([]byte("abc"))}, &out); err != nil {
+		if err := in.TransformBatch(context.Background(), []*engine.Record{engine.NewRecord([]byte("abc"))}, &out); err != nil {
 			t.Errorf("timeout %v: %v", c.timeout, err)
 		}
-		tr.(*instance).Close()
+		in.Close()
 		s.Close()
 	}
 }

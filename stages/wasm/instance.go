@@ -124,7 +124,8 @@ func (m *module) close() {
 	m.stderr.flush()
 }
 
-// instance is one worker's module instance. A call that fails as a whole
+// instance is one worker's module instance, batch-only (see
+// engine.BatchOnly). A call that fails as a whole
 // (trap, exit, timeout, malformed result) discards the instance; the next
 // call makes a fresh one.
 type instance struct {
@@ -285,22 +286,6 @@ func (in *instance) apply(rec *engine.Record, outs []output, msg string, failed 
 	}
 }
 
-// Transform runs one record (the engine prefers TransformBatch).
-func (in *instance) Transform(ctx context.Context, rec *engine.Record, emit func(*engine.Record)) error {
-	res, err := in.exchange(ctx, []*engine.Record{rec})
-	if err != nil {
-		return err
-	}
-	if err := in.decode(res, 1); err != nil {
-		return err
-	}
-	var ferr error
-	f := in.fates[0]
-	in.apply(rec, in.all[f.lo:f.hi], f.msg, f.failed, emit, func(err error) { ferr = err })
-	clear(in.all)
-	return ferr
-}
-
 // Flush calls the guest's pipe_flush, if it exports one. A guest whose
 // instance was replaced during the run flushes the state of its latest
 // instance only.
@@ -352,7 +337,6 @@ func (in *instance) Close() error {
 }
 
 var (
-	_ engine.Transformer      = (*instance)(nil)
 	_ engine.BatchTransformer = (*instance)(nil)
 	_ engine.Opener           = (*instance)(nil)
 	_ engine.Flusher          = (*instance)(nil)

@@ -66,9 +66,9 @@ type stage struct {
 	rt       wazero.Runtime
 	compiled wazero.CompiledModule
 	hasFlush bool
-	config   []byte // the config: mapping as JSON, for pipe_init
-	spare    *module
-	seq      atomic.Int64 // instance names
+	config   []byte                // the config: mapping as JSON, for pipe_init
+	first    engine.First[*module] // made by Load, for the first worker
+	seq      atomic.Int64          // instance names
 }
 
 func build(spec *engine.StageSpec, env *engine.BuildEnv) (engine.Stage, error) {
@@ -217,7 +217,8 @@ func (s *stage) Load(ctx context.Context) error {
 		}
 		return s.spec.Errorf("path", "module %s: %v", s.path, err)
 	}
-	s.spare, s.loaded, ok = m, true, true
+	s.first.Keep(m)
+	s.loaded, ok = true, true
 	return nil
 }
 
@@ -417,16 +418,26 @@ func (s *stage) instantiate(parent context.Context) (*module, error) {
 	return m, nil
 }
 
+// New makes one worker's instance: batch-only (the engine runs a single
+// record as a batch of one). Its module is the one Load made, for the
+// first worker, or made by Open.
 func (s *stage) New(context.Context) (engine.Transformer, error) {
+	in, err := s.instance()
+	if err != nil {
+		return nil, err
+	}
+	return engine.BatchOnly(in), nil
+}
+
+func (s *stage) instance() (*instance, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.loaded {
+	loaded := s.loaded
+	s.mu.Unlock()
+	if !loaded {
 		return nil, errors.New("wasm stage used before Load")
 	}
 	in := &instance{st: s}
-	if s.spare != nil {
-		in.m, s.spare = s.spare, nil
-	}
+	in.m, _ = s.first.Take()
 	return in, nil
 }
 
@@ -435,7 +446,7 @@ func (s *stage) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true
-	s.spare = nil
+	s.first.Take() // closed with the runtime
 	if s.rt == nil {
 		return nil
 	}

@@ -223,7 +223,7 @@ func (v *vm) SetRecord(r *engine.Record) error {
 	}
 	if v.l.st.JSON {
 		if script.IsObject(r.Data) {
-			v.rec = rt.NewDynamicObject(&lazyObj{v: v, data: r.Data})
+			v.rec = rt.NewDynamicObject(&lazyObj{v: v, Lazy: script.Lazy[goja.Value]{Data: r.Data}})
 		} else {
 			val, err := v.parse(goja.Undefined(), rt.ToValue(string(r.Data)))
 			if err != nil {

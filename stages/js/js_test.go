@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/pipe-dev/pipe/engine"
-	"github.com/pipe-dev/pipe/stages/js"
 	"github.com/pipe-dev/pipe/stages/internal/script/scripttest"
+	"github.com/pipe-dev/pipe/stages/js"
 )
 
 var (

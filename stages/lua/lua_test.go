@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/pipe-dev/pipe/engine"
-	"github.com/pipe-dev/pipe/stages/lua"
 	"github.com/pipe-dev/pipe/stages/internal/script/scripttest"
+	"github.com/pipe-dev/pipe/stages/lua"
 )
 
 var (

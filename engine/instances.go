@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"sync"
+
+	"github.com/pipe-dev/pipe/stage"
 )
 
 // How kinds make instances, written once: the one-record fallback of
@@ -16,8 +18,8 @@ import (
 // one record at a time; Transform, for a caller with a single record, runs
 // it as a batch of one: the records b emits for it are emitted, its
 // failure is returned, and an error of the whole call is returned as is.
-// Open, Flush and Close are passed on to b when it implements Opener,
-// Flusher or Closer, and do nothing otherwise.
+// Open, Flush, Reset and Close are passed on to b when it implements
+// Opener, Flusher, stage.Resetter or Closer, and do nothing otherwise.
 func BatchOnly(b BatchTransformer) Transformer { return &batchOne{BatchTransformer: b} }
 
 type batchOne struct {
@@ -29,20 +31,21 @@ type batchOne struct {
 // Transform runs rec as a batch of one.
 func (t *batchOne) Transform(ctx context.Context, rec *Record, emit func(*Record)) error {
 	t.one[0] = rec
-	t.res.reset(1)
+	t.res.Reset(1)
 	err := t.TransformBatch(ctx, t.one[:], &t.res)
 	t.one[0] = nil
-	defer clear(t.res.recs)
+	defer t.res.Reset(0) // keep no record alive
 	if err == nil {
-		err = t.res.bad
+		err = t.res.Err()
 	}
 	if err != nil {
 		return err
 	}
-	if len(t.res.fails) > 0 {
-		return t.res.fails[0].err // what it emitted is discarded
+	if t.res.NumFailed() > 0 {
+		_, err := t.res.Failed(0)
+		return err // what it emitted is discarded
 	}
-	for _, r := range t.res.recs {
+	for _, r := range t.res.Records() {
 		emit(r)
 	}
 	return nil
@@ -58,6 +61,13 @@ func (t *batchOne) Open(ctx context.Context) error {
 func (t *batchOne) Flush(ctx context.Context, emit func(*Record)) error {
 	if f, ok := t.BatchTransformer.(Flusher); ok {
 		return f.Flush(ctx, emit)
+	}
+	return nil
+}
+
+func (t *batchOne) Reset(ctx context.Context) error {
+	if r, ok := t.BatchTransformer.(stage.Resetter); ok {
+		return r.Reset(ctx)
 	}
 	return nil
 }
@@ -104,4 +114,5 @@ var (
 	_ Opener           = (*batchOne)(nil)
 	_ Flusher          = (*batchOne)(nil)
 	_ Closer           = (*batchOne)(nil)
+	_ stage.Resetter   = (*batchOne)(nil)
 )

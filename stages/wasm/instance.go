@@ -11,6 +11,7 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/pipe-dev/pipe/engine"
+	pipestage "github.com/pipe-dev/pipe/stage"
 )
 
 // module is one instance of the compiled module with its ABI functions.
@@ -168,6 +169,16 @@ func (in *instance) live(ctx context.Context) (*module, error) {
 	in.st.events.Restarted("path", in.st.path, "took_ms", time.Since(start).Milliseconds())
 	in.m = m
 	return m, nil
+}
+
+// Reset implements stage.Resetter: after a call its timeout interrupted
+// (the module instance was closed by its context and discarded), the
+// replacement is made now, so that the next record's timeout does not pay
+// for instantiation and pipe_init. The guest's state is lost, as with any
+// replaced instance.
+func (in *instance) Reset(ctx context.Context) error {
+	_, err := in.live(ctx)
+	return err
 }
 
 // discard drops the instance after a failed call.
@@ -341,4 +352,5 @@ var (
 	_ engine.Opener           = (*instance)(nil)
 	_ engine.Flusher          = (*instance)(nil)
 	_ engine.Closer           = (*instance)(nil)
+	_ pipestage.Resetter      = (*instance)(nil)
 )

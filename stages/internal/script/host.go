@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pipe-dev/pipe/engine"
+	"github.com/pipe-dev/pipe/stage"
 )
 
 // LoadTimeout bounds a script's top-level code and init(config), which run
@@ -163,7 +164,9 @@ func (s *Stage) New(ctx context.Context) (engine.Transformer, error) {
 }
 
 // Instance is one worker's VM. It implements engine.Transformer,
-// engine.Flusher and engine.Closer.
+// engine.Flusher, stage.Resetter and engine.Closer. A VM that an interrupt
+// or a panic left unusable is replaced by Reset (the engine calls it after
+// a timeout) or, at the latest, before the next call.
 type Instance struct {
 	st               *Stage
 	vm               VM
@@ -182,7 +185,7 @@ func (in *Instance) reset(ctx context.Context) error {
 	}
 	s := in.st
 	vm := s.lang.NewVM(in)
-	in.vm, in.broken = vm, false
+	in.vm, in.broken = vm, true // until its top level and init succeeded
 	ctx, cancel := context.WithTimeout(ctx, LoadTimeout)
 	defer cancel()
 	vm.Bind(ctx)
@@ -194,6 +197,7 @@ func (in *Instance) reset(ctx context.Context) error {
 		return fmt.Errorf("init: %s", s.loadErr(err, vm.Unbind(ctx)))
 	}
 	vm.Unbind(ctx)
+	in.broken = false
 	return nil
 }
 
@@ -210,7 +214,7 @@ func (in *Instance) ready(ctx context.Context) error {
 }
 
 // call runs transform or flush under ctx and recovers from anything the
-// runtime throws; after an interrupt or a panic the VM is replaced.
+// runtime throws; after an interrupt or a panic the VM is marked broken.
 func (in *Instance) call(ctx context.Context, flush bool) (err error) {
 	vm := in.vm
 	vm.Bind(ctx)
@@ -221,9 +225,6 @@ func (in *Instance) call(ctx context.Context, flush bool) (err error) {
 		}
 		if vm.Unbind(ctx) {
 			in.broken = true // interrupted mid-call: do not trust this VM
-		}
-		if err != nil {
-			in.replaceAfterTimeout(ctx)
 		}
 	}()
 	if err := vm.Call(flush); err != nil {
@@ -238,16 +239,11 @@ func (in *Instance) call(ctx context.Context, flush bool) (err error) {
 	return nil
 }
 
-// replaceAfterTimeout replaces the VM a timed-out call left unusable right
-// away, so that the next record's timeout does not pay for the new VM's top
-// level and init.
-func (in *Instance) replaceAfterTimeout(ctx context.Context) {
-	if in.broken && errors.Is(context.Cause(ctx), engine.ErrStageTimeout) {
-		if err := in.reset(context.WithoutCancel(ctx)); err != nil {
-			in.broken = true // the next call tries again and reports it
-		}
-	}
-}
+// Reset implements stage.Resetter: after a call its timeout interrupted, a
+// fresh VM (top level and init run again) replaces the one the interrupt
+// left behind, before the next record, so that the next record's timeout
+// does not pay for it. State the script kept in the old VM is lost.
+func (in *Instance) Reset(ctx context.Context) error { return in.reset(ctx) }
 
 // Emit adds a record the script emitted during the current call: derived
 // from the call's input record, with data and meta.
@@ -321,4 +317,5 @@ var (
 	_ engine.Transformer = (*Instance)(nil)
 	_ engine.Flusher     = (*Instance)(nil)
 	_ engine.Closer      = (*Instance)(nil)
+	_ stage.Resetter     = (*Instance)(nil)
 )

@@ -148,11 +148,24 @@ func TestHost(t *testing.T) {
 			t.Errorf("%s: %d VMs made, want %d", c.data, f.vms, c.vmAfter)
 		}
 	}
-	// A timeout interrupts the call and replaces the VM at once.
+	// A timeout interrupts the call; Reset (which the engine calls after a
+	// timeout) replaces the VM at once, else the next call does.
 	ctx, cancel := context.WithCancelCause(context.Background())
 	cancel(engine.ErrStageTimeout)
-	if _, err := transform(ctx, "loop"); !errors.Is(err, context.Canceled) || f.vms != 4 {
-		t.Errorf("timed out call: %v, %d VMs; want canceled and a replacement made at once", err, f.vms)
+	if _, err := transform(ctx, "loop"); !errors.Is(err, context.Canceled) || f.vms != 3 {
+		t.Errorf("timed out call: %v, %d VMs; want canceled and no replacement yet", err, f.vms)
+	}
+	if err := in.Reset(context.Background()); err != nil || f.vms != 4 {
+		t.Errorf("Reset: %v, %d VMs; want a fresh VM", err, f.vms)
+	}
+	if out, err := transform(context.Background(), "d"); err != nil || strings.Join(out, ",") != "D@4" {
+		t.Errorf("after Reset: %q, %v; want the fresh VM to serve", out, err)
+	}
+	if _, err := transform(ctx, "loop"); err == nil {
+		t.Error("interrupted call: no error")
+	}
+	if out, _ := transform(context.Background(), "e"); strings.Join(out, ",") != "E@5" || f.vms != 5 {
+		t.Errorf("the call after an interrupt without Reset: %q, %d VMs; want a replacement first", out, f.vms)
 	}
 	var flushed []string
 	if err := in.Flush(context.Background(), func(r *engine.Record) { flushed = append(flushed, string(r.Data)) }); err != nil || strings.Join(flushed, ",") != "flushed" {
@@ -189,6 +202,9 @@ func TestHostReplacementFails(t *testing.T) {
 	emit := func(*engine.Record) {}
 	if err := tr.Transform(context.Background(), engine.NewRecord([]byte("panic")), emit); err == nil {
 		t.Fatal("panic: no error")
+	}
+	if err := tr.(*Instance).Reset(context.Background()); err == nil || !strings.Contains(err.Error(), "init: fake: init failed") {
+		t.Errorf("Reset = %v, want the init error", err)
 	}
 	err = tr.Transform(context.Background(), engine.NewRecord([]byte("a")), emit)
 	if !errors.Is(err, engine.ErrFatal) || !strings.Contains(err.Error(), "init: fake: init failed") {

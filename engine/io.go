@@ -148,12 +148,12 @@ func (in *inputRun) readLines(r io.Reader) error {
 			copy(grown, b.arena)
 			b.arena = grown
 		}
-		n, err := r.Read(b.arena[len(b.arena):cap(b.arena)])
-		b.arena = b.arena[:len(b.arena)+n]
-		if s := in.settings.Load(); s != in.cur { // a reload changed them
+		if s := in.settings.Load(); s != in.cur { // a reload changed them: from this read on
 			in.apply(s)
 			sp.SetOptions(in.opt)
 		}
+		n, err := r.Read(b.arena[len(b.arena):cap(b.arena)])
+		b.arena = b.arena[:len(b.arena)+n]
 		switch {
 		case err == io.EOF:
 			eof = true

@@ -368,3 +368,11 @@ type (
 	yamlCode    string
 	yamlJSON    string
 )
+
+// Resolved returns the spec's plan as YAML (see Plan.YAML), without
+// building its stages: kinds are as written (a use: NAME@VERSION is not
+// resolved to its plugin).
+//
+// Deprecated: Build the pipeline and use Pipeline.Plan().YAML(), which is
+// what a run uses.
+func (sp *Spec) Resolved() ([]byte, error) { return resolvePlan(sp).YAML() }

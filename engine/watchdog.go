@@ -59,9 +59,14 @@ func (e *timeoutError) Unwrap() []error { return []error{ErrStageTimeout, contex
 // that is not a timer context).
 type callCtx struct {
 	context.Context
+	done   <-chan struct{} // Context.Done(), kept: a Lua VM asks per instruction
 	cancel context.CancelCauseFunc
 	wd     *watchdog
 }
+
+// Done is the cancel context's: closed when the call times out or the run
+// aborts.
+func (c *callCtx) Done() <-chan struct{} { return c.done }
 
 // Deadline returns the running call's deadline: its start plus the stage's
 // timeout. The first call that asks gets the time of asking plus the
@@ -128,7 +133,7 @@ func (wd *watchdog) fire() {
 func (wd *watchdog) begin() context.Context {
 	if wd.cur == nil || wd.cur.Context.Err() != nil {
 		ctx, cancel := context.WithCancelCause(wd.parent)
-		wd.cur = &callCtx{Context: ctx, cancel: cancel, wd: wd}
+		wd.cur = &callCtx{Context: ctx, done: ctx.Done(), cancel: cancel, wd: wd}
 	}
 	wd.mu.Lock()
 	wd.armed = wd.cur

@@ -51,7 +51,8 @@ func (b *batch) add(data []byte, num int64) {
 		b.store = append(b.store, Record{})
 	}
 	r := &b.store[len(b.store)-1]
-	r.Data, r.num = b.arena[start:end:end], num
+	r.Data = b.arena[start:end:end]
+	r.SetNumber(num)
 	if r.Meta != nil {
 		r.Meta = nil
 	}
@@ -77,7 +78,8 @@ func (b *batch) addRef(start, end int, num int64) {
 		}
 	}
 	r := &b.store[len(b.store)-1]
-	r.Data, r.num = b.arena[start:end:end], num
+	r.Data = b.arena[start:end:end]
+	r.SetNumber(num)
 	if r.Meta != nil {
 		r.Meta = nil
 	}

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/pipe-dev/pipe/stage"
 )
 
 // Config is a piece of configuration that remembers where each value came
@@ -255,6 +257,8 @@ var (
 	durationType = reflect.TypeFor[time.Duration]()
 	byteSizeType = reflect.TypeFor[ByteSize]()
 	configType   = reflect.TypeFor[Config]()
+	// A plugin's struct may take a nested value as a stage.Config.
+	stageConfigType = reflect.TypeFor[stage.Config]()
 )
 
 type decoder struct{ file string }
@@ -288,7 +292,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value) error {
 	}
 	t := v.Type()
 	switch t {
-	case configType:
+	case configType, stageConfigType:
 		v.Set(reflect.ValueOf(Config{node: n, file: d.file, used: new(bool)}))
 		return nil
 	case durationType:

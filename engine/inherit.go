@@ -13,7 +13,7 @@ func inherit(out, in *Record) {
 	if out.Meta == nil && len(in.Meta) > 0 {
 		out.Meta = maps.Clone(in.Meta)
 	}
-	if out.num == 0 {
-		out.num = in.num
+	if out.Number() == 0 {
+		out.SetNumber(in.Number())
 	}
 }

@@ -262,7 +262,8 @@ func inputFailed(rs *runState, s *InputPlan, c *counters, name string, num int64
 	if name != "" {
 		cause = fmt.Errorf("%s: %w", name, cause)
 	}
-	rec := &Record{Data: re.Data, num: num}
+	rec := &Record{Data: re.Data}
+	rec.SetNumber(num)
 	return onError(s.OnError, rs, c, "input", rec, cause, &StageError{Stage: "input", Op: "read", Record: num, Err: cause})
 }
 
@@ -347,8 +348,8 @@ func (s *funcSource) run(ctx context.Context, r *run, rs *runState, out chan<- *
 			continue
 		}
 		num++
-		if it.rec.num == 0 {
-			it.rec.num = num
+		if it.rec.Number() == 0 {
+			it.rec.SetNumber(num)
 		}
 		c.in.Add(1)
 		c.passed.Add(1)
@@ -508,7 +509,7 @@ func (s *writerSink) writeErr(err error) error {
 
 func (s *writerSink) invalid(rs *runState, c *counters, r *Record) error {
 	cause := fmt.Errorf("%w: not one JSON value (output codec is ndjson)", ErrInvalidRecord)
-	return onError(s.policy, rs, c, "output", r, cause, &StageError{Stage: "output", Op: "write", Record: r.num, Err: cause})
+	return onError(s.policy, rs, c, "output", r, cause, &StageError{Stage: "output", Op: "write", Record: r.Number(), Err: cause})
 }
 
 func (s *writerSink) flush() error {
@@ -524,7 +525,7 @@ func (s *funcSink) write(rs *runState, c *counters, b *batch, more bool) error {
 	c.in.Add(int64(len(b.recs)))
 	for _, r := range b.recs {
 		if err := s.fn(r); err != nil {
-			return &StageError{Stage: "output", Op: "write", Record: r.num, Err: err}
+			return &StageError{Stage: "output", Op: "write", Record: r.Number(), Err: err}
 		}
 		c.passed.Add(1)
 		c.out.Add(1)
@@ -559,7 +560,7 @@ func (d *deadLetter) write(stage string, rec *Record, cause error) error {
 	}
 	line := deadLetterLine{Time: time.Now().UTC().Format(time.RFC3339Nano), Stage: stage, Error: cause.Error()}
 	if rec != nil {
-		line.RecordNumber = rec.num
+		line.RecordNumber = rec.Number()
 		line.Meta = rec.Meta
 		if utf8.Valid(rec.Data) {
 			s := string(rec.Data)

@@ -154,8 +154,9 @@ func (wd *watchdog) begin() context.Context {
 
 // end disarms the watchdog and returns the call's error: the timeout error
 // for a call the watchdog cut off (whatever it returned: its output is not
-// trusted) or that failed after the deadline it was given.
-func (wd *watchdog) end(err error) error {
+// trusted; interrupted is then true) or that failed after the deadline it
+// was given.
+func (wd *watchdog) end(err error) (_ error, interrupted bool) {
 	wd.mu.Lock()
 	wd.armed = nil // from here on the watchdog cannot cancel this call
 	deadline := wd.deadline
@@ -164,16 +165,16 @@ func (wd *watchdog) end(err error) error {
 	if c.Context.Err() != nil {
 		wd.cur = nil
 		if cause := context.Cause(c.Context); errors.Is(cause, ErrStageTimeout) && wd.parent.Err() == nil {
-			return cause
+			return cause, true
 		}
-		return err
+		return err, false
 	}
 	if err != nil && !deadline.IsZero() && !time.Now().Before(deadline) && wd.parent.Err() == nil {
 		// It gave up at the deadline it was told (an rpc plugin's gRPC
 		// deadline) before the watchdog cut it off.
-		return wd.err
+		return wd.err, false
 	}
-	return err
+	return err, false
 }
 
 // stop releases the timer and the context.

@@ -32,6 +32,9 @@ type worker struct {
 	t     Transformer
 	bt    BatchTransformer
 	wd    *watchdog // nil without a timeout
+	// parent is the context of the stage's calls (the run's): a Reset
+	// after a timeout runs on it.
+	parent context.Context
 
 	// per-batch counts, added to the shared counters once per batch
 	nPassed, nOut, nDropped int64
@@ -44,7 +47,7 @@ type worker struct {
 }
 
 func newWorker(st *stageExec, rs *runState, c *counters, t Transformer) *worker {
-	w := &worker{st: st, rs: rs, c: c, t: t, level: st.level, wd: newWatchdog(rs.ctx, st.plan.Timeout)}
+	w := &worker{st: st, rs: rs, c: c, t: t, level: st.level, wd: newWatchdog(rs.ctx, st.plan.Timeout), parent: rs.ctx}
 	w.bt, _ = t.(BatchTransformer)
 	w.emitFn = func(r *Record) {
 		if r == nil {
@@ -65,11 +68,19 @@ func (w *worker) begin() context.Context {
 }
 
 // end returns a call's error, the timeout error for a call that timed out.
+// An instance that its timeout interrupted is reset (stage.Resetter) before
+// its next call.
 func (w *worker) end(err error) error {
 	if w.wd == nil {
 		return err
 	}
-	return w.wd.end(err)
+	err, interrupted := w.wd.end(err)
+	if interrupted {
+		if rerr := w.reset(); rerr != nil {
+			return rerr
+		}
+	}
+	return err
 }
 
 func (w *worker) stop() {
@@ -169,12 +180,12 @@ func (w *worker) processBatch(b *batch) error {
 	if len(w.sel) == 0 {
 		return nil
 	}
-	w.res.reset(len(w.sel))
+	w.res.Reset(len(w.sel))
 	ctx := w.begin()
 	err := w.bt.TransformBatch(ctx, w.sel, &w.res)
 	err = w.end(err)
-	if err == nil && w.res.bad != nil {
-		err = w.res.bad
+	if err == nil && w.res.Err() != nil {
+		err = w.res.Err()
 	}
 	if err == nil {
 		return w.applyResult(b, w.sel)
@@ -188,12 +199,12 @@ func (w *worker) processBatch(b *batch) error {
 	// Culprit finding: one record per call, each with its own timeout.
 	for _, rec := range w.sel {
 		one := []*Record{rec}
-		w.res.reset(1)
+		w.res.Reset(1)
 		ctx := w.begin()
 		err := w.bt.TransformBatch(ctx, one, &w.res)
 		err = w.end(err)
-		if err == nil && w.res.bad != nil {
-			err = w.res.bad
+		if err == nil && w.res.Err() != nil {
+			err = w.res.Err()
 		}
 		if err != nil {
 			if ferr := w.failed(rec, err); ferr != nil {
@@ -210,14 +221,18 @@ func (w *worker) processBatch(b *batch) error {
 
 func (w *worker) applyResult(b *batch, in []*Record) error {
 	r := &w.res
+	recs, nf := r.Records(), r.NumFailed()
 	k, f := 0, 0
 	for i, rec := range in {
-		if f < len(r.fails) && r.fails[f].i == i {
-			err := r.fails[f].err
-			for f < len(r.fails) && r.fails[f].i == i {
+		if fi, ferr := failedAt(r, f, nf); fi == i {
+			err := ferr
+			for f < nf {
+				if fi, _ := r.Failed(f); fi != i {
+					break
+				}
 				f++
 			}
-			for k < len(r.recs) && int(r.from[k]) == i {
+			for k < len(recs) && r.Source(k) == i {
 				k++ // output of a failed record is discarded
 			}
 			if ferr := w.failed(rec, err); ferr != nil {
@@ -226,14 +241,22 @@ func (w *worker) applyResult(b *batch, in []*Record) error {
 			continue
 		}
 		start := k
-		for k < len(r.recs) && int(r.from[k]) == i {
-			inherit(r.recs[k], rec)
+		for k < len(recs) && r.Source(k) == i {
+			inherit(recs[k], rec)
 			k++
 		}
-		w.passed(b, r.recs[start:k])
+		w.passed(b, recs[start:k])
 	}
-	clear(r.recs)
+	r.Reset(0)
 	return nil
+}
+
+// failedAt returns the f-th failure of r, or -1 when there is none left.
+func failedAt(r *BatchResult, f, nf int) (int, error) {
+	if f >= nf {
+		return -1, nil
+	}
+	return r.Failed(f)
 }
 
 func (w *worker) stageErr(num int64, op string, err error) error {
@@ -244,12 +267,12 @@ func (w *worker) stageErr(num int64, op string, err error) error {
 // an error when the pipeline must stop.
 func (w *worker) failed(rec *Record, err error) error {
 	if errors.Is(err, ErrFatal) {
-		return w.stageErr(rec.num, "transform", err)
+		return w.stageErr(rec.Number(), "transform", err)
 	}
 	if w.st.plan.OnError == OnErrorDrop {
-		w.st.log.Debug("record dropped after error", "record", rec.num, "err", err)
+		w.st.log.Debug("record dropped after error", "record", rec.Number(), "err", err)
 	}
-	return onError(w.st.plan.OnError, w.rs, w.c, w.st.plan.Name, rec, err, w.stageErr(rec.num, "transform", err))
+	return onError(w.st.plan.OnError, w.rs, w.c, w.st.plan.Name, rec, err, w.stageErr(rec.Number(), "transform", err))
 }
 
 // flush calls the instance's Flush; its records go into a final batch.

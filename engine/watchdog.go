@@ -138,10 +138,8 @@ func (wd *watchdog) begin() context.Context {
 	wd.mu.Lock()
 	wd.armed = wd.cur
 	wd.gen++
-	if wd.wantDeadline {
+	if wd.wantDeadline { // (else it stays zero: never asked for)
 		wd.deadline = time.Now().Add(wd.timeout)
-	} else {
-		wd.deadline = time.Time{}
 	}
 	if !wd.timerOn {
 		wd.timerOn = true
@@ -152,15 +150,11 @@ func (wd *watchdog) begin() context.Context {
 	return wd.cur
 }
 
-// end disarms the watchdog and returns the call's error: the timeout error
-// for a call the watchdog cut off (whatever it returned: its output is not
-// trusted; interrupted is then true) or that failed after the deadline it
-// was given.
+// end decides the outcome of a call that worker.end disarmed and found
+// cancelled, or failed with a deadline given: the timeout error for a call
+// the watchdog cut off (whatever it returned: its output is not trusted;
+// interrupted is then true) or that failed after the deadline it was told.
 func (wd *watchdog) end(err error) (_ error, interrupted bool) {
-	wd.mu.Lock()
-	wd.armed = nil // from here on the watchdog cannot cancel this call
-	deadline := wd.deadline
-	wd.mu.Unlock()
 	c := wd.cur
 	if c.Context.Err() != nil {
 		wd.cur = nil
@@ -169,6 +163,9 @@ func (wd *watchdog) end(err error) (_ error, interrupted bool) {
 		}
 		return err, false
 	}
+	wd.mu.Lock()
+	deadline := wd.deadline
+	wd.mu.Unlock()
 	if err != nil && !deadline.IsZero() && !time.Now().Before(deadline) && wd.parent.Err() == nil {
 		// It gave up at the deadline it was told (an rpc plugin's gRPC
 		// deadline) before the watchdog cut it off.

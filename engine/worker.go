@@ -67,14 +67,22 @@ func (w *worker) begin() context.Context {
 	return w.wd.begin()
 }
 
-// end returns a call's error, the timeout error for a call that timed out.
-// An instance that its timeout interrupted is reset (stage.Resetter) before
-// its next call.
+// end returns a call's error, the timeout error for a call that timed out
+// (see watchdog.end); an instance that its timeout interrupted is reset
+// (stage.Resetter) before its next call.
 func (w *worker) end(err error) error {
-	if w.wd == nil {
+	wd := w.wd
+	if wd == nil {
 		return err
 	}
-	err, interrupted := w.wd.end(err)
+	wd.mu.Lock()
+	wd.armed = nil // from here on the watchdog cannot cancel this call
+	asked := wd.wantDeadline
+	wd.mu.Unlock()
+	if wd.cur.Context.Err() == nil && (err == nil || !asked) {
+		return err // the common case: in time
+	}
+	err, interrupted := wd.end(err)
 	if interrupted {
 		if rerr := w.reset(); rerr != nil {
 			return rerr

@@ -56,7 +56,7 @@ func main() {
 			return nil
 		})
 	case "deadline": // answers how long its call's deadline leaves (ns), or "none"
-		serve(func(ctx context.Context, r *engine.Record, emit func(*engine.Record)) error {
+		serve(func(ctx context.Context, r *stage.Record, emit func(*stage.Record)) error {
 			r.Data = []byte("none")
 			if d, ok := ctx.Deadline(); ok {
 				r.Data = strconv.AppendInt(nil, int64(time.Until(d)), 10)

@@ -148,12 +148,15 @@ func (in *inputRun) readLines(r io.Reader) error {
 			copy(grown, b.arena)
 			b.arena = grown
 		}
-		if s := in.settings.Load(); s != in.cur { // a reload changed them: from this read on
+		n, err := r.Read(b.arena[len(b.arena):cap(b.arena)])
+		b.arena = b.arena[:len(b.arena)+n]
+		if s := in.settings.Load(); s != in.cur {
+			// A reload changed them: for what was not framed yet, so
+			// that whatever was sent after the reload took effect
+			// meets them (a read may have been waiting since before).
 			in.apply(s)
 			sp.SetOptions(in.opt)
 		}
-		n, err := r.Read(b.arena[len(b.arena):cap(b.arena)])
-		b.arena = b.arena[:len(b.arena)+n]
 		switch {
 		case err == io.EOF:
 			eof = true

@@ -212,8 +212,8 @@ func orNone(s string) string {
 	if s == "" {
 		return "(none)"
 	}
-	if len(s) > 60 {
-		return strconv.Quote(s[:57] + "...")
+	if len(s) > 200 { // a long script or config
+		return s[:197] + "..."
 	}
 	return s
 }

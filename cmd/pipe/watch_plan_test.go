@@ -69,7 +69,7 @@ func TestWatchReloadAppliesOrRefusesByName(t *testing.T) {
 		}
 	}
 	long := strings.Repeat("x", 28)
-	fmt.Fprintln(in, long) // under the default 1MiB
+	fmt.Fprintln(in, long)              // under the default 1MiB
 	first, err := outR.ReadString('\n') // the run is under way: the files are watched
 	if err != nil {
 		t.Fatal(err)

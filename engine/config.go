@@ -765,87 +765,93 @@ func validEnvName(s string) bool {
 	return true
 }
 
-// Resolved returns the spec as YAML with everything a run would use made
-// explicit: defaults applied to every stage, ${VAR} references expanded,
-// paths resolved against the pipeline file. It is what `pipe run
-// --dry-run` prints.
-func (sp *Spec) Resolved() ([]byte, error) {
-	str := func(s string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s} }
-	lit := func(v string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Value: v} }
-	m := func(kv ...any) *yaml.Node {
-		n := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
-		for i := 0; i+1 < len(kv); i += 2 {
-			var v *yaml.Node
-			switch x := kv[i+1].(type) {
-			case *yaml.Node:
-				v = x
-			case string:
-				if x == "" {
-					continue
-				}
-				v = str(x)
-			case Config:
-				if x.IsZero() {
-					continue
-				}
-				v = resolve(x.node)
-			}
-			if v != nil {
-				n.Content = append(n.Content, str(kv[i].(string)), v)
-			}
-		}
-		return n
-	}
-	in, out := sp.Input, sp.Output
-	inMax := in.MaxRecordBytes
-	if inMax == 0 {
-		inMax = max(sp.Defaults.MaxRecordBytes, DefaultMaxRecordBytes)
-	}
-	input := m("type", firstNonEmpty(in.Type, "stdin"), "path", resolvePath(sp.File, in.Path),
-		"codec", firstNonEmpty(in.Codec, CodecLines), "max_record_bytes", inMax.String(),
-		"on_error", firstNonEmpty(in.OnError, sp.Defaults.OnError, OnErrorFail))
-	if in.ValidateUTF8 {
-		input.Content = append(input.Content, str("validate_utf8"), lit("true"))
-	}
-	if in.RejectNUL {
-		input.Content = append(input.Content, str("reject_nul"), lit("true"))
-	}
-	root := m("name", sp.Name, "input", input,
-		"output", m("type", firstNonEmpty(out.Type, "stdout"), "path", resolvePath(sp.File, out.Path),
-			"codec", firstNonEmpty(out.Codec, in.Codec, CodecLines)))
-	if sp.DeadLetter != nil {
-		root.Content = append(root.Content, str("dead_letter"), m("path", resolvePath(sp.File, sp.DeadLetter.Path)))
-	}
-	stages := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
-	for i := range sp.Stages {
-		s := &sp.Stages[i]
-		timeout, onErr, workers, maxBytes := s.effective(sp.Defaults)
-		path := s.Path
-		if path != "" {
-			path = resolvePath(sp.File, path)
-		}
-		code := (*yaml.Node)(nil)
-		if s.Code != "" {
-			code = str(s.Code)
-			if strings.Contains(s.Code, "\n") {
-				code.Style = yaml.LiteralStyle
-			}
-		}
-		st := m("name", s.Name, "type", s.Type, "use", s.Use, "path", path, "code", code, "config", s.Config,
-			"timeout", lit(timeout.String()), "on_error", onErr, "workers", lit(strconv.Itoa(workers)),
-			"max_record_bytes", maxBytes.String(), "schema", s.Schema)
-		if n := resolve(s.Extra.node); n != nil {
-			st.Content = append(st.Content, n.Content...)
-		}
-		stages.Content = append(stages.Content, st)
-	}
-	root.Content = append(root.Content, str("stages"), stages)
+// encodeYAML renders an ordered document (see yamlKV) as YAML: it is how
+// Plan.YAML prints a plan without a second file importing the YAML library.
+func encodeYAML(doc []yamlKV) ([]byte, error) {
 	var b strings.Builder
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)
+	root, err := yamlMapping(doc)
+	if err != nil {
+		return nil, err
+	}
 	if err := enc.Encode(root); err != nil {
 		return nil, err
 	}
 	enc.Close()
 	return []byte(b.String()), nil
+}
+
+func yamlMapping(kvs []yamlKV) (*yaml.Node, error) {
+	str := func(s string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s} }
+	m := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	for _, kv := range kvs {
+		var v *yaml.Node
+		switch x := kv.Value.(type) {
+		case string:
+			if x != "" {
+				v = str(x)
+			}
+		case yamlLiteral:
+			v = &yaml.Node{Kind: yaml.ScalarNode, Value: string(x)}
+		case yamlCode:
+			if x != "" {
+				v = str(string(x))
+				if strings.Contains(string(x), "\n") {
+					v.Style = yaml.LiteralStyle
+				}
+			}
+		case yamlJSON:
+			if x == "" {
+				continue
+			}
+			var doc yaml.Node
+			if err := yaml.Unmarshal([]byte(x), &doc); err != nil {
+				return nil, err
+			}
+			v = resolve(&doc)
+			plainStyle(v)
+			if kv.Key == "" { // inline the mapping's entries
+				if v.Kind == yaml.MappingNode {
+					m.Content = append(m.Content, v.Content...)
+				}
+				continue
+			}
+			if v.Kind == yaml.MappingNode || v.Kind == yaml.SequenceNode {
+				v.Style = yaml.FlowStyle
+			}
+		case []yamlKV:
+			var err error
+			if v, err = yamlMapping(x); err != nil {
+				return nil, err
+			}
+		case [][]yamlKV:
+			v = &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
+			for _, e := range x {
+				n, err := yamlMapping(e)
+				if err != nil {
+					return nil, err
+				}
+				v.Content = append(v.Content, n)
+			}
+		}
+		if v == nil {
+			continue
+		}
+		k := str(kv.Key)
+		k.LineComment = kv.Comment
+		m.Content = append(m.Content, k, v)
+	}
+	return m, nil
+}
+
+// plainStyle drops the quoting of JSON text, so that the emitter quotes
+// only what YAML needs quoted.
+func plainStyle(n *yaml.Node) {
+	if n.Kind == yaml.ScalarNode {
+		n.Style = 0
+	}
+	for _, c := range n.Content {
+		plainStyle(c)
+	}
 }

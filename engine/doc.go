@@ -35,9 +35,11 @@
 // # Timeouts
 //
 // Every Transform call gets a context whose deadline is the stage's
-// per-record timeout (default 5s, 0 for none); a TransformBatch call gets the
-// same deadline for the whole batch. When a call overruns, its context is
-// cancelled with an error wrapping ErrStageTimeout (between 1 and 1.25 times
+// per-record timeout (default 5s, 0 for none): ctx.Deadline() reports it; a
+// TransformBatch call gets the same deadline for the whole batch. When a call
+// overruns, its context is done, ctx.Err() is context.DeadlineExceeded and
+// its cause an error matching both ErrStageTimeout and
+// context.DeadlineExceeded (between 1 and 1.25 times
 // the timeout after the call began: a watchdog ticks at a quarter of the
 // timeout, which keeps the cost of a call to an uncontended lock), and the
 // record fails with it, whatever the call returns. When a batch call fails as a whole

@@ -172,30 +172,6 @@ func resolvePath(file, p string) string {
 	return filepath.Join(filepath.Dir(file), p)
 }
 
-// TimeoutOrDefault returns the stage's effective per-record timeout.
-func (s *StageSpec) effective(d Defaults) (timeout time.Duration, onError string, workers int, maxBytes ByteSize) {
-	timeout = DefaultTimeout
-	if d.Timeout != nil {
-		timeout = *d.Timeout
-	}
-	if s.Timeout != nil {
-		timeout = *s.Timeout
-	}
-	onError = firstNonEmpty(s.OnError, d.OnError, OnErrorFail)
-	workers = s.Workers
-	if workers == 0 {
-		workers = max(d.Workers, 1)
-	}
-	maxBytes = s.MaxRecordBytes
-	if maxBytes == 0 {
-		maxBytes = d.MaxRecordBytes
-	}
-	if maxBytes == 0 {
-		maxBytes = DefaultMaxRecordBytes
-	}
-	return
-}
-
 func firstNonEmpty(s ...string) string {
 	for _, x := range s {
 		if x != "" {
@@ -263,7 +239,6 @@ func (sp *Spec) validate() error {
 	if sp.DeadLetter != nil && sp.DeadLetter.Path == "" {
 		return errAtField(sp.DeadLetter.src, sp.File, "", "dead_letter needs a path")
 	}
-	needDL := firstNonEmpty(in.OnError, sp.Defaults.OnError) == OnErrorDeadLetter
 	names := map[string]bool{"input": true, "output": true}
 	for i := range sp.Stages {
 		s := &sp.Stages[i]
@@ -284,10 +259,6 @@ func (sp *Spec) validate() error {
 		if err := checkPolicy(s.src, sp.File, s.OnError); err != nil {
 			return err
 		}
-		_, onErr, _, _ := s.effective(sp.Defaults)
-		if onErr == OnErrorDeadLetter {
-			needDL = true
-		}
 		if s.Workers < 0 || s.Workers > MaxWorkers {
 			return s.Errorf("workers", "workers must be between 1 and %d", MaxWorkers)
 		}
@@ -297,9 +268,6 @@ func (sp *Spec) validate() error {
 		if !s.Schema.IsZero() && !s.Schema.mapOrScalar() {
 			return s.Errorf("schema", "schema must be a JSON Schema (a mapping) or the path of a schema file")
 		}
-	}
-	if needDL && sp.DeadLetter == nil {
-		return errAtField(sp.src, sp.File, "stages", "on_error: dead_letter needs a dead_letter: {path: FILE} in the pipeline")
 	}
 	return nil
 }

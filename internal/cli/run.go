@@ -171,7 +171,7 @@ func (a *app) run(file string, f *runFlags) error {
 		if err := p.Load(context.Background()); err != nil {
 			return err
 		}
-		out, err := spec.Resolved()
+		out, err := p.Plan().YAML()
 		if err != nil {
 			return err
 		}

@@ -140,6 +140,7 @@ func (a *app) runLive(ctx context.Context, file string, f *runFlags, p *engine.P
 	watch(p)
 	loadedSO := soHashes(p)
 	version := 1
+	running := p.Plan() // the plan of the version running now
 
 	reload := func(why string) {
 		next, err := a.rebuild(file, f, log, audit, loadedSO)
@@ -158,6 +159,11 @@ func (a *app) runLive(ctx context.Context, file string, f *runFlags, p *engine.P
 			return
 		}
 		version++
+		var changes []string
+		for _, c := range running.Diff(next.Plan()) {
+			changes = append(changes, c.String())
+		}
+		running = next.Plan()
 		var stages []string
 		for _, s := range next.Spec().Stages {
 			st := s.Name + " (" + s.Type
@@ -166,8 +172,12 @@ func (a *app) runLive(ctx context.Context, file string, f *runFlags, p *engine.P
 			}
 			stages = append(stages, st+")")
 		}
-		log.Info("pipeline reloaded", "file", file, "trigger", why, "version", version, "stages", strings.Join(stages, ", "))
-		audit.event("pipeline_reloaded", map[string]any{"file": file, "trigger": why, "version": version, "stages": stages, "sha256": fileHashes(file, next)})
+		// RunLive applied every change or refused the reload: all of
+		// these are in effect now.
+		log.Info("pipeline reloaded", "file", file, "trigger", why, "version", version, "stages", strings.Join(stages, ", "),
+			"changes", strings.Join(changes, "; "))
+		audit.event("pipeline_reloaded", map[string]any{"file": file, "trigger": why, "version": version, "stages": stages,
+			"changes": changes, "sha256": fileHashes(file, next)})
 		watch(next)
 	}
 

@@ -690,7 +690,10 @@ type LookupEnv func(name string) (string, bool)
 var lineRE = regexp.MustCompile(`line (\d+)`)
 
 // parseSpec parses a pipeline file's bytes.
-func parseSpec(data []byte, file string, lookup LookupEnv) (*Spec, error) {
+// Every error of the file is reported (a ConfigErrors when there are
+// several): those of the pipeline's own fields and, checked against the
+// specs of reg, those of each stage's kind fields and native config.
+func parseSpec(data []byte, file string, lookup LookupEnv, reg *Registry) (*Spec, error) {
 	if lookup == nil {
 		lookup = os.LookupEnv
 	}
@@ -721,7 +724,8 @@ func parseSpec(data []byte, file string, lookup LookupEnv) (*Spec, error) {
 	}
 	spec := &Spec{File: file}
 	d := decoder{file: file}
-	if err := d.decode(root, reflect.ValueOf(spec).Elem()); err != nil {
+	var errs errList
+	if err := d.decode(root, reflect.ValueOf(spec).Elem()); err != nil && !d.collect(&errs, err) {
 		return nil, err
 	}
 	// Remember where each part was, for later errors.
@@ -749,6 +753,12 @@ func parseSpec(data []byte, file string, lookup LookupEnv) (*Spec, error) {
 		}
 	}
 	spec.src = Config{node: root, file: file}
+	if err := checkStages(spec, reg); err != nil && !d.collect(&errs, err) {
+		return nil, err
+	}
+	if err := errs.err(); err != nil {
+		return nil, err
+	}
 	return spec, nil
 }
 

@@ -54,7 +54,7 @@ func buildOptions(opts []Option) options {
 // base of relative paths. Errors are *ConfigError values.
 func Parse(data []byte, file string, opts ...Option) (*Spec, error) {
 	o := buildOptions(opts)
-	return parseSpec(data, file, o.lookup)
+	return parseSpec(data, file, o.lookup, o.reg)
 }
 
 // Load reads, parses and builds the pipeline file at path.
@@ -108,10 +108,14 @@ func Build(spec *Spec, opts ...Option) (*Pipeline, error) {
 	}
 	p := &Pipeline{spec: spec, opts: o, inStats: &counters{}}
 	codec := firstNonEmpty(spec.Input.Codec, CodecLines)
+	var errs errList // every stage's errors, not only the first's
 	for i := range spec.Stages {
 		s := &spec.Stages[i]
 		if err := resolvePlugin(spec, s, o); err != nil {
-			return nil, err
+			if !errs.add(err) || AllConfigErrors(err) == nil {
+				return nil, err
+			}
+			continue
 		}
 		timeout, onErr, workers, maxBytes := s.effective(spec.Defaults)
 		kind := s.Type
@@ -124,7 +128,8 @@ func Build(spec *Spec, opts ...Option) (*Pipeline, error) {
 			}
 			st = goStage{s.New}
 		case kind == "":
-			return nil, s.Errorf("", "stage %s has no type (want one of: %s)", quote(s.Name), kindList(o.reg))
+			errs.add(s.Errorf("", "stage %s has no type (want one of: %s)", quote(s.Name), kindList(o.reg)))
+			continue
 		default:
 			build, ok := o.reg.Kind(kind)
 			if !ok {
@@ -132,16 +137,22 @@ func Build(spec *Spec, opts ...Option) (*Pipeline, error) {
 				if reserved[kind] {
 					msg = fmt.Sprintf("stage type %q is not built into this binary (available: %s)", kind, kindList(o.reg))
 				}
-				return nil, s.Errorf("type", "%s", msg)
+				errs.add(s.Errorf("type", "%s", msg))
+				continue
 			}
 			env := &BuildEnv{Registry: o.reg, Codec: codec, Timeout: timeout, Logger: o.log.With("stage", s.Name, "kind", kind), Events: events}
 			var err error
 			st, err = build(s, env)
 			if err != nil {
-				return nil, err
+				if AllConfigErrors(err) == nil {
+					return nil, err
+				}
+				errs.add(err)
+				continue
 			}
 			if keys := s.Extra.Keys(); len(keys) > 0 && !s.Extra.decoded() {
-				return nil, s.Extra.Errorf(keys[0], "%s", unknownField(keys[0], stageFields())+" (for a "+kind+" stage)")
+				errs.add(s.Extra.Errorf(keys[0], "%s", unknownField(keys[0], stageFields())+" (for a "+kind+" stage)"))
+				continue
 			}
 		}
 		p.stages = append(p.stages, &stageExec{
@@ -149,6 +160,9 @@ func Build(spec *Spec, opts ...Option) (*Pipeline, error) {
 			workers: workers, maxBytes: int(maxBytes),
 			log: o.log.With("stage", s.Name, "kind", kind),
 		})
+	}
+	if err := errs.err(); err != nil {
+		return nil, err
 	}
 	return p, nil
 }

@@ -602,6 +602,20 @@ func (d *decoder) checkEnum(n *yaml.Node, tag component.Tag, v reflect.Value) er
 		}
 		v = v.Elem()
 	}
+	if v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.String {
+		// A list of strings: each element is one of the enum.
+		n = resolve(n)
+		for i := range v.Len() {
+			if e := v.Index(i).String(); !slices.Contains(tag.Enum, e) {
+				at := n
+				if n != nil && i < len(n.Content) {
+					at = n.Content[i]
+				}
+				return d.errf(at, "%s: %q is not allowed (want %s)", tag.Name, e, orList(tag.Enum))
+			}
+		}
+		return nil
+	}
 	if v.Kind() != reflect.String || slices.Contains(tag.Enum, v.String()) {
 		return nil
 	}

@@ -243,6 +243,9 @@ func (t Tag) Field(typ reflect.Type) Field {
 
 // typeField describes a Go type as a field type.
 func typeField(t reflect.Type) Field {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
 	if t.Implements(typerType) {
 		return Field{Type: reflect.Zero(t).Interface().(Typer).ConfigType()}
 	}

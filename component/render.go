@@ -53,7 +53,7 @@ func (s Spec) fieldsWhere() string {
 	case ClassNative:
 		return "config: fields"
 	case ClassKind:
-		return "stage fields of this kind (besides name, type, use, path, code, config, timeout, on_error, workers, max_record_bytes, schema)"
+		return "fields a stage of this kind adds to the common ones"
 	}
 	return "fields"
 }
@@ -67,7 +67,7 @@ func (s Spec) WriteText(w io.Writer) error {
 	if s.Doc != "" {
 		b.WriteString("\n")
 		for _, line := range strings.Split(strings.TrimSpace(s.Doc), "\n") {
-			b.WriteString(strings.TrimRight("  "+line, " ") + "\n")
+			b.WriteString(wrap(line, "  ", 78))
 		}
 	}
 	fields := flatten("", s.Fields)
@@ -199,3 +199,24 @@ func Index(specs []Spec) string {
 
 // PageName is the file name of the component's reference page.
 func (s Spec) PageName() string { return string(s.Class) + "-" + s.Name + ".md" }
+
+// wrap breaks text into lines of at most width runes (a longer word stays
+// whole), each starting with indent.
+func wrap(text, indent string, width int) string {
+	var b strings.Builder
+	line := indent
+	for _, w := range strings.Fields(text) {
+		if line != indent && len(line)+1+len(w) > width {
+			b.WriteString(line + "\n")
+			line = indent
+		}
+		if line != indent {
+			line += " "
+		}
+		line += w
+	}
+	if line != indent || b.Len() == 0 {
+		b.WriteString(strings.TrimRight(line, " ") + "\n")
+	}
+	return b.String()
+}

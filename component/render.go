@@ -110,6 +110,39 @@ func dash(s string) string {
 	return s
 }
 
+// optionsSentence says where the options go, for the Markdown page.
+func (s Spec) optionsSentence() string {
+	switch s.Class {
+	case ClassNative:
+		return "The fields of the stage's `config:` mapping."
+	case ClassKind:
+		return "Fields a stage of this kind takes besides the fields every stage has (name, type, use, path, code, config, timeout, on_error, workers, max_record_bytes, schema; see [the pipeline file](pipeline.md))."
+	case ClassCodec:
+		return "None."
+	}
+	return fmt.Sprintf("Fields of the `%s:` section with `type: %s`.", s.Class, s.Name)
+}
+
+// FieldTable renders fields (nested ones as parent.child) as a Markdown
+// table: name, type, default, values, example, description.
+func FieldTable(fs []Field) string {
+	var b strings.Builder
+	b.WriteString("| name | type | default | values | example | description |\n|---|---|---|---|---|---|\n")
+	for _, f := range flatten("", fs) {
+		def := code(f.Default)
+		if f.Required {
+			def = "required"
+		}
+		var enum []string
+		for _, e := range f.Enum {
+			enum = append(enum, code(e))
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s |\n", f.Name, f.TypeName(), dash(def), dash(strings.Join(enum, ", ")),
+			dash(code(f.Example)), mdCell(f.Doc))
+	}
+	return b.String()
+}
+
 // Markdown returns the component's reference page.
 func (s Spec) Markdown() string {
 	var b strings.Builder
@@ -120,20 +153,7 @@ func (s Spec) Markdown() string {
 	fields := flatten("", s.Fields)
 	switch {
 	case len(fields) > 0:
-		fmt.Fprintf(&b, "\n## Options\n\n%s.\n\n", upperFirst(s.fieldsWhere()))
-		b.WriteString("| name | type | default | values | example | description |\n|---|---|---|---|---|---|\n")
-		for _, f := range fields {
-			def := code(f.Default)
-			if f.Required {
-				def = "required"
-			}
-			var enum []string
-			for _, e := range f.Enum {
-				enum = append(enum, code(e))
-			}
-			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s |\n", f.Name, f.TypeName(), dash(def), dash(strings.Join(enum, ", ")),
-				dash(code(f.Example)), mdCell(f.Doc))
-		}
+		fmt.Fprintf(&b, "\n## Options\n\n%s\n\n%s", s.optionsSentence(), FieldTable(s.Fields))
 		if s.Open {
 			b.WriteString("\nOther fields are accepted and checked by the component when it is built.\n")
 		}
@@ -145,7 +165,7 @@ func (s Spec) Markdown() string {
 	if len(s.Examples) > 0 {
 		b.WriteString("\n## Examples\n")
 		for _, ex := range s.Examples {
-			fmt.Fprintf(&b, "\n%s:\n\n```yaml\n%s\n```\n", mdSentence(ex.Title), strings.TrimRight(ex.YAML, "\n"))
+			fmt.Fprintf(&b, "\n%s:\n\n```yaml\n%s\n```\n", upperFirst(strings.TrimSuffix(ex.Title, ".")), strings.TrimRight(ex.YAML, "\n"))
 		}
 	}
 	return b.String()
@@ -179,7 +199,7 @@ func upperFirst(s string) string {
 // class, each row linking to CLASS-NAME.md (PageName).
 func Index(specs []Spec) string {
 	var b strings.Builder
-	b.WriteString("# Component reference\n\nGenerated from the components' specs by `go generate ./docs/reference` (`make docs`); do not edit.\n`pipe stages NAME` prints the same reference on the command line.\n")
+	b.WriteString("# Component reference\n\nGenerated from the components' specs by `go generate ./docs/reference`; do not edit.\n`pipe stages NAME` prints the same reference on the command line. The fields every pipeline file\nand every stage has are in [the pipeline file](pipeline.md).\n")
 	titles := map[Class]string{ClassInput: "Inputs", ClassOutput: "Outputs", ClassCodec: "Codecs", ClassKind: "Stage kinds", ClassNative: "Native transformers"}
 	for _, c := range Classes {
 		first := true

@@ -518,7 +518,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value) error {
 		names = append(names, f.tag.Name)
 	}
 	var errs errList
-	seen := map[string]bool{}
+	seen, suggested := map[string]bool{}, map[string]bool{}
 	var rest *yaml.Node
 	var content []*yaml.Node
 	if n != nil {
@@ -541,6 +541,9 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value) error {
 				continue
 			}
 			errs.add(d.errf(k, "%s", unknownField(k.Value, names)))
+			if s := closest(k.Value, names); s != "" {
+				suggested[s] = true // a typo of a required field is one mistake, not two
+			}
 			continue
 		}
 		f := fields[fi]
@@ -559,6 +562,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value) error {
 			continue
 		}
 		switch {
+		case f.tag.Required && suggested[f.tag.Name]:
 		case f.tag.Required:
 			errs.add(d.errf(pos, "missing required field %q%s", f.tag.Name, enumHint(f.tag.Enum)))
 		case f.tag.Default != "":

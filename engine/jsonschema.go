@@ -224,7 +224,9 @@ func testsSchema() map[string]any {
 	records := func(doc string) map[string]any {
 		return map[string]any{"type": "array", "items": record, "description": doc}
 	}
-	count := func(doc string) map[string]any { return map[string]any{"type": "integer", "minimum": 0, "description": doc} }
+	count := func(doc string) map[string]any {
+		return map[string]any{"type": "integer", "minimum": 0, "description": doc}
+	}
 	str := func(doc string) map[string]any { return map[string]any{"type": "string", "description": doc} }
 	tc := map[string]any{"type": "object", "additionalProperties": false, "properties": map[string]any{
 		"name":      str("Name of the case, shown when it fails."),

@@ -106,7 +106,21 @@ func (a *app) report(err error) {
 		fmt.Fprintf(a.stderr, "pipe: %v\nRun 'pipe --help' for usage.\n", err)
 		return
 	}
-	fmt.Fprintf(a.stderr, "pipe: %v\n", err)
+	fmt.Fprint(a.stderr, errorLines(err))
+}
+
+// errorLines is err as "pipe: ..." lines: one per config error when a
+// file has several (engine.ConfigErrors), else one.
+func errorLines(err error) string {
+	var list engine.ConfigErrors
+	if errors.As(err, &list) && err.Error() == list.Error() {
+		var b strings.Builder
+		for _, ce := range list {
+			fmt.Fprintf(&b, "pipe: %v\n", ce)
+		}
+		return b.String()
+	}
+	return fmt.Sprintf("pipe: %v\n", err)
 }
 
 func (a *app) logger() (*slog.Logger, error) {

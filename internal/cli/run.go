@@ -462,7 +462,7 @@ Exit status 2 if any file has an error.`,
 				}
 				if err != nil {
 					if len(args) > 1 {
-						fmt.Fprintf(a.stderr, "pipe: %v\n", err)
+						fmt.Fprint(a.stderr, errorLines(err))
 					}
 					errs = append(errs, err)
 					continue

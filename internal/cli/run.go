@@ -144,7 +144,7 @@ the records in flight are written.`,
 	}
 	f.prof.add(cmd)
 	fl.Var(&configFlag{list: &f.stages}, "config", "filter mode: config for the preceding stage, KEY=VALUE or a YAML mapping (repeatable)")
-	fl.Var(&argFlag{list: &f.stages, reg: a.reg}, "arg", "filter mode: a command-line argument for the preceding stage that takes them, e.g. --rpc (repeatable; --arg=--flag for flags)")
+	fl.Var(&argFlag{list: &f.stages, reg: a.reg}, "arg", "filter mode: a command-line argument for the preceding stage, if its kind takes them (repeatable; --arg=--flag for flags)")
 	fl.StringVar(&f.codec, "codec", "", "filter mode: lines (default), ndjson or raw")
 	fl.StringVar(&f.timeout, "timeout", "", "filter mode: per-record timeout of each stage (default 5s, 0 = none)")
 	fl.StringVar(&f.onError, "on-error", "", "filter mode: fail (default), drop")

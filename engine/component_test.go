@@ -218,8 +218,8 @@ func (s toyStage) New(context.Context) (Transformer, error) { return passThrough
 // applied live; Pipeline.Files and Pipeline.CheckLive read that.
 func TestKindFilesAndLive(t *testing.T) {
 	type toyOptions struct {
-		Lib  []string `yaml:"lib" doc:"Library directories."`
-		Pin  string   `yaml:"pin" doc:"A version the stage is pinned to."`
+		Lib []string `yaml:"lib" doc:"Library directories."`
+		Pin string   `yaml:"pin" doc:"A version the stage is pinned to."`
 	}
 	reg := NewRegistry()
 	var livePrev []Stage

@@ -233,7 +233,7 @@ func (a *app) spec(file string, f *runFlags) (*engine.Spec, error) {
 		if err != nil {
 			return nil, &engine.ConfigError{Msg: fmt.Sprintf("read pipeline: %v", err), Err: err}
 		}
-		if spec, err = engine.Parse(data, file); err != nil {
+		if spec, err = engine.Parse(data, file, engine.WithRegistry(a.reg)); err != nil {
 			return nil, err
 		}
 	} else {
@@ -452,7 +452,7 @@ Exit status 2 if any file has an error.`,
 			var errs []error
 			for _, file := range args {
 				var p *engine.Pipeline
-				spec, err := parseFile(file)
+				spec, err := a.parseFile(file)
 				if err == nil {
 					p, err = a.build(spec, log, audit)
 				}

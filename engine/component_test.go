@@ -278,3 +278,33 @@ func TestKindFilesAndLive(t *testing.T) {
 		t.Errorf("a typo of a kind's field: %v", err)
 	}
 }
+
+type failingLoad struct{ spec *StageSpec }
+
+func (s failingLoad) New(context.Context) (Transformer, error) { return passThrough{}, nil }
+func (s failingLoad) Load(context.Context) error {
+	if strings.Contains(s.spec.Code, "oops") {
+		return s.spec.Errorf("code", "syntax error near oops")
+	}
+	return nil
+}
+
+// Load (what pipe lint checks) reports the load errors of every stage.
+func TestLoadReportsEveryStage(t *testing.T) {
+	reg := NewRegistry()
+	reg.RegisterKind("syn", func(s *StageSpec, _ *BuildEnv) (Stage, error) { return failingLoad{s}, nil })
+	spec, err := Parse([]byte("stages:\n  - {name: a, type: syn, code: oops}\n  - {name: b, type: syn, code: fine}\n  - {name: c, type: syn, code: oops}\n"),
+		"p.yaml", WithRegistry(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Build(spec, WithRegistry(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = p.Load(context.Background())
+	all := AllConfigErrors(err)
+	if len(all) != 2 || all[0].Line != 2 || all[1].Line != 4 {
+		t.Fatalf("Load = %v, want the errors of stages a and c", err)
+	}
+}

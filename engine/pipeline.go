@@ -242,23 +242,31 @@ func (p *Pipeline) loadLocked(ctx context.Context) error {
 	if p.loaded {
 		return nil
 	}
+	var errs errList // the config errors of every stage, not only the first's
 	for _, s := range p.stages {
 		if !s.spec.Schema.IsZero() && s.schema == nil {
 			sch, err := compileSchema(s.spec)
 			if err != nil {
-				return err
+				if AllConfigErrors(err) == nil {
+					return err
+				}
+				errs.add(err)
+				continue
 			}
 			s.schema = sch
 		}
 		if l, ok := s.stage.(Loader); ok {
 			if err := l.Load(ctx); err != nil {
-				var ce *ConfigError
-				if errors.As(err, &ce) {
-					return err
+				if AllConfigErrors(err) != nil {
+					errs.add(err)
+					continue
 				}
 				return &StageError{Stage: s.name, Kind: s.kind, Op: "load", Err: err}
 			}
 		}
+	}
+	if err := errs.err(); err != nil {
+		return err
 	}
 	p.loaded = true
 	return nil

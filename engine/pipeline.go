@@ -54,7 +54,7 @@ func buildOptions(opts []Option) options {
 // base of relative paths. Errors are *ConfigError values.
 func Parse(data []byte, file string, opts ...Option) (*Spec, error) {
 	o := buildOptions(opts)
-	return parseSpec(data, file, o.lookup)
+	return parseSpec(data, file, o.lookup, o.reg)
 }
 
 // Load reads, parses and builds the pipeline file at path.
@@ -106,10 +106,14 @@ func Build(spec *Spec, opts ...Option) (*Pipeline, error) {
 	}
 	p := &Pipeline{spec: spec, opts: o}
 	codec := firstNonEmpty(spec.Input.Codec, CodecLines)
+	var errs errList // every stage's errors, not only the first's
 	for i := range spec.Stages {
 		s := &spec.Stages[i]
 		if err := resolvePlugin(spec, s, o); err != nil {
-			return nil, err
+			if !errs.add(err) || AllConfigErrors(err) == nil {
+				return nil, err
+			}
+			continue
 		}
 		kind := s.Type
 		timeout := resolveStage(spec, s, codec).Timeout // what the kind may want to know
@@ -123,24 +127,27 @@ func Build(spec *Spec, opts ...Option) (*Pipeline, error) {
 			events.kind = kind
 			st = goStage{s.New}
 		case kind == "":
-			return nil, s.Errorf("", "stage %s has no type (want one of: %s)", quote(s.Name), kindList(o.reg))
+			errs.add(s.Errorf("", "stage %s has no type (want one of: %s)", quote(s.Name), kindList(o.reg)))
+			continue
 		default:
 			build, ok := o.reg.Kind(kind)
 			if !ok {
-				msg := fmt.Sprintf("unknown stage type %q (want one of: %s)", kind, kindList(o.reg))
-				if reserved[kind] {
-					msg = fmt.Sprintf("stage type %q is not built into this binary (available: %s)", kind, kindList(o.reg))
-				}
-				return nil, s.Errorf("type", "%s", msg)
+				errs.add(s.Errorf("type", "unknown stage type %q (want one of: %s)", kind, kindList(o.reg)))
+				continue
 			}
 			env := &BuildEnv{Registry: o.reg, Codec: codec, Timeout: timeout, Logger: o.log.With("stage", s.Name, "kind", kind), Events: events}
 			var err error
 			st, err = build(s, env)
 			if err != nil {
-				return nil, err
+				if AllConfigErrors(err) == nil {
+					return nil, err
+				}
+				errs.add(err)
+				continue
 			}
 			if keys := s.Extra.Keys(); len(keys) > 0 && !s.Extra.decoded() {
-				return nil, s.Extra.Errorf(keys[0], "%s", unknownField(keys[0], stageFields())+" (for a "+kind+" stage)")
+				errs.add(s.Extra.Errorf(keys[0], "%s", unknownField(keys[0], stageFields())+" (for a "+kind+" stage)"))
+				continue
 			}
 		}
 		p.stages = append(p.stages, &stageExec{spec: s, events: events, stage: st, level: i + 1,
@@ -152,6 +159,9 @@ func Build(spec *Spec, opts ...Option) (*Pipeline, error) {
 		s.plan = p.plan.Stages[i]
 	}
 	if err := checkDeadLetter(spec, p.plan); err != nil {
+		return nil, err
+	}
+	if err := errs.err(); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -184,10 +194,10 @@ func resolvePlugin(spec *Spec, s *StageSpec, o options) error {
 		return nil
 	}
 	name, constraint, versioned := strings.Cut(s.Use, "@")
-	if !versioned && (s.Type == "" || s.Type == "native") {
+	if !versioned && (s.Type == "" || s.Type == nativeKind.Name) {
 		if _, ok := o.reg.LookupNative(name); ok {
 			if s.Type == "" {
-				s.Type = "native"
+				s.Type = nativeKind.Name
 			}
 			return nil
 		}
@@ -203,7 +213,7 @@ func resolvePlugin(spec *Spec, s *StageSpec, o options) error {
 		return s.Errorf("use", "%v", err)
 	}
 	if !ok {
-		if versioned || (s.Type != "" && s.Type != "native") {
+		if versioned || (s.Type != "" && s.Type != nativeKind.Name) {
 			return s.Errorf("use", "no plugin named %q in the plugin directories", name)
 		}
 		return nil
@@ -223,8 +233,6 @@ func resolvePlugin(spec *Spec, s *StageSpec, o options) error {
 	}
 	return nil
 }
-
-var reserved = map[string]bool{"lua": true, "js": true, "wasm": true, "rpc": true, "native": true}
 
 func kindList(r *Registry) string {
 	s := ""
@@ -253,23 +261,31 @@ func (p *Pipeline) loadLocked(ctx context.Context) error {
 	if p.loaded {
 		return nil
 	}
+	var errs errList // the config errors of every stage, not only the first's
 	for _, s := range p.stages {
 		if !s.spec.Schema.IsZero() && s.schema == nil {
 			sch, err := compileSchema(s.spec)
 			if err != nil {
-				return err
+				if AllConfigErrors(err) == nil {
+					return err
+				}
+				errs.add(err)
+				continue
 			}
 			s.schema = sch
 		}
 		if l, ok := s.stage.(Loader); ok {
 			if err := l.Load(ctx); err != nil {
-				var ce *ConfigError
-				if errors.As(err, &ce) {
-					return err
+				if AllConfigErrors(err) != nil {
+					errs.add(err)
+					continue
 				}
 				return &StageError{Stage: s.plan.Name, Kind: s.plan.Kind, Op: "load", Err: err}
 			}
 		}
+	}
+	if err := errs.err(); err != nil {
+		return err
 	}
 	p.loaded = true
 	return nil

@@ -18,16 +18,43 @@ import (
 	"github.com/dop251/goja"
 	"github.com/dop251/goja/parser"
 	"github.com/dop251/goja_nodejs/require"
+	"github.com/pipe-dev/pipe/component"
 	"github.com/pipe-dev/pipe/engine"
 	"github.com/pipe-dev/pipe/stages/internal/script"
 )
 
-func init() { engine.RegisterKind("js", build) }
+func init() {
+	engine.RegisterKindSpec(engine.KindSpec{
+		Name:    "js",
+		Summary: "JavaScript scripts (goja, ES2015+), inline (code:) or from a file (path:)",
+		Doc: "The script defines `transform(rec, meta)` (or is its body): `rec` is the decoded JSON value under " +
+			"codec ndjson, a string otherwise; return the output record, or null/undefined to drop it; `emit(v)` outputs " +
+			"extra records; `throw` fails the record. Optional `init(config)` gets the stage's `config:`, `flush()` runs " +
+			"at end of stream. No filesystem or network; `require` loads only from `modules:`. See stages/js/README.md.",
+		Build:   build,
+		Options: options{},
+		Examples: []component.Example{
+			{Title: "a one-line filter", YAML: "- {name: only-errors, type: js, code: 'return rec.level == \"error\" ? rec : null'}"},
+			{Title: "a script with local modules", YAML: "- {name: enrich, type: js, path: scripts/enrich.js, modules: [scripts/lib], config: {region: eu}}"},
+		},
+		Flag: &engine.FilterFlag{Value: "CODE", Usage: "filter mode: a JavaScript stage (script or transform body)",
+			Set: func(s *engine.StageSpec, v string) { s.Code = v }},
+		Files: func(s *engine.StageSpec) []string {
+			var o options
+			_ = s.Extra.Decode(&o) // Build reported errors
+			files := o.Modules
+			if s.Path != "" {
+				files = append([]string{s.Path}, files...)
+			}
+			return files
+		},
+	})
+}
 
 const maxCallStack = 1000
 
 type options struct {
-	Modules []string `yaml:"modules"` // directories require() may load from
+	Modules []string `yaml:"modules" example:"[scripts/lib]" doc:"Directories require() may load modules from, relative to the pipeline file."`
 }
 
 func build(spec *engine.StageSpec, env *engine.BuildEnv) (engine.Stage, error) {

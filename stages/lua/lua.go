@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/pipe-dev/pipe/component"
 	"github.com/pipe-dev/pipe/engine"
 	"github.com/pipe-dev/pipe/stages/internal/script"
 	lua "github.com/yuin/gopher-lua"
@@ -23,7 +24,37 @@ import (
 	"github.com/yuin/gopher-lua/parse"
 )
 
-func init() { engine.RegisterKind("lua", build) }
+func init() {
+	engine.RegisterKindSpec(engine.KindSpec{
+		Name:    "lua",
+		Summary: "Lua 5.1 scripts (gopher-lua), inline (code:) or from a file (path:)",
+		Doc: "The script defines `transform(rec, meta)` (or is its body): `rec` is the decoded JSON value under " +
+			"codec ndjson, a string otherwise; return the output record, or nil to drop it; `emit(v)` outputs extra " +
+			"records; `error(...)` fails the record. Optional `init(config)` gets the stage's `config:`, `flush()` runs " +
+			"at end of stream. The sandbox has no `os`, `io`, `debug` or file loading unless allowed. See stages/lua/README.md.",
+		Build:   build,
+		Options: options{},
+		Examples: []component.Example{
+			{Title: "a one-line filter", YAML: "- {name: only-errors, type: lua, code: 'if rec.level ~= \"error\" then return nil end return rec'}"},
+			{Title: "a script with local modules", YAML: "- {name: enrich, type: lua, path: scripts/enrich.lua, modules: [scripts/lib], config: {region: eu}}"},
+		},
+		Flag: &engine.FilterFlag{Value: "CODE", Usage: "filter mode: a Lua stage (script or transform body)",
+			Set: func(s *engine.StageSpec, v string) { s.Code = v }},
+		Files: func(s *engine.StageSpec) []string {
+			var o options
+			_ = s.Extra.Decode(&o) // Build reported errors
+			return append(pathOf(s), o.Modules...)
+		},
+	})
+}
+
+// pathOf is the stage's script file, if it has one.
+func pathOf(s *engine.StageSpec) []string {
+	if s.Path == "" {
+		return nil
+	}
+	return []string{s.Path}
+}
 
 // Limits of every Lua state: a runaway recursion or table explosion is a
 // record error, not a crashed host.
@@ -37,8 +68,8 @@ const (
 var optional = map[string]lua.LGFunction{"os": lua.OpenOs, "io": lua.OpenIo}
 
 type options struct {
-	Modules []string `yaml:"modules"` // directories require() may load from
-	Allow   []string `yaml:"allow"`   // extra libraries: os, io
+	Modules []string `yaml:"modules" example:"[scripts/lib]" doc:"Directories require() may load modules from, relative to the pipeline file."` // directories require() may load from
+	Allow   []string `yaml:"allow" enum:"os,io" example:"[os]" doc:"Libraries the sandbox leaves out that this stage may use."`                 // extra libraries: os, io
 }
 
 func build(spec *engine.StageSpec, env *engine.BuildEnv) (engine.Stage, error) {

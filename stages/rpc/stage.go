@@ -12,31 +12,47 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pipe-dev/pipe/component"
 	"github.com/pipe-dev/pipe/engine"
 )
 
-func init() { engine.RegisterKind("rpc", build) }
+func init() {
+	engine.RegisterKindSpec(engine.KindSpec{
+		Name:    "rpc",
+		Summary: "out-of-process plugins over gRPC (hashicorp/go-plugin), crash-isolated, any language",
+		Doc: "The executable speaks the Transformer service of stages/rpc/PROTOCOL.md (the Go SDK: `rpc.Serve`). " +
+			"The host health-checks it, restarts it after a crash (up to `max_restarts`, with backoff) and re-sends the " +
+			"batch in flight, so a crash loses no record. The stage's `config:` is sent to the plugin's Open as JSON.",
+		Build:   build,
+		Options: options{},
+		Examples: []component.Example{
+			{Title: "a plugin with arguments and a pinned binary", YAML: "- {name: geo, type: rpc, path: bin/geo-plugin, args: [--fast], max_restarts: 3}"},
+		},
+		Flag: &engine.FilterFlag{Value: "PATH", Usage: "filter mode: an rpc plugin stage (executable); --arg after it passes an argument",
+			Set: func(s *engine.StageSpec, v string) { s.Path = v }, Args: "args"},
+	})
+}
 
 // options are the fields only rpc stages know.
 type options struct {
 	// Args are the plugin's command-line arguments.
-	Args []string `yaml:"args"`
+	Args []string `yaml:"args" example:"[--fast]" doc:"The plugin's command-line arguments."`
 	// SHA256 pins the plugin binary: a different binary is refused.
-	SHA256 string `yaml:"sha256"`
+	SHA256 string `yaml:"sha256" example:"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" doc:"Hex SHA-256 the plugin binary must have (as printed by sha256sum)."`
 	// Env is the plugin's environment besides PATH (the host's own
 	// environment is not passed on).
-	Env map[string]string `yaml:"env"`
+	Env map[string]string `yaml:"env" example:"{GEO_DB: /data/geo.mmdb}" doc:"The plugin's environment besides PATH (the host's own is not passed on)."`
 	// StartTimeout bounds the start of the process up to its handshake.
-	StartTimeout *time.Duration `yaml:"start_timeout"`
+	StartTimeout *time.Duration `yaml:"start_timeout" default:"10s" doc:"Time the process has to start and complete its handshake."`
 	// HealthInterval is how often a long call checks that the plugin
 	// still answers its health service.
-	HealthInterval *time.Duration `yaml:"health_interval"`
+	HealthInterval *time.Duration `yaml:"health_interval" default:"2s" doc:"How often a long call checks that the plugin still answers its health service; 0 for never."`
 	// MaxRestarts bounds the restarts of a worker's plugin (after a crash,
 	// a kill for not answering, or a failed restart) within RestartWindow;
 	// one more stops the pipeline.
-	MaxRestarts *int `yaml:"max_restarts"`
+	MaxRestarts *int `yaml:"max_restarts" default:"5" doc:"Restarts of a worker's plugin (after a crash, a hang or a failed restart) allowed within restart_window; one more stops the pipeline."`
 	// RestartWindow is the period over which MaxRestarts counts.
-	RestartWindow *time.Duration `yaml:"restart_window"`
+	RestartWindow *time.Duration `yaml:"restart_window" default:"1m" doc:"The period over which max_restarts counts."`
 }
 
 // Defaults of the rpc kind's fields.

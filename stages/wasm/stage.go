@@ -21,21 +21,37 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
 
+	"github.com/pipe-dev/pipe/component"
 	"github.com/pipe-dev/pipe/engine"
 	"github.com/pipe-dev/pipe/stages/internal/pin"
 )
 
-func init() { engine.RegisterKind("wasm", build) }
+func init() {
+	engine.RegisterKindSpec(engine.KindSpec{
+		Name:    "wasm",
+		Summary: "WebAssembly modules (wazero) following the wasm stage ABI, from any language",
+		Doc: "The module gets a whole batch per call and answers one result per record (see stages/wasm/ABI.md; " +
+			"Go guests use the SDK in stages/wasm/guest). No WASI filesystem, network or clock unless granted; memory is " +
+			"capped by `memory_limit`. The stage's `config:` is handed to `pipe_init` as JSON.",
+		Build:   build,
+		Options: options{},
+		Examples: []component.Example{
+			{Title: "a module with a memory cap", YAML: "- {name: redact, type: wasm, path: plugins/redact.wasm, memory_limit: 16MiB}"},
+		},
+		Flag: &engine.FilterFlag{Value: "PATH", Usage: "filter mode: a WASM module stage",
+			Set: func(s *engine.StageSpec, v string) { s.Path = v }},
+	})
+}
 
 // options are the fields only wasm stages know.
 type options struct {
 	// MemoryLimit caps the guest's linear memory (rounded down to 64KiB
 	// pages); memory.grow beyond it fails.
-	MemoryLimit *engine.ByteSize `yaml:"memory_limit"`
+	MemoryLimit *engine.ByteSize `yaml:"memory_limit" default:"64MiB" doc:"Cap of the guest's linear memory, 64KiB to 4GiB; memory.grow beyond it fails."`
 	// Allow grants WASI capabilities the sandbox leaves out: "clock" (the
 	// real wall and monotonic clocks and sleep) and "random" (the host's
 	// cryptographic random source).
-	Allow []string `yaml:"allow"`
+	Allow []string `yaml:"allow" enum:"clock,random" example:"[clock]" doc:"WASI capabilities the sandbox leaves out that this module may use."`
 }
 
 // DefaultMemoryLimit is the memory_limit of a stage that sets none.

@@ -1,9 +1,11 @@
 package engine
 
-// APIVersion is the version of the stage contract (Transformer and the
-// optional interfaces, Record, Config) that this engine offers to plugins, a
-// semantic version: a plugin built against API x.y runs on a host with API
-// x.z for z >= y. `pipe version` prints it; plugin manifests state the range
-// they support, and a Go plugin (.so) exports the version it was built
-// against (see stages/native).
-const APIVersion = "1.0.0"
+import "github.com/pipe-dev/pipe/stage"
+
+// APIVersion is stage.APIVersion, the version of the stage contract this
+// engine offers to plugins.
+const APIVersion = stage.APIVersion
+
+// Config implements stage.Config: a Go plugin (.so) and a compiled-in
+// transformer may be handed the same value.
+var _ stage.Config = Config{}

@@ -17,6 +17,8 @@ import (
 
 	"github.com/pipe-dev/pipe/component"
 	"gopkg.in/yaml.v3"
+
+	"github.com/pipe-dev/pipe/stage"
 )
 
 // Config is a piece of configuration that remembers where each value came
@@ -259,6 +261,8 @@ var (
 	durationType = reflect.TypeFor[time.Duration]()
 	byteSizeType = reflect.TypeFor[ByteSize]()
 	configType   = reflect.TypeFor[Config]()
+	// A plugin's struct may take a nested value as a stage.Config.
+	stageConfigType = reflect.TypeFor[stage.Config]()
 )
 
 type decoder struct{ file string }
@@ -297,7 +301,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value) error {
 	}
 	t := v.Type()
 	switch t {
-	case configType:
+	case configType, stageConfigType:
 		v.Set(reflect.ValueOf(Config{node: n, file: d.file, used: new(bool)}))
 		return nil
 	case durationType:

@@ -3,6 +3,11 @@
 // WASM, an rpc plugin), is a Transformer, with the same semantics: emit,
 // drop, split, metadata, per-record errors, timeouts.
 //
+// The stage contract itself (Record, Transformer and its optional
+// interfaces, the Config interface, the error types) is package stage,
+// which plugins import without the engine; the names here (Record,
+// Transformer, ...) are aliases of it, kept for one release.
+//
 // A pipeline is usually written as a YAML file (see Load and Parse) and run
 // with Run; it can also be built in code (Build with a Spec) and fed records
 // directly (Stream, Process).

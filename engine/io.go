@@ -260,7 +260,8 @@ func inputFailed(rs *runState, policy string, maxBytes int, c *counters, name st
 		cause = fmt.Errorf("%s: %w", name, cause)
 	}
 	c.errors.Add(1)
-	rec := &Record{Data: re.Data, num: num}
+	rec := &Record{Data: re.Data}
+	rec.SetNumber(num)
 	switch policy {
 	case OnErrorDrop:
 		return nil
@@ -354,8 +355,8 @@ func (s *funcSource) run(ctx context.Context, p *Pipeline, rs *runState, c *coun
 			continue
 		}
 		num++
-		if it.rec.num == 0 {
-			it.rec.num = num
+		if it.rec.Number() == 0 {
+			it.rec.SetNumber(num)
 		}
 		c.in.Add(1)
 		c.passed.Add(1)
@@ -514,7 +515,7 @@ func (s *writerSink) invalid(rs *runState, c *counters, r *Record) error {
 		c.dead.Add(1)
 		return nil
 	}
-	return &StageError{Stage: "output", Op: "write", Record: r.num, Err: cause}
+	return &StageError{Stage: "output", Op: "write", Record: r.Number(), Err: cause}
 }
 
 func (s *writerSink) flush() error {
@@ -530,7 +531,7 @@ func (s *funcSink) write(rs *runState, c *counters, b *batch, more bool) error {
 	c.in.Add(int64(len(b.recs)))
 	for _, r := range b.recs {
 		if err := s.fn(r); err != nil {
-			return &StageError{Stage: "output", Op: "write", Record: r.num, Err: err}
+			return &StageError{Stage: "output", Op: "write", Record: r.Number(), Err: err}
 		}
 		c.passed.Add(1)
 		c.out.Add(1)
@@ -563,7 +564,7 @@ func (d *deadLetter) write(stage string, rec *Record, cause error) error {
 	}
 	line := deadLetterLine{Time: time.Now().UTC().Format(time.RFC3339Nano), Stage: stage, Error: cause.Error()}
 	if rec != nil {
-		line.RecordNumber = rec.num
+		line.RecordNumber = rec.Number()
 		line.Meta = rec.Meta
 		if utf8.Valid(rec.Data) {
 			s := string(rec.Data)

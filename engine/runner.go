@@ -100,7 +100,8 @@ func (b *batch) add(data []byte, num int64) {
 		b.store = append(b.store, Record{})
 	}
 	r := &b.store[len(b.store)-1]
-	r.Data, r.num = b.arena[start:end:end], num
+	r.Data = b.arena[start:end:end]
+	r.SetNumber(num)
 	if r.Meta != nil {
 		r.Meta = nil
 	}
@@ -126,7 +127,8 @@ func (b *batch) addRef(start, end int, num int64) {
 		}
 	}
 	r := &b.store[len(b.store)-1]
-	r.Data, r.num = b.arena[start:end:end], num
+	r.Data = b.arena[start:end:end]
+	r.SetNumber(num)
 	if r.Meta != nil {
 		r.Meta = nil
 	}
@@ -319,8 +321,8 @@ func newWorker(st *stageExec, rs *runState, c *counters, t Transformer) *worker 
 			if r.Meta == nil && len(in.Meta) > 0 {
 				r.Meta = maps.Clone(in.Meta)
 			}
-			if r.num == 0 {
-				r.num = in.num
+			if r.Number() == 0 {
+				r.SetNumber(in.Number())
 			}
 		}
 		w.pending = append(w.pending, r)
@@ -396,6 +398,9 @@ func (w *worker) end(err error) error {
 		if cause := context.Cause(a.ctx); errors.Is(cause, ErrStageTimeout) && w.parent.Err() == nil {
 			// A call that returned after its deadline was cut short,
 			// whatever it returned: its output is not trusted.
+			if rerr := w.reset(); rerr != nil {
+				return rerr
+			}
 			return cause
 		}
 	}
@@ -502,12 +507,12 @@ func (w *worker) processBatch(b *batch) error {
 	if len(w.sel) == 0 {
 		return nil
 	}
-	w.res.reset(len(w.sel))
+	w.res.Reset(len(w.sel))
 	ctx := w.begin()
 	err := w.bt.TransformBatch(ctx, w.sel, &w.res)
 	err = w.end(err)
-	if err == nil && w.res.bad != nil {
-		err = w.res.bad
+	if err == nil && w.res.Err() != nil {
+		err = w.res.Err()
 	}
 	if err == nil {
 		return w.applyResult(b, w.sel)
@@ -521,12 +526,12 @@ func (w *worker) processBatch(b *batch) error {
 	// Culprit finding: one record per call, each with its own timeout.
 	for _, rec := range w.sel {
 		one := []*Record{rec}
-		w.res.reset(1)
+		w.res.Reset(1)
 		ctx := w.begin()
 		err := w.bt.TransformBatch(ctx, one, &w.res)
 		err = w.end(err)
-		if err == nil && w.res.bad != nil {
-			err = w.res.bad
+		if err == nil && w.res.Err() != nil {
+			err = w.res.Err()
 		}
 		if err != nil {
 			if ferr := w.failed(rec, err); ferr != nil {
@@ -543,14 +548,18 @@ func (w *worker) processBatch(b *batch) error {
 
 func (w *worker) applyResult(b *batch, in []*Record) error {
 	r := &w.res
+	recs, nf := r.Records(), r.NumFailed()
 	k, f := 0, 0
 	for i, rec := range in {
-		if f < len(r.fails) && r.fails[f].i == i {
-			err := r.fails[f].err
-			for f < len(r.fails) && r.fails[f].i == i {
+		if fi, ferr := failedAt(r, f, nf); fi == i {
+			err := ferr
+			for f < nf {
+				if fi, _ := r.Failed(f); fi != i {
+					break
+				}
 				f++
 			}
-			for k < len(r.recs) && int(r.from[k]) == i {
+			for k < len(recs) && r.Source(k) == i {
 				k++ // output of a failed record is discarded
 			}
 			if ferr := w.failed(rec, err); ferr != nil {
@@ -559,22 +568,30 @@ func (w *worker) applyResult(b *batch, in []*Record) error {
 			continue
 		}
 		start := k
-		for k < len(r.recs) && int(r.from[k]) == i {
-			o := r.recs[k]
+		for k < len(recs) && r.Source(k) == i {
+			o := recs[k]
 			if o != rec {
 				if o.Meta == nil && len(rec.Meta) > 0 {
 					o.Meta = maps.Clone(rec.Meta)
 				}
-				if o.num == 0 {
-					o.num = rec.num
+				if o.Number() == 0 {
+					o.SetNumber(rec.Number())
 				}
 			}
 			k++
 		}
-		w.passed(b, r.recs[start:k])
+		w.passed(b, recs[start:k])
 	}
-	clear(r.recs)
+	r.Reset(0)
 	return nil
+}
+
+// failedAt returns the f-th failure of r, or -1 when there is none left.
+func failedAt(r *BatchResult, f, nf int) (int, error) {
+	if f >= nf {
+		return -1, nil
+	}
+	return r.Failed(f)
 }
 
 func (w *worker) stageErr(num int64, op string, err error) error {
@@ -585,16 +602,16 @@ func (w *worker) stageErr(num int64, op string, err error) error {
 // an error when the pipeline must stop.
 func (w *worker) failed(rec *Record, err error) error {
 	if errors.Is(err, ErrFatal) {
-		return w.stageErr(rec.num, "transform", err)
+		return w.stageErr(rec.Number(), "transform", err)
 	}
 	w.c.errors.Add(1)
 	if errors.Is(err, ErrStageTimeout) {
 		w.c.timeouts.Add(1)
 	}
-	serr := w.stageErr(rec.num, "transform", err)
+	serr := w.stageErr(rec.Number(), "transform", err)
 	switch w.st.onError {
 	case OnErrorDrop:
-		w.st.log.Debug("record dropped after error", "record", rec.num, "err", err)
+		w.st.log.Debug("record dropped after error", "record", rec.Number(), "err", err)
 		return nil
 	case OnErrorDeadLetter:
 		if dlErr := w.rs.dl.write(w.st.name, rec, err); dlErr != nil {

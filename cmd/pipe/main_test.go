@@ -133,7 +133,7 @@ func TestVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"pipe ", "go go1.", "host API 1.0.0", "native"} {
+	for _, want := range []string{"pipe ", "go go1.", "host API 2.0.0", "native"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("version output lacks %q:\n%s", want, out)
 		}

@@ -48,16 +48,16 @@ func TestPluginCommands(t *testing.T) {
 	for _, v := range []string{"1.0.0", "1.3.0", "2.0.0"} {
 		d := filepath.Join(plugs, "tag", v)
 		os.MkdirAll(d, 0o755)
-		api := ">=1.0, <2"
+		api := ">=2.0, <3"
 		if v == "2.0.0" {
-			api = ">=2"
+			api = ">=3"
 		}
 		os.WriteFile(filepath.Join(d, "plugin.yaml"), []byte("name: tag\nversion: "+v+"\nkind: js\nentry: tag.js\napi: '"+api+"'\ndescription: prefixes records\n"), 0o644)
 		os.WriteFile(filepath.Join(d, "tag.js"), []byte("v"+v+":"), 0o644)
 	}
 	wasm := filepath.Join(plugs, "mask", "0.1.0")
 	os.MkdirAll(wasm, 0o755)
-	os.WriteFile(filepath.Join(wasm, "plugin.yaml"), []byte("name: mask\nversion: 0.1.0\nkind: wasm\nentry: mask.wasm\napi: '^1'\n"), 0o644)
+	os.WriteFile(filepath.Join(wasm, "plugin.yaml"), []byte("name: mask\nversion: 0.1.0\nkind: wasm\nentry: mask.wasm\napi: '^2'\n"), 0o644)
 	os.WriteFile(filepath.Join(wasm, "mask.wasm"), []byte("\x00asm"), 0o644)
 	key := filepath.Join(dir, "team")
 	if code, out, errs := cli(t, reg, "", "plugins", "keygen", key, "--name", "team"); code != 0 || !strings.Contains(out, "team.pub") {
@@ -84,7 +84,7 @@ func TestPluginCommands(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("plugins: %d %s", code, errs)
 	}
-	for _, want := range []string{"tag   2.0.0", "no: needs host API >=2; this pipe has 1.0.0", "1.3.0    js    yes", "signed by team", "unsigned",
+	for _, want := range []string{"tag   2.0.0", "no: needs host API >=3; this pipe has 2.0.0", "1.3.0    js    yes", "signed by team", "unsigned",
 		"mask  0.1.0    wasm  no: kind wasm is not built into this pipe (it has js, native)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("pipe plugins lacks %q:\n%s", want, out)
@@ -98,7 +98,7 @@ func TestPluginCommands(t *testing.T) {
 			Compatible            bool
 		}
 	}
-	if err := json.Unmarshal([]byte(out), &listing); err != nil || code != 0 || len(listing.Plugins) != 4 || listing.HostAPI != "1.0.0" || len(listing.Plugins[0].SHA256) != 64 {
+	if err := json.Unmarshal([]byte(out), &listing); err != nil || code != 0 || len(listing.Plugins) != 4 || listing.HostAPI != "2.0.0" || len(listing.Plugins[0].SHA256) != 64 {
 		t.Fatalf("--json: %d %v %s", code, err, out)
 	}
 
@@ -151,7 +151,7 @@ func TestPluginCommands(t *testing.T) {
 	}
 	// A host API that no version supports.
 	os.WriteFile(pipeline, []byte("plugins: {dirs: [plugins]}\nstages:\n  - {name: t, use: tag@^2}\n"), 0o644)
-	if code, _, errs := cli(t, reg, "a\n", "lint", pipeline); code != 2 || !strings.Contains(errs, "needs host API >=2") {
+	if code, _, errs := cli(t, reg, "a\n", "lint", pipeline); code != 2 || !strings.Contains(errs, "needs host API >=3") {
 		t.Errorf("lint newer API: %d %s", code, errs)
 	}
 }
@@ -167,7 +167,7 @@ func TestPluginDirOrder(t *testing.T) {
 	plugin := func(parent, sub, version string) string {
 		d := filepath.Join(dir, parent, sub)
 		os.MkdirAll(d, 0o755)
-		os.WriteFile(filepath.Join(d, "plugin.yaml"), []byte("name: tag\nversion: "+version+"\nkind: js\nentry: tag.js\napi: '^1'\n"), 0o644)
+		os.WriteFile(filepath.Join(d, "plugin.yaml"), []byte("name: tag\nversion: "+version+"\nkind: js\nentry: tag.js\napi: '^2'\n"), 0o644)
 		os.WriteFile(filepath.Join(d, "tag.js"), []byte(parent+"-"+version+":"), 0o644)
 		return filepath.Join(dir, parent)
 	}
@@ -217,7 +217,7 @@ func TestWatchedPluginFiles(t *testing.T) {
 	dir := t.TempDir()
 	d := filepath.Join(dir, "plugins", "tag")
 	os.MkdirAll(filepath.Join(d, "lib"), 0o755)
-	os.WriteFile(filepath.Join(d, "plugin.yaml"), []byte("name: tag\nversion: 1.0.0\nkind: js\nentry: lib/tag.js\napi: '^1'\n"), 0o644)
+	os.WriteFile(filepath.Join(d, "plugin.yaml"), []byte("name: tag\nversion: 1.0.0\nkind: js\nentry: lib/tag.js\napi: '^2'\n"), 0o644)
 	os.WriteFile(filepath.Join(d, "lib", "tag.js"), []byte("x:"), 0o644)
 	file := filepath.Join(dir, "p.yaml")
 	os.WriteFile(file, []byte("plugins: {dirs: [plugins]}\nstages:\n  - {name: t, use: tag}\n"), 0o644)

@@ -34,12 +34,12 @@ func manifest(name, version, api string, extra ...string) string {
 
 func fixture(t *testing.T) (a, b string) {
 	a, b = t.TempDir(), t.TempDir()
-	writePlugin(t, a, "redact/1.2.0", manifest("redact", "1.2.0", ">=1.0, <2"), "a-1.2.0")
-	writePlugin(t, a, "redact/1.4.1", manifest("redact", "1.4.1", ">=1.0, <2"), "a-1.4.1")
-	writePlugin(t, a, "redact/2.0.0", manifest("redact", "2.0.0", ">=2.0"), "a-2.0.0") // needs a newer host
-	writePlugin(t, b, "redact-1.4.1", manifest("redact", "1.4.1", ">=1.0"), "b-1.4.1") // shadowed by a
-	writePlugin(t, b, "redact-1.5.0", manifest("redact", "1.5.0", ">=1.0"), "b-1.5.0")
-	writePlugin(t, b, "geo", manifest("geo", "0.3.0", "^1.0", "config_schema: {type: object, required: [region], properties: {region: {enum: [eu, us]}}}"), "geo")
+	writePlugin(t, a, "redact/1.2.0", manifest("redact", "1.2.0", ">=2.0, <3"), "a-1.2.0")
+	writePlugin(t, a, "redact/1.4.1", manifest("redact", "1.4.1", ">=2.0, <3"), "a-1.4.1")
+	writePlugin(t, a, "redact/2.0.0", manifest("redact", "2.0.0", ">=3.0"), "a-2.0.0") // needs a newer host
+	writePlugin(t, b, "redact-1.4.1", manifest("redact", "1.4.1", ">=2.0"), "b-1.4.1") // shadowed by a
+	writePlugin(t, b, "redact-1.5.0", manifest("redact", "1.5.0", ">=2.0"), "b-1.5.0")
+	writePlugin(t, b, "geo", manifest("geo", "0.3.0", "^2.0", "config_schema: {type: object, required: [region], properties: {region: {enum: [eu, us]}}}"), "geo")
 	writePlugin(t, b, "broken", "name: broken\nversion: one\nkind: wasm\nentry: entry.bin\napi: '>=1'\n", "x")
 	writePlugin(t, b, "typo", "name: typo\nversoin: 1.0.0\n", "x")
 	return a, b
@@ -70,11 +70,11 @@ func TestDiscoverAndResolve(t *testing.T) {
 	cases := []struct {
 		name, constraint, entry, err string
 	}{
-		{"redact", "", "b-1.5.0", ""},     // highest compatible: 2.0.0 needs host API 2
+		{"redact", "", "b-1.5.0", ""},     // highest compatible: 2.0.0 needs host API 3
 		{"redact", "^1.2", "b-1.5.0", ""}, // across both directories
 		{"redact", "~1.4", "a-1.4.1", ""}, // the first directory wins a tie
 		{"redact", ">=1.2 <1.4", "a-1.2.0", ""},
-		{"redact", "^2", "", "needs host API >=2.0; this pipe has 1.0.0"},
+		{"redact", "^2", "", "needs host API >=3.0; this pipe has 2.0.0"},
 		{"redact", "^3", "", "no version matches ^3 (available: 2.0.0, 1.5.0, 1.4.1, 1.2.0)"},
 		{"redact", "not a range", "", "is not a version constraint"},
 		{"broken", "", "", `its manifest is invalid: ` + filepath.Join(b, "broken", ManifestName) + `:2:10: version: "one"`},

@@ -118,7 +118,7 @@ func TestInstalledPipe(t *testing.T) {
 		t.Fatal(err)
 	}
 	copyFile(t, cases, filepath.Join(plugdir, "cases.so"), -1)
-	os.WriteFile(filepath.Join(plugdir, "plugin.yaml"), []byte("name: shouter\nversion: 1.0.0\nkind: native\nentry: cases.so\napi: '>=1.0, <2'\n"), 0o644)
+	os.WriteFile(filepath.Join(plugdir, "plugin.yaml"), []byte("name: shouter\nversion: 1.0.0\nkind: native\nentry: cases.so\napi: '>=2.0, <3'\n"), 0o644)
 	pipeline := func(name, stage string) string {
 		f := filepath.Join(dir, name)
 		os.WriteFile(f, []byte("stages:\n  - "+stage+"\n"), 0o644)

@@ -15,15 +15,21 @@ import (
 	"sync"
 
 	"github.com/pipe-dev/pipe/engine"
+	"github.com/pipe-dev/pipe/stage"
 )
 
 // The symbols a Go plugin exports (see README.md, "Go plugins"):
 //
+//	import "github.com/pipe-dev/pipe/stage"
+//
 //	// PipeAPIVersion is the host API the plugin was built against.
-//	var PipeAPIVersion = engine.APIVersion
+//	var PipeAPIVersion = stage.APIVersion
 //
 //	// New makes one instance per worker from the stage's config:.
-//	func New(cfg engine.Config) (engine.Transformer, error)
+//	func New(cfg stage.Config) (stage.Transformer, error)
+//
+// A plugin imports package stage only, not engine: it then shares no module
+// but pipe's own with the host (see RATIONALE.md, "The stage package").
 const (
 	SymbolNew        = "New"
 	SymbolAPIVersion = "PipeAPIVersion"
@@ -57,8 +63,10 @@ var cache struct {
 //
 // Then it opens a private copy of exactly the bytes it checked (see
 // openPrivate) and checks the symbols: PipeAPIVersion a *string compatible
-// with engine.APIVersion, New a func(engine.Config) (engine.Transformer,
-// error).
+// with stage.APIVersion, New a func(stage.Config) (stage.Transformer,
+// error). The host hands New the stage's engine.Config (which implements
+// stage.Config). A plugin written for host API 1 (New taking an
+// engine.Config) is refused with what to change.
 //
 // A file is loaded once per process and shared by all stages and workers
 // that name it (by path, or by identical contents under another path). Go
@@ -155,30 +163,30 @@ func open(path, abs string, data []byte, pkg string, h hostInfo) (fn engine.Nati
 	}
 	vs, err := p.Lookup(SymbolAPIVersion)
 	if err != nil {
-		return nil, bad("exports no %s; add: var %s = engine.APIVersion", SymbolAPIVersion, SymbolAPIVersion)
+		return nil, bad("exports no %s; add: var %s = stage.APIVersion", SymbolAPIVersion, SymbolAPIVersion)
 	}
 	v, ok := vs.(*string)
 	if !ok {
-		return nil, bad("%s is a %T, want a string variable (var %s = engine.APIVersion)", SymbolAPIVersion, vs, SymbolAPIVersion)
+		return nil, bad("%s is a %T, want a string variable (var %s = stage.APIVersion)", SymbolAPIVersion, vs, SymbolAPIVersion)
 	}
-	if err := compatibleAPI(*v, engine.APIVersion); err != nil {
+	if err := compatibleAPI(*v, stage.APIVersion); err != nil {
 		return nil, bad("%v", err)
 	}
 	ns, err := p.Lookup(SymbolNew)
 	if err != nil {
-		return nil, bad("exports no %s; add: func %s(cfg engine.Config) (engine.Transformer, error)", SymbolNew, SymbolNew)
+		return nil, bad("exports no %s; add: func %s(cfg stage.Config) (stage.Transformer, error)", SymbolNew, SymbolNew)
 	}
-	var ctor func(engine.Config) (engine.Transformer, error)
+	var ctor func(stage.Config) (stage.Transformer, error)
 	switch n := ns.(type) {
-	case func(engine.Config) (engine.Transformer, error):
+	case func(stage.Config) (stage.Transformer, error):
 		ctor = n
-	case *func(engine.Config) (engine.Transformer, error):
+	case *func(stage.Config) (stage.Transformer, error):
 		ctor = *n
-	case *engine.NativeFunc:
-		ctor = *n
+	case func(engine.Config) (stage.Transformer, error), *func(engine.Config) (stage.Transformer, error), *engine.NativeFunc:
+		return nil, bad("%s takes an engine.Config (host API 1); %s", SymbolNew, migrateAPI1)
 	}
 	if ctor == nil {
-		return nil, bad("%s is a %T, want func(engine.Config) (engine.Transformer, error)", SymbolNew, ns)
+		return nil, bad("%s is a %T, want func(stage.Config) (stage.Transformer, error)", SymbolNew, ns)
 	}
 	return guardNew(path, ctor), nil
 }
@@ -218,11 +226,19 @@ func compatibleAPI(plugin, host string) error {
 		return fmt.Errorf("%s %q is not a version like 1.0.0", SymbolAPIVersion, plugin)
 	case !ok2:
 		return fmt.Errorf("host API version %q is not a version like 1.0.0", host)
+	case pmaj == 1 && hmaj == 2:
+		return fmt.Errorf("built against host API %s, but this pipe has host API %s; %s", plugin, host, migrateAPI1)
 	case pmaj != hmaj || pmin > hmin:
 		return fmt.Errorf("built against host API %s, but this pipe has host API %s; rebuild the plugin against this pipe's github.com/pipe-dev/pipe", plugin, host)
 	}
 	return nil
 }
+
+// migrateAPI1 says how to port a plugin written for host API 1.
+const migrateAPI1 = "host API 2 moved the plugin contract to package github.com/pipe-dev/pipe/stage: " +
+	"import it instead of engine (engine.Record becomes stage.Record, and so on), " +
+	"export var PipeAPIVersion = stage.APIVersion and func New(cfg stage.Config) (stage.Transformer, error), " +
+	"and rebuild the plugin against this pipe's github.com/pipe-dev/pipe (see CHANGELOG.md)"
 
 func majorMinor(v string) (major, minor int, ok bool) {
 	parts := strings.SplitN(strings.TrimPrefix(v, "v"), ".", 3)
@@ -258,7 +274,7 @@ func recovered(where string, r any) error {
 
 // guardNew wraps a plugin's constructor so that a panic or a nil
 // transformer is an error, and its instances so that their panics are.
-func guardNew(path string, ctor func(engine.Config) (engine.Transformer, error)) engine.NativeFunc {
+func guardNew(path string, ctor func(stage.Config) (stage.Transformer, error)) engine.NativeFunc {
 	name := filepath.Base(path)
 	return func(cfg engine.Config) (t engine.Transformer, err error) {
 		defer func() {
@@ -274,7 +290,7 @@ func guardNew(path string, ctor func(engine.Config) (engine.Transformer, error))
 			return nil, fmt.Errorf("%s: %s returned no transformer and no error", name, SymbolNew)
 		}
 		g := guarded{t: t, name: name}
-		if bt, ok := t.(engine.BatchTransformer); ok {
+		if bt, ok := t.(stage.BatchTransformer); ok {
 			return guardedBatch{g, bt}, nil
 		}
 		return g, nil
@@ -282,14 +298,14 @@ func guardNew(path string, ctor func(engine.Config) (engine.Transformer, error))
 }
 
 // guarded is a plugin's transformer with its panics recovered. It offers
-// Open, Flush and Close whether or not the plugin's transformer has them
-// (they do nothing then).
+// Open, Flush, Close and Reset whether or not the plugin's transformer has
+// them (they do nothing then).
 type guarded struct {
-	t    engine.Transformer
+	t    stage.Transformer
 	name string
 }
 
-func (g guarded) Transform(ctx context.Context, rec *engine.Record, emit func(*engine.Record)) (err error) {
+func (g guarded) Transform(ctx context.Context, rec *stage.Record, emit func(*stage.Record)) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = recovered(g.name+": Transform", r)
@@ -299,7 +315,7 @@ func (g guarded) Transform(ctx context.Context, rec *engine.Record, emit func(*e
 }
 
 func (g guarded) Open(ctx context.Context) (err error) {
-	o, ok := g.t.(engine.Opener)
+	o, ok := g.t.(stage.Opener)
 	if !ok {
 		return nil
 	}
@@ -311,8 +327,8 @@ func (g guarded) Open(ctx context.Context) (err error) {
 	return o.Open(ctx)
 }
 
-func (g guarded) Flush(ctx context.Context, emit func(*engine.Record)) (err error) {
-	f, ok := g.t.(engine.Flusher)
+func (g guarded) Flush(ctx context.Context, emit func(*stage.Record)) (err error) {
+	f, ok := g.t.(stage.Flusher)
 	if !ok {
 		return nil
 	}
@@ -325,7 +341,7 @@ func (g guarded) Flush(ctx context.Context, emit func(*engine.Record)) (err erro
 }
 
 func (g guarded) Close() (err error) {
-	c, ok := g.t.(engine.Closer)
+	c, ok := g.t.(stage.Closer)
 	if !ok {
 		return nil
 	}
@@ -337,12 +353,25 @@ func (g guarded) Close() (err error) {
 	return c.Close()
 }
 
-type guardedBatch struct {
-	guarded
-	bt engine.BatchTransformer
+func (g guarded) Reset(ctx context.Context) (err error) {
+	r, ok := g.t.(stage.Resetter)
+	if !ok {
+		return nil
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = recovered(g.name+": Reset", r)
+		}
+	}()
+	return r.Reset(ctx)
 }
 
-func (g guardedBatch) TransformBatch(ctx context.Context, recs []*engine.Record, out *engine.BatchResult) (err error) {
+type guardedBatch struct {
+	guarded
+	bt stage.BatchTransformer
+}
+
+func (g guardedBatch) TransformBatch(ctx context.Context, recs []*stage.Record, out *stage.BatchResult) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = recovered(g.name+": TransformBatch", r)
@@ -353,10 +382,11 @@ func (g guardedBatch) TransformBatch(ctx context.Context, recs []*engine.Record,
 
 // Interface guards.
 var (
-	_ engine.PluginLoader     = LoadPlugin
-	_ engine.Transformer      = guarded{}
-	_ engine.Opener           = guarded{}
-	_ engine.Flusher          = guarded{}
-	_ engine.Closer           = guarded{}
-	_ engine.BatchTransformer = guardedBatch{}
+	_ engine.PluginLoader    = LoadPlugin
+	_ stage.Transformer      = guarded{}
+	_ stage.Opener           = guarded{}
+	_ stage.Flusher          = guarded{}
+	_ stage.Closer           = guarded{}
+	_ stage.Resetter         = guarded{}
+	_ stage.BatchTransformer = guardedBatch{}
 )

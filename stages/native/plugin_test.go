@@ -14,6 +14,7 @@ import (
 
 	"github.com/pipe-dev/pipe/engine"
 	"github.com/pipe-dev/pipe/engine/enginetest"
+	"github.com/pipe-dev/pipe/stage"
 	"github.com/pipe-dev/pipe/stages/native"
 )
 
@@ -130,13 +131,16 @@ func TestPluginBadInput(t *testing.T) {
 			return modMismatch(t, raceTests)
 		}, "", native.ErrMismatch, []string{"different version of package", "rebuild it with"}},
 		{"no constructor", func(t *testing.T) string { return plugin(t, "nonew", false) }, "", native.ErrBadPlugin,
-			[]string{"exports no New", "func New(cfg engine.Config) (engine.Transformer, error)"}},
+			[]string{"exports no New", "func New(cfg stage.Config) (stage.Transformer, error)"}},
 		{"no host API version", func(t *testing.T) string { return plugin(t, "noapi", false) }, "", native.ErrBadPlugin,
-			[]string{"exports no PipeAPIVersion; add: var PipeAPIVersion = engine.APIVersion"}},
+			[]string{"exports no PipeAPIVersion; add: var PipeAPIVersion = stage.APIVersion"}},
 		{"constructor of the wrong type", func(t *testing.T) string { return plugin(t, "wrongnew", false) }, "", native.ErrBadPlugin,
-			[]string{"New is a func(map[string]interface {}) (interface {}, error), want func(engine.Config) (engine.Transformer, error)"}},
+			[]string{"New is a func(map[string]interface {}) (interface {}, error), want func(stage.Config) (stage.Transformer, error)"}},
 		{"other host API", func(t *testing.T) string { return plugin(t, "badapi", false) }, "", native.ErrBadPlugin,
-			[]string{"built against host API 2.0.0, but this pipe has host API " + engine.APIVersion}},
+			[]string{"built against host API 3.0.0, but this pipe has host API " + stage.APIVersion}},
+		{"written for host API 1", func(t *testing.T) string { return oldAPI(t, raceTests) }, "", native.ErrBadPlugin,
+			[]string{"written for host API 1", "links package github.com/pipe-dev/pipe/engine", "import it instead of engine",
+				"func New(cfg stage.Config) (stage.Transformer, error)", "rebuild it with: go build -buildmode=plugin"}},
 		{"init panics", func(t *testing.T) string { return plugin(t, "initpanic", false) }, "", native.ErrBadPlugin,
 			[]string{"an init function panicked: initpanic: init fails"}},
 		{"constructor fails", func(*testing.T) string { return cases }, "{case: ctor_error}", nil,
@@ -185,6 +189,17 @@ func TestPluginBadInput(t *testing.T) {
 	if out, err := runP(t, p, "ok\n"); err != nil || out != "OK\n" {
 		t.Fatalf("got %q, %v", out, err)
 	}
+}
+
+// oldAPI builds testdata/oldapi, a plugin written for host API 1 (its
+// New takes an engine.Config).
+func oldAPI(t *testing.T, race bool) string {
+	out := filepath.Join(buildDir, "oldapi"+map[bool]string{true: "-race", false: ""}[race]+".so")
+	args := []string{"go", "build", "-buildmode=plugin"}
+	if race {
+		args = append(args, "-race")
+	}
+	return buildOnce(t, out, "testdata/oldapi", append(args, "-o", out, ".")...)
 }
 
 // modMismatch builds testdata/modmismatch, a plugin built against another

@@ -12,6 +12,8 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+
+	"github.com/pipe-dev/pipe/stage"
 )
 
 // The kinds of PluginError, for errors.Is.
@@ -180,7 +182,62 @@ func preflight(path string, data []byte, h hostInfo) (*buildinfo.BuildInfo, erro
 		}
 		return nil, perr(ErrNotPlugin, "", nil, "a program or object file not built by Go, not a Go plugin")
 	}
-	return bi, checkBuild(path, bi, dyn, h)
+	err = checkBuild(path, bi, dyn, h)
+	if errors.Is(err, ErrNotPlugin) || !linksAPI1(data, h.goos) {
+		return bi, err
+	}
+	// A plugin written for host API 1 also fails the checks after the
+	// first (it was built from another pipe), but the first thing to fix
+	// is its source.
+	return bi, &PluginError{Path: path, Kind: ErrBadPlugin, Fix: fixCommand(path, bi, h, false),
+		Msg: "written for host API 1 (it links package github.com/pipe-dev/pipe/engine and not package stage), but this pipe has host API " + stage.APIVersion + "; " + migrateAPI1}
+}
+
+// The package paths whose symbols tell a plugin's host API: a plugin for
+// API 2 and later links stage (engine, if it links it too, imports stage);
+// a plugin for API 1 links engine only.
+const (
+	enginePkg = "github.com/pipe-dev/pipe/engine."
+	stagePkg  = "github.com/pipe-dev/pipe/stage."
+)
+
+// linksAPI1 reports whether a Go plugin's symbol table names package
+// engine but not package stage: a plugin written for host API 1. A
+// stripped plugin (-ldflags=-s) reports false; plugin.Open and the symbol
+// checks then find what is wrong.
+func linksAPI1(data []byte, goos string) bool {
+	var names []string
+	if goos == "darwin" {
+		f, err := macho.NewFile(bytes.NewReader(data))
+		if err != nil || f.Symtab == nil {
+			return false
+		}
+		defer f.Close()
+		for _, s := range f.Symtab.Syms {
+			names = append(names, s.Name)
+		}
+	} else {
+		f, err := elf.NewFile(bytes.NewReader(data))
+		if err != nil {
+			return false
+		}
+		defer f.Close()
+		syms, err := f.Symbols()
+		if err != nil {
+			return false
+		}
+		for _, s := range syms {
+			names = append(names, s.Name)
+		}
+	}
+	var engine bool
+	for _, n := range names {
+		if strings.Contains(n, stagePkg) {
+			return false
+		}
+		engine = engine || strings.Contains(n, enginePkg)
+	}
+	return engine
 }
 
 // checkBuild compares a Go binary's build information with the host's:

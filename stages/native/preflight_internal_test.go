@@ -134,9 +134,17 @@ func TestCompatibleAPI(t *testing.T) {
 		{"1.0.0", "1.0.0", true}, {"1.0.0", "1.3.0", true}, {"1.2.5", "1.2.0", true},
 		{"1.4.0", "1.3.0", false}, {"2.0.0", "1.0.0", false}, {"0.9.0", "1.0.0", false},
 		{"one", "1.0.0", false}, {"1.0", "1.0.0", false}, {"v1.0.0", "1.0.0", true},
+		{"2.0.0", "2.1.0", true}, {"1.0.0", "2.0.0", false},
 	} {
 		if err := compatibleAPI(tt.plugin, tt.host); (err == nil) != tt.ok {
 			t.Errorf("compatibleAPI(%q, %q) = %v, want ok=%v", tt.plugin, tt.host, err, tt.ok)
+		}
+	}
+	// A plugin for host API 1 learns how to port itself to API 2.
+	err := compatibleAPI("1.0.0", "2.0.0")
+	for _, want := range []string{"package github.com/pipe-dev/pipe/stage", "func New(cfg stage.Config) (stage.Transformer, error)", "rebuild"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("compatibleAPI(1.0.0, 2.0.0) = %v, want it to say %q", err, want)
 		}
 	}
 }

@@ -4,9 +4,11 @@
 //
 // # Plugins
 //
-// A Go plugin writes an engine.Transformer and calls Serve (or ServeFunc for
-// a transformer built from the stage's config) from main. Plugins in other
-// languages implement PROTOCOL.md.
+// A Go plugin writes a stage.Transformer and calls rpcplugin.Serve (or
+// rpcplugin.ServeFunc for a transformer built from the stage's config) from
+// main: package rpcplugin is the SDK, which links package stage but not this
+// package or the engine. Serve and ServeFunc here are kept for one release.
+// Plugins in other languages implement PROTOCOL.md.
 //
 // # Lifecycle
 //

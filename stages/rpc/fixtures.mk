@@ -5,7 +5,7 @@ RPC_DIR      := stages/rpc
 RPC_BIN      := $(RPC_DIR)/testdata/bin
 RPC_TOOLS    := $(abspath $(RPC_DIR)/.tools)
 RPC_PLUGINS  := w1 w2 w3 cases
-RPC_SRC      := $(wildcard $(RPC_DIR)/*.go $(RPC_DIR)/proto/*.go)
+RPC_SRC      := $(wildcard $(RPC_DIR)/*.go $(RPC_DIR)/proto/*.go $(RPC_DIR)/rpcplugin/*.go stage/*.go)
 
 FIXTURES += $(addprefix $(RPC_BIN)/,$(RPC_PLUGINS)) $(RPC_DIR)/testdata/node/node_modules/.installed
 

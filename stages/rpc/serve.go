@@ -1,184 +1,26 @@
 package rpc
 
 import (
-	"context"
-	"encoding/json"
-	"fmt"
-	"os"
-	"sync"
-
-	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/go-plugin"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
 	"github.com/pipe-dev/pipe/engine"
-	rpcpb "github.com/pipe-dev/pipe/stages/rpc/proto"
+	pipestage "github.com/pipe-dev/pipe/stage"
+	"github.com/pipe-dev/pipe/stages/rpc/rpcplugin"
 )
 
-// Serve runs t as an rpc plugin: call it from the plugin's main function.
-// It speaks the go-plugin handshake on stdout and serves the Transformer
-// service until the host closes the plugin; it does not return.
-//
-// t may also implement engine.Opener, engine.Flusher and engine.Closer. The
-// host never calls the plugin concurrently (one process per worker). A
-// panic in Transform fails that record (the message starts with "panic:")
-// instead of crashing the process. Writes to os.Stderr and os.Stdout
-// after Serve began reach the host's log, with the stage's name.
-func Serve(t engine.Transformer) {
-	ServeFunc(func(engine.Config) (engine.Transformer, error) { return t, nil })
-}
+// Serve calls rpcplugin.Serve(t). It is kept for one release (see
+// CHANGELOG.md): a plugin that calls it links the whole engine, one that
+// calls rpcplugin.Serve links package stage only.
+func Serve(t engine.Transformer) { rpcplugin.Serve(t) }
 
-// ServeFunc runs an rpc plugin whose transformer fn builds from the stage's
-// config: mapping (the same constructor type as a native transformer's, so
-// one Go transformer can be compiled in or served as a plugin). An error from
-// fn is reported to the user as a configuration error of the stage.
+// ServeFunc serves fn as rpcplugin.ServeFunc does, handing fn an
+// engine.Config made from the stage's config:. It is kept for one release
+// (see CHANGELOG.md); new plugins call rpcplugin.ServeFunc with a
+// func(stage.Config) (stage.Transformer, error).
 func ServeFunc(fn engine.NativeFunc) {
-	plugin.Serve(&plugin.ServeConfig{
-		HandshakeConfig: Handshake,
-		Plugins:         plugin.PluginSet{PluginName: &grpcPlugin{srv: &server{newT: fn}}},
-		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
-			return grpc.NewServer(append(opts, grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.MaxSendMsgSize(MaxMessageBytes))...)
-		},
-		Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Warn, Output: os.Stderr, JSONFormat: true}),
+	rpcplugin.ServeFunc(func(c pipestage.Config) (pipestage.Transformer, error) {
+		v, err := c.Value()
+		if err != nil {
+			return nil, err
+		}
+		return fn(engine.ConfigOf(v))
 	})
-}
-
-// server implements the Transformer service around one engine.Transformer.
-type server struct {
-	rpcpb.UnimplementedTransformerServer
-	newT engine.NativeFunc
-
-	mu sync.Mutex
-	t  engine.Transformer
-}
-
-func configOf(js []byte) (engine.Config, error) {
-	if len(js) == 0 {
-		return engine.Config{}, nil
-	}
-	var v any
-	if err := json.Unmarshal(js, &v); err != nil {
-		return engine.Config{}, fmt.Errorf("config is not JSON: %w", err)
-	}
-	return engine.ConfigOf(v), nil
-}
-
-func (s *server) Open(ctx context.Context, req *rpcpb.OpenRequest) (*rpcpb.OpenResponse, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	cfg, err := configOf(req.ConfigJson)
-	if err != nil {
-		return nil, status.Error(codes.InvalidArgument, err.Error())
-	}
-	t, err := s.newT(cfg)
-	if err != nil {
-		return nil, status.Error(codes.InvalidArgument, err.Error())
-	}
-	if o, ok := t.(engine.Opener); ok {
-		if err := o.Open(ctx); err != nil {
-			return nil, status.Error(codes.FailedPrecondition, err.Error())
-		}
-	}
-	s.t = t
-	return &rpcpb.OpenResponse{}, nil
-}
-
-// transformer returns the opened transformer (one made from an empty config
-// if the host did not call Open).
-func (s *server) transformer() (engine.Transformer, error) {
-	if s.t == nil {
-		t, err := s.newT(engine.Config{})
-		if err != nil {
-			return nil, status.Error(codes.FailedPrecondition, "not opened: "+err.Error())
-		}
-		s.t = t
-	}
-	return s.t, nil
-}
-
-func toPB(o *engine.Record, in *engine.Record) *rpcpb.Record {
-	r := &rpcpb.Record{Data: o.Data}
-	if o.Meta != nil || o == in {
-		// The input record itself carries its whole metadata; a new
-		// record with nil Meta inherits the input's.
-		r.Meta, r.MetaSet = o.Meta, true
-	}
-	return r
-}
-
-func (s *server) TransformBatch(ctx context.Context, req *rpcpb.BatchRequest) (*rpcpb.BatchResponse, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t, err := s.transformer()
-	if err != nil {
-		return nil, err
-	}
-	results := make([]rpcpb.Result, len(req.Records))
-	resp := &rpcpb.BatchResponse{Results: make([]*rpcpb.Result, len(req.Records))}
-	for i, r := range req.Records {
-		res := &results[i]
-		resp.Results[i] = res
-		rec := &engine.Record{Data: r.Data}
-		if r.MetaSet {
-			rec.Meta = r.Meta
-			if rec.Meta == nil {
-				rec.Meta = map[string]string{}
-			}
-		}
-		err := safeTransform(ctx, t, rec, func(o *engine.Record) {
-			res.Records = append(res.Records, toPB(o, rec))
-		})
-		if err != nil {
-			res.Records, res.Error = nil, err.Error()
-			if res.Error == "" {
-				res.Error = "record failed with no error message"
-			}
-		}
-	}
-	return resp, nil
-}
-
-func safeTransform(ctx context.Context, t engine.Transformer, rec *engine.Record, emit func(*engine.Record)) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("panic: %v", p)
-		}
-	}()
-	return t.Transform(ctx, rec, emit)
-}
-
-func (s *server) Flush(ctx context.Context, _ *rpcpb.FlushRequest) (*rpcpb.FlushResponse, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	resp := &rpcpb.FlushResponse{}
-	f, ok := s.t.(engine.Flusher)
-	if !ok {
-		return resp, nil
-	}
-	err := func() (err error) {
-		defer func() {
-			if p := recover(); p != nil {
-				err = fmt.Errorf("panic in flush: %v", p)
-			}
-		}()
-		return f.Flush(ctx, func(o *engine.Record) { resp.Records = append(resp.Records, toPB(o, nil)) })
-	}()
-	if err != nil {
-		return nil, status.Error(codes.Aborted, err.Error())
-	}
-	return resp, nil
-}
-
-func (s *server) Close(context.Context, *rpcpb.CloseRequest) (*rpcpb.CloseResponse, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if c, ok := s.t.(engine.Closer); ok {
-		if err := c.Close(); err != nil {
-			return nil, status.Error(codes.Aborted, err.Error())
-		}
-	}
-	s.t = nil
-	return &rpcpb.CloseResponse{}, nil
 }

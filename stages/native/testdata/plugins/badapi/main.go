@@ -2,6 +2,6 @@
 // not offer (a bad-input case).
 package main
 
-var PipeAPIVersion = "2.0.0"
+var PipeAPIVersion = "3.0.0"
 
 func New() {}

@@ -2,6 +2,6 @@
 // built against (a bad-input case).
 package main
 
-import "github.com/pipe-dev/pipe/engine"
+import "github.com/pipe-dev/pipe/stage"
 
-func New(cfg engine.Config) (engine.Transformer, error) { return nil, nil }
+func New(cfg stage.Config) (stage.Transformer, error) { return nil, nil }

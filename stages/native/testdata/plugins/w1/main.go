@@ -5,10 +5,10 @@
 package main
 
 import (
-	"github.com/pipe-dev/pipe/engine"
+	"github.com/pipe-dev/pipe/stage"
 	"github.com/pipe-dev/pipe/stages/native/testdata/plugins/wl"
 )
 
-var PipeAPIVersion = engine.APIVersion
+var PipeAPIVersion = stage.APIVersion
 
-func New(cfg engine.Config) (engine.Transformer, error) { return wl.NewW1(cfg) }
+func New(cfg stage.Config) (stage.Transformer, error) { return wl.NewW1(cfg) }

@@ -10,23 +10,23 @@ import (
 	"context"
 	"errors"
 
-	"github.com/pipe-dev/pipe/engine"
+	"github.com/pipe-dev/pipe/stage"
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
 )
 
-func noConfig(cfg engine.Config) error {
+func noConfig(cfg stage.Config) error {
 	var c struct{}
 	return cfg.Decode(&c)
 }
 
 // NewW1 keeps records with level == "error", upper-cases msg and adds
 // "processed": true.
-func NewW1(cfg engine.Config) (engine.Transformer, error) {
+func NewW1(cfg stage.Config) (stage.Transformer, error) {
 	if err := noConfig(cfg); err != nil {
 		return nil, err
 	}
-	return engine.TransformerFunc(func(_ context.Context, r *engine.Record, emit func(*engine.Record)) error {
+	return stage.TransformerFunc(func(_ context.Context, r *stage.Record, emit func(*stage.Record)) error {
 		if gjson.GetBytes(r.Data, "level").Str != "error" {
 			return nil
 		}
@@ -45,11 +45,11 @@ func NewW1(cfg engine.Config) (engine.Transformer, error) {
 }
 
 // NewW2 upper-cases the whole record.
-func NewW2(cfg engine.Config) (engine.Transformer, error) {
+func NewW2(cfg stage.Config) (stage.Transformer, error) {
 	if err := noConfig(cfg); err != nil {
 		return nil, err
 	}
-	return engine.TransformerFunc(func(_ context.Context, r *engine.Record, emit func(*engine.Record)) error {
+	return stage.TransformerFunc(func(_ context.Context, r *stage.Record, emit func(*stage.Record)) error {
 		r.Data = bytes.ToUpper(r.Data)
 		emit(r)
 		return nil
@@ -58,11 +58,11 @@ func NewW2(cfg engine.Config) (engine.Transformer, error) {
 
 // NewW3 emits one record per element of tags, with tag set to it and tags
 // removed.
-func NewW3(cfg engine.Config) (engine.Transformer, error) {
+func NewW3(cfg stage.Config) (stage.Transformer, error) {
 	if err := noConfig(cfg); err != nil {
 		return nil, err
 	}
-	return engine.TransformerFunc(func(_ context.Context, r *engine.Record, emit func(*engine.Record)) error {
+	return stage.TransformerFunc(func(_ context.Context, r *stage.Record, emit func(*stage.Record)) error {
 		tags := gjson.GetBytes(r.Data, "tags")
 		if !tags.Exists() || tags.Type == gjson.Null {
 			return nil

@@ -9,19 +9,19 @@ import (
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
 
-	"github.com/pipe-dev/pipe/engine"
-	"github.com/pipe-dev/pipe/stages/rpc"
+	"github.com/pipe-dev/pipe/stage"
+	"github.com/pipe-dev/pipe/stages/rpc/rpcplugin"
 )
 
 func main() {
-	rpc.Serve(engine.TransformerFunc(func(_ context.Context, rec *engine.Record, emit func(*engine.Record)) error {
+	rpcplugin.Serve(stage.TransformerFunc(func(_ context.Context, rec *stage.Record, emit func(*stage.Record)) error {
 		if gjson.GetBytes(rec.Data, "level").String() != "error" {
 			return nil // drop
 		}
 		msg := gjson.GetBytes(rec.Data, "msg").String()
 		data, err := sjson.SetBytes(rec.Data, "msg", strings.ToUpper(msg))
 		if err != nil {
-			return err
+			return err // fails this record: on_error decides
 		}
 		if data, err = sjson.SetBytes(data, "processed", true); err != nil {
 			return err

@@ -6,12 +6,12 @@ import (
 	"bytes"
 	"context"
 
-	"github.com/pipe-dev/pipe/engine"
-	"github.com/pipe-dev/pipe/stages/rpc"
+	"github.com/pipe-dev/pipe/stage"
+	"github.com/pipe-dev/pipe/stages/rpc/rpcplugin"
 )
 
 func main() {
-	rpc.Serve(engine.TransformerFunc(func(_ context.Context, rec *engine.Record, emit func(*engine.Record)) error {
+	rpcplugin.Serve(stage.TransformerFunc(func(_ context.Context, rec *stage.Record, emit func(*stage.Record)) error {
 		rec.Data = bytes.ToUpper(rec.Data)
 		emit(rec)
 		return nil

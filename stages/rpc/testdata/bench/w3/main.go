@@ -8,12 +8,12 @@ import (
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
 
-	"github.com/pipe-dev/pipe/engine"
-	"github.com/pipe-dev/pipe/stages/rpc"
+	"github.com/pipe-dev/pipe/stage"
+	"github.com/pipe-dev/pipe/stages/rpc/rpcplugin"
 )
 
 func main() {
-	rpc.Serve(engine.TransformerFunc(func(_ context.Context, rec *engine.Record, emit func(*engine.Record)) error {
+	rpcplugin.Serve(stage.TransformerFunc(func(_ context.Context, rec *stage.Record, emit func(*stage.Record)) error {
 		tags := gjson.GetBytes(rec.Data, "tags")
 		if !tags.IsArray() {
 			return nil

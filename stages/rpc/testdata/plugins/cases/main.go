@@ -17,14 +17,14 @@ import (
 	"github.com/tidwall/sjson"
 	"google.golang.org/grpc"
 
-	"github.com/pipe-dev/pipe/engine"
-	"github.com/pipe-dev/pipe/stages/rpc"
+	"github.com/pipe-dev/pipe/stage"
 	rpcpb "github.com/pipe-dev/pipe/stages/rpc/proto"
+	"github.com/pipe-dev/pipe/stages/rpc/rpcplugin"
 )
 
-type fn = engine.TransformerFunc
+type fn = stage.TransformerFunc
 
-func serve(f fn) { rpc.Serve(f) }
+func serve(f fn) { rpcplugin.Serve(f) }
 
 func main() {
 	if len(os.Args) < 2 {
@@ -34,36 +34,36 @@ func main() {
 	switch os.Args[1] {
 	// Conformance cases.
 	case "identity":
-		serve(func(_ context.Context, r *engine.Record, emit func(*engine.Record)) error { emit(r); return nil })
+		serve(func(_ context.Context, r *stage.Record, emit func(*stage.Record)) error { emit(r); return nil })
 	case "upper":
-		serve(func(_ context.Context, r *engine.Record, emit func(*engine.Record)) error {
+		serve(func(_ context.Context, r *stage.Record, emit func(*stage.Record)) error {
 			r.Data = bytes.ToUpper(r.Data)
 			emit(r)
 			return nil
 		})
 	case "drop":
-		serve(func(_ context.Context, r *engine.Record, emit func(*engine.Record)) error {
+		serve(func(_ context.Context, r *stage.Record, emit func(*stage.Record)) error {
 			if !bytes.HasPrefix(r.Data, []byte("#")) {
 				emit(r)
 			}
 			return nil
 		})
 	case "split":
-		serve(func(_ context.Context, r *engine.Record, emit func(*engine.Record)) error {
+		serve(func(_ context.Context, r *stage.Record, emit func(*stage.Record)) error {
 			for part := range bytes.SplitSeq(r.Data, []byte(",")) {
 				emit(r.Derive(part))
 			}
 			return nil
 		})
 	case "meta":
-		serve(func(_ context.Context, r *engine.Record, emit func(*engine.Record)) error {
+		serve(func(_ context.Context, r *stage.Record, emit func(*stage.Record)) error {
 			r.Set("out", r.Get("in")+"!")
 			r.Delete("gone")
 			emit(r)
 			return nil
 		})
 	case "fail":
-		serve(func(_ context.Context, r *engine.Record, emit func(*engine.Record)) error {
+		serve(func(_ context.Context, r *stage.Record, emit func(*stage.Record)) error {
 			if string(r.Data) == "bad" {
 				return errors.New("bad record")
 			}
@@ -71,26 +71,26 @@ func main() {
 			return nil
 		})
 	case "init":
-		rpc.ServeFunc(func(cfg engine.Config) (engine.Transformer, error) {
+		rpcplugin.ServeFunc(func(cfg stage.Config) (stage.Transformer, error) {
 			var c struct {
 				Prefix string `yaml:"prefix"`
 			}
 			if err := cfg.Decode(&c); err != nil {
 				return nil, err
 			}
-			return fn(func(_ context.Context, r *engine.Record, emit func(*engine.Record)) error {
+			return fn(func(_ context.Context, r *stage.Record, emit func(*stage.Record)) error {
 				r.Data = append([]byte(c.Prefix), r.Data...)
 				emit(r)
 				return nil
 			}), nil
 		})
 	case "flush":
-		rpc.Serve(&counter{})
+		rpcplugin.Serve(&counter{})
 	case "hang", "slowhang": // slowhang takes 300ms to start
 		if os.Args[1] == "slowhang" {
 			time.Sleep(300 * time.Millisecond)
 		}
-		serve(func(_ context.Context, r *engine.Record, emit func(*engine.Record)) error {
+		serve(func(_ context.Context, r *stage.Record, emit func(*stage.Record)) error {
 			if string(r.Data) == "hang" {
 				for {
 					// An endless loop that honours nothing: the host
@@ -101,7 +101,7 @@ func main() {
 			return nil
 		})
 	case "json":
-		serve(func(_ context.Context, r *engine.Record, emit func(*engine.Record)) error {
+		serve(func(_ context.Context, r *stage.Record, emit func(*stage.Record)) error {
 			out, err := sjson.SetBytes(r.Data, "seen", true)
 			if err != nil {
 				return err
@@ -113,7 +113,7 @@ func main() {
 
 	// Supervision.
 	case "boom": // crashes the process on the record "boom", every time
-		serve(func(_ context.Context, r *engine.Record, emit func(*engine.Record)) error {
+		serve(func(_ context.Context, r *stage.Record, emit func(*stage.Record)) error {
 			if string(r.Data) == "boom" {
 				fmt.Fprintln(os.Stderr, "about to crash on boom")
 				time.Sleep(20 * time.Millisecond) // let the line reach the host
@@ -129,13 +129,13 @@ func main() {
 		if err := os.Rename(os.Args[2]+".tmp", os.Args[2]); err != nil {
 			panic(err)
 		}
-		serve(func(_ context.Context, r *engine.Record, emit func(*engine.Record)) error {
+		serve(func(_ context.Context, r *stage.Record, emit func(*stage.Record)) error {
 			time.Sleep(20 * time.Microsecond)
 			emit(r)
 			return nil
 		})
 	case "stop": // stops itself (SIGSTOP) on the record "stop": it then answers nothing
-		serve(func(_ context.Context, r *engine.Record, emit func(*engine.Record)) error {
+		serve(func(_ context.Context, r *stage.Record, emit func(*stage.Record)) error {
 			if string(r.Data) == "stop" {
 				if _, err := os.Stat(os.Args[2]); err != nil {
 					os.WriteFile(os.Args[2], nil, 0o644)
@@ -151,7 +151,7 @@ func main() {
 			os.Exit(1)
 		}
 		os.WriteFile(os.Args[2], nil, 0o644)
-		serve(func(_ context.Context, r *engine.Record, emit func(*engine.Record)) error {
+		serve(func(_ context.Context, r *stage.Record, emit func(*stage.Record)) error {
 			if string(r.Data) == "boom" {
 				os.Exit(3)
 			}
@@ -159,7 +159,7 @@ func main() {
 			return nil
 		})
 	case "strict": // rejects a config without a positive integer n
-		rpc.ServeFunc(func(cfg engine.Config) (engine.Transformer, error) {
+		rpcplugin.ServeFunc(func(cfg stage.Config) (stage.Transformer, error) {
 			var c struct {
 				N int `yaml:"n"`
 			}
@@ -169,10 +169,10 @@ func main() {
 			if c.N <= 0 {
 				return nil, errors.New("n must be a positive integer")
 			}
-			return fn(func(_ context.Context, r *engine.Record, emit func(*engine.Record)) error { emit(r); return nil }), nil
+			return fn(func(_ context.Context, r *stage.Record, emit func(*stage.Record)) error { emit(r); return nil }), nil
 		})
 	case "log": // logs every record to stderr
-		serve(func(_ context.Context, r *engine.Record, emit func(*engine.Record)) error {
+		serve(func(_ context.Context, r *stage.Record, emit func(*stage.Record)) error {
 			fmt.Fprintf(os.Stderr, "saw %s\n", r.Data)
 			emit(r)
 			return nil
@@ -188,10 +188,10 @@ func main() {
 		time.Sleep(time.Hour)
 	case "garbage":
 		fmt.Println("hello, I am not a plugin")
-		serve(func(_ context.Context, r *engine.Record, emit func(*engine.Record)) error { emit(r); return nil })
+		serve(func(_ context.Context, r *stage.Record, emit func(*stage.Record)) error { emit(r); return nil })
 	case "emptyline":
 		fmt.Println()
-		serve(func(_ context.Context, r *engine.Record, emit func(*engine.Record)) error { emit(r); return nil })
+		serve(func(_ context.Context, r *stage.Record, emit func(*stage.Record)) error { emit(r); return nil })
 	case "wrongcookie":
 		plugin.Serve(&plugin.ServeConfig{
 			HandshakeConfig: plugin.HandshakeConfig{ProtocolVersion: 1, MagicCookieKey: "OTHER_APP_PLUGIN", MagicCookieValue: "x"},
@@ -203,8 +203,8 @@ func main() {
 		time.Sleep(time.Hour)
 	case "wrongcount": // answers one result too few
 		plugin.Serve(&plugin.ServeConfig{
-			HandshakeConfig: rpc.Handshake,
-			Plugins:         plugin.PluginSet{rpc.PluginName: &shortPlugin{}},
+			HandshakeConfig: rpcplugin.Handshake,
+			Plugins:         plugin.PluginSet{rpcplugin.PluginName: &shortPlugin{}},
 			GRPCServer:      plugin.DefaultGRPCServer,
 		})
 	default:
@@ -215,13 +215,13 @@ func main() {
 
 type counter struct{ n int }
 
-func (c *counter) Transform(context.Context, *engine.Record, func(*engine.Record)) error {
+func (c *counter) Transform(context.Context, *stage.Record, func(*stage.Record)) error {
 	c.n++
 	return nil
 }
 
-func (c *counter) Flush(_ context.Context, emit func(*engine.Record)) error {
-	emit(engine.NewRecord(fmt.Appendf(nil, "count=%d", c.n)))
+func (c *counter) Flush(_ context.Context, emit func(*stage.Record)) error {
+	emit(stage.NewRecord(fmt.Appendf(nil, "count=%d", c.n)))
 	return nil
 }
 

@@ -29,7 +29,8 @@ func init() {
 			"make nested objects. `patterns` are tried in order and the first that matches wins; they are not anchored " +
 			"(write `^...$`). A line that none matches fails the record (`on_error`).\n\n" +
 			"The pattern set is that of Elastic's go-grok v0.3.1 (Apache License 2.0): the Logstash patterns " +
-			"ported to RE2, with ECS field names: WORD, NOTSPACE, DATA, GREEDYDATA, INT, NUMBER, BASE10NUM, POSINT, " +
+			"ported to RE2, with ECS field names (SYSLOGPROG and SYSLOGFACILITY capture process.name, process.pid, " +
+			"log.syslog.facility.code and log.syslog.priority, as Logstash's do): WORD, NOTSPACE, DATA, GREEDYDATA, INT, NUMBER, BASE10NUM, POSINT, " +
 			"QUOTEDSTRING/QS, UUID, IP, IPV4, IPV6, HOSTNAME, IPORHOST, HOSTPORT, USER, EMAILADDRESS, MAC, PATH, URI, " +
 			"URIPATHPARAM, TIMESTAMP_ISO8601, HTTPDATE, SYSLOGTIMESTAMP, DATESTAMP, LOGLEVEL, COMMONAPACHELOG, " +
 			"COMBINEDAPACHELOG, HTTPD_ERRORLOG, SYSLOGLINE, SYSLOG5424LINE, CRONLOG, JAVASTACKTRACEPART, " +
@@ -50,6 +51,14 @@ type grokConfig struct {
 	parseTypes        `yaml:",inline"`
 }
 
+// grokAmendments restore the captures that go-grok dropped from two syslog
+// patterns (Go's regexp has named groups; Logstash's ECS patterns capture
+// these).
+var grokAmendments = map[string]string{
+	"SYSLOGPROG":     `%{PROG:process.name}(?:\[%{POSINT:process.pid:int}\])?`,
+	"SYSLOGFACILITY": `<%{NONNEGINT:log.syslog.facility.code:int}.%{NONNEGINT:log.syslog.priority:int}>`,
+}
+
 var (
 	grokSetOnce sync.Once
 	grokSet     map[string]string
@@ -66,6 +75,9 @@ func grokPatterns() map[string]string {
 			for k, v := range m {
 				grokSet[k] = v
 			}
+		}
+		for k, v := range grokAmendments {
+			grokSet[k] = v
 		}
 	})
 	return grokSet

@@ -177,7 +177,10 @@ func (p *syslogParser) structured(b []byte) ([]byte, error) {
 		for i < len(b) && b[i] != ' ' && b[i] != ']' && b[i] != '=' && b[i] != '"' {
 			i++
 		}
-		if i == 0 || i == len(b) {
+		if i == len(b) {
+			return nil, syslogErr("rfc5424: unterminated structured data element")
+		}
+		if i == 0 {
 			return nil, syslogErr("rfc5424: bad structured data id")
 		}
 		if n > 0 {

@@ -496,7 +496,7 @@ func (s *parseStage) Transform(ctx context.Context, r *engine.Record, emit func(
 	}
 	text := r.Data
 	if s.io.Field != "" {
-		v, err := field(r.Data, s.io.Field)
+		v, err := jsonField(r.Data, s.io.Field)
 		if err != nil {
 			return err
 		}
@@ -568,6 +568,18 @@ func (s *parseStage) Transform(ctx context.Context, r *engine.Record, emit func(
 	emit(r)
 	return nil
 }
+
+// jsonField returns the value at path in record data, which must be valid
+// JSON (a record from a lines input may not be: the output must be).
+func jsonField(data []byte, path string) (gjson.Result, error) {
+	v, err := field(data, path)
+	if err == nil && !gjson.ValidBytes(data) {
+		err = errInvalidRecord
+	}
+	return v, err
+}
+
+var errInvalidRecord = errors.New("record is not valid JSON (field: needs JSON records, codec: ndjson)")
 
 // appendNested appends "a":{"b":obj} for the dotted path target.
 func appendNested(dst []byte, target string, obj []byte) []byte {

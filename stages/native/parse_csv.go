@@ -168,7 +168,7 @@ func (s *csvStage) text(r *engine.Record) ([]byte, error) {
 	if s.io.Field == "" {
 		return r.Data, nil
 	}
-	v, err := field(r.Data, s.io.Field)
+	v, err := jsonField(r.Data, s.io.Field)
 	if err != nil {
 		return nil, err
 	}

@@ -106,7 +106,9 @@ func newParseKV(cfg engine.Config) (engine.Transformer, error) {
 	return newParseStage(c.parseIO, p), nil
 }
 
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f' }
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'
+}
 
 var errUnterminated = errors.New("unterminated quoted value")
 

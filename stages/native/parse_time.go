@@ -280,7 +280,7 @@ func (p *ParseTime) Transform(ctx context.Context, r *engine.Record, emit func(*
 		emit(r)
 		return nil
 	}
-	v, err := field(r.Data, p.field)
+	v, err := jsonField(r.Data, p.field)
 	if err != nil {
 		return err
 	}

@@ -344,9 +344,15 @@ func appendInt(dst, v []byte) ([]byte, bool) {
 }
 
 // appendFloat appends number text v as a JSON number: as it is when it is
-// a JSON number already, otherwise as strconv reads it (+1.5, .5, 1., 1E5).
+// a JSON number already (in float64's range), otherwise as strconv reads
+// it (+1.5, .5, 1.).
 func appendFloat(dst, v []byte) ([]byte, bool) {
 	if isJSONNumber(v) {
+		if bytes.ContainsAny(v, "eE") || len(v) > 300 { // may be out of float64's range
+			if f, err := strconv.ParseFloat(string(v), 64); err != nil || math.IsInf(f, 0) {
+				return dst, false
+			}
+		}
 		return append(dst, v...), true
 	}
 	f, err := strconv.ParseFloat(string(v), 64)

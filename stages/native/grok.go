@@ -175,10 +175,11 @@ func grokFieldName(s string) string {
 
 // grokPattern is one compiled pattern.
 type grokPattern struct {
-	re     *regexp.Regexp
-	groups []grokGroup // by subexpression index; field "" for none
-	types  map[string]valueType
-	dedupe bool
+	re      *regexp.Regexp
+	atStart *regexp.Regexp // re anchored at the start, when re is not
+	groups  []grokGroup    // by subexpression index; field "" for none
+	types   map[string]valueType
+	dedupe  bool
 }
 
 type grokParser struct {
@@ -261,11 +262,18 @@ func compileGrok(src string, defs map[string]string) (grokPattern, error) {
 	if err != nil {
 		return grokPattern{}, err
 	}
+	expr = nonCapturing(expr)
 	re, err := regexp.Compile(expr)
 	if err != nil {
 		return grokPattern{}, fmt.Errorf("%s", unwrapRegexp(err))
 	}
 	gp := grokPattern{re: re, groups: make([]grokGroup, re.NumSubexp()+1)}
+	if !strings.HasPrefix(expr, "^") {
+		// Go's regexp runs a search for a match anywhere at many times the
+		// cost of a match at the start; the leftmost match is the one at
+		// the start when there is one, so try that first.
+		gp.atStart = regexp.MustCompile("^(?:" + expr + ")")
+	}
 	seen := map[string]bool{}
 	for i, name := range re.SubexpNames() {
 		switch {
@@ -292,9 +300,14 @@ func compileGrok(src string, defs map[string]string) (grokPattern, error) {
 func (p *grokParser) parseLine(dst, text []byte) ([]byte, error) {
 	for i := range p.pats {
 		gp := &p.pats[i]
-		m := gp.re.FindSubmatchIndex(text)
+		var m []int
+		if gp.atStart != nil {
+			m = gp.atStart.FindSubmatchIndex(text)
+		}
 		if m == nil {
-			continue
+			if m = gp.re.FindSubmatchIndex(text); m == nil {
+				continue
+			}
 		}
 		p.p.reset()
 		for g, grp := range gp.groups {
@@ -310,4 +323,47 @@ func (p *grokParser) parseLine(dst, text []byte) ([]byte, error) {
 		return dst, fmt.Errorf("grok pattern: %w", ErrNoMatch)
 	}
 	return dst, fmt.Errorf("none of %d grok patterns: %w", len(p.pats), ErrNoMatch)
+}
+
+// nonCapturing turns the plain groups "(...)" of a regular expression into
+// "(?:...)": grok fills fields from named groups only, and every capture
+// group costs Go's regexp engine a copy per thread and step (the set's
+// IPV6 pattern alone has dozens).
+func nonCapturing(expr string) string {
+	var b strings.Builder
+	b.Grow(len(expr) + len(expr)/8)
+	inClass := false
+	for i := 0; i < len(expr); i++ {
+		c := expr[i]
+		switch {
+		case c == '\\' && i+1 < len(expr):
+			b.WriteByte(c)
+			b.WriteByte(expr[i+1])
+			i++
+			continue
+		case inClass:
+			if c == ']' {
+				inClass = false
+			}
+		case c == '[':
+			inClass = true
+			// A ] right after [ or [^ is a literal.
+			if i+1 < len(expr) && expr[i+1] == '^' {
+				b.WriteString("[^")
+				i++
+			} else {
+				b.WriteByte('[')
+			}
+			if i+1 < len(expr) && expr[i+1] == ']' {
+				b.WriteByte(']')
+				i++
+			}
+			continue
+		case c == '(' && (i+1 >= len(expr) || expr[i+1] != '?'):
+			b.WriteString("(?:")
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
 }

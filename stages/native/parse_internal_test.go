@@ -27,7 +27,7 @@ func TestGrokPatternSetCompiles(t *testing.T) {
 }
 
 func TestStrftimeRoundTrip(t *testing.T) {
-	at := time.Date(2024, 3, 5, 13, 4, 5, 123456789, time.FixedZone("", -(5*3600 + 30*60)))
+	at := time.Date(2024, 3, 5, 13, 4, 5, 123456789, time.FixedZone("", -(5*3600+30*60)))
 	cases := []struct{ layout, text string }{
 		{"%Y-%m-%dT%H:%M:%S.%N%:z", "2024-03-05T13:04:05.123456789-05:30"},
 		{"%d/%b/%Y:%H:%M:%S %z", "05/Mar/2024:13:04:05 -0530"},

@@ -332,3 +332,35 @@ func TestParseConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+// With header: true and no columns, an instance that did not see the
+// input's first record never takes a data row for the header: with
+// workers: 2 the second worker's records fail, and no record is output
+// with wrong keys.
+func TestParseCSVHeaderWorkers(t *testing.T) {
+	sp := engine.StageSpec{Name: "under-test", Type: "native", Use: "parse_csv", Workers: 2, OnError: engine.OnErrorDrop,
+		Config: engine.ConfigOf(map[string]any{"header": true})}
+	in := []string{"a,b"}
+	for i := range 5000 {
+		in = append(in, fmt.Sprintf("%d,x%d", i, i))
+	}
+	r := runParse(t, &engine.Spec{Stages: []engine.StageSpec{sp}}, recs(in...))
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	for _, o := range r.out {
+		var m map[string]string
+		if err := json.Unmarshal(o.Data, &m); err != nil || len(m) != 2 || m["a"] == "" || m["b"] == "" {
+			t.Fatalf("output %s: not keyed by the header", o.Data)
+		}
+	}
+	if r.stats.Errors == 0 || int(r.stats.Errors)+len(r.out)+1 != len(in) {
+		t.Errorf("stats %+v, %d out of %d: want the second worker's records as errors", r.stats, len(r.out), len(in))
+	}
+	// With workers: 1 every row parses.
+	sp.Workers = 1
+	r = runParse(t, &engine.Spec{Stages: []engine.StageSpec{sp}}, recs(in...))
+	if r.err != nil || len(r.out) != 5000 || r.stats.Dropped != 1 {
+		t.Fatalf("workers 1: err %v, %d out, stats %+v", r.err, len(r.out), r.stats)
+	}
+}

@@ -20,6 +20,7 @@ type tfOp struct {
 }
 
 type strftime struct {
+	zones   map[int]*time.Location // fixed zones by offset, made once (not shared between instances)
 	ops     []tfOp
 	hasYear bool
 	hasDate bool // year, month or day given
@@ -247,7 +248,7 @@ func (f *strftime) parse(b []byte, loc *time.Location, now func() time.Time) (ti
 			yday, i, ok = num(b, i, 1, 3)
 			ok = ok && yday >= 1 && yday <= 366
 		case 'z', '[':
-			zone, i, ok = parseOffset(b, i)
+			zone, i, ok = f.offset(b, i)
 		case 'Z':
 			j := i
 			for j < len(b) && (b[j] >= 'A' && b[j] <= 'Z' || b[j] >= 'a' && b[j] <= 'z') {
@@ -324,11 +325,24 @@ func parseInt64(b []byte) (int64, bool) {
 
 // parseOffset reads Z, +hh, +hhmm or +hh:mm at b[i:].
 func parseOffset(b []byte, i int) (*time.Location, int, bool) {
+	off, j, ok := offsetSeconds(b, i)
+	if !ok {
+		return nil, i, false
+	}
+	if off == 0 {
+		return time.UTC, j, true
+	}
+	return time.FixedZone("", off), j, true
+}
+
+// offsetSeconds reads Z, +hh, +hhmm or +hh:mm at b[i:] as seconds east
+// of UTC.
+func offsetSeconds(b []byte, i int) (int, int, bool) {
 	if i < len(b) && (b[i] == 'Z' || b[i] == 'z') {
-		return time.UTC, i + 1, true
+		return 0, i + 1, true
 	}
 	if i >= len(b) || b[i] != '+' && b[i] != '-' {
-		return nil, i, false
+		return 0, i, false
 	}
 	sign := 1
 	if b[i] == '-' {
@@ -336,26 +350,22 @@ func parseOffset(b []byte, i int) (*time.Location, int, bool) {
 	}
 	h, j, ok := num(b, i+1, 2, 2)
 	if !ok {
-		return nil, i, false
+		return 0, i, false
 	}
 	m := 0
 	if j < len(b) && b[j] == ':' {
 		if m, j, ok = num(b, j+1, 2, 2); !ok {
-			return nil, i, false
+			return 0, i, false
 		}
 	} else if j+1 < len(b) && b[j] >= '0' && b[j] <= '9' {
 		if m, j, ok = num(b, j, 2, 2); !ok {
-			return nil, i, false
+			return 0, i, false
 		}
 	}
 	if h > 23 || m > 59 {
-		return nil, i, false
+		return 0, i, false
 	}
-	off := sign * (h*3600 + m*60)
-	if off == 0 {
-		return time.UTC, j, true
-	}
-	return time.FixedZone("", off), j, true
+	return sign * (h*3600 + m*60), j, true
 }
 
 // format appends t formatted by the layout to dst.
@@ -449,4 +459,25 @@ func (f *strftime) formatOffsetName(dst []byte, off int) []byte {
 		sign, off = '-', -off
 	}
 	return fmt.Appendf(dst, "%c%02d:%02d", sign, off/3600, off%3600/60)
+}
+
+// offset reads a zone offset as offsetSeconds does; the zone of each
+// offset is made once.
+func (f *strftime) offset(b []byte, i int) (*time.Location, int, bool) {
+	off, j, ok := offsetSeconds(b, i)
+	if !ok {
+		return nil, i, false
+	}
+	if off == 0 {
+		return time.UTC, j, true
+	}
+	if z, ok := f.zones[off]; ok {
+		return z, j, true
+	}
+	if f.zones == nil || len(f.zones) > 64 {
+		f.zones = map[int]*time.Location{}
+	}
+	z := time.FixedZone("", off)
+	f.zones[off] = z
+	return z, j, true
 }

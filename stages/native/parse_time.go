@@ -86,7 +86,7 @@ type ParseTime struct {
 	output        timeFormat
 	loc, outLoc   *time.Location
 	now           func() time.Time
-	buf           []byte
+	buf, tbuf     []byte
 }
 
 func newParseTime(cfg engine.Config) (engine.Transformer, error) {
@@ -272,8 +272,9 @@ func (p *ParseTime) Transform(ctx context.Context, r *engine.Record, emit func(*
 		if err != nil {
 			return err
 		}
+		p.tbuf = p.appendTime(p.tbuf[:0], t)
 		out := append(p.buf[:0], '{')
-		out = appendNested(out, p.target, p.appendTime(nil, t))
+		out = appendNested(out, p.target, p.tbuf)
 		out = append(out, '}')
 		p.buf = out
 		r.Data = bytes.Clone(out)

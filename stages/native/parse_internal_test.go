@@ -2,6 +2,8 @@ package native
 
 import (
 	"encoding/json"
+	"errors"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -137,5 +139,24 @@ func TestRenderNested(t *testing.T) {
 	want := `{"a":{"x":"1","y":{"z":"3"},"w":"5"},"b":"2","c":{"d":"4"}}`
 	if err != nil || string(got) != want {
 		t.Errorf("got %s, %v; want %s", got, err, want)
+	}
+}
+
+// A line a pattern does not match fails with ErrNoMatch.
+func TestNoMatchIsErrNoMatch(t *testing.T) {
+	gp, err := compileGrok("^%{INT:n}$", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &grokParser{pats: []grokPattern{gp}}
+	if _, err := g.parseLine(nil, []byte("x")); !errors.Is(err, ErrNoMatch) {
+		t.Errorf("grok: %v, want ErrNoMatch", err)
+	}
+	r := &regexParser{re: regexp.MustCompile(`^(?P<n>\d+)$`), names: []string{"", "n"}}
+	if _, err := r.parseLine(nil, []byte("x")); !errors.Is(err, ErrNoMatch) {
+		t.Errorf("regex: %v, want ErrNoMatch", err)
+	}
+	if out, err := r.parseLine(nil, []byte("12")); err != nil || string(out) != `{"n":"12"}` {
+		t.Errorf("regex: %s, %v", out, err)
 	}
 }

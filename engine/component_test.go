@@ -209,3 +209,102 @@ func TestRegistrySpecsAndClone(t *testing.T) {
 	}()
 	reg.RegisterNative(Native{Name: "bad", New: func(Config) (Transformer, error) { return nil, nil }, Config: 3})
 }
+
+type toyStage struct{ arg string }
+
+func (s toyStage) New(context.Context) (Transformer, error) { return passThrough{}, nil }
+
+// A kind describes its files (for --watch) and whether a change can be
+// applied live; Pipeline.Files and Pipeline.CheckLive read that.
+func TestKindFilesAndLive(t *testing.T) {
+	type toyOptions struct {
+		Lib []string `yaml:"lib" doc:"Library directories."`
+		Pin string   `yaml:"pin" doc:"A version the stage is pinned to."`
+	}
+	reg := NewRegistry()
+	var livePrev []Stage
+	reg.RegisterKindSpec(KindSpec{Name: "toy", Summary: "a toy kind", Options: toyOptions{},
+		Build: func(s *StageSpec, env *BuildEnv) (Stage, error) {
+			var o toyOptions
+			if err := s.Extra.Decode(&o); err != nil {
+				return nil, err
+			}
+			return toyStage{arg: o.Pin}, nil
+		},
+		Files: func(s *StageSpec) []string {
+			var o toyOptions
+			_ = s.Extra.Decode(&o)
+			return append([]string{s.Path}, o.Lib...)
+		},
+		Live: func(prev Stage, next *StageSpec) error {
+			livePrev = append(livePrev, prev)
+			var o toyOptions
+			_ = next.Extra.Decode(&o)
+			if p, ok := prev.(toyStage); ok && p.arg != o.Pin {
+				return fmt.Errorf("pin changed from %s to %s: restart", p.arg, o.Pin)
+			}
+			return nil
+		},
+	})
+	build := func(yaml string) *Pipeline {
+		t.Helper()
+		spec, err := Parse([]byte(yaml), "/pipes/p.yaml", WithRegistry(reg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := Build(spec, WithRegistry(reg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	p := build("stages:\n  - {name: a, type: toy, path: x.toy, lib: [lib, /abs/lib], pin: v1, schema: s.json}\n")
+	want := []string{"/pipes/p.yaml", "/pipes/x.toy", "/pipes/lib", "/abs/lib", "/pipes/s.json"}
+	if got := p.Files(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("Files() = %v, want %v", got, want)
+	}
+	if err := p.CheckLive(build("stages:\n  - {name: a, type: toy, path: x.toy, pin: v1}\n  - {name: b, type: toy, pin: v2}\n")); err != nil {
+		t.Errorf("same pin refused: %v", err)
+	}
+	if len(livePrev) != 2 || livePrev[0] == nil || livePrev[1] != nil {
+		t.Errorf("Live got prev %v, want the running stage a, then nil for the new stage b", livePrev)
+	}
+	err := p.CheckLive(build("stages:\n  - {name: a, type: toy, path: x.toy, pin: v2}\n"))
+	if err == nil || !strings.Contains(err.Error(), `stage a: pin changed from v1 to v2: restart`) {
+		t.Errorf("CheckLive = %v, want the kind's refusal naming the stage", err)
+	}
+	if _, err := Parse([]byte("stages:\n  - {name: a, type: toy, pinn: v1}\n"), "p.yaml", WithRegistry(reg)); err == nil ||
+		!strings.Contains(err.Error(), `unknown field "pinn" (did you mean "pin"?)`) || !strings.Contains(err.Error(), "(for a toy stage)") {
+		t.Errorf("a typo of a kind's field: %v", err)
+	}
+}
+
+type failingLoad struct{ spec *StageSpec }
+
+func (s failingLoad) New(context.Context) (Transformer, error) { return passThrough{}, nil }
+func (s failingLoad) Load(context.Context) error {
+	if strings.Contains(s.spec.Code, "oops") {
+		return s.spec.Errorf("code", "syntax error near oops")
+	}
+	return nil
+}
+
+// Load (what pipe lint checks) reports the load errors of every stage.
+func TestLoadReportsEveryStage(t *testing.T) {
+	reg := NewRegistry()
+	reg.RegisterKind("syn", func(s *StageSpec, _ *BuildEnv) (Stage, error) { return failingLoad{s}, nil })
+	spec, err := Parse([]byte("stages:\n  - {name: a, type: syn, code: oops}\n  - {name: b, type: syn, code: fine}\n  - {name: c, type: syn, code: oops}\n"),
+		"p.yaml", WithRegistry(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Build(spec, WithRegistry(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = p.Load(context.Background())
+	all := AllConfigErrors(err)
+	if len(all) != 2 || all[0].Line != 2 || all[1].Line != 4 {
+		t.Fatalf("Load = %v, want the errors of stages a and c", err)
+	}
+}

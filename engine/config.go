@@ -101,8 +101,13 @@ func (c Config) Keys() []string {
 // Decode decodes c into v (a pointer to a struct, map, slice or scalar).
 // Struct fields are matched by their `yaml` tag; a key with no field is an
 // error naming the known fields. time.Duration fields take Go durations
-// ("250ms"), ByteSize fields take sizes ("16MiB"). All errors are
-// *ConfigError values with the position of the offending value.
+// ("250ms"), ByteSize fields take sizes ("16MiB"). The spec tags of package
+// component are applied: a missing field takes its default:, a missing
+// required:"true" field is an error, a string (or list of strings) outside
+// its enum: is an error; also when c is absent, so a struct gets its
+// defaults and its required fields checked without a config: block. Every
+// error is reported (a ConfigErrors when there are several); each is a
+// *ConfigError with the position of the offending value.
 func (c Config) Decode(v any) error {
 	if c.used != nil {
 		*c.used = true

@@ -63,7 +63,7 @@ func TestBuildErrors(t *testing.T) {
 		{"duplicate", "stages:\n  - {name: a, type: native, use: x}\n  - {name: a, type: native, use: x}\n", "duplicate stage name"},
 		{"reserved name", "stages:\n  - {name: input, type: native, use: x}\n", "reserved"},
 		{"unknown type", "stages:\n  - {name: a, type: cobol}\n", `unknown stage type "cobol"`},
-		{"kind not built", "stages:\n  - {name: a, type: lua, code: x}\n", "not built into this binary"},
+		{"kind not built", "stages:\n  - {name: a, type: lua, code: x}\n", `unknown stage type "lua" (want one of: native)`},
 		{"policy", "stages:\n  - {name: a, type: native, use: x, on_error: retry}\n", `on_error must be fail, drop or dead_letter, got "retry"`},
 		{"workers", "stages:\n  - {name: a, type: native, use: x, workers: 100000}\n", "workers must be between"},
 		{"codec", "input: {codec: csv}\n", `unknown codec "csv"`},

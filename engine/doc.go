@@ -47,10 +47,22 @@
 // wazero's close-on-context-done, an rpc call deadline); native Go code is
 // cooperative and must honour ctx.
 //
+// # Components
+//
+// A Registry (DefaultRegistry unless WithRegistry; Clone for an isolated
+// copy) holds the stage kinds (KindSpec), the native transformers (Native)
+// and the inputs, outputs and codecs. Each carries a component.Spec of its
+// configuration, reflected from the struct it decodes into: Parse checks
+// every stage's config: and kind fields against it, PipelineSchema turns it
+// into a JSON Schema, and `pipe stages NAME` and docs/reference print it.
+// A kind also says its filter-mode flag, the files its stages depend on
+// (Pipeline.Files) and whether a change applies live (Pipeline.CheckLive).
+//
 // # Errors
 //
 // Configuration errors are *ConfigError values ("FILE:LINE:COL: message");
-// the CLI exits 2 for them. A record that fails takes its stage's on_error
+// a file with several mistakes gives a ConfigErrors holding every one
+// (errors.As to *ConfigError finds the first). The CLI exits 2 for them. A record that fails takes its stage's on_error
 // policy: fail stops the pipeline with a *StageError naming the stage, the
 // input record number and the cause (exit 1); drop counts it and goes on;
 // dead_letter writes it as a JSON line (time, stage, record_number, error,

@@ -133,11 +133,7 @@ func Build(spec *Spec, opts ...Option) (*Pipeline, error) {
 		default:
 			build, ok := o.reg.Kind(kind)
 			if !ok {
-				msg := fmt.Sprintf("unknown stage type %q (want one of: %s)", kind, kindList(o.reg))
-				if reserved[kind] {
-					msg = fmt.Sprintf("stage type %q is not built into this binary (available: %s)", kind, kindList(o.reg))
-				}
-				errs.add(s.Errorf("type", "%s", msg))
+				errs.add(s.Errorf("type", "unknown stage type %q (want one of: %s)", kind, kindList(o.reg)))
 				continue
 			}
 			env := &BuildEnv{Registry: o.reg, Codec: codec, Timeout: timeout, Logger: o.log.With("stage", s.Name, "kind", kind), Events: events}
@@ -179,10 +175,10 @@ func resolvePlugin(spec *Spec, s *StageSpec, o options) error {
 		return nil
 	}
 	name, constraint, versioned := strings.Cut(s.Use, "@")
-	if !versioned && (s.Type == "" || s.Type == "native") {
+	if !versioned && (s.Type == "" || s.Type == nativeKind.Name) {
 		if _, ok := o.reg.LookupNative(name); ok {
 			if s.Type == "" {
-				s.Type = "native"
+				s.Type = nativeKind.Name
 			}
 			return nil
 		}
@@ -198,7 +194,7 @@ func resolvePlugin(spec *Spec, s *StageSpec, o options) error {
 		return s.Errorf("use", "%v", err)
 	}
 	if !ok {
-		if versioned || (s.Type != "" && s.Type != "native") {
+		if versioned || (s.Type != "" && s.Type != nativeKind.Name) {
 			return s.Errorf("use", "no plugin named %q in the plugin directories", name)
 		}
 		return nil
@@ -218,8 +214,6 @@ func resolvePlugin(spec *Spec, s *StageSpec, o options) error {
 	}
 	return nil
 }
-
-var reserved = map[string]bool{"lua": true, "js": true, "wasm": true, "rpc": true, "native": true}
 
 func kindList(r *Registry) string {
 	s := ""
@@ -248,23 +242,31 @@ func (p *Pipeline) loadLocked(ctx context.Context) error {
 	if p.loaded {
 		return nil
 	}
+	var errs errList // the config errors of every stage, not only the first's
 	for _, s := range p.stages {
 		if !s.spec.Schema.IsZero() && s.schema == nil {
 			sch, err := compileSchema(s.spec)
 			if err != nil {
-				return err
+				if AllConfigErrors(err) == nil {
+					return err
+				}
+				errs.add(err)
+				continue
 			}
 			s.schema = sch
 		}
 		if l, ok := s.stage.(Loader); ok {
 			if err := l.Load(ctx); err != nil {
-				var ce *ConfigError
-				if errors.As(err, &ce) {
-					return err
+				if AllConfigErrors(err) != nil {
+					errs.add(err)
+					continue
 				}
 				return &StageError{Stage: s.name, Kind: s.kind, Op: "load", Err: err}
 			}
 		}
+	}
+	if err := errs.err(); err != nil {
+		return err
 	}
 	p.loaded = true
 	return nil

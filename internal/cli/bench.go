@@ -88,7 +88,7 @@ then the end-to-end throughput.`,
 			case generate > 0 && input != "":
 				return usagef("--generate and --input contradict each other")
 			}
-			spec, err := parseFile(args[0])
+			spec, err := a.parseFile(args[0])
 			if err != nil {
 				return err
 			}
@@ -140,6 +140,9 @@ then the end-to-end throughput.`,
 				err = perr
 			}
 			printBench(a.stdout, p, elapsed)
+			if aerr := audit.err(); err == nil {
+				err = aerr // events lost: exit 1
+			}
 			return err
 		},
 	}

@@ -237,7 +237,7 @@ func (a *app) stagesCmd() *cobra.Command {
 		Use:   "stages [NAME...]",
 		Short: "list the components of this binary, or print the reference of one",
 		Long: `Without NAME, list the inputs, codecs, stage kinds, native transformers and
-outputs compiled into this binary. With NAME (select, lua, file, ndjson, or
+outputs compiled into this binary. With NAME (select, file, ndjson, a kind, or
 CLASS/NAME such as output/file), print its reference: what it does, its
 options (name, type, default, allowed values, example, description) and
 examples. pipe docs NAME is the same.`,
@@ -257,9 +257,9 @@ func (a *app) docsCmd() *cobra.Command {
 		Short: "print the reference of a component (a native transformer, kind, input, output or codec)",
 		Long: `Print the reference of a component: what it does, its options (name, type,
 default, allowed values, example, description) and examples. NAME is a
-component's name (select, lua, file, ndjson) or CLASS/NAME (output/file).
+component's name (select, file, ndjson, a kind) or CLASS/NAME (output/file).
 The same pages are in docs/reference of the repository.`,
-		Example: "  pipe docs select\n  pipe docs wasm",
+		Example: "  pipe docs select\n  pipe docs output/file",
 		Args:    usageArgs(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.printComponents(args)

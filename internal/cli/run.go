@@ -144,7 +144,7 @@ the records in flight are written.`,
 	}
 	f.prof.add(cmd)
 	fl.Var(&configFlag{list: &f.stages}, "config", "filter mode: config for the preceding stage, KEY=VALUE or a YAML mapping (repeatable)")
-	fl.Var(&argFlag{list: &f.stages, reg: a.reg}, "arg", "filter mode: a command-line argument for the preceding stage that takes them, e.g. --rpc (repeatable; --arg=--flag for flags)")
+	fl.Var(&argFlag{list: &f.stages, reg: a.reg}, "arg", "filter mode: a command-line argument for the preceding stage, if its kind takes them (repeatable; --arg=--flag for flags)")
 	fl.StringVar(&f.codec, "codec", "", "filter mode: lines (default), ndjson or raw")
 	fl.StringVar(&f.timeout, "timeout", "", "filter mode: per-record timeout of each stage (default 5s, 0 = none)")
 	fl.StringVar(&f.onError, "on-error", "", "filter mode: fail (default), drop")
@@ -218,6 +218,9 @@ func (a *app) run(file string, f *runFlags) error {
 	if f.stats {
 		printStats(a.stderr, p.Stats(), time.Since(start))
 	}
+	if aerr := audit.err(); err == nil && aerr != nil {
+		err = aerr // events were lost: exit 1, after the run
+	}
 	return err
 }
 
@@ -233,7 +236,7 @@ func (a *app) spec(file string, f *runFlags) (*engine.Spec, error) {
 		if err != nil {
 			return nil, &engine.ConfigError{Msg: fmt.Sprintf("read pipeline: %v", err), Err: err}
 		}
-		if spec, err = engine.Parse(data, file); err != nil {
+		if spec, err = engine.Parse(data, file, engine.WithRegistry(a.reg)); err != nil {
 			return nil, err
 		}
 	} else {
@@ -370,7 +373,7 @@ func quoteIfNeeded(v string) string {
 
 func printStats(w io.Writer, stats []engine.StageStats, elapsed time.Duration) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "stage\tkind\tin\tout\tdropped\terrors\tdead-lettered\ttimeouts\tbusy\tavg/record\tp50/p99 batch\t")
+	fmt.Fprintln(tw, "stage\tkind\tin\tout\tdropped\terrors\tdead-lettered\ttimeouts\trestarts\tbusy\tavg/record\tp50/p99 batch\t")
 	for _, s := range stats {
 		kind := s.Kind
 		if kind == "" {
@@ -391,7 +394,7 @@ func printStats(w io.Writer, stats []engine.StageStats, elapsed time.Duration) {
 		if s.BatchLatency != nil {
 			pct = percentile(s.BatchLatency, 0.5) + "/" + percentile(s.BatchLatency, 0.99)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t\n", s.Name, kind, s.In, s.Out, s.Dropped, s.Errors, s.DeadLettered, s.Timeouts, busy, avg, pct)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t\n", s.Name, kind, s.In, s.Out, s.Dropped, s.Errors, s.DeadLettered, s.Timeouts, s.Restarts, busy, avg, pct)
 	}
 	tw.Flush()
 	in := stats[0].In
@@ -452,7 +455,7 @@ Exit status 2 if any file has an error.`,
 			var errs []error
 			for _, file := range args {
 				var p *engine.Pipeline
-				spec, err := parseFile(file)
+				spec, err := a.parseFile(file)
 				if err == nil {
 					p, err = a.build(spec, log, audit)
 				}
@@ -475,7 +478,7 @@ Exit status 2 if any file has an error.`,
 			case len(errs) > 0:
 				return &engine.ConfigError{Msg: fmt.Sprintf("%d of %d pipeline files have errors", len(errs), len(args))}
 			}
-			return nil
+			return audit.err() // events lost: exit 1
 		},
 	}
 }

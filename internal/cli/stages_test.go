@@ -2,12 +2,15 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/pipe-dev/pipe/engine"
 )
 
 func runMain(t *testing.T, args ...string) (stdout, stderr string, code int) {
@@ -104,5 +107,57 @@ func TestSchemaHasNativeConfigs(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("pipe schema lacks %s", want)
 		}
+	}
+}
+
+type suffixStage struct{ suffix string }
+
+func (s suffixStage) New(context.Context) (engine.Transformer, error) { return s, nil }
+func (s suffixStage) Transform(_ context.Context, r *engine.Record, emit func(*engine.Record)) error {
+	r.Data = append(r.Data, s.suffix...)
+	emit(r)
+	return nil
+}
+
+// Filter-mode flags come from the kinds: a kind registered with a
+// FilterFlag gets its --NAME flag, and --arg goes to its Args field.
+func TestFilterFlagFromKind(t *testing.T) {
+	reg := engine.NewRegistry()
+	reg.RegisterKindSpec(engine.KindSpec{Name: "suffix", Summary: "append text",
+		Options: struct {
+			Times []string `yaml:"times" doc:"Extra suffixes."`
+		}{},
+		Build: func(s *engine.StageSpec, _ *engine.BuildEnv) (engine.Stage, error) {
+			var o struct {
+				Times []string `yaml:"times"`
+			}
+			if err := s.Extra.Decode(&o); err != nil {
+				return nil, err
+			}
+			return suffixStage{s.Code + strings.Join(o.Times, "")}, nil
+		},
+		Flag: &engine.FilterFlag{Value: "TEXT", Usage: "filter mode: append TEXT", Args: "times",
+			Set: func(s *engine.StageSpec, v string) { s.Code = v }},
+	})
+	var out, errb bytes.Buffer
+	code := mainWith(reg, []string{"run", "--suffix", "!", "--arg", "?", "--native", "x"}, strings.NewReader("a\n"), &out, &errb)
+	if code != ExitUsage || !strings.Contains(errb.String(), `no native transformer named "x"`) {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	out.Reset()
+	errb.Reset()
+	code = mainWith(reg, []string{"run", "--suffix", "!", "--arg", "?", "--suffix", "."}, strings.NewReader("a\nb\n"), &out, &errb)
+	if code != 0 || out.String() != "a!?.\nb!?.\n" {
+		t.Errorf("exit %d, out %q, stderr %s", code, out.String(), errb.String())
+	}
+	var help bytes.Buffer
+	mainWith(reg, []string{"run", "--help"}, strings.NewReader(""), &help, &help)
+	if !strings.Contains(help.String(), "--suffix TEXT") || !strings.Contains(help.String(), "filter mode: append TEXT") {
+		t.Errorf("run --help does not show the kind's flag:\n%s", help.String())
+	}
+	errb.Reset()
+	if code := mainWith(reg, []string{"run", "--native", "case", "--arg", "x"}, strings.NewReader(""), &out, &errb); code != ExitUsage ||
+		!strings.Contains(errb.String(), "--arg must follow the stage flag it is for (--suffix)") {
+		t.Errorf("--arg after a kind without args: exit %d, %s", code, errb.String())
 	}
 }

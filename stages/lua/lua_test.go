@@ -66,7 +66,7 @@ func TestSyntaxErrorsAtLoad(t *testing.T) {
 		t.Errorf("missing file: err = %v", err)
 	}
 	_, err = build(t, "stages:\n  - {name: s, type: lua, code: x, allow: [net]}\n")
-	if !errors.As(err, &ce) || !strings.Contains(ce.Msg, "not a library") {
+	if !errors.As(err, &ce) || !strings.Contains(ce.Msg, `allow: "net" is not allowed (want os or io)`) {
 		t.Errorf("allow: err = %v", err)
 	}
 }

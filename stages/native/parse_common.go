@@ -487,6 +487,7 @@ type parseStage struct {
 	out     []byte
 	keys    []string // the parsed object's top-level keys, when merging
 	vals    []string
+	used    []bool
 }
 
 func newParseStage(o parseIO, p lineParser) *parseStage {
@@ -610,7 +611,11 @@ func (s *parseStage) merge(data, obj []byte, drop bool) []byte {
 		s.vals = append(s.vals, v.Raw)
 		return true
 	})
-	used := make([]bool, len(s.keys))
+	used := s.used[:0]
+	for range s.keys {
+		used = append(used, false)
+	}
+	s.used = used
 	out := append(s.out[:0], '{')
 	first := true
 	sep := func() {

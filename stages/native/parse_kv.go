@@ -54,7 +54,8 @@ type kvParser struct {
 	quotes          string
 	standalone      string
 	trim            bool
-	logfmt          bool // escapes and logfmt's strictness
+	quote           [256]bool // the quote characters
+	logfmt          bool      // escapes and logfmt's strictness
 }
 
 func newParseLogfmt(cfg engine.Config) (engine.Transformer, error) {
@@ -71,6 +72,7 @@ func newParseLogfmt(cfg engine.Config) (engine.Transformer, error) {
 	}
 	p := &kvParser{pairSep: []byte(" "), valSep: []byte("="), space: true, quotes: `"`, standalone: "true", logfmt: true}
 	p.types, p.dedupe = types, true
+	p.quote['"'] = true
 	return newParseStage(c.parseIO, p), nil
 }
 
@@ -102,6 +104,9 @@ func newParseKV(cfg engine.Config) (engine.Transformer, error) {
 	}
 	p := &kvParser{pairSep: []byte(c.FieldSplit), valSep: []byte(c.ValueSplit), space: c.FieldSplit == " ",
 		quotes: c.Quotes, standalone: c.Standalone, trim: c.Trim}
+	for i := range len(c.Quotes) {
+		p.quote[c.Quotes[i]] = true
+	}
 	p.types, p.dedupe = types, true
 	return newParseStage(c.parseIO, p), nil
 }
@@ -144,12 +149,11 @@ func (p *kvParser) parseLine(dst, text []byte) ([]byte, error) {
 			p.p.buf = p.p.buf[:kstart] // key() copies it back
 			key = bytes.Clone(key)
 		} else {
-			j := i
-			for j < len(text) && !bytes.HasPrefix(text[j:], p.valSep) && !p.atPairSep(text, j) {
-				if p.logfmt && text[j] == '"' {
-					return dst, fmt.Errorf("byte %d: quote in a logfmt key", j+1)
+			j := p.keyEnd(text, i)
+			if p.logfmt {
+				if q := bytes.IndexByte(text[i:j], '"'); q >= 0 {
+					return dst, fmt.Errorf("byte %d: quote in a logfmt key", i+q+1)
 				}
-				j++
 			}
 			key = text[i:j]
 			i = j
@@ -196,12 +200,11 @@ func (p *kvParser) parseLine(dst, text []byte) ([]byte, error) {
 			}
 			continue
 		}
-		j := i
-		for j < len(text) && !p.atPairSep(text, j) {
-			if p.logfmt && text[j] == '"' {
-				return dst, fmt.Errorf("byte %d: quote inside an unquoted value", j+1)
+		j := p.valueEnd(text, i)
+		if p.logfmt {
+			if q := bytes.IndexByte(text[i:j], '"'); q >= 0 {
+				return dst, fmt.Errorf("byte %d: quote inside an unquoted value", i+q+1)
 			}
-			j++
 		}
 		v := text[i:j]
 		if p.trim && !p.space {
@@ -213,8 +216,45 @@ func (p *kvParser) parseLine(dst, text []byte) ([]byte, error) {
 	return p.finish(dst)
 }
 
-func (p *kvParser) isQuote(c byte) bool {
-	return c < utf8.RuneSelf && bytes.IndexByte([]byte(p.quotes), c) >= 0
+func (p *kvParser) isQuote(c byte) bool { return p.quote[c] }
+
+// keyEnd returns where the key starting at text[i] ends: at the value
+// separator or a pair separator.
+func (p *kvParser) keyEnd(text []byte, i int) int {
+	if p.space && len(p.valSep) == 1 { // logfmt and the default kv: one scan
+		vs := p.valSep[0]
+		for i < len(text) {
+			if c := text[i]; c == vs || c <= ' ' && isSpace(c) {
+				return i
+			}
+			i++
+		}
+		return i
+	}
+	for i < len(text) && !bytes.HasPrefix(text[i:], p.valSep) && !p.atPairSep(text, i) {
+		i++
+	}
+	return i
+}
+
+// valueEnd returns where the unquoted value starting at text[i] ends.
+func (p *kvParser) valueEnd(text []byte, i int) int {
+	if p.space {
+		for i < len(text) && !(text[i] <= ' ' && isSpace(text[i])) {
+			i++
+		}
+		return i
+	}
+	if len(p.pairSep) == 1 {
+		if j := bytes.IndexByte(text[i:], p.pairSep[0]); j >= 0 {
+			return i + j
+		}
+		return len(text)
+	}
+	if j := bytes.Index(text[i:], p.pairSep); j >= 0 {
+		return i + j
+	}
+	return len(text)
 }
 
 // atPairSep reports whether a pair separator starts at text[j].

@@ -494,6 +494,8 @@ func newParseStage(o parseIO, p lineParser) *parseStage {
 	return &parseStage{io: o, p: p}
 }
 
+var errNotObjectRecord = errors.New("record is not a JSON object: the parsed fields cannot be merged into it (give target:)")
+
 var errNotObject = errors.New("parsed value is not a JSON object (give target: to keep it under a key)")
 
 // Transform implements engine.Transformer.
@@ -570,6 +572,9 @@ func (s *parseStage) Transform(ctx context.Context, r *engine.Record, emit func(
 		r.Data = data
 		emit(r)
 		return nil
+	}
+	if t := bytes.TrimLeft(data, " \t\r\n"); len(t) == 0 || t[0] != '{' {
+		return errNotObjectRecord
 	}
 	r.Data = bytes.Clone(s.merge(data, obj, s.io.RemoveField && !nested))
 	emit(r)

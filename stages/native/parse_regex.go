@@ -3,6 +3,7 @@ package native
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 
 	"github.com/pipe-dev/pipe/component"
@@ -46,7 +47,7 @@ func newParseRegex(cfg engine.Config) (engine.Transformer, error) {
 	if err != nil {
 		return nil, err
 	}
-	names := re.SubexpNames()
+	names := slices.Clone(re.SubexpNames())
 	have := map[string]bool{}
 	n := 0
 	for i, name := range names {

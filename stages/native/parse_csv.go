@@ -19,7 +19,8 @@ func init() {
 			"record is one row (one line: a quoted field cannot span lines). A row with another number of fields than the " +
 			"columns, or an unterminated quote, fails the record (`on_error`).\n\n" +
 			"With `header: true` and no `columns:`, the first record a stage instance sees is the header row: it is consumed " +
-			"(counted as dropped) and names the fields. Each worker is an instance of its own, so this needs `workers: 1`; an " +
+			"(counted as dropped) and names the fields; later records equal to it (the headers of concatenated files) are " +
+			"dropped too. Each worker is an instance of its own, so this needs `workers: 1`; an " +
 			"instance whose first record is not the input's record 1 (another worker's share, or records before the header " +
 			"dropped by an earlier stage) fails its records rather than take a data row for the header: give `columns:` then. " +
 			"With `columns:` and `header: true`, a record equal to the header (the columns joined by the delimiter) is dropped " +

@@ -45,7 +45,10 @@ var errSyslog = errors.New("not a syslog line")
 type syslogParser struct {
 	fieldsParser
 	format string
-	sd     []byte
+	sd     []byte    // the structured data object
+	sdv    []byte    // names and unescaped values
+	params []sdParam // of one element
+	ids    []int     // the SD-IDs seen, ranges of sdv
 }
 
 func newParseSyslog(cfg engine.Config) (engine.Transformer, error) {
@@ -167,10 +170,17 @@ func (p *syslogParser) rfc5424(b []byte) error {
 	return nil
 }
 
+// sdParam is one parameter of a structured data element: name and value
+// are ranges of syslogParser.sdv.
+type sdParam struct{ n0, n1, v0, v1 int }
+
 // structured parses RFC 5424 structured data into a raw JSON field and
-// returns the rest of the line.
+// returns the rest of the line. A parameter given more than once (RFC 5424
+// allows it) becomes an array of its values; an SD-ID given twice fails.
 func (p *syslogParser) structured(b []byte) ([]byte, error) {
 	sd := append(p.sd[:0], '{')
+	p.sdv = p.sdv[:0]
+	ids := p.ids[:0]
 	for n := 0; len(b) > 0 && b[0] == '['; n++ {
 		b = b[1:]
 		i := 0
@@ -183,31 +193,37 @@ func (p *syslogParser) structured(b []byte) ([]byte, error) {
 		if i == 0 {
 			return nil, syslogErr("rfc5424: bad structured data id")
 		}
+		id0 := len(p.sdv)
+		p.sdv = append(p.sdv, b[:i]...)
+		for k := 0; k < len(ids); k += 2 {
+			if bytes.Equal(p.sdv[ids[k]:ids[k+1]], b[:i]) {
+				return nil, syslogErr("rfc5424: structured data id %q given twice", b[:i])
+			}
+		}
+		ids = append(ids, id0, len(p.sdv))
 		if n > 0 {
 			sd = append(sd, ',')
 		}
 		sd = appendJSONString(sd, b[:i])
-		sd = append(sd, ':', '{')
+		sd = append(sd, ':')
 		b = b[i:]
-		for np := 0; len(b) > 0 && b[0] == ' '; np++ {
+		params := p.params[:0]
+		for len(b) > 0 && b[0] == ' ' {
 			b = b[1:]
 			eq := bytes.IndexByte(b, '=')
 			if eq <= 0 || eq+1 >= len(b) || b[eq+1] != '"' {
 				return nil, syslogErr("rfc5424: bad structured data parameter")
 			}
-			if np > 0 {
-				sd = append(sd, ',')
-			}
-			sd = appendJSONString(sd, b[:eq])
-			sd = append(sd, ':', '"')
+			var prm sdParam
+			prm.n0 = len(p.sdv)
+			p.sdv = append(p.sdv, b[:eq]...)
+			prm.n1, prm.v0 = len(p.sdv), len(p.sdv)
 			b = b[eq+2:]
 			closed := false
-			start := len(sd)
-			var val []byte
 			for j := 0; j < len(b); j++ {
 				c := b[j]
 				if c == '\\' && j+1 < len(b) && (b[j+1] == '"' || b[j+1] == '\\' || b[j+1] == ']') {
-					val = append(val, b[j+1])
+					p.sdv = append(p.sdv, b[j+1])
 					j++
 					continue
 				}
@@ -216,26 +232,65 @@ func (p *syslogParser) structured(b []byte) ([]byte, error) {
 					closed = true
 					break
 				}
-				val = append(val, c)
+				p.sdv = append(p.sdv, c)
 			}
 			if !closed {
 				return nil, syslogErr("rfc5424: unterminated structured data value")
 			}
-			sd = appendJSONString(sd[:start-1], val)
+			prm.v1 = len(p.sdv)
+			params = append(params, prm)
 		}
 		if len(b) == 0 || b[0] != ']' {
 			return nil, syslogErr("rfc5424: unterminated structured data element")
 		}
 		b = b[1:]
-		sd = append(sd, '}')
+		sd = p.appendParams(sd, params)
+		p.params = params
 	}
+	p.ids = ids
 	sd = append(sd, '}')
 	p.sd = sd
-	if len(sd) == 2 {
-		return nil, syslogErr("rfc5424: bad structured data")
-	}
 	p.p.addRaw("structured_data", sd)
 	return b, nil
+}
+
+// appendParams writes an element's parameters as a JSON object, the
+// values of a repeated name as an array at its first position.
+func (p *syslogParser) appendParams(sd []byte, params []sdParam) []byte {
+	name := func(q sdParam) []byte { return p.sdv[q.n0:q.n1] }
+	sd = append(sd, '{')
+	for i, q := range params {
+		if q.n0 < 0 { // written with an earlier one of its name
+			continue
+		}
+		if i > 0 && sd[len(sd)-1] != '{' {
+			sd = append(sd, ',')
+		}
+		sd = appendJSONString(sd, name(q))
+		sd = append(sd, ':')
+		repeated := false
+		for _, r := range params[i+1:] {
+			if r.n0 >= 0 && bytes.Equal(name(r), name(q)) {
+				repeated = true
+				break
+			}
+		}
+		if !repeated {
+			sd = appendJSONString(sd, p.sdv[q.v0:q.v1])
+			continue
+		}
+		sd = append(sd, '[')
+		sd = appendJSONString(sd, p.sdv[q.v0:q.v1])
+		for j := i + 1; j < len(params); j++ {
+			if r := params[j]; r.n0 >= 0 && bytes.Equal(name(r), name(q)) {
+				sd = append(sd, ',')
+				sd = appendJSONString(sd, p.sdv[r.v0:r.v1])
+				params[j].n0 = -1
+			}
+		}
+		sd = append(sd, ']')
+	}
+	return append(sd, '}')
 }
 
 var months = [...]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}

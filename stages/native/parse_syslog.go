@@ -17,7 +17,8 @@ func init() {
 		Doc: "The output has `priority` (a number), `facility` and `severity` (names: kern, user, mail, daemon, auth, syslog, " +
 			"lpr, news, uucp, cron, authpriv, ftp, ntp, security, console, solaris-cron, local0-local7; emerg, alert, crit, err, " +
 			"warning, notice, info, debug), then, as the line has them, `version`, `timestamp`, `hostname`, `appname`, " +
-			"`procid`, `msgid`, `structured_data` (an object of objects: SD-ID to its parameters) and `message`. Fields " +
+			"`procid`, `msgid`, `structured_data` (an object of objects: SD-ID to its parameters; a parameter given more " +
+			"than once becomes an array of its values) and `message`. Fields " +
 			"written as `-` (RFC 5424's nil value) are left out. A timestamp is kept as written: RFC 3164's has no year and no " +
 			"zone, so turn it into a full time with parse_time if you need one. A line without a valid `<PRI>` (0 to 191), or " +
 			"that does not follow the format, fails the record (`on_error`).",

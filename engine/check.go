@@ -62,7 +62,7 @@ func checkKindFields(s *StageSpec, k KindSpec) error {
 		known = append(known, f.tag.Name)
 	}
 	var errs errList
-	ok := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: n.Line, Column: n.Column}
+	valid := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: n.Line, Column: n.Column}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		key := n.Content[i]
 		if !slices.Contains(known, key.Value) {
@@ -70,10 +70,10 @@ func checkKindFields(s *StageSpec, k KindSpec) error {
 			errs.add(s.Extra.errAt(n.Content[i+1], "%s (for a %s stage)", msg, k.Name)) // at the value, as the builder reports it
 			continue
 		}
-		ok.Content = append(ok.Content, key, n.Content[i+1])
+		valid.Content = append(valid.Content, key, n.Content[i+1])
 	}
 	d := decoder{file: s.Extra.file}
-	errs.add(d.decode(ok, reflect.New(t).Elem()))
+	errs.add(d.decode(valid, reflect.New(t).Elem()))
 	return errs.err()
 }
 

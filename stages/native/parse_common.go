@@ -98,7 +98,6 @@ type pfield struct {
 	k0, k1, v0, v1 int
 	kind           valueType // conversion of a text value
 	raw            bool      // the value is JSON already
-	null           bool      // the value is null (a missing column, ...)
 	skip           bool      // replaced by a later field of the same key
 }
 
@@ -138,9 +137,6 @@ func (p *parsed) value(i int, v []byte) {
 	f.v1 = len(p.buf)
 }
 
-// add adds a text field.
-func (p *parsed) add(k, v []byte) { p.value(p.key(k), v) }
-
 // addString adds a text field.
 func (p *parsed) addString(k string, v []byte) { p.value(p.keyString(k), v) }
 
@@ -150,9 +146,6 @@ func (p *parsed) addRaw(k string, v []byte) {
 	p.value(i, v)
 	p.fs[i].raw = true
 }
-
-// addNull adds a null field.
-func (p *parsed) addNull(k string) { p.fs[p.keyString(k)].null = true }
 
 func (p *parsed) keyOf(f *pfield) []byte { return p.buf[f.k0:f.k1] }
 func (p *parsed) valOf(f *pfield) []byte { return p.buf[f.v0:f.v1] }
@@ -164,7 +157,7 @@ func (p *parsed) dedupe() {
 		k := p.buf[fs[i].k0:fs[i].k1]
 		for j := range i {
 			if !fs[j].skip && bytes.Equal(p.buf[fs[j].k0:fs[j].k1], k) {
-				fs[j].v0, fs[j].v1, fs[j].raw, fs[j].null, fs[j].kind = fs[i].v0, fs[i].v1, fs[i].raw, fs[i].null, fs[i].kind
+				fs[j].v0, fs[j].v1, fs[j].raw, fs[j].kind = fs[i].v0, fs[i].v1, fs[i].raw, fs[i].kind
 				fs[i].skip = true
 				break
 			}
@@ -275,9 +268,6 @@ func pathSegment(k []byte, depth int) ([]byte, bool) {
 
 // appendValue appends f's value as JSON, converted to its type.
 func (p *parsed) appendValue(dst []byte, f *pfield) ([]byte, error) {
-	if f.null {
-		return append(dst, "null"...), nil
-	}
 	v := p.valOf(f)
 	if f.raw {
 		return append(dst, v...), nil

@@ -178,7 +178,7 @@ type grokPattern struct {
 	re      *regexp.Regexp
 	atStart *regexp.Regexp // re anchored at the start, when re is not
 	groups  []grokGroup    // by subexpression index; field "" for none
-	types   map[string]valueType
+	types   *typeSet
 	dedupe  bool
 }
 
@@ -240,15 +240,15 @@ func newGrok(cfg engine.Config) (engine.Transformer, error) {
 			if g.field == "" {
 				continue
 			}
-			t, ok := userTypes[g.field]
+			t, ok := userTypes.lookup([]byte(g.field))
 			if !ok && g.typ != "" {
 				t, ok = typeNames[g.typ], true
 			}
 			if ok {
 				if gp.types == nil {
-					gp.types = map[string]valueType{}
+					gp.types = &typeSet{}
 				}
-				gp.types[g.field] = t
+				gp.types.set(g.field, t)
 			}
 		}
 	}

@@ -73,13 +73,35 @@ var typeNames = map[string]valueType{"string": typeString, "int": typeInt, "floa
 	// grok's names (Logstash, Elastic's go-grok) for the same conversions
 	"long": typeInt, "double": typeFloat, "boolean": typeBool}
 
-// types compiles types: (known, if not nil, lists the fields a parser can
-// produce, so that a typo is a config error).
-func compileTypes(cfg engine.Config, types map[string]string, known func(string) bool) (map[string]valueType, error) {
+// typeSet is the conversions of a stage by field name.
+type typeSet struct {
+	m    map[string]valueType
+	lens uint64 // bit n is set when a name has n bytes (mod 64): most keys skip the map
+}
+
+func (ts *typeSet) set(name string, t valueType) {
+	if ts.m == nil {
+		ts.m = map[string]valueType{}
+	}
+	ts.m[name] = t
+	ts.lens |= 1 << (len(name) % 64)
+}
+
+func (ts *typeSet) lookup(name []byte) (valueType, bool) {
+	if ts == nil || ts.lens&(1<<(len(name)%64)) == 0 {
+		return 0, false
+	}
+	t, ok := ts.m[string(name)]
+	return t, ok
+}
+
+// compileTypes compiles types: (known, if not nil, lists the fields a
+// parser can produce, so that a typo is a config error).
+func compileTypes(cfg engine.Config, types map[string]string, known func(string) bool) (*typeSet, error) {
 	if len(types) == 0 {
 		return nil, nil
 	}
-	out := make(map[string]valueType, len(types))
+	out := &typeSet{}
 	for k, v := range types {
 		t, ok := typeNames[v]
 		if !ok || v == "long" || v == "double" || v == "boolean" {
@@ -88,7 +110,7 @@ func compileTypes(cfg engine.Config, types map[string]string, known func(string)
 		if known != nil && !known(k) {
 			return nil, cfg.Errorf("types", "types: field %q is not one the stage produces", k)
 		}
-		out[k] = t
+		out.set(k, t)
 	}
 	return out, nil
 }
@@ -167,11 +189,11 @@ func (p *parsed) dedupe() {
 
 // render appends the fields as one JSON object to dst, converting the
 // values types: names. With nest, dotted keys make nested objects.
-func (p *parsed) render(dst []byte, types map[string]valueType, nest bool) ([]byte, error) {
-	if len(types) > 0 {
+func (p *parsed) render(dst []byte, types *typeSet, nest bool) ([]byte, error) {
+	if types != nil {
 		for i := range p.fs {
 			f := &p.fs[i]
-			if t, ok := types[string(p.keyOf(f))]; ok && !f.raw {
+			if t, ok := types.lookup(p.keyOf(f)); ok && !f.raw {
 				f.kind = t
 			}
 		}
@@ -654,7 +676,7 @@ func (s *parseStage) merge(data, obj []byte, drop bool) []byte {
 // collects them, applies types: and writes the object.
 type fieldsParser struct {
 	p      parsed
-	types  map[string]valueType
+	types  *typeSet
 	nest   bool // dotted keys make nested objects (grok)
 	dedupe bool // keys come from the data: one field per key, the last value
 }

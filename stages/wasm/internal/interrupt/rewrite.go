@@ -1,0 +1,628 @@
+// Package interrupt makes a WebAssembly module interruptible at the cost of
+// a load and a branch: Rewrite adds a mutable i32 global, exported as
+// FlagExport, and tests it at every function entry and every loop header
+// (the idea of wasmtime's epoch interruption); a Flag, armed for one call
+// with the call's context, sets the global when the context is done, and
+// the guest then traps (`unreachable`) at its next check.
+//
+// The alternative, wazero's close-on-context-done, exits from compiled code
+// to Go at every loop back-edge and makes guests 3-11 times slower.
+package interrupt
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// FlagExport names the added global: i32, mutable, 0 while the guest may
+// run, 1 when it must stop.
+const FlagExport = "pipe_interrupt"
+
+// StartExport names the module's start function, which Rewrite takes out of
+// the start section (where it would run inside instantiation, before a
+// Flag can exist) and exports instead: the host calls it, armed, right
+// after instantiation and before anything else.
+const StartExport = "pipe_interrupt_start"
+
+// ErrUnsupported is wrapped by Rewrite's errors: the module uses an encoding
+// or instruction the rewriter does not know, or is malformed. The caller
+// falls back to another way of interrupting it.
+var ErrUnsupported = errors.New("module cannot be rewritten")
+
+// Section ids of the core binary format.
+const (
+	secCustom    = 0
+	secType      = 1
+	secImport    = 2
+	secFunction  = 3
+	secTable     = 4
+	secMemory    = 5
+	secGlobal    = 6
+	secExport    = 7
+	secStart     = 8
+	secElement   = 9
+	secCode      = 10
+	secData      = 11
+	secDataCount = 12
+	secTag       = 13
+)
+
+// rank is a section's place in the required order (custom sections go
+// anywhere and have none).
+var rank = map[byte]int{
+	secType: 1, secImport: 2, secFunction: 3, secTable: 4, secMemory: 5, secTag: 6,
+	secGlobal: 7, secExport: 8, secStart: 9, secElement: 10, secDataCount: 11, secCode: 12, secData: 13,
+}
+
+var header = []byte{0, 'a', 's', 'm', 1, 0, 0, 0}
+
+type section struct {
+	id      byte
+	payload []byte
+}
+
+// Rewrite returns a copy of the binary module bin in which every function
+// body begins, and every loop body begins, with
+//
+//	global.get $pipe_interrupt  if  unreachable  end
+//
+// where $pipe_interrupt is a new mutable i32 global (initially 0) appended
+// after the module's globals and exported as FlagExport, so no existing
+// index changes (calls, tables, exports and the name section stay valid).
+// A function whose body starts with a loop gets only the loop's check. A
+// start section is removed and its function exported as StartExport.
+// Custom sections that hold code offsets (DWARF .debug_*, metadata.code.*)
+// are dropped; the others are kept.
+//
+// Rewrite validates only what it must read; the result is meant to be
+// compiled (and so validated) by the caller. Errors wrap ErrUnsupported.
+func Rewrite(bin []byte) ([]byte, error) {
+	out, err := rewrite(bin)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnsupported, err)
+	}
+	return out, nil
+}
+
+func rewrite(bin []byte) (out []byte, err error) {
+	if !bytes.HasPrefix(bin, header) {
+		return nil, errors.New("not a version 1 core module")
+	}
+	r := &reader{b: bin, pos: len(header)}
+	var secs []section
+	for r.pos < len(r.b) {
+		id := r.byte()
+		n := r.u32()
+		payload := r.bytes(int(n))
+		if r.err != nil {
+			return nil, fmt.Errorf("section %d: %w", id, r.err)
+		}
+		if id != secCustom && rank[id] == 0 {
+			return nil, fmt.Errorf("unknown section id %d", id)
+		}
+		secs = append(secs, section{id, payload})
+	}
+
+	var importedGlobals, definedGlobals uint32
+	globalAt, exportAt := -1, -1
+	for i, s := range secs {
+		switch s.id {
+		case secImport:
+			if importedGlobals, err = countImportedGlobals(s.payload); err != nil {
+				return nil, fmt.Errorf("import section: %w", err)
+			}
+		case secGlobal:
+			globalAt = i
+			gr := &reader{b: s.payload}
+			definedGlobals = gr.u32()
+			if gr.err != nil {
+				return nil, fmt.Errorf("global section: %w", gr.err)
+			}
+		case secExport:
+			exportAt = i
+		}
+	}
+	flag := importedGlobals + definedGlobals
+	check := appendU32([]byte{0x23}, flag)        // global.get $flag
+	check = append(check, 0x04, 0x40, 0x00, 0x0b) // if (empty) unreachable end
+
+	var kept []section
+	var startFunc uint32
+	hasStart := false
+	for _, s := range secs {
+		switch {
+		case s.id == secCustom:
+			name, _ := (&reader{b: s.payload}).name()
+			if bytes.HasPrefix([]byte(name), []byte(".debug")) || bytes.HasPrefix([]byte(name), []byte("metadata.code.")) {
+				continue
+			}
+		case s.id == secGlobal:
+			entry := []byte{0x7f, 0x01, 0x41, 0x00, 0x0b} // i32 mut, i32.const 0, end
+			s.payload = appendVecItem(s.payload, definedGlobals, entry)
+		case s.id == secExport:
+			p, err := addExports(s.payload, flag, nil)
+			if err != nil {
+				return nil, fmt.Errorf("export section: %w", err)
+			}
+			s.payload = p
+		case s.id == secStart:
+			sr := &reader{b: s.payload}
+			startFunc, hasStart = sr.u32(), true
+			if sr.err != nil || sr.pos != len(sr.b) {
+				return nil, errors.New("malformed start section")
+			}
+			continue
+		case s.id == secCode:
+			p, err := rewriteCode(s.payload, check)
+			if err != nil {
+				return nil, fmt.Errorf("code section: %w", err)
+			}
+			s.payload = p
+		}
+		kept = append(kept, s)
+	}
+	if hasStart {
+		// The export section now also exports the start function.
+		for i := range kept {
+			if kept[i].id == secExport {
+				kept[i].payload, err = addExports(kept[i].payload, 0, &startFunc)
+				if err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	if globalAt < 0 {
+		entry := []byte{0x7f, 0x01, 0x41, 0x00, 0x0b}
+		kept = insertSection(kept, section{secGlobal, appendVecItem([]byte{0}, 0, entry)})
+	}
+	if exportAt < 0 {
+		p, err := addExports([]byte{0}, flag, nil)
+		if err == nil && hasStart {
+			p, err = addExports(p, 0, &startFunc)
+		}
+		if err != nil {
+			return nil, err
+		}
+		kept = insertSection(kept, section{secExport, p})
+	}
+
+	out = append(make([]byte, 0, len(bin)+len(bin)/16), header...)
+	for _, s := range kept {
+		out = append(out, s.id)
+		out = appendU32(out, uint32(len(s.payload)))
+		out = append(out, s.payload...)
+	}
+	return out, nil
+}
+
+// insertSection puts s before the first non-custom section that must follow
+// it.
+func insertSection(secs []section, s section) []section {
+	at := len(secs)
+	for i, x := range secs {
+		if x.id != secCustom && rank[x.id] > rank[s.id] {
+			at = i
+			break
+		}
+	}
+	// Keep custom sections that sit right before the follower with it.
+	return append(secs[:at], append([]section{s}, secs[at:]...)...)
+}
+
+// appendVecItem returns vec (a count followed by items, whose count is n)
+// with item added.
+func appendVecItem(vec []byte, n uint32, item []byte) []byte {
+	r := &reader{b: vec}
+	r.u32()
+	out := appendU32(nil, n+1)
+	out = append(out, vec[r.pos:]...)
+	return append(out, item...)
+}
+
+// addExports adds the flag global's export (start == nil) or the start
+// function's export to an export section's payload, refusing a name the
+// module already exports.
+func addExports(payload []byte, flag uint32, start *uint32) ([]byte, error) {
+	r := &reader{b: payload}
+	n := r.u32()
+	want := FlagExport
+	if start != nil {
+		want = StartExport
+	}
+	for range n {
+		name, _ := r.name()
+		r.byte()
+		r.u32()
+		if r.err != nil {
+			return nil, r.err
+		}
+		if name == want {
+			return nil, fmt.Errorf("the module already exports %q", want)
+		}
+	}
+	if r.pos != len(r.b) {
+		return nil, errors.New("trailing bytes")
+	}
+	item := appendU32(nil, uint32(len(want)))
+	item = append(item, want...)
+	if start != nil {
+		item = appendU32(append(item, 0x00), *start)
+	} else {
+		item = appendU32(append(item, 0x03), flag)
+	}
+	return appendVecItem(payload, n, item), nil
+}
+
+// countImportedGlobals reads an import section and counts its globals.
+func countImportedGlobals(payload []byte) (uint32, error) {
+	r := &reader{b: payload}
+	n := r.u32()
+	var globals uint32
+	for range n {
+		r.name()
+		r.name()
+		switch kind := r.byte(); kind {
+		case 0x00: // func: type index
+			r.u32()
+		case 0x01: // table: reftype, limits
+			r.refType()
+			r.limits()
+		case 0x02: // memory: limits
+			r.limits()
+		case 0x03: // global: valtype, mutability
+			r.valType()
+			r.byte()
+			globals++
+		case 0x04: // tag: attribute, type index
+			r.byte()
+			r.u32()
+		default:
+			return 0, fmt.Errorf("unknown import kind %#x", kind)
+		}
+		if r.err != nil {
+			return 0, r.err
+		}
+	}
+	if r.pos != len(r.b) {
+		return 0, errors.New("trailing bytes")
+	}
+	return globals, nil
+}
+
+// rewriteCode inserts check at the entry of each function body (unless the
+// body starts with a loop) and at the start of each loop body.
+func rewriteCode(payload, check []byte) ([]byte, error) {
+	r := &reader{b: payload}
+	n := r.u32()
+	if r.err != nil {
+		return nil, r.err
+	}
+	out := appendU32(make([]byte, 0, len(payload)+len(payload)/8), n)
+	var body []byte
+	for i := range n {
+		size := r.u32()
+		b := r.bytes(int(size))
+		if r.err != nil {
+			return nil, fmt.Errorf("function body %d: %w", i, r.err)
+		}
+		var err error
+		body, err = rewriteBody(body[:0], b, check)
+		if err != nil {
+			return nil, fmt.Errorf("function body %d: %w", i, err)
+		}
+		out = appendU32(out, uint32(len(body)))
+		out = append(out, body...)
+	}
+	if r.pos != len(r.b) {
+		return nil, errors.New("trailing bytes")
+	}
+	return out, nil
+}
+
+// rewriteBody appends the rewritten function body b to out.
+func rewriteBody(out, b, check []byte) ([]byte, error) {
+	r := &reader{b: b}
+	groups := r.u32()
+	for range groups {
+		r.u32()
+		r.valType()
+		if r.err != nil {
+			return nil, fmt.Errorf("locals: %w", r.err)
+		}
+	}
+	if r.pos >= len(b) {
+		return nil, errors.New("empty body")
+	}
+	out = append(out, b[:r.pos]...)
+	if b[r.pos] != 0x03 { // not a loop: check at entry
+		out = append(out, check...)
+	}
+	from := r.pos // bytes copied up to here
+	depth := 1    // the function's own block
+	for depth > 0 {
+		if r.pos >= len(b) {
+			return nil, errors.New("body ends inside a block")
+		}
+		op := r.byte()
+		switch op {
+		case 0x02, 0x04: // block, if
+			r.blockType()
+			depth++
+		case 0x03: // loop
+			r.blockType()
+			depth++
+			if r.err == nil {
+				out = append(out, b[from:r.pos]...)
+				out = append(out, check...)
+				from = r.pos
+			}
+		case 0x06: // try (legacy exceptions)
+			r.blockType()
+			depth++
+		case 0x1f: // try_table
+			r.blockType()
+			for range r.u32() {
+				switch kind := r.byte(); kind {
+				case 0x00, 0x01: // catch, catch_ref: tag, label
+					r.u32()
+					r.u32()
+				case 0x02, 0x03: // catch_all, catch_all_ref: label
+					r.u32()
+				default:
+					return nil, fmt.Errorf("unknown catch kind %#x", kind)
+				}
+				if r.err != nil {
+					break
+				}
+			}
+			depth++
+		case 0x0b: // end
+			depth--
+		case 0x18: // delegate (ends a legacy try)
+			r.u32()
+			depth--
+		case 0x00, 0x01, 0x05, 0x0f, 0x19, 0x1a, 0x1b, 0x0a, 0xd1: // no immediates
+		case 0x07, 0x08, 0x09, 0x0c, 0x0d, 0x10, 0x12, 0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0xd2:
+			r.u32() // one index
+		case 0x0e: // br_table
+			for range r.u32() {
+				r.u32()
+				if r.err != nil {
+					break
+				}
+			}
+			r.u32()
+		case 0x11, 0x13: // call_indirect, return_call_indirect: type, table
+			r.u32()
+			r.u32()
+		case 0x1c: // select with types
+			for range r.u32() {
+				r.valType()
+				if r.err != nil {
+					break
+				}
+			}
+		case 0x3f, 0x40: // memory.size, memory.grow
+			r.u32()
+		case 0x41:
+			r.leb(5)
+		case 0x42:
+			r.leb(10)
+		case 0x43:
+			r.bytes(4)
+		case 0x44:
+			r.bytes(8)
+		case 0xd0: // ref.null
+			r.heapType()
+		case 0xfc:
+			r.prefixedFC()
+		case 0xfd:
+			r.prefixedFD()
+		case 0xfe:
+			r.prefixedFE()
+		default:
+			switch {
+			case op >= 0x28 && op <= 0x3e: // loads and stores
+				r.memArg()
+			case op >= 0x45 && op <= 0xc4: // numeric
+			default:
+				return nil, fmt.Errorf("unknown opcode %#x at offset %d", op, r.pos-1)
+			}
+		}
+		if r.err != nil {
+			return nil, fmt.Errorf("opcode %#x: %w", op, r.err)
+		}
+	}
+	if r.pos != len(b) {
+		return nil, errors.New("bytes after the body's end")
+	}
+	return append(out, b[from:]...), nil
+}
+
+// reader reads the binary format; the first error sticks.
+type reader struct {
+	b   []byte
+	pos int
+	err error
+}
+
+var errTruncated = errors.New("truncated")
+
+func (r *reader) fail(err error) {
+	if r.err == nil {
+		r.err = err
+	}
+	r.pos = len(r.b)
+}
+
+func (r *reader) byte() byte {
+	if r.err != nil || r.pos >= len(r.b) {
+		r.fail(errTruncated)
+		return 0
+	}
+	c := r.b[r.pos]
+	r.pos++
+	return c
+}
+
+func (r *reader) bytes(n int) []byte {
+	if r.err != nil || n < 0 || n > len(r.b)-r.pos {
+		r.fail(errTruncated)
+		return nil
+	}
+	b := r.b[r.pos : r.pos+n]
+	r.pos += n
+	return b
+}
+
+// leb skips a LEB128 number of at most max bytes.
+func (r *reader) leb(max int) {
+	for i := 0; i < max; i++ {
+		if r.byte()&0x80 == 0 {
+			return
+		}
+	}
+	r.fail(errors.New("LEB128 number too long"))
+}
+
+// u32 reads an unsigned LEB128 number of at most 32 bits.
+func (r *reader) u32() uint32 {
+	var v uint32
+	for i := 0; i < 5; i++ {
+		c := r.byte()
+		if r.err != nil {
+			return 0
+		}
+		if i == 4 && c > 0x0f {
+			r.fail(errors.New("u32 LEB128 overflow"))
+			return 0
+		}
+		v |= uint32(c&0x7f) << (7 * i)
+		if c&0x80 == 0 {
+			return v
+		}
+	}
+	r.fail(errors.New("LEB128 number too long"))
+	return 0
+}
+
+func (r *reader) name() (string, bool) {
+	n := r.u32()
+	b := r.bytes(int(n))
+	return string(b), r.err == nil
+}
+
+// valType reads a value type: a number, vector or reference type.
+func (r *reader) valType() {
+	switch c := r.byte(); c {
+	case 0x7f, 0x7e, 0x7d, 0x7c, 0x7b, 0x70, 0x6f:
+	case 0x63, 0x64: // (ref null ht), (ref ht)
+		r.heapType()
+	default:
+		r.fail(fmt.Errorf("unknown value type %#x", c))
+	}
+}
+
+func (r *reader) refType() {
+	switch c := r.byte(); c {
+	case 0x70, 0x6f:
+	case 0x63, 0x64:
+		r.heapType()
+	default:
+		r.fail(fmt.Errorf("unknown reference type %#x", c))
+	}
+}
+
+// heapType reads a heap type: an abstract type byte or a type index (s33).
+func (r *reader) heapType() { r.leb(5) }
+
+// blockType reads a block type: empty, a value type or a type index (s33).
+func (r *reader) blockType() {
+	if r.pos >= len(r.b) {
+		r.fail(errTruncated)
+		return
+	}
+	switch c := r.b[r.pos]; {
+	case c == 0x40:
+		r.pos++
+	case c >= 0x40 && c < 0x80: // a one-byte negative s33: a value type
+		r.valType()
+	default:
+		r.leb(5) // type index
+	}
+}
+
+func (r *reader) limits() {
+	flags := r.byte()
+	if flags > 0x07 {
+		r.fail(fmt.Errorf("unknown limits flags %#x", flags))
+		return
+	}
+	r.leb(10)
+	if flags&1 != 0 {
+		r.leb(10)
+	}
+}
+
+// memArg reads alignment (with a memory index when bit 6 is set) and offset.
+func (r *reader) memArg() {
+	align := r.u32()
+	if align&0x40 != 0 {
+		r.u32()
+	}
+	r.leb(10)
+}
+
+func (r *reader) prefixedFC() {
+	switch sub := r.u32(); sub {
+	case 0, 1, 2, 3, 4, 5, 6, 7: // saturating truncations
+	case 8: // memory.init data, mem
+		r.u32()
+		r.u32()
+	case 9, 13, 15, 16, 17: // data.drop, elem.drop, table.grow/size/fill
+		r.u32()
+	case 10, 12, 14: // memory.copy, table.init, table.copy
+		r.u32()
+		r.u32()
+	case 11: // memory.fill
+		r.u32()
+	default:
+		r.fail(fmt.Errorf("unknown 0xfc opcode %d", sub))
+	}
+}
+
+func (r *reader) prefixedFD() {
+	switch sub := r.u32(); {
+	case sub <= 11 || sub == 92 || sub == 93: // v128 loads, stores, load zero
+		r.memArg()
+	case sub == 12 || sub == 13: // v128.const, i8x16.shuffle
+		r.bytes(16)
+	case sub >= 21 && sub <= 34: // extract/replace lane
+		r.byte()
+	case sub >= 84 && sub <= 91: // load/store lane
+		r.memArg()
+		r.byte()
+	case sub <= 275: // no immediates (relaxed SIMD included)
+	default:
+		r.fail(fmt.Errorf("unknown 0xfd opcode %d", sub))
+	}
+}
+
+func (r *reader) prefixedFE() {
+	switch sub := r.u32(); {
+	case sub == 3: // atomic.fence
+		r.byte()
+	case sub <= 0x4e:
+		r.memArg()
+	default:
+		r.fail(fmt.Errorf("unknown 0xfe opcode %d", sub))
+	}
+}
+
+// appendU32 appends v as unsigned LEB128.
+func appendU32(b []byte, v uint32) []byte {
+	return binary.AppendUvarint(b, uint64(v))
+}

@@ -106,13 +106,19 @@ func rewrite(bin []byte) (out []byte, err error) {
 	}
 
 	var importedGlobals, definedGlobals uint32
+	hasMemory := false
 	globalAt, exportAt := -1, -1
 	for i, s := range secs {
 		switch s.id {
 		case secImport:
-			if importedGlobals, err = countImportedGlobals(s.payload); err != nil {
+			var memories uint32
+			if importedGlobals, memories, err = countImports(s.payload); err != nil {
 				return nil, fmt.Errorf("import section: %w", err)
 			}
+			hasMemory = hasMemory || memories > 0
+		case secMemory:
+			mr := &reader{b: s.payload}
+			hasMemory = hasMemory || mr.u32() > 0
 		case secGlobal:
 			globalAt = i
 			gr := &reader{b: s.payload}
@@ -125,8 +131,11 @@ func rewrite(bin []byte) (out []byte, err error) {
 		}
 	}
 	flag := importedGlobals + definedGlobals
-	check := appendU32([]byte{0x23}, flag)        // global.get $flag
-	check = append(check, 0x04, 0x40, 0x00, 0x0b) // if (empty) unreachable end
+	check := checkCode(flag, flag+1)
+	flagEntry := []byte{0x7f, 0x01, 0x41, 0x00, 0x0b} // i32 mut, i32.const 0, end
+	countEntry := appendS32([]byte{0x7f, 0x01, 0x41}, TickEvery)
+	countEntry = append(countEntry, 0x0b)
+	globals := append(flagEntry, countEntry...)
 
 	var kept []section
 	var startFunc uint32
@@ -139,8 +148,7 @@ func rewrite(bin []byte) (out []byte, err error) {
 				continue
 			}
 		case s.id == secGlobal:
-			entry := []byte{0x7f, 0x01, 0x41, 0x00, 0x0b} // i32 mut, i32.const 0, end
-			s.payload = appendVecItem(s.payload, definedGlobals, entry)
+			s.payload = appendVecItems(s.payload, definedGlobals, 2, globals)
 		case s.id == secExport:
 			p, err := addExports(s.payload, flag, nil)
 			if err != nil {
@@ -175,8 +183,10 @@ func rewrite(bin []byte) (out []byte, err error) {
 		}
 	}
 	if globalAt < 0 {
-		entry := []byte{0x7f, 0x01, 0x41, 0x00, 0x0b}
-		kept = insertSection(kept, section{secGlobal, appendVecItem([]byte{0}, 0, entry)})
+		kept = insertSection(kept, section{secGlobal, appendVecItems([]byte{0}, 0, 2, globals)})
+	}
+	if !hasMemory { // memory.grow needs one: an empty one, not exported
+		kept = insertSection(kept, section{secMemory, []byte{0x01, 0x00, 0x00}})
 	}
 	if exportAt < 0 {
 		p, err := addExports([]byte{0}, flag, nil)
@@ -198,6 +208,46 @@ func rewrite(bin []byte) (out []byte, err error) {
 	return out, nil
 }
 
+// TickEvery is how many checks a guest passes between two exits to Go (a
+// memory.grow by 0 pages): native code cannot be preempted, so without
+// them a spinning guest would hold up the Go runtime's stop-the-world
+// (garbage collection) and with it the watchdog that is to set the flag.
+const TickEvery = 1 << 14
+
+// checkCode is the check inserted at function entries and loop headers,
+// with the globals flag (set by the host) and count (the countdown to the
+// next exit to Go):
+//
+//	global.get $flag  if  unreachable  end
+//	global.get $count  i32.const 1  i32.sub  global.set $count
+//	global.get $count  i32.eqz
+//	if
+//	  i32.const 0  memory.grow  drop   ;; an exit to Go: a preemption point
+//	  i32.const TickEvery  global.set $count
+//	  global.get $flag  if  unreachable  end
+//	end
+//
+// wazero's compiler keeps $count in a register between the set and the
+// get; the common path is two loads, a subtraction, a store and two
+// branches not taken.
+func checkCode(flag, count uint32) []byte {
+	testFlag := appendU32([]byte{0x23}, flag)
+	testFlag = append(testFlag, 0x04, 0x40, 0x00, 0x0b)
+	getCount := appendU32([]byte{0x23}, count)
+	setCount := appendU32([]byte{0x24}, count)
+	b := append([]byte{}, testFlag...)
+	b = append(b, getCount...)
+	b = append(b, 0x41, 0x01, 0x6b)
+	b = append(b, setCount...)
+	b = append(b, getCount...)
+	b = append(b, 0x45, 0x04, 0x40)
+	b = append(b, 0x41, 0x00, 0x40, 0x00, 0x1a)
+	b = appendS32(append(b, 0x41), TickEvery)
+	b = append(b, setCount...)
+	b = append(b, testFlag...)
+	return append(b, 0x0b)
+}
+
 // insertSection puts s before the first non-custom section that must follow
 // it.
 func insertSection(secs []section, s section) []section {
@@ -215,11 +265,17 @@ func insertSection(secs []section, s section) []section {
 // appendVecItem returns vec (a count followed by items, whose count is n)
 // with item added.
 func appendVecItem(vec []byte, n uint32, item []byte) []byte {
+	return appendVecItems(vec, n, 1, item)
+}
+
+// appendVecItems returns vec (a count followed by items, whose count is n)
+// with k items (encoded in items) added.
+func appendVecItems(vec []byte, n, k uint32, items []byte) []byte {
 	r := &reader{b: vec}
 	r.u32()
-	out := appendU32(nil, n+1)
+	out := appendU32(nil, n+k)
 	out = append(out, vec[r.pos:]...)
-	return append(out, item...)
+	return append(out, items...)
 }
 
 // addExports adds the flag global's export (start == nil) or the start
@@ -256,11 +312,11 @@ func addExports(payload []byte, flag uint32, start *uint32) ([]byte, error) {
 	return appendVecItem(payload, n, item), nil
 }
 
-// countImportedGlobals reads an import section and counts its globals.
-func countImportedGlobals(payload []byte) (uint32, error) {
+// countImports reads an import section and counts its globals and
+// memories.
+func countImports(payload []byte) (globals, memories uint32, err error) {
 	r := &reader{b: payload}
 	n := r.u32()
-	var globals uint32
 	for range n {
 		r.name()
 		r.name()
@@ -272,6 +328,7 @@ func countImportedGlobals(payload []byte) (uint32, error) {
 			r.limits()
 		case 0x02: // memory: limits
 			r.limits()
+			memories++
 		case 0x03: // global: valtype, mutability
 			r.valType()
 			r.byte()
@@ -280,16 +337,16 @@ func countImportedGlobals(payload []byte) (uint32, error) {
 			r.byte()
 			r.u32()
 		default:
-			return 0, fmt.Errorf("unknown import kind %#x", kind)
+			return 0, 0, fmt.Errorf("unknown import kind %#x", kind)
 		}
 		if r.err != nil {
-			return 0, r.err
+			return 0, 0, r.err
 		}
 	}
 	if r.pos != len(r.b) {
-		return 0, errors.New("trailing bytes")
+		return 0, 0, errors.New("trailing bytes")
 	}
-	return globals, nil
+	return globals, memories, nil
 }
 
 // rewriteCode inserts check at the entry of each function body (unless the
@@ -619,6 +676,18 @@ func (r *reader) prefixedFE() {
 		r.memArg()
 	default:
 		r.fail(fmt.Errorf("unknown 0xfe opcode %d", sub))
+	}
+}
+
+// appendS32 appends v as signed LEB128.
+func appendS32(b []byte, v int32) []byte {
+	for {
+		c := byte(v & 0x7f)
+		v >>= 7
+		if (v == 0 && c&0x40 == 0) || (v == -1 && c&0x40 != 0) {
+			return append(b, c)
+		}
+		b = append(b, c|0x80)
 	}
 }
 

@@ -130,8 +130,12 @@ func rewrite(bin []byte) (out []byte, err error) {
 			exportAt = i
 		}
 	}
+	params, err := functionParams(secs)
+	if err != nil {
+		return nil, err
+	}
 	flag := importedGlobals + definedGlobals
-	check := checkCode(flag, flag+1)
+	entry := checkCode(flag, flag+1)
 	flagEntry := []byte{0x7f, 0x01, 0x41, 0x00, 0x0b} // i32 mut, i32.const 0, end
 	countEntry := appendS32([]byte{0x7f, 0x01, 0x41}, TickEvery)
 	countEntry = append(countEntry, 0x0b)
@@ -163,7 +167,7 @@ func rewrite(bin []byte) (out []byte, err error) {
 			}
 			continue
 		case s.id == secCode:
-			p, err := rewriteCode(s.payload, check)
+			p, err := rewriteCode(s.payload, params, entry, flag)
 			if err != nil {
 				return nil, fmt.Errorf("code section: %w", err)
 			}
@@ -208,43 +212,61 @@ func rewrite(bin []byte) (out []byte, err error) {
 	return out, nil
 }
 
-// TickEvery is how many checks a guest passes between two exits to Go (a
-// memory.grow by 0 pages): native code cannot be preempted, so without
-// them a spinning guest would hold up the Go runtime's stop-the-world
-// (garbage collection) and with it the watchdog that is to set the flag.
-const TickEvery = 1 << 14
+// TickEvery is how many loop iterations (per call) or function entries
+// (per instance) pass between two ticks. A tick exits to Go (a memory.grow
+// by 0 pages), which lets the Go runtime preempt the goroutine (native code
+// cannot be preempted: without the exits a spinning guest would hold up
+// garbage collection's stop-the-world, and with it the watchdog), then
+// tests the flag. It bounds the interruption latency: TickEvery iterations
+// of the slowest loop body, or TickEvery calls.
+const TickEvery = 1 << 12
 
-// checkCode is the check inserted at function entries and loop headers,
-// with the globals flag (set by the host) and count (the countdown to the
-// next exit to Go):
+// tickCode is the tick: memory.grow 0, then trap if the flag is set.
+func tickCode(flag uint32) []byte {
+	b := []byte{0x41, 0x00, 0x40, 0x00, 0x1a} // i32.const 0  memory.grow  drop
+	b = appendU32(append(b, 0x23), flag)      // global.get $flag
+	return append(b, 0x04, 0x40, 0x00, 0x0b)  // if  unreachable  end
+}
+
+// checkCode is the check inserted at function entries, with the global flag
+// and the global countdown count:
 //
-//	global.get $flag  if  unreachable  end
 //	global.get $count  i32.const 1  i32.sub  global.set $count
 //	global.get $count  i32.eqz
-//	if
-//	  i32.const 0  memory.grow  drop   ;; an exit to Go: a preemption point
-//	  i32.const TickEvery  global.set $count
-//	  global.get $flag  if  unreachable  end
-//	end
+//	if  i32.const TickEvery  global.set $count  (tick)  end
 //
 // wazero's compiler keeps $count in a register between the set and the
-// get; the common path is two loads, a subtraction, a store and two
-// branches not taken.
+// get: a load, a subtraction, a store and a branch not taken.
 func checkCode(flag, count uint32) []byte {
-	testFlag := appendU32([]byte{0x23}, flag)
-	testFlag = append(testFlag, 0x04, 0x40, 0x00, 0x0b)
 	getCount := appendU32([]byte{0x23}, count)
 	setCount := appendU32([]byte{0x24}, count)
-	b := append([]byte{}, testFlag...)
-	b = append(b, getCount...)
+	b := append([]byte{}, getCount...)
 	b = append(b, 0x41, 0x01, 0x6b)
 	b = append(b, setCount...)
 	b = append(b, getCount...)
 	b = append(b, 0x45, 0x04, 0x40)
-	b = append(b, 0x41, 0x00, 0x40, 0x00, 0x1a)
 	b = appendS32(append(b, 0x41), TickEvery)
 	b = append(b, setCount...)
-	b = append(b, testFlag...)
+	b = append(b, tickCode(flag)...)
+	return append(b, 0x0b)
+}
+
+// loopCode is the check inserted at loop headers, with the global flag and
+// the local counter (one per function call, kept in a register):
+//
+//	local.get $n  i32.const 1  i32.add  local.tee $n
+//	i32.const TickEvery-1  i32.and  i32.eqz
+//	if  (tick)  end
+//
+// The common path is two register operations and a branch not taken: no
+// load, no store.
+func loopCode(flag, counter uint32) []byte {
+	b := appendU32([]byte{0x20}, counter)
+	b = append(b, 0x41, 0x01, 0x6a)
+	b = appendU32(append(b, 0x22), counter)
+	b = appendS32(append(b, 0x41), TickEvery-1)
+	b = append(b, 0x71, 0x45, 0x04, 0x40)
+	b = append(b, tickCode(flag)...)
 	return append(b, 0x0b)
 }
 
@@ -349,15 +371,70 @@ func countImports(payload []byte) (globals, memories uint32, err error) {
 	return globals, memories, nil
 }
 
-// rewriteCode inserts check at the entry of each function body (unless the
-// body starts with a loop) and at the start of each loop body.
-func rewriteCode(payload, check []byte) ([]byte, error) {
+// functionParams returns the number of parameters of each function the
+// module defines (in code section order).
+func functionParams(secs []section) ([]uint32, error) {
+	var types, funcs []byte
+	for _, s := range secs {
+		switch s.id {
+		case secType:
+			types = s.payload
+		case secFunction:
+			funcs = s.payload
+		}
+	}
+	var counts []uint32
+	r := &reader{b: types}
+	if types != nil {
+		for range r.u32() {
+			if form := r.byte(); form != 0x60 {
+				return nil, fmt.Errorf("type section: unknown type form %#x", form)
+			}
+			n := r.u32()
+			for range n {
+				r.valType()
+				if r.err != nil {
+					break
+				}
+			}
+			for range r.u32() {
+				r.valType()
+				if r.err != nil {
+					break
+				}
+			}
+			counts = append(counts, n)
+			if r.err != nil {
+				return nil, fmt.Errorf("type section: %w", r.err)
+			}
+		}
+	}
+	var params []uint32
+	r = &reader{b: funcs}
+	if funcs != nil {
+		for range r.u32() {
+			t := r.u32()
+			if r.err != nil || int(t) >= len(counts) {
+				return nil, errors.New("function section: bad type index")
+			}
+			params = append(params, counts[t])
+		}
+	}
+	return params, nil
+}
+
+// rewriteCode inserts the check entry at the entry of each function body
+// and a loop check at the start of each loop body.
+func rewriteCode(payload []byte, params []uint32, entry []byte, flag uint32) ([]byte, error) {
 	r := &reader{b: payload}
 	n := r.u32()
 	if r.err != nil {
 		return nil, r.err
 	}
-	out := appendU32(make([]byte, 0, len(payload)+len(payload)/8), n)
+	if int(n) != len(params) {
+		return nil, errors.New("function and code sections disagree")
+	}
+	out := appendU32(make([]byte, 0, len(payload)+len(payload)/4), n)
 	var body []byte
 	for i := range n {
 		size := r.u32()
@@ -366,7 +443,7 @@ func rewriteCode(payload, check []byte) ([]byte, error) {
 			return nil, fmt.Errorf("function body %d: %w", i, r.err)
 		}
 		var err error
-		body, err = rewriteBody(body[:0], b, check)
+		body, err = rewriteBody(body[:0], b, params[i], entry, flag)
 		if err != nil {
 			return nil, fmt.Errorf("function body %d: %w", i, err)
 		}
@@ -379,12 +456,19 @@ func rewriteCode(payload, check []byte) ([]byte, error) {
 	return out, nil
 }
 
-// rewriteBody appends the rewritten function body b to out.
-func rewriteBody(out, b, check []byte) ([]byte, error) {
+// maxLocals bounds a function's locals (wazero's own limit is lower).
+const maxLocals = 1 << 20
+
+// rewriteBody appends the rewritten function body b, of a function with
+// params parameters, to out. It adds an i32 local, the loop checks'
+// counter.
+func rewriteBody(out, b []byte, params uint32, entry []byte, flag uint32) ([]byte, error) {
 	r := &reader{b: b}
 	groups := r.u32()
+	start := r.pos
+	locals := uint64(params)
 	for range groups {
-		r.u32()
+		locals += uint64(r.u32())
 		r.valType()
 		if r.err != nil {
 			return nil, fmt.Errorf("locals: %w", r.err)
@@ -393,10 +477,14 @@ func rewriteBody(out, b, check []byte) ([]byte, error) {
 	if r.pos >= len(b) {
 		return nil, errors.New("empty body")
 	}
-	out = append(out, b[:r.pos]...)
-	if b[r.pos] != 0x03 { // not a loop: check at entry
-		out = append(out, check...)
+	if locals >= maxLocals {
+		return nil, errors.New("too many locals")
 	}
+	loop := loopCode(flag, uint32(locals))
+	out = appendU32(out, groups+1)
+	out = append(out, b[start:r.pos]...)
+	out = append(out, 0x01, 0x7f) // one i32: the counter
+	out = append(out, entry...)
 	from := r.pos // bytes copied up to here
 	depth := 1    // the function's own block
 	for depth > 0 {
@@ -413,7 +501,7 @@ func rewriteBody(out, b, check []byte) ([]byte, error) {
 			depth++
 			if r.err == nil {
 				out = append(out, b[from:r.pos]...)
-				out = append(out, check...)
+				out = append(out, loop...)
 				from = r.pos
 			}
 		case 0x06: // try (legacy exceptions)

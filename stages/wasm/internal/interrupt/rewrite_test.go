@@ -128,27 +128,23 @@ func TestRewriteKeepsResults(t *testing.T) {
 	}
 }
 
-// TestRewriteInsertsChecks: one check per function (none before a body
-// that opens with a loop) plus one per loop, and the name section is kept.
+// TestRewriteInsertsChecks: one check per function plus one per loop.
 func TestRewriteInsertsChecks(t *testing.T) {
 	orig := wat(t, "spin")
 	rw, err := Rewrite(orig)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// spin: entry and loop (2); rec: entry (1); $rec: entry (1); count:
-	// entry and loop (2).
-	check := checkCode(0, 1)
-	if n := bytes.Count(rw, check); n != 6 {
-		t.Errorf("%d checks, want 6", n)
+	// Four functions, two loops: spin's (no locals: its counter is local
+	// 0) and count's (one parameter: its counter is local 1).
+	if n := bytes.Count(rw, checkCode(0, 1)); n != 4 {
+		t.Errorf("%d entry checks, want 4", n)
 	}
-	// A body that opens with a loop gets the loop's check only.
-	rw, err = Rewrite(wat(t, "spinstart"))
-	if err != nil {
-		t.Fatal(err)
+	if n := bytes.Count(rw, loopCode(0, 0)); n != 1 {
+		t.Errorf("%d loop checks with counter 0, want 1", n)
 	}
-	if n := bytes.Count(rw, check); n != 1 {
-		t.Errorf("spinstart: %d checks, want 1", n)
+	if n := bytes.Count(rw, loopCode(0, 1)); n != 1 {
+		t.Errorf("%d loop checks with counter 1, want 1", n)
 	}
 	if !bytes.Contains(rw, []byte(FlagExport)) {
 		t.Errorf("the flag is not exported")

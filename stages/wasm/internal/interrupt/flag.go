@@ -13,15 +13,17 @@ import (
 // Flag is the interrupt flag of one instance of a rewritten module.
 //
 // The watchdog side (a context.AfterFunc callback) and the calling side set
-// the global only under mu, so the race detector sees ordered Go writes.
-// The guest reads the global from compiled code, which the race detector
-// does not instrument: wazero's compiler keeps a module's globals in the
-// instance's context buffer and SetGlobalValue stores a whole aligned
-// 64-bit word there, which the compiled code loads with one instruction, so
-// the guest sees either the old or the new value (no tearing) and sees the
-// new one promptly (stores are not held back indefinitely on amd64 or
-// arm64). The flag only goes from 0 to 1 while the guest runs; it is
-// cleared after the call has returned.
+// the global only under mu, and nothing in Go reads it, so the race
+// detector sees only ordered Go writes. The guest reads the global from
+// compiled code, which the race detector does not instrument (and which
+// never writes it): wazero's compiler keeps a module's globals in the
+// instance's context buffer, SetGlobalValue stores a whole aligned 64-bit
+// word there, and the compiled code loads it with one instruction, so the
+// guest sees either the old or the new value (no tearing), and sees the new
+// one at its next tick (a store is not held back indefinitely on amd64 or
+// arm64; the tick's exit to Go is a full barrier besides). The flag only
+// goes from 0 to 1 while the guest runs; it is cleared after the call has
+// returned. The guest traps at its next tick after the flag is set.
 type Flag struct {
 	g     api.MutableGlobal
 	mu    sync.Mutex

@@ -1,12 +1,16 @@
-// Package interrupt makes a WebAssembly module interruptible at the cost of
-// a load and a branch: Rewrite adds a mutable i32 global, exported as
-// FlagExport, and tests it at every function entry and every loop header
-// (the idea of wasmtime's epoch interruption); a Flag, armed for one call
-// with the call's context, sets the global when the context is done, and
-// the guest then traps (`unreachable`) at its next check.
-//
-// The alternative, wazero's close-on-context-done, exits from compiled code
-// to Go at every loop back-edge and makes guests 3-11 times slower.
+// Package interrupt makes a WebAssembly module interruptible without
+// wazero's close-on-context-done, which exits from compiled code to Go at
+// every loop back-edge and function entry and makes guests 3-11 times
+// slower. Rewrite adds two mutable i32 globals, a flag (exported as
+// FlagExport) and a countdown, and a counter local to every function: each
+// loop header counts in the local, each function entry counts down the
+// global, and every TickEvery counts the guest ticks: it exits to Go (a
+// memory.grow by 0 pages, where the Go runtime can preempt it) and traps
+// (`unreachable`) if the flag is set. A Flag, armed for one call with the
+// call's context, sets the flag when the context is done. This is the idea
+// of wasmtime's epoch interruption, with ticks because Go cannot preempt
+// native code: a guest that never left it would hold up the garbage
+// collector's stop-the-world, and with it the watchdog.
 package interrupt
 
 import (
@@ -63,15 +67,12 @@ type section struct {
 	payload []byte
 }
 
-// Rewrite returns a copy of the binary module bin in which every function
-// body begins, and every loop body begins, with
-//
-//	global.get $pipe_interrupt  if  unreachable  end
-//
-// where $pipe_interrupt is a new mutable i32 global (initially 0) appended
-// after the module's globals and exported as FlagExport, so no existing
-// index changes (calls, tables, exports and the name section stay valid).
-// A function whose body starts with a loop gets only the loop's check. A
+// Rewrite returns a copy of the binary module bin with the checks of
+// checkCode at every function entry and loopCode at every loop header (the
+// target of its back-edges). The two globals are appended after the
+// module's globals and the counter after each function's locals, so no
+// existing index changes (calls, tables, exports and the name section stay
+// valid); a module without a memory gets an empty one for memory.grow. A
 // start section is removed and its function exported as StartExport.
 // Custom sections that hold code offsets (DWARF .debug_*, metadata.code.*)
 // are dropped; the others are kept.

@@ -8,7 +8,7 @@ GOFILES  = $(shell git ls-files --cached --others --exclude-standard '*.go' 2>/d
 # Each stage kind may add fixtures (FIXTURES += ...) and rules in
 # stages/<kind>/fixtures.mk.
 FIXTURES :=
--include stages/*/fixtures.mk
+-include stages/*/fixtures.mk internal/*/fixtures.mk
 
 .PHONY: all build install demo test test-short fixtures fmt-check vet fuzz bench clean
 

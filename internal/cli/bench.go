@@ -140,6 +140,9 @@ then the end-to-end throughput.`,
 				err = perr
 			}
 			printBench(a.stdout, p, elapsed)
+			if aerr := audit.err(); err == nil {
+				err = aerr // events lost: exit 1
+			}
 			return err
 		},
 	}

@@ -71,7 +71,7 @@ func TestPluginCommands(t *testing.T) {
 	}
 	// Signing mistakes are usage errors (exit 2) that say what is wrong.
 	for _, bad := range []struct{ key, dir, msg string }{
-		{key + ".pub", filepath.Join(plugs, "tag", "1.3.0"), "not a pipe ed25519-private key file"},
+		{key + ".pub", filepath.Join(plugs, "tag", "1.3.0"), "not a private key file"},
 		{filepath.Join(dir, "nokey"), filepath.Join(plugs, "tag", "1.3.0"), "--key: open"},
 		{key, dir, "is not a plugin folder"},
 	} {

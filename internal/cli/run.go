@@ -214,6 +214,9 @@ func (a *app) run(file string, f *runFlags) error {
 	if f.stats {
 		printStats(a.stderr, p.Stats(), time.Since(start))
 	}
+	if aerr := audit.err(); err == nil && aerr != nil {
+		err = aerr // events were lost: exit 1, after the run
+	}
 	return err
 }
 
@@ -375,7 +378,7 @@ func quoteIfNeeded(v string) string {
 
 func printStats(w io.Writer, stats []engine.StageStats, elapsed time.Duration) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "stage\tkind\tin\tout\tdropped\terrors\tdead-lettered\ttimeouts\tbusy\tavg/record\tp50/p99 batch\t")
+	fmt.Fprintln(tw, "stage\tkind\tin\tout\tdropped\terrors\tdead-lettered\ttimeouts\trestarts\tbusy\tavg/record\tp50/p99 batch\t")
 	for _, s := range stats {
 		kind := s.Kind
 		if kind == "" {
@@ -396,7 +399,7 @@ func printStats(w io.Writer, stats []engine.StageStats, elapsed time.Duration) {
 		if s.BatchLatency != nil {
 			pct = percentile(s.BatchLatency, 0.5) + "/" + percentile(s.BatchLatency, 0.99)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t\n", s.Name, kind, s.In, s.Out, s.Dropped, s.Errors, s.DeadLettered, s.Timeouts, busy, avg, pct)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t\n", s.Name, kind, s.In, s.Out, s.Dropped, s.Errors, s.DeadLettered, s.Timeouts, s.Restarts, busy, avg, pct)
 	}
 	tw.Flush()
 	in := stats[0].In
@@ -480,7 +483,7 @@ Exit status 2 if any file has an error.`,
 			case len(errs) > 0:
 				return &engine.ConfigError{Msg: fmt.Sprintf("%d of %d pipeline files have errors", len(errs), len(args))}
 			}
-			return nil
+			return audit.err() // events lost: exit 1
 		},
 	}
 }

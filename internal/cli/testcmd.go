@@ -77,7 +77,7 @@ Exit status: 0 all cases pass, 1 a case failed, 2 a configuration error.`,
 			case failed > 0:
 				return errTestsFailed
 			}
-			return nil
+			return audit.err() // events lost: exit 1
 		},
 	}
 }

@@ -17,6 +17,18 @@
 //
 // Plugin directories hold plugin folders, one or two levels down
 // (DIR/redact/plugin.yaml or DIR/redact/1.4.2/plugin.yaml).
+//
+// # Trust
+//
+// Discovery resolves every directory to an absolute path without symbolic
+// links, once; an entry (or manifest) that is a symbolic link to a file
+// outside its plugin folder is refused like an entry of "../x". The entry
+// file and the manifest are read once, at discovery: their SHA-256s
+// (Plugin.SHA256, Plugin.ManifestSHA256) are what a signature is checked
+// against and what the resolver hands to the stage kind
+// (engine.ResolvedPlugin.SHA256), which refuses a file that no longer
+// matches when it reads it. See README.md in this folder for the threat
+// model.
 package plugins
 
 import (
@@ -68,8 +80,18 @@ type Plugin struct {
 	// (no key trusted), "invalid: ..." (see Verify).
 	Signature string
 	Signed    bool
-	schema    []byte
+	// SHA256 and ManifestSHA256 are the hex SHA-256s of the entry file and
+	// the manifest as read at discovery.
+	SHA256         string
+	ManifestSHA256 string
+	// Verification is what checking the signature found (Catalog.Trust).
+	Verification Verification
+	schema       []byte
 }
+
+// entryRel is the entry's path relative to the plugin folder, as the
+// manifest names it.
+func (p *Plugin) entryRel() string { return filepath.Clean(p.Entry) }
 
 // Problem is a plugin folder that could not be read.
 type Problem struct {
@@ -92,8 +114,22 @@ var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 // Kinds a manifest may name.
 var Kinds = []string{"lua", "js", "wasm", "rpc", "native"}
 
-// LoadManifest reads and checks one plugin.yaml.
+// LoadManifest reads and checks one plugin.yaml. The plugin's folder and
+// entry file are absolute real paths (symbolic links resolved); an entry
+// or manifest that resolves to a file outside the folder is refused.
 func LoadManifest(path string) (*Plugin, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := filepath.EvalSymlinks(filepath.Dir(abs))
+	if err != nil {
+		return nil, err
+	}
+	path = filepath.Join(dir, filepath.Base(abs))
+	if real, err := filepath.EvalSymlinks(path); err == nil && !inside(dir, real) {
+		return nil, &engine.ConfigError{File: path, Msg: fmt.Sprintf("a symbolic link to %s, outside the plugin folder: refused", real)}
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -121,8 +157,10 @@ func LoadManifest(path string) (*Plugin, error) {
 	case m.API == "":
 		return nil, cerr("api", "the host API range is required (e.g. \">=1.0, <2\")")
 	}
-	p := &Plugin{Manifest: m, Dir: filepath.Dir(path), ManifestPath: path}
+	p := &Plugin{Manifest: m, Dir: dir, ManifestPath: path}
 	p.EntryPath = filepath.Join(p.Dir, m.Entry)
+	msum := sha256.Sum256(data)
+	p.ManifestSHA256 = hex.EncodeToString(msum[:])
 	if p.Version, err = semver.StrictNewVersion(m.Version); err != nil {
 		if p.Version, err = semver.NewVersion(m.Version); err != nil {
 			return nil, cerr("version", "%q is not a semantic version (e.g. 1.4.2)", m.Version)
@@ -131,9 +169,24 @@ func LoadManifest(path string) (*Plugin, error) {
 	if p.API, err = semver.NewConstraint(m.API); err != nil {
 		return nil, cerr("api", "%q is not a version range: %v", m.API, err)
 	}
-	if _, err := os.Stat(p.EntryPath); err != nil {
+	real, err := filepath.EvalSymlinks(p.EntryPath)
+	if err != nil {
 		return nil, cerr("entry", "%v", err)
 	}
+	if !inside(dir, real) {
+		return nil, cerr("entry", "%q is a symbolic link to %s, outside the plugin folder: refused", m.Entry, real)
+	}
+	if fi, err := os.Stat(real); err != nil {
+		return nil, cerr("entry", "%v", err)
+	} else if !fi.Mode().IsRegular() {
+		return nil, cerr("entry", "%q is not a regular file", m.Entry)
+	}
+	entry, err := os.ReadFile(real)
+	if err != nil {
+		return nil, cerr("entry", "%v", err)
+	}
+	esum := sha256.Sum256(entry)
+	p.EntryPath, p.SHA256 = real, hex.EncodeToString(esum[:])
 	if !m.ConfigSchema.IsZero() {
 		if p.schema, err = m.ConfigSchema.JSON(); err != nil {
 			return nil, err
@@ -147,12 +200,36 @@ func LoadManifest(path string) (*Plugin, error) {
 	return p, nil
 }
 
+// inside reports whether path is dir or below it (both clean and absolute).
+func inside(dir, path string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
+}
+
+// RealDir returns dir as an absolute path without symbolic links (dir
+// itself, made absolute, when it does not exist).
+func RealDir(dir string) string {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return dir
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		return real
+	}
+	return abs
+}
+
 // Discover reads every plugin folder of dirs, in order: when two
-// directories hold the same name and version, the first wins.
+// directories hold the same name and version, the first wins. Each
+// directory is made an absolute real path first (RealDir), so what is
+// verified and what runs do not depend on the working directory.
 func Discover(dirs []string) *Catalog {
-	c := &Catalog{Dirs: dirs}
+	c := &Catalog{}
+	for _, d := range dirs {
+		c.Dirs = append(c.Dirs, RealDir(d))
+	}
 	seen := map[string]*Plugin{}
-	for _, dir := range dirs {
+	for _, dir := range c.Dirs {
 		var manifests []string
 		filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
@@ -202,8 +279,9 @@ func (c *Catalog) Trust(keys []Key, require bool) {
 	c.trusted, c.required = keys, require
 	for _, p := range c.Plugins {
 		p.Signed, p.Signature = false, "unsigned"
-		if key, err := Verify(p, keys); err == nil {
-			p.Signed, p.Signature = true, "signed by "+key.Name
+		p.Verification = Check(p, keys)
+		if err := p.Verification.Err; err == nil {
+			p.Signed, p.Signature = true, "signed by "+p.Verification.Key.Name
 		} else if errors.Is(err, ErrNoTrustedKey) {
 			p.Signature = err.Error()
 		} else if !errors.Is(err, ErrUnsigned) {
@@ -320,8 +398,10 @@ func (r Resolver) Resolve(_ *engine.Spec, name, constraint string) (engine.Resol
 	if err != nil || !ok {
 		return engine.ResolvedPlugin{}, ok, err
 	}
+	// The entry's SHA-256 as read (and its signature checked) at
+	// discovery: the kind refuses a file that no longer has it.
 	return engine.ResolvedPlugin{Name: p.Name, Version: p.Version.String(), Kind: p.Kind, Entry: p.EntryPath, ConfigSchema: p.schema,
-		SHA256: p.Info().SHA256}, true, nil
+		SHA256: p.SHA256}, true, nil
 }
 
 // Info is a plugin as `pipe plugins --json` prints it.
@@ -339,14 +419,9 @@ type Info struct {
 	SHA256      string `json:"sha256"`
 }
 
-// Info describes p.
+// Info describes p (the SHA-256 is the entry's as read at discovery).
 func (p *Plugin) Info() Info {
-	sum := ""
-	if b, err := os.ReadFile(p.EntryPath); err == nil {
-		h := sha256.Sum256(b)
-		sum = hex.EncodeToString(h[:])
-	}
 	return Info{Name: p.Name, Version: p.Version.String(), Kind: p.Kind, Entry: p.EntryPath, Dir: p.Dir,
 		Description: p.Description, API: p.Manifest.API, Compatible: p.Compatible, Why: p.Why,
-		Signature: p.Signature, SHA256: sum}
+		Signature: p.Signature, SHA256: p.SHA256}
 }

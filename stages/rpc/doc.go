@@ -13,7 +13,7 @@
 // # Lifecycle
 //
 // Build decodes the kind's fields (args, sha256, env, start_timeout,
-// health_interval, max_restarts) without I/O. Load checks the binary and
+// health_interval, max_restarts, restart_window) without I/O. Load checks the binary and
 // starts it once (handshake, health, Open with the config), so `pipe lint`
 // reports a binary that is not a plugin as a configuration error; that
 // process serves the first worker. Each further worker starts its own
@@ -22,11 +22,15 @@
 // # Supervision
 //
 // Every batch is one TransformBatch call whose deadline is the stage's
-// per-record timeout. A process that dies during a call is restarted with
-// bounded retries and backoff and gets the same batch again; a batch that
+// per-record timeout. A process that dies during a call is restarted and
+// gets the same batch again; a batch that
 // kills a fresh process again is handed back to the engine, which re-runs it
 // record by record so that only the record at fault takes on_error. A plugin
-// that overruns the deadline or fails its health checks is killed. A plugin
-// that cannot be restarted stops the pipeline (engine.Fatal) with its last
-// stderr lines.
+// that overruns the deadline or fails its health checks is killed and
+// restarted. One rule bounds restarts: at most max_restarts per worker
+// within restart_window, every start attempt counted, the first immediate
+// and later ones after an exponential backoff with jitter that ends when
+// the context does. One more stops the pipeline (engine.Fatal) with the
+// plugin's last stderr lines, as does a binary that no longer matches its
+// sha256 pin (refused at once, with a plugin_refused event).
 package rpc

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -15,24 +17,50 @@ import (
 )
 
 // instance is one worker's plugin process, supervised: it is started on
-// Open, restarted (with backoff, at most max_restarts times in a row) when it
-// dies, and killed when it does not answer within the call's deadline.
+// Open, restarted when it dies or is killed for not answering within the
+// call's deadline (at most max_restarts times within restart_window, with
+// backoff), and killed when it does not answer.
 type instance struct {
 	st   *stage
 	p    *proc
 	tail *tail
 
 	pbRecs []*rpcpb.Record // reused request records
-	crashy int             // calls in a row that crashed the plugin
 	calls  int             // TransformBatch calls made (for tests)
+
+	restarts []time.Time                 // start attempts of restarts within the window
+	backoff  *backoff.ExponentialBackOff // delay before a restart that is not the first in the window
 }
 
 // errUnresponsive cancels a call whose plugin failed a health check.
 var errUnresponsive = errors.New("plugin does not answer its health checks")
 
-// maxCrashStreak is how many calls in a row may crash the plugin before the
-// stage gives up (a plugin that crashes on every record).
-const maxCrashStreak = 50
+// Backoff before a restart: none for the first within restart_window (a
+// one-off crash costs nothing), then 50ms, doubling up to 2s, each ±50%
+// at random so that the workers of a stage do not restart in lockstep.
+const (
+	backoffInitial = 50 * time.Millisecond
+	backoffMax     = 2 * time.Second
+)
+
+func newBackoff() *backoff.ExponentialBackOff {
+	return &backoff.ExponentialBackOff{InitialInterval: backoffInitial, RandomizationFactor: 0.5, Multiplier: 2, MaxInterval: backoffMax}
+}
+
+// sleep waits d or until ctx is done (then it returns ctx's error).
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
 
 func (in *instance) Open(ctx context.Context) error {
 	if in.p != nil {
@@ -46,33 +74,59 @@ func (in *instance) Open(ctx context.Context) error {
 	return nil
 }
 
-// restart starts a new process after the old one died, with bounded retries
-// and exponential backoff. Exhausted retries are fatal for the pipeline.
+// restart starts a new process after the old one died (why). One rule
+// bounds restarts: a worker restarts its plugin at most max_restarts times
+// within restart_window, counting every start attempt (one that fails
+// too); when the next restart would exceed that, the error is fatal for
+// the pipeline (exit 1). The first restart in the window is immediate,
+// later ones wait an exponential backoff with jitter, abandoned when ctx
+// is done (ctx's error is returned then, and the next call restarts). A
+// binary whose sha256 no longer matches its pin is refused at once
+// (fatal), without retries.
 func (in *instance) restart(ctx context.Context, why error) error {
 	if in.p != nil {
-		in.st.events.Emit("plugin_crashed", "path", in.st.path, "pid", in.p.pid, "reason", why.Error(), "stderr", in.tail.last())
 		in.p.kill()
+		in.st.events.Emit("plugin_crashed", "path", in.st.path, "pid", in.p.pid, "sha256", in.p.sum, "reason", why.Error(), "stderr", in.tail.last())
 		in.p = nil
 	}
-	var err error
-	backoff := 50 * time.Millisecond
-	for attempt := 0; attempt <= in.st.retries; attempt++ {
-		if attempt > 0 {
-			time.Sleep(backoff)
-			backoff = min(2*backoff, 2*time.Second)
+	if in.backoff == nil {
+		in.backoff = newBackoff()
+	}
+	var lastErr error
+	for {
+		now := time.Now()
+		in.restarts = slices.DeleteFunc(in.restarts, func(t time.Time) bool { return now.Sub(t) >= in.st.window })
+		if len(in.restarts) >= in.st.retries {
+			msg := fmt.Sprintf("plugin %s died (%v) and was not restarted again: %d restarts within %s (max_restarts: %d, restart_window: %s)",
+				in.st.path, why, len(in.restarts), in.st.window, in.st.retries, in.st.window)
+			if lastErr != nil {
+				return engine.Fatal(fmt.Errorf("%s; it could not be restarted: %w", msg, lastErr))
+			}
+			return engine.Fatal(errors.New(msg))
 		}
+		if len(in.restarts) == 0 {
+			in.backoff.Reset()
+		} else if err := sleep(ctx, in.backoff.NextBackOff()); err != nil {
+			return err
+		}
+		in.restarts = append(in.restarts, time.Now())
+		attempt := len(in.restarts)
 		start := time.Now()
-		var p *proc
-		p, err = in.st.start(ctx, in.tail)
+		p, err := in.st.start(ctx, in.tail)
 		if err == nil {
-			in.st.log.Warn("plugin restarted", "path", in.st.path, "reason", why, "attempt", attempt+1, "took", time.Since(start))
+			in.st.log.Warn("plugin restarted", "path", in.st.path, "reason", why, "restart", attempt, "max_restarts", in.st.retries, "took", time.Since(start))
 			in.p = p
-			in.st.events.Restarted("path", in.st.path, "pid", p.pid, "attempt", attempt+1, "took_ms", time.Since(start).Milliseconds())
+			in.st.events.Restarted("path", in.st.path, "pid", p.pid, "sha256", p.sum, "attempt", attempt, "took_ms", time.Since(start).Milliseconds())
 			return nil
 		}
-		in.st.log.Warn("plugin restart failed", "path", in.st.path, "attempt", attempt+1, "err", err)
+		in.st.log.Warn("plugin restart failed", "path", in.st.path, "restart", attempt, "max_restarts", in.st.retries, "err", err)
+		in.st.events.Emit("plugin_restart_failed", "path", in.st.path, "attempt", attempt, "reason", err.Error())
+		var pe *PinError
+		if errors.As(err, &pe) {
+			return engine.Fatal(fmt.Errorf("plugin %s died (%v) and was not restarted: %w", in.st.path, why, err))
+		}
+		lastErr = err
 	}
-	return engine.Fatal(fmt.Errorf("plugin %s died (%v) and could not be restarted (%d attempts): %w", in.st.path, why, in.st.retries+1, err))
 }
 
 // call runs one request against the plugin, restarting it and re-sending
@@ -95,7 +149,6 @@ func (in *instance) call(ctx context.Context, do func(ctx context.Context, p *pr
 		p := in.p
 		err := in.watched(ctx, p, do)
 		if err == nil {
-			in.crashy = 0
 			return nil
 		}
 		if ctx.Err() != nil {
@@ -126,18 +179,15 @@ func (in *instance) call(ctx context.Context, do func(ctx context.Context, p *pr
 			return fmt.Errorf("plugin %s: %s", in.st.path, status.Convert(err).Message())
 		}
 		crashes++
-		in.crashy++
 		in.st.log.Warn("plugin died during a call; restarting it", "path", in.st.path, "err", err, "crashes", crashes)
 		cause := status.Convert(err).Message()
 		if p.exited() {
 			cause = "the process exited"
 		}
+		// Kill first: it waits until the plugin's stderr is copied, so
+		// the error carries its last lines.
+		p.kill()
 		why := fmt.Errorf("%s%s", cause, in.tail.last())
-		if in.crashy >= maxCrashStreak {
-			p.kill()
-			in.p = nil
-			return engine.Fatal(fmt.Errorf("plugin %s crashed on %d calls in a row: %w", in.st.path, in.crashy, why))
-		}
 		if err := in.restart(ctx, why); err != nil {
 			return err
 		}

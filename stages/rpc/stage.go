@@ -31,8 +31,12 @@ type options struct {
 	// HealthInterval is how often a long call checks that the plugin
 	// still answers its health service.
 	HealthInterval *time.Duration `yaml:"health_interval"`
-	// MaxRestarts bounds the attempts to restart a plugin that died.
+	// MaxRestarts bounds the restarts of a worker's plugin (after a crash,
+	// a kill for not answering, or a failed restart) within RestartWindow;
+	// one more stops the pipeline.
 	MaxRestarts *int `yaml:"max_restarts"`
+	// RestartWindow is the period over which MaxRestarts counts.
+	RestartWindow *time.Duration `yaml:"restart_window"`
 }
 
 // Defaults of the rpc kind's fields.
@@ -40,6 +44,7 @@ const (
 	DefaultStartTimeout   = 10 * time.Second
 	DefaultHealthInterval = 2 * time.Second
 	DefaultMaxRestarts    = 5
+	DefaultRestartWindow  = time.Minute
 )
 
 type stage struct {
@@ -48,15 +53,14 @@ type stage struct {
 	opts options
 	sum  []byte // pinned sha256, nil if none
 
-	hashOnce sync.Once
-	hash     string // sha256 of the binary, for the audit log
-	config   []byte // the config: mapping as JSON
-	codec    string
-	log      *slog.Logger
-	events   *engine.StageEvents
-	startTO  time.Duration
-	health   time.Duration
-	retries  int
+	config  []byte // the config: mapping as JSON
+	codec   string
+	log     *slog.Logger
+	events  *engine.StageEvents
+	startTO time.Duration
+	health  time.Duration
+	retries int
+	window  time.Duration // restart_window
 
 	mu     sync.Mutex
 	loaded bool
@@ -79,7 +83,7 @@ func build(spec *engine.StageSpec, env *engine.BuildEnv) (engine.Stage, error) {
 		return nil, spec.Errorf("type", "rpc stage needs path: EXECUTABLE (a plugin built with the rpc SDK or speaking its protocol)")
 	}
 	s := &stage{spec: spec, path: spec.Resolve(spec.Path), opts: o, codec: env.Codec, log: env.Logger, events: env.Events,
-		startTO: DefaultStartTimeout, health: DefaultHealthInterval, retries: DefaultMaxRestarts}
+		startTO: DefaultStartTimeout, health: DefaultHealthInterval, retries: DefaultMaxRestarts, window: DefaultRestartWindow}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -112,6 +116,12 @@ func build(spec *engine.StageSpec, env *engine.BuildEnv) (engine.Stage, error) {
 			return nil, spec.Errorf("max_restarts", "max_restarts must not be negative")
 		}
 		s.retries = *o.MaxRestarts
+	}
+	if o.RestartWindow != nil {
+		if *o.RestartWindow <= 0 {
+			return nil, spec.Errorf("restart_window", "restart_window must be positive")
+		}
+		s.window = *o.RestartWindow
 	}
 	for k := range o.Env {
 		if k == "" || strings.ContainsAny(k, "=\x00") || k == MagicCookieKey {
@@ -161,15 +171,15 @@ func (s *stage) check() error {
 		return s.spec.Errorf("path", "plugin %s is not executable (chmod +x it)", s.path)
 	}
 	if s.sum != nil {
-		got, err := fileSHA256(s.path)
-		if err != nil {
+		_, err := s.verifyPin()
+		var pe *PinError
+		switch {
+		case errors.As(err, &pe) && s.opts.SHA256 == "":
+			return s.spec.Errorf("use", "plugin %s (%s) changed since it was resolved: sha256 %s, was %s: refusing to start it", s.spec.Plugin(), s.path, pe.Actual, pe.Expected)
+		case errors.As(err, &pe):
+			return s.spec.Errorf("sha256", "plugin %s has sha256 %s, the stage pins %s: refusing to start it", s.path, pe.Actual, pe.Expected)
+		case err != nil:
 			return s.spec.Errorf("path", "plugin %s: %v", s.path, err)
-		}
-		if string(got) != string(s.sum) {
-			if s.opts.SHA256 == "" {
-				return s.spec.Errorf("use", "plugin %s (%s) changed since it was resolved: sha256 %x, was %x: refusing to start it", s.spec.Plugin(), s.path, got, s.sum)
-			}
-			return s.spec.Errorf("sha256", "plugin %s has sha256 %x, the stage pins %x: refusing to start it", s.path, got, s.sum)
 		}
 	}
 	return nil
@@ -232,14 +242,3 @@ var (
 	_ engine.Loader = (*stage)(nil)
 	_ io.Closer     = (*stage)(nil)
 )
-
-// fileSum returns the hex sha256 of the plugin binary (for the audit log).
-func (s *stage) fileSum() string {
-	s.hashOnce.Do(func() {
-		if b, err := os.ReadFile(s.path); err == nil {
-			sum := sha256.Sum256(b)
-			s.hash = hex.EncodeToString(sum[:])
-		}
-	})
-	return s.hash
-}

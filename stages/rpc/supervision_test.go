@@ -150,6 +150,8 @@ func TestCrashingRecordIsolated(t *testing.T) {
 	}
 	sp := casesSpec("boom")
 	sp.OnError = engine.OnErrorDrop
+	// Up to four restarts per poison record (max_restarts counts them).
+	sp.Extra = engine.ConfigOf(map[string]any{"args": []string{"boom"}, "max_restarts": 20})
 	r := runStage(t, sp, in)
 	if r.err != nil {
 		t.Fatal(r.err)
@@ -219,7 +221,8 @@ func TestWrongResultCount(t *testing.T) {
 }
 
 // TestRestartsExhausted: a plugin that dies and cannot be restarted stops
-// the pipeline with a fatal error naming the stage and its last stderr.
+// the pipeline with a fatal error naming the stage and its last stderr,
+// after max_restarts start attempts (not one more).
 func TestRestartsExhausted(t *testing.T) {
 	marker := filepath.Join(t.TempDir(), "started")
 	sp := casesSpec("once", marker)
@@ -233,10 +236,13 @@ func TestRestartsExhausted(t *testing.T) {
 	if errors.As(r.err, &ce) {
 		t.Fatalf("err = %v is a config error (exit 2), want a runtime failure (exit 1)", r.err)
 	}
-	for _, w := range []string{"stage p", "could not be restarted (3 attempts)", "refusing to start again: database is locked"} {
+	for _, w := range []string{"stage p", "2 restarts within", "could not be restarted", "refusing to start again: database is locked"} {
 		if !strings.Contains(r.err.Error(), w) {
 			t.Errorf("err = %q, want it to contain %q", r.err, w)
 		}
+	}
+	if n := strings.Count(r.log, "plugin restart failed"); n != 2 {
+		t.Errorf("%d restart attempts, want max_restarts (2):\n%s", n, r.log)
 	}
 }
 

@@ -381,3 +381,17 @@ func TestInterruptDuringGC(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkRewrite is the rewrite at Load of the W1 Go guest (3.6 MB).
+func BenchmarkRewrite(b *testing.B) {
+	bin, err := os.ReadFile("../../testdata/bin/w1.wasm")
+	if err != nil {
+		b.Skip("w1.wasm not built (run make fixtures)")
+	}
+	b.SetBytes(int64(len(bin)))
+	for b.Loop() {
+		if _, err := Rewrite(bin); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -5,7 +5,7 @@
 // FlagExport) and a countdown, and a counter local to every function: each
 // loop header counts in the local, each function entry counts down the
 // global, and every TickEvery counts the guest ticks: it exits to Go (a
-// memory.grow by 0 pages, where the Go runtime can preempt it) and traps
+// ref.func, where the Go runtime can preempt it) and traps
 // (`unreachable`) if the flag is set. A Flag, armed for one call with the
 // call's context, sets the flag when the context is done. This is the idea
 // of wasmtime's epoch interruption, with ticks because Go cannot preempt
@@ -72,8 +72,8 @@ type section struct {
 // target of its back-edges). The two globals are appended after the
 // module's globals and the counter after each function's locals, so no
 // existing index changes (calls, tables, exports and the name section stay
-// valid); a module without a memory gets an empty one for memory.grow. A
-// start section is removed and its function exported as StartExport.
+// valid). A module must export a function or have a start function (the
+// tick's ref.func names it). A start section is removed and its function exported as StartExport.
 // Custom sections that hold code offsets (DWARF .debug_*, metadata.code.*)
 // are dropped; the others are kept.
 //
@@ -107,19 +107,13 @@ func rewrite(bin []byte) (out []byte, err error) {
 	}
 
 	var importedGlobals, definedGlobals uint32
-	hasMemory := false
 	globalAt, exportAt := -1, -1
 	for i, s := range secs {
 		switch s.id {
 		case secImport:
-			var memories uint32
-			if importedGlobals, memories, err = countImports(s.payload); err != nil {
+			if importedGlobals, err = countImports(s.payload); err != nil {
 				return nil, fmt.Errorf("import section: %w", err)
 			}
-			hasMemory = hasMemory || memories > 0
-		case secMemory:
-			mr := &reader{b: s.payload}
-			hasMemory = hasMemory || mr.u32() > 0
 		case secGlobal:
 			globalAt = i
 			gr := &reader{b: s.payload}
@@ -131,12 +125,19 @@ func rewrite(bin []byte) (out []byte, err error) {
 			exportAt = i
 		}
 	}
+	// The tick's exit to Go is a ref.func, which must name a function the
+	// module declares: an exported one, or the start function (exported
+	// below).
+	tickFunc, ok := exportedFunc(secs)
+	if !ok {
+		return nil, errors.New("the module exports no function (the tick's ref.func needs one)")
+	}
 	params, err := functionParams(secs)
 	if err != nil {
 		return nil, err
 	}
 	flag := importedGlobals + definedGlobals
-	entry := checkCode(flag, flag+1)
+	entry := checkCode(flag, flag+1, tickFunc)
 	flagEntry := []byte{0x7f, 0x01, 0x41, 0x00, 0x0b} // i32 mut, i32.const 0, end
 	countEntry := appendS32([]byte{0x7f, 0x01, 0x41}, TickEvery)
 	countEntry = append(countEntry, 0x0b)
@@ -168,7 +169,7 @@ func rewrite(bin []byte) (out []byte, err error) {
 			}
 			continue
 		case s.id == secCode:
-			p, err := rewriteCode(s.payload, params, entry, flag)
+			p, err := rewriteCode(s.payload, params, entry, flag, tickFunc)
 			if err != nil {
 				return nil, fmt.Errorf("code section: %w", err)
 			}
@@ -189,9 +190,6 @@ func rewrite(bin []byte) (out []byte, err error) {
 	}
 	if globalAt < 0 {
 		kept = insertSection(kept, section{secGlobal, appendVecItems([]byte{0}, 0, 2, globals)})
-	}
-	if !hasMemory { // memory.grow needs one: an empty one, not exported
-		kept = insertSection(kept, section{secMemory, []byte{0x01, 0x00, 0x00}})
 	}
 	if exportAt < 0 {
 		p, err := addExports([]byte{0}, flag, nil)
@@ -214,23 +212,56 @@ func rewrite(bin []byte) (out []byte, err error) {
 }
 
 // TickEvery is how many loop iterations (per call) or function entries
-// (per instance) pass between two ticks. A tick exits to Go (a memory.grow
-// by 0 pages), which lets the Go runtime preempt the goroutine (native code
+// (per instance) pass between two ticks. A tick exits to Go (a ref.func),
+// which lets the Go runtime preempt the goroutine (native code
 // cannot be preempted: without the exits a spinning guest would hold up
 // garbage collection's stop-the-world, and with it the watchdog), then
 // tests the flag. It bounds the interruption latency: TickEvery iterations
 // of the slowest loop body, or TickEvery calls.
 const TickEvery = 1 << 12
 
-// tickCode is the tick: memory.grow 0, then trap if the flag is set.
-func tickCode(flag uint32) []byte {
-	b := []byte{0x41, 0x00, 0x40, 0x00, 0x1a} // i32.const 0  memory.grow  drop
-	b = appendU32(append(b, 0x23), flag)      // global.get $flag
-	return append(b, 0x04, 0x40, 0x00, 0x0b)  // if  unreachable  end
+// tickCode is the tick: an exit to Go, then a trap if the flag is set. The
+// exit is a ref.func of fn, dropped: wazero's compiler makes it a call into
+// Go (which the Go runtime can preempt) that, unlike memory.grow or a call
+// of a host function, does not make it reload the memory's base and length
+// after it, so the loop around keeps its bounds-check eliminations.
+func tickCode(flag, fn uint32) []byte {
+	b := appendU32([]byte{0xd2}, fn)         // ref.func $fn
+	b = append(b, 0x1a)                      // drop
+	b = appendU32(append(b, 0x23), flag)     // global.get $flag
+	return append(b, 0x04, 0x40, 0x00, 0x0b) // if  unreachable  end
 }
 
-// checkCode is the check inserted at function entries, with the global flag
-// and the global countdown count:
+// exportedFunc returns the index of a function the module exports, or else
+// of its start function.
+func exportedFunc(secs []section) (uint32, bool) {
+	for _, s := range secs {
+		switch s.id {
+		case secExport:
+			r := &reader{b: s.payload}
+			for range r.u32() {
+				r.name()
+				kind := r.byte()
+				idx := r.u32()
+				if r.err != nil {
+					break
+				}
+				if kind == 0x00 {
+					return idx, true
+				}
+			}
+		case secStart:
+			r := &reader{b: s.payload}
+			if idx := r.u32(); r.err == nil {
+				return idx, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// checkCode is the check inserted at function entries, with the global flag,
+// the global countdown count and the tick's function fn:
 //
 //	global.get $count  i32.const 1  i32.sub  global.set $count
 //	global.get $count  i32.eqz
@@ -238,7 +269,7 @@ func tickCode(flag uint32) []byte {
 //
 // wazero's compiler keeps $count in a register between the set and the
 // get: a load, a subtraction, a store and a branch not taken.
-func checkCode(flag, count uint32) []byte {
+func checkCode(flag, count, fn uint32) []byte {
 	getCount := appendU32([]byte{0x23}, count)
 	setCount := appendU32([]byte{0x24}, count)
 	b := append([]byte{}, getCount...)
@@ -248,12 +279,13 @@ func checkCode(flag, count uint32) []byte {
 	b = append(b, 0x45, 0x04, 0x40)
 	b = appendS32(append(b, 0x41), TickEvery)
 	b = append(b, setCount...)
-	b = append(b, tickCode(flag)...)
+	b = append(b, tickCode(flag, fn)...)
 	return append(b, 0x0b)
 }
 
-// loopCode is the check inserted at loop headers, with the global flag and
-// the local counter (one per function call, kept in a register):
+// loopCode is the check inserted at loop headers, with the global flag, the
+// local counter (one per function call, kept in a register) and the tick's
+// function fn:
 //
 //	local.get $n  i32.const 1  i32.add  local.tee $n
 //	i32.const TickEvery-1  i32.and  i32.eqz
@@ -261,13 +293,13 @@ func checkCode(flag, count uint32) []byte {
 //
 // The common path is two register operations and a branch not taken: no
 // load, no store.
-func loopCode(flag, counter uint32) []byte {
+func loopCode(flag, counter, fn uint32) []byte {
 	b := appendU32([]byte{0x20}, counter)
 	b = append(b, 0x41, 0x01, 0x6a)
 	b = appendU32(append(b, 0x22), counter)
 	b = appendS32(append(b, 0x41), TickEvery-1)
 	b = append(b, 0x71, 0x45, 0x04, 0x40)
-	b = append(b, tickCode(flag)...)
+	b = append(b, tickCode(flag, fn)...)
 	return append(b, 0x0b)
 }
 
@@ -335,9 +367,8 @@ func addExports(payload []byte, flag uint32, start *uint32) ([]byte, error) {
 	return appendVecItem(payload, n, item), nil
 }
 
-// countImports reads an import section and counts its globals and
-// memories.
-func countImports(payload []byte) (globals, memories uint32, err error) {
+// countImports reads an import section and counts its globals.
+func countImports(payload []byte) (globals uint32, err error) {
 	r := &reader{b: payload}
 	n := r.u32()
 	for range n {
@@ -351,7 +382,6 @@ func countImports(payload []byte) (globals, memories uint32, err error) {
 			r.limits()
 		case 0x02: // memory: limits
 			r.limits()
-			memories++
 		case 0x03: // global: valtype, mutability
 			r.valType()
 			r.byte()
@@ -360,16 +390,16 @@ func countImports(payload []byte) (globals, memories uint32, err error) {
 			r.byte()
 			r.u32()
 		default:
-			return 0, 0, fmt.Errorf("unknown import kind %#x", kind)
+			return 0, fmt.Errorf("unknown import kind %#x", kind)
 		}
 		if r.err != nil {
-			return 0, 0, r.err
+			return 0, r.err
 		}
 	}
 	if r.pos != len(r.b) {
-		return 0, 0, errors.New("trailing bytes")
+		return 0, errors.New("trailing bytes")
 	}
-	return globals, memories, nil
+	return globals, nil
 }
 
 // functionParams returns the number of parameters of each function the
@@ -426,7 +456,7 @@ func functionParams(secs []section) ([]uint32, error) {
 
 // rewriteCode inserts the check entry at the entry of each function body
 // and a loop check at the start of each loop body.
-func rewriteCode(payload []byte, params []uint32, entry []byte, flag uint32) ([]byte, error) {
+func rewriteCode(payload []byte, params []uint32, entry []byte, flag, tickFunc uint32) ([]byte, error) {
 	r := &reader{b: payload}
 	n := r.u32()
 	if r.err != nil {
@@ -444,7 +474,7 @@ func rewriteCode(payload []byte, params []uint32, entry []byte, flag uint32) ([]
 			return nil, fmt.Errorf("function body %d: %w", i, r.err)
 		}
 		var err error
-		body, err = rewriteBody(body[:0], b, params[i], entry, flag)
+		body, err = rewriteBody(body[:0], b, params[i], entry, flag, tickFunc)
 		if err != nil {
 			return nil, fmt.Errorf("function body %d: %w", i, err)
 		}
@@ -463,7 +493,7 @@ const maxLocals = 1 << 20
 // rewriteBody appends the rewritten function body b, of a function with
 // params parameters, to out. It adds an i32 local, the loop checks'
 // counter.
-func rewriteBody(out, b []byte, params uint32, entry []byte, flag uint32) ([]byte, error) {
+func rewriteBody(out, b []byte, params uint32, entry []byte, flag, tickFunc uint32) ([]byte, error) {
 	r := &reader{b: b}
 	groups := r.u32()
 	start := r.pos
@@ -481,7 +511,7 @@ func rewriteBody(out, b []byte, params uint32, entry []byte, flag uint32) ([]byt
 	if locals >= maxLocals {
 		return nil, errors.New("too many locals")
 	}
-	loop := loopCode(flag, uint32(locals))
+	loop := loopCode(flag, uint32(locals), tickFunc)
 	out = appendU32(out, groups+1)
 	out = append(out, b[start:r.pos]...)
 	out = append(out, 0x01, 0x7f) // one i32: the counter

@@ -12,6 +12,7 @@ import (
 
 	"github.com/pipe-dev/pipe/engine"
 	pipestage "github.com/pipe-dev/pipe/stage"
+	"github.com/pipe-dev/pipe/stages/wasm/internal/interrupt"
 )
 
 // module is one instance of the compiled module with its ABI functions.
@@ -21,6 +22,25 @@ type module struct {
 	alloc, transform, init, flush api.Function
 	stdout, stderr                *lineWriter
 	stack                         [2]uint64
+	intr                          *interrupt.Flag // of a rewritten module
+}
+
+// start arms the interrupt flag of a rewritten module's instance and runs
+// its start functions: the wasm start function (which the rewrite turned
+// into an export) and _initialize.
+func (m *module) start(ctx context.Context) error {
+	var err error
+	if m.intr, err = interrupt.New(m.mod); err != nil {
+		return err
+	}
+	for _, name := range []string{interrupt.StartExport, "_initialize"} {
+		if fn := m.mod.ExportedFunction(name); fn != nil {
+			if _, err := m.call(ctx, fn); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+		}
+	}
+	return nil
 }
 
 // call calls fn with args and returns its one result (0 if none). Any error
@@ -28,7 +48,15 @@ type module struct {
 func (m *module) call(ctx context.Context, fn api.Function, args ...uint64) (uint64, error) {
 	copy(m.stack[:], args)
 	m.stderr.mark()
-	if err := fn.CallWithStack(ctx, m.stack[:]); err != nil {
+	var disarm func() bool
+	if m.intr != nil {
+		disarm = m.intr.Arm(ctx)
+	}
+	err := fn.CallWithStack(ctx, m.stack[:])
+	if disarm != nil {
+		disarm()
+	}
+	if err != nil {
 		return 0, m.explain(ctx, err)
 	}
 	return m.stack[0], nil

@@ -71,10 +71,16 @@ type stage struct {
 	log    *slog.Logger
 	events *engine.StageEvents
 
-	// closeOnDone is WithCloseOnContextDone: on unless the stage has no
-	// timeout (timeout: 0), when nothing needs interrupting but the
-	// pipeline's cancellation, which waits for the batch call to return.
-	closeOnDone bool
+	// closeOnDone: calls must be interruptible, which is so unless the
+	// stage has no timeout (timeout: 0), when nothing needs interrupting
+	// but the pipeline's cancellation, which waits for the batch call to
+	// return. Load makes them so by rewriting the module (package
+	// interrupt: a flag tested at function entries and loop headers) and,
+	// when that fails or noRewrite is set, with wazero's slower
+	// WithCloseOnContextDone.
+	closeOnDone   bool
+	noRewrite     bool
+	interruptible bool // the module was rewritten: calls arm its flag
 
 	mu       sync.Mutex
 	loaded   bool
@@ -189,18 +195,13 @@ func (s *stage) Load(ctx context.Context) error {
 		}
 		return s.spec.Errorf("path", "module %s is not a wasm module: it does not start with \\0asm%s", s.path, hint)
 	}
-	rc := wazero.NewRuntimeConfig().
-		WithCloseOnContextDone(s.closeOnDone).
-		WithMemoryLimitPages(s.pages).
-		WithCompilationCache(compilationCache())
-	rt := wazero.NewRuntimeWithConfig(ctx, rc)
+	rt, compiled, err := s.compile(ctx, bin)
 	ok := false
 	defer func() {
 		if !ok {
 			rt.Close(context.Background())
 		}
 	}()
-	compiled, err := rt.CompileModule(ctx, bin)
 	if err != nil {
 		msg := strings.TrimPrefix(err.Error(), "invalid memory: ")
 		if strings.Contains(msg, "over limit of") {
@@ -393,6 +394,9 @@ func (s *stage) instantiate(parent context.Context) (*module, error) {
 	stderr := &lineWriter{log: s.log, stream: "stderr", level: slog.LevelWarn}
 	cfg := wazero.NewModuleConfig().WithName(name).WithStartFunctions("_initialize").
 		WithStdout(stdout).WithStderr(stderr)
+	if s.interruptible {
+		cfg = cfg.WithStartFunctions() // called below, with the flag armed
+	}
 	if s.clock {
 		cfg = cfg.WithSysWalltime().WithSysNanotime().WithSysNanosleep()
 	} else {
@@ -411,6 +415,12 @@ func (s *stage) instantiate(parent context.Context) (*module, error) {
 	m := &module{mod: mod, mem: mod.Memory(), stderr: stderr, stdout: stdout,
 		alloc: mod.ExportedFunction(exportAlloc), transform: mod.ExportedFunction(exportTransform),
 		init: mod.ExportedFunction(exportInit), flush: mod.ExportedFunction(exportFlush)}
+	if s.interruptible {
+		if err := m.start(ctx); err != nil {
+			m.close()
+			return nil, fmt.Errorf("instantiate: %w", err)
+		}
+	}
 	v, err := m.call(ctx, mod.ExportedFunction(exportVersion))
 	if err != nil {
 		m.close()

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pipe-dev/pipe/component"
 	"gopkg.in/yaml.v3"
 
 	"github.com/pipe-dev/pipe/stage"
@@ -46,6 +47,10 @@ func ConfigOf(v any) Config {
 	}
 	return Config{node: &n, used: new(bool)}
 }
+
+// ConfigType implements component.Typer: a Config field holds any YAML
+// value, decoded later by its user.
+func (Config) ConfigType() string { return component.Any }
 
 // IsZero reports whether c holds nothing (absent or null).
 func (c Config) IsZero() bool {
@@ -96,8 +101,13 @@ func (c Config) Keys() []string {
 // Decode decodes c into v (a pointer to a struct, map, slice or scalar).
 // Struct fields are matched by their `yaml` tag; a key with no field is an
 // error naming the known fields. time.Duration fields take Go durations
-// ("250ms"), ByteSize fields take sizes ("16MiB"). All errors are
-// *ConfigError values with the position of the offending value.
+// ("250ms"), ByteSize fields take sizes ("16MiB"). The spec tags of package
+// component are applied: a missing field takes its default:, a missing
+// required:"true" field is an error, a string (or list of strings) outside
+// its enum: is an error; also when c is absent, so a struct gets its
+// defaults and its required fields checked without a config: block. Every
+// error is reported (a ConfigErrors when there are several); each is a
+// *ConfigError with the position of the offending value.
 func (c Config) Decode(v any) error {
 	if c.used != nil {
 		*c.used = true
@@ -106,12 +116,8 @@ func (c Config) Decode(v any) error {
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		return fmt.Errorf("engine: Config.Decode needs a non-nil pointer, got %T", v)
 	}
-	n := resolve(c.node)
-	if n == nil {
-		return nil
-	}
 	d := decoder{file: c.file}
-	return d.decode(n, rv.Elem())
+	return d.decode(resolve(c.node), rv.Elem())
 }
 
 // Value returns c as plain Go values: map[string]any, []any, string, bool,
@@ -241,6 +247,9 @@ func ParseByteSize(s string) (ByteSize, error) {
 	return ByteSize(f * mult), nil
 }
 
+// ConfigType implements component.Typer: sizes are documented as "size".
+func (ByteSize) ConfigType() string { return component.Size }
+
 func (b ByteSize) String() string {
 	switch {
 	case b >= 1<<30 && b%(1<<30) == 0:
@@ -288,6 +297,11 @@ func kindName(n *yaml.Node) string {
 func (d *decoder) decode(n *yaml.Node, v reflect.Value) error {
 	n = resolve(n)
 	if n == nil {
+		if v.Kind() == reflect.Struct && v.Type() != configType {
+			// An absent section still gets its defaults and its
+			// required fields checked.
+			return d.decodeStruct(nil, v)
+		}
 		return nil
 	}
 	t := v.Type()
@@ -404,13 +418,14 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value) error {
 			return d.errf(n, "expected a list, got %s", kindName(n))
 		}
 		s := reflect.MakeSlice(t, len(n.Content), len(n.Content))
+		var errs errList
 		for i, e := range n.Content {
-			if err := d.decode(e, s.Index(i)); err != nil {
+			if err := d.decode(e, s.Index(i)); err != nil && !d.collect(&errs, err) {
 				return err
 			}
 		}
 		v.Set(s)
-		return nil
+		return errs.err()
 	case reflect.Map:
 		if n.Tag == "!!null" {
 			return nil
@@ -422,87 +437,217 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value) error {
 			return fmt.Errorf("engine: cannot decode into %s", t)
 		}
 		m := reflect.MakeMapWithSize(t, len(n.Content)/2)
+		var errs errList
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, val := n.Content[i], n.Content[i+1]
 			if m.MapIndex(reflect.ValueOf(k.Value).Convert(t.Key())).IsValid() {
-				return d.errf(k, "duplicate key %q", k.Value)
+				errs.add(d.errf(k, "duplicate key %q", k.Value))
+				continue
 			}
 			e := reflect.New(t.Elem()).Elem()
-			if err := d.decode(val, e); err != nil {
+			if err := d.decode(val, e); err != nil && !d.collect(&errs, err) {
 				return err
 			}
 			m.SetMapIndex(reflect.ValueOf(k.Value).Convert(t.Key()), e)
 		}
 		v.Set(m)
-		return nil
+		return errs.err()
 	case reflect.Struct:
 		return d.decodeStruct(n, v)
 	}
 	return fmt.Errorf("engine: cannot decode into %s", t)
 }
 
-func fieldName(f reflect.StructField) (name string, remain bool) {
-	tag := f.Tag.Get("yaml")
-	name, opts, _ := strings.Cut(tag, ",")
-	if name == "-" || !f.IsExported() {
-		return "", false
+// collect adds a config error to errs and reports true; other errors
+// (a Go type the decoder cannot fill: a programmer error) stop decoding.
+func (d *decoder) collect(errs *errList, err error) bool {
+	if AllConfigErrors(err) == nil {
+		return false
 	}
-	if opts == "remain" {
-		return "", true
-	}
-	if name == "" {
-		name = strings.ToLower(f.Name)
-	}
-	return name, false
+	errs.add(err)
+	return true
 }
 
-func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value) error {
-	if n.Tag == "!!null" {
-		return nil
+func fieldName(f reflect.StructField) (name string, remain bool) {
+	tag := component.ParseTag(f)
+	if tag.Skip || tag.Inline {
+		return "", false
 	}
-	if n.Kind != yaml.MappingNode {
+	return tag.Name, tag.Remain
+}
+
+// structField is one decodable field of a struct: its tag and where it is.
+type structField struct {
+	tag   component.Tag
+	index []int
+}
+
+// structFields lists the fields of struct type t, with those of inline
+// (embedded) structs, and the index of its ,remain field (nil if none).
+func structFields(t reflect.Type) (fields []structField, remain []int) {
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		tag := component.ParseTag(sf)
+		switch {
+		case tag.Skip:
+		case tag.Remain:
+			remain = []int{i}
+		case tag.Inline:
+			inner, rem := structFields(sf.Type)
+			for _, f := range inner {
+				fields = append(fields, structField{f.tag, append([]int{i}, f.index...)})
+			}
+			if rem != nil {
+				remain = append([]int{i}, rem...)
+			}
+		default:
+			fields = append(fields, structField{tag, []int{i}})
+		}
+	}
+	return fields, remain
+}
+
+// decodeStruct decodes mapping n (nil when absent) into struct v: every
+// key must name a field (or go to the ,remain field); the tags' defaults
+// fill absent fields, required fields must be present and enums hold.
+// Every error of the mapping is reported, not only the first.
+func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value) error {
+	pos := n
+	if n != nil && n.Tag == "!!null" {
+		n = nil
+	}
+	if n != nil && n.Kind != yaml.MappingNode {
 		return d.errf(n, "expected a mapping, got %s", kindName(n))
 	}
-	t := v.Type()
-	fields := map[string]int{}
-	remain := -1
+	fields, remain := structFields(v.Type())
+	byName := map[string]int{}
 	var names []string
-	for i := range t.NumField() {
-		name, rem := fieldName(t.Field(i))
-		if rem {
-			remain = i
-		} else if name != "" {
-			fields[name] = i
-			names = append(names, name)
-		}
+	for i, f := range fields {
+		byName[f.tag.Name] = i
+		names = append(names, f.tag.Name)
 	}
-	seen := map[string]bool{}
+	var errs errList
+	seen, suggested := map[string]bool{}, map[string]bool{}
 	var rest *yaml.Node
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, val := n.Content[i], n.Content[i+1]
+	var content []*yaml.Node
+	if n != nil {
+		content = n.Content
+	}
+	for i := 0; i+1 < len(content); i += 2 {
+		k, val := content[i], content[i+1]
 		if seen[k.Value] {
-			return d.errf(k, "duplicate field %q", k.Value)
+			errs.add(d.errf(k, "duplicate field %q", k.Value))
+			continue
 		}
 		seen[k.Value] = true
-		fi, ok := fields[k.Value]
+		fi, ok := byName[k.Value]
 		if !ok {
-			if remain >= 0 {
+			if remain != nil {
 				if rest == nil {
 					rest = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: k.Line, Column: k.Column}
 				}
 				rest.Content = append(rest.Content, k, val)
 				continue
 			}
-			return d.errf(k, "%s", unknownField(k.Value, names))
+			errs.add(d.errf(k, "%s", unknownField(k.Value, names)))
+			if s := closest(k.Value, names); s != "" {
+				suggested[s] = true // a typo of a required field is one mistake, not two
+			}
+			continue
 		}
-		if err := d.decode(val, v.Field(fi)); err != nil {
-			return err
+		f := fields[fi]
+		if err := d.decode(val, fieldByIndex(v, f.index)); err != nil {
+			if !d.collect(&errs, err) {
+				return err
+			}
+			continue
+		}
+		if err := d.checkEnum(val, f.tag, fieldByIndex(v, f.index)); err != nil {
+			errs.add(err)
 		}
 	}
-	if remain >= 0 && rest != nil {
-		v.Field(remain).Set(reflect.ValueOf(Config{node: rest, file: d.file, used: new(bool)}))
+	for _, f := range fields {
+		if seen[f.tag.Name] {
+			continue
+		}
+		switch {
+		case f.tag.Required && suggested[f.tag.Name]:
+		case f.tag.Required:
+			errs.add(d.errf(pos, "missing required field %q%s", f.tag.Name, enumHint(f.tag.Enum)))
+		case f.tag.Default != "":
+			var dn yaml.Node
+			if err := yaml.Unmarshal([]byte(f.tag.Default), &dn); err != nil {
+				return fmt.Errorf("engine: field %s: invalid default %q: %w", f.tag.Name, f.tag.Default, err)
+			}
+			if err := d.decode(&dn, fieldByIndex(v, f.index)); err != nil {
+				return fmt.Errorf("engine: field %s: invalid default %q: %w", f.tag.Name, f.tag.Default, err)
+			}
+		}
 	}
-	return nil
+	if remain != nil && rest != nil {
+		fieldByIndex(v, remain).Set(reflect.ValueOf(Config{node: rest, file: d.file, used: new(bool)}))
+	}
+	return errs.err()
+}
+
+// fieldByIndex is v.FieldByIndex, allocating nil embedded pointers.
+func fieldByIndex(v reflect.Value, index []int) reflect.Value {
+	for i, x := range index {
+		if i > 0 && v.Kind() == reflect.Pointer {
+			if v.IsNil() {
+				v.Set(reflect.New(v.Type().Elem()))
+			}
+			v = v.Elem()
+		}
+		v = v.Field(x)
+	}
+	return v
+}
+
+// checkEnum checks a decoded string field against its enum: tag.
+func (d *decoder) checkEnum(n *yaml.Node, tag component.Tag, v reflect.Value) error {
+	if len(tag.Enum) == 0 {
+		return nil
+	}
+	for v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return nil
+		}
+		v = v.Elem()
+	}
+	if v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.String {
+		// A list of strings: each element is one of the enum.
+		n = resolve(n)
+		for i := range v.Len() {
+			if e := v.Index(i).String(); !slices.Contains(tag.Enum, e) {
+				at := n
+				if n != nil && i < len(n.Content) {
+					at = n.Content[i]
+				}
+				return d.errf(at, "%s: %q is not allowed (want %s)", tag.Name, e, orList(tag.Enum))
+			}
+		}
+		return nil
+	}
+	if v.Kind() != reflect.String || slices.Contains(tag.Enum, v.String()) {
+		return nil
+	}
+	return d.errf(resolve(n), "%s must be %s, got %q", tag.Name, orList(tag.Enum), v.String())
+}
+
+// orList joins values as "a, b or c".
+func orList(values []string) string {
+	if len(values) < 2 {
+		return strings.Join(values, "")
+	}
+	return strings.Join(values[:len(values)-1], ", ") + " or " + values[len(values)-1]
+}
+
+func enumHint(enum []string) string {
+	if len(enum) == 0 {
+		return ""
+	}
+	return " (" + orList(enum) + ")"
 }
 
 func unknownField(name string, known []string) string {
@@ -572,7 +717,10 @@ type LookupEnv func(name string) (string, bool)
 var lineRE = regexp.MustCompile(`line (\d+)`)
 
 // parseSpec parses a pipeline file's bytes.
-func parseSpec(data []byte, file string, lookup LookupEnv) (*Spec, error) {
+// Every error of the file is reported (a ConfigErrors when there are
+// several): those of the pipeline's own fields and, checked against the
+// specs of reg, those of each stage's kind fields and native config.
+func parseSpec(data []byte, file string, lookup LookupEnv, reg *Registry) (*Spec, error) {
 	if lookup == nil {
 		lookup = os.LookupEnv
 	}
@@ -603,7 +751,8 @@ func parseSpec(data []byte, file string, lookup LookupEnv) (*Spec, error) {
 	}
 	spec := &Spec{File: file}
 	d := decoder{file: file}
-	if err := d.decode(root, reflect.ValueOf(spec).Elem()); err != nil {
+	var errs errList
+	if err := d.decode(root, reflect.ValueOf(spec).Elem()); err != nil && !d.collect(&errs, err) {
 		return nil, err
 	}
 	// Remember where each part was, for later errors.
@@ -631,6 +780,12 @@ func parseSpec(data []byte, file string, lookup LookupEnv) (*Spec, error) {
 		}
 	}
 	spec.src = Config{node: root, file: file}
+	if err := checkStages(spec, reg); err != nil && !d.collect(&errs, err) {
+		return nil, err
+	}
+	if err := errs.err(); err != nil {
+		return nil, err
+	}
 	return spec, nil
 }
 
@@ -765,87 +920,93 @@ func validEnvName(s string) bool {
 	return true
 }
 
-// Resolved returns the spec as YAML with everything a run would use made
-// explicit: defaults applied to every stage, ${VAR} references expanded,
-// paths resolved against the pipeline file. It is what `pipe run
-// --dry-run` prints.
-func (sp *Spec) Resolved() ([]byte, error) {
-	str := func(s string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s} }
-	lit := func(v string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Value: v} }
-	m := func(kv ...any) *yaml.Node {
-		n := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
-		for i := 0; i+1 < len(kv); i += 2 {
-			var v *yaml.Node
-			switch x := kv[i+1].(type) {
-			case *yaml.Node:
-				v = x
-			case string:
-				if x == "" {
-					continue
-				}
-				v = str(x)
-			case Config:
-				if x.IsZero() {
-					continue
-				}
-				v = resolve(x.node)
-			}
-			if v != nil {
-				n.Content = append(n.Content, str(kv[i].(string)), v)
-			}
-		}
-		return n
-	}
-	in, out := sp.Input, sp.Output
-	inMax := in.MaxRecordBytes
-	if inMax == 0 {
-		inMax = max(sp.Defaults.MaxRecordBytes, DefaultMaxRecordBytes)
-	}
-	input := m("type", firstNonEmpty(in.Type, "stdin"), "path", resolvePath(sp.File, in.Path),
-		"codec", firstNonEmpty(in.Codec, CodecLines), "max_record_bytes", inMax.String(),
-		"on_error", firstNonEmpty(in.OnError, sp.Defaults.OnError, OnErrorFail))
-	if in.ValidateUTF8 {
-		input.Content = append(input.Content, str("validate_utf8"), lit("true"))
-	}
-	if in.RejectNUL {
-		input.Content = append(input.Content, str("reject_nul"), lit("true"))
-	}
-	root := m("name", sp.Name, "input", input,
-		"output", m("type", firstNonEmpty(out.Type, "stdout"), "path", resolvePath(sp.File, out.Path),
-			"codec", firstNonEmpty(out.Codec, in.Codec, CodecLines)))
-	if sp.DeadLetter != nil {
-		root.Content = append(root.Content, str("dead_letter"), m("path", resolvePath(sp.File, sp.DeadLetter.Path)))
-	}
-	stages := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
-	for i := range sp.Stages {
-		s := &sp.Stages[i]
-		timeout, onErr, workers, maxBytes := s.effective(sp.Defaults)
-		path := s.Path
-		if path != "" {
-			path = resolvePath(sp.File, path)
-		}
-		code := (*yaml.Node)(nil)
-		if s.Code != "" {
-			code = str(s.Code)
-			if strings.Contains(s.Code, "\n") {
-				code.Style = yaml.LiteralStyle
-			}
-		}
-		st := m("name", s.Name, "type", s.Type, "use", s.Use, "path", path, "code", code, "config", s.Config,
-			"timeout", lit(timeout.String()), "on_error", onErr, "workers", lit(strconv.Itoa(workers)),
-			"max_record_bytes", maxBytes.String(), "schema", s.Schema)
-		if n := resolve(s.Extra.node); n != nil {
-			st.Content = append(st.Content, n.Content...)
-		}
-		stages.Content = append(stages.Content, st)
-	}
-	root.Content = append(root.Content, str("stages"), stages)
+// encodeYAML renders an ordered document (see yamlKV) as YAML: it is how
+// Plan.YAML prints a plan without a second file importing the YAML library.
+func encodeYAML(doc []yamlKV) ([]byte, error) {
 	var b strings.Builder
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)
+	root, err := yamlMapping(doc)
+	if err != nil {
+		return nil, err
+	}
 	if err := enc.Encode(root); err != nil {
 		return nil, err
 	}
 	enc.Close()
 	return []byte(b.String()), nil
+}
+
+func yamlMapping(kvs []yamlKV) (*yaml.Node, error) {
+	str := func(s string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s} }
+	m := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	for _, kv := range kvs {
+		var v *yaml.Node
+		switch x := kv.Value.(type) {
+		case string:
+			if x != "" {
+				v = str(x)
+			}
+		case yamlLiteral:
+			v = &yaml.Node{Kind: yaml.ScalarNode, Value: string(x)}
+		case yamlCode:
+			if x != "" {
+				v = str(string(x))
+				if strings.Contains(string(x), "\n") {
+					v.Style = yaml.LiteralStyle
+				}
+			}
+		case yamlJSON:
+			if x == "" {
+				continue
+			}
+			var doc yaml.Node
+			if err := yaml.Unmarshal([]byte(x), &doc); err != nil {
+				return nil, err
+			}
+			v = resolve(&doc)
+			plainStyle(v)
+			if kv.Key == "" { // inline the mapping's entries
+				if v.Kind == yaml.MappingNode {
+					m.Content = append(m.Content, v.Content...)
+				}
+				continue
+			}
+			if v.Kind == yaml.MappingNode || v.Kind == yaml.SequenceNode {
+				v.Style = yaml.FlowStyle
+			}
+		case []yamlKV:
+			var err error
+			if v, err = yamlMapping(x); err != nil {
+				return nil, err
+			}
+		case [][]yamlKV:
+			v = &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
+			for _, e := range x {
+				n, err := yamlMapping(e)
+				if err != nil {
+					return nil, err
+				}
+				v.Content = append(v.Content, n)
+			}
+		}
+		if v == nil {
+			continue
+		}
+		k := str(kv.Key)
+		k.LineComment = kv.Comment
+		m.Content = append(m.Content, k, v)
+	}
+	return m, nil
+}
+
+// plainStyle drops the quoting of JSON text, so that the emitter quotes
+// only what YAML needs quoted.
+func plainStyle(n *yaml.Node) {
+	if n.Kind == yaml.ScalarNode {
+		n.Style = 0
+	}
+	for _, c := range n.Content {
+		plainStyle(c)
+	}
 }

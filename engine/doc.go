@@ -35,9 +35,11 @@
 // # Timeouts
 //
 // Every Transform call gets a context whose deadline is the stage's
-// per-record timeout (default 5s, 0 for none); a TransformBatch call gets the
-// same deadline for the whole batch. When a call overruns, its context is
-// cancelled with an error wrapping ErrStageTimeout (between 1 and 1.25 times
+// per-record timeout (default 5s, 0 for none): ctx.Deadline() reports it; a
+// TransformBatch call gets the same deadline for the whole batch. When a call
+// overruns, its context is done, ctx.Err() is context.DeadlineExceeded and
+// its cause an error matching both ErrStageTimeout and
+// context.DeadlineExceeded (between 1 and 1.25 times
 // the timeout after the call began: a watchdog ticks at a quarter of the
 // timeout, which keeps the cost of a call to an uncontended lock), and the
 // record fails with it, whatever the call returns. When a batch call fails as a whole
@@ -47,10 +49,22 @@
 // wazero's close-on-context-done, an rpc call deadline); native Go code is
 // cooperative and must honour ctx.
 //
+// # Components
+//
+// A Registry (DefaultRegistry unless WithRegistry; Clone for an isolated
+// copy) holds the stage kinds (KindSpec), the native transformers (Native)
+// and the inputs, outputs and codecs. Each carries a component.Spec of its
+// configuration, reflected from the struct it decodes into: Parse checks
+// every stage's config: and kind fields against it, PipelineSchema turns it
+// into a JSON Schema, and `pipe stages NAME` and docs/reference print it.
+// A kind also says its filter-mode flag, the files its stages depend on
+// (Pipeline.Files) and whether a change applies live (Pipeline.CheckLive).
+//
 // # Errors
 //
 // Configuration errors are *ConfigError values ("FILE:LINE:COL: message");
-// the CLI exits 2 for them. A record that fails takes its stage's on_error
+// a file with several mistakes gives a ConfigErrors holding every one
+// (errors.As to *ConfigError finds the first). The CLI exits 2 for them. A record that fails takes its stage's on_error
 // policy: fail stops the pipeline with a *StageError naming the stage, the
 // input record number and the cause (exit 1); drop counts it and goes on;
 // dead_letter writes it as a JSON line (time, stage, record_number, error,

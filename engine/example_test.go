@@ -126,3 +126,40 @@ func ExampleBuild() {
 	// OR source=hamlet
 	// NOT source=hamlet
 }
+
+// Every effective setting of a built pipeline, and what a reload would
+// change.
+func ExamplePipeline_Plan() {
+	build := func(yaml string) *engine.Pipeline {
+		spec, err := engine.Parse([]byte(yaml), "plan.yaml")
+		if err != nil {
+			panic(err)
+		}
+		p, err := engine.Build(spec)
+		if err != nil {
+			panic(err)
+		}
+		return p
+	}
+	old := build(`
+defaults: {max_record_bytes: 64KiB, timeout: 2s}
+stages: [{name: shout, type: native, use: case, config: {to: upper}}]
+`)
+	pl := old.Plan()
+	fmt.Println("input limit:", pl.Input.MaxRecordBytes, "stage timeout:", pl.Stages[0].Timeout)
+
+	next := build(`
+output: {type: file, path: out.txt}
+defaults: {max_record_bytes: 1KiB, timeout: 2s}
+stages: [{name: shout, type: native, use: case, config: {to: upper}}]
+`)
+	for _, c := range pl.Diff(next.Plan()) {
+		fmt.Printf("%s (restart: %v)\n", c, c.Restart)
+	}
+	// Output:
+	// input limit: 64KiB stage timeout: 2s
+	// input.max_record_bytes: 64KiB → 1KiB (restart: false)
+	// output.type: stdout → file (restart: true)
+	// output.path: (none) → out.txt (restart: true)
+	// stages.shout.max_record_bytes: 64KiB → 1KiB (restart: false)
+}

@@ -26,7 +26,7 @@ import (
 // source produces input batches on out until the end of input, ctx (the
 // caller's context: stop reading) is done, or the run fails.
 type source interface {
-	run(ctx context.Context, p *Pipeline, rs *runState, in *counters, out chan<- *batch) error
+	run(ctx context.Context, r *run, rs *runState, out chan<- *batch) error
 	// interruptible reports whether run returns promptly once ctx is done
 	// (no read that can block for ever, as on stdin).
 	interruptible() bool
@@ -49,19 +49,9 @@ func (s *readerSource) interruptible() bool {
 	return true
 }
 
-func (s *readerSource) run(ctx context.Context, p *Pipeline, rs *runState, c *counters, out chan<- *batch) error {
-	spec := &p.spec.Input
-	policy := firstNonEmpty(spec.OnError, p.spec.Defaults.OnError, OnErrorFail)
-	maxBytes := int(spec.MaxRecordBytes)
-	if maxBytes == 0 {
-		maxBytes = int(p.spec.Defaults.MaxRecordBytes)
-	}
-	if maxBytes == 0 {
-		maxBytes = int(DefaultMaxRecordBytes)
-	}
-	in := &inputRun{ctx: ctx, rs: rs, c: c, out: out, policy: policy, maxBytes: maxBytes,
-		opt: codec.Options{Codec: firstNonEmpty(spec.Codec, CodecLines), MaxBytes: maxBytes,
-			ValidateUTF8: spec.ValidateUTF8, RejectNUL: spec.RejectNUL}}
+func (s *readerSource) run(ctx context.Context, r *run, rs *runState, out chan<- *batch) error {
+	in := &inputRun{ctx: ctx, rs: rs, c: r.in, out: out, settings: &r.input}
+	in.apply(r.input.Load())
 	in.b = getBatch()
 	defer func() { putBatch(in.b) }()
 	for _, nr := range s.readers {
@@ -92,14 +82,20 @@ type inputRun struct {
 	rs       *runState
 	c        *counters
 	out      chan<- *batch
-	policy   string
-	maxBytes int
+	settings *atomic.Pointer[InputPlan] // the run's: a reload may replace them
+	cur      *InputPlan                 // the settings in use
 	opt      codec.Options
 	name     string
 	num      int64  // records read so far
 	b        *batch // the batch being filled
 	failErr  error  // a record error under on_error: fail
 	stopped  bool   // the run stopped taking input
+}
+
+// apply takes the input settings s for the records read from now on.
+func (in *inputRun) apply(s *InputPlan) {
+	in.cur = s
+	in.opt = codec.Options{Codec: s.Codec, MaxBytes: int(s.MaxRecordBytes), ValidateUTF8: s.ValidateUTF8, RejectNUL: s.RejectNUL}
 }
 
 // send hands the current batch on (if it has records) and starts a new one.
@@ -125,7 +121,7 @@ func (in *inputRun) bad(re *codec.RecordError) {
 	}
 	in.num++
 	in.c.in.Add(1)
-	in.failErr = inputFailed(in.rs, in.policy, in.maxBytes, in.c, in.name, in.num, re)
+	in.failErr = inputFailed(in.rs, in.cur, in.c, in.name, in.num, re)
 }
 
 // minRead is the least free space a read into a batch's arena gets.
@@ -154,6 +150,13 @@ func (in *inputRun) readLines(r io.Reader) error {
 		}
 		n, err := r.Read(b.arena[len(b.arena):cap(b.arena)])
 		b.arena = b.arena[:len(b.arena)+n]
+		if s := in.settings.Load(); s != in.cur {
+			// A reload changed them: for what was not framed yet, so
+			// that whatever was sent after the reload took effect
+			// meets them (a read may have been waiting since before).
+			in.apply(s)
+			sp.SetOptions(in.opt)
+		}
 		switch {
 		case err == io.EOF:
 			eof = true
@@ -215,6 +218,9 @@ func (in *inputRun) carry(keep int) {
 
 // readRaw reads the whole stream as one record.
 func (in *inputRun) readRaw(r io.Reader) error {
+	if s := in.settings.Load(); s != in.cur { // a reload changed them
+		in.apply(s)
+	}
 	cr := codec.NewReader(r, in.opt)
 	for {
 		data, err := cr.Next()
@@ -248,31 +254,20 @@ func displayName(n string) string {
 	return n
 }
 
-func inputFailed(rs *runState, policy string, maxBytes int, c *counters, name string, num int64, re *codec.RecordError) error {
+func inputFailed(rs *runState, s *InputPlan, c *counters, name string, num int64, re *codec.RecordError) error {
 	var cause error
 	switch {
 	case errors.Is(re, codec.ErrTooLarge):
-		cause = fmt.Errorf("%w: %d bytes (max_record_bytes is %s)", ErrRecordTooLarge, re.Size, ByteSize(maxBytes))
+		cause = fmt.Errorf("%w: %d bytes (max_record_bytes is %s)", ErrRecordTooLarge, re.Size, s.MaxRecordBytes)
 	default:
 		cause = fmt.Errorf("%w: %v", ErrInvalidRecord, re.Err)
 	}
 	if name != "" {
 		cause = fmt.Errorf("%s: %w", name, cause)
 	}
-	c.errors.Add(1)
 	rec := &Record{Data: re.Data}
 	rec.SetNumber(num)
-	switch policy {
-	case OnErrorDrop:
-		return nil
-	case OnErrorDeadLetter:
-		if err := rs.dl.write("input", rec, cause); err != nil {
-			return err
-		}
-		c.dead.Add(1)
-		return nil
-	}
-	return &StageError{Stage: "input", Op: "read", Record: num, Err: cause}
+	return onError(s.OnError, rs, c, "input", rec, cause, &StageError{Stage: "input", Op: "read", Record: num, Err: cause})
 }
 
 // funcSource adapts a Source; records are batched with a short linger so
@@ -283,7 +278,8 @@ func (s *funcSource) interruptible() bool { return false }
 
 const linger = 5 * time.Millisecond
 
-func (s *funcSource) run(ctx context.Context, p *Pipeline, rs *runState, c *counters, out chan<- *batch) error {
+func (s *funcSource) run(ctx context.Context, r *run, rs *runState, out chan<- *batch) error {
+	c := r.in
 	type item struct {
 		rec *Record
 		err error
@@ -372,6 +368,8 @@ func (s *funcSource) run(ctx context.Context, p *Pipeline, rs *runState, c *coun
 type sink interface {
 	write(rs *runState, c *counters, b *batch, more bool) error
 	flush() error
+	// use sets the output settings for the batches that follow.
+	use(settings OutputPlan)
 }
 
 // errOutputClosed stops a run whose reader went away (| head -1): like grep,
@@ -389,6 +387,16 @@ type writerSink struct {
 	validate bool
 	policy   string
 	compact  bytes.Buffer
+}
+
+func newWriterSink(w io.Writer, settings OutputPlan) *writerSink {
+	s := &writerSink{w: w}
+	s.use(settings)
+	return s
+}
+
+func (s *writerSink) use(o OutputPlan) {
+	s.codec, s.validate, s.policy = o.Codec, o.Validate, o.OnError
 }
 
 func (s *writerSink) write(rs *runState, c *counters, b *batch, more bool) error {
@@ -503,19 +511,8 @@ func (s *writerSink) writeErr(err error) error {
 }
 
 func (s *writerSink) invalid(rs *runState, c *counters, r *Record) error {
-	c.errors.Add(1)
 	cause := fmt.Errorf("%w: not one JSON value (output codec is ndjson)", ErrInvalidRecord)
-	switch s.policy {
-	case OnErrorDrop:
-		return nil
-	case OnErrorDeadLetter:
-		if err := rs.dl.write("output", r, cause); err != nil {
-			return err
-		}
-		c.dead.Add(1)
-		return nil
-	}
-	return &StageError{Stage: "output", Op: "write", Record: r.Number(), Err: cause}
+	return onError(s.policy, rs, c, "output", r, cause, &StageError{Stage: "output", Op: "write", Record: r.Number(), Err: cause})
 }
 
 func (s *writerSink) flush() error {
@@ -540,6 +537,8 @@ func (s *funcSink) write(rs *runState, c *counters, b *batch, more bool) error {
 }
 
 func (s *funcSink) flush() error { return nil }
+
+func (s *funcSink) use(OutputPlan) {}
 
 // deadLetter writes failed records as JSON lines.
 type deadLetter struct {
@@ -594,21 +593,19 @@ func (d *deadLetter) close() error {
 }
 
 // openInput returns the configured input as a source.
-func (p *Pipeline) openInput(stdin io.Reader) (source, error) {
-	spec := p.spec
-	if spec.Input.Type != "file" {
+func (r *run) openInput(stdin io.Reader) (source, error) {
+	spec := r.p.spec
+	if r.p.plan.Input.Type != "file" {
 		if stdin == nil {
 			stdin = os.Stdin
 		}
-		p.inputRead.Store(0)
-		p.inputSize.Store(0)
 		if f, ok := stdin.(*os.File); ok {
 			// stdin redirected from a file (pipe run FILE < big.log) has a
 			// known size: count what is read, for Progress.
 			if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
 				off, _ := f.Seek(0, io.SeekCurrent)
-				p.inputSize.Store(st.Size() - off)
-				stdin = countingReader{f, &p.inputRead}
+				r.inputSize.Store(st.Size() - off)
+				stdin = countingReader{f, &r.inputRead}
 			}
 		}
 		return &readerSource{readers: []namedReader{{open: func() (io.ReadCloser, error) { return io.NopCloser(stdin), nil }}}}, nil
@@ -632,13 +629,12 @@ func (p *Pipeline) openInput(stdin io.Reader) (source, error) {
 			return nil, errAtField(spec.Input.src, spec.File, "path", "cannot read input: %v", err)
 		}
 		fh.Close()
-		rs = append(rs, namedReader{name: f, file: true, open: func() (io.ReadCloser, error) { return openMaybeCompressed(f, &p.inputRead) }})
+		rs = append(rs, namedReader{name: f, file: true, open: func() (io.ReadCloser, error) { return openMaybeCompressed(f, &r.inputRead) }})
 	}
 	if len(rs) == 0 {
 		return nil, errAtField(spec.Input.src, spec.File, "path", "input %q matches no file", spec.Input.Path)
 	}
-	p.inputRead.Store(0)
-	p.inputSize.Store(total)
+	r.inputSize.Store(total)
 	return &readerSource{readers: rs}, nil
 }
 
@@ -696,13 +692,13 @@ func openMaybeCompressed(path string, read *atomic.Int64) (io.ReadCloser, error)
 // openOutput returns the configured output writer and its closer.
 func (p *Pipeline) openOutput(stdout io.Writer) (io.Writer, func() error, error) {
 	spec := p.spec
-	if spec.Output.Type != "file" {
+	if p.plan.Output.Type != "file" {
 		if stdout == nil {
 			stdout = os.Stdout
 		}
 		return stdout, func() error { return nil }, nil
 	}
-	path := resolvePath(spec.File, spec.Output.Path)
+	path := p.plan.Output.Path
 	f, err := os.Create(path)
 	if err != nil {
 		return nil, nil, errAtField(spec.Output.src, spec.File, "path", "cannot write output: %v", err)

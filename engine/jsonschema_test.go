@@ -57,7 +57,8 @@ func TestPipelineSchema(t *testing.T) {
 	}
 	check("full", []byte("name: x\ninput: {type: file, path: a, codec: ndjson, max_record_bytes: 2MiB, validate_utf8: true}\n"+
 		"dead_letter: {path: d}\ndefaults: {timeout: 250ms, workers: 2, on_error: drop}\n"+
-		"stages:\n  - {name: a, type: native, use: x, timeout: 0, memory_limit: 16MiB, schema: {type: object}}\n"), true)
+		"stages:\n  - {name: a, type: native, use: x, timeout: 0, schema: {type: object}}\n"), true)
+	check("a field the native kind does not have", []byte("stages:\n  - {name: a, type: native, use: x, memory_limit: 16MiB}\n"), false)
 	check("typo", []byte("stagse: []\n"), false)
 	check("bad codec", []byte("input: {codec: csv}\n"), false)
 	check("bad type", []byte("stages: [{name: a, type: cobol}]\n"), false)

@@ -155,7 +155,7 @@ func TestRunLiveRefusesInputChange(t *testing.T) {
 	var out strings.Builder
 	done := make(chan error, 1)
 	go func() { done <- p.RunLive(context.Background(), pr, &out, reloads) }()
-	if err := <-res; !errors.Is(err, ErrReloadRefused) || !strings.Contains(err.Error(), "input changed") {
+	if err := <-res; !errors.Is(err, ErrReloadRefused) || !strings.Contains(err.Error(), "input.codec changed (lines → ndjson): cannot apply without a restart") {
 		t.Fatalf("err = %v", err)
 	}
 	fmt.Fprintln(pw, "a")

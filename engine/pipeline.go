@@ -54,7 +54,7 @@ func buildOptions(opts []Option) options {
 // base of relative paths. Errors are *ConfigError values.
 func Parse(data []byte, file string, opts ...Option) (*Spec, error) {
 	o := buildOptions(opts)
-	return parseSpec(data, file, o.lookup)
+	return parseSpec(data, file, o.lookup, o.reg)
 }
 
 // Load reads, parses and builds the pipeline file at path.
@@ -70,33 +70,31 @@ func Load(path string, opts ...Option) (*Pipeline, error) {
 	return Build(spec, opts...)
 }
 
-// Pipeline is a built pipeline: validated, with every stage built. Build does
-// no I/O; scripts, modules and plugins are loaded by Load (or by the first
-// Run). A Pipeline can run several times, one run at a time; Close releases
-// what its stages loaded.
+// Pipeline is a built pipeline: validated, resolved into its Plan, with
+// every stage built. Build does no I/O; scripts, modules and plugins are
+// loaded by Load (or by the first Run). A Pipeline is a reusable value: each
+// run has its own counters and stage instances (one run at a time); Close
+// releases what its stages loaded.
 type Pipeline struct {
 	spec   *Spec
+	plan   Plan
 	opts   options
 	stages []*stageExec
 
 	mu      sync.Mutex
 	loaded  bool
 	running bool
-	stats   []*counters
-	inStats *counters
-	ready   atomic.Bool
-
-	inputRead, inputSize atomic.Int64
-
-	current  *Pipeline   // RunLive: the version whose stages run now
-	versions []*Pipeline // RunLive: every version that ran, in order
+	last    atomic.Pointer[run] // the current or last run: Stats, Ready, Progress
 }
 
 // Progress reports how many bytes of the input files the current or last
 // run has read (compressed bytes for .gz and .zst), of how many; total is 0
 // when the input is not files.
 func (p *Pipeline) Progress() (read, total int64) {
-	return p.inputRead.Load(), p.inputSize.Load()
+	if r := p.last.Load(); r != nil {
+		return r.inputRead.Load(), r.inputSize.Load()
+	}
+	return 0, 0
 }
 
 // Build validates spec and builds every stage (no I/O). Errors are
@@ -106,15 +104,19 @@ func Build(spec *Spec, opts ...Option) (*Pipeline, error) {
 	if err := spec.validate(); err != nil {
 		return nil, err
 	}
-	p := &Pipeline{spec: spec, opts: o, inStats: &counters{}}
+	p := &Pipeline{spec: spec, opts: o}
 	codec := firstNonEmpty(spec.Input.Codec, CodecLines)
+	var errs errList // every stage's errors, not only the first's
 	for i := range spec.Stages {
 		s := &spec.Stages[i]
 		if err := resolvePlugin(spec, s, o); err != nil {
-			return nil, err
+			if !errs.add(err) || AllConfigErrors(err) == nil {
+				return nil, err
+			}
+			continue
 		}
-		timeout, onErr, workers, maxBytes := s.effective(spec.Defaults)
 		kind := s.Type
+		timeout := resolveStage(spec, s, codec).Timeout // what the kind may want to know
 		events := &StageEvents{stage: s.Name, kind: kind, hook: o.events}
 		var st Stage
 		switch {
@@ -122,35 +124,62 @@ func Build(spec *Spec, opts ...Option) (*Pipeline, error) {
 			if kind == "" {
 				kind = "go"
 			}
+			events.kind = kind
 			st = goStage{s.New}
 		case kind == "":
-			return nil, s.Errorf("", "stage %s has no type (want one of: %s)", quote(s.Name), kindList(o.reg))
+			errs.add(s.Errorf("", "stage %s has no type (want one of: %s)", quote(s.Name), kindList(o.reg)))
+			continue
 		default:
 			build, ok := o.reg.Kind(kind)
 			if !ok {
-				msg := fmt.Sprintf("unknown stage type %q (want one of: %s)", kind, kindList(o.reg))
-				if reserved[kind] {
-					msg = fmt.Sprintf("stage type %q is not built into this binary (available: %s)", kind, kindList(o.reg))
-				}
-				return nil, s.Errorf("type", "%s", msg)
+				errs.add(s.Errorf("type", "unknown stage type %q (want one of: %s)", kind, kindList(o.reg)))
+				continue
 			}
 			env := &BuildEnv{Registry: o.reg, Codec: codec, Timeout: timeout, Logger: o.log.With("stage", s.Name, "kind", kind), Events: events}
 			var err error
 			st, err = build(s, env)
 			if err != nil {
-				return nil, err
+				if AllConfigErrors(err) == nil {
+					return nil, err
+				}
+				errs.add(err)
+				continue
 			}
 			if keys := s.Extra.Keys(); len(keys) > 0 && !s.Extra.decoded() {
-				return nil, s.Extra.Errorf(keys[0], "%s", unknownField(keys[0], stageFields())+" (for a "+kind+" stage)")
+				errs.add(s.Extra.Errorf(keys[0], "%s", unknownField(keys[0], stageFields())+" (for a "+kind+" stage)"))
+				continue
 			}
 		}
-		p.stages = append(p.stages, &stageExec{
-			spec: s, events: events, name: s.Name, kind: kind, stage: st, timeout: timeout, onError: onErr,
-			workers: workers, maxBytes: int(maxBytes),
-			log: o.log.With("stage", s.Name, "kind", kind),
-		})
+		p.stages = append(p.stages, &stageExec{spec: s, events: events, stage: st, level: i + 1,
+			log: o.log.With("stage", s.Name, "kind", kind)})
+	}
+	// Every setting, resolved once: the stages and the runner read it here.
+	p.plan = resolvePlan(spec)
+	for i, s := range p.stages {
+		s.plan = p.plan.Stages[i]
+	}
+	if err := checkDeadLetter(spec, p.plan); err != nil {
+		return nil, err
+	}
+	if err := errs.err(); err != nil {
+		return nil, err
 	}
 	return p, nil
+}
+
+// checkDeadLetter: a policy of dead_letter needs a dead_letter: file.
+func checkDeadLetter(spec *Spec, pl Plan) error {
+	if pl.DeadLetter != "" {
+		return nil
+	}
+	need := pl.Input.OnError == OnErrorDeadLetter || pl.Output.OnError == OnErrorDeadLetter
+	for _, s := range pl.Stages {
+		need = need || s.OnError == OnErrorDeadLetter
+	}
+	if need {
+		return errAtField(spec.src, spec.File, "stages", "on_error: dead_letter needs a dead_letter: {path: FILE} in the pipeline")
+	}
+	return nil
 }
 
 // stageFields are the fields every stage has.
@@ -165,10 +194,10 @@ func resolvePlugin(spec *Spec, s *StageSpec, o options) error {
 		return nil
 	}
 	name, constraint, versioned := strings.Cut(s.Use, "@")
-	if !versioned && (s.Type == "" || s.Type == "native") {
+	if !versioned && (s.Type == "" || s.Type == nativeKind.Name) {
 		if _, ok := o.reg.LookupNative(name); ok {
 			if s.Type == "" {
-				s.Type = "native"
+				s.Type = nativeKind.Name
 			}
 			return nil
 		}
@@ -184,7 +213,7 @@ func resolvePlugin(spec *Spec, s *StageSpec, o options) error {
 		return s.Errorf("use", "%v", err)
 	}
 	if !ok {
-		if versioned || (s.Type != "" && s.Type != "native") {
+		if versioned || (s.Type != "" && s.Type != nativeKind.Name) {
 			return s.Errorf("use", "no plugin named %q in the plugin directories", name)
 		}
 		return nil
@@ -204,8 +233,6 @@ func resolvePlugin(spec *Spec, s *StageSpec, o options) error {
 	}
 	return nil
 }
-
-var reserved = map[string]bool{"lua": true, "js": true, "wasm": true, "rpc": true, "native": true}
 
 func kindList(r *Registry) string {
 	s := ""
@@ -234,23 +261,31 @@ func (p *Pipeline) loadLocked(ctx context.Context) error {
 	if p.loaded {
 		return nil
 	}
+	var errs errList // the config errors of every stage, not only the first's
 	for _, s := range p.stages {
 		if !s.spec.Schema.IsZero() && s.schema == nil {
 			sch, err := compileSchema(s.spec)
 			if err != nil {
-				return err
+				if AllConfigErrors(err) == nil {
+					return err
+				}
+				errs.add(err)
+				continue
 			}
 			s.schema = sch
 		}
 		if l, ok := s.stage.(Loader); ok {
 			if err := l.Load(ctx); err != nil {
-				var ce *ConfigError
-				if errors.As(err, &ce) {
-					return err
+				if AllConfigErrors(err) != nil {
+					errs.add(err)
+					continue
 				}
-				return &StageError{Stage: s.name, Kind: s.kind, Op: "load", Err: err}
+				return &StageError{Stage: s.plan.Name, Kind: s.plan.Kind, Op: "load", Err: err}
 			}
 		}
+	}
+	if err := errs.err(); err != nil {
+		return err
 	}
 	p.loaded = true
 	return nil
@@ -262,185 +297,9 @@ func (p *Pipeline) Close() error {
 	for _, s := range p.stages {
 		if c, ok := s.stage.(io.Closer); ok {
 			if err := c.Close(); err != nil {
-				errs = append(errs, &StageError{Stage: s.name, Kind: s.kind, Op: "close", Err: err})
+				errs = append(errs, &StageError{Stage: s.plan.Name, Kind: s.plan.Kind, Op: "close", Err: err})
 			}
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// Run runs the pipeline with its configured input and output: type stdin
-// reads stdin, type stdout writes stdout, type file opens the spec's files.
-//
-// Cancelling ctx stops reading input; the records already read are still
-// processed, stages are flushed and the output is written before Run returns
-// ctx's error. Run returns a *StageError when a stage fails under on_error:
-// fail, a *ConfigError when an input or output cannot be opened.
-func (p *Pipeline) Run(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
-	in, err := p.openInput(stdin)
-	if err != nil {
-		return err
-	}
-	out, closeOut, err := p.openOutput(stdout)
-	if err != nil {
-		return err
-	}
-	err = p.run(ctx, in, p.newWriterSink(out))
-	if cerr := closeOut(); cerr != nil && err == nil {
-		err = &StageError{Stage: "output", Op: "write", Err: cerr}
-	}
-	return err
-}
-
-// RunReader runs the pipeline over r and w with the configured codecs,
-// whatever the configured input and output types.
-func (p *Pipeline) RunReader(ctx context.Context, r io.Reader, w io.Writer) error {
-	return p.run(ctx, &readerSource{readers: []namedReader{{name: "", open: func() (io.ReadCloser, error) { return io.NopCloser(r), nil }}}},
-		p.newWriterSink(w))
-}
-
-// Source yields input records for Stream; it returns io.EOF at the end.
-type Source func(ctx context.Context) (*Record, error)
-
-// Sink receives output records from Stream, in order. An error stops the run.
-type Sink func(*Record) error
-
-// Stream runs the pipeline from src to sink without codecs: records go in
-// and come out as they are. Records without a number are numbered in order.
-func (p *Pipeline) Stream(ctx context.Context, src Source, sink Sink) error {
-	return p.run(ctx, &funcSource{next: src}, &funcSink{fn: sink})
-}
-
-// Process runs the pipeline over recs and returns the output records.
-func (p *Pipeline) Process(ctx context.Context, recs ...*Record) ([]*Record, error) {
-	i := 0
-	var out []*Record
-	err := p.Stream(ctx, func(context.Context) (*Record, error) {
-		if i == len(recs) {
-			return nil, io.EOF
-		}
-		i++
-		return recs[i-1], nil
-	}, func(r *Record) error {
-		c := r.Clone()
-		out = append(out, c)
-		return nil
-	})
-	return out, err
-}
-
-func (p *Pipeline) outCodec() string {
-	return firstNonEmpty(p.spec.Output.Codec, p.spec.Input.Codec, CodecLines)
-}
-
-func (p *Pipeline) validateOutput() bool {
-	return p.outCodec() == CodecNDJSON && (len(p.stages) > 0 || firstNonEmpty(p.spec.Input.Codec, CodecLines) != CodecNDJSON)
-}
-
-// StageStats are the counts of one stage (or of the input or output).
-// For every stage: In = Passed + Dropped + Errors.
-type StageStats struct {
-	Name         string
-	Kind         string
-	In           int64  // records that entered
-	InBytes      int64  // bytes of the records that entered (stages only)
-	Passed       int64  // records that produced at least one output
-	Out          int64  // records emitted (splits count each)
-	Dropped      int64  // records the stage dropped (emitted nothing)
-	Errors       int64  // records that failed (timeouts and too large included)
-	DeadLettered int64  // failed records written to the dead-letter file
-	Timeouts     int64  // failed records that timed out
-	Busy         int64  // nanoseconds spent in the stage's transformers
-	Restarts     int64  // restarts of the stage's runtime (rpc plugins), over the pipeline's life
-	Plugin       string // NAME@VERSION when the stage runs a plugin from a plugin directory
-	// BatchLatency counts batches by the time the stage took for them:
-	// BatchLatency[i] batches took at most LatencyBuckets[i] (and more than
-	// the bound before); the last element counts the slower ones. Nil when
-	// no batch went through.
-	BatchLatency []int64
-}
-
-// add adds o's counts to st's.
-func (st *StageStats) add(o StageStats) {
-	st.In += o.In
-	st.InBytes += o.InBytes
-	st.Passed += o.Passed
-	st.Out += o.Out
-	st.Dropped += o.Dropped
-	st.Errors += o.Errors
-	st.DeadLettered += o.DeadLettered
-	st.Timeouts += o.Timeouts
-	st.Busy += o.Busy
-	if o.BatchLatency != nil && st.BatchLatency == nil {
-		st.BatchLatency = make([]int64, len(o.BatchLatency))
-	}
-	for i, n := range o.BatchLatency {
-		st.BatchLatency[i] += n
-	}
-}
-
-// Ready reports whether a run is under way with every stage instance open
-// (what /readyz serves).
-func (p *Pipeline) Ready() bool { return p.ready.Load() }
-
-// Stats returns the counts of the current or last run: the input first, then
-// every stage in order, then the output. After a live run switched versions
-// (RunLive), the stages are those of the version active last, each with the
-// counts of every version's stage of the same name added up, so that they
-// cover the whole run.
-func (p *Pipeline) Stats() []StageStats {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var out []StageStats
-	in := p.inStats.snapshot("input", "")
-	out = append(out, in)
-	stages, stats := p.stages, p.stats
-	type version struct {
-		stages []*stageExec
-		stats  []*counters
-	}
-	var earlier []version
-	if c := p.current; c != nil && c != p { // a live run switched versions
-		for _, v := range p.versions {
-			if v == c {
-				continue
-			}
-			if v != p {
-				v.mu.Lock()
-			}
-			earlier = append(earlier, version{v.stages, v.stats})
-			if v != p {
-				v.mu.Unlock()
-			}
-		}
-		c.mu.Lock()
-		stages, stats = c.stages, c.stats
-		c.mu.Unlock()
-	}
-	for i, s := range stages {
-		st := StageStats{Name: s.name, Kind: s.kind}
-		if i < len(stats) {
-			st = stats[i].snapshot(s.name, s.kind)
-		}
-		st.Restarts = s.events.restarts.Load()
-		st.Plugin = s.spec.Plugin()
-		for _, v := range earlier {
-			for j, e := range v.stages {
-				if e.name == s.name && j < len(v.stats) {
-					st.add(v.stats[j].snapshot(e.name, e.kind))
-					st.Restarts += e.events.restarts.Load()
-				}
-			}
-		}
-		out = append(out, st)
-	}
-	if len(p.stats) > len(p.stages) {
-		out = append(out, p.stats[len(p.stages)].snapshot("output", ""))
-	}
-	return out
-}
-
-func (p *Pipeline) newWriterSink(w io.Writer) *writerSink {
-	return &writerSink{w: w, codec: p.outCodec(), validate: p.validateOutput(),
-		policy: firstNonEmpty(p.spec.Defaults.OnError, OnErrorFail)}
 }

@@ -2,13 +2,19 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"log/slog"
+	"maps"
+	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/pipe-dev/pipe/component"
 )
 
 // NativeFunc makes one instance of a Go transformer from the stage's config:
@@ -19,8 +25,92 @@ type NativeFunc func(cfg Config) (Transformer, error)
 // Native describes a Go transformer registered by name (type: native, use: NAME).
 type Native struct {
 	Name    string
-	Summary string // one line, shown by `pipe help native`
+	Summary string // one line, shown by `pipe stages`
 	New     NativeFunc
+	// Config is the zero value of the struct New decodes cfg into (or a
+	// pointer to one). Its fields and tags (see package component) are the
+	// transformer's spec: checked when the pipeline file is parsed, shown
+	// by `pipe stages NAME`, `pipe schema` and the reference docs. nil
+	// leaves the config open: any config: is accepted until New checks it.
+	Config any
+	// Doc is a longer description (Markdown), Examples show the
+	// transformer in a pipeline file.
+	Doc      string
+	Examples []component.Example
+}
+
+// Spec returns the transformer's component spec.
+func (n Native) Spec() component.Spec {
+	s := component.New(component.ClassNative, n.Name, n.Summary, n.Config)
+	s.Doc, s.Examples = n.Doc, n.Examples
+	return s
+}
+
+// KindSpec describes a stage kind (type: NAME): how it builds stages, the
+// fields it adds to a stage, and what the command line and a live reload
+// need to know about it, so that nothing outside the kind's package names
+// it.
+type KindSpec struct {
+	Name    string
+	Summary string // one line
+	Doc     string // longer description (Markdown)
+	Build   KindFunc
+	// Options is the zero value of the struct the kind decodes the stage's
+	// own fields into (spec.Extra.Decode): modules:, memory_limit:, args:,
+	// ... Its fields and tags make the kind's spec; nil leaves the kind's
+	// fields open (any field is accepted by the schema; fields the kind
+	// does not decode are still reported as unknown when it is built).
+	Options  any
+	Examples []component.Example
+	// Flag, if not nil, is the kind's filter-mode flag: pipe run --NAME VALUE.
+	Flag *FilterFlag
+	// Files returns the files and directories a stage of this kind depends
+	// on, absolute or relative to the pipeline file (StageSpec.Resolve):
+	// what `pipe run --watch` watches besides the pipeline file and
+	// schema files. nil means the stage's path:, if any.
+	Files func(s *StageSpec) []string
+	// Live reports whether a stage built from next can replace the stages
+	// of this kind running now in a live run (pipe run --watch, SIGHUP); an
+	// error refuses the reload and says why (a Go .so cannot be unloaded).
+	// It is called before next is loaded; prev is the running stage of the
+	// same name, nil if there is none. nil means every change applies live.
+	Live func(prev Stage, next *StageSpec) error
+}
+
+// FilterFlag is a kind's flag in filter mode (pipe run --NAME VALUE,
+// repeatable, stages in order).
+type FilterFlag struct {
+	// Value names what the flag takes, for --help: CODE, PATH, NAME|PATH.
+	Value string
+	Usage string
+	// Set fills the stage's fields from the flag's value (code:, path:,
+	// use:).
+	Set func(s *StageSpec, value string)
+	// Args, if not empty, is the kind's list field that --arg VALUE after
+	// the flag appends to (rpc: "args").
+	Args string
+}
+
+// Spec returns the kind's component spec.
+func (k KindSpec) Spec() component.Spec {
+	s := component.New(component.ClassKind, k.Name, k.Summary, k.Options)
+	s.Doc, s.Examples = k.Doc, k.Examples
+	return s
+}
+
+// StageFiles returns the files a stage of this kind depends on, resolved
+// against the pipeline file (see Files).
+func (k KindSpec) StageFiles(s *StageSpec) []string {
+	var files []string
+	if k.Files != nil {
+		files = k.Files(s)
+	} else if s.Path != "" {
+		files = []string{s.Path}
+	}
+	for i, f := range files {
+		files[i] = s.Resolve(f)
+	}
+	return files
 }
 
 // Stage is a built stage: what a kind returns for one StageSpec. Work that
@@ -129,20 +219,27 @@ type ResolvedPlugin struct {
 // *ConfigError at the stage's path: field, wrapping it.
 type PluginLoader func(ctx context.Context, path string) (NativeFunc, error)
 
-// Registry holds stage kinds and named native transformers. It is a value:
-// tests and embedders can make their own with NewRegistry; the package-level
-// functions use DefaultRegistry.
+// Registry holds the components a pipeline can use: stage kinds, named
+// native transformers, and the specs of inputs, outputs and codecs. It is a
+// value: tests and embedders make their own with NewRegistry, or Clone one
+// (DefaultRegistry, say) to add to an isolated copy; the package-level
+// functions use DefaultRegistry. Its methods are safe for concurrent use.
 type Registry struct {
-	mu      sync.RWMutex
-	kinds   map[string]KindFunc
-	natives map[string]Native
-	plugins PluginLoader
+	mu         sync.RWMutex
+	kinds      map[string]KindSpec
+	natives    map[string]Native
+	components map[component.Class]map[string]component.Spec
+	plugins    PluginLoader
 }
 
-// NewRegistry returns a registry that knows the native kind and nothing else.
+// NewRegistry returns a registry that knows the native kind, the built-in
+// inputs, outputs and codecs, and nothing else.
 func NewRegistry() *Registry {
-	r := &Registry{kinds: map[string]KindFunc{}, natives: map[string]Native{}}
-	r.kinds["native"] = buildNative
+	r := &Registry{kinds: map[string]KindSpec{}, natives: map[string]Native{}, components: map[component.Class]map[string]component.Spec{}}
+	r.kinds[nativeKind.Name] = nativeKind
+	for _, c := range builtinComponents() {
+		r.RegisterComponent(c)
+	}
 	return r
 }
 
@@ -150,27 +247,50 @@ func NewRegistry() *Registry {
 // functions unless a registry is given.
 var DefaultRegistry = NewRegistry()
 
+// Clone returns a copy of r: registering in one does not change the other.
+func (r *Registry) Clone() *Registry {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	c := &Registry{kinds: maps.Clone(r.kinds), natives: maps.Clone(r.natives),
+		components: map[component.Class]map[string]component.Spec{}, plugins: r.plugins}
+	for class, m := range r.components {
+		c.components[class] = maps.Clone(m)
+	}
+	return c
+}
+
 // Register registers a Go transformer under name in DefaultRegistry. It
 // panics if name is empty or taken (a programmer error, like
-// database/sql.Register).
+// database/sql.Register). Its config is open (not described by a spec);
+// RegisterNative with a Native.Config describes it.
 func Register(name string, fn NativeFunc) { DefaultRegistry.Register(name, fn) }
 
 // RegisterNative registers a described Go transformer in DefaultRegistry.
 func RegisterNative(n Native) { DefaultRegistry.RegisterNative(n) }
 
-// RegisterKind registers a stage kind in DefaultRegistry.
+// RegisterKind registers a stage kind in DefaultRegistry, with open fields
+// and no filter-mode flag; RegisterKindSpec describes one.
 func RegisterKind(name string, fn KindFunc) { DefaultRegistry.RegisterKind(name, fn) }
 
-// Register registers a Go transformer under name.
+// RegisterKindSpec registers a described stage kind in DefaultRegistry.
+func RegisterKindSpec(k KindSpec) { DefaultRegistry.RegisterKindSpec(k) }
+
+// RegisterComponent registers the spec of an input, output or codec in
+// DefaultRegistry.
+func RegisterComponent(s component.Spec) { DefaultRegistry.RegisterComponent(s) }
+
+// Register registers a Go transformer under name, with an open config.
 func (r *Registry) Register(name string, fn NativeFunc) {
 	r.RegisterNative(Native{Name: name, New: fn})
 }
 
-// RegisterNative registers a described Go transformer.
+// RegisterNative registers a described Go transformer. It panics on an
+// invalid or duplicate registration.
 func (r *Registry) RegisterNative(n Native) {
 	if n.Name == "" || n.New == nil || strings.ContainsAny(n.Name, " @/") {
 		panic(fmt.Sprintf("engine: invalid native transformer registration %q", n.Name))
 	}
+	checkConfigType(n.Name, n.Config)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if _, dup := r.natives[n.Name]; dup {
@@ -179,17 +299,64 @@ func (r *Registry) RegisterNative(n Native) {
 	r.natives[n.Name] = n
 }
 
-// RegisterKind registers a stage kind (type: NAME).
+// RegisterKind registers a stage kind (type: NAME) with open fields.
 func (r *Registry) RegisterKind(name string, fn KindFunc) {
-	if name == "" || fn == nil {
-		panic("engine: invalid kind registration")
+	r.RegisterKindSpec(KindSpec{Name: name, Build: fn})
+}
+
+// RegisterKindSpec registers a described stage kind. It panics on an
+// invalid or duplicate registration.
+func (r *Registry) RegisterKindSpec(k KindSpec) {
+	if k.Name == "" || k.Build == nil || strings.ContainsAny(k.Name, " @/") {
+		panic(fmt.Sprintf("engine: invalid kind registration %q", k.Name))
+	}
+	checkConfigType(k.Name, k.Options)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, dup := r.kinds[k.Name]; dup {
+		panic(fmt.Sprintf("engine: stage kind %q registered twice", k.Name))
+	}
+	r.kinds[k.Name] = k
+}
+
+// RegisterComponent registers the spec of an input, output or codec (class
+// ClassInput, ClassOutput or ClassCodec). It panics on an invalid or
+// duplicate registration.
+func (r *Registry) RegisterComponent(s component.Spec) {
+	switch s.Class {
+	case component.ClassInput, component.ClassOutput, component.ClassCodec:
+	default:
+		panic(fmt.Sprintf("engine: RegisterComponent takes inputs, outputs and codecs, not %q (use RegisterNative or RegisterKindSpec)", s.Class))
+	}
+	if s.Name == "" {
+		panic("engine: invalid component registration")
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if _, dup := r.kinds[name]; dup {
-		panic(fmt.Sprintf("engine: stage kind %q registered twice", name))
+	m := r.components[s.Class]
+	if m == nil {
+		m = map[string]component.Spec{}
+		r.components[s.Class] = m
 	}
-	r.kinds[name] = fn
+	if _, dup := m[s.Name]; dup {
+		panic(fmt.Sprintf("engine: %s %q registered twice", s.Class, s.Name))
+	}
+	m[s.Name] = s
+}
+
+// checkConfigType panics unless config is nil or a struct (or a pointer to
+// one): a programmer error found at registration.
+func checkConfigType(name string, config any) {
+	if config == nil {
+		return
+	}
+	t := reflect.TypeOf(config)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		panic(fmt.Sprintf("engine: %s: the config of a spec must be a struct, got %T", name, config))
+	}
 }
 
 // SetPluginLoader installs the loader of Go .so plugins.
@@ -204,6 +371,12 @@ func SetPluginLoader(l PluginLoader) { DefaultRegistry.SetPluginLoader(l) }
 
 // Kind returns the builder of a stage kind.
 func (r *Registry) Kind(name string) (KindFunc, bool) {
+	k, ok := r.KindSpec(name)
+	return k.Build, ok
+}
+
+// KindSpec returns the description of a stage kind.
+func (r *Registry) KindSpec(name string) (KindSpec, bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	k, ok := r.kinds[name]
@@ -220,6 +393,16 @@ func (r *Registry) Kinds() []string {
 	}
 	slices.Sort(names)
 	return names
+}
+
+// KindSpecs returns the registered kinds, sorted by name.
+func (r *Registry) KindSpecs() []KindSpec {
+	var out []KindSpec
+	for _, name := range r.Kinds() {
+		k, _ := r.KindSpec(name)
+		out = append(out, k)
+	}
+	return out
 }
 
 // LookupNative returns the native transformer registered under name.
@@ -242,8 +425,101 @@ func (r *Registry) Natives() []Native {
 	return out
 }
 
-// buildNative is the built-in native kind: use: NAME picks a registered
+// Specs returns the spec of every registered component: inputs, codecs,
+// stage kinds, native transformers and outputs (component.Classes order),
+// each class sorted by name.
+func (r *Registry) Specs() []component.Spec {
+	var out []component.Spec
+	for _, c := range component.Classes {
+		out = append(out, r.SpecsOf(c)...)
+	}
+	return out
+}
+
+// SpecsOf returns the specs of one class of components, sorted by name.
+func (r *Registry) SpecsOf(class component.Class) []component.Spec {
+	var out []component.Spec
+	switch class {
+	case component.ClassKind:
+		for _, k := range r.KindSpecs() {
+			out = append(out, k.Spec())
+		}
+	case component.ClassNative:
+		for _, n := range r.Natives() {
+			out = append(out, n.Spec())
+		}
+	default:
+		r.mu.RLock()
+		for _, s := range r.components[class] {
+			out = append(out, s)
+		}
+		r.mu.RUnlock()
+		slices.SortFunc(out, func(a, b component.Spec) int { return strings.Compare(a.Name, b.Name) })
+	}
+	return out
+}
+
+// Lookup returns the components called name, in component.Classes order
+// ("file" is an input and an output); name may also be CLASS/NAME
+// ("output/file", "kind/native").
+func (r *Registry) Lookup(name string) []component.Spec {
+	var out []component.Spec
+	for _, s := range r.Specs() {
+		if s.Name == name || s.ID() == name {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// nativeKind is the built-in native kind: use: NAME picks a registered
 // transformer, path: FILE.so a Go plugin (through the PluginLoader).
+var nativeKind = KindSpec{
+	Name:    "native",
+	Summary: "Go transformers compiled in (use: NAME) or loaded from a Go plugin (path: FILE.so)",
+	Doc: "A native stage runs Go code in the process: a transformer registered by name " +
+		"(`pipe stages` lists them; each has its own reference page for its `config:`), " +
+		"or a Go plugin built with `go build -buildmode=plugin`, checked against pipe's Go and module versions before it is loaded. " +
+		"A Go plugin cannot be unloaded: `pipe run --watch` refuses a reload that changes a loaded `.so` and asks for a restart.",
+	Build:   buildNative,
+	Options: struct{}{},
+	Examples: []component.Example{
+		{Title: "a compiled-in transformer", YAML: "- {name: shout, type: native, use: case, config: {to: upper}}"},
+		{Title: "a Go plugin", YAML: "- {name: upper, type: native, path: plugins/upper.so}"},
+	},
+	Flag: &FilterFlag{Value: "NAME|PATH", Usage: "filter mode: a native transformer by name, or a Go plugin .so",
+		Set: func(s *StageSpec, v string) {
+			if strings.HasSuffix(v, ".so") || strings.ContainsRune(v, os.PathSeparator) {
+				s.Path = v
+			} else {
+				s.Use = v
+			}
+		}},
+	Live: func(_ Stage, next *StageSpec) error {
+		if next.Path == "" {
+			return nil
+		}
+		path := next.Resolve(next.Path)
+		loaded, ok := loadedPlugins.Load(path)
+		if !ok {
+			return nil // new to this process: a reload loads it
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil // Load reports it
+		}
+		if sha256.Sum256(b) != loaded.([32]byte) {
+			return fmt.Errorf("%s: a Go plugin (.so) cannot be unloaded or reloaded; restart pipe to use the changed plugin", path)
+		}
+		return nil
+	},
+}
+
+// loadedPlugins maps the path of every Go plugin this process loaded to
+// the sha256 of what was loaded: a plugin stays loaded for good.
+var loadedPlugins sync.Map
+
+// buildNative builds native stages.
 func buildNative(spec *StageSpec, env *BuildEnv) (Stage, error) {
 	if spec.Code != "" {
 		return nil, spec.Errorf("code", "native stages take use: NAME or path: FILE.so, not code:")
@@ -270,7 +546,9 @@ func buildNative(spec *StageSpec, env *BuildEnv) (Stage, error) {
 		if err != nil {
 			return nil, configErr(spec, err)
 		}
-		return &nativeStage{fn: n.New, cfg: spec.Config, first: t}, nil
+		s := &nativeStage{fn: n.New, cfg: spec.Config}
+		s.first.Keep(t)
+		return s, nil
 	case spec.Path != "":
 		r := env.Registry
 		r.mu.RLock()
@@ -284,23 +562,38 @@ func buildNative(spec *StageSpec, env *BuildEnv) (Stage, error) {
 	return nil, spec.Errorf("type", "native stage needs use: NAME (a registered transformer) or path: FILE.so")
 }
 
-// configErr turns a constructor's error into a positioned config error.
+// configErr turns a constructor's error into positioned config errors.
+// An error without a position (the stage has no config: block, or was
+// built in code) is placed at the stage and names it.
 func configErr(spec *StageSpec, err error) error {
-	if ce, ok := err.(*ConfigError); ok {
-		if ce.File == "" && ce.Line == 0 && spec.src.node == nil {
-			// A stage built in code (filter mode): name the stage.
-			return &ConfigError{Msg: fmt.Sprintf("stage %s: config: %s", quote(spec.Name), ce.Msg), Err: ce.Err}
-		}
-		return err
+	all := AllConfigErrors(err)
+	if all == nil {
+		return spec.Errorf("config", "%v", err)
 	}
-	return spec.Errorf("config", "%v", err)
+	var out errList
+	for _, ce := range all {
+		if ce.Line != 0 {
+			out.add(ce)
+			continue
+		}
+		if spec.src.node == nil {
+			// A stage built in code (filter mode): name the stage.
+			out.add(&ConfigError{File: ce.File, Msg: fmt.Sprintf("stage %s: config: %s", quote(spec.Name), ce.Msg), Err: ce.Err})
+			continue
+		}
+		e := spec.Errorf("config", "stage %s: config: %s", quote(spec.Name), ce.Msg)
+		if pe, ok := e.(*ConfigError); ok && ce.Err != nil {
+			pe.Err = ce.Err
+		}
+		out.add(e)
+	}
+	return out.err()
 }
 
 type nativeStage struct {
-	mu     sync.Mutex
 	fn     NativeFunc
 	cfg    Config
-	first  Transformer
+	first  First[Transformer]
 	loader PluginLoader
 	path   string
 	spec   *StageSpec
@@ -323,20 +616,20 @@ func (s *nativeStage) Load(ctx context.Context) error {
 		}
 		return perr
 	}
+	if b, err := os.ReadFile(s.path); err == nil {
+		loadedPlugins.LoadOrStore(s.path, sha256.Sum256(b))
+	}
 	t, err := fn(s.cfg)
 	if err != nil {
 		return configErr(s.spec, err)
 	}
-	s.fn, s.first = fn, t
+	s.fn = fn
+	s.first.Keep(t)
 	return nil
 }
 
 func (s *nativeStage) New(ctx context.Context) (Transformer, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.first != nil {
-		t := s.first
-		s.first = nil
+	if t, ok := s.first.Take(); ok {
 		return t, nil
 	}
 	if s.fn == nil {

@@ -32,16 +32,16 @@ const (
 
 // Spec is a pipeline as written in a pipeline file (or built in code).
 type Spec struct {
-	Name       string          `yaml:"name"`
-	Input      InputSpec       `yaml:"input"`
-	Output     OutputSpec      `yaml:"output"`
-	DeadLetter *DeadLetterSpec `yaml:"dead_letter"`
-	Defaults   Defaults        `yaml:"defaults"`
-	Stages     []StageSpec     `yaml:"stages"`
+	Name       string          `yaml:"name" doc:"Pipeline name, for logs." example:"error-digest"`
+	Input      InputSpec       `yaml:"input" doc:"Where records come from."`
+	Output     OutputSpec      `yaml:"output" doc:"Where records go."`
+	DeadLetter *DeadLetterSpec `yaml:"dead_letter" doc:"File that on_error: dead_letter writes failed records to, one JSON line each."`
+	Defaults   Defaults        `yaml:"defaults" doc:"Policies for stages that do not set their own."`
+	Stages     []StageSpec     `yaml:"stages" doc:"The stages, in order."`
 	// Plugins says where plugins come from and which are trusted.
-	Plugins PluginsSpec `yaml:"plugins"`
+	Plugins PluginsSpec `yaml:"plugins" doc:"Where use: NAME finds plugins, and which are trusted."`
 	// Tests holds the pipeline's test cases (run by `pipe test`).
-	Tests Config `yaml:"tests"`
+	Tests Config `yaml:"tests" doc:"Test cases run by pipe test."`
 
 	// File is the pipeline file's path ("" for pipelines built in code).
 	// Relative paths in the spec resolve against its directory (the working
@@ -54,67 +54,68 @@ type Spec struct {
 // PluginsSpec is the plugins: section: where `use: NAME@CONSTRAINT`
 // finds plugins, and whether they must be signed.
 type PluginsSpec struct {
-	Dirs          []string `yaml:"dirs"`           // plugin directories, relative to the file
-	RequireSigned bool     `yaml:"require_signed"` // refuse plugins without a trusted signature
-	Trust         []string `yaml:"trust"`          // public key files of trusted signers
+	Dirs          []string `yaml:"dirs" doc:"Plugin directories, relative to the pipeline file."`
+	RequireSigned bool     `yaml:"require_signed" doc:"Refuse plugins without a trusted signature."`
+	Trust         []string `yaml:"trust" doc:"Public key files of trusted signers (pipe plugins keygen makes them)."`
 }
 
 // InputSpec describes where records come from.
 type InputSpec struct {
-	Type  string `yaml:"type"`  // stdin (default) or file
-	Path  string `yaml:"path"`  // glob, for type file; .gz and .zst are decompressed
-	Codec string `yaml:"codec"` // lines (default), ndjson, raw
+	Type  string `yaml:"type" doc:"The input: stdin (default) or file."`
+	Path  string `yaml:"path" example:"logs/*.ndjson.gz" doc:"File name or glob, relative to the pipeline file; .gz and .zst are decompressed."`
+	Codec string `yaml:"codec" doc:"How bytes become records: lines (default), ndjson or raw."`
 	// MaxRecordBytes bounds one record (default: defaults.max_record_bytes).
-	MaxRecordBytes ByteSize `yaml:"max_record_bytes"`
+	MaxRecordBytes ByteSize `yaml:"max_record_bytes" example:"4MiB" doc:"Larger records are record errors (default: defaults.max_record_bytes, else 1MiB)."`
 	// OnError applies to records the codec rejects (default: defaults.on_error).
-	OnError string `yaml:"on_error"`
+	OnError string `yaml:"on_error" enum:"fail,drop,dead_letter" doc:"What to do with records the codec rejects (default: defaults.on_error, else fail)."`
 	// ValidateUTF8 makes records with invalid UTF-8 record errors.
-	ValidateUTF8 bool `yaml:"validate_utf8"`
+	ValidateUTF8 bool `yaml:"validate_utf8" default:"false" doc:"Make records that are not valid UTF-8 record errors."`
 	// RejectNUL makes records containing NUL bytes record errors.
-	RejectNUL bool `yaml:"reject_nul"`
+	RejectNUL bool `yaml:"reject_nul" default:"false" doc:"Make records containing NUL bytes record errors."`
 
 	src Config
 }
 
 // OutputSpec describes where records go.
 type OutputSpec struct {
-	Type  string `yaml:"type"`  // stdout (default) or file
-	Path  string `yaml:"path"`  // for type file
-	Codec string `yaml:"codec"` // default: the input's codec
+	Type  string `yaml:"type" doc:"The output: stdout (default) or file."`
+	Path  string `yaml:"path" example:"out/errors.ndjson" doc:"File to write, relative to the pipeline file."`
+	Codec string `yaml:"codec" doc:"How records become bytes (default: the input's codec)."`
 	src   Config
 }
 
 // DeadLetterSpec names the file that on_error: dead_letter writes to.
 type DeadLetterSpec struct {
-	Path string `yaml:"path"`
+	Path string `yaml:"path" example:"rejects.ndjson" doc:"File the failed records are appended to, relative to the pipeline file."`
 	src  Config
 }
 
 // Defaults are the per-stage policies that stages do not set themselves.
 type Defaults struct {
-	Timeout        *time.Duration `yaml:"timeout"`
-	OnError        string         `yaml:"on_error"`
-	Workers        int            `yaml:"workers"`
-	MaxRecordBytes ByteSize       `yaml:"max_record_bytes"`
+	Timeout        *time.Duration `yaml:"timeout" example:"2s" doc:"Per-record timeout of every stage (default 5s; 0 for none)."`
+	OnError        string         `yaml:"on_error" enum:"fail,drop,dead_letter" doc:"What a failing record does (default fail)."`
+	Workers        int            `yaml:"workers" doc:"Parallel instances of every stage (default 1)."`
+	MaxRecordBytes ByteSize       `yaml:"max_record_bytes" example:"1MiB" doc:"Larger records are record errors (default 1MiB)."`
 	src            Config
 }
 
 // StageSpec is one stage of a pipeline.
 type StageSpec struct {
-	Name string `yaml:"name"` // unique within the pipeline
-	Type string `yaml:"type"` // native, lua, js, wasm, rpc
-	Use  string `yaml:"use"`  // native: a registered transformer's name
-	Path string `yaml:"path"` // script, module, .so or executable (relative to the file)
-	Code string `yaml:"code"` // inline script (lua, js)
+	Name string `yaml:"name" doc:"Unique stage name, used in errors, stats, logs and metrics."`
+	Type string `yaml:"type" doc:"The stage kind (pipe stages lists them)."`
+	Use  string `yaml:"use" doc:"A registered native transformer, or a plugin as NAME[@CONSTRAINT]."`
+	Path string `yaml:"path" doc:"Script, module, .so or executable, relative to the pipeline file."`
+	Code string `yaml:"code" doc:"Inline script; ${VAR} is not expanded here."`
 	// Config is handed to the transformer (native), init() (scripts) or the
 	// plugin (wasm, rpc).
-	Config Config `yaml:"config"`
+	Config Config `yaml:"config" doc:"Handed to the transformer, init() or the plugin, and checked by it."`
 
-	Timeout        *time.Duration `yaml:"timeout"`  // per record; nil: default; 0: none
-	OnError        string         `yaml:"on_error"` // fail, drop, dead_letter
-	Workers        int            `yaml:"workers"`
-	MaxRecordBytes ByteSize       `yaml:"max_record_bytes"`
-	Schema         Config         `yaml:"schema"`
+	// Timeout is per record; nil: default; 0: none.
+	Timeout        *time.Duration `yaml:"timeout" example:"250ms" doc:"Per-record timeout; 0 for none (default: defaults.timeout, else 5s)."`
+	OnError        string         `yaml:"on_error" enum:"fail,drop,dead_letter" doc:"fail: stop; drop: count and go on; dead_letter: write the record to dead_letter and go on (default: defaults.on_error, else fail)."`
+	Workers        int            `yaml:"workers" doc:"Parallel instances; the output order is kept (default: defaults.workers, else 1)."`
+	MaxRecordBytes ByteSize       `yaml:"max_record_bytes" doc:"Larger records entering the stage are record errors (default: defaults.max_record_bytes, else 1MiB)."`
+	Schema         Config         `yaml:"schema" doc:"JSON Schema (inline, or a file path) every record entering the stage must match."`
 
 	// Extra holds the fields that only the stage's kind knows (modules:,
 	// memory_limit:, args:, ...). A kind decodes them with Extra.Decode;
@@ -170,30 +171,6 @@ func resolvePath(file, p string) string {
 		return p
 	}
 	return filepath.Join(filepath.Dir(file), p)
-}
-
-// TimeoutOrDefault returns the stage's effective per-record timeout.
-func (s *StageSpec) effective(d Defaults) (timeout time.Duration, onError string, workers int, maxBytes ByteSize) {
-	timeout = DefaultTimeout
-	if d.Timeout != nil {
-		timeout = *d.Timeout
-	}
-	if s.Timeout != nil {
-		timeout = *s.Timeout
-	}
-	onError = firstNonEmpty(s.OnError, d.OnError, OnErrorFail)
-	workers = s.Workers
-	if workers == 0 {
-		workers = max(d.Workers, 1)
-	}
-	maxBytes = s.MaxRecordBytes
-	if maxBytes == 0 {
-		maxBytes = d.MaxRecordBytes
-	}
-	if maxBytes == 0 {
-		maxBytes = DefaultMaxRecordBytes
-	}
-	return
 }
 
 func firstNonEmpty(s ...string) string {
@@ -263,7 +240,6 @@ func (sp *Spec) validate() error {
 	if sp.DeadLetter != nil && sp.DeadLetter.Path == "" {
 		return errAtField(sp.DeadLetter.src, sp.File, "", "dead_letter needs a path")
 	}
-	needDL := firstNonEmpty(in.OnError, sp.Defaults.OnError) == OnErrorDeadLetter
 	names := map[string]bool{"input": true, "output": true}
 	for i := range sp.Stages {
 		s := &sp.Stages[i]
@@ -284,10 +260,6 @@ func (sp *Spec) validate() error {
 		if err := checkPolicy(s.src, sp.File, s.OnError); err != nil {
 			return err
 		}
-		_, onErr, _, _ := s.effective(sp.Defaults)
-		if onErr == OnErrorDeadLetter {
-			needDL = true
-		}
 		if s.Workers < 0 || s.Workers > MaxWorkers {
 			return s.Errorf("workers", "workers must be between 1 and %d", MaxWorkers)
 		}
@@ -297,9 +269,6 @@ func (sp *Spec) validate() error {
 		if !s.Schema.IsZero() && !s.Schema.mapOrScalar() {
 			return s.Errorf("schema", "schema must be a JSON Schema (a mapping) or the path of a schema file")
 		}
-	}
-	if needDL && sp.DeadLetter == nil {
-		return errAtField(sp.src, sp.File, "stages", "on_error: dead_letter needs a dead_letter: {path: FILE} in the pipeline")
 	}
 	return nil
 }

@@ -19,7 +19,9 @@ type Config interface {
 	// and a value of the wrong type is an error. time.Duration fields take
 	// Go durations ("250ms", "5s"; 0 for none), fields of type Config take
 	// the nested value as it is. An absent or null configuration leaves v
-	// unchanged. Errors about the configuration are *ConfigError values
+	// unchanged, except that an implementation may apply the spec tags of
+	// v's struct (engine.Config does: default:, required:, enum:; see
+	// package component). Errors about the configuration are *ConfigError values
 	// positioned at the offending value; a v that is not a non-nil pointer
 	// is a plain error (a programmer error).
 	Decode(v any) error

@@ -88,7 +88,7 @@ then the end-to-end throughput.`,
 			case generate > 0 && input != "":
 				return usagef("--generate and --input contradict each other")
 			}
-			spec, err := parseFile(args[0])
+			spec, err := a.parseFile(args[0])
 			if err != nil {
 				return err
 			}

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/pipe-dev/pipe/component"
 	"github.com/pipe-dev/pipe/engine"
 	"github.com/pipe-dev/pipe/internal/plugins"
 	"github.com/spf13/cobra"
@@ -124,6 +125,20 @@ func (a *app) report(err error, code int) {
 	a.printErr(err, "exit_code", code)
 }
 
+// errorLines is err as "pipe: ..." lines: one per config error when a
+// file has several (engine.ConfigErrors), else one.
+func errorLines(err error) string {
+	var list engine.ConfigErrors
+	if errors.As(err, &list) && err.Error() == list.Error() {
+		var b strings.Builder
+		for _, ce := range list {
+			fmt.Fprintf(&b, "pipe: %v\n", ce)
+		}
+		return b.String()
+	}
+	return fmt.Sprintf("pipe: %v\n", err)
+}
+
 func (a *app) logger() (*slog.Logger, error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(a.logLevel)); err != nil {
@@ -180,7 +195,7 @@ func (a *app) rootCmd() *cobra.Command {
 		}
 		return usagef("%s", msg)
 	}
-	root.AddCommand(a.runCmd(), a.lintCmd(), a.testCmd(), a.benchCmd(), a.pluginsCmd(), a.schemaCmd(), a.versionCmd(), a.stagesCmd())
+	root.AddCommand(a.runCmd(), a.lintCmd(), a.testCmd(), a.benchCmd(), a.pluginsCmd(), a.schemaCmd(), a.versionCmd(), a.stagesCmd(), a.docsCmd())
 	a.addCompletions(root)
 	return root
 }
@@ -221,18 +236,121 @@ func (a *app) versionCmd() *cobra.Command {
 
 func (a *app) stagesCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:     "stages",
-		Short:   "list the stage kinds and native transformers of this binary",
-		Example: "  pipe stages",
-		Args:    noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprintf(a.stdout, "stage kinds: %s\n\nnative transformers (type: native, use: NAME):\n", strings.Join(a.reg.Kinds(), ", "))
-			for _, n := range a.reg.Natives() {
-				fmt.Fprintf(a.stdout, "  %-9s %s\n", n.Name, n.Summary)
+		Use:   "stages [NAME...]",
+		Short: "list the components of this binary, or print the reference of one",
+		Long: `Without NAME, list the inputs, codecs, stage kinds, native transformers and
+outputs compiled into this binary. With NAME (select, file, ndjson, a kind, or
+CLASS/NAME such as output/file), print its reference: what it does, its
+options (name, type, default, allowed values, example, description) and
+examples. pipe docs NAME is the same.`,
+		Example: "  pipe stages\n  pipe stages select\n  pipe stages output/file",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return a.listComponents()
 			}
-			return nil
+			return a.printComponents(args)
 		},
 	}
+}
+
+func (a *app) docsCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "docs NAME...",
+		Short: "print the reference of a component (a native transformer, kind, input, output or codec)",
+		Long: `Print the reference of a component: what it does, its options (name, type,
+default, allowed values, example, description) and examples. NAME is a
+component's name (select, file, ndjson, a kind) or CLASS/NAME (output/file).
+The same pages are in docs/reference of the repository.`,
+		Example: "  pipe docs select\n  pipe docs output/file",
+		Args:    usageArgs(cobra.MinimumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.printComponents(args)
+		},
+	}
+}
+
+// listComponents prints every component, by class, with its summary.
+func (a *app) listComponents() error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "stage kinds: %s\n", strings.Join(a.reg.Kinds(), ", "))
+	titles := map[component.Class]string{
+		component.ClassInput:  "inputs (input: {type: NAME})",
+		component.ClassCodec:  "codecs (codec: NAME)",
+		component.ClassKind:   "stage kinds (type: NAME)",
+		component.ClassNative: "native transformers (type: native, use: NAME)",
+		component.ClassOutput: "outputs (output: {type: NAME})",
+	}
+	for _, class := range []component.Class{component.ClassKind, component.ClassNative, component.ClassInput, component.ClassOutput, component.ClassCodec} {
+		specs := a.reg.SpecsOf(class)
+		if len(specs) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "\n%s:\n", titles[class])
+		for _, s := range specs {
+			fmt.Fprintf(&b, "  %-9s %s\n", s.Name, s.Summary)
+		}
+	}
+	b.WriteString("\npipe stages NAME prints a component's options.\n")
+	_, err := io.WriteString(a.stdout, b.String())
+	return err
+}
+
+// printComponents prints the reference of each named component.
+func (a *app) printComponents(args []string) error {
+	for i, name := range args {
+		specs := a.reg.Lookup(name)
+		if len(specs) == 0 {
+			var all []string
+			for _, s := range a.reg.Specs() {
+				all = append(all, s.Name)
+			}
+			msg := fmt.Sprintf("no component named %q", name)
+			if s := closestName(name, all); s != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", s)
+			}
+			return usagef("%s; pipe stages lists them", msg)
+		}
+		for j, s := range specs {
+			if i > 0 || j > 0 {
+				fmt.Fprintln(a.stdout)
+			}
+			if err := s.WriteText(a.stdout); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// closestName returns the name within edit distance 2 of s, if any.
+func closestName(s string, names []string) string {
+	best, bestD := "", 3
+	for _, n := range names {
+		if d := levenshtein(s, n); d < bestD {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+func levenshtein(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // signalContext returns a context cancelled by the first SIGINT or SIGTERM

@@ -3,6 +3,8 @@ package cli
 import (
 	"reflect"
 	"testing"
+
+	"github.com/pipe-dev/pipe/engine"
 )
 
 func TestFilterSpecArgsAndConfig(t *testing.T) {
@@ -11,7 +13,11 @@ func TestFilterSpecArgsAndConfig(t *testing.T) {
 		{kind: "native", flag: "native", arg: "case", config: []string{"to=upper", "s=a: b"}},
 		{kind: "native", flag: "native", arg: "dir/x.so"},
 	}}
-	spec, err := filterSpec(f)
+	// A registry whose "rpc" kind takes a path and --arg, as stages/rpc's does.
+	reg := engine.DefaultRegistry.Clone()
+	reg.RegisterKindSpec(engine.KindSpec{Name: "rpc", Build: func(*engine.StageSpec, *engine.BuildEnv) (engine.Stage, error) { return nil, nil },
+		Flag: &engine.FilterFlag{Value: "PATH", Set: func(s *engine.StageSpec, v string) { s.Path = v }, Args: "args"}})
+	spec, err := filterSpec(reg, f)
 	if err != nil {
 		t.Fatal(err)
 	}

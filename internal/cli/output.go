@@ -24,9 +24,18 @@ func (a *app) jsonLine() *slog.Logger {
 // printErr writes an error to stderr: "pipe: ERR", or under --log-format
 // json one line {"level":"ERROR","msg":ERR,...} with the error's kind and,
 // when it has them, its file, line and column or stage and record.
+// A file with several config errors (engine.ConfigErrors) gives one line
+// for each.
 func (a *app) printErr(err error, attrs ...any) {
 	if !a.jsonLogs() {
-		fmt.Fprintf(a.stderr, "pipe: %v\n", err)
+		fmt.Fprint(a.stderr, errorLines(err))
+		return
+	}
+	var list engine.ConfigErrors
+	if errors.As(err, &list) && err.Error() == list.Error() {
+		for _, ce := range list {
+			a.jsonLine().Error(ce.Error(), append(errorAttrs(ce), attrs...)...)
+		}
 		return
 	}
 	a.jsonLine().Error(err.Error(), append(errorAttrs(err), attrs...)...)

@@ -223,7 +223,7 @@ func TestWatchedPluginFiles(t *testing.T) {
 	os.WriteFile(file, []byte("plugins: {dirs: [plugins]}\nstages:\n  - {name: t, use: tag}\n"), 0o644)
 	a := &app{stderr: &bytes.Buffer{}, reg: reg, logLevel: "info", logFormat: "text"}
 	log, _ := a.logger()
-	spec, err := parseFile(file)
+	spec, err := a.parseFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,22 +23,16 @@ type filterStage struct {
 	args            []string // --arg: the plugin's command-line arguments (rpc)
 }
 
-// stageFlag appends to the shared, ordered list of filter stages.
+// stageFlag appends to the shared, ordered list of filter stages; the
+// kind's FilterFlag says what it takes.
 type stageFlag struct {
 	kind, flag string
+	spec       *engine.FilterFlag
 	list       *[]filterStage
 }
 
 func (f *stageFlag) String() string { return "" }
-func (f *stageFlag) Type() string {
-	switch f.flag {
-	case "lua", "js":
-		return "CODE"
-	case "native":
-		return "NAME|PATH"
-	}
-	return "PATH"
-}
+func (f *stageFlag) Type() string   { return f.spec.Value }
 func (f *stageFlag) Set(v string) error {
 	*f.list = append(*f.list, filterStage{kind: f.kind, flag: f.flag, arg: v})
 	return nil
@@ -47,14 +41,28 @@ func (f *stageFlag) Set(v string) error {
 // configFlag adds KEY=VALUE (or a YAML mapping) to the last filter stage.
 type configFlag struct{ list *[]filterStage }
 
-// argFlag adds a command-line argument to the last filter stage (rpc).
-type argFlag struct{ list *[]filterStage }
+// argFlag adds a command-line argument to the last filter stage, whose
+// kind takes them (FilterFlag.Args).
+type argFlag struct {
+	list *[]filterStage
+	reg  *engine.Registry
+}
 
 func (f *argFlag) String() string { return "" }
 func (f *argFlag) Type() string   { return "ARG" }
 func (f *argFlag) Set(v string) error {
-	if len(*f.list) == 0 || (*f.list)[len(*f.list)-1].kind != "rpc" {
-		return errors.New("--arg must follow the --rpc stage it is for (e.g. --rpc ./plugin --arg=--fast)")
+	if len(*f.list) == 0 || argsField(f.reg, (*f.list)[len(*f.list)-1].kind) == "" {
+		var takers []string
+		for _, k := range f.reg.KindSpecs() {
+			if k.Flag != nil && k.Flag.Args != "" {
+				takers = append(takers, "--"+k.Name)
+			}
+		}
+		if len(takers) == 0 {
+			return errors.New("--arg: no stage kind of this build takes arguments")
+		}
+		return fmt.Errorf("--arg must follow the stage flag it is for (%s), e.g. %s ./plugin --arg=--fast",
+			strings.Join(takers, ", "), takers[0])
 	}
 	s := &(*f.list)[len(*f.list)-1]
 	s.args = append(s.args, v)
@@ -130,18 +138,14 @@ the records in flight are written.`,
 	fl.BoolVar(&f.watch, "watch", false, "reload the pipeline when it or a file it uses changes (also on SIGHUP), without losing a record; a bad edit is rejected")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "load, lint and print the resolved pipeline (defaults, environment, paths) without reading input")
 	fl.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics, /healthz and /readyz on this address (e.g. :9090)")
-	for _, k := range []struct{ flag, kind, usage string }{
-		{"lua", "lua", "filter mode: a Lua stage (script or transform body)"},
-		{"js", "js", "filter mode: a JavaScript stage (script or transform body)"},
-		{"wasm", "wasm", "filter mode: a WASM module stage"},
-		{"rpc", "rpc", "filter mode: an rpc plugin stage (executable)"},
-		{"native", "native", "filter mode: a native transformer by name, or a Go plugin .so"},
-	} {
-		fl.Var(&stageFlag{kind: k.kind, flag: k.flag, list: &f.stages}, k.flag, k.usage)
+	for _, k := range a.reg.KindSpecs() { // each kind says its filter-mode flag
+		if k.Flag != nil && k.Flag.Set != nil && fl.Lookup(k.Name) == nil {
+			fl.Var(&stageFlag{kind: k.Name, flag: k.Name, spec: k.Flag, list: &f.stages}, k.Name, k.Flag.Usage)
+		}
 	}
 	f.prof.add(cmd)
 	fl.Var(&configFlag{list: &f.stages}, "config", "filter mode: config for the preceding stage, KEY=VALUE or a YAML mapping (repeatable)")
-	fl.Var(&argFlag{list: &f.stages}, "arg", "filter mode: a command-line argument for the preceding --rpc plugin (repeatable; --arg=--flag for flags)")
+	fl.Var(&argFlag{list: &f.stages, reg: a.reg}, "arg", "filter mode: a command-line argument for the preceding stage, if its kind takes them (repeatable; --arg=--flag for flags)")
 	fl.StringVar(&f.codec, "codec", "", "filter mode: lines (default), ndjson or raw")
 	fl.StringVar(&f.timeout, "timeout", "", "filter mode: per-record timeout of each stage (default 5s, 0 = none)")
 	fl.StringVar(&f.onError, "on-error", "", "filter mode: fail (default), drop")
@@ -175,7 +179,7 @@ func (a *app) run(file string, f *runFlags) error {
 		if err := p.Load(context.Background()); err != nil {
 			return err
 		}
-		out, err := spec.Resolved()
+		out, err := p.Plan().YAML()
 		if err != nil {
 			return err
 		}
@@ -237,20 +241,20 @@ func (a *app) spec(file string, f *runFlags) (*engine.Spec, error) {
 	var spec *engine.Spec
 	if file != "" {
 		if len(f.stages) > 0 || f.codec != "" || f.timeout != "" || f.onError != "" || f.workers != 0 {
-			return nil, usagef("stage flags (--lua, --js, --wasm, --rpc, --native, --codec, --timeout, --on-error, --workers) are for filter mode, without a pipeline FILE")
+			return nil, usagef("stage flags (%s, --codec, --timeout, --on-error, --workers) are for filter mode, without a pipeline FILE", stageFlagList(a.reg))
 		}
 		data, err := os.ReadFile(file)
 		if err != nil {
 			return nil, &engine.ConfigError{Msg: fmt.Sprintf("read pipeline: %v", err), Err: err}
 		}
-		if spec, err = engine.Parse(data, file); err != nil {
+		if spec, err = engine.Parse(data, file, engine.WithRegistry(a.reg)); err != nil {
 			return nil, err
 		}
 	} else {
 		// Without stage flags, filter mode passes records through (like
 		// cat, with the codec's checks: pipe run --codec ndjson validates).
 		var err error
-		if spec, err = filterSpec(f); err != nil {
+		if spec, err = filterSpec(a.reg, f); err != nil {
 			return nil, err
 		}
 	}
@@ -277,7 +281,7 @@ func override(typ, path *string, std, flag string) {
 	}
 }
 
-func filterSpec(f *runFlags) (*engine.Spec, error) {
+func filterSpec(reg *engine.Registry, f *runFlags) (*engine.Spec, error) {
 	spec := &engine.Spec{Input: engine.InputSpec{Codec: f.codec}, Output: engine.OutputSpec{Codec: f.codec}}
 	if f.timeout != "" {
 		d, err := time.ParseDuration(f.timeout)
@@ -301,17 +305,8 @@ func filterSpec(f *runFlags) (*engine.Spec, error) {
 	spec.Defaults.Workers = f.workers
 	for i, fs := range f.stages {
 		s := engine.StageSpec{Name: fmt.Sprintf("%s-%d", fs.flag, i+1), Type: fs.kind}
-		switch fs.kind {
-		case "lua", "js":
-			s.Code = fs.arg
-		case "native":
-			if strings.HasSuffix(fs.arg, ".so") || strings.ContainsRune(fs.arg, os.PathSeparator) {
-				s.Path = fs.arg
-			} else {
-				s.Use = fs.arg
-			}
-		default:
-			s.Path = fs.arg
+		if k, ok := reg.KindSpec(fs.kind); ok && k.Flag != nil {
+			k.Flag.Set(&s, fs.arg)
 		}
 		cfg, err := parseConfigFlags(fs.config)
 		if err != nil {
@@ -321,7 +316,7 @@ func filterSpec(f *runFlags) (*engine.Spec, error) {
 			s.Config = engine.ConfigOf(cfg)
 		}
 		if len(fs.args) > 0 {
-			s.Extra = engine.ConfigOf(map[string]any{"args": fs.args})
+			s.Extra = engine.ConfigOf(map[string]any{argsField(reg, fs.kind): fs.args})
 		}
 		spec.Stages = append(spec.Stages, s)
 	}
@@ -482,7 +477,7 @@ Exit status 2 if any file has an error.`,
 			var errs []error
 			for _, file := range args {
 				var p *engine.Pipeline
-				spec, err := parseFile(file)
+				spec, err := a.parseFile(file)
 				if err == nil {
 					p, err = a.build(spec, log, audit)
 				}
@@ -508,4 +503,23 @@ Exit status 2 if any file has an error.`,
 			return audit.err() // events lost: exit 1
 		},
 	}
+}
+
+// argsField is the kind's field that --arg fills ("" if it takes none).
+func argsField(reg *engine.Registry, kind string) string {
+	if k, ok := reg.KindSpec(kind); ok && k.Flag != nil {
+		return k.Flag.Args
+	}
+	return ""
+}
+
+// stageFlagList names the filter-mode stage flags: --js, --lua, ...
+func stageFlagList(reg *engine.Registry) string {
+	var flags []string
+	for _, k := range reg.KindSpecs() {
+		if k.Flag != nil {
+			flags = append(flags, "--"+k.Name)
+		}
+	}
+	return strings.Join(flags, ", ")
 }

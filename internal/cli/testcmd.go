@@ -93,7 +93,7 @@ func (a *app) testFile(file string, audit *auditLog) (passed, failed int, err er
 			testFiles = append(testFiles, base+"_test.yaml")
 		}
 	}
-	spec, err := parseFile(pipeFile)
+	spec, err := a.parseFile(pipeFile)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -102,7 +102,7 @@ func (a *app) testFile(file string, audit *auditLog) (passed, failed int, err er
 		return 0, 0, err
 	}
 	for _, tf := range testFiles {
-		ts, err := parseFile(tf)
+		ts, err := a.parseFile(tf)
 		if err != nil {
 			return 0, 0, err
 		}
@@ -146,10 +146,12 @@ func (a *app) testFile(file string, audit *auditLog) (passed, failed int, err er
 	return passed, failed, nil
 }
 
-func parseFile(file string) (*engine.Spec, error) {
+// parseFile parses a pipeline file, checking its stages against the
+// app's registry.
+func (a *app) parseFile(file string) (*engine.Spec, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return nil, &engine.ConfigError{Msg: fmt.Sprintf("read pipeline: %v", err), Err: err}
 	}
-	return engine.Parse(data, file)
+	return engine.Parse(data, file, engine.WithRegistry(a.reg))
 }

@@ -18,35 +18,17 @@ import (
 	"github.com/pipe-dev/pipe/internal/plugins"
 )
 
-// watchedFiles lists the files a pipeline depends on: the file itself,
-// every stage's script, module, plugin or binary (with a plugin's
-// manifest and signature), schema files and the modules: directories of
-// scripts.
+// watchedFiles lists the files a pipeline depends on: the file itself and
+// what each stage's kind says its stages use (scripts, modules, plugins,
+// binaries, module directories; engine.Pipeline.Files), schema files, and
+// the manifest and signature of plugins from plugin directories.
 func watchedFiles(file string, p *engine.Pipeline) []string {
 	files := []string{file}
+	files = append(files, p.Files()...)
 	for i := range p.Spec().Stages {
 		s := &p.Spec().Stages[i]
-		if s.Path != "" {
-			files = append(files, s.Resolve(s.Path))
-			if s.Plugin() != "" {
-				files = append(files, pluginFiles(s.Resolve(s.Path))...)
-			}
-		}
-		if v, _ := s.Schema.Value(); v != nil {
-			if path, ok := v.(string); ok {
-				files = append(files, s.Resolve(path))
-			}
-		}
-		if v, _ := s.Extra.Value(); v != nil {
-			if m, ok := v.(map[string]any); ok {
-				if mods, ok := m["modules"].([]any); ok {
-					for _, d := range mods {
-						if ds, ok := d.(string); ok {
-							files = append(files, s.Resolve(ds))
-						}
-					}
-				}
-			}
+		if s.Path != "" && s.Plugin() != "" {
+			files = append(files, pluginFiles(s.Resolve(s.Path))...)
 		}
 	}
 	for i, f := range files {
@@ -87,23 +69,6 @@ func fileHashes(file string, p *engine.Pipeline) map[string]string {
 	return out
 }
 
-// soHashes fingerprints the Go plugins (.so) a pipeline loaded: they can
-// never be unloaded, so a reload that changes one is refused (a reload
-// that adds a new one loads it).
-func soHashes(p *engine.Pipeline) map[string][32]byte {
-	out := map[string][32]byte{}
-	for i := range p.Spec().Stages {
-		s := &p.Spec().Stages[i]
-		if s.Type == "native" && s.Path != "" {
-			path := s.Resolve(s.Path)
-			if b, err := os.ReadFile(path); err == nil {
-				out[path] = sha256.Sum256(b)
-			}
-		}
-	}
-	return out
-}
-
 // runLive runs a pipeline file so that it can be replaced while it runs:
 // on SIGHUP, and with --watch on any change to the files it uses, the file
 // is parsed, built and loaded beside the running pipeline and swapped in
@@ -138,11 +103,11 @@ func (a *app) runLive(ctx context.Context, file string, f *runFlags, p *engine.P
 		}
 	}
 	watch(p)
-	loadedSO := soHashes(p)
 	version := 1
+	running := p.Plan() // the plan of the version running now
 
 	reload := func(why string) {
-		next, err := a.rebuild(file, f, log, audit, loadedSO)
+		next, err := a.rebuild(file, f, log, audit, p)
 		if err == nil {
 			res := make(chan error, 1)
 			select {
@@ -158,6 +123,11 @@ func (a *app) runLive(ctx context.Context, file string, f *runFlags, p *engine.P
 			return
 		}
 		version++
+		var changes []string
+		for _, c := range running.Diff(next.Plan()) {
+			changes = append(changes, c.String())
+		}
+		running = next.Plan()
 		var stages []string
 		for _, s := range next.Spec().Stages {
 			st := s.Name + " (" + s.Type
@@ -166,8 +136,12 @@ func (a *app) runLive(ctx context.Context, file string, f *runFlags, p *engine.P
 			}
 			stages = append(stages, st+")")
 		}
-		log.Info("pipeline reloaded", "file", file, "trigger", why, "version", version, "stages", strings.Join(stages, ", "))
-		audit.event("pipeline_reloaded", map[string]any{"file": file, "trigger": why, "version": version, "stages": stages, "sha256": fileHashes(file, next)})
+		// RunLive applied every change or refused the reload: all of
+		// these are in effect now.
+		log.Info("pipeline reloaded", "file", file, "trigger", why, "version", version, "stages", strings.Join(stages, ", "),
+			"changes", strings.Join(changes, "; "))
+		audit.event("pipeline_reloaded", map[string]any{"file": file, "trigger": why, "version": version, "stages": stages,
+			"changes": changes, "sha256": fileHashes(file, next)})
 		watch(next)
 	}
 
@@ -210,8 +184,9 @@ func (a *app) runLive(ctx context.Context, file string, f *runFlags, p *engine.P
 }
 
 // rebuild parses, builds and loads the pipeline file again (with the
-// command line's overrides).
-func (a *app) rebuild(file string, f *runFlags, log *slog.Logger, audit *auditLog, loadedSO map[string][32]byte) (*engine.Pipeline, error) {
+// command line's overrides). Before loading, each stage's kind says
+// whether it can replace what runs now (a changed Go .so cannot).
+func (a *app) rebuild(file string, f *runFlags, log *slog.Logger, audit *auditLog, running *engine.Pipeline) (*engine.Pipeline, error) {
 	spec, err := a.spec(file, f)
 	if err != nil {
 		return nil, err
@@ -220,20 +195,13 @@ func (a *app) rebuild(file string, f *runFlags, log *slog.Logger, audit *auditLo
 	if err != nil {
 		return nil, err
 	}
-	next2 := soHashes(next)
-	for path, sum := range next2 {
-		if old, ok := loadedSO[path]; ok && old != sum {
-			next.Close()
-			return nil, fmt.Errorf("%s: a Go plugin (.so) cannot be unloaded or reloaded; restart pipe to use the changed plugin", path)
-		}
+	if err := running.CheckLive(next); err != nil {
+		next.Close()
+		return nil, err
 	}
 	if err := next.Load(context.Background()); err != nil {
 		next.Close()
 		return nil, err
-	}
-	// A plugin new to this process is loaded now, for good.
-	for path, sum := range next2 {
-		loadedSO[path] = sum
 	}
 	return next, nil
 }

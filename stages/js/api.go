@@ -8,7 +8,6 @@ import (
 	"github.com/dop251/goja/ast"
 	"github.com/pipe-dev/pipe/stages/internal/script"
 	"github.com/tidwall/gjson"
-	"github.com/tidwall/sjson"
 )
 
 func jsonValid(b []byte) bool { return gjson.ValidBytes(b) }
@@ -47,10 +46,11 @@ func declaresTransform(body []ast.Statement) bool {
 	return false
 }
 
-// newVM makes a runtime for the stage: no filesystem, network, process or
-// timers (goja has none); console goes to pipe's log; emit and require
-// (modules: only). in is nil for the runtime Load uses.
-func (s *stage) newVM(in *instance) *goja.Runtime {
+// newRuntime makes a runtime for the stage: no filesystem, network,
+// process or timers (goja has none); console goes to pipe's log; emit and
+// require (modules: only).
+func (l *language) newRuntime(v *vm) *goja.Runtime {
+	log := l.st.Log
 	vm := goja.New()
 	vm.SetMaxCallStackSize(maxCallStack)
 	console := vm.NewObject()
@@ -63,13 +63,13 @@ func (s *stage) newVM(in *instance) *goja.Runtime {
 			msg := strings.Join(parts, " ")
 			switch lvl {
 			case "warn":
-				s.log.Warn(msg)
+				log.Warn(msg)
 			case "error":
-				s.log.Error(msg)
+				log.Error(msg)
 			case "debug":
-				s.log.Debug(msg)
+				log.Debug(msg)
 			default:
-				s.log.Info(msg)
+				log.Info(msg)
 			}
 			return goja.Undefined()
 		})
@@ -77,19 +77,17 @@ func (s *stage) newVM(in *instance) *goja.Runtime {
 	vm.Set("console", console)
 	boundRepeat(vm)
 	vm.Set("emit", func(call goja.FunctionCall) goja.Value {
-		if in == nil {
+		if v.in == nil {
 			return goja.Undefined()
 		}
-		data, err := in.encode(call.Argument(0))
+		data, err := v.encode(call.Argument(0))
 		if err != nil {
 			panic(vm.NewTypeError("emit: %v", err))
 		}
-		r := in.cur.Derive(data)
-		r.Meta = in.readMeta()
-		in.emitted = append(in.emitted, r)
+		v.in.Emit(data, v.readMeta())
 		return goja.Undefined()
 	})
-	s.enableRequire(vm)
+	l.enableRequire(vm)
 	return vm
 }
 
@@ -123,31 +121,22 @@ func boundRepeat(vm *goja.Runtime) {
 
 // lazyObj is a JSON object record as a JavaScript object whose fields are
 // decoded when first read; writes and deletes are applied to the original
-// bytes when it is output, so fields keep their order and formatting.
+// bytes when it is output, so fields keep their order and formatting (the
+// shared lazy view, script.Lazy).
 type lazyObj struct {
-	in      *instance
-	data    []byte
-	writes  map[string]goja.Value
-	order   []string
-	deleted map[string]bool
-	cache   map[string]goja.Value
+	v *vm
+	script.Lazy[goja.Value]
 }
 
 func (o *lazyObj) Get(k string) goja.Value {
-	if v, ok := o.writes[k]; ok {
+	v, ok, r := o.Lookup(k)
+	if ok {
 		return v
 	}
-	if o.deleted[k] {
-		return nil
-	}
-	if v, ok := o.cache[k]; ok {
-		return v
-	}
-	r := gjson.GetBytes(o.data, script.FieldPath(k))
 	if !r.Exists() {
 		return nil
 	}
-	vm := o.in.vm
+	vm := o.v.rt
 	switch r.Type {
 	case gjson.String:
 		return vm.ToValue(r.Str)
@@ -158,102 +147,34 @@ func (o *lazyObj) Get(k string) goja.Value {
 	case gjson.Null:
 		return goja.Null()
 	}
-	v, err := o.in.parse(goja.Undefined(), vm.ToValue(r.Raw))
+	v, err := o.v.parse(goja.Undefined(), vm.ToValue(r.Raw))
 	if err != nil {
 		return nil
 	}
-	if o.cache == nil {
-		o.cache = map[string]goja.Value{}
-	}
-	o.cache[k] = v // the script may change it in place
+	o.Cache(k, v) // the script may change it in place
 	return v
 }
 
 func (o *lazyObj) Set(k string, v goja.Value) bool {
-	if o.writes == nil {
-		o.writes = map[string]goja.Value{}
-	}
-	if _, ok := o.writes[k]; !ok {
-		o.order = append(o.order, k)
-	}
-	o.writes[k] = v
-	delete(o.deleted, k)
-	delete(o.cache, k)
+	o.Lazy.Set(k, v)
 	return true
-}
-
-func (o *lazyObj) Has(k string) bool {
-	if _, ok := o.writes[k]; ok {
-		return true
-	}
-	return !o.deleted[k] && gjson.GetBytes(o.data, script.FieldPath(k)).Exists()
 }
 
 func (o *lazyObj) Delete(k string) bool {
-	if o.deleted == nil {
-		o.deleted = map[string]bool{}
-	}
-	o.deleted[k] = true
-	delete(o.writes, k)
-	delete(o.cache, k)
+	o.Lazy.Delete(k)
 	return true
 }
 
-func (o *lazyObj) Keys() []string {
-	var keys []string
-	gjson.ParseBytes(o.data).ForEach(func(k, _ gjson.Result) bool {
-		if _, written := o.writes[k.Str]; !o.deleted[k.Str] && !written {
-			keys = append(keys, k.Str)
-		}
-		return true
-	})
-	for _, k := range o.order {
-		if _, ok := o.writes[k]; ok {
-			keys = append(keys, k)
-		}
-	}
-	return keys
-}
+func (o *lazyObj) encode() ([]byte, error) { return o.Lazy.Encode(o) }
 
-func (o *lazyObj) encode() ([]byte, error) {
-	if len(o.writes) == 0 && len(o.deleted) == 0 && len(o.cache) == 0 {
-		return o.data, nil
+// EncodeField implements script.Encoder: undefined deletes the field.
+func (o *lazyObj) EncodeField(k string, v goja.Value) ([]byte, bool, error) {
+	if goja.IsUndefined(v) {
+		return nil, true, nil
 	}
-	out := append([]byte(nil), o.data...)
-	set := func(k string, v goja.Value) error {
-		if goja.IsUndefined(v) {
-			var err error
-			if gjson.GetBytes(out, script.FieldPath(k)).Exists() {
-				out, err = sjson.DeleteBytes(out, script.FieldPath(k))
-			}
-			return err
-		}
-		raw, err := o.in.stringifyValue(v)
-		if err != nil {
-			return fmt.Errorf("field %s: %w", k, err)
-		}
-		out, err = sjson.SetRawBytes(out, script.FieldPath(k), raw)
-		return err
+	raw, err := o.v.stringifyValue(v)
+	if err != nil {
+		return nil, false, fmt.Errorf("field %s: %w", k, err)
 	}
-	for k, v := range o.cache {
-		if err := set(k, v); err != nil {
-			return nil, err
-		}
-	}
-	for k := range o.deleted {
-		if gjson.GetBytes(out, script.FieldPath(k)).Exists() {
-			var err error
-			if out, err = sjson.DeleteBytes(out, script.FieldPath(k)); err != nil {
-				return nil, err
-			}
-		}
-	}
-	for _, k := range o.order {
-		if v, ok := o.writes[k]; ok {
-			if err := set(k, v); err != nil {
-				return nil, err
-			}
-		}
-	}
-	return out, nil
+	return raw, false, nil
 }

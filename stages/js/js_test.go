@@ -1,8 +1,6 @@
 package js_test
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -12,44 +10,16 @@ import (
 	"time"
 
 	"github.com/pipe-dev/pipe/engine"
+	"github.com/pipe-dev/pipe/stages/internal/script/scripttest"
 	"github.com/pipe-dev/pipe/stages/js"
 )
 
-func build(t *testing.T, yaml string) (*engine.Pipeline, error) {
-	t.Helper()
-	dir := t.TempDir()
-	file := filepath.Join(dir, "p.yaml")
-	wd, _ := os.Getwd()
-	yaml = strings.ReplaceAll(yaml, "TESTDATA", filepath.Join(wd, "testdata"))
-	spec, err := engine.Parse([]byte(yaml), file)
-	if err != nil {
-		return nil, err
-	}
-	p, err := engine.Build(spec)
-	if err != nil {
-		return nil, err
-	}
-	return p, p.Load(context.Background())
-}
+var (
+	build = scripttest.Build
+	run   = scripttest.Run
+)
 
-func run(t *testing.T, yaml, in string) (string, *engine.Pipeline, error) {
-	t.Helper()
-	p, err := build(t, yaml)
-	if err != nil {
-		return "", nil, err
-	}
-	var out bytes.Buffer
-	err = p.RunReader(context.Background(), strings.NewReader(in), &out)
-	return out.String(), p, err
-}
-
-func stage(code string, extra ...string) string {
-	y := "input: {codec: ndjson}\nstages:\n  - name: s\n    type: js\n    on_error: drop\n    timeout: 1s\n"
-	for _, e := range extra {
-		y += "    " + e + "\n"
-	}
-	return y + "    code: |\n      " + strings.ReplaceAll(code, "\n", "\n      ") + "\n"
-}
+func stage(code string, extra ...string) string { return scripttest.Stage("js", code, extra...) }
 
 func TestSyntaxErrorsAtLoad(t *testing.T) {
 	_, err := build(t, "stages:\n  - {name: s, type: js, path: TESTDATA/bad_syntax.js}\n")

@@ -22,29 +22,20 @@ var denied = map[string]bool{"fs": true, "child_process": true, "net": true, "ht
 // NAME/package.json "main", NAME/index.js), searching the modules:
 // directories as global folders, and compiles each module once for every
 // runtime of the stage. Its source loader reads nothing outside modules:.
-func (s *stage) modulesRegistry() *require.Registry {
-	s.reqOnce.Do(func() {
-		for _, dir := range s.modules {
-			if abs, err := filepath.Abs(dir); err == nil {
-				dir = abs
-			}
-			if real, err := filepath.EvalSymlinks(dir); err == nil {
-				dir = real
-			}
-			s.modDirs = append(s.modDirs, dir)
-		}
-		s.reqReg = require.NewRegistry(require.WithLoader(s.moduleSource), require.WithGlobalFolders(s.modDirs...))
+func (l *language) modulesRegistry() *require.Registry {
+	l.reqOnce.Do(func() {
+		l.reqReg = require.NewRegistry(require.WithLoader(l.moduleSource), require.WithGlobalFolders(l.st.Modules.Roots()...))
 	})
-	return s.reqReg
+	return l.reqReg
 }
 
 // moduleSource is the registry's source loader: files inside the modules:
 // directories only (symbolic links are resolved before the check).
-func (s *stage) moduleSource(path string) ([]byte, error) {
+func (l *language) moduleSource(path string) ([]byte, error) {
 	if real, err := filepath.EvalSymlinks(path); err == nil {
 		path = real
 	}
-	if !s.inModules(path) {
+	if !l.st.Modules.Inside(path) {
 		return nil, require.ModuleFileDoesNotExistError
 	}
 	src, err := os.ReadFile(path)
@@ -59,16 +50,6 @@ func isDir(path string) bool {
 	return err == nil && st.IsDir()
 }
 
-// inModules reports whether path lies in one of the modules: directories.
-func (s *stage) inModules(path string) bool {
-	for _, dir := range s.modDirs {
-		if rel, err := filepath.Rel(dir, path); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-			return true
-		}
-	}
-	return false
-}
-
 // enableRequire gives vm a require function: goja_nodejs's, behind checks
 // that word the sandbox's refusals. Modules get the same function (the
 // registry hands them the runtime's global require). In a module, "./x" and
@@ -76,10 +57,11 @@ func (s *stage) inModules(path string) bool {
 // stage's script, which has no directory in the sandbox, they are looked up
 // in each modules: directory in turn. Bare names are searched in the
 // modules: directories. No name leads out of them.
-func (s *stage) enableRequire(vm *goja.Runtime) {
+func (l *language) enableRequire(vm *goja.Runtime) {
+	mods := &l.st.Modules
 	var mod *require.RequireModule
-	if len(s.modules) > 0 {
-		mod = s.modulesRegistry().Enable(vm)
+	if len(mods.Dirs) > 0 {
+		mod = l.modulesRegistry().Enable(vm)
 	}
 	vm.Set("require", func(call goja.FunctionCall) goja.Value {
 		name := call.Argument(0).String()
@@ -95,7 +77,7 @@ func (s *stage) enableRequire(vm *goja.Runtime) {
 		if mod == nil {
 			fail("no module directories; list them in the stage's modules:")
 		}
-		notFound := func() { fail("not found in the modules: directories (%s)", strings.Join(s.modules, ", ")) }
+		notFound := func() { fail("not found in the modules: directories (%s)", strings.Join(mods.Dirs, ", ")) }
 		load := func(target string) (goja.Value, bool) {
 			v, err := mod.Require(target)
 			var ex *goja.Exception
@@ -113,18 +95,18 @@ func (s *stage) enableRequire(vm *goja.Runtime) {
 		// The caller: a module (a file in modules:) or the stage's script.
 		var from string
 		if frames := vm.CaptureCallStack(2, nil); len(frames) == 2 {
-			if f := frames[1].SrcName(); filepath.IsAbs(f) && s.inModules(f) {
+			if f := frames[1].SrcName(); filepath.IsAbs(f) && mods.Inside(f) {
 				from = filepath.Dir(f)
 			}
 		}
 		relative := strings.HasPrefix(name, "./") || strings.HasPrefix(name, "../")
-		bases := s.modDirs
+		bases := mods.Roots()
 		if relative && from != "" {
 			bases = []string{from}
 		}
 		var targets []string
 		for _, dir := range bases {
-			if t := filepath.Join(dir, name); s.inModules(t) {
+			if t := filepath.Join(dir, name); mods.Inside(t) {
 				targets = append(targets, t)
 			}
 		}

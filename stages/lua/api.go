@@ -1,23 +1,26 @@
 package lua
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/pipe-dev/pipe/engine"
+	"github.com/pipe-dev/pipe/stages/internal/script"
 	lua "github.com/yuin/gopher-lua"
+	"github.com/yuin/gopher-lua/parse"
 )
 
 // newState makes a sandboxed Lua state: base (without dofile and
 // loadfile), string, table and math, the pipe module, emit, and require
-// limited to the stage's modules: directories. in is nil for the state
-// that Load uses to inspect the script.
-func (s *stage) newState(in *instance) *lua.LState {
+// limited to the stage's modules: directories.
+func (l *language) newState(v *vm) *lua.LState {
 	L := lua.NewState(lua.Options{CallStackSize: callStackSize, RegistrySize: registrySize,
 		RegistryMaxSize: registryMaxSize, SkipOpenLibs: true})
 	for _, lib := range []struct {
@@ -53,7 +56,7 @@ func (s *stage) newState(in *instance) *lua.LState {
 		t.Metatable = mt
 		L.SetGlobal(lib, t)
 	}
-	for _, a := range s.opts.Allow {
+	for _, a := range l.allow {
 		L.Push(L.NewFunction(optional[a]))
 		L.Push(lua.LString(a))
 		L.Call(1, 0)
@@ -61,14 +64,9 @@ func (s *stage) newState(in *instance) *lua.LState {
 	mt := L.NewTable()
 	mt.RawSetString("__pipe_array", lua.LTrue)
 	L.SetField(L.G.Registry, arrayKey, mt)
-	installLazy(L, func() order {
-		if in == nil {
-			return nil
-		}
-		return in.order
-	})
+	installLazy(L, func() order { return v.order })
 
-	log := s.log
+	log := l.st.Log
 	L.SetGlobal("print", L.NewFunction(func(L *lua.LState) int {
 		parts := make([]string, L.GetTop())
 		for i := range parts {
@@ -77,21 +75,9 @@ func (s *stage) newState(in *instance) *lua.LState {
 		log.Info(strings.Join(parts, "\t"))
 		return 0
 	}))
-	L.SetGlobal("emit", L.NewFunction(func(L *lua.LState) int {
-		if in == nil {
-			return 0
-		}
-		data, err := in.encode(L.CheckAny(1))
-		if err != nil {
-			L.RaiseError("emit: %v", err)
-		}
-		r := in.cur.Derive(data)
-		r.Meta = fromMeta(in.meta)
-		in.emitted = append(in.emitted, r)
-		return 0
-	}))
-	L.SetGlobal("require", L.NewFunction(s.require))
-	L.SetGlobal("pipe", s.pipeModule(L, in))
+	L.SetGlobal("emit", L.NewFunction(v.emit))
+	L.SetGlobal("require", L.NewFunction(l.require))
+	L.SetGlobal("pipe", l.pipeModule(L, v))
 	return L
 }
 
@@ -155,17 +141,14 @@ func compiled(L *lua.LState, pattern string) *regexp.Regexp {
 }
 
 // pipeModule is the Go-backed host API of scripts.
-func (s *stage) pipeModule(L *lua.LState, in *instance) *lua.LTable {
+func (l *language) pipeModule(L *lua.LState, v *vm) *lua.LTable {
+	log := l.st.Log
 	p := L.NewTable()
 	p.RawSetString("null", jsonNull)
 	fn := func(f lua.LGFunction) *lua.LFunction { return L.NewFunction(f) }
 	js := L.NewTable()
 	js.RawSetString("encode", fn(func(L *lua.LState) int {
-		var ord order
-		if in != nil {
-			ord = in.order
-		}
-		b, err := encodeJSON(L.CheckAny(1), ord)
+		b, err := encodeJSON(L.CheckAny(1), v.order)
 		if err != nil {
 			L.RaiseError("pipe.json.encode: %v", err)
 		}
@@ -173,15 +156,11 @@ func (s *stage) pipeModule(L *lua.LState, in *instance) *lua.LTable {
 		return 1
 	}))
 	js.RawSetString("decode", fn(func(L *lua.LState) int {
-		var ord order
-		if in != nil {
-			ord = in.order
-		}
-		v, err := decodeJSON(L, []byte(L.CheckString(1)), ord)
+		val, err := decodeJSON(L, []byte(L.CheckString(1)), v.order)
 		if err != nil {
 			L.RaiseError("pipe.json.decode: %v", err)
 		}
-		L.Push(v)
+		L.Push(val)
 		return 1
 	}))
 	p.RawSetString("json", js)
@@ -195,11 +174,11 @@ func (s *stage) pipeModule(L *lua.LState, in *instance) *lua.LTable {
 			}
 			switch lvl {
 			case "info":
-				s.log.Info(msg, attrs...)
+				log.Info(msg, attrs...)
 			case "warn":
-				s.log.Warn(msg, attrs...)
+				log.Warn(msg, attrs...)
 			default:
-				s.log.Error(msg, attrs...)
+				log.Error(msg, attrs...)
 			}
 			return 0
 		}))
@@ -257,8 +236,10 @@ func (s *stage) pipeModule(L *lua.LState, in *instance) *lua.LTable {
 var denied = map[string]string{"os": "os", "io": "io", "debug": "debug", "package": "package"}
 
 // require loads NAME.lua (dots become slashes) from the stage's modules:
-// directories, once per state.
-func (s *stage) require(L *lua.LState) int {
+// directories, once per state. A module file is read and compiled once per
+// stage (every state of every worker runs those bytes), and its real path,
+// symbolic links resolved, must lie inside a modules: directory.
+func (l *language) require(L *lua.LState) int {
 	name := L.CheckString(1)
 	loaded, ok := L.GetField(L.G.Registry, "pipe.loaded").(*lua.LTable)
 	if !ok {
@@ -270,7 +251,7 @@ func (s *stage) require(L *lua.LState) int {
 		return 1
 	}
 	if lib, ok := denied[name]; ok {
-		if _, allowed := optional[lib]; allowed && contains(s.opts.Allow, lib) {
+		if _, allowed := optional[lib]; allowed && slices.Contains(l.allow, lib) {
 			L.Push(L.GetGlobal(lib))
 			return 1
 		}
@@ -279,21 +260,25 @@ func (s *stage) require(L *lua.LState) int {
 	if strings.Contains(name, "..") || strings.ContainsAny(name, `/\`) {
 		L.RaiseError("require %q: not a module name", name)
 	}
-	if len(s.modules) == 0 {
+	mods := &l.st.Modules
+	if len(mods.Dirs) == 0 {
 		L.RaiseError("require %q: no module directories; list them in the stage's modules:", name)
 	}
 	rel := strings.ReplaceAll(name, ".", string(filepath.Separator)) + ".lua"
-	for _, dir := range s.modules {
+	for _, dir := range mods.Dirs {
 		path := filepath.Join(dir, rel)
-		src, err := os.ReadFile(path)
+		real, err := filepath.EvalSymlinks(path)
 		if err != nil {
-			continue
+			continue // not there
 		}
-		fn, err := L.Load(strings.NewReader(string(src)), filepath.Base(path))
+		if real, err = filepath.Abs(real); err != nil || !mods.Inside(real) {
+			L.RaiseError("require %q: %s is a symbolic link out of the modules: directories (to %s)", name, path, real)
+		}
+		proto, err := l.module(real, filepath.Base(path))
 		if err != nil {
 			L.RaiseError("require %q: %v", name, err)
 		}
-		L.Push(fn)
+		L.Push(L.NewFunctionFromProto(proto))
 		L.Call(0, 1)
 		v := L.Get(-1)
 		L.Pop(1)
@@ -304,17 +289,35 @@ func (s *stage) require(L *lua.LState) int {
 		L.Push(v)
 		return 1
 	}
-	L.RaiseError("require %q: no %s in the modules: directories (%s)", name, rel, strings.Join(s.modules, ", "))
+	L.RaiseError("require %q: no %s in the modules: directories (%s)", name, rel, strings.Join(mods.Dirs, ", "))
 	return 0
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
+// module returns the module at real, read and compiled at its first
+// require in the stage.
+func (l *language) module(real, chunkName string) (*lua.FunctionProto, error) {
+	l.modMu.Lock()
+	defer l.modMu.Unlock()
+	if p, ok := l.mods[real]; ok {
+		return p, nil
 	}
-	return false
+	src, err := os.ReadFile(real)
+	if err != nil {
+		return nil, err
+	}
+	chunk, err := parse.Parse(bytes.NewReader(src), chunkName)
+	if err != nil {
+		return nil, err
+	}
+	p, err := lua.Compile(chunk, chunkName)
+	if err != nil {
+		return nil, err
+	}
+	if l.mods == nil {
+		l.mods = map[string]*lua.FunctionProto{}
+	}
+	l.mods[real] = p
+	return p, nil
 }
 
-var _ engine.Transformer = (*instance)(nil)
+var _ engine.Transformer = (*script.Instance)(nil)

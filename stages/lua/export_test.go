@@ -1,11 +1,15 @@
 package lua
 
-import "time"
+import (
+	"time"
+
+	"github.com/pipe-dev/pipe/stages/internal/script"
+)
 
 // SetLoadTimeout sets the bound of top-level code and init for a test and
 // returns a function that restores it.
 func SetLoadTimeout(d time.Duration) (restore func()) {
-	old := loadTimeout
-	loadTimeout = d
-	return func() { loadTimeout = old }
+	old := script.LoadTimeout
+	script.LoadTimeout = d
+	return func() { script.LoadTimeout = old }
 }

@@ -2,8 +2,6 @@ package lua
 
 import (
 	"github.com/pipe-dev/pipe/stages/internal/script"
-	"github.com/tidwall/gjson"
-	"github.com/tidwall/sjson"
 	lua "github.com/yuin/gopher-lua"
 )
 
@@ -16,19 +14,15 @@ import (
 
 const proxyMTKey = "pipe.proxy"
 
-// lazyRec is the state of one lazy record table.
+// lazyRec is the state of one lazy record table: the shared lazy view
+// (script.Lazy), with the key order of the nested objects it decodes.
 type lazyRec struct {
-	data   []byte
-	writes map[string]lua.LValue // lua.LNil for deleted fields
-	order  []string              // fields in the order they were written
-	cache  map[string]lua.LValue // decoded fields
-	ord    order                 // key order of decoded nested objects
+	script.Lazy[lua.LValue]
+	ord order // key order of decoded nested objects
 }
 
-var deleted = lua.LNil
-
 func newLazy(L *lua.LState, data []byte, ord order) lua.LValue {
-	return &lua.LUserData{Value: &lazyRec{data: data, ord: ord}, Metatable: L.GetField(L.G.Registry, proxyMTKey)}
+	return &lua.LUserData{Value: &lazyRec{Lazy: script.Lazy[lua.LValue]{Data: data}, ord: ord}, Metatable: L.GetField(L.G.Registry, proxyMTKey)}
 }
 
 func lazyOf(v lua.LValue) *lazyRec {
@@ -41,73 +35,39 @@ func lazyOf(v lua.LValue) *lazyRec {
 }
 
 func (lr *lazyRec) get(L *lua.LState, k string) lua.LValue {
-	if v, ok := lr.writes[k]; ok {
+	v, ok, r := lr.Lookup(k)
+	if ok {
 		return v
 	}
-	if v, ok := lr.cache[k]; ok {
-		return v
-	}
-	r := gjson.GetBytes(lr.data, script.FieldPath(k))
 	if !r.Exists() {
 		return lua.LNil
 	}
 	mt, _ := L.GetField(L.G.Registry, arrayKey).(*lua.LTable)
-	v := fromResult(L, r, mt, lr.ord)
+	v = fromResult(L, r, mt, lr.ord)
 	if _, isTable := v.(*lua.LTable); isTable { // the script may change it in place
-		if lr.cache == nil {
-			lr.cache = map[string]lua.LValue{}
-		}
-		lr.cache[k] = v
+		lr.Cache(k, v)
 	}
 	return v
 }
 
+// set is rec[k] = v; nil deletes the field.
 func (lr *lazyRec) set(k string, v lua.LValue) {
-	if lr.writes == nil {
-		lr.writes = map[string]lua.LValue{}
+	if v == lua.LNil {
+		lr.Delete(k)
+		return
 	}
-	if _, ok := lr.writes[k]; !ok {
-		lr.order = append(lr.order, k)
-	}
-	lr.writes[k] = v
-	delete(lr.cache, k)
+	lr.Set(k, v)
 }
 
 // encode applies the edits to the record's bytes.
-func (lr *lazyRec) encode(ord order) ([]byte, error) {
-	if len(lr.writes) == 0 && len(lr.cache) == 0 {
-		return lr.data, nil
-	}
-	out := append([]byte(nil), lr.data...)
-	var err error
-	for k, v := range lr.cache { // tables handed out may have been changed
-		var raw []byte
-		if raw, err = encodeJSON(v, ord); err != nil {
-			return nil, err
-		}
-		if out, err = sjson.SetRawBytes(out, script.FieldPath(k), raw); err != nil {
-			return nil, err
-		}
-	}
-	for _, k := range lr.order {
-		v := lr.writes[k]
-		if v == deleted {
-			if gjson.GetBytes(out, script.FieldPath(k)).Exists() {
-				if out, err = sjson.DeleteBytes(out, script.FieldPath(k)); err != nil {
-					return nil, err
-				}
-			}
-			continue
-		}
-		var raw []byte
-		if raw, err = encodeJSON(v, ord); err != nil {
-			return nil, err
-		}
-		if out, err = sjson.SetRawBytes(out, script.FieldPath(k), raw); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+func (lr *lazyRec) encode(ord order) ([]byte, error) { return lr.Encode(fieldEncoder{ord}) }
+
+// fieldEncoder encodes the fields of a lazy record.
+type fieldEncoder struct{ ord order }
+
+func (e fieldEncoder) EncodeField(_ string, v lua.LValue) ([]byte, bool, error) {
+	raw, err := encodeJSON(v, e.ord)
+	return raw, false, err
 }
 
 // materialize returns a plain table of the whole, edited record.

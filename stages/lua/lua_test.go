@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,45 +12,16 @@ import (
 	"time"
 
 	"github.com/pipe-dev/pipe/engine"
+	"github.com/pipe-dev/pipe/stages/internal/script/scripttest"
 	"github.com/pipe-dev/pipe/stages/lua"
 )
 
-func build(t *testing.T, yaml string) (*engine.Pipeline, error) {
-	t.Helper()
-	dir := t.TempDir()
-	file := filepath.Join(dir, "p.yaml")
-	os.WriteFile(file, []byte(yaml), 0o644)
-	wd, _ := os.Getwd()
-	yaml = strings.ReplaceAll(yaml, "TESTDATA", filepath.Join(wd, "testdata"))
-	spec, err := engine.Parse([]byte(yaml), file)
-	if err != nil {
-		return nil, err
-	}
-	p, err := engine.Build(spec)
-	if err != nil {
-		return nil, err
-	}
-	return p, p.Load(context.Background())
-}
+var (
+	build = scripttest.Build
+	run   = scripttest.Run
+)
 
-func run(t *testing.T, yaml, in string) (string, *engine.Pipeline, error) {
-	t.Helper()
-	p, err := build(t, yaml)
-	if err != nil {
-		return "", nil, err
-	}
-	var out bytes.Buffer
-	err = p.RunReader(context.Background(), strings.NewReader(in), &out)
-	return out.String(), p, err
-}
-
-func stage(code string, extra ...string) string {
-	y := "input: {codec: ndjson}\nstages:\n  - name: s\n    type: lua\n    on_error: drop\n    timeout: 1s\n"
-	for _, e := range extra {
-		y += "    " + e + "\n"
-	}
-	return y + "    code: |\n      " + strings.ReplaceAll(code, "\n", "\n      ") + "\n"
-}
+func stage(code string, extra ...string) string { return scripttest.Stage("lua", code, extra...) }
 
 func TestSyntaxErrorsAtLoad(t *testing.T) {
 	_, err := build(t, "stages:\n  - {name: s, type: lua, path: TESTDATA/bad_syntax.lua}\n")
@@ -66,7 +38,7 @@ func TestSyntaxErrorsAtLoad(t *testing.T) {
 		t.Errorf("missing file: err = %v", err)
 	}
 	_, err = build(t, "stages:\n  - {name: s, type: lua, code: x, allow: [net]}\n")
-	if !errors.As(err, &ce) || !strings.Contains(ce.Msg, "not a library") {
+	if !errors.As(err, &ce) || !strings.Contains(ce.Msg, `allow: "net" is not allowed (want os or io)`) {
 		t.Errorf("allow: err = %v", err)
 	}
 }
@@ -253,5 +225,60 @@ func TestReplacementNotChargedToNextRecord(t *testing.T) {
 	out, p, err := run(t, y, "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n")
 	if err != nil || out != "{\"n\":1}\n{\"n\":3}\n" || p.Stats()[1].Errors != 1 {
 		t.Fatalf("out %q, err %v, stats %+v; want only the stuck record to fail", out, err, p.Stats()[1])
+	}
+}
+
+// TestRequireSymlinkOutOfModules: require follows no symbolic link out of
+// the modules: directories (issue 15, item 3); links inside them work, and
+// a module is read once per stage.
+func TestRequireSymlinkOutOfModules(t *testing.T) {
+	dir := t.TempDir()
+	mods, outside := filepath.Join(dir, "mods"), filepath.Join(dir, "secret")
+	for _, d := range []string{mods, outside} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(filepath.Join(outside, "evil.lua"), []byte(`return {v = "outside"}`), 0o644)
+	os.WriteFile(filepath.Join(mods, "real.lua"), []byte(`return {v = "inside"}`), 0o644)
+	if err := os.Symlink(filepath.Join(outside, "evil.lua"), filepath.Join(mods, "evil.lua")); err != nil {
+		t.Skip(err)
+	}
+	os.Symlink(filepath.Join(mods, "real.lua"), filepath.Join(mods, "alias.lua"))
+	failing := func(code string) string {
+		return strings.Replace(stage(code, "modules: ["+mods+"]"), "on_error: drop", "on_error: fail", 1)
+	}
+	_, _, err := run(t, failing(`rec.v = require("evil").v return rec`), "{}\n")
+	if err == nil || !strings.Contains(err.Error(), "symbolic link out of the modules: directories") {
+		t.Errorf("require of a link out of modules: = %v, want it refused", err)
+	}
+	out, _, err := run(t, failing(`rec.v = require("alias").v return rec`), "{}\n{}\n")
+	if err != nil || out != "{\"v\":\"inside\"}\n{\"v\":\"inside\"}\n" {
+		t.Errorf("require of a link inside modules: = %q, %v", out, err)
+	}
+	// Read once per stage: a module changed after its first require is
+	// not read again, also by the state that replaces an interrupted one.
+	p, err := build(t, stage(`
+function transform(rec)
+  if rec.swap then
+    local f = io.open(rec.swap, "w") f:write('return {v = "changed"}') f:close()
+    while true do end
+  end
+  rec.v = require("real").v
+  return rec
+end`, "modules: ["+mods+"]", "allow: [io]"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	in := fmt.Sprintf("{}\n{\"swap\":%q}\n{}\n", filepath.Join(mods, "real.lua"))
+	if err := p.RunReader(context.Background(), strings.NewReader(in), &buf); err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := os.ReadFile(filepath.Join(mods, "real.lua")); !strings.Contains(string(data), "changed") {
+		t.Fatalf("the script did not change the module: %q", data)
+	}
+	if buf.String() != "{\"v\":\"inside\"}\n{\"v\":\"inside\"}\n" {
+		t.Errorf("out = %q, want every record to see the module as first read", buf.String())
 	}
 }

@@ -6,17 +6,22 @@ import (
 	"encoding/binary"
 	"strings"
 
+	"github.com/pipe-dev/pipe/component"
 	"github.com/pipe-dev/pipe/engine"
 )
 
 func init() {
-	engine.RegisterNative(engine.Native{Name: "case", New: newCase,
-		Summary: "upper- or lower-case the record or a JSON string field (to: upper|lower)"})
+	engine.RegisterNative(engine.Native{Name: "case", New: newCase, Config: caseConfig{},
+		Summary: "upper- or lower-case the record or a JSON string field (to: upper|lower)",
+		Doc:     "ASCII text is converted in place; other Unicode text follows Go's strings.ToUpper/ToLower. A field that is missing or not a string is left alone.",
+		Examples: []component.Example{
+			{Title: "shout a message field", YAML: "- {name: shout, type: native, use: case, config: {field: msg, to: upper}}"},
+		}})
 }
 
 type caseConfig struct {
-	To    string `yaml:"to"`
-	Field string `yaml:"field"`
+	To    string `yaml:"to" required:"true" enum:"upper,lower" doc:"The case to convert to."`
+	Field string `yaml:"field" example:"msg" doc:"Dotted path of a JSON string field to convert instead of the whole record (codec: ndjson)."`
 }
 
 // Case changes the letter case of the record or of a JSON string field.

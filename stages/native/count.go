@@ -5,12 +5,19 @@ import (
 	"encoding/json"
 	"strconv"
 
+	"github.com/pipe-dev/pipe/component"
 	"github.com/pipe-dev/pipe/engine"
 )
 
 func init() {
-	engine.RegisterNative(engine.Native{Name: "count", New: newCount,
-		Summary: "count records; at end of stream emit {\"count\":N}, or one {FIELD:value,\"count\":N} per value of by:"})
+	engine.RegisterNative(engine.Native{Name: "count", New: newCount, Config: countConfig{},
+		Summary: "count records; at end of stream emit {\"count\":N}, or one {FIELD:value,\"count\":N} per value of by:",
+		Doc: "Records are consumed; the counts are emitted when the input ends, values in first-seen order. At most " +
+			"`max_keys` distinct values are kept; later new values are counted under `{\"other\":true}`. With `workers: N` " +
+			"each instance counts its share.",
+		Examples: []component.Example{
+			{Title: "errors per service", YAML: "- {name: per-service, type: native, use: count, config: {by: service}}"},
+		}})
 }
 
 // Count consumes records and emits counts at flush: {"count":N}, or with By
@@ -26,11 +33,13 @@ type Count struct {
 	other   int64
 }
 
+type countConfig struct {
+	By      string `yaml:"by" example:"service" doc:"Dotted path of a JSON field: one count per distinct value."`
+	MaxKeys int    `yaml:"max_keys" default:"100000" doc:"Distinct values kept; later new values count under other."`
+}
+
 func newCount(cfg engine.Config) (engine.Transformer, error) {
-	var c struct {
-		By      string `yaml:"by"`
-		MaxKeys int    `yaml:"max_keys"`
-	}
+	var c countConfig
 	if err := cfg.Decode(&c); err != nil {
 		return nil, err
 	}

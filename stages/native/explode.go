@@ -7,19 +7,25 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/pipe-dev/pipe/component"
 	"github.com/pipe-dev/pipe/engine"
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
 )
 
 func init() {
-	engine.RegisterNative(engine.Native{Name: "explode", New: newExplode,
-		Summary: "one record per element of a JSON array field (as: puts the element in another field)"})
+	engine.RegisterNative(engine.Native{Name: "explode", New: newExplode, Config: explodeConfig{},
+		Summary: "one record per element of a JSON array field (as: puts the element in another field)",
+		Doc: "Each output record is the input record with the array replaced by one of its elements (at `as:` when given, " +
+			"the array field removed). A missing, null or empty array emits nothing; a field that is not an array fails the record.",
+		Examples: []component.Example{
+			{Title: "one record per tag", YAML: "- {name: per-tag, type: native, use: explode, config: {field: tags, as: tag}}"},
+		}})
 }
 
 type explodeConfig struct {
-	Field string `yaml:"field"`
-	As    string `yaml:"as"`
+	Field string `yaml:"field" required:"true" example:"tags" doc:"Dotted path of the JSON array field to split on."`
+	As    string `yaml:"as" example:"tag" doc:"Field each element is put in (the array field is removed); default: the array field itself."`
 }
 
 // Explode splits a record into one record per element of an array field.

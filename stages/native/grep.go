@@ -4,18 +4,26 @@ import (
 	"context"
 	"regexp"
 
+	"github.com/pipe-dev/pipe/component"
 	"github.com/pipe-dev/pipe/engine"
 )
 
 func init() {
-	engine.RegisterNative(engine.Native{Name: "grep", New: newGrep,
-		Summary: "keep records matching a regexp (invert: true drops them); field: matches one JSON field"})
+	engine.RegisterNative(engine.Native{Name: "grep", New: newGrep, Config: grepConfig{},
+		Summary: "keep records matching a regexp (invert: true drops them); field: matches one JSON field",
+		Doc: "Without `field:` the regexp (Go RE2 syntax) is matched against the whole record. With `field:` it is matched " +
+			"against one JSON field's text (a string's value, any other value's JSON); a record without the field is dropped " +
+			"(kept with `invert: true`).",
+		Examples: []component.Example{
+			{Title: "keep lines mentioning a timeout", YAML: "- {name: timeouts, type: native, use: grep, config: {pattern: '(?i)timeout'}}"},
+			{Title: "drop health checks by a JSON field", YAML: "- {name: no-health, type: native, use: grep, config: {field: path, pattern: '^/health', invert: true}}"},
+		}})
 }
 
 type grepConfig struct {
-	Pattern string `yaml:"pattern"`
-	Invert  bool   `yaml:"invert"`
-	Field   string `yaml:"field"`
+	Pattern string `yaml:"pattern" required:"true" example:"'error|warn'" doc:"Regular expression (Go RE2 syntax) a kept record matches."`
+	Invert  bool   `yaml:"invert" default:"false" doc:"Keep the records that do not match instead."`
+	Field   string `yaml:"field" example:"msg" doc:"Dotted path of a JSON field to match instead of the whole record (codec: ndjson)."`
 }
 
 // Grep keeps the records whose text (or JSON field) matches Pattern.

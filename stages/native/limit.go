@@ -5,25 +5,37 @@ import (
 	"hash/maphash"
 	"math/rand/v2"
 
+	"github.com/pipe-dev/pipe/component"
 	"github.com/pipe-dev/pipe/engine"
 )
 
 func init() {
-	engine.RegisterNative(engine.Native{Name: "limit", New: newLimit,
-		Summary: "pass the first count records, drop the rest (per worker: use workers: 1)"})
-	engine.RegisterNative(engine.Native{Name: "sample", New: newSample,
-		Summary: "keep a random fraction (rate: 0.1, seed: for repeatable runs) or every Nth record (every: N)"})
-	engine.RegisterNative(engine.Native{Name: "dedupe", New: newDedupe,
-		Summary: "drop records seen among the last capacity distinct records (whole record or field:)"})
+	engine.RegisterNative(engine.Native{Name: "limit", New: newLimit, Config: limitConfig{},
+		Summary:  "pass the first count records, drop the rest (per worker: use workers: 1)",
+		Examples: []component.Example{{Title: "the first ten records", YAML: "- {name: head, type: native, use: limit, config: {count: 10}}"}}})
+	engine.RegisterNative(engine.Native{Name: "sample", New: newSample, Config: sampleConfig{},
+		Summary: "keep a random fraction (rate: 0.1, seed: for repeatable runs) or every Nth record (every: N)",
+		Doc:     "Give `rate:` or `every:`, not both.",
+		Examples: []component.Example{
+			{Title: "one record in a hundred, the same ones every run", YAML: "- {name: sample, type: native, use: sample, config: {rate: 0.01, seed: 42}}"},
+			{Title: "every tenth record", YAML: "- {name: tenth, type: native, use: sample, config: {every: 10}}"},
+		}})
+	engine.RegisterNative(engine.Native{Name: "dedupe", New: newDedupe, Config: dedupeConfig{},
+		Summary: "drop records seen among the last capacity distinct records (whole record or field:)",
+		Doc: "Memory is bounded: it keeps 8-byte hashes of the last `capacity` distinct keys, not the records; a 64-bit " +
+			"hash collision (about 1 in 10^19 per pair) would drop a distinct record.",
+		Examples: []component.Example{{Title: "one record per request id", YAML: "- {name: once, type: native, use: dedupe, config: {field: request_id}}"}}})
 }
 
 // Limit passes the first Count records and drops the rest.
 type Limit struct{ left int64 }
 
+type limitConfig struct {
+	Count *int64 `yaml:"count" required:"true" example:"10" doc:"Records to pass (0 passes none)."`
+}
+
 func newLimit(cfg engine.Config) (engine.Transformer, error) {
-	var c struct {
-		Count *int64 `yaml:"count"`
-	}
+	var c limitConfig
 	if err := cfg.Decode(&c); err != nil {
 		return nil, err
 	}
@@ -50,12 +62,14 @@ type Sample struct {
 	rng   *rand.Rand
 }
 
+type sampleConfig struct {
+	Rate  *float64 `yaml:"rate" example:"0.1" doc:"Fraction of the records to keep, 0 to 1, chosen at random."`
+	Every int64    `yaml:"every" example:"10" doc:"Keep the first record of every N."`
+	Seed  *uint64  `yaml:"seed" example:"42" doc:"Seed of the random choice, for repeatable runs (default: random)."`
+}
+
 func newSample(cfg engine.Config) (engine.Transformer, error) {
-	var c struct {
-		Rate  *float64 `yaml:"rate"`
-		Every int64    `yaml:"every"`
-		Seed  *uint64  `yaml:"seed"`
-	}
+	var c sampleConfig
 	if err := cfg.Decode(&c); err != nil {
 		return nil, err
 	}
@@ -110,11 +124,13 @@ type Dedupe struct {
 	next     int
 }
 
+type dedupeConfig struct {
+	Field    string `yaml:"field" example:"request_id" doc:"Dotted path of the JSON field that identifies a record (default: the whole record)."`
+	Capacity int    `yaml:"capacity" default:"100000" doc:"Distinct keys remembered, 1 to 100000000."`
+}
+
 func newDedupe(cfg engine.Config) (engine.Transformer, error) {
-	var c struct {
-		Field    string `yaml:"field"`
-		Capacity int    `yaml:"capacity"`
-	}
+	var c dedupeConfig
 	if err := cfg.Decode(&c); err != nil {
 		return nil, err
 	}

@@ -4,19 +4,25 @@ import (
 	"context"
 	"regexp"
 
+	"github.com/pipe-dev/pipe/component"
 	"github.com/pipe-dev/pipe/engine"
 	"github.com/tidwall/sjson"
 )
 
 func init() {
-	engine.RegisterNative(engine.Native{Name: "replace", New: newReplace,
-		Summary: "replace regexp matches (with: supports $1, ${name}); field: edits one JSON string field"})
+	engine.RegisterNative(engine.Native{Name: "replace", New: newReplace, Config: replaceConfig{},
+		Summary: "replace regexp matches (with: supports $1, ${name}); field: edits one JSON string field",
+		Doc: "Every match of `pattern` is replaced by `with`, in which `$1` and `${name}` refer to capture groups " +
+			"(write `$$` for a dollar sign). With `field:` only that JSON field changes; a record without it passes unchanged.",
+		Examples: []component.Example{
+			{Title: "mask digits of a user id", YAML: "- {name: hide-user, type: native, use: replace, config: {field: user, pattern: '[0-9]', with: '*'}}"},
+		}})
 }
 
 type replaceConfig struct {
-	Pattern string  `yaml:"pattern"`
-	With    *string `yaml:"with"`
-	Field   string  `yaml:"field"`
+	Pattern string  `yaml:"pattern" required:"true" example:"'[0-9]+'" doc:"Regular expression (Go RE2 syntax) whose matches are replaced."`
+	With    *string `yaml:"with" required:"true" example:"'<$1>'" doc:"Replacement text; $1 and ${name} expand capture groups; an empty string deletes the matches."`
+	Field   string  `yaml:"field" example:"user" doc:"Dotted path of a JSON field to edit instead of the whole record (codec: ndjson)."`
 }
 
 // Replace rewrites the matches of a regexp in the record or in a JSON field.

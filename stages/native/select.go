@@ -6,25 +6,33 @@ import (
 	"fmt"
 	"regexp"
 
+	"github.com/pipe-dev/pipe/component"
 	"github.com/pipe-dev/pipe/engine"
 	"github.com/tidwall/gjson"
 )
 
 func init() {
-	engine.RegisterNative(engine.Native{Name: "select", New: newSelect,
-		Summary: "keep JSON records whose field equals / not_equals / matches / gt / gte / lt / lte a value, or exists"})
+	engine.RegisterNative(engine.Native{Name: "select", New: newSelect, Config: selectConfig{},
+		Summary: "keep JSON records whose field equals / not_equals / matches / gt / gte / lt / lte a value, or exists",
+		Doc: "Give at least one condition; with several, all must hold (`gte` and `lt` make a range). Strings compare with " +
+			"strings, numbers numerically, booleans and null exactly, lists and mappings by their JSON value. A record that " +
+			"is not JSON fails (use codec: ndjson).",
+		Examples: []component.Example{
+			{Title: "keep errors", YAML: "- {name: only-errors, type: native, use: select, config: {field: level, equals: error}}"},
+			{Title: "keep slow requests", YAML: "- {name: slow, type: native, use: select, config: {field: latency_ms, gte: 500}}"},
+		}})
 }
 
 type selectConfig struct {
-	Field     string   `yaml:"field"`
-	Equals    any      `yaml:"equals"`
-	NotEquals any      `yaml:"not_equals"`
-	Matches   string   `yaml:"matches"`
-	GT        *float64 `yaml:"gt"`
-	GTE       *float64 `yaml:"gte"`
-	LT        *float64 `yaml:"lt"`
-	LTE       *float64 `yaml:"lte"`
-	Exists    *bool    `yaml:"exists"`
+	Field     string   `yaml:"field" required:"true" example:"level" doc:"Dotted path of the JSON field to test."`
+	Equals    any      `yaml:"equals" example:"error" doc:"Keep records whose field equals this value."`
+	NotEquals any      `yaml:"not_equals" example:"debug" doc:"Keep records whose field does not equal this value."`
+	Matches   string   `yaml:"matches" example:"'^5[0-9][0-9]$'" doc:"Keep records whose field's text matches this regular expression."`
+	GT        *float64 `yaml:"gt" example:"100" doc:"Keep records whose field is a number greater than this."`
+	GTE       *float64 `yaml:"gte" example:"100" doc:"Keep records whose field is a number greater than or equal to this."`
+	LT        *float64 `yaml:"lt" example:"100" doc:"Keep records whose field is a number less than this."`
+	LTE       *float64 `yaml:"lte" example:"100" doc:"Keep records whose field is a number less than or equal to this."`
+	Exists    *bool    `yaml:"exists" example:"true" doc:"Keep records that have (true) or lack (false) the field."`
 }
 
 // Select keeps the JSON records whose field satisfies one condition.

@@ -5,23 +5,31 @@ import (
 	"encoding/json"
 	"slices"
 
+	"github.com/pipe-dev/pipe/component"
 	"github.com/pipe-dev/pipe/engine"
 	"github.com/tidwall/sjson"
 )
 
 func init() {
-	engine.RegisterNative(engine.Native{Name: "set", New: newSet,
-		Summary: "set JSON fields to constant values (fields: {path: value}, or field: + value:)"})
-	engine.RegisterNative(engine.Native{Name: "delete", New: newDelete,
-		Summary: "delete JSON fields (fields: [path, ...] or field: path)"})
-	engine.RegisterNative(engine.Native{Name: "rename", New: newRename,
-		Summary: "rename JSON fields (fields: {old.path: new.path})"})
+	engine.RegisterNative(engine.Native{Name: "set", New: newSet, Config: setConfig{},
+		Summary: "set JSON fields to constant values (fields: {path: value}, or field: + value:)",
+		Doc:     "Objects along a path are created. Values are YAML values written as JSON: strings, numbers, booleans, null, lists, mappings.",
+		Examples: []component.Example{
+			{Title: "mark records", YAML: "- {name: mark, type: native, use: set, config: {fields: {processed: true, pipeline.version: 2}}}"},
+		}})
+	engine.RegisterNative(engine.Native{Name: "delete", New: newDelete, Config: deleteConfig{},
+		Summary:  "delete JSON fields (fields: [path, ...] or field: path)",
+		Examples: []component.Example{{Title: "drop personal data", YAML: "- {name: forget, type: native, use: delete, config: {fields: [user.email, user.ip]}}"}}})
+	engine.RegisterNative(engine.Native{Name: "rename", New: newRename, Config: renameConfig{},
+		Summary:  "rename JSON fields (fields: {old.path: new.path})",
+		Doc:      "A missing field is left alone.",
+		Examples: []component.Example{{Title: "rename two fields", YAML: "- {name: rename, type: native, use: rename, config: {fields: {msg: message, lvl: level}}}"}}})
 }
 
 type setConfig struct {
-	Field  string         `yaml:"field"`
-	Value  any            `yaml:"value"`
-	Fields map[string]any `yaml:"fields"`
+	Field  string         `yaml:"field" example:"status" doc:"Dotted path of one field to set (with value:)."`
+	Value  any            `yaml:"value" example:"ok" doc:"The value field: is set to."`
+	Fields map[string]any `yaml:"fields" example:"{processed: true}" doc:"Dotted paths and the values they are set to."`
 }
 
 type setOp struct {
@@ -87,8 +95,8 @@ func (s *Set) Transform(_ context.Context, r *engine.Record, emit func(*engine.R
 }
 
 type deleteConfig struct {
-	Field  string   `yaml:"field"`
-	Fields []string `yaml:"fields"`
+	Field  string   `yaml:"field" example:"user.email" doc:"Dotted path of one field to delete."`
+	Fields []string `yaml:"fields" example:"[user.email, user.ip]" doc:"Dotted paths of the fields to delete."`
 }
 
 // Delete removes JSON fields.
@@ -132,7 +140,7 @@ func (d *Delete) Transform(_ context.Context, r *engine.Record, emit func(*engin
 }
 
 type renameConfig struct {
-	Fields map[string]string `yaml:"fields"`
+	Fields map[string]string `yaml:"fields" required:"true" example:"{msg: message}" doc:"Old dotted paths and their new ones."`
 }
 
 // Rename moves JSON fields to new paths (a missing field is left alone).

@@ -5,17 +5,22 @@ import (
 	"context"
 	"strings"
 
+	"github.com/pipe-dev/pipe/component"
 	"github.com/pipe-dev/pipe/engine"
 )
 
 func init() {
-	engine.RegisterNative(engine.Native{Name: "trim", New: newTrim,
-		Summary: "trim white space (or cutset:) around the record or a JSON string field"})
+	engine.RegisterNative(engine.Native{Name: "trim", New: newTrim, Config: trimConfig{},
+		Summary: "trim white space (or cutset:) around the record or a JSON string field",
+		Examples: []component.Example{
+			{Title: "trim lines", YAML: "- {name: trim, type: native, use: trim}"},
+			{Title: "strip quotes around a field", YAML: "- {name: unquote, type: native, use: trim, config: {field: name, cutset: '\"'}}"},
+		}})
 }
 
 type trimConfig struct {
-	Cutset string `yaml:"cutset"`
-	Field  string `yaml:"field"`
+	Cutset string `yaml:"cutset" example:"'\"'" doc:"Characters to trim instead of Unicode white space."`
+	Field  string `yaml:"field" example:"name" doc:"Dotted path of a JSON string field to trim instead of the whole record (codec: ndjson)."`
 }
 
 // Trim removes leading and trailing white space (or the cutset's characters).

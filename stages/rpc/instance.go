@@ -151,11 +151,15 @@ func (in *instance) call(ctx context.Context, do func(ctx context.Context, p *pr
 		if err == nil {
 			return nil
 		}
-		if ctx.Err() != nil {
-			// The plugin did not answer within the deadline: it may be
-			// stuck in a loop; kill it so it cannot keep working on a
-			// record the engine gave up on.
+		if ctx.Err() != nil || status.Code(err) == codes.DeadlineExceeded {
+			// The plugin did not answer within the deadline (the call's
+			// context is done, or gRPC ended the call at the deadline it
+			// sent): it may be stuck in a loop; kill it so it cannot keep
+			// working on a record the engine gave up on.
 			cause := context.Cause(ctx)
+			if cause == nil {
+				cause = fmt.Errorf("%w (gRPC deadline)", context.DeadlineExceeded)
+			}
 			timedOut := errors.Is(cause, engine.ErrStageTimeout) || errors.Is(cause, context.DeadlineExceeded)
 			if timedOut {
 				in.st.log.Warn("plugin did not answer in time; killing it", "path", in.st.path, "err", cause)
@@ -171,6 +175,9 @@ func (in *instance) call(ctx context.Context, do func(ctx context.Context, p *pr
 				if err := in.restart(context.WithoutCancel(ctx), errors.New("it did not answer in time")); err != nil {
 					return err
 				}
+			}
+			if ctx.Err() == nil {
+				return cause // the engine counts a failure past the deadline as a timeout
 			}
 			return ctx.Err()
 		}
@@ -313,17 +320,6 @@ func (in *instance) TransformBatch(ctx context.Context, recs []*engine.Record, o
 	return nil
 }
 
-// Transform sends one record (the engine prefers TransformBatch).
-func (in *instance) Transform(ctx context.Context, rec *engine.Record, emit func(*engine.Record)) error {
-	results, err := in.exchange(ctx, []*engine.Record{rec})
-	if err != nil {
-		return err
-	}
-	var ferr error
-	in.apply(rec, results[0], emit, func(err error) { ferr = err })
-	return ferr
-}
-
 // apply turns one plugin result into emits or a failure.
 func (in *instance) apply(rec *engine.Record, res *rpcpb.Result, emit func(*engine.Record), fail func(error)) {
 	if res.Error != "" {
@@ -403,7 +399,6 @@ func (in *instance) Close() error {
 }
 
 var (
-	_ engine.Transformer      = (*instance)(nil)
 	_ engine.BatchTransformer = (*instance)(nil)
 	_ engine.Opener           = (*instance)(nil)
 	_ engine.Flusher          = (*instance)(nil)

@@ -28,11 +28,7 @@ func TestSplitLargeBatch(t *testing.T) {
 	if err := s.Load(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	tr, err := s.New(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := tr.(*instance)
+	in := s.instance()
 	defer in.Close()
 	recs := make([]*engine.Record, 40)
 	for i := range recs {

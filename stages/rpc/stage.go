@@ -12,31 +12,47 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pipe-dev/pipe/component"
 	"github.com/pipe-dev/pipe/engine"
 )
 
-func init() { engine.RegisterKind("rpc", build) }
+func init() {
+	engine.RegisterKindSpec(engine.KindSpec{
+		Name:    "rpc",
+		Summary: "out-of-process plugins over gRPC (hashicorp/go-plugin), crash-isolated, any language",
+		Doc: "The executable speaks the Transformer service of stages/rpc/PROTOCOL.md (the Go SDK: `rpc.Serve`). " +
+			"The host health-checks it, restarts it after a crash (up to `max_restarts`, with backoff) and re-sends the " +
+			"batch in flight, so a crash loses no record. The stage's `config:` is sent to the plugin's Open as JSON.",
+		Build:   build,
+		Options: options{},
+		Examples: []component.Example{
+			{Title: "a plugin with arguments and a pinned binary", YAML: "- {name: geo, type: rpc, path: bin/geo-plugin, args: [--fast], max_restarts: 3}"},
+		},
+		Flag: &engine.FilterFlag{Value: "PATH", Usage: "filter mode: an rpc plugin stage (executable); --arg after it passes an argument",
+			Set: func(s *engine.StageSpec, v string) { s.Path = v }, Args: "args"},
+	})
+}
 
 // options are the fields only rpc stages know.
 type options struct {
 	// Args are the plugin's command-line arguments.
-	Args []string `yaml:"args"`
+	Args []string `yaml:"args" example:"[--fast]" doc:"The plugin's command-line arguments."`
 	// SHA256 pins the plugin binary: a different binary is refused.
-	SHA256 string `yaml:"sha256"`
+	SHA256 string `yaml:"sha256" example:"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" doc:"Hex SHA-256 the plugin binary must have (as printed by sha256sum)."`
 	// Env is the plugin's environment besides PATH (the host's own
 	// environment is not passed on).
-	Env map[string]string `yaml:"env"`
+	Env map[string]string `yaml:"env" example:"{GEO_DB: /data/geo.mmdb}" doc:"The plugin's environment besides PATH (the host's own is not passed on)."`
 	// StartTimeout bounds the start of the process up to its handshake.
-	StartTimeout *time.Duration `yaml:"start_timeout"`
+	StartTimeout *time.Duration `yaml:"start_timeout" default:"10s" doc:"Time the process has to start and complete its handshake."`
 	// HealthInterval is how often a long call checks that the plugin
 	// still answers its health service.
-	HealthInterval *time.Duration `yaml:"health_interval"`
+	HealthInterval *time.Duration `yaml:"health_interval" default:"2s" doc:"How often a long call checks that the plugin still answers its health service; 0 for never."`
 	// MaxRestarts bounds the restarts of a worker's plugin (after a crash,
 	// a kill for not answering, or a failed restart) within RestartWindow;
 	// one more stops the pipeline.
-	MaxRestarts *int `yaml:"max_restarts"`
+	MaxRestarts *int `yaml:"max_restarts" default:"5" doc:"Restarts of a worker's plugin (after a crash, a hang or a failed restart) allowed within restart_window; one more stops the pipeline."`
 	// RestartWindow is the period over which MaxRestarts counts.
-	RestartWindow *time.Duration `yaml:"restart_window"`
+	RestartWindow *time.Duration `yaml:"restart_window" default:"1m" doc:"The period over which max_restarts counts."`
 }
 
 // Defaults of the rpc kind's fields.
@@ -64,7 +80,7 @@ type stage struct {
 
 	mu     sync.Mutex
 	loaded bool
-	spare  *proc // started and opened by Load, taken by the first instance
+	first  engine.First[*proc] // started and opened by Load, for the first worker
 	closed bool
 }
 
@@ -153,7 +169,8 @@ func (s *stage) Load(ctx context.Context) error {
 	if err != nil {
 		return s.startErr(err)
 	}
-	s.spare, s.loaded = p, true
+	s.first.Keep(p)
+	s.loaded = true
 	return nil
 }
 
@@ -212,17 +229,20 @@ func (s *stage) startErr(err error) error {
 	return s.spec.Errorf("path", "plugin %s: %v", s.path, err)
 }
 
+// New makes one worker's instance: batch-only (the engine runs a single
+// record as a batch of one).
 func (s *stage) New(context.Context) (engine.Transformer, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	return engine.BatchOnly(s.instance()), nil
+}
+
+func (s *stage) instance() *instance {
 	in := &instance{st: s}
-	if s.spare != nil {
-		in.p, in.tail = s.spare, s.spare.tail
-		s.spare = nil
+	if p, ok := s.first.Take(); ok {
+		in.p, in.tail = p, p.tail
 	} else {
 		in.tail = newTail(s.log)
 	}
-	return in, nil
+	return in
 }
 
 // Close stops a plugin that Load started and no instance took.
@@ -230,9 +250,8 @@ func (s *stage) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true
-	if s.spare != nil {
-		s.spare.stop()
-		s.spare = nil
+	if p, ok := s.first.Take(); ok {
+		p.stop()
 	}
 	return nil
 }

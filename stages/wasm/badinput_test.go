@@ -99,7 +99,7 @@ func TestBadStageFields(t *testing.T) {
 		{"    path: " + up + "\n    memory_limit: 1KiB", "memory_limit must be at least 64KiB"},
 		{"    path: " + up + "\n    memory_limit: 8GiB", "memory_limit must be at most 4GiB"},
 		{"    path: " + up + "\n    memory_limit: lots", "invalid size"},
-		{"    path: " + up + "\n    allow: [network]", `allow: "network" is not a grant; the wasm sandbox can grant clock, random`},
+		{"    path: " + up + "\n    allow: [network]", `allow: "network" is not allowed (want clock or random)`},
 		{"    path: " + up + "\n    memory_limt: 1MiB", `unknown field "memory_limt"`},
 	}
 	pos := regexp.MustCompile(`^.*pipeline\.yaml:\d+:\d+: `)

@@ -24,13 +24,23 @@ func testGuest(tb testing.TB, name string) string {
 }
 
 func loadStage(tb testing.TB, path string, closeOnDone bool) *stage {
+	if closeOnDone {
+		return loadStageMode(tb, path, "flag")
+	}
+	return loadStageMode(tb, path, "none")
+}
+
+// loadStageMode loads a stage whose calls are interrupted by mode: "flag"
+// (the rewritten module), "close_on_done" (wazero's check) or "none".
+func loadStageMode(tb testing.TB, path, mode string) *stage {
 	tb.Helper()
 	st, err := build(&engine.StageSpec{Name: "bench", Type: "wasm", Path: path}, &engine.BuildEnv{Timeout: engine.DefaultTimeout})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	s := st.(*stage)
-	s.closeOnDone = closeOnDone
+	s.closeOnDone = mode != "none"
+	s.noRewrite = mode == "close_on_done"
 	if err := s.Load(context.Background()); err != nil {
 		tb.Fatal(err)
 	}
@@ -76,20 +86,24 @@ func BenchmarkLoad(b *testing.B) {
 }
 
 // BenchmarkCloseOnContextDone compares batches of 1024 W2 lines through the
-// Go and the WAT W2 guests with close-on-context-done on (pipe's setting:
-// a termination check at every function entry and loop back-edge) and off.
+// Go and the WAT W2 guests interrupted by the rewrite's flag (pipe's
+// setting for a stage with a timeout), by wazero's close-on-context-done
+// (an exit to Go at every function entry and loop back-edge; the fallback)
+// and not interruptible (timeout: 0).
 func BenchmarkCloseOnContextDone(b *testing.B) {
 	line := []byte(`{"ts":"2024-05-01T12:00:00Z","level":"info","service":"api","msg":"request served in 12ms","user":"u123","tags":["a","b"]}`)
 	recs := make([]*engine.Record, 1024)
 	for _, g := range []string{"w2", "wat-upper"} {
-		for _, on := range []bool{true, false} {
-			b.Run(fmt.Sprintf("%s/close_on_done=%v", g, on), func(b *testing.B) {
-				s := loadStage(b, testGuest(b, g), on)
-				t, err := s.New(context.Background())
+		for _, mode := range []string{"flag", "close_on_done", "none"} {
+			b.Run(fmt.Sprintf("%s/%s", g, mode), func(b *testing.B) {
+				s := loadStageMode(b, testGuest(b, g), mode)
+				if s.interruptible != (mode == "flag") {
+					b.Fatalf("mode %s: interruptible = %v", mode, s.interruptible)
+				}
+				in, err := s.instance()
 				if err != nil {
 					b.Fatal(err)
 				}
-				in := t.(*instance)
 				defer in.Close()
 				ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 				defer cancel()
@@ -133,8 +147,8 @@ func TestStartTimeout(t *testing.T) {
 	}
 }
 
-// A stage with a timeout keeps wazero's interrupt check (so a spinning guest
-// is stopped); timeout: 0 compiles without it, and the module still runs.
+// A stage with a timeout runs the rewritten module (so a spinning guest is
+// stopped); timeout: 0 runs the module as it is, and both run it.
 func TestCloseOnDoneFollowsTimeout(t *testing.T) {
 	path := testGuest(t, "wat-upper")
 	for _, c := range []struct {
@@ -152,15 +166,18 @@ func TestCloseOnDoneFollowsTimeout(t *testing.T) {
 		if err := s.Load(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		tr, err := s.New(context.Background())
+		if s.interruptible != c.want {
+			t.Errorf("timeout %v: rewritten %v, want %v", c.timeout, s.interruptible, c.want)
+		}
+		in, err := s.instance()
 		if err != nil {
 			t.Fatal(err)
 		}
 		var out engine.BatchResult
-		if err := tr.(*instance).TransformBatch(context.Background(), []*engine.Record{engine.NewRecord([]byte("abc"))}, &out); err != nil {
+		if err := in.TransformBatch(context.Background(), []*engine.Record{engine.NewRecord([]byte("abc"))}, &out); err != nil {
 			t.Errorf("timeout %v: %v", c.timeout, err)
 		}
-		tr.(*instance).Close()
+		in.Close()
 		s.Close()
 	}
 }

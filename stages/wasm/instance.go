@@ -11,6 +11,8 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/pipe-dev/pipe/engine"
+	pipestage "github.com/pipe-dev/pipe/stage"
+	"github.com/pipe-dev/pipe/stages/wasm/internal/interrupt"
 )
 
 // module is one instance of the compiled module with its ABI functions.
@@ -20,6 +22,25 @@ type module struct {
 	alloc, transform, init, flush api.Function
 	stdout, stderr                *lineWriter
 	stack                         [2]uint64
+	intr                          *interrupt.Flag // of a rewritten module
+}
+
+// start arms the interrupt flag of a rewritten module's instance and runs
+// its start functions: the wasm start function (which the rewrite turned
+// into an export) and _initialize.
+func (m *module) start(ctx context.Context) error {
+	var err error
+	if m.intr, err = interrupt.New(m.mod); err != nil {
+		return err
+	}
+	for _, name := range []string{interrupt.StartExport, "_initialize"} {
+		if fn := m.mod.ExportedFunction(name); fn != nil {
+			if _, err := m.call(ctx, fn); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+		}
+	}
+	return nil
 }
 
 // call calls fn with args and returns its one result (0 if none). Any error
@@ -27,7 +48,15 @@ type module struct {
 func (m *module) call(ctx context.Context, fn api.Function, args ...uint64) (uint64, error) {
 	copy(m.stack[:], args)
 	m.stderr.mark()
-	if err := fn.CallWithStack(ctx, m.stack[:]); err != nil {
+	var disarm func() bool
+	if m.intr != nil {
+		disarm = m.intr.Arm(ctx)
+	}
+	err := fn.CallWithStack(ctx, m.stack[:])
+	if disarm != nil {
+		disarm()
+	}
+	if err != nil {
 		return 0, m.explain(ctx, err)
 	}
 	return m.stack[0], nil
@@ -124,7 +153,8 @@ func (m *module) close() {
 	m.stderr.flush()
 }
 
-// instance is one worker's module instance. A call that fails as a whole
+// instance is one worker's module instance, batch-only (see
+// engine.BatchOnly). A call that fails as a whole
 // (trap, exit, timeout, malformed result) discards the instance; the next
 // call makes a fresh one.
 type instance struct {
@@ -167,6 +197,16 @@ func (in *instance) live(ctx context.Context) (*module, error) {
 	in.st.events.Restarted("path", in.st.path, "took_ms", time.Since(start).Milliseconds())
 	in.m = m
 	return m, nil
+}
+
+// Reset implements stage.Resetter: after a call its timeout interrupted
+// (the module instance was closed by its context and discarded), the
+// replacement is made now, so that the next record's timeout does not pay
+// for instantiation and pipe_init. The guest's state is lost, as with any
+// replaced instance.
+func (in *instance) Reset(ctx context.Context) error {
+	_, err := in.live(ctx)
+	return err
 }
 
 // discard drops the instance after a failed call.
@@ -285,22 +325,6 @@ func (in *instance) apply(rec *engine.Record, outs []output, msg string, failed 
 	}
 }
 
-// Transform runs one record (the engine prefers TransformBatch).
-func (in *instance) Transform(ctx context.Context, rec *engine.Record, emit func(*engine.Record)) error {
-	res, err := in.exchange(ctx, []*engine.Record{rec})
-	if err != nil {
-		return err
-	}
-	if err := in.decode(res, 1); err != nil {
-		return err
-	}
-	var ferr error
-	f := in.fates[0]
-	in.apply(rec, in.all[f.lo:f.hi], f.msg, f.failed, emit, func(err error) { ferr = err })
-	clear(in.all)
-	return ferr
-}
-
 // Flush calls the guest's pipe_flush, if it exports one. A guest whose
 // instance was replaced during the run flushes the state of its latest
 // instance only.
@@ -352,9 +376,9 @@ func (in *instance) Close() error {
 }
 
 var (
-	_ engine.Transformer      = (*instance)(nil)
 	_ engine.BatchTransformer = (*instance)(nil)
 	_ engine.Opener           = (*instance)(nil)
 	_ engine.Flusher          = (*instance)(nil)
 	_ engine.Closer           = (*instance)(nil)
+	_ pipestage.Resetter      = (*instance)(nil)
 )

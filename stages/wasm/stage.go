@@ -21,20 +21,37 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
 
+	"github.com/pipe-dev/pipe/component"
 	"github.com/pipe-dev/pipe/engine"
+	"github.com/pipe-dev/pipe/stages/internal/pin"
 )
 
-func init() { engine.RegisterKind("wasm", build) }
+func init() {
+	engine.RegisterKindSpec(engine.KindSpec{
+		Name:    "wasm",
+		Summary: "WebAssembly modules (wazero) following the wasm stage ABI, from any language",
+		Doc: "The module gets a whole batch per call and answers one result per record (see stages/wasm/ABI.md; " +
+			"Go guests use the SDK in stages/wasm/guest). No WASI filesystem, network or clock unless granted; memory is " +
+			"capped by `memory_limit`. The stage's `config:` is handed to `pipe_init` as JSON.",
+		Build:   build,
+		Options: options{},
+		Examples: []component.Example{
+			{Title: "a module with a memory cap", YAML: "- {name: redact, type: wasm, path: plugins/redact.wasm, memory_limit: 16MiB}"},
+		},
+		Flag: &engine.FilterFlag{Value: "PATH", Usage: "filter mode: a WASM module stage",
+			Set: func(s *engine.StageSpec, v string) { s.Path = v }},
+	})
+}
 
 // options are the fields only wasm stages know.
 type options struct {
 	// MemoryLimit caps the guest's linear memory (rounded down to 64KiB
 	// pages); memory.grow beyond it fails.
-	MemoryLimit *engine.ByteSize `yaml:"memory_limit"`
+	MemoryLimit *engine.ByteSize `yaml:"memory_limit" default:"64MiB" doc:"Cap of the guest's linear memory, 64KiB to 4GiB; memory.grow beyond it fails."`
 	// Allow grants WASI capabilities the sandbox leaves out: "clock" (the
 	// real wall and monotonic clocks and sleep) and "random" (the host's
 	// cryptographic random source).
-	Allow []string `yaml:"allow"`
+	Allow []string `yaml:"allow" enum:"clock,random" example:"[clock]" doc:"WASI capabilities the sandbox leaves out that this module may use."`
 }
 
 // DefaultMemoryLimit is the memory_limit of a stage that sets none.
@@ -54,10 +71,16 @@ type stage struct {
 	log    *slog.Logger
 	events *engine.StageEvents
 
-	// closeOnDone is WithCloseOnContextDone: on unless the stage has no
-	// timeout (timeout: 0), when nothing needs interrupting but the
-	// pipeline's cancellation, which waits for the batch call to return.
-	closeOnDone bool
+	// closeOnDone: calls must be interruptible, which is so unless the
+	// stage has no timeout (timeout: 0), when nothing needs interrupting
+	// but the pipeline's cancellation, which waits for the batch call to
+	// return. Load makes them so by rewriting the module (package
+	// interrupt: a flag tested at function entries and loop headers) and,
+	// when that fails or noRewrite is set, with wazero's slower
+	// WithCloseOnContextDone.
+	closeOnDone   bool
+	noRewrite     bool
+	interruptible bool // the module was rewritten: calls arm its flag
 
 	mu       sync.Mutex
 	loaded   bool
@@ -65,9 +88,9 @@ type stage struct {
 	rt       wazero.Runtime
 	compiled wazero.CompiledModule
 	hasFlush bool
-	config   []byte // the config: mapping as JSON, for pipe_init
-	spare    *module
-	seq      atomic.Int64 // instance names
+	config   []byte                // the config: mapping as JSON, for pipe_init
+	first    engine.First[*module] // made by Load, for the first worker
+	seq      atomic.Int64          // instance names
 }
 
 func build(spec *engine.StageSpec, env *engine.BuildEnv) (engine.Stage, error) {
@@ -154,6 +177,15 @@ func (s *stage) Load(ctx context.Context) error {
 		return s.spec.Errorf("path", "module %s: no such file", s.path)
 	case err != nil:
 		return s.spec.Errorf("path", "module %s: %v", s.path, err)
+	}
+	// The module runs from these bytes, read once: a plugin's are checked
+	// against the hash pinned when it was resolved. (The compilation cache
+	// is keyed by the SHA-256 of the bytes compiled, so it cannot hand back
+	// the code of another module.)
+	if err := pin.Check(s.spec, s.events, s.path, bin); err != nil {
+		return err
+	}
+	switch {
 	case len(bin) >= 8 && bytes.Equal(bin[:4], wasmMagic[:4]) && !bytes.Equal(bin[4:8], wasmMagic[4:]):
 		return s.spec.Errorf("path", "module %s is wasm binary version %x, not a core module of version 1 (a component? build a core module)", s.path, bin[4:8])
 	case !bytes.HasPrefix(bin, wasmMagic):
@@ -163,18 +195,13 @@ func (s *stage) Load(ctx context.Context) error {
 		}
 		return s.spec.Errorf("path", "module %s is not a wasm module: it does not start with \\0asm%s", s.path, hint)
 	}
-	rc := wazero.NewRuntimeConfig().
-		WithCloseOnContextDone(s.closeOnDone).
-		WithMemoryLimitPages(s.pages).
-		WithCompilationCache(compilationCache())
-	rt := wazero.NewRuntimeWithConfig(ctx, rc)
+	rt, compiled, err := s.compile(ctx, bin)
 	ok := false
 	defer func() {
 		if !ok {
 			rt.Close(context.Background())
 		}
 	}()
-	compiled, err := rt.CompileModule(ctx, bin)
 	if err != nil {
 		msg := strings.TrimPrefix(err.Error(), "invalid memory: ")
 		if strings.Contains(msg, "over limit of") {
@@ -207,7 +234,8 @@ func (s *stage) Load(ctx context.Context) error {
 		}
 		return s.spec.Errorf("path", "module %s: %v", s.path, err)
 	}
-	s.spare, s.loaded, ok = m, true, true
+	s.first.Keep(m)
+	s.loaded, ok = true, true
 	return nil
 }
 
@@ -366,6 +394,9 @@ func (s *stage) instantiate(parent context.Context) (*module, error) {
 	stderr := &lineWriter{log: s.log, stream: "stderr", level: slog.LevelWarn}
 	cfg := wazero.NewModuleConfig().WithName(name).WithStartFunctions("_initialize").
 		WithStdout(stdout).WithStderr(stderr)
+	if s.interruptible {
+		cfg = cfg.WithStartFunctions() // called below, with the flag armed
+	}
 	if s.clock {
 		cfg = cfg.WithSysWalltime().WithSysNanotime().WithSysNanosleep()
 	} else {
@@ -384,6 +415,12 @@ func (s *stage) instantiate(parent context.Context) (*module, error) {
 	m := &module{mod: mod, mem: mod.Memory(), stderr: stderr, stdout: stdout,
 		alloc: mod.ExportedFunction(exportAlloc), transform: mod.ExportedFunction(exportTransform),
 		init: mod.ExportedFunction(exportInit), flush: mod.ExportedFunction(exportFlush)}
+	if s.interruptible {
+		if err := m.start(ctx); err != nil {
+			m.close()
+			return nil, fmt.Errorf("instantiate: %w", err)
+		}
+	}
 	v, err := m.call(ctx, mod.ExportedFunction(exportVersion))
 	if err != nil {
 		m.close()
@@ -407,16 +444,26 @@ func (s *stage) instantiate(parent context.Context) (*module, error) {
 	return m, nil
 }
 
+// New makes one worker's instance: batch-only (the engine runs a single
+// record as a batch of one). Its module is the one Load made, for the
+// first worker, or made by Open.
 func (s *stage) New(context.Context) (engine.Transformer, error) {
+	in, err := s.instance()
+	if err != nil {
+		return nil, err
+	}
+	return engine.BatchOnly(in), nil
+}
+
+func (s *stage) instance() (*instance, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.loaded {
+	loaded := s.loaded
+	s.mu.Unlock()
+	if !loaded {
 		return nil, errors.New("wasm stage used before Load")
 	}
 	in := &instance{st: s}
-	if s.spare != nil {
-		in.m, s.spare = s.spare, nil
-	}
+	in.m, _ = s.first.Take()
 	return in, nil
 }
 
@@ -425,7 +472,7 @@ func (s *stage) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true
-	s.spare = nil
+	s.first.Take() // closed with the runtime
 	if s.rt == nil {
 		return nil
 	}

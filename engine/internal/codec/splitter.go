@@ -118,3 +118,12 @@ func (s *Splitter) record(buf []byte, start, end int, rec func(start, end int), 
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' }
+
+// SetOptions changes the limits and checks (not the codec) for the records
+// framed from now on: a live reload of the input's settings.
+func (s *Splitter) SetOptions(opt Options) {
+	if opt.MaxBytes <= 0 {
+		opt.MaxBytes = 1 << 20
+	}
+	s.opt = opt
+}

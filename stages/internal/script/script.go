@@ -1,5 +1,11 @@
-// Package script holds what the script kinds (lua, js) share: choosing
-// and reading the script of a stage, and addressing JSON fields by name.
+// Package script is the host of the script kinds (lua, js): what they
+// share, written once. A kind supplies a Language (compile, make a VM) and
+// a VM (run the top level, call transform and flush, convert values); the
+// host (Stage, Instance) reads the script once and checks a pinned
+// plugin's bytes, compiles once per stage, checks the top level at Load,
+// makes one VM per worker, calls init(config), collects emits, interrupts a
+// call on timeout and replaces the VM after one. Modules are the modules:
+// roots of require; Lazy is the lazy view of a JSON object record.
 package script
 
 import (
@@ -8,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/pipe-dev/pipe/engine"
+	"github.com/pipe-dev/pipe/stages/internal/pin"
 )
 
 // Source is the script of a stage: inline (code:) or a file (path:).
@@ -43,14 +50,20 @@ func (s *Source) Field() string {
 	return "code"
 }
 
-// Read loads the script file, if any.
-func (s *Source) Read(spec *engine.StageSpec, kind string) error {
+// Read loads the script file, if any, once: the stage compiles and runs
+// these bytes and never reads the file again. The bytes of a plugin
+// resolved with a pinned SHA-256 must have it (pin.Check: otherwise a
+// configuration error, and the event plugin_refused through events).
+func (s *Source) Read(spec *engine.StageSpec, events *engine.StageEvents, kind string) error {
 	if s.File == "" {
 		return nil
 	}
 	b, err := os.ReadFile(s.File)
 	if err != nil {
 		return spec.Errorf("path", "cannot read %s script: %v", kind, err)
+	}
+	if err := pin.Check(spec, events, s.File, b); err != nil {
+		return err
 	}
 	s.Code = string(b)
 	return nil

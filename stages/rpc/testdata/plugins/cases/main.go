@@ -55,6 +55,15 @@ func main() {
 			}
 			return nil
 		})
+	case "deadline": // answers how long its call's deadline leaves (ns), or "none"
+		serve(func(ctx context.Context, r *stage.Record, emit func(*stage.Record)) error {
+			r.Data = []byte("none")
+			if d, ok := ctx.Deadline(); ok {
+				r.Data = strconv.AppendInt(nil, int64(time.Until(d)), 10)
+			}
+			emit(r)
+			return nil
+		})
 	case "meta":
 		serve(func(_ context.Context, r *stage.Record, emit func(*stage.Record)) error {
 			r.Set("out", r.Get("in")+"!")

@@ -1,0 +1,321 @@
+package script
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/pipe-dev/pipe/engine"
+	"github.com/pipe-dev/pipe/stage"
+)
+
+// LoadTimeout bounds a script's top-level code and init(config), which run
+// at lint, at start and whenever a VM is replaced: an endless loop there is
+// an error, not a hang.
+var LoadTimeout = 10 * time.Second
+
+// Language is the runtime-specific part of one script stage (lua, js),
+// made by the kind for each stage. Stage and Instance do the rest, the same
+// for every language: reading (and pinning) the source once, compiling it
+// once, checking its top level at Load, one VM per worker, init(config),
+// emit, flush, interrupting a call on timeout and replacing the VM after
+// one.
+type Language interface {
+	// Compile compiles src.Code once per stage. body reports that the
+	// code defines no transform and was compiled as the body of one
+	// (one-liners). Syntax errors are *engine.ConfigError values at the
+	// script's position.
+	Compile(src *Source) (body bool, err error)
+	// NewVM makes a sandboxed VM holding the compiled script, not run
+	// yet. in is the instance it serves (its emit goes to in.Emit), nil
+	// for the VM with which Load checks the script (emit then does
+	// nothing).
+	NewVM(in *Instance) VM
+	// Message words an error of the script: its first line (position and
+	// message), without a traceback.
+	Message(err error) string
+	// Broken reports whether err leaves a VM unusable (a stack overflow):
+	// the host replaces it before the next call.
+	Broken(err error) bool
+}
+
+// VM is one runtime instance of a stage's script. The host never calls a
+// VM concurrently, and calls Bind before and Unbind after everything that
+// runs script code.
+type VM interface {
+	// Bind lets ctx interrupt the script until Unbind.
+	Bind(ctx context.Context)
+	// Unbind ends Bind; it reports whether ctx interrupted the script.
+	Unbind(ctx context.Context) (interrupted bool)
+	// Run runs the script's top level (for the body of transform: makes
+	// the function) and finds transform, flush and init.
+	Run() error
+	// Defines reports whether the script has transform and flush.
+	Defines() (transform, flush bool)
+	// Init calls init(config) when the script defines it.
+	Init(config any) error
+	// SetRecord makes rec and meta of r for the next Call; r is nil
+	// before flush (no record, an empty meta). An error fails the record
+	// (a record that is not JSON under ndjson).
+	SetRecord(r *engine.Record) error
+	// Call calls transform(rec, meta), or flush() when flush is true.
+	Call(flush bool) error
+	// Result encodes what transform returned: keep is false for
+	// nil/null/undefined (the record is dropped); meta is the metadata
+	// as the script left it.
+	Result() (data []byte, meta map[string]string, keep bool, err error)
+	// Close releases the VM.
+	Close()
+}
+
+// Stage is a built script stage: the source, compiled once, and what its
+// instances share. It implements engine.Stage and engine.Loader.
+type Stage struct {
+	Spec    *engine.StageSpec
+	Kind    string // lua, js
+	Src     Source
+	JSON    bool // records are JSON values (codec ndjson)
+	Log     *slog.Logger
+	Events  *engine.StageEvents
+	Config  any     // the stage's config: for init
+	Modules Modules // the modules: directories of require
+
+	lang   Language
+	loaded bool
+}
+
+// NewStage builds a script stage of kind from spec (no I/O): the source
+// (code: or path:, with ext), the config and the modules: directories.
+// lang makes the stage's Language.
+func NewStage(spec *engine.StageSpec, env *engine.BuildEnv, kind, ext string, modules []string, lang func(*Stage) Language) (*Stage, error) {
+	src, err := FromSpec(spec, kind, ext)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := spec.Config.Value()
+	if err != nil {
+		return nil, err
+	}
+	s := &Stage{Spec: spec, Kind: kind, Src: src, JSON: env.Codec == engine.CodecNDJSON, Log: env.Logger,
+		Events: env.Events, Config: cfg}
+	if s.Log == nil {
+		s.Log = slog.New(slog.DiscardHandler)
+	}
+	for _, m := range modules {
+		s.Modules.Dirs = append(s.Modules.Dirs, spec.Resolve(m))
+	}
+	s.lang = lang(s)
+	return s, nil
+}
+
+// Load reads the script once (a pinned plugin's bytes are checked, see
+// Source.Read), compiles it, and runs its top level once in a throwaway
+// VM, so that errors there show at lint and start.
+func (s *Stage) Load(ctx context.Context) error {
+	if s.loaded {
+		return nil
+	}
+	if err := s.Src.Read(s.Spec, s.Events, s.Kind); err != nil {
+		return err
+	}
+	body, err := s.lang.Compile(&s.Src)
+	if err != nil {
+		return err
+	}
+	if !body {
+		vm := s.lang.NewVM(nil)
+		defer vm.Close()
+		ctx, cancel := context.WithTimeout(ctx, LoadTimeout)
+		defer cancel()
+		vm.Bind(ctx)
+		err := vm.Run()
+		if interrupted := vm.Unbind(ctx); err != nil {
+			return s.Spec.Errorf(s.Src.Field(), "%s script failed when loaded: %s", s.Kind, s.loadErr(err, interrupted))
+		}
+		if t, _ := vm.Defines(); !t {
+			return s.Spec.Errorf(s.Src.Field(), "%s: transform is not a function", s.Src.Name)
+		}
+	}
+	s.loaded = true
+	return nil
+}
+
+// loadErr words an error of the top-level code or init.
+func (s *Stage) loadErr(err error, interrupted bool) string {
+	if interrupted {
+		return fmt.Sprintf("did not finish within %v (an endless loop?)", LoadTimeout)
+	}
+	return s.lang.Message(err)
+}
+
+// New makes one instance: its own VM with the script run and init(config)
+// called.
+func (s *Stage) New(ctx context.Context) (engine.Transformer, error) {
+	if !s.loaded {
+		return nil, fmt.Errorf("%s stage used before Load", s.Kind)
+	}
+	in := &Instance{st: s}
+	if err := in.reset(ctx); err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+// Instance is one worker's VM. It implements engine.Transformer,
+// engine.Flusher, stage.Resetter and engine.Closer. A VM that an interrupt
+// or a panic left unusable is replaced by Reset (the engine calls it after
+// a timeout) or, at the latest, before the next call.
+type Instance struct {
+	st               *Stage
+	vm               VM
+	transform, flush bool
+	cur              *engine.Record // the record of the current call
+	emitted          []*engine.Record
+	broken           bool // interrupted or panicked: replace the VM before the next call
+}
+
+// reset makes a fresh VM (at start, and after an interrupted call left the
+// old one unusable); the script's top level and init(config) run under ctx
+// and LoadTimeout.
+func (in *Instance) reset(ctx context.Context) error {
+	if in.vm != nil {
+		in.vm.Close()
+	}
+	s := in.st
+	vm := s.lang.NewVM(in)
+	in.vm, in.broken = vm, true // until its top level and init succeeded
+	ctx, cancel := context.WithTimeout(ctx, LoadTimeout)
+	defer cancel()
+	vm.Bind(ctx)
+	if err := vm.Run(); err != nil {
+		return fmt.Errorf("loading %s: %s", s.Src.Name, s.loadErr(err, vm.Unbind(ctx)))
+	}
+	in.transform, in.flush = vm.Defines()
+	if err := vm.Init(s.Config); err != nil {
+		return fmt.Errorf("init: %s", s.loadErr(err, vm.Unbind(ctx)))
+	}
+	vm.Unbind(ctx)
+	in.broken = false
+	return nil
+}
+
+// ready replaces a broken VM. Its top level and init are not the record's,
+// so not bound by the record's timeout.
+func (in *Instance) ready(ctx context.Context) error {
+	if !in.broken {
+		return nil
+	}
+	if err := in.reset(context.WithoutCancel(ctx)); err != nil {
+		return engine.Fatal(err)
+	}
+	return nil
+}
+
+// call runs transform or flush under ctx and recovers from anything the
+// runtime throws; after an interrupt or a panic the VM is marked broken.
+func (in *Instance) call(ctx context.Context, flush bool) (err error) {
+	vm := in.vm
+	vm.Bind(ctx)
+	defer func() {
+		if r := recover(); r != nil {
+			in.broken = true
+			err = fmt.Errorf("%s: %v", in.st.Kind, r)
+		}
+		if vm.Unbind(ctx) {
+			in.broken = true // interrupted mid-call: do not trust this VM
+		}
+	}()
+	if err := vm.Call(flush); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if in.st.lang.Broken(err) {
+			in.broken = true
+		}
+		return errors.New(in.st.lang.Message(err))
+	}
+	return nil
+}
+
+// Reset implements stage.Resetter: after a call its timeout interrupted, a
+// fresh VM (top level and init run again) replaces the one the interrupt
+// left behind, before the next record, so that the next record's timeout
+// does not pay for it. State the script kept in the old VM is lost.
+func (in *Instance) Reset(ctx context.Context) error { return in.reset(ctx) }
+
+// Emit adds a record the script emitted during the current call: derived
+// from the call's input record, with data and meta.
+func (in *Instance) Emit(data []byte, meta map[string]string) {
+	r := in.cur.Derive(data)
+	r.Meta = meta
+	in.emitted = append(in.emitted, r)
+}
+
+// Transform implements engine.Transformer: transform(rec, meta); records
+// it emitted come before the one it returned.
+func (in *Instance) Transform(ctx context.Context, r *engine.Record, emit func(*engine.Record)) error {
+	if !in.transform {
+		return engine.Fatal(fmt.Errorf("%s defines no transform function", in.st.Src.Name))
+	}
+	if err := in.ready(ctx); err != nil {
+		return err
+	}
+	if err := in.vm.SetRecord(r); err != nil {
+		return err
+	}
+	in.cur, in.emitted = r, in.emitted[:0]
+	if err := in.call(ctx, false); err != nil {
+		return err
+	}
+	for _, e := range in.emitted {
+		emit(e)
+	}
+	data, meta, keep, err := in.vm.Result()
+	if err != nil || !keep {
+		return err
+	}
+	r.Data, r.Meta = data, meta
+	emit(r)
+	return nil
+}
+
+// Flush implements engine.Flusher: flush() may emit.
+func (in *Instance) Flush(ctx context.Context, emit func(*engine.Record)) error {
+	if !in.flush {
+		return nil
+	}
+	if err := in.ready(ctx); err != nil {
+		return err
+	}
+	if err := in.vm.SetRecord(nil); err != nil {
+		return err
+	}
+	in.cur, in.emitted = engine.NewRecord(nil), in.emitted[:0]
+	if err := in.call(ctx, true); err != nil {
+		return err
+	}
+	for _, e := range in.emitted {
+		emit(e)
+	}
+	return nil
+}
+
+// Close implements engine.Closer.
+func (in *Instance) Close() error {
+	if in.vm != nil {
+		in.vm.Close()
+		in.vm = nil
+	}
+	return nil
+}
+
+var (
+	_ engine.Stage       = (*Stage)(nil)
+	_ engine.Loader      = (*Stage)(nil)
+	_ engine.Transformer = (*Instance)(nil)
+	_ engine.Flusher     = (*Instance)(nil)
+	_ engine.Closer      = (*Instance)(nil)
+	_ stage.Resetter     = (*Instance)(nil)
+)

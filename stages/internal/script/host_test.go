@@ -1,0 +1,213 @@
+package script
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/pipe-dev/pipe/engine"
+)
+
+// fake is a Language whose VMs act on the record's data: "drop", "fail",
+// "panic", "overflow", "loop" (until interrupted), "split" (emits two and
+// returns the record), anything else is returned upper-cased.
+type fake struct {
+	body     bool
+	vms      int // VMs made for instances
+	checks   int // VMs made for Load's check
+	initFail bool
+}
+
+var errOverflow = errors.New("stack overflow")
+
+func (f *fake) Compile(src *Source) (bool, error) {
+	if strings.Contains(src.Code, "syntax error") {
+		return false, &engine.ConfigError{Msg: "syntax error"}
+	}
+	return f.body, nil
+}
+
+func (f *fake) NewVM(in *Instance) VM {
+	if in == nil {
+		f.checks++
+	} else {
+		f.vms++
+	}
+	return &fakeVM{f: f, in: in, id: f.vms}
+}
+
+func (f *fake) Message(err error) string { return "fake: " + err.Error() }
+func (f *fake) Broken(err error) bool    { return errors.Is(err, errOverflow) }
+
+type fakeVM struct {
+	f      *fake
+	in     *Instance
+	id     int
+	ctx    context.Context
+	rec    *engine.Record
+	ret    []byte
+	closed bool
+}
+
+func (v *fakeVM) Bind(ctx context.Context)         { v.ctx = ctx }
+func (v *fakeVM) Unbind(ctx context.Context) bool  { v.ctx = nil; return ctx.Err() != nil }
+func (v *fakeVM) Run() error                       { return nil }
+func (v *fakeVM) Defines() (transform, flush bool) { return true, !v.f.body }
+func (v *fakeVM) SetRecord(r *engine.Record) error { v.rec = r; return nil }
+func (v *fakeVM) Close()                           { v.closed = true }
+func (v *fakeVM) Result() ([]byte, map[string]string, bool, error) {
+	return v.ret, map[string]string{"vm": fmt.Sprint(v.id)}, v.ret != nil, nil
+}
+
+func (v *fakeVM) Init(any) error {
+	if v.f.initFail && v.id > 1 {
+		return errors.New("init failed")
+	}
+	return nil
+}
+
+func (v *fakeVM) Call(flush bool) error {
+	v.ret = nil
+	if flush {
+		v.in.Emit([]byte("flushed"), nil)
+		return nil
+	}
+	switch d := string(v.rec.Data); d {
+	case "drop":
+	case "fail":
+		return errors.New("failed")
+	case "panic":
+		panic("boom")
+	case "overflow":
+		return errOverflow
+	case "loop":
+		<-v.ctx.Done()
+		return v.ctx.Err()
+	case "split":
+		v.in.Emit([]byte("s1"), nil)
+		v.in.Emit([]byte("s2"), nil)
+		v.ret = []byte(d)
+	default:
+		v.ret = []byte(strings.ToUpper(d))
+	}
+	return nil
+}
+
+func newFake(t *testing.T, f *fake, code string) *Stage {
+	t.Helper()
+	spec := &engine.StageSpec{Name: "s", Type: "fake", Code: code}
+	s, err := NewStage(spec, &engine.BuildEnv{}, "fake", ".fake", nil, func(*Stage) Language { return f })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestHost(t *testing.T) {
+	f := &fake{}
+	s := newFake(t, f, "code")
+	if _, err := s.New(context.Background()); err == nil {
+		t.Error("New before Load succeeded")
+	}
+	if err := s.Load(context.Background()); err != nil || f.checks != 1 {
+		t.Fatalf("Load = %v, %d check VMs; want one", err, f.checks)
+	}
+	tr, err := s.New(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := tr.(*Instance)
+	transform := func(ctx context.Context, data string) ([]string, error) {
+		var out []string
+		err := in.Transform(ctx, engine.NewRecord([]byte(data)), func(r *engine.Record) { out = append(out, string(r.Data)+"@"+r.Meta["vm"]) })
+		return out, err
+	}
+	cases := []struct {
+		data    string
+		want    string
+		err     string
+		vmAfter int // VMs made once the call returned
+	}{
+		{"a", "A@1", "", 1},
+		{"split", "s1@,s2@,split@1", "", 1},
+		{"drop", "", "", 1},
+		{"fail", "", "fake: failed", 1},
+		{"panic", "", "fake: boom", 1}, // replaced before the next call
+		{"b", "B@2", "", 2},
+		{"overflow", "", "fake: stack overflow", 2},
+		{"c", "C@3", "", 3},
+	}
+	for _, c := range cases {
+		out, err := transform(context.Background(), c.data)
+		if got := strings.Join(out, ","); got != c.want || fmt.Sprint(err) != map[bool]string{true: "<nil>", false: c.err}[c.err == ""] {
+			t.Errorf("%s: %q, %v; want %q, %q", c.data, got, err, c.want, c.err)
+		}
+		if f.vms != c.vmAfter {
+			t.Errorf("%s: %d VMs made, want %d", c.data, f.vms, c.vmAfter)
+		}
+	}
+	// A timeout interrupts the call; Reset (which the engine calls after a
+	// timeout) replaces the VM at once, else the next call does.
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(engine.ErrStageTimeout)
+	if _, err := transform(ctx, "loop"); !errors.Is(err, context.Canceled) || f.vms != 3 {
+		t.Errorf("timed out call: %v, %d VMs; want canceled and no replacement yet", err, f.vms)
+	}
+	if err := in.Reset(context.Background()); err != nil || f.vms != 4 {
+		t.Errorf("Reset: %v, %d VMs; want a fresh VM", err, f.vms)
+	}
+	if out, err := transform(context.Background(), "d"); err != nil || strings.Join(out, ",") != "D@4" {
+		t.Errorf("after Reset: %q, %v; want the fresh VM to serve", out, err)
+	}
+	if _, err := transform(ctx, "loop"); err == nil {
+		t.Error("interrupted call: no error")
+	}
+	if out, _ := transform(context.Background(), "e"); strings.Join(out, ",") != "E@5" || f.vms != 5 {
+		t.Errorf("the call after an interrupt without Reset: %q, %d VMs; want a replacement first", out, f.vms)
+	}
+	var flushed []string
+	if err := in.Flush(context.Background(), func(r *engine.Record) { flushed = append(flushed, string(r.Data)) }); err != nil || strings.Join(flushed, ",") != "flushed" {
+		t.Errorf("Flush = %v, %q", err, flushed)
+	}
+	vm := in.vm.(*fakeVM)
+	in.Close()
+	if !vm.closed {
+		t.Error("Close left the VM open")
+	}
+}
+
+func TestHostBody(t *testing.T) {
+	f := &fake{body: true}
+	s := newFake(t, f, "code")
+	if err := s.Load(context.Background()); err != nil || f.checks != 0 {
+		t.Fatalf("Load = %v, %d check VMs; want none for the body of transform", err, f.checks)
+	}
+	if err := newFake(t, &fake{}, "syntax error").Load(context.Background()); err == nil {
+		t.Error("Load of a script that does not compile succeeded")
+	}
+}
+
+func TestHostReplacementFails(t *testing.T) {
+	f := &fake{initFail: true}
+	s := newFake(t, f, "code")
+	if err := s.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := s.New(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	emit := func(*engine.Record) {}
+	if err := tr.Transform(context.Background(), engine.NewRecord([]byte("panic")), emit); err == nil {
+		t.Fatal("panic: no error")
+	}
+	if err := tr.(*Instance).Reset(context.Background()); err == nil || !strings.Contains(err.Error(), "init: fake: init failed") {
+		t.Errorf("Reset = %v, want the init error", err)
+	}
+	err = tr.Transform(context.Background(), engine.NewRecord([]byte("a")), emit)
+	if !errors.Is(err, engine.ErrFatal) || !strings.Contains(err.Error(), "init: fake: init failed") {
+		t.Errorf("err = %v, want a fatal init error: a VM that cannot be replaced stops the stage", err)
+	}
+}

@@ -1,0 +1,691 @@
+package native
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/pipe-dev/pipe/engine"
+	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
+)
+
+// The parsing stages (parse_regex, parse_logfmt, parse_kv, parse_csv,
+// parse_syslog, parse_json, parse_time, grok) share this file: where the
+// text comes from (the line, or a JSON string field), where the result goes
+// (a new object, merged into the record or under target:), the conversions
+// of types: and the JSON they write.
+
+// ErrNoMatch fails a record that a parse_regex or grok pattern does not
+// match.
+var ErrNoMatch = errors.New("no match")
+
+// parseIO are the options every parsing stage has: where its text comes
+// from and where the parsed fields go.
+type parseIO struct {
+	Field       string `yaml:"field" example:"message" doc:"Parse this JSON string field of an NDJSON record instead of the whole record (the line); the parsed fields are merged into the record."`
+	Target      string `yaml:"target" example:"parsed" doc:"Put the parsed object under this key (a dotted path) instead of at the top level."`
+	Original    string `yaml:"original" example:"message" doc:"Without field: also keep the input line in this field of the output."`
+	RemoveField bool   `yaml:"remove_field" default:"false" doc:"With field: remove the parsed field from the record (unless target: is that field)."`
+}
+
+// parseTypes is the types: option of the stages that produce text fields.
+type parseTypes struct {
+	Types map[string]string `yaml:"types" example:"{status: int, latency: float, cached: bool}" doc:"Convert fields from text: int, float, bool or string (the default). An empty value of a converted field becomes null; a value that does not convert fails the record."`
+}
+
+// check validates the options.
+func (o parseIO) check(cfg engine.Config) error {
+	if o.Field != "" {
+		if err := checkPath(cfg, "field", o.Field); err != nil {
+			return err
+		}
+		if o.Original != "" {
+			return cfg.Errorf("original", "original: keeps the input line; with field: the record keeps the field (see remove_field:)")
+		}
+	} else if o.RemoveField {
+		return cfg.Errorf("remove_field", "remove_field: needs field:")
+	}
+	if o.Target != "" {
+		if err := checkPath(cfg, "target", o.Target); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// valueType is a conversion of types:.
+type valueType uint8
+
+const (
+	typeString valueType = iota
+	typeInt
+	typeFloat
+	typeBool
+)
+
+var typeNames = map[string]valueType{"string": typeString, "int": typeInt, "float": typeFloat, "bool": typeBool,
+	// grok's names (Logstash, Elastic's go-grok) for the same conversions
+	"long": typeInt, "double": typeFloat, "boolean": typeBool}
+
+// typeSet is the conversions of a stage by field name.
+type typeSet struct {
+	m    map[string]valueType
+	lens uint64 // bit n is set when a name has n bytes (mod 64): most keys skip the map
+}
+
+func (ts *typeSet) set(name string, t valueType) {
+	if ts.m == nil {
+		ts.m = map[string]valueType{}
+	}
+	ts.m[name] = t
+	ts.lens |= 1 << (len(name) % 64)
+}
+
+func (ts *typeSet) lookup(name []byte) (valueType, bool) {
+	if ts == nil || ts.lens&(1<<(len(name)%64)) == 0 {
+		return 0, false
+	}
+	t, ok := ts.m[string(name)]
+	return t, ok
+}
+
+// compileTypes compiles types: (known, if not nil, lists the fields a
+// parser can produce, so that a typo is a config error).
+func compileTypes(cfg engine.Config, types map[string]string, known func(string) bool) (*typeSet, error) {
+	if len(types) == 0 {
+		return nil, nil
+	}
+	out := &typeSet{}
+	for k, v := range types {
+		t, ok := typeNames[v]
+		if !ok || v == "long" || v == "double" || v == "boolean" {
+			return nil, cfg.Errorf("types", "types: field %q: type must be int, float, bool or string, got %q", k, v)
+		}
+		if known != nil && !known(k) {
+			return nil, cfg.Errorf("types", "types: field %q is not one the stage produces", k)
+		}
+		out.set(k, t)
+	}
+	return out, nil
+}
+
+// pfield is one parsed field: its key and value are ranges of parsed.buf.
+type pfield struct {
+	k0, k1, v0, v1 int
+	kind           valueType // conversion of a text value
+	raw            bool      // the value is JSON already
+	skip           bool      // replaced by a later field of the same key
+}
+
+// parsed collects the fields one record parses into, in order. An instance
+// reuses one for every record.
+type parsed struct {
+	buf []byte
+	fs  []pfield
+}
+
+func (p *parsed) reset() {
+	p.buf = p.buf[:0]
+	p.fs = p.fs[:0]
+}
+
+// key starts a field named k and returns its index; its value follows.
+func (p *parsed) key(k []byte) int {
+	k0 := len(p.buf)
+	p.buf = append(p.buf, k...)
+	p.fs = append(p.fs, pfield{k0: k0, k1: len(p.buf)})
+	return len(p.fs) - 1
+}
+
+// keyString is key for a string.
+func (p *parsed) keyString(k string) int {
+	k0 := len(p.buf)
+	p.buf = append(p.buf, k...)
+	p.fs = append(p.fs, pfield{k0: k0, k1: len(p.buf)})
+	return len(p.fs) - 1
+}
+
+// value sets field i's text value to v.
+func (p *parsed) value(i int, v []byte) {
+	f := &p.fs[i]
+	f.v0 = len(p.buf)
+	p.buf = append(p.buf, v...)
+	f.v1 = len(p.buf)
+}
+
+// addString adds a text field.
+func (p *parsed) addString(k string, v []byte) { p.value(p.keyString(k), v) }
+
+// addRaw adds a field whose value v is JSON text.
+func (p *parsed) addRaw(k string, v []byte) {
+	i := p.keyString(k)
+	p.value(i, v)
+	p.fs[i].raw = true
+}
+
+func (p *parsed) keyOf(f *pfield) []byte { return p.buf[f.k0:f.k1] }
+func (p *parsed) valOf(f *pfield) []byte { return p.buf[f.v0:f.v1] }
+
+// dedupe keeps one field per key: the last value, at the first position.
+func (p *parsed) dedupe() {
+	fs := p.fs
+	for i := 1; i < len(fs); i++ {
+		k := p.buf[fs[i].k0:fs[i].k1]
+		for j := range i {
+			if !fs[j].skip && bytes.Equal(p.buf[fs[j].k0:fs[j].k1], k) {
+				fs[j].v0, fs[j].v1, fs[j].raw, fs[j].kind = fs[i].v0, fs[i].v1, fs[i].raw, fs[i].kind
+				fs[i].skip = true
+				break
+			}
+		}
+	}
+}
+
+// render appends the fields as one JSON object to dst, converting the
+// values types: names. With nest, dotted keys make nested objects.
+func (p *parsed) render(dst []byte, types *typeSet, nest bool) ([]byte, error) {
+	if types != nil {
+		for i := range p.fs {
+			f := &p.fs[i]
+			if t, ok := types.lookup(p.keyOf(f)); ok && !f.raw {
+				f.kind = t
+			}
+		}
+	}
+	if nest {
+		return p.renderNested(dst, 0, len(p.fs), 0)
+	}
+	dst = append(dst, '{')
+	first := true
+	for i := range p.fs {
+		f := &p.fs[i]
+		if f.skip {
+			continue
+		}
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = appendJSONString(dst, p.keyOf(f))
+		dst = append(dst, ':')
+		var err error
+		if dst, err = p.appendValue(dst, f); err != nil {
+			return dst, err
+		}
+	}
+	return append(dst, '}'), nil
+}
+
+// renderNested renders fields [lo, hi) whose keys share a prefix of depth
+// segments as one object. Keys are dotted paths; their order is the order
+// in which each object first appears.
+func (p *parsed) renderNested(dst []byte, lo, hi, depth int) ([]byte, error) {
+	dst = append(dst, '{')
+	first := true
+	for i := lo; i < hi; i++ {
+		f := &p.fs[i]
+		if f.skip {
+			continue
+		}
+		seg, rest := pathSegment(p.keyOf(f), depth)
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = appendJSONString(dst, seg)
+		dst = append(dst, ':')
+		if !rest {
+			var err error
+			if dst, err = p.appendValue(dst, f); err != nil {
+				return dst, err
+			}
+			continue
+		}
+		// Gather the later fields under the same segment: they must be
+		// adjacent for the recursive call, so move them up (stable).
+		end := i + 1
+		for j := i + 1; j < hi; j++ {
+			if g := &p.fs[j]; !g.skip {
+				if s, r := pathSegment(p.keyOf(g), depth); r && bytes.Equal(s, seg) {
+					moved := p.fs[j]
+					copy(p.fs[end+1:j+1], p.fs[end:j])
+					p.fs[end] = moved
+					end++
+				}
+			}
+		}
+		var err error
+		if dst, err = p.renderNested(dst, i, end, depth+1); err != nil {
+			return dst, err
+		}
+		for j := i; j < end; j++ {
+			p.fs[j].skip = true
+		}
+		i = end - 1
+	}
+	return append(dst, '}'), nil
+}
+
+// pathSegment returns segment depth of dotted key k and whether more
+// segments follow.
+func pathSegment(k []byte, depth int) ([]byte, bool) {
+	for range depth {
+		i := bytes.IndexByte(k, '.')
+		if i < 0 {
+			return k, false
+		}
+		k = k[i+1:]
+	}
+	if i := bytes.IndexByte(k, '.'); i >= 0 {
+		return k[:i], true
+	}
+	return k, false
+}
+
+// appendValue appends f's value as JSON, converted to its type.
+func (p *parsed) appendValue(dst []byte, f *pfield) ([]byte, error) {
+	v := p.valOf(f)
+	if f.raw {
+		return append(dst, v...), nil
+	}
+	if f.kind != typeString && len(v) == 0 {
+		return append(dst, "null"...), nil
+	}
+	switch f.kind {
+	case typeInt:
+		out, ok := appendInt(dst, v)
+		if !ok {
+			return dst, fmt.Errorf("field %q: %q is not an int", p.keyOf(f), v)
+		}
+		return out, nil
+	case typeFloat:
+		out, ok := appendFloat(dst, v)
+		if !ok {
+			return dst, fmt.Errorf("field %q: %q is not a float", p.keyOf(f), v)
+		}
+		return out, nil
+	case typeBool:
+		switch string(v) {
+		case "1", "t", "T", "TRUE", "true", "True":
+			return append(dst, "true"...), nil
+		case "0", "f", "F", "FALSE", "false", "False":
+			return append(dst, "false"...), nil
+		}
+		return dst, fmt.Errorf("field %q: %q is not a bool", p.keyOf(f), v)
+	}
+	return appendJSONString(dst, v), nil
+}
+
+// appendInt appends decimal integer text v (an optional sign, digits) as a
+// JSON integer in int64's range.
+func appendInt(dst, v []byte) ([]byte, bool) {
+	s := v
+	neg := false
+	if len(s) > 0 && (s[0] == '+' || s[0] == '-') {
+		neg = s[0] == '-'
+		s = s[1:]
+	}
+	if len(s) == 0 {
+		return dst, false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return dst, false
+		}
+	}
+	for len(s) > 1 && s[0] == '0' {
+		s = s[1:]
+	}
+	if len(s) >= 19 { // near or past int64's range: let strconv decide
+		n, err := strconv.ParseInt(string(v), 10, 64)
+		if err != nil {
+			return dst, false
+		}
+		return strconv.AppendInt(dst, n, 10), true
+	}
+	if neg && !(len(s) == 1 && s[0] == '0') {
+		dst = append(dst, '-')
+	}
+	return append(dst, s...), true
+}
+
+// appendFloat appends number text v as a JSON number: as it is when it is
+// a JSON number already (in float64's range), otherwise as strconv reads
+// it (+1.5, .5, 1.).
+func appendFloat(dst, v []byte) ([]byte, bool) {
+	if isJSONNumber(v) {
+		if bytes.ContainsAny(v, "eE") || len(v) > 300 { // may be out of float64's range
+			if f, err := strconv.ParseFloat(string(v), 64); err != nil || math.IsInf(f, 0) {
+				return dst, false
+			}
+		}
+		return append(dst, v...), true
+	}
+	f, err := strconv.ParseFloat(string(v), 64)
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		return dst, false
+	}
+	return appendJSONFloat(dst, f), true
+}
+
+// appendJSONFloat formats f as encoding/json does.
+func appendJSONFloat(dst []byte, f float64) []byte {
+	abs := math.Abs(f)
+	format := byte('f')
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	dst = strconv.AppendFloat(dst, f, format, -1, 64)
+	if format == 'e' {
+		n := len(dst)
+		if n >= 4 && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
+			dst[n-2] = dst[n-1]
+			dst = dst[:n-1]
+		}
+	}
+	return dst
+}
+
+// isJSONNumber reports whether v is a number in JSON's grammar.
+func isJSONNumber(v []byte) bool {
+	i := 0
+	if i < len(v) && v[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(v) && v[i] == '0':
+		i++
+	case i < len(v) && v[i] >= '1' && v[i] <= '9':
+		for i < len(v) && v[i] >= '0' && v[i] <= '9' {
+			i++
+		}
+	default:
+		return false
+	}
+	if i < len(v) && v[i] == '.' {
+		i++
+		j := i
+		for i < len(v) && v[i] >= '0' && v[i] <= '9' {
+			i++
+		}
+		if i == j {
+			return false
+		}
+	}
+	if i < len(v) && (v[i] == 'e' || v[i] == 'E') {
+		i++
+		if i < len(v) && (v[i] == '+' || v[i] == '-') {
+			i++
+		}
+		j := i
+		for i < len(v) && v[i] >= '0' && v[i] <= '9' {
+			i++
+		}
+		if i == j {
+			return false
+		}
+	}
+	return i == len(v)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string. Invalid UTF-8 becomes
+// U+FFFD, so the output is always valid JSON.
+func appendJSONString[T []byte | string](dst []byte, s T) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(string(s[i:min(i+utf8.UTFMax, len(s))]))
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// lineParser turns one text into a JSON value: an object, or any value
+// when the stage has a target:. It appends the value to dst; an error
+// fails the record. Instances are not shared between workers.
+type lineParser interface {
+	parseLine(dst, text []byte) ([]byte, error)
+}
+
+// parseStage is a parsing stage: it reads the text (the record, or a JSON
+// string field), has its parser turn it into JSON and writes the output
+// record. Its buffers are reused from record to record; each output record
+// gets one allocation of its own.
+type parseStage struct {
+	io      parseIO
+	p       lineParser
+	anyJSON bool // the parser may produce a value that is not an object
+	src     []byte
+	obj     []byte
+	out     []byte
+	keys    []string // the parsed object's top-level keys, when merging
+	vals    []string
+	used    []bool
+}
+
+func newParseStage(o parseIO, p lineParser) *parseStage {
+	return &parseStage{io: o, p: p}
+}
+
+var errNotObjectRecord = errors.New("record is not a JSON object: the parsed fields cannot be merged into it (give target:)")
+
+var errNotObject = errors.New("parsed value is not a JSON object (give target: to keep it under a key)")
+
+// Transform implements engine.Transformer.
+func (s *parseStage) Transform(ctx context.Context, r *engine.Record, emit func(*engine.Record)) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	text := r.Data
+	if s.io.Field != "" {
+		v, err := jsonField(r.Data, s.io.Field)
+		if err != nil {
+			return err
+		}
+		switch {
+		case !v.Exists():
+			return fmt.Errorf("field %q is missing", s.io.Field)
+		case v.Type != gjson.String:
+			return fmt.Errorf("field %q is not a string (%s)", s.io.Field, v.Type)
+		}
+		s.src = append(s.src[:0], v.Str...)
+		text = s.src
+	}
+	obj, err := s.p.parseLine(s.obj[:0], text)
+	s.obj = obj
+	if err != nil {
+		return err
+	}
+	if s.io.Target == "" && (len(obj) == 0 || obj[0] != '{') {
+		return errNotObject
+	}
+	if s.io.Field == "" {
+		out := s.out[:0]
+		switch {
+		case s.io.Target == "" && s.io.Original == "":
+			out = append(out, obj...)
+		case s.io.Target == "":
+			out = append(out, '{')
+			out = appendJSONString(out, s.io.Original)
+			out = append(out, ':')
+			out = appendJSONString(out, text)
+			if inner := bytes.TrimSpace(obj[1 : len(obj)-1]); len(inner) > 0 {
+				out = append(out, ',')
+				out = append(out, inner...)
+			}
+			out = append(out, '}')
+		default:
+			out = append(out, '{')
+			if s.io.Original != "" {
+				out = appendJSONString(out, s.io.Original)
+				out = append(out, ':')
+				out = appendJSONString(out, text)
+				out = append(out, ',')
+			}
+			out = appendNested(out, s.io.Target, obj)
+			out = append(out, '}')
+		}
+		s.out = out
+		r.Data = bytes.Clone(out)
+		emit(r)
+		return nil
+	}
+	data := r.Data
+	nested := strings.ContainsAny(s.io.Field, `.\`)
+	if s.io.RemoveField && s.io.Field != s.io.Target && (nested || s.io.Target != "") {
+		if data, err = sjson.DeleteBytes(data, s.io.Field); err != nil {
+			return err
+		}
+	}
+	if s.io.Target != "" {
+		data, err = sjson.SetRawBytesOptions(data, s.io.Target, obj, nil)
+		if err != nil {
+			return err
+		}
+		r.Data = data
+		emit(r)
+		return nil
+	}
+	if t := bytes.TrimLeft(data, " \t\r\n"); len(t) == 0 || t[0] != '{' {
+		return errNotObjectRecord
+	}
+	r.Data = bytes.Clone(s.merge(data, obj, s.io.RemoveField && !nested))
+	emit(r)
+	return nil
+}
+
+// jsonField returns the value at path in record data, which must be valid
+// JSON (a record from a lines input may not be: the output must be).
+func jsonField(data []byte, path string) (gjson.Result, error) {
+	v, err := field(data, path)
+	if err == nil && !gjson.ValidBytes(data) {
+		err = errInvalidRecord
+	}
+	return v, err
+}
+
+var errInvalidRecord = errors.New("record is not valid JSON (field: needs JSON records, codec: ndjson)")
+
+// appendNested appends "a":{"b":obj} for the dotted path target.
+func appendNested(dst []byte, target string, obj []byte) []byte {
+	seg, rest, more := strings.Cut(target, ".")
+	dst = appendJSONString(dst, seg)
+	dst = append(dst, ':')
+	if !more {
+		return append(dst, obj...)
+	}
+	dst = append(dst, '{')
+	dst = appendNested(dst, rest, obj)
+	return append(dst, '}')
+}
+
+// merge writes record object data with the top-level keys of obj: a key
+// the record has is replaced where it is, the others follow in obj's order.
+// With drop, the record's top-level field s.io.Field is left out.
+func (s *parseStage) merge(data, obj []byte, drop bool) []byte {
+	s.keys, s.vals = s.keys[:0], s.vals[:0]
+	gjson.ParseBytes(obj).ForEach(func(k, v gjson.Result) bool {
+		s.keys = append(s.keys, k.Str)
+		s.vals = append(s.vals, v.Raw)
+		return true
+	})
+	used := s.used[:0]
+	for range s.keys {
+		used = append(used, false)
+	}
+	s.used = used
+	out := append(s.out[:0], '{')
+	first := true
+	sep := func() {
+		if !first {
+			out = append(out, ',')
+		}
+		first = false
+	}
+	gjson.ParseBytes(data).ForEach(func(k, v gjson.Result) bool {
+		if drop && k.Str == s.io.Field {
+			return true
+		}
+		sep()
+		for i, nk := range s.keys {
+			if nk == k.Str && !used[i] {
+				used[i] = true
+				out = append(out, k.Raw...)
+				out = append(out, ':')
+				out = append(out, s.vals[i]...)
+				return true
+			}
+		}
+		out = append(out, k.Raw...)
+		out = append(out, ':')
+		out = append(out, v.Raw...)
+		return true
+	})
+	for i, k := range s.keys {
+		if !used[i] {
+			sep()
+			out = appendJSONString(out, k)
+			out = append(out, ':')
+			out = append(out, s.vals[i]...)
+		}
+	}
+	s.out = append(out, '}')
+	return s.out
+}
+
+// fieldsParser is the part of a lineParser that produces text fields: it
+// collects them, applies types: and writes the object.
+type fieldsParser struct {
+	p      parsed
+	types  *typeSet
+	nest   bool // dotted keys make nested objects (grok)
+	dedupe bool // keys come from the data: one field per key, the last value
+}
+
+func (fp *fieldsParser) finish(dst []byte) ([]byte, error) {
+	if fp.dedupe {
+		fp.p.dedupe()
+	}
+	return fp.p.render(dst, fp.types, fp.nest)
+}
+
+var _ engine.Transformer = (*parseStage)(nil)

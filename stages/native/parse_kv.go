@@ -1,0 +1,325 @@
+package native
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/pipe-dev/pipe/component"
+	"github.com/pipe-dev/pipe/engine"
+)
+
+func init() {
+	engine.RegisterNative(engine.Native{Name: "parse_logfmt", New: newParseLogfmt, Config: parseLogfmtConfig{},
+		Summary: "parse a logfmt line (key=value key2=\"quoted value\") into a JSON object",
+		Doc: "Pairs are separated by white space; a value may be double-quoted, with the escapes \\\" \\\\ \\n \\r \\t \\uXXXX. " +
+			"A key without `=` is true, `key=` is \"\". Keys keep their order; a repeated key keeps its first position and its " +
+			"last value. A quote that is not closed, text right after a closing quote, `=` without a key or a quote in a key " +
+			"fails the record (`on_error`).",
+		Examples: []component.Example{
+			{Title: "logfmt lines to NDJSON", YAML: "- {name: logfmt, type: native, use: parse_logfmt, config: {types: {status: int, duration_ms: float}}}"},
+		}})
+	engine.RegisterNative(engine.Native{Name: "parse_kv", New: newParseKV, Config: parseKVConfig{},
+		Summary: "parse key/value pairs with configurable separators and quotes into a JSON object",
+		Doc: "`field_split` separates the pairs (\" \" also takes runs of white space), `value_split` a key from its value " +
+			"(at its first occurrence). A value (or key) that starts with one of `quotes` runs to the same quote (a backslash " +
+			"escapes it). Keys keep their order; a repeated key keeps its first position and its last value.",
+		Examples: []component.Example{
+			{Title: "a query string", YAML: "- {name: query, type: native, use: parse_kv, config: {field_split: '&', value_split: '='}}"},
+			{Title: "semicolon-separated settings", YAML: "- {name: settings, type: native, use: parse_kv, config: {field_split: ';', value_split: ':'}}"},
+		}})
+}
+
+type parseLogfmtConfig struct {
+	parseIO    `yaml:",inline"`
+	parseTypes `yaml:",inline"`
+}
+
+type parseKVConfig struct {
+	FieldSplit string `yaml:"field_split" default:"' '" doc:"The separator between pairs; a space also takes tabs and runs of white space."`
+	ValueSplit string `yaml:"value_split" default:"'='" doc:"The separator between a key and its value."`
+	Quotes     string `yaml:"quotes" default:"'\"'" doc:"Characters that quote a key or value (each closes itself); empty for none."`
+	Standalone string `yaml:"standalone" default:"true" enum:"true,null,error,skip" doc:"A key without value_split: true, null, a record error, or left out."`
+	Trim       bool   `yaml:"trim" default:"true" doc:"Trim white space around unquoted keys and values."`
+	parseIO    `yaml:",inline"`
+	parseTypes `yaml:",inline"`
+}
+
+// kvParser parses key/value pairs; logfmt is one setting of it.
+type kvParser struct {
+	fieldsParser
+	pairSep, valSep []byte
+	space           bool // pairs are separated by white space
+	quotes          string
+	standalone      string
+	trim            bool
+	quote           [256]bool // the quote characters
+	logfmt          bool      // escapes and logfmt's strictness
+}
+
+func newParseLogfmt(cfg engine.Config) (engine.Transformer, error) {
+	var c parseLogfmtConfig
+	if err := cfg.Decode(&c); err != nil {
+		return nil, err
+	}
+	if err := c.parseIO.check(cfg); err != nil {
+		return nil, err
+	}
+	types, err := compileTypes(cfg, c.Types, nil)
+	if err != nil {
+		return nil, err
+	}
+	p := &kvParser{pairSep: []byte(" "), valSep: []byte("="), space: true, quotes: `"`, standalone: "true", logfmt: true}
+	p.types, p.dedupe = types, true
+	p.quote['"'] = true
+	return newParseStage(c.parseIO, p), nil
+}
+
+func newParseKV(cfg engine.Config) (engine.Transformer, error) {
+	var c parseKVConfig
+	if err := cfg.Decode(&c); err != nil {
+		return nil, err
+	}
+	if err := c.parseIO.check(cfg); err != nil {
+		return nil, err
+	}
+	if c.FieldSplit == "" {
+		return nil, cfg.Errorf("field_split", "field_split must not be empty")
+	}
+	if c.ValueSplit == "" {
+		return nil, cfg.Errorf("value_split", "value_split must not be empty")
+	}
+	if c.FieldSplit == c.ValueSplit {
+		return nil, cfg.Errorf("value_split", "value_split must differ from field_split")
+	}
+	for _, q := range c.Quotes {
+		if q >= utf8.RuneSelf {
+			return nil, cfg.Errorf("quotes", "quotes must be ASCII characters")
+		}
+	}
+	types, err := compileTypes(cfg, c.Types, nil)
+	if err != nil {
+		return nil, err
+	}
+	p := &kvParser{pairSep: []byte(c.FieldSplit), valSep: []byte(c.ValueSplit), space: c.FieldSplit == " ",
+		quotes: c.Quotes, standalone: c.Standalone, trim: c.Trim}
+	for i := range len(c.Quotes) {
+		p.quote[c.Quotes[i]] = true
+	}
+	p.types, p.dedupe = types, true
+	return newParseStage(c.parseIO, p), nil
+}
+
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'
+}
+
+var errUnterminated = errors.New("unterminated quoted value")
+
+func (p *kvParser) parseLine(dst, text []byte) ([]byte, error) {
+	p.p.reset()
+	i := 0
+	for i < len(text) {
+		// Skip separators (and, with space, runs of white space).
+		if p.space {
+			for i < len(text) && isSpace(text[i]) {
+				i++
+			}
+		} else if bytes.HasPrefix(text[i:], p.pairSep) {
+			i += len(p.pairSep)
+			continue
+		}
+		if i >= len(text) {
+			break
+		}
+		start := i
+		// The key.
+		var key []byte
+		var err error
+		if p.isQuote(text[i]) {
+			if p.logfmt {
+				return dst, fmt.Errorf("byte %d: a logfmt key cannot be quoted", i+1)
+			}
+			kstart := len(p.p.buf)
+			if i, err = p.unquote(text, i); err != nil {
+				return dst, err
+			}
+			key = p.p.buf[kstart:]
+			p.p.buf = p.p.buf[:kstart] // key() copies it back
+			key = bytes.Clone(key)
+		} else {
+			j := p.keyEnd(text, i)
+			if p.logfmt {
+				if q := bytes.IndexByte(text[i:j], '"'); q >= 0 {
+					return dst, fmt.Errorf("byte %d: quote in a logfmt key", i+q+1)
+				}
+			}
+			key = text[i:j]
+			i = j
+		}
+		if p.trim && !p.logfmt {
+			key = bytes.TrimSpace(key)
+		}
+		if len(key) == 0 {
+			return dst, fmt.Errorf("byte %d: a pair without a key", start+1)
+		}
+		if i >= len(text) || !bytes.HasPrefix(text[i:], p.valSep) {
+			// A key alone.
+			switch p.standalone {
+			case "true":
+				p.p.addRaw(string(key), []byte("true"))
+			case "null":
+				p.p.addRaw(string(key), []byte("null"))
+			case "error":
+				return dst, fmt.Errorf("byte %d: key %q has no value", start+1, key)
+			}
+			continue
+		}
+		i += len(p.valSep)
+		k := p.p.key(key)
+		// The value.
+		if p.trim && !p.space {
+			for i < len(text) && (text[i] == ' ' || text[i] == '\t') && !p.atPairSep(text, i) {
+				i++
+			}
+		}
+		if i < len(text) && p.isQuote(text[i]) {
+			v0 := len(p.p.buf)
+			if i, err = p.unquote(text, i); err != nil {
+				return dst, err
+			}
+			p.p.fs[k].v0, p.p.fs[k].v1 = v0, len(p.p.buf)
+			if p.trim && !p.space {
+				for i < len(text) && (text[i] == ' ' || text[i] == '\t') && !p.atPairSep(text, i) {
+					i++
+				}
+			}
+			if i < len(text) && !p.atPairSep(text, i) {
+				return dst, fmt.Errorf("byte %d: text after a closing quote", i+1)
+			}
+			continue
+		}
+		j := p.valueEnd(text, i)
+		if p.logfmt {
+			if q := bytes.IndexByte(text[i:j], '"'); q >= 0 {
+				return dst, fmt.Errorf("byte %d: quote inside an unquoted value", i+q+1)
+			}
+		}
+		v := text[i:j]
+		if p.trim && !p.space {
+			v = bytes.TrimSpace(v)
+		}
+		p.p.value(k, v)
+		i = j
+	}
+	return p.finish(dst)
+}
+
+func (p *kvParser) isQuote(c byte) bool { return p.quote[c] }
+
+// keyEnd returns where the key starting at text[i] ends: at the value
+// separator or a pair separator.
+func (p *kvParser) keyEnd(text []byte, i int) int {
+	if p.space && len(p.valSep) == 1 { // logfmt and the default kv: one scan
+		vs := p.valSep[0]
+		for i < len(text) {
+			if c := text[i]; c == vs || c <= ' ' && isSpace(c) {
+				return i
+			}
+			i++
+		}
+		return i
+	}
+	for i < len(text) && !bytes.HasPrefix(text[i:], p.valSep) && !p.atPairSep(text, i) {
+		i++
+	}
+	return i
+}
+
+// valueEnd returns where the unquoted value starting at text[i] ends.
+func (p *kvParser) valueEnd(text []byte, i int) int {
+	if p.space {
+		for i < len(text) && !(text[i] <= ' ' && isSpace(text[i])) {
+			i++
+		}
+		return i
+	}
+	if len(p.pairSep) == 1 {
+		if j := bytes.IndexByte(text[i:], p.pairSep[0]); j >= 0 {
+			return i + j
+		}
+		return len(text)
+	}
+	if j := bytes.Index(text[i:], p.pairSep); j >= 0 {
+		return i + j
+	}
+	return len(text)
+}
+
+// atPairSep reports whether a pair separator starts at text[j].
+func (p *kvParser) atPairSep(text []byte, j int) bool {
+	if p.space {
+		return isSpace(text[j])
+	}
+	return bytes.HasPrefix(text[j:], p.pairSep)
+}
+
+// unquote appends the unescaped quoted text starting at text[i] (the
+// quote) to p.p.buf and returns the index after the closing quote.
+func (p *kvParser) unquote(text []byte, i int) (int, error) {
+	q := text[i]
+	open := i
+	i++
+	for i < len(text) {
+		c := text[i]
+		switch {
+		case c == q:
+			return i + 1, nil
+		case c == '\\' && i+1 < len(text):
+			e := text[i+1]
+			i += 2
+			switch {
+			case e == q || e == '\\' || e == '/':
+				p.p.buf = append(p.p.buf, e)
+			case p.logfmt && e == 'n':
+				p.p.buf = append(p.p.buf, '\n')
+			case p.logfmt && e == 'r':
+				p.p.buf = append(p.p.buf, '\r')
+			case p.logfmt && e == 't':
+				p.p.buf = append(p.p.buf, '\t')
+			case p.logfmt && e == 'u' && i+4 <= len(text):
+				r, ok := hex4(text[i : i+4])
+				if !ok {
+					return i, fmt.Errorf("byte %d: bad \\u escape", i-1)
+				}
+				i += 4
+				p.p.buf = utf8.AppendRune(p.p.buf, r)
+			default: // kept as written
+				p.p.buf = append(p.p.buf, '\\', e)
+			}
+		default:
+			p.p.buf = append(p.p.buf, c)
+			i++
+		}
+	}
+	return i, fmt.Errorf("byte %d: %w", open+1, errUnterminated)
+}
+
+func hex4(b []byte) (rune, bool) {
+	var r rune
+	for _, c := range b {
+		r <<= 4
+		switch {
+		case c >= '0' && c <= '9':
+			r |= rune(c - '0')
+		case c >= 'a' && c <= 'f':
+			r |= rune(c - 'a' + 10)
+		case c >= 'A' && c <= 'F':
+			r |= rune(c - 'A' + 10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
+}

@@ -1,0 +1,96 @@
+package native
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+
+	"github.com/pipe-dev/pipe/component"
+	"github.com/pipe-dev/pipe/engine"
+)
+
+func init() {
+	engine.RegisterNative(engine.Native{Name: "parse_regex", New: newParseRegex, Config: parseRegexConfig{},
+		Summary: "parse a line (or a JSON string field) with a regular expression's named groups into a JSON object",
+		Doc: "Each named group (`(?P<name>...)` or `(?<name>...)`, Go RE2 syntax) becomes a field, in the order of the groups in the " +
+			"pattern. A group that did not take part in the match is left out; an empty one is \"\". The pattern is not anchored: " +
+			"write `^...$` to match whole lines. A line the pattern does not match fails the record (`on_error`).",
+		Examples: []component.Example{
+			{Title: "a request line", YAML: "- name: requests\n  type: native\n  use: parse_regex\n  config:\n    pattern: '^(?P<method>[A-Z]+) (?P<path>\\S+) (?P<status>\\d{3})$'\n    types: {status: int}"},
+			{Title: "a field of a JSON record", YAML: "- {name: user, type: native, use: parse_regex, config: {field: msg, pattern: 'user=(?P<user>\\w+)'}}"},
+		}})
+}
+
+type parseRegexConfig struct {
+	Pattern     string `yaml:"pattern" required:"true" example:"'^(?P<level>[A-Z]+) (?P<msg>.*)$'" doc:"The regular expression (Go RE2 syntax); each named group becomes a field."`
+	KeepUnnamed bool   `yaml:"keep_unnamed" default:"false" doc:"Also output unnamed groups, keyed by their number (\"1\", \"2\", ...)."`
+	parseIO     `yaml:",inline"`
+	parseTypes  `yaml:",inline"`
+}
+
+type regexParser struct {
+	fieldsParser
+	re    *regexp.Regexp
+	names []string // per group; "" leaves the group out
+}
+
+func newParseRegex(cfg engine.Config) (engine.Transformer, error) {
+	var c parseRegexConfig
+	if err := cfg.Decode(&c); err != nil {
+		return nil, err
+	}
+	if err := c.parseIO.check(cfg); err != nil {
+		return nil, err
+	}
+	re, err := compile(cfg, "pattern", c.Pattern)
+	if err != nil {
+		return nil, err
+	}
+	names := slices.Clone(re.SubexpNames())
+	have := map[string]bool{}
+	n := 0
+	for i, name := range names {
+		if i == 0 {
+			names[i] = ""
+			continue
+		}
+		if name == "" && c.KeepUnnamed {
+			name = strconv.Itoa(i)
+			names[i] = name
+		}
+		if name != "" {
+			n++
+			if have[name] {
+				return nil, cfg.Errorf("pattern", "group name %q is used twice", name)
+			}
+			have[name] = true
+		}
+	}
+	if n == 0 {
+		return nil, cfg.Errorf("pattern", "pattern %q has no named group (write (?P<name>...)%s)", c.Pattern,
+			map[bool]string{true: "", false: " or set keep_unnamed: true"}[c.KeepUnnamed])
+	}
+	types, err := compileTypes(cfg, c.Types, func(k string) bool { return have[k] })
+	if err != nil {
+		return nil, err
+	}
+	p := &regexParser{re: re, names: names}
+	p.types = types
+	return newParseStage(c.parseIO, p), nil
+}
+
+func (p *regexParser) parseLine(dst, text []byte) ([]byte, error) {
+	m := p.re.FindSubmatchIndex(text)
+	if m == nil {
+		return dst, fmt.Errorf("pattern %s: %w", p.re, ErrNoMatch)
+	}
+	p.p.reset()
+	for i, name := range p.names {
+		if name == "" || m[2*i] < 0 {
+			continue
+		}
+		p.p.addString(name, text[m[2*i]:m[2*i+1]])
+	}
+	return p.finish(dst)
+}

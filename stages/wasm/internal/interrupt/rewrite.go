@@ -1,0 +1,816 @@
+// Package interrupt makes a WebAssembly module interruptible without
+// wazero's close-on-context-done, which exits from compiled code to Go at
+// every loop back-edge and function entry and makes guests 3-11 times
+// slower. Rewrite adds two mutable i32 globals, a flag (exported as
+// FlagExport) and a countdown, and a counter local to every function: each
+// loop header counts in the local, each function entry counts down the
+// global, and every TickEvery counts the guest ticks: it exits to Go (a
+// ref.func, where the Go runtime can preempt it) and traps
+// (`unreachable`) if the flag is set. A Flag, armed for one call with the
+// call's context, sets the flag when the context is done. This is the idea
+// of wasmtime's epoch interruption, with ticks because Go cannot preempt
+// native code: a guest that never left it would hold up the garbage
+// collector's stop-the-world, and with it the watchdog.
+package interrupt
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// FlagExport names the added global: i32, mutable, 0 while the guest may
+// run, 1 when it must stop.
+const FlagExport = "pipe_interrupt"
+
+// StartExport names the module's start function, which Rewrite takes out of
+// the start section (where it would run inside instantiation, before a
+// Flag can exist) and exports instead: the host calls it, armed, right
+// after instantiation and before anything else.
+const StartExport = "pipe_interrupt_start"
+
+// ErrUnsupported is wrapped by Rewrite's errors: the module uses an encoding
+// or instruction the rewriter does not know, or is malformed. The caller
+// falls back to another way of interrupting it.
+var ErrUnsupported = errors.New("module cannot be rewritten")
+
+// Section ids of the core binary format.
+const (
+	secCustom    = 0
+	secType      = 1
+	secImport    = 2
+	secFunction  = 3
+	secTable     = 4
+	secMemory    = 5
+	secGlobal    = 6
+	secExport    = 7
+	secStart     = 8
+	secElement   = 9
+	secCode      = 10
+	secData      = 11
+	secDataCount = 12
+	secTag       = 13
+)
+
+// rank is a section's place in the required order (custom sections go
+// anywhere and have none).
+var rank = map[byte]int{
+	secType: 1, secImport: 2, secFunction: 3, secTable: 4, secMemory: 5, secTag: 6,
+	secGlobal: 7, secExport: 8, secStart: 9, secElement: 10, secDataCount: 11, secCode: 12, secData: 13,
+}
+
+var header = []byte{0, 'a', 's', 'm', 1, 0, 0, 0}
+
+type section struct {
+	id      byte
+	payload []byte
+}
+
+// Rewrite returns a copy of the binary module bin with the checks of
+// checkCode at every function entry and loopCode at every loop header (the
+// target of its back-edges). The two globals are appended after the
+// module's globals and the counter after each function's locals, so no
+// existing index changes (calls, tables, exports and the name section stay
+// valid). A module must export a function or have a start function (the
+// tick's ref.func names it). A start section is removed and its function exported as StartExport.
+// Custom sections that hold code offsets (DWARF .debug_*, metadata.code.*)
+// are dropped; the others are kept.
+//
+// Rewrite validates only what it must read; the result is meant to be
+// compiled (and so validated) by the caller. Errors wrap ErrUnsupported.
+func Rewrite(bin []byte) ([]byte, error) {
+	out, err := rewrite(bin)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnsupported, err)
+	}
+	return out, nil
+}
+
+func rewrite(bin []byte) (out []byte, err error) {
+	if !bytes.HasPrefix(bin, header) {
+		return nil, errors.New("not a version 1 core module")
+	}
+	r := &reader{b: bin, pos: len(header)}
+	var secs []section
+	for r.pos < len(r.b) {
+		id := r.byte()
+		n := r.u32()
+		payload := r.bytes(int(n))
+		if r.err != nil {
+			return nil, fmt.Errorf("section %d: %w", id, r.err)
+		}
+		if id != secCustom && rank[id] == 0 {
+			return nil, fmt.Errorf("unknown section id %d", id)
+		}
+		secs = append(secs, section{id, payload})
+	}
+
+	var importedGlobals, definedGlobals uint32
+	globalAt, exportAt := -1, -1
+	for i, s := range secs {
+		switch s.id {
+		case secImport:
+			if importedGlobals, err = countImports(s.payload); err != nil {
+				return nil, fmt.Errorf("import section: %w", err)
+			}
+		case secGlobal:
+			globalAt = i
+			gr := &reader{b: s.payload}
+			definedGlobals = gr.u32()
+			if gr.err != nil {
+				return nil, fmt.Errorf("global section: %w", gr.err)
+			}
+		case secExport:
+			exportAt = i
+		}
+	}
+	// The tick's exit to Go is a ref.func, which must name a function the
+	// module declares: an exported one, or the start function (exported
+	// below).
+	tickFunc, ok := exportedFunc(secs)
+	if !ok {
+		return nil, errors.New("the module exports no function (the tick's ref.func needs one)")
+	}
+	params, err := functionParams(secs)
+	if err != nil {
+		return nil, err
+	}
+	flag := importedGlobals + definedGlobals
+	entry := checkCode(flag, flag+1, tickFunc)
+	flagEntry := []byte{0x7f, 0x01, 0x41, 0x00, 0x0b} // i32 mut, i32.const 0, end
+	countEntry := appendS32([]byte{0x7f, 0x01, 0x41}, TickEvery)
+	countEntry = append(countEntry, 0x0b)
+	globals := append(flagEntry, countEntry...)
+
+	var kept []section
+	var startFunc uint32
+	hasStart := false
+	for _, s := range secs {
+		switch {
+		case s.id == secCustom:
+			name, _ := (&reader{b: s.payload}).name()
+			if bytes.HasPrefix([]byte(name), []byte(".debug")) || bytes.HasPrefix([]byte(name), []byte("metadata.code.")) {
+				continue
+			}
+		case s.id == secGlobal:
+			s.payload = appendVecItems(s.payload, definedGlobals, 2, globals)
+		case s.id == secExport:
+			p, err := addExports(s.payload, flag, nil)
+			if err != nil {
+				return nil, fmt.Errorf("export section: %w", err)
+			}
+			s.payload = p
+		case s.id == secStart:
+			sr := &reader{b: s.payload}
+			startFunc, hasStart = sr.u32(), true
+			if sr.err != nil || sr.pos != len(sr.b) {
+				return nil, errors.New("malformed start section")
+			}
+			continue
+		case s.id == secCode:
+			p, err := rewriteCode(s.payload, params, entry, flag, tickFunc)
+			if err != nil {
+				return nil, fmt.Errorf("code section: %w", err)
+			}
+			s.payload = p
+		}
+		kept = append(kept, s)
+	}
+	if hasStart {
+		// The export section now also exports the start function.
+		for i := range kept {
+			if kept[i].id == secExport {
+				kept[i].payload, err = addExports(kept[i].payload, 0, &startFunc)
+				if err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	if globalAt < 0 {
+		kept = insertSection(kept, section{secGlobal, appendVecItems([]byte{0}, 0, 2, globals)})
+	}
+	if exportAt < 0 {
+		p, err := addExports([]byte{0}, flag, nil)
+		if err == nil && hasStart {
+			p, err = addExports(p, 0, &startFunc)
+		}
+		if err != nil {
+			return nil, err
+		}
+		kept = insertSection(kept, section{secExport, p})
+	}
+
+	out = append(make([]byte, 0, len(bin)+len(bin)/16), header...)
+	for _, s := range kept {
+		out = append(out, s.id)
+		out = appendU32(out, uint32(len(s.payload)))
+		out = append(out, s.payload...)
+	}
+	return out, nil
+}
+
+// TickEvery is how many loop iterations (per call) or function entries
+// (per instance) pass between two ticks. A tick exits to Go (a ref.func),
+// which lets the Go runtime preempt the goroutine (native code
+// cannot be preempted: without the exits a spinning guest would hold up
+// garbage collection's stop-the-world, and with it the watchdog), then
+// tests the flag. It bounds the interruption latency: TickEvery iterations
+// of the slowest loop body, or TickEvery calls.
+const TickEvery = 1 << 12
+
+// tickCode is the tick: an exit to Go, then a trap if the flag is set. The
+// exit is a ref.func of fn, dropped: wazero's compiler makes it a call into
+// Go (which the Go runtime can preempt) that, unlike memory.grow or a call
+// of a host function, does not make it reload the memory's base and length
+// after it, so the loop around keeps its bounds-check eliminations.
+func tickCode(flag, fn uint32) []byte {
+	b := appendU32([]byte{0xd2}, fn)         // ref.func $fn
+	b = append(b, 0x1a)                      // drop
+	b = appendU32(append(b, 0x23), flag)     // global.get $flag
+	return append(b, 0x04, 0x40, 0x00, 0x0b) // if  unreachable  end
+}
+
+// exportedFunc returns the index of a function the module exports, or else
+// of its start function.
+func exportedFunc(secs []section) (uint32, bool) {
+	for _, s := range secs {
+		switch s.id {
+		case secExport:
+			r := &reader{b: s.payload}
+			for range r.u32() {
+				r.name()
+				kind := r.byte()
+				idx := r.u32()
+				if r.err != nil {
+					break
+				}
+				if kind == 0x00 {
+					return idx, true
+				}
+			}
+		case secStart:
+			r := &reader{b: s.payload}
+			if idx := r.u32(); r.err == nil {
+				return idx, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// checkCode is the check inserted at function entries, with the global flag,
+// the global countdown count and the tick's function fn:
+//
+//	global.get $count  i32.const 1  i32.sub  global.set $count
+//	global.get $count  i32.eqz
+//	if  i32.const TickEvery  global.set $count  (tick)  end
+//
+// wazero's compiler keeps $count in a register between the set and the
+// get: a load, a subtraction, a store and a branch not taken.
+func checkCode(flag, count, fn uint32) []byte {
+	getCount := appendU32([]byte{0x23}, count)
+	setCount := appendU32([]byte{0x24}, count)
+	b := append([]byte{}, getCount...)
+	b = append(b, 0x41, 0x01, 0x6b)
+	b = append(b, setCount...)
+	b = append(b, getCount...)
+	b = append(b, 0x45, 0x04, 0x40)
+	b = appendS32(append(b, 0x41), TickEvery)
+	b = append(b, setCount...)
+	b = append(b, tickCode(flag, fn)...)
+	return append(b, 0x0b)
+}
+
+// loopCode is the check inserted at loop headers, with the global flag, the
+// local counter (one per function call, kept in a register) and the tick's
+// function fn:
+//
+//	local.get $n  i32.const 1  i32.add  local.tee $n
+//	i32.const TickEvery-1  i32.and  i32.eqz
+//	if  (tick)  end
+//
+// The common path is two register operations and a branch not taken: no
+// load, no store.
+func loopCode(flag, counter, fn uint32) []byte {
+	b := appendU32([]byte{0x20}, counter)
+	b = append(b, 0x41, 0x01, 0x6a)
+	b = appendU32(append(b, 0x22), counter)
+	b = appendS32(append(b, 0x41), TickEvery-1)
+	b = append(b, 0x71, 0x45, 0x04, 0x40)
+	b = append(b, tickCode(flag, fn)...)
+	return append(b, 0x0b)
+}
+
+// insertSection puts s before the first non-custom section that must follow
+// it.
+func insertSection(secs []section, s section) []section {
+	at := len(secs)
+	for i, x := range secs {
+		if x.id != secCustom && rank[x.id] > rank[s.id] {
+			at = i
+			break
+		}
+	}
+	// Keep custom sections that sit right before the follower with it.
+	return append(secs[:at], append([]section{s}, secs[at:]...)...)
+}
+
+// appendVecItem returns vec (a count followed by items, whose count is n)
+// with item added.
+func appendVecItem(vec []byte, n uint32, item []byte) []byte {
+	return appendVecItems(vec, n, 1, item)
+}
+
+// appendVecItems returns vec (a count followed by items, whose count is n)
+// with k items (encoded in items) added.
+func appendVecItems(vec []byte, n, k uint32, items []byte) []byte {
+	r := &reader{b: vec}
+	r.u32()
+	out := appendU32(nil, n+k)
+	out = append(out, vec[r.pos:]...)
+	return append(out, items...)
+}
+
+// addExports adds the flag global's export (start == nil) or the start
+// function's export to an export section's payload, refusing a name the
+// module already exports.
+func addExports(payload []byte, flag uint32, start *uint32) ([]byte, error) {
+	r := &reader{b: payload}
+	n := r.u32()
+	want := FlagExport
+	if start != nil {
+		want = StartExport
+	}
+	for range n {
+		name, _ := r.name()
+		r.byte()
+		r.u32()
+		if r.err != nil {
+			return nil, r.err
+		}
+		if name == want {
+			return nil, fmt.Errorf("the module already exports %q", want)
+		}
+	}
+	if r.pos != len(r.b) {
+		return nil, errors.New("trailing bytes")
+	}
+	item := appendU32(nil, uint32(len(want)))
+	item = append(item, want...)
+	if start != nil {
+		item = appendU32(append(item, 0x00), *start)
+	} else {
+		item = appendU32(append(item, 0x03), flag)
+	}
+	return appendVecItem(payload, n, item), nil
+}
+
+// countImports reads an import section and counts its globals.
+func countImports(payload []byte) (globals uint32, err error) {
+	r := &reader{b: payload}
+	n := r.u32()
+	for range n {
+		r.name()
+		r.name()
+		switch kind := r.byte(); kind {
+		case 0x00: // func: type index
+			r.u32()
+		case 0x01: // table: reftype, limits
+			r.refType()
+			r.limits()
+		case 0x02: // memory: limits
+			r.limits()
+		case 0x03: // global: valtype, mutability
+			r.valType()
+			r.byte()
+			globals++
+		case 0x04: // tag: attribute, type index
+			r.byte()
+			r.u32()
+		default:
+			return 0, fmt.Errorf("unknown import kind %#x", kind)
+		}
+		if r.err != nil {
+			return 0, r.err
+		}
+	}
+	if r.pos != len(r.b) {
+		return 0, errors.New("trailing bytes")
+	}
+	return globals, nil
+}
+
+// functionParams returns the number of parameters of each function the
+// module defines (in code section order).
+func functionParams(secs []section) ([]uint32, error) {
+	var types, funcs []byte
+	for _, s := range secs {
+		switch s.id {
+		case secType:
+			types = s.payload
+		case secFunction:
+			funcs = s.payload
+		}
+	}
+	var counts []uint32
+	r := &reader{b: types}
+	if types != nil {
+		for range r.u32() {
+			if form := r.byte(); form != 0x60 {
+				return nil, fmt.Errorf("type section: unknown type form %#x", form)
+			}
+			n := r.u32()
+			for range n {
+				r.valType()
+				if r.err != nil {
+					break
+				}
+			}
+			for range r.u32() {
+				r.valType()
+				if r.err != nil {
+					break
+				}
+			}
+			counts = append(counts, n)
+			if r.err != nil {
+				return nil, fmt.Errorf("type section: %w", r.err)
+			}
+		}
+	}
+	var params []uint32
+	r = &reader{b: funcs}
+	if funcs != nil {
+		for range r.u32() {
+			t := r.u32()
+			if r.err != nil || int(t) >= len(counts) {
+				return nil, errors.New("function section: bad type index")
+			}
+			params = append(params, counts[t])
+		}
+	}
+	return params, nil
+}
+
+// rewriteCode inserts the check entry at the entry of each function body
+// and a loop check at the start of each loop body.
+func rewriteCode(payload []byte, params []uint32, entry []byte, flag, tickFunc uint32) ([]byte, error) {
+	r := &reader{b: payload}
+	n := r.u32()
+	if r.err != nil {
+		return nil, r.err
+	}
+	if int(n) != len(params) {
+		return nil, errors.New("function and code sections disagree")
+	}
+	out := appendU32(make([]byte, 0, len(payload)+len(payload)/4), n)
+	var body []byte
+	for i := range n {
+		size := r.u32()
+		b := r.bytes(int(size))
+		if r.err != nil {
+			return nil, fmt.Errorf("function body %d: %w", i, r.err)
+		}
+		var err error
+		body, err = rewriteBody(body[:0], b, params[i], entry, flag, tickFunc)
+		if err != nil {
+			return nil, fmt.Errorf("function body %d: %w", i, err)
+		}
+		out = appendU32(out, uint32(len(body)))
+		out = append(out, body...)
+	}
+	if r.pos != len(r.b) {
+		return nil, errors.New("trailing bytes")
+	}
+	return out, nil
+}
+
+// maxLocals bounds a function's locals (wazero's own limit is lower).
+const maxLocals = 1 << 20
+
+// rewriteBody appends the rewritten function body b, of a function with
+// params parameters, to out. It adds an i32 local, the loop checks'
+// counter.
+func rewriteBody(out, b []byte, params uint32, entry []byte, flag, tickFunc uint32) ([]byte, error) {
+	r := &reader{b: b}
+	groups := r.u32()
+	start := r.pos
+	locals := uint64(params)
+	for range groups {
+		locals += uint64(r.u32())
+		r.valType()
+		if r.err != nil {
+			return nil, fmt.Errorf("locals: %w", r.err)
+		}
+	}
+	if r.pos >= len(b) {
+		return nil, errors.New("empty body")
+	}
+	if locals >= maxLocals {
+		return nil, errors.New("too many locals")
+	}
+	loop := loopCode(flag, uint32(locals), tickFunc)
+	out = appendU32(out, groups+1)
+	out = append(out, b[start:r.pos]...)
+	out = append(out, 0x01, 0x7f) // one i32: the counter
+	out = append(out, entry...)
+	from := r.pos // bytes copied up to here
+	depth := 1    // the function's own block
+	for depth > 0 {
+		if r.pos >= len(b) {
+			return nil, errors.New("body ends inside a block")
+		}
+		op := r.byte()
+		switch op {
+		case 0x02, 0x04: // block, if
+			r.blockType()
+			depth++
+		case 0x03: // loop
+			r.blockType()
+			depth++
+			if r.err == nil {
+				out = append(out, b[from:r.pos]...)
+				out = append(out, loop...)
+				from = r.pos
+			}
+		case 0x06: // try (legacy exceptions)
+			r.blockType()
+			depth++
+		case 0x1f: // try_table
+			r.blockType()
+			for range r.u32() {
+				switch kind := r.byte(); kind {
+				case 0x00, 0x01: // catch, catch_ref: tag, label
+					r.u32()
+					r.u32()
+				case 0x02, 0x03: // catch_all, catch_all_ref: label
+					r.u32()
+				default:
+					return nil, fmt.Errorf("unknown catch kind %#x", kind)
+				}
+				if r.err != nil {
+					break
+				}
+			}
+			depth++
+		case 0x0b: // end
+			depth--
+		case 0x18: // delegate (ends a legacy try)
+			r.u32()
+			depth--
+		case 0x00, 0x01, 0x05, 0x0f, 0x19, 0x1a, 0x1b, 0x0a, 0xd1: // no immediates
+		case 0x07, 0x08, 0x09, 0x0c, 0x0d, 0x10, 0x12, 0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0xd2:
+			r.u32() // one index
+		case 0x0e: // br_table
+			for range r.u32() {
+				r.u32()
+				if r.err != nil {
+					break
+				}
+			}
+			r.u32()
+		case 0x11, 0x13: // call_indirect, return_call_indirect: type, table
+			r.u32()
+			r.u32()
+		case 0x1c: // select with types
+			for range r.u32() {
+				r.valType()
+				if r.err != nil {
+					break
+				}
+			}
+		case 0x3f, 0x40: // memory.size, memory.grow
+			r.u32()
+		case 0x41:
+			r.leb(5)
+		case 0x42:
+			r.leb(10)
+		case 0x43:
+			r.bytes(4)
+		case 0x44:
+			r.bytes(8)
+		case 0xd0: // ref.null
+			r.heapType()
+		case 0xfc:
+			r.prefixedFC()
+		case 0xfd:
+			r.prefixedFD()
+		case 0xfe:
+			r.prefixedFE()
+		default:
+			switch {
+			case op >= 0x28 && op <= 0x3e: // loads and stores
+				r.memArg()
+			case op >= 0x45 && op <= 0xc4: // numeric
+			default:
+				return nil, fmt.Errorf("unknown opcode %#x at offset %d", op, r.pos-1)
+			}
+		}
+		if r.err != nil {
+			return nil, fmt.Errorf("opcode %#x: %w", op, r.err)
+		}
+	}
+	if r.pos != len(b) {
+		return nil, errors.New("bytes after the body's end")
+	}
+	return append(out, b[from:]...), nil
+}
+
+// reader reads the binary format; the first error sticks.
+type reader struct {
+	b   []byte
+	pos int
+	err error
+}
+
+var errTruncated = errors.New("truncated")
+
+func (r *reader) fail(err error) {
+	if r.err == nil {
+		r.err = err
+	}
+	r.pos = len(r.b)
+}
+
+func (r *reader) byte() byte {
+	if r.err != nil || r.pos >= len(r.b) {
+		r.fail(errTruncated)
+		return 0
+	}
+	c := r.b[r.pos]
+	r.pos++
+	return c
+}
+
+func (r *reader) bytes(n int) []byte {
+	if r.err != nil || n < 0 || n > len(r.b)-r.pos {
+		r.fail(errTruncated)
+		return nil
+	}
+	b := r.b[r.pos : r.pos+n]
+	r.pos += n
+	return b
+}
+
+// leb skips a LEB128 number of at most max bytes.
+func (r *reader) leb(max int) {
+	for i := 0; i < max; i++ {
+		if r.byte()&0x80 == 0 {
+			return
+		}
+	}
+	r.fail(errors.New("LEB128 number too long"))
+}
+
+// u32 reads an unsigned LEB128 number of at most 32 bits.
+func (r *reader) u32() uint32 {
+	var v uint32
+	for i := 0; i < 5; i++ {
+		c := r.byte()
+		if r.err != nil {
+			return 0
+		}
+		if i == 4 && c > 0x0f {
+			r.fail(errors.New("u32 LEB128 overflow"))
+			return 0
+		}
+		v |= uint32(c&0x7f) << (7 * i)
+		if c&0x80 == 0 {
+			return v
+		}
+	}
+	r.fail(errors.New("LEB128 number too long"))
+	return 0
+}
+
+func (r *reader) name() (string, bool) {
+	n := r.u32()
+	b := r.bytes(int(n))
+	return string(b), r.err == nil
+}
+
+// valType reads a value type: a number, vector or reference type.
+func (r *reader) valType() {
+	switch c := r.byte(); c {
+	case 0x7f, 0x7e, 0x7d, 0x7c, 0x7b, 0x70, 0x6f:
+	case 0x63, 0x64: // (ref null ht), (ref ht)
+		r.heapType()
+	default:
+		r.fail(fmt.Errorf("unknown value type %#x", c))
+	}
+}
+
+func (r *reader) refType() {
+	switch c := r.byte(); c {
+	case 0x70, 0x6f:
+	case 0x63, 0x64:
+		r.heapType()
+	default:
+		r.fail(fmt.Errorf("unknown reference type %#x", c))
+	}
+}
+
+// heapType reads a heap type: an abstract type byte or a type index (s33).
+func (r *reader) heapType() { r.leb(5) }
+
+// blockType reads a block type: empty, a value type or a type index (s33).
+func (r *reader) blockType() {
+	if r.pos >= len(r.b) {
+		r.fail(errTruncated)
+		return
+	}
+	switch c := r.b[r.pos]; {
+	case c == 0x40:
+		r.pos++
+	case c >= 0x40 && c < 0x80: // a one-byte negative s33: a value type
+		r.valType()
+	default:
+		r.leb(5) // type index
+	}
+}
+
+func (r *reader) limits() {
+	flags := r.byte()
+	if flags > 0x07 {
+		r.fail(fmt.Errorf("unknown limits flags %#x", flags))
+		return
+	}
+	r.leb(10)
+	if flags&1 != 0 {
+		r.leb(10)
+	}
+}
+
+// memArg reads alignment (with a memory index when bit 6 is set) and offset.
+func (r *reader) memArg() {
+	align := r.u32()
+	if align&0x40 != 0 {
+		r.u32()
+	}
+	r.leb(10)
+}
+
+func (r *reader) prefixedFC() {
+	switch sub := r.u32(); sub {
+	case 0, 1, 2, 3, 4, 5, 6, 7: // saturating truncations
+	case 8: // memory.init data, mem
+		r.u32()
+		r.u32()
+	case 9, 13, 15, 16, 17: // data.drop, elem.drop, table.grow/size/fill
+		r.u32()
+	case 10, 12, 14: // memory.copy, table.init, table.copy
+		r.u32()
+		r.u32()
+	case 11: // memory.fill
+		r.u32()
+	default:
+		r.fail(fmt.Errorf("unknown 0xfc opcode %d", sub))
+	}
+}
+
+func (r *reader) prefixedFD() {
+	switch sub := r.u32(); {
+	case sub <= 11 || sub == 92 || sub == 93: // v128 loads, stores, load zero
+		r.memArg()
+	case sub == 12 || sub == 13: // v128.const, i8x16.shuffle
+		r.bytes(16)
+	case sub >= 21 && sub <= 34: // extract/replace lane
+		r.byte()
+	case sub >= 84 && sub <= 91: // load/store lane
+		r.memArg()
+		r.byte()
+	case sub <= 275: // no immediates (relaxed SIMD included)
+	default:
+		r.fail(fmt.Errorf("unknown 0xfd opcode %d", sub))
+	}
+}
+
+func (r *reader) prefixedFE() {
+	switch sub := r.u32(); {
+	case sub == 3: // atomic.fence
+		r.byte()
+	case sub <= 0x4e:
+		r.memArg()
+	default:
+		r.fail(fmt.Errorf("unknown 0xfe opcode %d", sub))
+	}
+}
+
+// appendS32 appends v as signed LEB128.
+func appendS32(b []byte, v int32) []byte {
+	for {
+		c := byte(v & 0x7f)
+		v >>= 7
+		if (v == 0 && c&0x40 == 0) || (v == -1 && c&0x40 != 0) {
+			return append(b, c)
+		}
+		b = append(b, c|0x80)
+	}
+}
+
+// appendU32 appends v as unsigned LEB128.
+func appendU32(b []byte, v uint32) []byte {
+	return binary.AppendUvarint(b, uint64(v))
+}

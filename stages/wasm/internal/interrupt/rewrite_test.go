@@ -1,0 +1,395 @@
+package interrupt
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+)
+
+// wat builds testdata/NAME.wat with wat2wasm (Debian's wabt, which make
+// fixtures installs), skipping the test without it.
+func wat(tb testing.TB, name string) []byte {
+	tb.Helper()
+	if _, err := exec.LookPath("wat2wasm"); err != nil {
+		tb.Skip("wat2wasm not installed (make fixtures installs Debian's wabt)")
+	}
+	out := filepath.Join(tb.TempDir(), name+".wasm")
+	if b, err := exec.Command("wat2wasm", filepath.Join("testdata", name+".wat"), "-o", out).CombinedOutput(); err != nil {
+		tb.Fatalf("wat2wasm %s: %v\n%s", name, err, b)
+	}
+	bin, err := os.ReadFile(out)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return bin
+}
+
+func newRuntime(tb testing.TB) wazero.Runtime {
+	tb.Helper()
+	ctx := context.Background()
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig())
+	tb.Cleanup(func() { rt.Close(ctx) })
+	return rt
+}
+
+// instantiate compiles bin in rt and instantiates it under name, without
+// running its start functions' exports.
+func instantiate(tb testing.TB, rt wazero.Runtime, bin []byte, name string) api.Module {
+	tb.Helper()
+	ctx := context.Background()
+	c, err := rt.CompileModule(ctx, bin)
+	if err != nil {
+		tb.Fatalf("compile %s: %v", name, err)
+	}
+	m, err := rt.InstantiateModule(ctx, c, wazero.NewModuleConfig().WithName(name).WithStartFunctions())
+	if err != nil {
+		tb.Fatalf("instantiate %s: %v", name, err)
+	}
+	return m
+}
+
+// spinRuntime returns a runtime with the env.ready function spin.wat
+// imports, which signals on the returned channel (dropping signals nobody
+// waits for).
+func spinRuntime(tb testing.TB) (wazero.Runtime, <-chan struct{}) {
+	rt := newRuntime(tb)
+	ready := make(chan struct{}, 1)
+	_, err := rt.NewHostModuleBuilder("env").NewFunctionBuilder().
+		WithFunc(func() {
+			select {
+			case ready <- struct{}{}:
+			default:
+			}
+		}).Export("ready").Instantiate(context.Background())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return rt, ready
+}
+
+// TestRewriteKeepsResults: every export of sink.wat returns the same values
+// from the rewritten module as from the original (the start function run
+// through StartExport), and the rewritten module has the flag.
+func TestRewriteKeepsResults(t *testing.T) {
+	orig := wat(t, "sink")
+	rw, err := Rewrite(orig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	rt := newRuntime(t)
+	instantiate(t, rt, wat(t, "env"), "env")
+	a := instantiate(t, rt, orig, "orig") // (wazero ran its start section)
+	b := instantiate(t, rt, rw, "rewritten")
+	if b.ExportedFunction(StartExport) == nil {
+		t.Fatalf("the rewritten module does not export %s", StartExport)
+	}
+	if _, err := b.ExportedFunction(StartExport).Call(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(b); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		fn   string
+		args []uint64
+	}{
+		{"fib", []uint64{20}}, {"sum", []uint64{1000}}, {"multi", []uint64{100}}, {"pair", []uint64{6}},
+		{"indirect", []uint64{0, 12}}, {"indirect", []uint64{1, 15}}, {"imported", []uint64{7}},
+		{"counter", nil}, {"switch", []uint64{0}}, {"switch", []uint64{1}}, {"switch", []uint64{2}},
+		{"switch", []uint64{9}}, {"bulk", nil}, {"simd", nil}, {"trunc", []uint64{api.EncodeF64(-3.7e12)}},
+		{"refs", nil}, {"mem", []uint64{api.EncodeI32(-5)}},
+	}
+	for _, tc := range tests {
+		want, err := a.ExportedFunction(tc.fn).Call(ctx, tc.args...)
+		if err != nil {
+			t.Fatalf("%s%v original: %v", tc.fn, tc.args, err)
+		}
+		got, err := b.ExportedFunction(tc.fn).Call(ctx, tc.args...)
+		if err != nil {
+			t.Fatalf("%s%v rewritten: %v", tc.fn, tc.args, err)
+		}
+		if len(got) != len(want) || (len(got) > 0 && got[0] != want[0]) {
+			t.Errorf("%s%v = %v rewritten, %v original", tc.fn, tc.args, got, want)
+		}
+	}
+	if got, _ := b.ExportedFunction("counter").Call(ctx); got[0] != 5 {
+		t.Errorf("counter = %d, want 5 (the start function ran)", got[0])
+	}
+}
+
+// TestRewriteInsertsChecks: one check per function plus one per loop.
+func TestRewriteInsertsChecks(t *testing.T) {
+	orig := wat(t, "spin")
+	rw, err := Rewrite(orig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Four functions, two loops: spin's (no locals: its counter is local
+	// 0) and count's (one parameter: its counter is local 1). The tick's
+	// ref.func names the first export, spin (function 1, after the import).
+	if n := bytes.Count(rw, checkCode(0, 1, 1)); n != 4 {
+		t.Errorf("%d entry checks, want 4", n)
+	}
+	if n := bytes.Count(rw, loopCode(0, 0, 1)); n != 1 {
+		t.Errorf("%d loop checks with counter 0, want 1", n)
+	}
+	if n := bytes.Count(rw, loopCode(0, 1, 1)); n != 1 {
+		t.Errorf("%d loop checks with counter 1, want 1", n)
+	}
+	if !bytes.Contains(rw, []byte(FlagExport)) {
+		t.Errorf("the flag is not exported")
+	}
+}
+
+// TestInterrupt: each spinning export of spin.wat stops with a trap once the
+// armed context is cancelled while it runs; disarm reports it, and the instance then runs
+// normally (the flag is cleared).
+func TestInterrupt(t *testing.T) {
+	rw, err := Rewrite(wat(t, "spin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, ready := spinRuntime(t)
+	m := instantiate(t, rt, rw, "spin")
+	f, err := New(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		fn   string
+		args []uint64
+	}{{"spin", nil}, {"rec", []uint64{60}}, {"count", []uint64{1}}} {
+		t.Run(tc.fn, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			disarm := f.Arm(ctx)
+			done := make(chan error, 1)
+			go func() {
+				_, err := m.ExportedFunction(tc.fn).Call(context.Background(), tc.args...)
+				done <- err
+			}()
+			<-ready // the guest runs, past its first checks
+			cancel()
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(time.Minute): // a hang, not a speed limit
+				t.Fatal("the guest was not interrupted")
+			}
+			if !disarm() {
+				t.Error("disarm reports the flag was not set")
+			}
+			if err == nil || !strings.Contains(err.Error(), "unreachable") {
+				t.Errorf("err = %v, want the interrupt's trap", err)
+			}
+			// Cleared: a bounded call runs to its end.
+			d := f.Arm(context.Background())
+			if _, err := m.ExportedFunction("rec").Call(context.Background(), 10); err != nil {
+				t.Errorf("after the interrupt: %v", err)
+			}
+			if d() {
+				t.Error("the flag fired without a done context")
+			}
+		})
+	}
+}
+
+// TestInterruptStart: a spinning start function does not run inside
+// instantiation; called through StartExport it is interruptible.
+func TestInterruptStart(t *testing.T) {
+	rw, err := Rewrite(wat(t, "spinstart"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := newRuntime(t)
+	m := instantiate(t, rt, rw, "spinstart")
+	f, err := New(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // already done: the flag is set before the call
+	disarm := f.Arm(ctx)
+	_, err = m.ExportedFunction(StartExport).Call(context.Background())
+	if !disarm() || err == nil {
+		t.Errorf("err = %v, want the start function interrupted", err)
+	}
+}
+
+// TestArmRace exercises Arm and disarm against contexts cancelled from other
+// goroutines, for the race detector, while the guest runs.
+func TestArmRace(t *testing.T) {
+	rw, err := Rewrite(wat(t, "spin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, _ := spinRuntime(t)
+	m := instantiate(t, rt, rw, "spin")
+	f, err := New(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 200 {
+		ctx, cancel := context.WithCancel(context.Background())
+		disarm := f.Arm(ctx)
+		go cancel()
+		_, err := m.ExportedFunction("rec").Call(context.Background(), 12)
+		fired := disarm()
+		if err != nil && !fired {
+			t.Fatalf("trapped without the flag: %v", err)
+		}
+	}
+}
+
+// TestRewriteRefuses: malformed input and a module that already has the
+// flag's name are errors wrapping ErrUnsupported, never a panic.
+func TestRewriteRefuses(t *testing.T) {
+	sink := wat(t, "sink")
+	rw, err := Rewrite(sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, bin := range map[string][]byte{
+		"empty":       nil,
+		"not_wasm":    []byte("#!/bin/sh\n"),
+		"version_2":   {0, 'a', 's', 'm', 2, 0, 0, 0},
+		"truncated":   sink[:len(sink)/2],
+		"rewritten":   rw,
+		"bad_section": append(append([]byte{}, header...), 0x42, 0x00),
+		"no_function": header, // nothing for the tick's ref.func to name
+	} {
+		if _, err := Rewrite(bin); !errors.Is(err, ErrUnsupported) {
+			t.Errorf("%s: err = %v, want ErrUnsupported", name, err)
+		}
+	}
+}
+
+// TestRewriteGoGuests: the Go guests built by make fixtures (WASI
+// reactors of several MB) rewrite and compile.
+func TestRewriteGoGuests(t *testing.T) {
+	paths, _ := filepath.Glob("../../testdata/bin/*.wasm")
+	if len(paths) == 0 {
+		t.Skip("no guests in stages/wasm/testdata/bin (run make fixtures)")
+	}
+	rt := wazero.NewRuntimeWithConfig(context.Background(), wazero.NewRuntimeConfigInterpreter())
+	defer rt.Close(context.Background())
+	for _, p := range paths {
+		bin, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rw, err := Rewrite(bin)
+		if err != nil {
+			t.Errorf("%s: %v", p, err)
+			continue
+		}
+		c, err := rt.CompileModule(context.Background(), rw)
+		if err != nil {
+			t.Errorf("%s rewritten does not compile: %v", p, err)
+			continue
+		}
+		if _, ok := c.ExportedFunctions()[StartExport]; ok {
+			t.Errorf("%s: a Go guest has no start section, yet %s is exported", p, StartExport)
+		}
+		c.Close(context.Background())
+	}
+}
+
+// FuzzRewrite: Rewrite never panics, and whatever it accepts of a module
+// wazero accepts, wazero accepts rewritten.
+func FuzzRewrite(f *testing.F) {
+	for _, name := range []string{"sink", "spin", "spinstart", "env"} {
+		f.Add(wat(f, name))
+	}
+	f.Add(header)
+	ctx := context.Background()
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
+	defer rt.Close(ctx)
+	f.Fuzz(func(t *testing.T, bin []byte) {
+		rw, err := Rewrite(bin)
+		if err != nil {
+			return
+		}
+		c, err := rt.CompileModule(ctx, bin)
+		if err != nil {
+			return
+		}
+		c.Close(ctx)
+		c, err = rt.CompileModule(ctx, rw)
+		if err != nil {
+			t.Fatalf("the module compiles, rewritten it does not: %v", err)
+		}
+		c.Close(ctx)
+	})
+}
+
+// TestInterruptDuringGC: a garbage collection that starts while the guest
+// spins completes (native code cannot be preempted: the guest's periodic
+// exit to Go lets the collector stop the world), and the watchdog still
+// gets to stop the guest; with a flag alone both would wait for ever.
+func TestInterruptDuringGC(t *testing.T) {
+	rw, err := Rewrite(wat(t, "spin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, ready := spinRuntime(t)
+	m := instantiate(t, rt, rw, "spin")
+	f, err := New(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fn := range []string{"spin", "rec"} {
+		var args []uint64
+		if fn == "rec" {
+			args = []uint64{60}
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		disarm := f.Arm(ctx)
+		done := make(chan error, 1)
+		go func() {
+			_, err := m.ExportedFunction(fn).Call(context.Background(), args...)
+			done <- err
+		}()
+		<-ready
+		gc := make(chan struct{})
+		go func() { runtime.GC(); close(gc) }()
+		select {
+		case <-gc:
+		case <-time.After(time.Minute): // a hang, not a speed limit
+			t.Fatalf("%s: the garbage collection waits for the spinning guest", fn)
+		}
+		cancel()
+		select {
+		case err = <-done:
+		case <-time.After(time.Minute):
+			t.Fatalf("%s: the guest was not interrupted", fn)
+		}
+		if !disarm() || err == nil {
+			t.Errorf("%s: err = %v, want the interrupt's trap", fn, err)
+		}
+	}
+}
+
+// BenchmarkRewrite is the rewrite at Load of the W1 Go guest (3.6 MB).
+func BenchmarkRewrite(b *testing.B) {
+	bin, err := os.ReadFile("../../testdata/bin/w1.wasm")
+	if err != nil {
+		b.Skip("w1.wasm not built (run make fixtures)")
+	}
+	b.SetBytes(int64(len(bin)))
+	for b.Loop() {
+		if _, err := Rewrite(bin); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

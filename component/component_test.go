@@ -33,6 +33,7 @@ type sample struct {
 	} `yaml:"nested" doc:"A mapping."`
 	common  `yaml:",inline"`
 	Skipped string `yaml:"-"`
+	//lint:ignore U1000 an unexported field, which FieldsOf must skip
 	private string
 	Rest    struct{} `yaml:",remain"`
 }

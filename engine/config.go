@@ -468,14 +468,6 @@ func (d *decoder) collect(errs *errList, err error) bool {
 	return true
 }
 
-func fieldName(f reflect.StructField) (name string, remain bool) {
-	tag := component.ParseTag(f)
-	if tag.Skip || tag.Inline {
-		return "", false
-	}
-	return tag.Name, tag.Remain
-}
-
 // structField is one decodable field of a struct: its tag and where it is.
 type structField struct {
 	tag   component.Tag

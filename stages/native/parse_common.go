@@ -491,15 +491,14 @@ type lineParser interface {
 // record. Its buffers are reused from record to record; each output record
 // gets one allocation of its own.
 type parseStage struct {
-	io      parseIO
-	p       lineParser
-	anyJSON bool // the parser may produce a value that is not an object
-	src     []byte
-	obj     []byte
-	out     []byte
-	keys    []string // the parsed object's top-level keys, when merging
-	vals    []string
-	used    []bool
+	io   parseIO
+	p    lineParser
+	src  []byte
+	obj  []byte
+	out  []byte
+	keys []string // the parsed object's top-level keys, when merging
+	vals []string
+	used []bool
 }
 
 func newParseStage(o parseIO, p lineParser) *parseStage {

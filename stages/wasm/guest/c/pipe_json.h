@@ -297,6 +297,22 @@ static inline size_t pj_rune(const unsigned char *s, size_t n, int32_t *r) {
 	return 4;
 }
 
+/* Returns the upper case of rune r as Go's unicode.ToUpper: wasi-libc's
+ * towupper, except where its tables (older Unicode; and ß to ẞ) differ from
+ * Go's, which a test checks over every rune. */
+static inline uint32_t pj_toupper(uint32_t r) {
+	if (r == 0xDF) return r;
+	if (r >= 0x24D0 && r <= 0x24E9) return r - 26; /* circled letters */
+	if (r == 0x2C5F) return 0x2C2F;
+	if (r >= 0xA7C1 && r <= 0xA7F6) {
+		switch (r) {
+		case 0xA7C1: case 0xA7C8: case 0xA7CA: case 0xA7D1: case 0xA7D7: case 0xA7D9: case 0xA7F6: return r - 1;
+		}
+	}
+	if (r >= 0x10597 && r <= 0x105BC && r != 0x105A2 && r != 0x105B2 && r != 0x105BA) return r - 0x27; /* Vithkuqi */
+	return (uint32_t)towupper((wint_t)r);
+}
+
 /* Upper-cases the UTF-8 text [s, s+n) into dst (room for 3n bytes) as Go's
  * strings.ToUpper; returns the length. */
 static inline size_t pj_upper(const char *s, size_t n, char *dst) {
@@ -312,7 +328,7 @@ static inline size_t pj_upper(const char *s, size_t n, char *dst) {
 		}
 		int32_t r;
 		i += pj_rune(u + i, n - i, &r);
-		d += pj_put_utf8(d, r < 0 ? 0xFFFD : (uint32_t)towupper((wint_t)r));
+		d += pj_put_utf8(d, r < 0 ? 0xFFFD : pj_toupper((uint32_t)r));
 	}
 	return (size_t)(d - dst);
 }

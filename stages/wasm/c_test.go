@@ -353,3 +353,61 @@ func TestCUpperUnicode(t *testing.T) {
 		t.Errorf("%d runes upper-cased differently", diff)
 	}
 }
+
+// TestREADMECGuest checks that the README's C guest is guest/c/upper.c and
+// that the README's build command, run as written, makes a module that
+// runs the README's examples (the C one included).
+func TestREADMECGuest(t *testing.T) {
+	cGuest(t, "upper") // skips without the toolchain
+	md, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile(filepath.Join(cSrc, "upper.c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)```c\n(.*?)```").FindSubmatch(md)
+	if m == nil {
+		t.Fatal("README has no C guest")
+	}
+	if !bytes.HasSuffix(src, m[1]) {
+		t.Errorf("README's C guest is not %s/upper.c:\n%s", cSrc, m[1])
+	}
+	cmd := regexp.MustCompile(`(?m)^    (clang --target=wasm32-wasi .*-o upper\.wasm upper\.c)$`).FindSubmatch(md)
+	if cmd == nil {
+		t.Fatal("README has no clang command building upper.wasm")
+	}
+	dir := t.TempDir()
+	for _, f := range []string{"upper.c", "pipe_guest.h"} {
+		b, err := os.ReadFile(filepath.Join(cSrc, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	args := strings.Fields(string(cmd[1]))
+	c := exec.Command(args[0], args[1:]...)
+	c.Dir = dir
+	if out, err := c.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", cmd[1], err, out)
+	}
+	n := enginetest.RunREADMEExamplesMapped(t, "README.md", func(p string) string {
+		name := strings.TrimSuffix(filepath.Base(p), ".wasm")
+		switch filepath.Base(filepath.Dir(p)) {
+		case "wat":
+			return wat(t, name)
+		case "c":
+			if name != "upper" {
+				t.Fatalf("README example uses C guest %s; only upper is built from the README's command", name)
+			}
+			return filepath.Join(dir, "upper.wasm")
+		}
+		return guest(name)
+	})
+	if n < 2 {
+		t.Errorf("README has %d examples, want the Go/WAT one and the C one", n)
+	}
+}

@@ -32,12 +32,12 @@ $(WASM_BIN)/wat/%.wasm: $(WASM_DIR)/testdata/wat/%.wat
 WASM_C_DIR    := $(WASM_DIR)/guest/c
 WASM_C        := $(basename $(notdir $(wildcard $(WASM_C_DIR)/*.c)))
 WASM_CC       ?= clang
-WASM_CFLAGS   ?= --target=wasm32-wasi -mexec-model=reactor -O2 -Wall -Wextra -Werror -Wl,--strip-all
+WASM_CFLAGS   ?= --target=wasm32-wasi -mexec-model=reactor -O2 -msimd128 -mbulk-memory -Wall -Wextra -Werror -Wl,--strip-all
 WASM_C_DEBS   := clang lld wasi-libc libclang-rt-14-dev-wasm32
 
 FIXTURES += $(WASM_C:%=$(WASM_BIN)/c/%.wasm)
 
-$(WASM_BIN)/c/%.wasm: $(WASM_C_DIR)/%.c $(wildcard $(WASM_C_DIR)/*.h) | wasm-c-toolchain
+$(WASM_BIN)/c/%.wasm: $(WASM_C_DIR)/%.c $(wildcard $(WASM_C_DIR)/*.h) $(WASM_DIR)/fixtures.mk | wasm-c-toolchain
 	@mkdir -p $(@D)
 	$(WASM_CC) $(WASM_CFLAGS) -o $@ $<
 

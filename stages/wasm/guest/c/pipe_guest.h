@@ -161,8 +161,9 @@ void *pipe_arena(size_t n);
 void pipe_log(int level, const char *msg, size_t len);
 void pipe_logs(int level, const char *msg); /* NUL-terminated */
 
-/* Converts n bytes of ASCII to upper case in place (other bytes unchanged). */
-void pipe_ascii_upper(char *p, size_t n);
+/* Converts the ASCII letters of the n bytes at p to upper case in place
+ * (other bytes unchanged); returns 1 when all n bytes were ASCII, else 0. */
+int pipe_ascii_upper(char *p, size_t n);
 
 #ifdef __cplusplus
 }
@@ -172,6 +173,9 @@ void pipe_ascii_upper(char *p, size_t n);
 #ifdef PIPE_GUEST_IMPL
 
 #include <stdlib.h>
+#ifdef __wasm_simd128__
+#include <wasm_simd128.h>
+#endif
 
 #define PIPE__EXPORT(name) __attribute__((export_name(name), visibility("default")))
 #define PIPE__INHERIT 0xFFFFFFFFu
@@ -507,22 +511,36 @@ void pipe_meta_del(pipe_meta *m, const char *key, size_t keylen) {
 }
 
 /* ---- text */
-void pipe_ascii_upper(char *p, size_t n) {
+int pipe_ascii_upper(char *p, size_t n) {
 	size_t i = 0;
+	uint64_t high = 0;
+#ifdef __wasm_simd128__
+	/* sixteen bytes at a time */
+	for (; i + 16 <= n; i += 16) {
+		v128_t v = wasm_v128_load(p + i);
+		v128_t lower = wasm_v128_and(wasm_u8x16_ge(v, wasm_i8x16_splat('a')), wasm_u8x16_le(v, wasm_i8x16_splat('z')));
+		wasm_v128_store(p + i, wasm_v128_xor(v, wasm_v128_and(lower, wasm_i8x16_splat(0x20))));
+		high |= (uint64_t)wasm_i8x16_bitmask(v);
+	}
+#endif
 	/* eight bytes at a time: flip 0x20 of the bytes in 'a'..'z' */
 	for (; i + 8 <= n; i += 8) {
 		uint64_t w;
 		memcpy(&w, p + i, 8);
 		uint64_t hi = w & 0x8080808080808080ull;
 		uint64_t x = w & ~0x8080808080808080ull;
-		uint64_t ge = (x + 0x1f1f1f1f1f1f1f1full) & ~hi;  /* >= 'a' */
-		uint64_t gt = (x + 0x0505050505050505ull) & ~hi;  /* > 'z' */
+		uint64_t ge = (x + 0x1f1f1f1f1f1f1f1full) & ~hi; /* >= 'a' */
+		uint64_t gt = (x + 0x0505050505050505ull) & ~hi; /* > 'z' */
 		uint64_t in = ge & ~gt & 0x8080808080808080ull;
 		w ^= in >> 2;
+		high |= hi;
 		memcpy(p + i, &w, 8);
 	}
-	for (; i < n; i++)
+	for (; i < n; i++) {
 		if (p[i] >= 'a' && p[i] <= 'z') p[i] ^= 0x20;
+		high |= (unsigned char)p[i] & 0x80;
+	}
+	return high == 0;
 }
 
 /* ---- the exports */

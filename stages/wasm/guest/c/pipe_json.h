@@ -22,6 +22,9 @@
 #include <stdint.h>
 #include <string.h>
 #include <wctype.h>
+#ifdef __wasm_simd128__
+#include <wasm_simd128.h>
+#endif
 
 /* A field of an object: key and val span the raw bytes (the key with its
  * quotes); key_escaped says the key holds a backslash. */
@@ -29,6 +32,7 @@ typedef struct pj_field {
 	const char *key, *key_end;
 	const char *val, *val_end;
 	int key_escaped;
+	int val_escaped; /* a string value holding a backslash */
 } pj_field;
 
 /* An iterator over the fields of an object, or the elements of an array. */
@@ -44,25 +48,71 @@ static inline const char *pj_ws(const char *p, const char *end) {
 	return p;
 }
 
+/* Reports whether the n bytes at a and b are equal: memcmp, inline (with
+ * a constant n it unrolls; wasi-libc's memcmp is a call and a loop). */
+static inline __attribute__((always_inline)) int pj_memeq(const char *a, const char *b, size_t n) {
+	for (size_t i = 0; i < n; i++)
+		if (a[i] != b[i]) return 0;
+	return 1;
+}
+
 /* Returns the end of the string whose opening quote is at p (just past the
  * closing quote), or NULL when it does not end. *escaped is set when it
- * holds a backslash. */
-static inline const char *pj_string_end(const char *p, const char *end, int *escaped) {
+ * holds a backslash. Built with -msimd128, it looks at 16 bytes a step. */
+static inline __attribute__((always_inline)) const char *pj_string_end(const char *p, const char *end, int *escaped) {
 	int esc = 0;
-	for (p++; p < end; p++) {
-		const char *q = (const char *)memchr(p, '"', (size_t)(end - p));
-		if (!q) return NULL;
-		/* count the backslashes before the quote: odd escapes it */
-		const char *b = q;
-		while (b > p && b[-1] == '\\') b--;
-		if (b != q || memchr(p, '\\', (size_t)(q - p))) esc = 1;
-		if (((q - b) & 1) == 0) {
-			if (escaped) *escaped = esc;
-			return q + 1;
+	p++;
+#ifdef __wasm_simd128__
+	const v128_t quote = wasm_i8x16_splat('"'), bs = wasm_i8x16_splat('\\');
+	while (end - p >= 16) {
+		v128_t v = wasm_v128_load(p);
+		uint32_t m = wasm_i8x16_bitmask(wasm_v128_or(wasm_i8x16_eq(v, quote), wasm_i8x16_eq(v, bs)));
+		if (!m) {
+			p += 16;
+			continue;
 		}
-		p = q;
+		p += __builtin_ctz(m);
+		if (*p == '"') {
+			if (escaped) *escaped = esc;
+			return p + 1;
+		}
+		esc = 1;
+		p += 2; /* the backslash and the byte it escapes */
+	}
+#endif
+	for (; p < end; p++) {
+		if (*p == '"') {
+			if (escaped) *escaped = esc;
+			return p + 1;
+		}
+		if (*p == '\\') {
+			esc = 1;
+			p++;
+		}
 	}
 	return NULL;
+}
+
+/* Returns the end of a number or literal at p: the first blank or
+ * structural byte. */
+static inline __attribute__((always_inline)) const char *pj_scalar_end(const char *p, const char *end) {
+#ifdef __wasm_simd128__
+	while (end - p >= 16) {
+		v128_t v = wasm_v128_load(p);
+		v128_t m = wasm_v128_or(wasm_v128_or(wasm_i8x16_eq(v, wasm_i8x16_splat(',')), wasm_i8x16_eq(v, wasm_i8x16_splat('}'))),
+		                        wasm_v128_or(wasm_i8x16_eq(v, wasm_i8x16_splat(']')), wasm_i8x16_eq(v, wasm_i8x16_splat(':'))));
+		m = wasm_v128_or(m, wasm_v128_or(wasm_i8x16_eq(v, wasm_i8x16_splat('"')), wasm_i8x16_eq(v, wasm_i8x16_splat('{'))));
+		m = wasm_v128_or(m, wasm_i8x16_eq(v, wasm_i8x16_splat('[')));
+		m = wasm_v128_or(m, wasm_u8x16_le(v, wasm_i8x16_splat(' '))); /* blanks (and other controls) */
+		uint32_t bits = wasm_i8x16_bitmask(m);
+		if (bits) return p + __builtin_ctz(bits);
+		p += 16;
+	}
+#endif
+	while (p < end && (unsigned char)*p > ' ' && *p != ',' && *p != '}' && *p != ']' && *p != ':' && *p != '"' &&
+	       *p != '{' && *p != '[')
+		p++;
+	return p;
 }
 
 /* Returns the end of the JSON value starting at p (no leading blanks), or
@@ -72,11 +122,8 @@ static inline const char *pj_skip(const char *p, const char *end) {
 	char c = *p;
 	if (c == '"') return pj_string_end(p, end, NULL);
 	if (c != '{' && c != '[') { /* number or literal */
-		const char *s = p;
-		while (p < end && !pj_blank(*p) && *p != ',' && *p != '}' && *p != ']' && *p != ':' && *p != '"' &&
-		       *p != '{' && *p != '[')
-			p++;
-		return p > s ? p : NULL;
+		const char *e = pj_scalar_end(p, end);
+		return e > p ? e : NULL;
 	}
 	/* nested: a stack of one bit per level (1 = object), 1024 levels */
 	uint64_t stack[16];
@@ -131,7 +178,10 @@ static inline int pj_next_field(pj_iter *it, pj_field *f) {
 	if (p >= end || *p != ':') return -1;
 	p = pj_ws(p + 1, end);
 	f->val = p;
-	f->val_end = pj_skip(p, end);
+	f->val_escaped = 0;
+	if (p < end && *p == '"') f->val_end = pj_string_end(p, end, &f->val_escaped); /* the common cases inline */
+	else if (p < end && *p != '{' && *p != '[') f->val_end = pj_scalar_end(p, end), f->val_end = f->val_end > p ? f->val_end : NULL;
+	else f->val_end = pj_skip(p, end);
 	if (!f->val_end) return -1;
 	it->p = f->val_end;
 	it->n++;
@@ -245,14 +295,14 @@ static inline size_t pj_unescape(const char *s, const char *e, char *dst) {
 
 /* Reports whether the raw string token [s, e) (with its quotes) equals the
  * plain text name (escapes decoded). */
-static inline int pj_str_eq(const char *s, const char *e, int escaped, const char *name, size_t n) {
+static inline __attribute__((always_inline)) int pj_str_eq(const char *s, const char *e, int escaped, const char *name, size_t n) {
 	if (e - s < 2) return 0;
 	s++, e--;
-	if (!escaped) return (size_t)(e - s) == n && memcmp(s, name, n) == 0;
+	if (!escaped) return (size_t)(e - s) == n && pj_memeq(s, name, n);
 	if ((size_t)(e - s) > 256 || (size_t)(e - s) < n) return 0;
 	char buf[256];
 	size_t m = pj_unescape(s, e, buf);
-	return m == n && memcmp(buf, name, n) == 0;
+	return m == n && pj_memeq(buf, name, n);
 }
 
 /* Finds the first top-level field called name in the object at obj
@@ -336,7 +386,16 @@ static inline size_t pj_upper(const char *s, size_t n, char *dst) {
 /* Reports whether Go's sjson would write the text s as is between quotes
  * (else it encodes it with encoding/json). */
 static inline int pj_plain(const char *s, size_t n) {
-	for (size_t i = 0; i < n; i++) {
+	size_t i = 0;
+#ifdef __wasm_simd128__
+	for (; i + 16 <= n; i += 16) {
+		v128_t v = wasm_v128_load(s + i);
+		v128_t bad = wasm_v128_or(wasm_u8x16_lt(v, wasm_i8x16_splat(' ')), wasm_u8x16_gt(v, wasm_i8x16_splat(0x7f)));
+		bad = wasm_v128_or(bad, wasm_v128_or(wasm_i8x16_eq(v, wasm_i8x16_splat('"')), wasm_i8x16_eq(v, wasm_i8x16_splat('\\'))));
+		if (wasm_v128_any_true(bad)) return 0;
+	}
+#endif
+	for (; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if (c < ' ' || c > 0x7f || c == '"' || c == '\\') return 0;
 	}

@@ -16,7 +16,7 @@ static const char not_json[] = "record is not a JSON value (field-based transfor
 static void put_msg(const pj_field *m) {
 	const char *s = m->val + 1, *e = m->val_end - 1;
 	size_t n = (size_t)(e - s);
-	if (!m->key_escaped && memchr(s, '\\', n) == NULL && pj_plain(s, n)) {
+	if (!m->val_escaped && pj_plain(s, n)) {
 		/* plain ASCII: upper-case it on the way out */
 		pipe_out_byte('"');
 		char *d = pipe_out_reserve(n);
@@ -65,7 +65,7 @@ void pipe_guest_transform(const pipe_record *rec) {
 		if (kn < 5 && !f.key_escaped) continue; /* shorter than "msg" with quotes */
 		if (!has_level && pj_str_eq(f.key, f.key_end, f.key_escaped, "level", 5)) {
 			level = f, has_level = 1;
-			if (!(*f.val == '"' && pj_str_eq(f.val, f.val_end, memchr(f.val, '\\', f.val_end - f.val) != NULL, "error", 5)))
+			if (!(*f.val == '"' && pj_str_eq(f.val, f.val_end, f.val_escaped, "error", 5)))
 				return; /* not an error: dropped */
 		} else if (!has_msg && pj_str_eq(f.key, f.key_end, f.key_escaped, "msg", 3)) {
 			msg = f, has_msg = 1;

@@ -129,6 +129,22 @@ static inline const char *pj_skip(const char *p, const char *end) {
 	uint64_t stack[16];
 	int depth = 0;
 	for (; p < end; p++) {
+#ifdef __wasm_simd128__
+		/* to the next quote or bracket, sixteen bytes a step */
+		while (end - p >= 16) {
+			v128_t v = wasm_v128_load(p);
+			v128_t m = wasm_v128_or(wasm_i8x16_eq(v, wasm_i8x16_splat('"')), wasm_i8x16_eq(v, wasm_i8x16_splat('{')));
+			m = wasm_v128_or(m, wasm_v128_or(wasm_i8x16_eq(v, wasm_i8x16_splat('}')), wasm_i8x16_eq(v, wasm_i8x16_splat('['))));
+			m = wasm_v128_or(m, wasm_i8x16_eq(v, wasm_i8x16_splat(']')));
+			uint32_t bits = wasm_i8x16_bitmask(m);
+			if (bits) {
+				p += __builtin_ctz(bits);
+				break;
+			}
+			p += 16;
+		}
+		if (p >= end) break;
+#endif
 		c = *p;
 		if (c == '"') {
 			p = pj_string_end(p, end, NULL);
@@ -202,7 +218,9 @@ static inline int pj_next_elem(pj_iter *it, const char **v, const char **v_end) 
 		p = pj_ws(p + 1, end);
 	}
 	*v = p;
-	*v_end = pj_skip(p, end);
+	if (p < end && *p == '"') *v_end = pj_string_end(p, end, NULL); /* the common cases inline */
+	else if (p < end && *p != '{' && *p != '[') *v_end = pj_scalar_end(p, end), *v_end = *v_end > p ? *v_end : NULL;
+	else *v_end = pj_skip(p, end);
 	if (!*v_end) return -1;
 	it->p = *v_end;
 	it->n++;

@@ -239,9 +239,12 @@ func workload(t *testing.T, kind, w string) *engine.Spec {
 // TestCWorkloadsSameAsNative: the C guests' W1-W3 (bench/workloads/wasm-c)
 // give byte for byte the output of the native workloads
 // (bench/workloads/native) on the shared benchmark data, 100,000 records
-// (10,000 with -short).
+// (20,000 under the race detector, 10,000 with -short).
 func TestCWorkloadsSameAsNative(t *testing.T) {
 	n := 100000
+	if raceEnabled {
+		n = 20000
+	}
 	if testing.Short() {
 		n = 10000
 	}
@@ -410,4 +413,11 @@ func TestREADMECGuest(t *testing.T) {
 	if n < 2 {
 		t.Errorf("README has %d examples, want the Go/WAT one and the C one", n)
 	}
+}
+
+// TestCConfigRejected: pipe_guest_init's message rejects the config at load
+// time, positioned at the stage's config: line.
+func TestCConfigRejected(t *testing.T) {
+	file := writePipeline(t, "    path: "+cGuest(t, "cases")+"\n    config: {case: reject}")
+	enginetest.CheckLoadError(t, file, "6:13", "rejected its config: case reject: this config is refused")
 }

@@ -614,10 +614,12 @@ PIPE__EXPORT("pipe_transform") int64_t pipe__transform(int32_t ptr, int32_t len)
 }
 
 PIPE__EXPORT("pipe_init") int64_t pipe__init(int32_t ptr, int32_t len) {
-	pipe__out.len = 0;
 	pipe__arena_reset();
 	if (!pipe_guest_init) return 0;
+	pipe__failed = 1; /* no record to answer: pipe_emit and friends do nothing */
+	pipe__open = 0;
 	const char *err = pipe_guest_init((const char *)(uintptr_t)(uint32_t)ptr, (uint32_t)len);
+	pipe__out.len = 0;
 	if (!err) return 0;
 	size_t n = strlen(err);
 	if (n == 0) err = "config rejected", n = strlen(err);

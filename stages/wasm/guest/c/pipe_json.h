@@ -312,7 +312,9 @@ static inline size_t pj_unescape(const char *s, const char *e, char *dst) {
 }
 
 /* Reports whether the raw string token [s, e) (with its quotes) equals the
- * plain text name (escapes decoded). */
+ * plain text name (escapes decoded). A key with escapes is decoded on the
+ * stack, up to 256 raw bytes: enough for any spelling of a name of up to 42
+ * bytes (an escape is at most 6 bytes a byte). */
 static inline __attribute__((always_inline)) int pj_str_eq(const char *s, const char *e, int escaped, const char *name, size_t n) {
 	if (e - s < 2) return 0;
 	s++, e--;

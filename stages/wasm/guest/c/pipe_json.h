@@ -64,6 +64,16 @@ static inline __attribute__((always_inline)) const char *pj_string_end(const cha
 	p++;
 #ifdef __wasm_simd128__
 	const v128_t quote = wasm_i8x16_splat('"'), bs = wasm_i8x16_splat('\\');
+	/* the first step is peeled: most strings end in it, and a loop entered
+	 * costs an interrupt check under a timeout */
+	if (end - p >= 16) {
+		v128_t v = wasm_v128_load(p);
+		uint32_t m = wasm_i8x16_bitmask(wasm_v128_or(wasm_i8x16_eq(v, quote), wasm_i8x16_eq(v, bs)));
+		if (m && p[__builtin_ctz(m)] == '"') {
+			if (escaped) *escaped = 0;
+			return p + __builtin_ctz(m) + 1;
+		}
+	}
 	while (end - p >= 16) {
 		v128_t v = wasm_v128_load(p);
 		uint32_t m = wasm_i8x16_bitmask(wasm_v128_or(wasm_i8x16_eq(v, quote), wasm_i8x16_eq(v, bs)));

@@ -16,8 +16,11 @@ import (
 func TestREADMEExample(t *testing.T) {
 	enginetest.RunREADMEExamplesMapped(t, "README.md", func(p string) string {
 		name := strings.TrimSuffix(filepath.Base(p), ".wasm")
-		if filepath.Base(filepath.Dir(p)) == "wat" {
+		switch filepath.Base(filepath.Dir(p)) {
+		case "wat":
 			return wat(t, name)
+		case "c":
+			return cGuest(t, name)
 		}
 		return guest(name)
 	})

@@ -20,6 +20,7 @@ func (st *stageExec) run(rs *runState, level int, c *counters, insts []Transform
 			defer wg.Done()
 			defer close(out)
 			w := workers[0]
+			w.startTicking() // only a single worker ticks (stage.Ticker)
 			defer w.stop()
 			if fb := w.loop(in, func(b *batch) bool { return rs.send(out, b, level+1) }); fb != nil {
 				if len(fb.recs) == 0 {

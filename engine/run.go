@@ -163,6 +163,9 @@ func (p *Pipeline) openInstances(ctx context.Context) ([][]Transformer, error) {
 				if o, ok := t.(Opener); ok {
 					err = o.Open(ctx)
 				}
+				if err == nil {
+					err = p.checkTickers(i, t)
+				}
 			}
 			if err != nil {
 				var ce *ConfigError

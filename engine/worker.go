@@ -32,6 +32,7 @@ type worker struct {
 	t     Transformer
 	bt    BatchTransformer
 	wd    *watchdog // nil without a timeout
+	tick  *ticking  // the clock of a stage.Ticker; nil when none (ticker.go)
 	// parent is the context of the stage's calls (the run's): a Reset
 	// after a timeout runs on it.
 	parent context.Context
@@ -92,6 +93,9 @@ func (w *worker) end(err error) error {
 }
 
 func (w *worker) stop() {
+	if w.tick != nil {
+		w.tick.t.Stop()
+	}
 	if w.wd != nil {
 		w.wd.stop()
 	}
@@ -321,7 +325,11 @@ func (w *worker) flush() (*batch, error) {
 // partial stream).
 func (w *worker) loop(in <-chan *batch, send func(*batch) bool) *batch {
 	level := w.level
-	for b := range in {
+	for {
+		b, ok := w.receive(in, send) // with ticks between batches (ticker.go)
+		if !ok {
+			break
+		}
 		if err := w.process(b); err != nil {
 			b.last = true
 			send(b)

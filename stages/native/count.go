@@ -1,10 +1,6 @@
 package native
 
 import (
-	"context"
-	"encoding/json"
-	"strconv"
-
 	"github.com/pipe-dev/pipe/component"
 	"github.com/pipe-dev/pipe/engine"
 )
@@ -14,23 +10,11 @@ func init() {
 		Summary: "count records; at end of stream emit {\"count\":N}, or one {FIELD:value,\"count\":N} per value of by:",
 		Doc: "Records are consumed; the counts are emitted when the input ends, values in first-seen order. At most " +
 			"`max_keys` distinct values are kept; later new values are counted under `{\"other\":true}`. With `workers: N` " +
-			"each instance counts its share.",
+			"each instance counts its share. It is `aggregate` with one window over the whole input, `group_by: [BY]` " +
+			"and `max_groups: MAX_KEYS`; use `aggregate` for windows and other functions.",
 		Examples: []component.Example{
 			{Title: "errors per service", YAML: "- {name: per-service, type: native, use: count, config: {by: service}}"},
 		}})
-}
-
-// Count consumes records and emits counts at flush: {"count":N}, or with By
-// one record per distinct value in first-seen order. At most MaxKeys
-// distinct values are kept; later new values are counted under
-// {"other":true}. With workers: N each instance counts its share.
-type Count struct {
-	by      string
-	maxKeys int
-	total   int64
-	order   []string // raw JSON of each value, first seen first
-	counts  map[string]int64
-	other   int64
 }
 
 type countConfig struct {
@@ -38,6 +22,9 @@ type countConfig struct {
 	MaxKeys int    `yaml:"max_keys" default:"100000" doc:"Distinct values kept; later new values count under other."`
 }
 
+// newCount builds count as a special case of aggregate: one window over
+// the whole input, grouped by by:, counting records; without by: it emits
+// {"count":0} for an empty input too.
 func newCount(cfg engine.Config) (engine.Transformer, error) {
 	var c countConfig
 	if err := cfg.Decode(&c); err != nil {
@@ -54,56 +41,14 @@ func newCount(cfg engine.Config) (engine.Transformer, error) {
 	if c.MaxKeys < 1 {
 		return nil, cfg.Errorf("max_keys", "max_keys must be at least 1")
 	}
-	return &Count{by: c.By, maxKeys: c.MaxKeys, counts: map[string]int64{}}, nil
-}
-
-// Transform implements engine.Transformer.
-func (c *Count) Transform(_ context.Context, r *engine.Record, _ func(*engine.Record)) error {
-	c.total++
-	if c.by == "" {
-		return nil
+	ac := aggregateConfig{MaxGroups: c.MaxKeys, OnMaxGroups: "other", Late: "drop", MaxDistinct: 1, RelativeAccuracy: 0.01}
+	if c.By != "" {
+		ac.GroupBy = []string{c.By}
 	}
-	v, err := field(r.Data, c.by)
+	a, err := buildAggregate(cfg, ac)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	key := v.Raw
-	if !v.Exists() {
-		key = "null"
-	}
-	if _, ok := c.counts[key]; !ok {
-		if len(c.order) >= c.maxKeys {
-			c.other++
-			return nil
-		}
-		c.order = append(c.order, key)
-	}
-	c.counts[key]++
-	return nil
+	a.emitEmpty = c.By == ""
+	return a, nil
 }
-
-// Flush implements engine.Flusher.
-func (c *Count) Flush(_ context.Context, emit func(*engine.Record)) error {
-	if c.by == "" {
-		emit(engine.NewRecord(append(strconv.AppendInt([]byte(`{"count":`), c.total, 10), '}')))
-		return nil
-	}
-	name, _ := json.Marshal(c.by)
-	for _, k := range c.order {
-		b := append([]byte{'{'}, name...)
-		b = append(b, ':')
-		b = append(b, k...)
-		b = append(b, `,"count":`...)
-		b = strconv.AppendInt(b, c.counts[k], 10)
-		emit(engine.NewRecord(append(b, '}')))
-	}
-	if c.other > 0 {
-		emit(engine.NewRecord(append(strconv.AppendInt([]byte(`{"other":true,"count":`), c.other, 10), '}')))
-	}
-	return nil
-}
-
-var (
-	_ engine.Transformer = (*Count)(nil)
-	_ engine.Flusher     = (*Count)(nil)
-)

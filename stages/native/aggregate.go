@@ -108,7 +108,7 @@ type aggOut struct {
 
 // aggFieldSpec is one field the aggregates read, with what they need of it.
 type aggFieldSpec struct {
-	path                     string
+	path                      string
 	numeric, sketch, distinct bool
 }
 

@@ -30,7 +30,7 @@ func init() {
 			"minus `allowed_lateness`, and a window closes once the watermark passes its end. While no record arrives, the " +
 			"watermark advances with the clock from the latest event (`idle_advance`), so windows close on time on a live " +
 			"stream (`tail -f`). A record whose every window has closed is late: `late: drop` consumes it (counted as dropped), " +
-			"`count` also emits `{\"late\":N,\"watermark\":T}` after the windows that close next (and at the end of input), `error` fails " +
+			"`count` also emits `{\"late\":N,\"watermark\":T}` after the next windows that close (and at the end of input), `error` fails " +
 			"it with ErrLateRecord under the stage's `on_error` (`dead_letter` writes it to the dead-letter file).\n\n" +
 			"The stage checks its windows every `tick` even when no record arrives (a stage.Ticker), so it must run with " +
 			"`workers: 1`. At the end of input every open window is emitted.\n\n" +
@@ -421,10 +421,16 @@ func (a *Aggregate) Transform(ctx context.Context, r *engine.Record, emit func(*
 	// The windows the record belongs to: starts s with s <= t < s+size.
 	last := floorDiv(t, a.slide) * a.slide
 	first := last - a.size + a.slide
-	if a.event != nil && last+a.size <= a.wm {
-		return a.lateRecord(t)
-	}
 	if a.event != nil {
+		if last+a.size <= a.wm {
+			return a.lateRecord(t)
+		}
+		if !a.seenEv || t > a.maxEv {
+			// The watermark moves first (it never closes a window of
+			// this record: t-lateness < the end of each).
+			a.maxEv, a.maxEvAt, a.seenEv = t, now, true
+			a.advance(t-a.lateness, emit)
+		}
 		for first+a.size <= a.wm {
 			first += a.slide // closed windows get nothing
 		}
@@ -436,10 +442,6 @@ func (a *Aggregate) Transform(ctx context.Context, r *engine.Record, emit func(*
 		if err := a.add(s, emit); err != nil {
 			return err
 		}
-	}
-	if a.event != nil && (!a.seenEv || t > a.maxEv) {
-		a.maxEv, a.maxEvAt, a.seenEv = t, now, true
-		a.advance(t-a.lateness, emit)
 	}
 	return nil
 }
@@ -676,8 +678,8 @@ func (a *Aggregate) closeUntil(t int64, emit func(*engine.Record)) {
 	}
 	if n > 0 {
 		a.starts = append(a.starts[:0], a.starts[n:]...)
+		a.reportLate(emit)
 	}
-	a.reportLate(emit)
 }
 
 // reportLate emits {"late":N,"watermark":T} when late: count counted some.
@@ -813,6 +815,7 @@ func (a *Aggregate) Flush(ctx context.Context, emit func(*engine.Record)) error 
 		emitNew(emit, []byte(`{"count":0}`))
 	}
 	a.closeUntil(math.MaxInt64, emit)
+	a.reportLate(emit)
 	return nil
 }
 

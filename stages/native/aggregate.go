@@ -1,6 +1,7 @@
 package native
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -145,20 +146,23 @@ type Aggregate struct {
 	seed        maphash.Seed
 
 	windows map[int64]*aggWindow
-	starts  []int64 // open windows' starts, ascending
-	open    int     // open groups over all windows
-	oldest  *aggGroup
-	newest  *aggGroup // the FIFO of open groups, for evict
+	starts  []int64     // open windows' starts, ascending
+	open    int         // open groups over all windows
+	fifo    []*aggGroup // evict: groups in the order they opened, from head
+	head    int
 	wm      int64     // watermark (event time); math.MinInt64 before any record
 	maxEv   int64     // latest event time seen
 	maxEvAt time.Time // when it arrived
 	seenEv  bool
 	nLate   int64 // late records not reported yet (late: count)
 
+	inTransform bool // emits come from Transform (see emitNew)
+
 	// per-record scratch
-	key  []byte
-	vals []aggValue
-	buf  []byte
+	key    []byte
+	vals   []aggValue
+	buf    []byte
+	render []byte
 }
 
 type aggValue struct {
@@ -380,6 +384,8 @@ func (a *Aggregate) Transform(ctx context.Context, r *engine.Record, emit func(*
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	a.inTransform = true
+	defer func() { a.inTransform = false }()
 	// Read everything first: a record that fails changes nothing.
 	var t int64
 	var now time.Time
@@ -579,8 +585,8 @@ func (a *Aggregate) checkGroups(first, last int64, emit func(*engine.Record)) er
 	if a.onMax == "error" {
 		return fmt.Errorf("%w: max_groups is %d", ErrTooManyGroups, a.maxGroups)
 	}
-	for ; over > 0 && a.oldest != nil; over-- {
-		g := a.oldest
+	for ; over > 0 && a.oldest() != nil; over-- {
+		g := a.oldest()
 		g.w.evicted = true
 		a.emitGroup(g, emit)
 		a.removeGroup(g)
@@ -604,8 +610,7 @@ func (a *Aggregate) add(start int64, emit func(*engine.Record)) error {
 			case "error": // modeAll and modeCount come here (no checkGroups)
 				return fmt.Errorf("%w: max_groups is %d", ErrTooManyGroups, a.maxGroups)
 			case "evict":
-				if a.oldest != nil {
-					old := a.oldest
+				if old := a.oldest(); old != nil {
 					old.w.evicted = true
 					a.emitGroup(old, emit)
 					a.removeGroup(old)
@@ -642,13 +647,12 @@ func (a *Aggregate) count1(g *aggGroup) {
 		f := &g.fs[i]
 		f.present++
 		if spec.numeric {
-			if f.n == 0 || v.num < f.min {
+			if f.present == 1 || v.num < f.min {
 				f.min = v.num
 			}
-			if f.n == 0 || v.num > f.max {
+			if f.present == 1 || v.num > f.max {
 				f.max = v.num
 			}
-			f.n++
 			f.sum += v.num
 			if spec.sketch {
 				_ = f.sketch(a.mapping).Add(v.num) // finite numbers only: cannot fail
@@ -695,16 +699,19 @@ func (a *Aggregate) reportLate(emit func(*engine.Record)) {
 		b = a.out.appendTime(b, time.Unix(0, a.wm))
 	}
 	a.nLate = 0
-	emitNew(emit, append(b, '}'))
+	a.emitNew(emit, append(b, '}'))
 }
 
 // emitWindow emits every group of w and forgets w.
 func (a *Aggregate) emitWindow(w *aggWindow, emit func(*engine.Record)) {
-	for _, g := range w.order {
+	for i, g := range w.order {
 		if !g.gone {
 			a.emitGroup(g, emit)
 			a.unlink(g)
+			// What was emitted can be collected while the rest is.
+			delete(w.groups, g.key)
 		}
+		w.order[i] = nil
 	}
 	if w.other != nil {
 		a.emitGroup(w.other, emit)
@@ -713,18 +720,21 @@ func (a *Aggregate) emitWindow(w *aggWindow, emit func(*engine.Record)) {
 	delete(a.windows, w.start)
 }
 
-// emitNew emits a new record holding data, without metadata (a result
-// belongs to no one input record).
-func emitNew(emit func(*engine.Record), data []byte) {
+// emitNew emits a new record holding data, without metadata: a result
+// belongs to no one input record, so one emitted during Transform must not
+// inherit the metadata of the record that closed its window (an empty Meta
+// says so; at a tick or a flush there is nothing to inherit).
+func (a *Aggregate) emitNew(emit func(*engine.Record), data []byte) {
 	r := engine.NewRecord(data)
-	r.Meta = map[string]string{}
+	if a.inTransform {
+		r.Meta = map[string]string{}
+	}
 	emit(r)
 }
 
 // emitGroup emits g's result.
 func (a *Aggregate) emitGroup(g *aggGroup, emit func(*engine.Record)) {
-	b := make([]byte, 0, 64+len(g.key)+16*len(a.outs))
-	b = append(b, '{')
+	b := append(a.render[:0], '{')
 	if a.mode == modeTime {
 		b = append(b, `"window_start":`...)
 		b = a.out.appendTime(b, time.Unix(0, g.w.start))
@@ -759,7 +769,8 @@ func (a *Aggregate) emitGroup(g *aggGroup, emit func(*engine.Record)) {
 		b = append(b, ':')
 		b = a.appendResult(b, g, o)
 	}
-	emitNew(emit, append(b, '}'))
+	a.render = append(b, '}')
+	a.emitNew(emit, bytes.Clone(a.render)) // its exact size: a flush may emit many
 }
 
 // appendResult appends the value of one aggregate of g.
@@ -774,7 +785,7 @@ func (a *Aggregate) appendResult(b []byte, g *aggGroup, o aggOut) []byte {
 	case fnDistinct:
 		return strconv.AppendInt(b, int64(len(f.distinct)), 10)
 	}
-	if f.n == 0 {
+	if f.present == 0 {
 		return append(b, "null"...)
 	}
 	switch o.fn {
@@ -785,7 +796,7 @@ func (a *Aggregate) appendResult(b []byte, g *aggGroup, o aggOut) []byte {
 	case fnMax:
 		return appendAggNumber(b, f.max)
 	case fnAvg:
-		return appendAggNumber(b, f.sum/float64(f.n))
+		return appendAggNumber(b, f.sum/float64(f.present))
 	}
 	v, err := f.sk.GetValueAtQuantile(o.q)
 	if err != nil {
@@ -812,7 +823,7 @@ func appendAggNumber(b []byte, v float64) []byte {
 // first.
 func (a *Aggregate) Flush(ctx context.Context, emit func(*engine.Record)) error {
 	if a.emitEmpty && len(a.windows) == 0 {
-		emitNew(emit, []byte(`{"count":0}`))
+		a.emitNew(emit, []byte(`{"count":0}`))
 	}
 	a.closeUntil(math.MaxInt64, emit)
 	a.reportLate(emit)

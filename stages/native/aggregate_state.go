@@ -15,22 +15,19 @@ type aggWindow struct {
 	evicted    bool      // a group of it was emitted early: results are partial
 }
 
-// aggGroup is the state of one group in one window. Open groups form a
-// list in the order they opened (oldest first), which evict takes from.
+// aggGroup is the state of one group in one window.
 type aggGroup struct {
-	key        string // the group_by values' JSON, NUL-separated
-	w          *aggWindow
-	n          int64 // records
-	fs         []aggField
-	other      bool
-	gone       bool // emitted early (evict, count windows)
-	prev, next *aggGroup
+	key   string // the group_by values' JSON, NUL-separated
+	w     *aggWindow
+	n     int64 // records
+	fs    []aggField
+	other bool
+	gone  bool // emitted: no longer open
 }
 
 // aggField is what a group keeps of one field.
 type aggField struct {
-	present       int64 // non-null values
-	n             int64 // numeric values
+	present       int64 // non-null values (all numbers, for a numeric field)
 	sum, min, max float64
 	sk            *ddsketch.DDSketch
 	distinct      map[uint64]struct{}
@@ -45,36 +42,45 @@ func (f *aggField) sketch(m mapping.IndexMapping) *ddsketch.DDSketch {
 	return f.sk
 }
 
-// newGroup opens a group in w and appends it to the list of open groups.
+// newGroup opens a group in w. Under evict it joins the queue of groups
+// in the order they opened.
 func (a *Aggregate) newGroup(w *aggWindow, key string, other bool) *aggGroup {
 	g := &aggGroup{key: key, w: w, other: other}
 	if len(a.fields) > 0 {
 		g.fs = make([]aggField, len(a.fields))
 	}
 	a.open++
-	g.prev = a.newest
-	if a.newest != nil {
-		a.newest.next = g
-	} else {
-		a.oldest = g
+	if a.onMax == "evict" {
+		if a.head > 1024 && a.head > len(a.fifo)/2 {
+			n := copy(a.fifo, a.fifo[a.head:])
+			clear(a.fifo[n:])
+			a.fifo, a.head = a.fifo[:n], 0
+		}
+		if len(a.fifo)-a.head > 2*a.open+1024 { // mostly groups already gone
+			a.fifo = compactGroups(a.fifo[a.head:])
+			a.head = 0
+		}
+		a.fifo = append(a.fifo, g)
 	}
-	a.newest = g
 	return g
 }
 
-// unlink takes g off the list of open groups.
+// oldest returns the group open longest (under evict), or nil.
+func (a *Aggregate) oldest() *aggGroup {
+	for a.head < len(a.fifo) {
+		g := a.fifo[a.head]
+		if !g.gone {
+			return g
+		}
+		a.fifo[a.head] = nil
+		a.head++
+	}
+	return nil
+}
+
+// unlink marks g emitted: it is no longer open.
 func (a *Aggregate) unlink(g *aggGroup) {
-	if g.prev != nil {
-		g.prev.next = g.next
-	} else if a.oldest == g {
-		a.oldest = g.next
-	}
-	if g.next != nil {
-		g.next.prev = g.prev
-	} else if a.newest == g {
-		a.newest = g.prev
-	}
-	g.prev, g.next = nil, nil
+	g.gone = true
 	a.open--
 }
 
@@ -86,7 +92,6 @@ func (a *Aggregate) removeGroup(g *aggGroup) {
 	if g.other {
 		w.other = nil
 	} else {
-		g.gone = true
 		delete(w.groups, g.key)
 		if len(w.order) > 64 && len(w.groups) < len(w.order)/2 {
 			w.order = compactGroups(w.order)

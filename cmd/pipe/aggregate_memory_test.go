@@ -1,0 +1,118 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// TestAggregateGroupLimit: 10M records over 1M distinct keys through an
+// aggregate limited to 100k open groups. The pipe process's peak RSS stays
+// under 100 MB, and the documented policy (on_max_groups: other) applies:
+// the first 100k keys get their own results, every later key is counted
+// under {"other":true}, and no record is lost or counted twice. Skipped
+// with -short (about 10 s of one core).
+func TestAggregateGroupLimit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("10M records: skipped with -short")
+	}
+	const (
+		records   = 10_000_000
+		keys      = 1_000_000
+		maxGroups = 100_000
+		maxRSS    = 100 << 20
+	)
+	dir := t.TempDir()
+	pipeline := filepath.Join(dir, "groups.yaml")
+	if err := os.WriteFile(pipeline, []byte(`input: {codec: ndjson}
+stages:
+  - {name: agg, type: native, use: aggregate, config: {group_by: [k], max_groups: 100000, aggregates: [{fn: count}, {fn: sum, field: v}]}}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(pipeBin, "run", pipeline)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Record i has key (i*7919) mod 1M: every key once per million
+	// records, in scrambled order; v is 1.
+	go func() {
+		defer stdin.Close()
+		bw := bufio.NewWriterSize(stdin, 1<<20)
+		buf := make([]byte, 0, 32)
+		for i := range records {
+			buf = append(buf[:0], `{"k":`...)
+			buf = strconv.AppendInt(buf, int64(i*7919%keys), 10)
+			buf = append(buf, `,"v":1}`+"\n"...)
+			if _, err := bw.Write(buf); err != nil {
+				return
+			}
+		}
+		bw.Flush()
+	}()
+	peak := make(chan int64)
+	go func() {
+		var max int64
+		for {
+			hwm, err := vmHWM(cmd.Process.Pid)
+			if err != nil {
+				peak <- max
+				return
+			}
+			max = hwm
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("pipe run: %v\n%s", err, stderr.String())
+	}
+	rss := <-peak
+	var groups, other, total int64
+	sc := bufio.NewScanner(&out)
+	for sc.Scan() {
+		var r struct {
+			K     *int64 `json:"k"`
+			Other bool   `json:"other"`
+			Count int64  `json:"count"`
+			Sum   int64  `json:"sum_v"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("%q: %v", sc.Text(), err)
+		}
+		if r.Sum != r.Count {
+			t.Fatalf("%s: sum_v %d != count %d", sc.Text(), r.Sum, r.Count)
+		}
+		total += r.Count
+		if r.Other {
+			other += r.Count
+			continue
+		}
+		groups++
+		if r.Count != records/keys {
+			t.Fatalf("%s: want a count of %d", sc.Text(), records/keys)
+		}
+	}
+	if groups != maxGroups || other != records-maxGroups*records/keys || total != records {
+		t.Errorf("%d groups, %d records under other, %d in all; want %d, %d, %d", groups, other, total,
+			maxGroups, records-maxGroups*records/keys, records)
+	}
+	if rss == 0 {
+		t.Fatal("could not read the peak RSS of the pipe process")
+	}
+	t.Logf("%d records over %d keys, max_groups %d: peak RSS %.1f MB", records, keys, maxGroups, float64(rss)/1e6)
+	if rss >= maxRSS {
+		t.Errorf("peak RSS %d bytes, want under %d", rss, maxRSS)
+	}
+}

@@ -36,6 +36,16 @@ func builtinComponents() []component.Spec {
 		s.Examples = []component.Example{{Title: "as the input's codec (the output's defaults to it)", YAML: "input: {type: stdin, codec: " + name + "}"}}
 		return s
 	}
+	textCodec := func(name, summary, doc, example string) component.Spec {
+		s := codec(name, summary, doc)
+		if name == CodecCSV {
+			s.Fields = component.FieldsOf(struct {
+				CSV CSVOptions `yaml:"csv" doc:"The csv settings, on the input and the output."`
+			}{})
+		}
+		s.Examples = append([]component.Example{{Title: "NDJSON records from " + name + " lines", YAML: example}}, s.Examples...)
+		return s
+	}
 	return []component.Spec{stdin, file, stdout, fileOut,
 		codec(CodecLines, "one record per line, the newline stripped (the default)",
 			"Output writes each record followed by a newline. A line longer than `max_record_bytes` is a record error."),
@@ -43,6 +53,24 @@ func builtinComponents() []component.Spec {
 			"A line that is not one JSON value is a record error of the input, handled by its `on_error`. Field-based native transformers (select, set, ...) need it."),
 		codec(CodecRaw, "the whole input, or each input file, is one record",
 			"Output writes the records one after the other, with nothing between them."),
+		textCodec(CodecCSV, "CSV rows (RFC 4180 quoting) in, CSV rows out; the stages see NDJSON records",
+			"Input: each line is one row and becomes a JSON object of strings keyed by the columns: `csv: {columns: [...]}`, "+
+				"or the header row (the first line, the default without columns:; later lines equal to it, such as the headers "+
+				"of concatenated files, are skipped). A quoted field cannot span lines. Blank lines are skipped. A row with "+
+				"another number of fields, an unterminated quote or a stray quote is a record error of the input (`on_error`).\n\n"+
+				"Output: each record, a JSON object, becomes one row of the values of `columns` (default: the first record's "+
+				"keys), after a header row unless `header: false`; strings are written as text, null and missing fields as "+
+				"empty, other values as JSON, quoted where needed. A record that is not an object is a record error of the output.",
+			"input: {type: stdin, codec: csv, csv: {columns: [time, level, msg], delimiter: ';'}}"),
+		textCodec(CodecLogfmt, "logfmt lines (key=value key2=\"quoted value\") in and out; the stages see NDJSON records",
+			"Input: each line becomes a JSON object of its pairs, values as strings (a key without `=` is true, `key=` is \"\"); "+
+				"quoted values take the escapes \\\" \\\\ \\n \\r \\t \\uXXXX; a repeated key keeps its first position and last value. "+
+				"Blank lines are skipped. An unterminated quote, text after a closing quote, `=` without a key or a quote in a "+
+				"key is a record error of the input (`on_error`); use the parse_logfmt stage for typed values.\n\n"+
+				"Output: each record, a JSON object, becomes one line of its top-level fields: strings as text (quoted when "+
+				"they hold white space, `=`, quotes or control characters), null as `key=`, other values as JSON. A record that "+
+				"is not an object, or a key that logfmt cannot hold, is a record error of the output.",
+			"input: {type: stdin, codec: logfmt}"),
 	}
 }
 

@@ -86,16 +86,19 @@ type inputRun struct {
 	cur      *InputPlan                 // the settings in use
 	opt      codec.Options
 	name     string
-	num      int64  // records read so far
-	b        *batch // the batch being filled
-	failErr  error  // a record error under on_error: fail
-	stopped  bool   // the run stopped taking input
+	num      int64       // records read so far
+	b        *batch      // the batch being filled
+	failErr  error       // a record error under on_error: fail
+	stopped  bool        // the run stopped taking input
+	dec      lineDecoder // csv, logfmt: lines become NDJSON (textcodec.go)
+	slab     []byte      // where decoded records live
 }
 
 // apply takes the input settings s for the records read from now on.
 func (in *inputRun) apply(s *InputPlan) {
 	in.cur = s
 	in.opt = codec.Options{Codec: s.Codec, MaxBytes: int(s.MaxRecordBytes), ValidateUTF8: s.ValidateUTF8, RejectNUL: s.RejectNUL}
+	in.dec = newLineDecoder(s)
 }
 
 // send hands the current batch on (if it has records) and starts a new one.
@@ -135,7 +138,9 @@ const minRead = 16 << 10
 func (in *inputRun) readLines(r io.Reader) error {
 	sp := codec.NewSplitter(in.opt)
 	rec := func(start, end int) {
-		if in.failErr == nil {
+		if in.failErr == nil && in.dec != nil {
+			in.decode(start, end)
+		} else if in.failErr == nil {
 			in.num++
 			in.b.addRef(start, end, in.num)
 		}
@@ -387,6 +392,10 @@ type writerSink struct {
 	validate bool
 	policy   string
 	compact  bytes.Buffer
+	// csv, logfmt (textcodec.go)
+	enc        lineEncoder
+	line       []byte
+	headerDone bool
 }
 
 func newWriterSink(w io.Writer, settings OutputPlan) *writerSink {
@@ -397,6 +406,7 @@ func newWriterSink(w io.Writer, settings OutputPlan) *writerSink {
 
 func (s *writerSink) use(o OutputPlan) {
 	s.codec, s.validate, s.policy = o.Codec, o.Validate, o.OnError
+	s.enc = newLineEncoder(o)
 }
 
 func (s *writerSink) write(rs *runState, c *counters, b *batch, more bool) error {
@@ -404,6 +414,9 @@ func (s *writerSink) write(rs *runState, c *counters, b *batch, more bool) error
 		s.bw = bufio.NewWriterSize(s.w, 256<<10)
 	}
 	c.in.Add(int64(len(b.recs)))
+	if s.enc != nil {
+		return s.writeEncoded(rs, c, b, more)
+	}
 	if s.codec != CodecRaw && !s.validate {
 		n, err := s.writeRuns(b)
 		c.passed.Add(n)

@@ -60,7 +60,7 @@ func TestPipelineSchema(t *testing.T) {
 		"stages:\n  - {name: a, type: native, use: x, timeout: 0, schema: {type: object}}\n"), true)
 	check("a field the native kind does not have", []byte("stages:\n  - {name: a, type: native, use: x, memory_limit: 16MiB}\n"), false)
 	check("typo", []byte("stagse: []\n"), false)
-	check("bad codec", []byte("input: {codec: csv}\n"), false)
+	check("bad codec", []byte("input: {codec: tsv}\n"), false)
 	check("bad type", []byte("stages: [{name: a, type: cobol}]\n"), false)
 	check("bad duration", []byte("defaults: {timeout: soon}\n"), false)
 	check("workers type", []byte("defaults: {workers: many}\n"), false)

@@ -105,7 +105,7 @@ func Build(spec *Spec, opts ...Option) (*Pipeline, error) {
 		return nil, err
 	}
 	p := &Pipeline{spec: spec, opts: o}
-	codec := firstNonEmpty(spec.Input.Codec, CodecLines)
+	codec := stageCodec(firstNonEmpty(spec.Input.Codec, CodecLines)) // what the stages see
 	var errs errList // every stage's errors, not only the first's
 	for i := range spec.Stages {
 		s := &spec.Stages[i]

@@ -43,6 +43,7 @@ type InputPlan struct {
 	OnError        string   `plan:"on_error"` // for records the codec rejects
 	ValidateUTF8   bool     `plan:"validate_utf8"`
 	RejectNUL      bool     `plan:"reject_nul"`
+	CSV            string   `plan:"csv,restart"` // JSON of the csv: settings (codec csv)
 }
 
 // OutputPlan is the output's effective settings.
@@ -50,6 +51,7 @@ type OutputPlan struct {
 	Type  string `plan:"type,restart"` // stdout or file
 	Path  string `plan:"path,restart"` // resolved (type file)
 	Codec string `plan:"codec,restart"`
+	CSV   string `plan:"csv,restart"` // JSON of the csv: settings (codec csv)
 	// OnError applies to records the output codec rejects (ndjson output
 	// of records that are not one JSON value): defaults.on_error.
 	OnError string `plan:"on_error"`
@@ -118,14 +120,20 @@ func resolvePlan(sp *Spec) Plan {
 			OnError:        firstNonEmpty(in.OnError, d.OnError, OnErrorFail),
 			ValidateUTF8:   in.ValidateUTF8,
 			RejectNUL:      in.RejectNUL,
+			CSV:            csvJSON(in.CSV),
 		},
 		Batch: BatchPlan{Records: DefaultBatchRecords, Bytes: DefaultBatchBytes, QueueDepth: queueDepth},
 	}
 	outCodec := firstNonEmpty(sp.Output.Codec, inCodec)
+	outCSV := csvJSON(sp.Output.CSV)
+	if sp.Output.CSV == nil && outCodec == CodecCSV && inCodec == CodecCSV {
+		outCSV = pl.Input.CSV // the input's columns and delimiter
+	}
 	pl.Output = OutputPlan{
 		Type:     firstNonEmpty(sp.Output.Type, "stdout"),
 		Path:     resolvePath(sp.File, sp.Output.Path),
 		Codec:    outCodec,
+		CSV:      outCSV,
 		OnError:  firstNonEmpty(d.OnError, OnErrorFail),
 		Validate: outCodec == CodecNDJSON && (len(sp.Stages) > 0 || inCodec != CodecNDJSON),
 	}
@@ -133,7 +141,7 @@ func resolvePlan(sp *Spec) Plan {
 		pl.DeadLetter = resolvePath(sp.File, sp.DeadLetter.Path)
 	}
 	for i := range sp.Stages {
-		pl.Stages = append(pl.Stages, resolveStage(sp, &sp.Stages[i], inCodec))
+		pl.Stages = append(pl.Stages, resolveStage(sp, &sp.Stages[i], stageCodec(inCodec)))
 	}
 	return pl
 }

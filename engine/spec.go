@@ -63,7 +63,7 @@ type PluginsSpec struct {
 type InputSpec struct {
 	Type  string `yaml:"type" doc:"The input: stdin (default) or file."`
 	Path  string `yaml:"path" example:"logs/*.ndjson.gz" doc:"File name or glob, relative to the pipeline file; .gz and .zst are decompressed."`
-	Codec string `yaml:"codec" doc:"How bytes become records: lines (default), ndjson or raw."`
+	Codec string `yaml:"codec" doc:"How bytes become records: lines (default), ndjson, raw, csv or logfmt."`
 	// MaxRecordBytes bounds one record (default: defaults.max_record_bytes).
 	MaxRecordBytes ByteSize `yaml:"max_record_bytes" example:"4MiB" doc:"Larger records are record errors (default: defaults.max_record_bytes, else 1MiB)."`
 	// OnError applies to records the codec rejects (default: defaults.on_error).
@@ -72,6 +72,8 @@ type InputSpec struct {
 	ValidateUTF8 bool `yaml:"validate_utf8" default:"false" doc:"Make records that are not valid UTF-8 record errors."`
 	// RejectNUL makes records containing NUL bytes record errors.
 	RejectNUL bool `yaml:"reject_nul" default:"false" doc:"Make records containing NUL bytes record errors."`
+	// CSV are the settings of codec: csv.
+	CSV *CSVOptions `yaml:"csv" doc:"Settings of codec: csv (columns, header, delimiter)."`
 
 	src Config
 }
@@ -81,7 +83,9 @@ type OutputSpec struct {
 	Type  string `yaml:"type" doc:"The output: stdout (default) or file."`
 	Path  string `yaml:"path" example:"out/errors.ndjson" doc:"File to write, relative to the pipeline file."`
 	Codec string `yaml:"codec" doc:"How records become bytes (default: the input's codec)."`
-	src   Config
+	// CSV are the settings of codec: csv (default: the input's, when it is csv too).
+	CSV *CSVOptions `yaml:"csv" doc:"Settings of codec: csv (columns, header, delimiter); default: the input's when its codec is csv."`
+	src Config
 }
 
 // DeadLetterSpec names the file that on_error: dead_letter writes to.
@@ -212,6 +216,9 @@ func (sp *Spec) validate() error {
 	if err := checkCodec(in.src, sp.File, in.Codec); err != nil {
 		return err
 	}
+	if err := checkCSV(in.src, sp.File, in.Codec, in.CSV); err != nil {
+		return err
+	}
 	if err := checkPolicy(in.src, sp.File, in.OnError); err != nil {
 		return err
 	}
@@ -229,6 +236,9 @@ func (sp *Spec) validate() error {
 		return errAtField(out.src, sp.File, "type", "unknown output type %q (want stdout or file)", out.Type)
 	}
 	if err := checkCodec(out.src, sp.File, out.Codec); err != nil {
+		return err
+	}
+	if err := checkCSV(out.src, sp.File, firstNonEmpty(out.Codec, in.Codec), out.CSV); err != nil {
 		return err
 	}
 	if err := checkPolicy(sp.Defaults.src, sp.File, sp.Defaults.OnError); err != nil {
@@ -275,10 +285,10 @@ func (sp *Spec) validate() error {
 
 func checkCodec(c Config, file, codec string) error {
 	switch codec {
-	case "", CodecLines, CodecNDJSON, CodecRaw:
+	case "", CodecLines, CodecNDJSON, CodecRaw, CodecCSV, CodecLogfmt:
 		return nil
 	}
-	return errAtField(c, file, "codec", "unknown codec %q (want lines, ndjson or raw)", codec)
+	return errAtField(c, file, "codec", "unknown codec %q (want lines, ndjson, raw, csv or logfmt)", codec)
 }
 
 func checkPolicy(c Config, file, p string) error {

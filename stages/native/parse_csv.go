@@ -9,6 +9,7 @@ import (
 
 	"github.com/pipe-dev/pipe/component"
 	"github.com/pipe-dev/pipe/engine"
+	"github.com/pipe-dev/pipe/internal/textfmt"
 	"github.com/tidwall/gjson"
 )
 
@@ -98,13 +99,7 @@ func csvJoin(cols []string, delim byte) []byte {
 		if i > 0 {
 			b = append(b, delim)
 		}
-		if c == "" || bytes.ContainsAny([]byte(c), "\"\r\n"+string(delim)) || c[0] == ' ' || c[0] == '\t' {
-			b = append(b, '"')
-			b = append(b, bytes.ReplaceAll([]byte(c), []byte(`"`), []byte(`""`))...)
-			b = append(b, '"')
-			continue
-		}
-		b = append(b, c...)
+		b = textfmt.AppendCSVField(b, []byte(c), delim, true)
 	}
 	return b
 }
@@ -180,65 +175,12 @@ func (s *csvStage) text(r *engine.Record) ([]byte, error) {
 	return s.src, nil
 }
 
-var errUnterminatedCSV = errors.New("unterminated quoted field")
-
 // split splits one row into p.buf, with boundaries in p.ends.
 func (p *csvParser) split(text []byte) error {
 	p.p.reset()
-	p.ends = p.ends[:0]
-	i := 0
-	for {
-		if p.trim {
-			for i < len(text) && (text[i] == ' ' || text[i] == '\t') {
-				i++
-			}
-		}
-		start := len(p.p.buf)
-		if i < len(text) && text[i] == '"' {
-			open := i
-			i++
-			closed := false
-			for i < len(text) {
-				if text[i] == '"' {
-					if i+1 < len(text) && text[i+1] == '"' {
-						p.p.buf = append(p.p.buf, '"')
-						i += 2
-						continue
-					}
-					i++
-					closed = true
-					break
-				}
-				p.p.buf = append(p.p.buf, text[i])
-				i++
-			}
-			if !closed {
-				return fmt.Errorf("field %d (byte %d): %w", len(p.ends)/2+1, open+1, errUnterminatedCSV)
-			}
-			if i < len(text) && text[i] != p.delim && !(text[i] == '\r' && i == len(text)-1) {
-				return fmt.Errorf("field %d (byte %d): extraneous %q after a closing quote", len(p.ends)/2+1, i+1, text[i])
-			}
-		} else {
-			j := i
-			for j < len(text) && text[j] != p.delim {
-				if text[j] == '"' {
-					return fmt.Errorf("field %d (byte %d): bare quote in an unquoted field", len(p.ends)/2+1, j+1)
-				}
-				j++
-			}
-			f := text[i:j]
-			if j == len(text) && len(f) > 0 && f[len(f)-1] == '\r' {
-				f = f[:len(f)-1]
-			}
-			p.p.buf = append(p.p.buf, f...)
-			i = j
-		}
-		p.ends = append(p.ends, start, len(p.p.buf))
-		if i >= len(text) {
-			return nil
-		}
-		i++ // the delimiter
-	}
+	var err error
+	p.p.buf, p.ends, err = textfmt.SplitCSV(p.p.buf, p.ends[:0], text, p.delim, p.trim)
+	return err
 }
 
 func (p *csvParser) parseLine(dst, text []byte) ([]byte, error) {

@@ -106,7 +106,7 @@ func Build(spec *Spec, opts ...Option) (*Pipeline, error) {
 	}
 	p := &Pipeline{spec: spec, opts: o}
 	codec := stageCodec(firstNonEmpty(spec.Input.Codec, CodecLines)) // what the stages see
-	var errs errList // every stage's errors, not only the first's
+	var errs errList                                                 // every stage's errors, not only the first's
 	for i := range spec.Stages {
 		s := &spec.Stages[i]
 		if err := resolvePlugin(spec, s, o); err != nil {

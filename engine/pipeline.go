@@ -114,8 +114,9 @@ func Build(spec *Spec, opts ...Option) (*Pipeline, error) {
 		return nil, err
 	}
 	p := &Pipeline{spec: spec, opts: o}
-	codec := stageCodec(firstNonEmpty(spec.Input.Codec, CodecLines)) // what the stages see
-	var errs errList                                                 // every stage's errors, not only the first's
+	// The codec of the records the stages see (NDJSON under csv, logfmt).
+	codec := stageCodec(firstNonEmpty(spec.Input.Codec, CodecLines))
+	var errs errList // every stage's errors, not only the first's
 	for i := range spec.Stages {
 		s := &spec.Stages[i]
 		if err := resolvePlugin(spec, s, o); err != nil {

@@ -29,7 +29,7 @@ func init() {
 			"**Time.** Without `time_field`, windows follow processing time (the clock when a record arrives) and close when " +
 			"the clock passes their end. With `time_field`, they follow event time: the watermark is the latest event time seen " +
 			"minus `allowed_lateness`, and a window closes once the watermark passes its end. While no record arrives, the " +
-			"watermark advances with the clock from the latest event (`idle_advance`), so windows close on time on a live " +
+			"watermark advances with the clock from the latest event once the input has been silent for one slide (`idle_advance`), so windows close on time on a live " +
 			"stream (`tail -f`). A record whose every window has closed is late: `late: drop` consumes it (counted as dropped), " +
 			"`count` also emits `{\"late\":N,\"watermark\":T}` after the next windows that close (and at the end of input), `error` fails " +
 			"it with ErrLateRecord under the stage's `on_error` (`dead_letter` writes it to the dead-letter file).\n\n" +
@@ -69,7 +69,7 @@ type aggregateConfig struct {
 	Aggregates       []aggSpec     `yaml:"aggregates" example:"[{fn: count}, {fn: p99, field: latency_ms}]" doc:"The functions to compute (default: [{fn: count}])."`
 	AllowedLateness  time.Duration `yaml:"allowed_lateness" example:"5s" doc:"Event time: how far behind the latest event time a record may be and still count (the watermark lags by this much)."`
 	Late             string        `yaml:"late" default:"drop" enum:"drop,count,error" doc:"A record whose windows have all closed: drop it, count it (emitted as {late: N}), or fail it (error: on_error decides, e.g. dead_letter)."`
-	IdleAdvance      bool          `yaml:"idle_advance" default:"true" doc:"Event time: while no record arrives, advance the watermark with the clock, so windows close on time on a live stream."`
+	IdleAdvance      bool          `yaml:"idle_advance" default:"true" doc:"Event time: once no record has arrived for one slide, advance the watermark with the clock, so windows close on time on a live stream (turn off to close windows by event time alone, as for a replay)."`
 	MaxGroups        int           `yaml:"max_groups" default:"100000" doc:"Groups open at once, over all windows."`
 	OnMaxGroups      string        `yaml:"on_max_groups" default:"other" enum:"other,evict,error" doc:"When a record would open a group beyond max_groups: count it under {other: true}, emit the oldest group early (partial: true), or fail the record."`
 	Tick             time.Duration `yaml:"tick" example:"100ms" doc:"How often windows are checked for closing while no record arrives (default: a tenth of slide, between 10ms and 1s)."`
@@ -153,6 +153,7 @@ type Aggregate struct {
 	wm      int64     // watermark (event time); math.MinInt64 before any record
 	maxEv   int64     // latest event time seen
 	maxEvAt time.Time // when it arrived
+	lastAt  time.Time // when the last record arrived
 	seenEv  bool
 	nLate   int64 // late records not reported yet (late: count)
 
@@ -363,7 +364,9 @@ func (a *Aggregate) Tick(ctx context.Context, now time.Time, emit func(*engine.R
 		a.closeUntil(now.UnixNano(), emit)
 		return nil
 	}
-	if a.idle && a.seenEv {
+	// Only a silent input advances the watermark with the clock: records
+	// that keep coming (a replay, a burst) close windows by event time.
+	if a.idle && a.seenEv && now.Sub(a.lastAt) >= time.Duration(a.slide) {
 		a.advance(a.maxEv+int64(now.Sub(a.maxEvAt))-a.lateness, emit)
 	}
 	return nil
@@ -428,6 +431,7 @@ func (a *Aggregate) Transform(ctx context.Context, r *engine.Record, emit func(*
 	last := floorDiv(t, a.slide) * a.slide
 	first := last - a.size + a.slide
 	if a.event != nil {
+		a.lastAt = now
 		if last+a.size <= a.wm {
 			return a.lateRecord(t)
 		}

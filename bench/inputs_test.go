@@ -26,8 +26,8 @@ func workloadsData(t *testing.T) []byte {
 }
 
 // workloadInput returns the input of workload w from the generator's
-// NDJSON records: W4 reads them rendered as logfmt (without tags), W4C as
-// combined-log lines; the others read them as they are. bench/run.sh
+// NDJSON records: W4 reads them rendered as logfmt (without tags), W4C and
+// W4G as combined-log lines; the others read them as they are. bench/run.sh
 // renders the same way (logfmt with pipe's logfmt output codec, combined
 // log with jq).
 func workloadInput(tb testing.TB, w string, data []byte) []byte {
@@ -46,7 +46,7 @@ func workloadInput(tb testing.TB, w string, data []byte) []byte {
 			tb.Fatal(err)
 		}
 		return out.Bytes()
-	case "W4C":
+	case "W4C", "W4G":
 		var out bytes.Buffer
 		for i, line := range bytes.Split(bytes.TrimSuffix(data, []byte{'\n'}), []byte{'\n'}) {
 			var r genRecord
@@ -82,9 +82,10 @@ type genRecord struct {
 	Msg       string  `json:"msg"`
 }
 
-// TestWorkloadsW4CW5 checks the outputs of W4C (combined-log lines parsed
-// with grok) and W5 (count and p99 per service per second) against the
-// generator's records, computed independently.
+// TestWorkloadsW4CW5 checks the outputs of W4C and W4G (combined-log lines
+// parsed with a regular expression, and with grok) and W5 (count and p99
+// per service per second) against the generator's records, computed
+// independently.
 func TestWorkloadsW4CW5(t *testing.T) {
 	data := workloadsData(t)
 	var recs []genRecord
@@ -97,6 +98,25 @@ func TestWorkloadsW4CW5(t *testing.T) {
 	}
 	t.Run("W4C", func(t *testing.T) {
 		out := runWorkload(t, "workloads/native/w4c.yaml", workloadInput(t, "W4C", data))
+		if len(out) != len(recs) {
+			t.Fatalf("%d records out, want %d", len(out), len(recs))
+		}
+		for i, line := range out {
+			var g struct {
+				User, Method, Path string
+				Status, Bytes      int
+			}
+			if err := json.Unmarshal([]byte(line), &g); err != nil {
+				t.Fatalf("record %d: %q: %v", i, line, err)
+			}
+			r := recs[i]
+			if g.User != r.User || g.Method != r.Method || g.Path != r.Path || g.Status != r.Status || g.Bytes != len(r.Msg) {
+				t.Fatalf("record %d = %s, want user %s, %s %s, status %d, bytes %d", i, line, r.User, r.Method, r.Path, r.Status, len(r.Msg))
+			}
+		}
+	})
+	t.Run("W4G", func(t *testing.T) {
+		out := runWorkload(t, "workloads/native/w4g.yaml", workloadInput(t, "W4G", data))
 		if len(out) != len(recs) {
 			t.Fatalf("%d records out, want %d", len(out), len(recs))
 		}

@@ -69,7 +69,7 @@ func TestWorkloads(t *testing.T) {
 	}
 	for _, f := range files {
 		w := strings.ToUpper(strings.TrimSuffix(filepath.Base(f), ".yaml"))
-		if w == "W4C" || w == "W5" {
+		if w == "W4C" || w == "W4G" || w == "W5" {
 			continue // TestWorkloadsW4CW5
 		}
 		want := expected(t, w, data.Bytes())

@@ -108,7 +108,7 @@ func newLineDecoder(s *InputPlan) lineDecoder {
 			d.header = h
 		}
 		for _, c := range o.Columns {
-			d.keys = append(d.keys, appendJSONStr(nil, []byte(c)))
+			d.keys = append(d.keys, textfmt.AppendJSONString(nil, []byte(c)))
 		}
 		return d
 	}
@@ -153,7 +153,7 @@ func (d *csvDecoder) decode(dst, line []byte) ([]byte, bool, error) {
 			}
 			seen[col] = true
 			d.cols = append(d.cols, col)
-			d.keys = append(d.keys, appendJSONStr(nil, []byte(col)))
+			d.keys = append(d.keys, textfmt.AppendJSONString(nil, []byte(col)))
 		}
 		return dst, false, nil
 	}
@@ -173,7 +173,7 @@ func (d *csvDecoder) decode(dst, line []byte) ([]byte, bool, error) {
 		}
 		dst = append(dst, k...)
 		dst = append(dst, ':')
-		dst = appendJSONStr(dst, d.buf[d.ends[2*i]:d.ends[2*i+1]])
+		dst = textfmt.AppendJSONString(dst, d.buf[d.ends[2*i]:d.ends[2*i+1]])
 	}
 	return append(dst, '}'), true, nil
 }
@@ -203,13 +203,13 @@ func (d *logfmtDecoder) decode(dst, line []byte) ([]byte, bool, error) {
 			out = append(out, ',')
 		}
 		d.keys = append(d.keys, k)
-		out = appendJSONStr(out, k)
+		out = textfmt.AppendJSONString(out, k)
 		out = append(out, ':')
 		v0 := len(out)
 		if bare {
 			out = append(out, "true"...)
 		} else {
-			out = appendJSONStr(out, v)
+			out = textfmt.AppendJSONString(out, v)
 		}
 		d.offs = append(d.offs, v0-start, len(out)-start)
 	})
@@ -249,45 +249,11 @@ func (d *logfmtDecoder) dedupe(dst, obj []byte) []byte {
 			dst = append(dst, ',')
 		}
 		n++
-		dst = appendJSONStr(dst, k)
+		dst = textfmt.AppendJSONString(dst, k)
 		dst = append(dst, ':')
 		dst = append(dst, obj[d.offs[2*last]:d.offs[2*last+1]]...)
 	}
 	return append(dst, '}')
-}
-
-// appendJSONStr appends s as a JSON string (invalid UTF-8 becomes U+FFFD).
-func appendJSONStr(dst, s []byte) []byte {
-	dst = append(dst, '"')
-	for len(s) > 0 {
-		c := s[0]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				dst = append(dst, '\\', c)
-			case c == '\n':
-				dst = append(dst, '\\', 'n')
-			case c == '\r':
-				dst = append(dst, '\\', 'r')
-			case c == '\t':
-				dst = append(dst, '\\', 't')
-			case c < 0x20:
-				dst = append(dst, '\\', 'u', '0', '0', "0123456789abcdef"[c>>4], "0123456789abcdef"[c&0xf])
-			default:
-				dst = append(dst, c)
-			}
-			s = s[1:]
-			continue
-		}
-		r, size := utf8.DecodeRune(s)
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, "\ufffd"...)
-		} else {
-			dst = append(dst, s[:size]...)
-		}
-		s = s[size:]
-	}
-	return append(dst, '"')
 }
 
 // decode replaces the line at arena[start:end] of the batch being filled

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
-	"time"
 )
 
 // TestAggregateGroupLimit: 10M records over 1M distinct keys through an
@@ -62,19 +61,7 @@ stages:
 		}
 		bw.Flush()
 	}()
-	peak := make(chan int64)
-	go func() {
-		var max int64
-		for {
-			hwm, err := vmHWM(cmd.Process.Pid)
-			if err != nil {
-				peak <- max
-				return
-			}
-			max = hwm
-			time.Sleep(20 * time.Millisecond)
-		}
-	}()
+	peak := watchPeakRSS(cmd.Process.Pid)
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("pipe run: %v\n%s", err, stderr.String())
 	}

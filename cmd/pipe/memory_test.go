@@ -66,22 +66,7 @@ stages:
 			}
 		}
 	}()
-	// The peak RSS of the pipe process itself: VmHWM of its own address
-	// space (rusage's maxrss would include the test process, whose memory
-	// the child shares between fork and exec).
-	peak := make(chan int64)
-	go func() {
-		var max int64
-		for {
-			hwm, err := vmHWM(cmd.Process.Pid)
-			if err != nil { // the process has exited
-				peak <- max
-				return
-			}
-			max = hwm
-			time.Sleep(20 * time.Millisecond)
-		}
-	}()
+	peak := watchPeakRSS(cmd.Process.Pid)
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("pipe run: %v\n%s", err, stderr.String())
 	}
@@ -99,6 +84,27 @@ stages:
 	if rss >= maxRSS {
 		t.Errorf("peak RSS %d bytes for a %d-byte stream, want under %d", rss, total, maxRSS)
 	}
+}
+
+// watchPeakRSS samples the peak RSS of the pipe process itself until it
+// exits, then sends it: VmHWM of its own address space (rusage's maxrss
+// would include the test process, whose memory the child shares between
+// fork and exec).
+func watchPeakRSS(pid int) <-chan int64 {
+	peak := make(chan int64, 1)
+	go func() {
+		var max int64
+		for {
+			hwm, err := vmHWM(pid)
+			if err != nil { // the process has exited
+				peak <- max
+				return
+			}
+			max = hwm
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	return peak
 }
 
 // vmHWM returns the peak resident set size of process pid, in bytes.

@@ -111,3 +111,13 @@ func FuzzLogfmtRoundTrip(f *testing.F) {
 		}
 	})
 }
+
+func TestAppendJSONString(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain": `"plain"`, `q"b\`: `"q\"b\\"`, "\n\t\x01": `"\n\t\u0001"`, "\xff": "\"\ufffd\"", "été": `"été"`,
+	} {
+		if got := string(AppendJSONString(nil, []byte(in))); got != want {
+			t.Errorf("%q: got %s, want %s", in, got, want)
+		}
+	}
+}

@@ -25,4 +25,3 @@ func TestCodecGolden(t *testing.T) {
 		t.Run(filepath.Base(dir), func(t *testing.T) { enginetest.RunGolden(t, dir, *updateCodecs) })
 	}
 }
-

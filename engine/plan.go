@@ -313,8 +313,9 @@ func (pl Plan) YAML() ([]byte, error) {
 	if in.RejectNUL {
 		input = append(input, yamlKV{Key: "reject_nul", Value: yamlLiteral("true")})
 	}
+	input = append(input, yamlKV{Key: "csv", Value: yamlJSON(in.CSV)})
 	output := []yamlKV{{Key: "type", Value: out.Type}, {Key: "path", Value: out.Path},
-		{Key: "codec", Value: out.Codec, Comment: outputComment(out)}}
+		{Key: "codec", Value: out.Codec, Comment: outputComment(out)}, {Key: "csv", Value: yamlJSON(out.CSV)}}
 	doc := []yamlKV{{Key: "name", Value: pl.Name}, {Key: "input", Value: input}, {Key: "output", Value: output}}
 	if pl.DeadLetter != "" {
 		doc = append(doc, yamlKV{Key: "dead_letter", Value: []yamlKV{{Key: "path", Value: pl.DeadLetter}}})

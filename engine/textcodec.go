@@ -28,10 +28,10 @@ const (
 // CSVOptions are the csv: settings of an input or output whose codec is
 // csv.
 type CSVOptions struct {
-	Columns          []string `yaml:"columns" example:"[time, level, msg]" doc:"The field names, in column order. Input: without them the header row names them. Output: the fields written (default: the first record's keys)."`
-	Header           *bool    `yaml:"header" doc:"Input: the first line is a header row (default: true without columns:; with columns:, lines equal to it are skipped). Output: write a header row first (default true)."`
-	Delimiter        string   `yaml:"delimiter" default:"','" doc:"The field separator, one ASCII character."`
-	TrimLeadingSpace bool     `yaml:"trim_leading_space" default:"false" doc:"Input: ignore white space before a field."`
+	Columns          []string `yaml:"columns" json:"columns,omitempty" example:"[time, level, msg]" doc:"The field names, in column order. Input: without them the header row names them. Output: the fields written (default: the first record's keys)."`
+	Header           *bool    `yaml:"header" json:"header,omitempty" doc:"Input: the first line is a header row (default: true without columns:; with columns:, lines equal to it are skipped). Output: write a header row first (default true)."`
+	Delimiter        string   `yaml:"delimiter" json:"delimiter,omitempty" default:"','" doc:"The field separator, one ASCII character."`
+	TrimLeadingSpace bool     `yaml:"trim_leading_space" json:"trim_leading_space,omitempty" default:"false" doc:"Input: ignore white space before a field."`
 }
 
 // isTextCodec reports whether c is a codec whose records are NDJSON to the

@@ -24,7 +24,7 @@ type OutputConfig struct {
 	Subject      string        `yaml:"subject" required:"true" example:"out.{{meta.region}}" doc:"The subject to publish to: a template with {{meta.KEY}} and {{field.PATH}} (a JSON field)."`
 	Stream       string        `yaml:"stream" doc:"A stream to create (with create_stream) when it does not exist; publishing needs a stream that stores the subject."`
 	CreateStream *StreamSpec   `yaml:"create_stream" doc:"Create stream with these settings when it does not exist."`
-	MsgID        string        `yaml:"msg_id" default:"auto" example:"{{field.id}}" doc:"The Nats-Msg-Id the server deduplicates on within the stream's duplicate_window: auto (derived from the source message: stream and sequence of a nats_jetstream input, topic, partition and offset of a kafka input, plus the record's index among those made from it), none, or a template."`
+	MsgID        string        `yaml:"msg_id" default:"auto" example:"'{{field.id}}'" doc:"The Nats-Msg-Id the server deduplicates on within the stream's duplicate_window: auto (derived from the source message: stream and sequence of a nats_jetstream input, topic, partition and offset of a kafka input, plus the record's index among those made from it), none, or a template."`
 	Headers      bool          `yaml:"headers" default:"true" doc:"Send the record's metadata as message headers (except keys starting with nats_ or kafka_, and Nats-* headers)."`
 	MaxInFlight  int           `yaml:"max_in_flight" default:"4096" doc:"Most publishes awaiting the server's acknowledgement."`
 	AckTimeout   time.Duration `yaml:"ack_timeout" default:"10s" doc:"How long a batch waits for the server's acknowledgements before it counts as failed (and is retried)."`

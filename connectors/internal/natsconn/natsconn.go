@@ -169,7 +169,7 @@ func (c *Config) options(conn *Conn, log *slog.Logger) ([]nats.Option, error) {
 		nats.CustomReconnectDelay(func(n int) time.Duration { return Backoff(n, initial, max) }),
 		nats.ReconnectBufSize(8 << 20),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			if log != nil {
+			if log != nil && err != nil { // nil: closed by us
 				log.Warn("nats disconnected", "url", redact(conn.url), "err", err)
 			}
 		}),

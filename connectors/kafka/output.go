@@ -129,9 +129,9 @@ func (o *Output) WriteBatch(ctx context.Context, recs []*stage.Record) error {
 		krecs[i] = kr
 	}
 	res := o.cl.ProduceSync(ctx, krecs...)
-	for i, r := range res {
+	for _, r := range res { // in the order they completed
 		if r.Err != nil {
-			err := fmt.Errorf("kafka output: record %d: %w", i+1, r.Err)
+			err := fmt.Errorf("kafka output: produce to %s: %w", r.Record.Topic, r.Err)
 			if errors.Is(r.Err, kerr.MessageTooLarge) || errors.Is(r.Err, kerr.RecordListTooLarge) ||
 				errors.Is(r.Err, kerr.TopicAuthorizationFailed) || errors.Is(r.Err, kerr.InvalidTopicException) || errors.Is(r.Err, kerr.InvalidRecord) {
 				return connector.Permanent(err)

@@ -1,62 +1,24 @@
 package natsjetstream
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/pipe-dev/pipe/internal/natstest"
+	"github.com/pipe-dev/pipe/internal/replica"
 )
 
 // These tests run real pipe binaries (replicas) against a real
 // nats-server. They decide by events (counts in the streams, the
 // consumer's pending counts); the deadlines only end a broken run.
-
-var (
-	pipeOnce sync.Once
-	pipeBin  string
-	pipeErr  error
-)
-
-// pipeBinary builds cmd/pipe once per test binary.
-func pipeBinary(t *testing.T) string {
-	t.Helper()
-	pipeOnce.Do(func() {
-		root, err := natstest.RepoRoot()
-		if err != nil {
-			pipeErr = err
-			return
-		}
-		dir, err := os.MkdirTemp("", "pipe-brokers")
-		if err != nil {
-			pipeErr = err
-			return
-		}
-		pipeBin = filepath.Join(dir, "pipe")
-		cmd := exec.Command("go", "build", "-o", pipeBin, "./cmd/pipe")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			pipeErr = fmt.Errorf("go build ./cmd/pipe: %w\n%s", err, out)
-		}
-	})
-	if pipeErr != nil {
-		t.Fatal(pipeErr)
-	}
-	return pipeBin
-}
 
 // w1Pipeline is the native W1 workload between two JetStream streams: keep
 // level == error, upper-case msg, add processed: true.
@@ -85,15 +47,8 @@ stages:
   - {name: mark, type: native, use: set, config: {fields: {processed: true}}}
 `
 
-// replica is one pipe run process.
-type replica struct {
-	cmd     *exec.Cmd
-	done    chan error
-	log     string
-	metrics string // base URL of --metrics-addr
-}
-
-func startReplica(t *testing.T, dir, url string, n int) *replica {
+// startReplica starts a replica of the W1 pipeline against url.
+func startReplica(t *testing.T, dir, url string) *replica.Replica {
 	t.Helper()
 	pf := filepath.Join(dir, "w1.yaml")
 	if _, err := os.Stat(pf); err != nil {
@@ -101,72 +56,17 @@ func startReplica(t *testing.T, dir, url string, n int) *replica {
 			t.Fatal(err)
 		}
 	}
-	r := &replica{log: filepath.Join(dir, fmt.Sprintf("replica%d.%d.log", n, time.Now().UnixNano())), done: make(chan error, 1)}
-	logf, err := os.Create(r.log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.cmd = exec.Command(pipeBinary(t), "run", pf, "--metrics-addr", "127.0.0.1:0")
-	r.cmd.Env = append(os.Environ(), "NATS_URL="+url)
-	r.cmd.Stdout = logf
-	stderr, _ := r.cmd.StderrPipe()
-	r.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := r.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	urlSeen := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		re := regexp.MustCompile(`url=(http://\S+)/metrics`)
-		for sc.Scan() {
-			fmt.Fprintln(logf, sc.Text())
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case urlSeen <- m[1]:
-				default:
-				}
-			}
+	return replica.Start(t, dir, pf, "NATS_URL="+url)
+}
+
+// stopAll stops the replicas with SIGTERM: each exits 143 once it drained.
+func stopAll(t *testing.T, reps []*replica.Replica) {
+	t.Helper()
+	for i, r := range reps {
+		if code := r.Stop(time.Minute); code != 143 {
+			t.Errorf("replica %d exited %d after SIGTERM, want 143\n%s", i, code, r.Output())
 		}
-		logf.Close()
-	}()
-	go func() { r.done <- r.cmd.Wait() }()
-	select {
-	case r.metrics = <-urlSeen:
-	case err := <-r.done:
-		b, _ := os.ReadFile(r.log)
-		t.Fatalf("replica %d exited at start: %v\n%s", n, err, b)
-	case <-time.After(60 * time.Second):
-		t.Fatalf("replica %d: no metrics address in its log", n)
 	}
-	t.Cleanup(func() { r.cmd.Process.Kill() })
-	return r
-}
-
-func (r *replica) kill() {
-	r.cmd.Process.Signal(syscall.SIGKILL)
-	<-r.done
-}
-
-// stop stops the replica with SIGTERM and returns its exit code.
-func (r *replica) stop(t *testing.T) int {
-	r.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-r.done:
-	case <-time.After(60 * time.Second):
-		r.cmd.Process.Kill()
-		t.Errorf("replica did not stop within a minute of SIGTERM")
-		<-r.done
-	}
-	return r.cmd.ProcessState.ExitCode()
-}
-
-func (r *replica) ready() (bool, error) {
-	resp, err := http.Get(r.metrics + "/readyz")
-	if err != nil {
-		return false, err
-	}
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK, nil
 }
 
 type event struct {
@@ -323,7 +223,7 @@ func TestScaleOutKill(t *testing.T) {
 	seed := time.Now().UnixNano()
 	rng := rand.New(rand.NewPCG(uint64(seed), 1))
 	t.Logf("%d messages, %d expected; seed %d", n, len(want), seed)
-	reps := []*replica{startReplica(t, dir, s.URL, 0), startReplica(t, dir, s.URL, 1), startReplica(t, dir, s.URL, 2)}
+	reps := []*replica.Replica{startReplica(t, dir, s.URL), startReplica(t, dir, s.URL), startReplica(t, dir, s.URL)}
 	for round := range 3 {
 		// A random point of the run: the output reached a random share
 		// of what is expected, within this round's third.
@@ -331,17 +231,12 @@ func TestScaleOutKill(t *testing.T) {
 		waitUntil(t, 5*time.Minute, fmt.Sprintf("%d output records", at), func() bool { return streamMsgs(t, js, "OUT") >= at })
 		victim := rng.IntN(len(reps))
 		t.Logf("round %d: kill -9 replica %d at %d output records", round+1, victim, streamMsgs(t, js, "OUT"))
-		reps[victim].kill()
-		reps[victim] = startReplica(t, dir, s.URL, victim)
+		reps[victim].Kill()
+		reps[victim] = startReplica(t, dir, s.URL)
 	}
 	drained(t, js, 5*time.Minute)
 	waitUntil(t, time.Minute, "every expected record in the output", func() bool { return streamMsgs(t, js, "OUT") >= uint64(len(want)) })
-	for i, r := range reps {
-		if code := r.stop(t); code != 143 {
-			b, _ := os.ReadFile(r.log)
-			t.Errorf("replica %d exited %d after SIGTERM, want 143\n%s", i, code, b)
-		}
-	}
+	stopAll(t, reps)
 	checkOutput(t, js, want)
 }
 
@@ -356,12 +251,12 @@ func TestServerRestartMidRun(t *testing.T) {
 	s := natstest.Start(t, natstest.Options{})
 	js, want := setupStreams(t, s, n)
 	dir := t.TempDir()
-	reps := []*replica{startReplica(t, dir, s.URL, 0), startReplica(t, dir, s.URL, 1)}
+	reps := []*replica.Replica{startReplica(t, dir, s.URL), startReplica(t, dir, s.URL)}
 	waitUntil(t, 5*time.Minute, "a third of the output", func() bool { return streamMsgs(t, js, "OUT") >= uint64(len(want)/3) })
 	s.Stop()
 	waitUntil(t, time.Minute, "/readyz false on every replica", func() bool {
 		for _, r := range reps {
-			if ok, err := r.ready(); err != nil || ok {
+			if ok, err := r.Ready(); err != nil || ok {
 				return false
 			}
 		}
@@ -373,7 +268,7 @@ func TestServerRestartMidRun(t *testing.T) {
 	}
 	waitUntil(t, time.Minute, "/readyz true again on every replica", func() bool {
 		for _, r := range reps {
-			if ok, err := r.ready(); err != nil || !ok {
+			if ok, err := r.Ready(); err != nil || !ok {
 				return false
 			}
 		}
@@ -381,11 +276,6 @@ func TestServerRestartMidRun(t *testing.T) {
 	})
 	drained(t, js, 5*time.Minute)
 	waitUntil(t, time.Minute, "every expected record in the output", func() bool { return streamMsgs(t, js, "OUT") >= uint64(len(want)) })
-	for i, r := range reps {
-		if code := r.stop(t); code != 143 {
-			b, _ := os.ReadFile(r.log)
-			t.Errorf("replica %d exited %d after SIGTERM, want 143\n%s", i, code, b)
-		}
-	}
+	stopAll(t, reps)
 	checkOutput(t, js, want)
 }

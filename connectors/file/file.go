@@ -40,7 +40,7 @@ type InputConfig struct {
 	Follow              bool          `yaml:"follow" default:"false" doc:"Keep reading like tail -F: appended lines, new files matching the glob, rotation by rename or truncation; the input never ends."`
 	Checkpoint          string        `yaml:"checkpoint" example:"state/app.checkpoint" doc:"File storing, per input file, the position up to which records were delivered; a restart resumes there (relative to the pipeline file)."`
 	CheckpointOnCorrupt string        `yaml:"checkpoint_on_corrupt" enum:"fail,restart" default:"fail" doc:"A checkpoint file that cannot be read: fail (exit 2) or restart (read every file from its start)."`
-	CheckpointInterval  time.Duration `yaml:"checkpoint_interval" default:"1s" doc:"Longest time between checkpoint writes while records are delivered (0: after every acknowledged batch); the checkpoint is also written at the end of the run."`
+	CheckpointInterval  time.Duration `yaml:"checkpoint_interval" default:"1s" doc:"Least time between two checkpoint writes while records are delivered (0: as often as the disk allows); the checkpoint is also written at the end of the run."`
 	PollInterval        time.Duration `yaml:"poll_interval" default:"250ms" doc:"With follow: how often the glob and the files are checked when there is nothing to read."`
 }
 

@@ -90,7 +90,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./engine
 
 test: fmt-check vet staticcheck fixtures build
-	$(PIPE) test pipelines/*.yaml
+	$(PIPE) test pipelines/*.yaml pipelines/scale-out/*.yaml
 	$(GO) test -race -timeout 20m ./...
 	$(MAKE) fuzz
 

@@ -104,6 +104,9 @@ func NewInput(cfg InputConfig, env connector.Env) (*Input, string, error) {
 			return nil, "start_sequence", errors.New("deliver: by_sequence needs start_sequence (1 or more)")
 		}
 	case "by_time":
+		if cfg.StartTime == "" {
+			return nil, "start_time", errors.New("deliver: by_time needs start_time (RFC 3339, e.g. 2026-01-02T15:04:05Z)")
+		}
 		t, err := time.Parse(time.RFC3339Nano, cfg.StartTime)
 		if err != nil {
 			return nil, "start_time", fmt.Errorf("deliver: by_time needs start_time in RFC 3339: %w", err)

@@ -52,7 +52,7 @@ func InputType() connector.InputType {
 			}
 			in, key, err := NewInput(c, env)
 			if err != nil {
-				return nil, cfg.Errorf(key, "%w", err)
+				return nil, cfg.Errorf(key, "%v", err)
 			}
 			return in, nil
 		},
@@ -75,7 +75,7 @@ func OutputType() connector.OutputType {
 			}
 			out, key, err := NewOutput(c, env)
 			if err != nil {
-				return nil, cfg.Errorf(key, "%w", err)
+				return nil, cfg.Errorf(key, "%v", err)
 			}
 			return out, nil
 		},

@@ -187,7 +187,7 @@ func (in *Input) Connect(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("nats_jetstream input: consumer %s on stream %s: %w", in.cfg.Durable, in.cfg.Stream, err)
 	}
-	in.it, err = in.cons.Messages(jetstream.PullMaxMessages(max(in.cfg.BatchSize, 2)), jetstream.PullHeartbeat(5*time.Second))
+	in.it, err = in.cons.Messages(jetstream.PullMaxMessages(pullBuffer(in.cfg.BatchSize, in.cfg.MaxAckPending)), jetstream.PullHeartbeat(5*time.Second))
 	if err != nil {
 		return fmt.Errorf("nats_jetstream input: pull from %s: %w", in.cfg.Durable, err)
 	}
@@ -335,3 +335,11 @@ var (
 	_ connector.BatchReader = (*Input)(nil)
 	_ connector.Health      = (*Input)(nil)
 )
+
+// pullBuffer is how many messages the client asks the server for ahead of
+// the pipeline: a few batches, so that the next batch is there when the
+// pipeline takes it, and never more than max_ack_pending (the server does
+// not hand out more anyway).
+func pullBuffer(batch, maxAckPending int) int {
+	return max(2, min(4*batch, max(maxAckPending, batch)))
+}

@@ -172,6 +172,17 @@ func (o *Output) WriteBatch(ctx context.Context, recs []*stage.Record) error {
 			opts = append(opts, jetstream.WithMsgID(id))
 		}
 		f, err := o.js.PublishMsgAsync(m, opts...)
+		for errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
+			// max_in_flight publishes await their acknowledgement:
+			// wait for them, then go on (a loaded server is slow, not
+			// failing).
+			select {
+			case <-o.js.PublishAsyncComplete():
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			f, err = o.js.PublishMsgAsync(m, opts...)
+		}
 		if err != nil {
 			return o.publishErr(i+1, err)
 		}

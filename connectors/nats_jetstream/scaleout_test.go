@@ -2,6 +2,7 @@ package natsjetstream
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -102,8 +103,15 @@ func setupStreams(t *testing.T, s *natstest.Server, n int) (jetstream.JetStream,
 			want[i] = true
 		}
 		data := fmt.Sprintf(`{"id":%d,"level":%q,"msg":"message %d"}`, i, level, i)
-		if _, err := js.PublishAsync("in.e", []byte(data)); err != nil {
-			t.Fatal(err)
+		for {
+			_, err := js.PublishAsync("in.e", []byte(data))
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
+				t.Fatal(err)
+			}
+			<-js.PublishAsyncComplete() // a loaded machine: wait, then go on
 		}
 	}
 	select {

@@ -78,6 +78,11 @@ var seq struct {
 
 // Launch is Start without a test; the caller kills or stops the replica.
 func Launch(dir, file string, env ...string) (*Replica, error) {
+	return LaunchArgs(dir, file, nil, env...)
+}
+
+// LaunchArgs is Launch with more arguments for pipe run.
+func LaunchArgs(dir, file string, args []string, env ...string) (*Replica, error) {
 	bin, err := Binary()
 	if err != nil {
 		return nil, err
@@ -91,7 +96,7 @@ func Launch(dir, file string, env ...string) (*Replica, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.cmd = exec.Command(bin, "run", file, "--metrics-addr", "127.0.0.1:0")
+	r.cmd = exec.Command(bin, append([]string{"run", file, "--metrics-addr", "127.0.0.1:0"}, args...)...)
 	r.cmd.Env = append(os.Environ(), env...)
 	r.cmd.Stdout = logf
 	stderr, err := r.cmd.StderrPipe()
@@ -154,6 +159,14 @@ func (r *Replica) Stop(timeout time.Duration) int {
 		r.Kill()
 		return -1
 	}
+}
+
+// CPUTime returns the CPU time (user and system) of an exited replica.
+func (r *Replica) CPUTime() time.Duration {
+	if !r.Exited() {
+		return 0
+	}
+	return r.cmd.ProcessState.UserTime() + r.cmd.ProcessState.SystemTime()
 }
 
 // Exited reports whether the process has exited.

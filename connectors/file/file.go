@@ -269,7 +269,7 @@ func (in *Input) NextStream(ctx context.Context) (*connector.Stream, error) {
 				t.fp, t.fpLen = fingerprint(t.f, 0)
 				in.dirty = true
 				in.mu.Unlock()
-				in.env.Stats.Event("file_truncated")
+				in.event("file_truncated")
 			}
 			if size > t.readPos && (size != t.stuck || t.gone) {
 				t.idle = 0
@@ -351,7 +351,7 @@ func (in *Input) scan() error {
 		if !t.done && !seen[t.id] && !t.gone {
 			t.gone = true
 			in.log.Info("file rotated away or deleted; finishing it", "file", t.path)
-			in.env.Stats.Event("file_rotated")
+			in.event("file_rotated")
 		}
 	}
 	return nil
@@ -470,6 +470,13 @@ func (in *Input) finish(t *tracked) {
 	in.log.Info("finished a rotated or deleted file", "file", t.path)
 }
 
+// event counts a named event in the run's stats.
+func (in *Input) event(name string) {
+	if in.env.Stats != nil {
+		in.env.Stats.Event(name)
+	}
+}
+
 // streamBudget is how much of one followed file is read before the other
 // files get their turn.
 const streamBudget = 4 << 20
@@ -517,7 +524,7 @@ func (in *Input) checkpointer() {
 			}
 		}
 		if err := in.save(context.Background()); err != nil {
-			in.env.Stats.Event("checkpoint_failed")
+			in.event("checkpoint_failed")
 			in.log.Error("writing the checkpoint failed; records delivered since the last one may be read again after a restart", "checkpoint", in.ckptPath, "err", err)
 		}
 	}
@@ -564,9 +571,7 @@ func (in *Input) save(ctx context.Context) error {
 		return err
 	}
 	in.lastSave = time.Now()
-	if in.env.Stats != nil {
-		in.env.Stats.Event("checkpoint_written")
-	}
+	in.event("checkpoint_written")
 	return nil
 }
 

@@ -31,6 +31,7 @@ import (
 
 	"github.com/pipe-dev/pipe/connector"
 	"github.com/pipe-dev/pipe/connectors/internal/compress"
+	"github.com/pipe-dev/pipe/connectors/internal/iox"
 	"github.com/pipe-dev/pipe/stage"
 )
 
@@ -167,6 +168,7 @@ func (in *Input) Connect(ctx context.Context) error {
 			in.saved[fileID{c.Dev, c.Ino}] = c
 		}
 		in.saveReq, in.saverStop, in.saverDone = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
+		in.lastSave = time.Now() // the first write comes one interval after the start
 		go in.checkpointer()
 	}
 	if st, err := os.Stat(in.pattern); err == nil && st.IsDir() {
@@ -269,7 +271,7 @@ func (in *Input) NextStream(ctx context.Context) (*connector.Stream, error) {
 				t.fp, t.fpLen = fingerprint(t.f, 0)
 				in.dirty = true
 				in.mu.Unlock()
-				in.env.Stats.Event("file_truncated")
+				in.event("file_truncated")
 			}
 			if size > t.readPos && (size != t.stuck || t.gone) {
 				t.idle = 0
@@ -351,7 +353,7 @@ func (in *Input) scan() error {
 		if !t.done && !seen[t.id] && !t.gone {
 			t.gone = true
 			in.log.Info("file rotated away or deleted; finishing it", "file", t.path)
-			in.env.Stats.Event("file_rotated")
+			in.event("file_rotated")
 		}
 	}
 	return nil
@@ -411,7 +413,7 @@ func (in *Input) stream(ctx context.Context, t *tracked) (*connector.Stream, err
 		if _, err := t.f.Seek(0, io.SeekStart); err != nil {
 			return nil, fmt.Errorf("%s: %w", t.path, err)
 		}
-		zr := compress.Reader(countingReader{t.f, &in.read}, t.path)
+		zr := compress.Reader(iox.CountingReader{R: t.f, N: &in.read}, t.path)
 		if start > 0 {
 			if _, err := io.CopyN(io.Discard, zr, start); err != nil && err != io.EOF {
 				zr.Close()
@@ -427,7 +429,7 @@ func (in *Input) stream(ctx context.Context, t *tracked) (*connector.Stream, err
 		if in.cfg.Follow {
 			r = &followReader{in: in, t: t, ctx: ctx, budget: streamBudget}
 		} else {
-			r = &positionReader{r: countingReader{t.f, &in.read}, t: t}
+			r = &positionReader{r: iox.CountingReader{R: t.f, N: &in.read}, t: t}
 		}
 		done = func() error { return in.finishRead(t) }
 	}
@@ -468,6 +470,13 @@ func (in *Input) finish(t *tracked) {
 	}
 	delete(in.byID, t.id) // the inode may be reused
 	in.log.Info("finished a rotated or deleted file", "file", t.path)
+}
+
+// event counts a named event in the run's stats.
+func (in *Input) event(name string) {
+	if in.env.Stats != nil {
+		in.env.Stats.Event(name)
+	}
 }
 
 // streamBudget is how much of one followed file is read before the other
@@ -517,7 +526,7 @@ func (in *Input) checkpointer() {
 			}
 		}
 		if err := in.save(context.Background()); err != nil {
-			in.env.Stats.Event("checkpoint_failed")
+			in.event("checkpoint_failed")
 			in.log.Error("writing the checkpoint failed; records delivered since the last one may be read again after a restart", "checkpoint", in.ckptPath, "err", err)
 		}
 	}
@@ -564,9 +573,7 @@ func (in *Input) save(ctx context.Context) error {
 		return err
 	}
 	in.lastSave = time.Now()
-	if in.env.Stats != nil {
-		in.env.Stats.Event("checkpoint_written")
-	}
+	in.event("checkpoint_written")
 	return nil
 }
 
@@ -609,17 +616,6 @@ func fingerprint(f *os.File, n int64) (string, int64) {
 	m, _ := f.ReadAt(buf, 0)
 	sum := sha256.Sum256(buf[:m])
 	return hex.EncodeToString(sum[:]), int64(m)
-}
-
-type countingReader struct {
-	r io.Reader
-	n *atomic.Int64
-}
-
-func (c countingReader) Read(b []byte) (int, error) {
-	n, err := c.r.Read(b)
-	c.n.Add(int64(n))
-	return n, err
 }
 
 // positionReader keeps t.readPos as the engine reads.

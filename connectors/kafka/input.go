@@ -122,7 +122,7 @@ func connect(ctx context.Context, brokers []string, opts []kgo.Opt, timeout time
 		if err == nil {
 			return cl, nil
 		}
-		if ctx.Err() != nil || time.Now().After(deadline) {
+		if ctx.Err() != nil || time.Now().After(deadline) || isFatal(err) {
 			cl.Close()
 			return nil, fmt.Errorf("connect %s: %w", strings.Join(brokers, ","), err)
 		}

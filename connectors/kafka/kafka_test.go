@@ -345,3 +345,29 @@ func TestErrors(t *testing.T) {
 		}
 	}
 }
+
+// Wrong SASL credentials fail the connection (after connect_timeout: kfake
+// closes the connection instead of answering SaslAuthenticate with an
+// error, so the client cannot tell it from a network failure; with a real
+// broker's error code the connection fails at once); the right ones
+// connect.
+func TestSASL(t *testing.T) {
+	c := cluster(t, kfake.EnableSASL(), kfake.Superuser("PLAIN", "admin", "right"))
+	for _, pw := range []string{"right", "wrong"} {
+		cfg := outputCfg(c, "out")
+		cfg.SASL = &SASL{Mechanism: "PLAIN", User: "admin", Password: pw}
+		cfg.ConnectTimeout = time.Second
+		o, _, err := NewOutput(cfg, testEnv())
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = o.Connect(testCtx(t))
+		o.Close(context.Background())
+		if pw == "right" && err != nil {
+			t.Errorf("right password: %v", err)
+		}
+		if pw == "wrong" && err == nil {
+			t.Error("wrong password connected")
+		}
+	}
+}

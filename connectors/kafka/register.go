@@ -2,8 +2,8 @@ package kafka
 
 import (
 	"github.com/pipe-dev/pipe/connector"
+	"github.com/pipe-dev/pipe/connectors/internal/ctor"
 	"github.com/pipe-dev/pipe/engine"
-	"github.com/pipe-dev/pipe/stage"
 )
 
 func init() {
@@ -20,17 +20,7 @@ func InputType() connector.InputType {
 		Config:  InputConfig{},
 		Examples: []connector.Example{{Title: "a consumer group shared by replicas",
 			YAML: "input:\n  type: kafka\n  codec: ndjson\n  brokers: [127.0.0.1:9092]\n  topics: [events]\n  group: pipe-events"}},
-		New: func(cfg stage.Config, env connector.Env) (connector.Input, error) {
-			var c InputConfig
-			if err := cfg.Decode(&c); err != nil {
-				return nil, err
-			}
-			in, key, err := NewInput(c, env)
-			if err != nil {
-				return nil, cfg.Errorf(key, "%v", err)
-			}
-			return in, nil
-		},
+		New: ctor.Input(NewInput),
 	}
 }
 
@@ -43,17 +33,7 @@ func OutputType() connector.OutputType {
 		Config:  OutputConfig{},
 		Examples: []connector.Example{{Title: "keyed by a field",
 			YAML: "output:\n  type: kafka\n  codec: ndjson\n  brokers: [127.0.0.1:9092]\n  topic: events-clean\n  key: '{{field.user_id}}'"}},
-		New: func(cfg stage.Config, env connector.Env) (connector.Output, error) {
-			var c OutputConfig
-			if err := cfg.Decode(&c); err != nil {
-				return nil, err
-			}
-			out, key, err := NewOutput(c, env)
-			if err != nil {
-				return nil, cfg.Errorf(key, "%v", err)
-			}
-			return out, nil
-		},
+		New: ctor.Output(NewOutput),
 	}
 }
 

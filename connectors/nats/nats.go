@@ -16,6 +16,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/pipe-dev/pipe/connector"
+	"github.com/pipe-dev/pipe/connectors/internal/ctor"
 	"github.com/pipe-dev/pipe/connectors/internal/natsconn"
 	"github.com/pipe-dev/pipe/connectors/internal/tmpl"
 	"github.com/pipe-dev/pipe/engine"
@@ -76,17 +77,7 @@ func InputType() connector.InputType {
 		Config:  InputConfig{},
 		Examples: []connector.Example{{Title: "share a subject among replicas",
 			YAML: "input:\n  type: nats\n  codec: ndjson\n  urls: [nats://127.0.0.1:4222]\n  subjects: [logs.>]\n  queue: pipe"}},
-		New: func(cfg stage.Config, env connector.Env) (connector.Input, error) {
-			var c InputConfig
-			if err := cfg.Decode(&c); err != nil {
-				return nil, err
-			}
-			in, key, err := NewInput(c, env)
-			if err != nil {
-				return nil, cfg.Errorf(key, "%v", err)
-			}
-			return in, nil
-		},
+		New: ctor.Input(NewInput),
 	}
 }
 
@@ -99,17 +90,7 @@ func OutputType() connector.OutputType {
 		Config:  OutputConfig{},
 		Examples: []connector.Example{{Title: "publish alerts by region",
 			YAML: "output:\n  type: nats\n  urls: [nats://127.0.0.1:4222]\n  subject: alerts.{{meta.region}}"}},
-		New: func(cfg stage.Config, env connector.Env) (connector.Output, error) {
-			var c OutputConfig
-			if err := cfg.Decode(&c); err != nil {
-				return nil, err
-			}
-			out, key, err := NewOutput(c, env)
-			if err != nil {
-				return nil, cfg.Errorf(key, "%v", err)
-			}
-			return out, nil
-		},
+		New: ctor.Output(NewOutput),
 	}
 }
 

@@ -27,8 +27,8 @@ package natsjetstream
 
 import (
 	"github.com/pipe-dev/pipe/connector"
+	"github.com/pipe-dev/pipe/connectors/internal/ctor"
 	"github.com/pipe-dev/pipe/engine"
-	"github.com/pipe-dev/pipe/stage"
 )
 
 func init() {
@@ -45,17 +45,7 @@ func InputType() connector.InputType {
 		Config:  InputConfig{},
 		Examples: []connector.Example{{Title: "a work queue shared by replicas",
 			YAML: "input:\n  type: nats_jetstream\n  codec: ndjson\n  urls: [nats://127.0.0.1:4222]\n  stream: EVENTS\n  durable: pipe-events\n  create_stream: {subjects: [events.>]}\n  max_ack_pending: 4096"}},
-		New: func(cfg stage.Config, env connector.Env) (connector.Input, error) {
-			var c InputConfig
-			if err := cfg.Decode(&c); err != nil {
-				return nil, err
-			}
-			in, key, err := NewInput(c, env)
-			if err != nil {
-				return nil, cfg.Errorf(key, "%v", err)
-			}
-			return in, nil
-		},
+		New: ctor.Input(NewInput),
 	}
 }
 
@@ -68,17 +58,7 @@ func OutputType() connector.OutputType {
 		Config:  OutputConfig{},
 		Examples: []connector.Example{{Title: "publish by region, deduplicated",
 			YAML: "output:\n  type: nats_jetstream\n  codec: ndjson\n  urls: [nats://127.0.0.1:4222]\n  subject: out.{{meta.region}}\n  stream: OUT\n  create_stream: {subjects: [out.>], duplicate_window: 5m}"}},
-		New: func(cfg stage.Config, env connector.Env) (connector.Output, error) {
-			var c OutputConfig
-			if err := cfg.Decode(&c); err != nil {
-				return nil, err
-			}
-			out, key, err := NewOutput(c, env)
-			if err != nil {
-				return nil, cfg.Errorf(key, "%v", err)
-			}
-			return out, nil
-		},
+		New: ctor.Output(NewOutput),
 	}
 }
 

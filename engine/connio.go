@@ -382,6 +382,12 @@ type batchSource struct {
 func (s *batchSource) interruptible() bool { return true }
 
 func (s *batchSource) run(ctx context.Context, r *run, rs *runState, out chan<- *batch) error {
+	// A read blocks until the source has something (a broker with no
+	// messages): end it also when the run fails, not only when the caller
+	// stops reading.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(rs.ctx, cancel)()
 	in := &inputRun{ctx: ctx, rs: rs, c: r.in, out: out, settings: &r.input, acks: s.acks}
 	in.apply(r.input.Load())
 	in.b = getBatch()

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -16,6 +17,9 @@ import (
 	"github.com/pipe-dev/pipe/internal/natstest"
 	"github.com/pipe-dev/pipe/internal/replica"
 )
+
+// runLimit bounds one pipe run of these tests.
+var runLimit = 2 * time.Minute
 
 // runPipe runs `pipe run` on a pipeline file written from yaml until it
 // exits by itself, or is stopped with SIGTERM once stopWhen holds (polled).
@@ -31,9 +35,13 @@ func runPipe(t *testing.T, yaml string, stopWhen func() bool, env ...string) (in
 	if err := os.WriteFile(pf, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), runLimit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "run", pf)
+	// At the limit: SIGQUIT, so that the Go runtime prints every
+	// goroutine's stack into stderr for the failure message.
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGQUIT) }
+	cmd.WaitDelay = 10 * time.Second
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	var stderr bytes.Buffer
@@ -60,7 +68,7 @@ func runPipe(t *testing.T, yaml string, stopWhen func() bool, env ...string) (in
 	}
 	<-done
 	if ctx.Err() != nil {
-		t.Fatalf("pipe run did not end within 2 minutes\n%s", stderr.String())
+		t.Fatalf("pipe run did not end within %v\n%s", runLimit, stderr.String())
 	}
 	return cmd.ProcessState.ExitCode(), stderr.String()
 }

@@ -360,9 +360,11 @@ type InputType struct {
 	// Config is the zero value of the struct New decodes the input's own
 	// fields into (the fields the engine takes for every input, type:,
 	// codec:, max_record_bytes:, on_error:, validate_utf8:, reject_nul:,
-	// are not among them). Its yaml/doc/default/enum/required/example tags
-	// make the input's component spec (see package component). nil: the
-	// input takes no fields of its own.
+	// are not among them; path: is, and the engine hands it over also when
+	// it was set on the command line with --input). Its
+	// yaml/doc/default/enum/required/example tags make the input's
+	// component spec (see package component). nil: the input takes no
+	// fields of its own.
 	Config   any
 	Examples []Example
 	// New decodes cfg (cfg.Decode(&c): strict, positions in errors) and
@@ -378,7 +380,8 @@ type OutputType struct {
 	Summary string
 	Doc     string
 	// Config: as for InputType; the engine's own output fields (type:,
-	// codec:, retry:, on_error:) are not among them.
+	// codec:, retry:, on_error:) are not among them (path: is, as
+	// --output sets it).
 	Config   any
 	Examples []Example
 	// New: as for InputType. The result must implement BatchWriter or

@@ -157,11 +157,17 @@ func (r *run) connectOutput(ctx context.Context, out connector.Output) (sink, fu
 	closeOut := func() error {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
+		// A run that failed before it read a record leaves the output's
+		// destination as it was, when the output can.
+		if a, ok := out.(connector.Aborter); ok && r.in.in.Load() == 0 && r.failedEarly.Load() {
+			return a.Abort(cctx)
+		}
 		return out.Close(cctx)
 	}
 	pol := p.retryPolicy()
 	connect := func(ctx context.Context) error { return out.Connect(ctx) }
 	if err := r.retry(ctx, pol, "connect", connect); err != nil {
+		r.failedEarly.Store(true)
 		closeOut()
 		var ce *ConfigError
 		if errors.As(err, &ce) {
@@ -174,6 +180,13 @@ func (r *run) connectOutput(ctx context.Context, out connector.Output) (sink, fu
 	case connector.StreamWriter:
 		s := newWriterSink(countingWriter{out.Writer(), &r.outputWritten}, p.plan.Output)
 		s.syncFn = out.Sync
+		if d, ok := out.(connector.DeliversOnClose); ok && d.DeliversOnClose() {
+			s.onClose = true
+			if r.acks.Load() != nil {
+				p.opts.log.Warn("the output is written under a temporary name and delivered when the run ends: input records are acknowledged (checkpointed) only then; set append: true on the output to deliver as records come",
+					"output", p.outType.Name)
+			}
+		}
 		r.sink.Store(&sinkRef{s})
 		return s, closeOut, nil
 	case connector.BatchWriter:
@@ -206,9 +219,11 @@ type retryPolicy struct {
 	initial, max time.Duration
 }
 
-func (p *Pipeline) retryPolicy() retryPolicy {
+func (p *Pipeline) retryPolicy() retryPolicy { return retryPolicyOf(p.spec.Output.Retry) }
+
+func retryPolicyOf(r *RetrySpec) retryPolicy {
 	pol := retryPolicy{attempts: 5, initial: 100 * time.Millisecond, max: 10 * time.Second}
-	if r := p.spec.Output.Retry; r != nil {
+	if r != nil {
 		if r.MaxAttempts > 0 {
 			pol.attempts = r.MaxAttempts
 		}
@@ -551,7 +566,12 @@ func (p *Pipeline) Delivery() DeliveryStats {
 func (r *run) executeIO(ctx context.Context, src source, snk sink, closeIn, closeOut func() error, reloads <-chan Reload) (err error) {
 	r.stopCtx = ctx
 	err = r.execute(ctx, src, snk, reloads)
-	if cerr := closeOut(); cerr != nil && err == nil {
+	r.failedEarly.Store(err != nil)
+	cerr := closeOut()
+	if ws, ok := snk.(*writerSink); ok {
+		ws.settleHeld(cerr)
+	}
+	if cerr != nil && err == nil {
 		err = &StageError{Stage: "output", Op: "close", Err: cerr}
 	}
 	if a := r.acks.Load(); a != nil {

@@ -41,6 +41,7 @@ type run struct {
 	connStats             connStats
 	stopCtx               context.Context // the caller's: done when the run is asked to stop
 	deadLetter            atomic.Pointer[deadLetter]
+	failedEarly           atomic.Bool // the run failed (the output aborts if no record was read)
 
 	mu       sync.Mutex
 	versions []*runVersion // in the order they became active: the last is current

@@ -1,0 +1,114 @@
+package httpout
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/pipe-dev/pipe/engine"
+)
+
+// Config is the output's section of a pipeline file (output: {type: http,
+// ...}). Its tags are the component's spec.
+type Config struct {
+	URL         string            `yaml:"url" required:"true" example:"https://logs.example.com/ingest" doc:"Where the batches are sent (http or https)."`
+	Method      string            `yaml:"method" default:"POST" enum:"POST,PUT" doc:"The request method."`
+	Headers     map[string]string `yaml:"headers" example:"{X-Source: pipe}" doc:"Headers sent with every request (Content-Type defaults to the codec's)."`
+	Compression string            `yaml:"compression" default:"none" enum:"none,gzip" doc:"gzip compresses each body (Content-Encoding: gzip)."`
+	TokenEnv    string            `yaml:"bearer_token_env" example:"PIPE_SINK_TOKEN" doc:"Environment variable holding a bearer token sent as Authorization: Bearer TOKEN."`
+	TokenFile   string            `yaml:"bearer_token_file" example:"secrets/sink-token" doc:"File holding the bearer token (surrounding white space ignored), instead of bearer_token_env."`
+	Timeout     time.Duration     `yaml:"timeout" default:"30s" doc:"Limit of one request, answer included; a request that takes longer is retried."`
+	Batch       BatchConfig       `yaml:"batch" doc:"How records are grouped into requests."`
+}
+
+// BatchConfig bounds the requests.
+type BatchConfig struct {
+	MaxRecords int             `yaml:"max_records" default:"1000" doc:"Most records in one request."`
+	MaxBytes   engine.ByteSize `yaml:"max_bytes" default:"1MiB" doc:"Most bytes (before compression) in one request; a larger single record is sent alone."`
+	Linger     time.Duration   `yaml:"linger" default:"100ms" doc:"How long the first record of a request may wait for more records before the request is sent."`
+}
+
+// FieldError is a configuration error about one field.
+type FieldError struct {
+	Field string
+	Err   error
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Err.Error() }
+func (e *FieldError) Unwrap() error { return e.Err }
+
+func (c Config) withDefaults() Config {
+	if c.Method == "" {
+		c.Method = "POST"
+	}
+	if c.Compression == "" {
+		c.Compression = "none"
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = 30 * time.Second
+	}
+	if c.Batch.MaxRecords <= 0 {
+		c.Batch.MaxRecords = 1000
+	}
+	if c.Batch.MaxBytes <= 0 {
+		c.Batch.MaxBytes = 1 << 20
+	}
+	if c.Batch.Linger < 0 {
+		c.Batch.Linger = 0
+	}
+	return c
+}
+
+// Validate checks the configuration without I/O.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	u, err := url.Parse(c.URL)
+	switch {
+	case c.URL == "":
+		return &FieldError{"url", errors.New("is required")}
+	case err != nil:
+		return &FieldError{"url", err}
+	case u.Scheme != "http" && u.Scheme != "https":
+		return &FieldError{"url", fmt.Errorf("%q: scheme must be http or https", c.URL)}
+	case u.Host == "":
+		return &FieldError{"url", fmt.Errorf("%q has no host", c.URL)}
+	case c.Method != "POST" && c.Method != "PUT":
+		return &FieldError{"method", fmt.Errorf("%q: use POST or PUT", c.Method)}
+	case c.Compression != "none" && c.Compression != "gzip":
+		return &FieldError{"compression", fmt.Errorf("%q: use none or gzip", c.Compression)}
+	case c.TokenEnv != "" && c.TokenFile != "":
+		return &FieldError{"bearer_token_file", errors.New("set bearer_token_env or bearer_token_file, not both")}
+	}
+	for k := range c.Headers {
+		if strings.EqualFold(k, "Content-Encoding") || strings.EqualFold(k, "Content-Length") {
+			return &FieldError{"headers", fmt.Errorf("%s is set by the output", k)}
+		}
+	}
+	return nil
+}
+
+// token reads the bearer token ("" when none is configured).
+func (c Config) token() (string, error) {
+	switch {
+	case c.TokenEnv != "":
+		t, ok := os.LookupEnv(c.TokenEnv)
+		if !ok || strings.TrimSpace(t) == "" {
+			return "", &FieldError{"bearer_token_env", fmt.Errorf("environment variable %s is not set or empty", c.TokenEnv)}
+		}
+		return strings.TrimSpace(t), nil
+	case c.TokenFile != "":
+		b, err := os.ReadFile(c.TokenFile)
+		if err != nil {
+			return "", &FieldError{"bearer_token_file", fmt.Errorf("read token: %w", err)}
+		}
+		t := strings.TrimSpace(string(b))
+		if t == "" {
+			return "", &FieldError{"bearer_token_file", fmt.Errorf("token file %s is empty", c.TokenFile)}
+		}
+		return t, nil
+	}
+	return "", nil
+}

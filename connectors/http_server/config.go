@@ -1,0 +1,136 @@
+package httpserver
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/pipe-dev/pipe/engine"
+)
+
+// Config is the input's section of a pipeline file (input: {type:
+// http_server, ...}). Its tags are the component's spec.
+type Config struct {
+	Address string `yaml:"address" default:"127.0.0.1:8080" example:"0.0.0.0:8080" doc:"host:port to listen on (port 0 picks a free port)."`
+	Path    string `yaml:"path" default:"/" example:"/ingest" doc:"The URL path that takes POST requests; other paths answer 404."`
+	// Codec splits a body into records: lines or ndjson.
+	Codec          string          `yaml:"codec" enum:"lines,ndjson" doc:"How a body becomes records: lines (one record per line) or ndjson (one JSON value per line, blank lines skipped); default: the input's codec, else lines."`
+	MaxBodyBytes   engine.ByteSize `yaml:"max_body_bytes" default:"10MiB" doc:"Largest body, also after gzip decompression; larger bodies answer 413."`
+	MaxRecordBytes engine.ByteSize `yaml:"max_record_bytes" doc:"Largest record; a body with a larger one answers 400 (default: the input's max_record_bytes, else 1MiB)."`
+	Queue          int             `yaml:"queue" default:"64" doc:"Requests accepted but not yet taken by the pipeline; when it is full, requests answer 429 with Retry-After."`
+	RetryAfter     time.Duration   `yaml:"retry_after" default:"1s" doc:"The Retry-After of a 429 or 503 answer (rounded up to whole seconds)."`
+	Timeout        time.Duration   `yaml:"timeout" default:"30s" doc:"How long a request waits for its records to be acknowledged; then it answers 504 (the records may still be delivered)."`
+	TokenEnv       string          `yaml:"bearer_token_env" example:"PIPE_HTTP_TOKEN" doc:"Environment variable holding the bearer token requests must send (Authorization: Bearer TOKEN); others answer 401."`
+	TokenFile      string          `yaml:"bearer_token_file" example:"secrets/http-token" doc:"File holding the bearer token (surrounding white space ignored), instead of bearer_token_env."`
+	TLSCert        string          `yaml:"tls_cert_file" example:"tls/server.crt" doc:"PEM certificate file: serve HTTPS (needs tls_key_file)."`
+	TLSKey         string          `yaml:"tls_key_file" example:"tls/server.key" doc:"PEM private key file of tls_cert_file."`
+}
+
+// Field names, for errors.
+const (
+	fieldAddress   = "address"
+	fieldCodec     = "codec"
+	fieldQueue     = "queue"
+	fieldTokenEnv  = "bearer_token_env"
+	fieldTokenFile = "bearer_token_file"
+	fieldTLSCert   = "tls_cert_file"
+	fieldTLSKey    = "tls_key_file"
+	fieldPath      = "path"
+)
+
+// FieldError is a configuration error about one field.
+type FieldError struct {
+	Field string
+	Err   error
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Err.Error() }
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// withDefaults fills what a Config built in Go code left zero.
+func (c Config) withDefaults() Config {
+	if c.Address == "" {
+		c.Address = "127.0.0.1:8080"
+	}
+	if c.Path == "" {
+		c.Path = "/"
+	}
+	if c.Codec == "" {
+		c.Codec = "lines"
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = 10 << 20
+	}
+	if c.MaxRecordBytes <= 0 {
+		c.MaxRecordBytes = engine.DefaultMaxRecordBytes
+	}
+	if c.Queue == 0 {
+		c.Queue = 64
+	}
+	if c.RetryAfter <= 0 {
+		c.RetryAfter = time.Second
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = 30 * time.Second
+	}
+	return c
+}
+
+// Validate checks the configuration without I/O.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	switch {
+	case c.Codec != "lines" && c.Codec != "ndjson":
+		return &FieldError{fieldCodec, fmt.Errorf("codec %q: the http_server input takes lines or ndjson", c.Codec)}
+	case c.Queue < 0:
+		return &FieldError{fieldQueue, errors.New("must not be negative")}
+	case !strings.HasPrefix(c.Path, "/"):
+		return &FieldError{fieldPath, fmt.Errorf("path %q must start with /", c.Path)}
+	case c.TokenEnv != "" && c.TokenFile != "":
+		return &FieldError{fieldTokenFile, errors.New("set bearer_token_env or bearer_token_file, not both")}
+	case (c.TLSCert == "") != (c.TLSKey == ""):
+		if c.TLSCert == "" {
+			return &FieldError{fieldTLSCert, errors.New("tls_key_file needs tls_cert_file")}
+		}
+		return &FieldError{fieldTLSKey, errors.New("tls_cert_file needs tls_key_file")}
+	}
+	return nil
+}
+
+// token reads the bearer token ("" when none is configured).
+func (c Config) token() (string, error) {
+	switch {
+	case c.TokenEnv != "":
+		t, ok := os.LookupEnv(c.TokenEnv)
+		if !ok || strings.TrimSpace(t) == "" {
+			return "", &FieldError{fieldTokenEnv, fmt.Errorf("environment variable %s is not set or empty", c.TokenEnv)}
+		}
+		return strings.TrimSpace(t), nil
+	case c.TokenFile != "":
+		b, err := os.ReadFile(c.TokenFile)
+		if err != nil {
+			return "", &FieldError{fieldTokenFile, fmt.Errorf("read token: %w", err)}
+		}
+		t := strings.TrimSpace(string(b))
+		if t == "" {
+			return "", &FieldError{fieldTokenFile, fmt.Errorf("token file %s is empty", c.TokenFile)}
+		}
+		return t, nil
+	}
+	return "", nil
+}
+
+// tlsConfig loads the certificate (nil when TLS is not configured).
+func (c Config) tlsConfig() (*tls.Config, error) {
+	if c.TLSCert == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
+	if err != nil {
+		return nil, &FieldError{fieldTLSCert, fmt.Errorf("load certificate: %w", err)}
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}

@@ -28,7 +28,6 @@ type Config struct {
 type BatchConfig struct {
 	MaxRecords int             `yaml:"max_records" default:"1000" doc:"Most records in one request."`
 	MaxBytes   engine.ByteSize `yaml:"max_bytes" default:"1MiB" doc:"Most bytes (before compression) in one request; a larger single record is sent alone."`
-	Linger     time.Duration   `yaml:"linger" default:"100ms" doc:"How long the first record of a request may wait for more records before the request is sent."`
 }
 
 // FieldError is a configuration error about one field.
@@ -55,9 +54,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Batch.MaxBytes <= 0 {
 		c.Batch.MaxBytes = 1 << 20
-	}
-	if c.Batch.Linger < 0 {
-		c.Batch.Linger = 0
 	}
 	return c
 }

@@ -67,10 +67,17 @@ func bodyErr(err error, op string) error {
 
 // split frames body into records: under lines each line (newline
 // stripped; a last line without newline counts, empty lines are records);
-// under ndjson each non-blank line, which must be one JSON value. Records
+// under ndjson each non-blank line, which must be one JSON value; under
+// raw the whole (non-empty) body. Records
 // alias body. A record over maxRecord bytes or a line that is not JSON
 // refuses the whole body (400), so a client never has half a body taken.
 func split(body []byte, codec string, maxRecord int) ([][]byte, error) {
+	if codec == "raw" {
+		if len(body) == 0 {
+			return nil, nil
+		}
+		return [][]byte{body}, nil
+	}
 	n := bytes.Count(body, []byte{'\n'}) + 1
 	recs := make([][]byte, 0, n)
 	line := 0

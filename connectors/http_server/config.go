@@ -16,10 +16,15 @@ import (
 type Config struct {
 	Address string `yaml:"address" default:"127.0.0.1:8080" example:"0.0.0.0:8080" doc:"host:port to listen on (port 0 picks a free port)."`
 	Path    string `yaml:"path" default:"/" example:"/ingest" doc:"The URL path that takes POST requests; other paths answer 404."`
-	// Codec splits a body into records: lines or ndjson.
-	Codec          string          `yaml:"codec" enum:"lines,ndjson" doc:"How a body becomes records: lines (one record per line) or ndjson (one JSON value per line, blank lines skipped); default: the input's codec, else lines."`
+	// Codec splits a body into records: lines (one record per line),
+	// ndjson (one JSON value per line, blank lines skipped) or raw (the
+	// body is one record). In a pipeline file it is the input's codec:.
+	Codec string `yaml:"-"`
+	// MaxRecordBytes bounds one record: a body with a larger one answers
+	// 400 (default: MaxBodyBytes). In a pipeline file the engine checks
+	// the input's max_record_bytes: instead.
+	MaxRecordBytes engine.ByteSize `yaml:"-"`
 	MaxBodyBytes   engine.ByteSize `yaml:"max_body_bytes" default:"10MiB" doc:"Largest body, also after gzip decompression; larger bodies answer 413."`
-	MaxRecordBytes engine.ByteSize `yaml:"max_record_bytes" doc:"Largest record; a body with a larger one answers 400 (default: the input's max_record_bytes, else 1MiB)."`
 	Queue          int             `yaml:"queue" default:"64" doc:"Requests accepted but not yet taken by the pipeline; when it is full, requests answer 429 with Retry-After."`
 	RetryAfter     time.Duration   `yaml:"retry_after" default:"1s" doc:"The Retry-After of a 429 or 503 answer (rounded up to whole seconds)."`
 	Timeout        time.Duration   `yaml:"timeout" default:"30s" doc:"How long a request waits for its records to be acknowledged; then it answers 504 (the records may still be delivered)."`
@@ -65,7 +70,7 @@ func (c Config) withDefaults() Config {
 		c.MaxBodyBytes = 10 << 20
 	}
 	if c.MaxRecordBytes <= 0 {
-		c.MaxRecordBytes = engine.DefaultMaxRecordBytes
+		c.MaxRecordBytes = c.MaxBodyBytes
 	}
 	if c.Queue == 0 {
 		c.Queue = 64
@@ -83,8 +88,8 @@ func (c Config) withDefaults() Config {
 func (c Config) Validate() error {
 	c = c.withDefaults()
 	switch {
-	case c.Codec != "lines" && c.Codec != "ndjson":
-		return &FieldError{fieldCodec, fmt.Errorf("codec %q: the http_server input takes lines or ndjson", c.Codec)}
+	case c.Codec != "lines" && c.Codec != "ndjson" && c.Codec != "raw":
+		return &FieldError{fieldCodec, fmt.Errorf("codec %q: the http_server input takes lines, ndjson or raw", c.Codec)}
 	case c.Queue < 0:
 		return &FieldError{fieldQueue, errors.New("must not be negative")}
 	case !strings.HasPrefix(c.Path, "/"):

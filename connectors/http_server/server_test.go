@@ -368,7 +368,7 @@ func TestConfigErrors(t *testing.T) {
 		cfg   Config
 		field string
 	}{
-		{"raw codec", Config{Codec: "raw"}, fieldCodec},
+		{"csv codec", Config{Codec: "csv"}, fieldCodec},
 		{"both tokens", Config{TokenEnv: "A", TokenFile: "b"}, fieldTokenFile},
 		{"cert without key", Config{TLSCert: "c"}, fieldTLSKey},
 		{"key without cert", Config{TLSKey: "k"}, fieldTLSCert},

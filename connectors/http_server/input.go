@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 
 	"github.com/pipe-dev/pipe/connector"
 	"github.com/pipe-dev/pipe/engine"
@@ -55,6 +56,9 @@ func newInput(cfg stage.Config, env connector.Env) (connector.Input, error) {
 	if err != nil {
 		return nil, configErr(cfg, err)
 	}
+	if env.Stats != nil {
+		srv.OnAnswer = func(status int) { env.Stats.Event("status_" + strconv.Itoa(status)) }
+	}
 	return &input{srv: srv, env: env}, nil
 }
 
@@ -96,9 +100,6 @@ func (in *input) ReadBatch(ctx context.Context) (connector.Batch, connector.AckF
 	for i, data := range req.Records {
 		recs[i].Data = data
 		ptrs[i] = &recs[i]
-	}
-	if in.env.Stats != nil {
-		in.env.Stats.Event("requests")
 	}
 	ack := func(_ context.Context, err error) error {
 		if err != nil && (errors.Is(err, connector.ErrNotDelivered) || errors.Is(err, context.Canceled)) {

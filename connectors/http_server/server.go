@@ -85,6 +85,10 @@ type Server struct {
 
 	// Counts of answers, by outcome (for tests and metrics).
 	Accepted, TooMany, Refused atomic.Int64
+
+	// OnAnswer, if set before Open, is called with the status of every
+	// answer (the input counts them as events "status_CODE").
+	OnAnswer func(status int)
 }
 
 // New checks cfg and returns a server that is not listening yet.
@@ -228,6 +232,9 @@ type answer struct {
 }
 
 func (s *Server) reply(w http.ResponseWriter, status int, a answer) {
+	if s.OnAnswer != nil {
+		s.OnAnswer(status)
+	}
 	w.Header().Set("Content-Type", "application/json")
 	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", strconv.Itoa(int((s.cfg.RetryAfter+time.Second-1)/time.Second)))

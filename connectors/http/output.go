@@ -53,8 +53,9 @@ type Client struct {
 	ctype  string
 
 	healthy atomic.Pointer[error] // the last request's error; nil: healthy
-	zpool   sync.Pool
-	bufs    sync.Pool
+	zpool   sync.Pool                // *bytes.Buffer for compressed bodies
+	zws     sync.Pool                // *gzip.Writer
+	bufs    sync.Pool                // *bytes.Buffer for bodies
 
 	// Requests and Failed count the requests sent and those that failed.
 	Requests, Failed atomic.Int64
@@ -171,9 +172,15 @@ func (c *Client) send(ctx context.Context, body []byte, n int) error {
 		}
 		defer c.zpool.Put(zbuf)
 		zbuf.Reset()
-		zw, _ := gzip.NewWriterLevel(zbuf, gzip.BestSpeed)
-		zw.Write(body)
+		zw, _ := c.zws.Get().(*gzip.Writer)
+		if zw == nil {
+			zw, _ = gzip.NewWriterLevel(zbuf, gzip.BestSpeed)
+		} else {
+			zw.Reset(zbuf)
+		}
+		zw.Write(body) // writes to a bytes.Buffer do not fail
 		zw.Close()
+		c.zws.Put(zw)
 		body = zbuf.Bytes()
 	}
 	req, err := http.NewRequestWithContext(ctx, c.cfg.Method, c.cfg.URL, bytes.NewReader(body))

@@ -53,9 +53,9 @@ type Client struct {
 	ctype  string
 
 	healthy atomic.Pointer[error] // the last request's error; nil: healthy
-	zpool   sync.Pool                // *bytes.Buffer for compressed bodies
-	zws     sync.Pool                // *gzip.Writer
-	bufs    sync.Pool                // *bytes.Buffer for bodies
+	zpool   sync.Pool             // *bytes.Buffer for compressed bodies
+	zws     sync.Pool             // *gzip.Writer
+	bufs    sync.Pool             // *bytes.Buffer for bodies
 
 	// Requests and Failed count the requests sent and those that failed.
 	Requests, Failed atomic.Int64

@@ -4,10 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
+	"github.com/pipe-dev/pipe/connectors/internal/httpconf"
 	"github.com/pipe-dev/pipe/engine"
 )
 
@@ -31,13 +31,9 @@ type BatchConfig struct {
 }
 
 // FieldError is a configuration error about one field.
-type FieldError struct {
-	Field string
-	Err   error
-}
+type FieldError = httpconf.FieldError
 
-func (e *FieldError) Error() string { return e.Field + ": " + e.Err.Error() }
-func (e *FieldError) Unwrap() error { return e.Err }
+func fieldErr(field string, err error) error { return &FieldError{Field: field, Err: err} }
 
 func (c Config) withDefaults() Config {
 	if c.Method == "" {
@@ -61,26 +57,27 @@ func (c Config) withDefaults() Config {
 // Validate checks the configuration without I/O.
 func (c Config) Validate() error {
 	c = c.withDefaults()
+	if err := httpconf.CheckToken(c.TokenEnv, c.TokenFile); err != nil {
+		return err
+	}
 	u, err := url.Parse(c.URL)
 	switch {
 	case c.URL == "":
-		return &FieldError{"url", errors.New("is required")}
+		return fieldErr("url", errors.New("is required"))
 	case err != nil:
-		return &FieldError{"url", err}
+		return fieldErr("url", err)
 	case u.Scheme != "http" && u.Scheme != "https":
-		return &FieldError{"url", fmt.Errorf("%q: scheme must be http or https", c.URL)}
+		return fieldErr("url", fmt.Errorf("%q: scheme must be http or https", c.URL))
 	case u.Host == "":
-		return &FieldError{"url", fmt.Errorf("%q has no host", c.URL)}
+		return fieldErr("url", fmt.Errorf("%q has no host", c.URL))
 	case c.Method != "POST" && c.Method != "PUT":
-		return &FieldError{"method", fmt.Errorf("%q: use POST or PUT", c.Method)}
+		return fieldErr("method", fmt.Errorf("%q: use POST or PUT", c.Method))
 	case c.Compression != "none" && c.Compression != "gzip":
-		return &FieldError{"compression", fmt.Errorf("%q: use none or gzip", c.Compression)}
-	case c.TokenEnv != "" && c.TokenFile != "":
-		return &FieldError{"bearer_token_file", errors.New("set bearer_token_env or bearer_token_file, not both")}
+		return fieldErr("compression", fmt.Errorf("%q: use none or gzip", c.Compression))
 	}
 	for k := range c.Headers {
 		if strings.EqualFold(k, "Content-Encoding") || strings.EqualFold(k, "Content-Length") {
-			return &FieldError{"headers", fmt.Errorf("%s is set by the output", k)}
+			return fieldErr("headers", fmt.Errorf("%s is set by the output", k))
 		}
 	}
 	return nil
@@ -88,23 +85,5 @@ func (c Config) Validate() error {
 
 // token reads the bearer token ("" when none is configured).
 func (c Config) token() (string, error) {
-	switch {
-	case c.TokenEnv != "":
-		t, ok := os.LookupEnv(c.TokenEnv)
-		if !ok || strings.TrimSpace(t) == "" {
-			return "", &FieldError{"bearer_token_env", fmt.Errorf("environment variable %s is not set or empty", c.TokenEnv)}
-		}
-		return strings.TrimSpace(t), nil
-	case c.TokenFile != "":
-		b, err := os.ReadFile(c.TokenFile)
-		if err != nil {
-			return "", &FieldError{"bearer_token_file", fmt.Errorf("read token: %w", err)}
-		}
-		t := strings.TrimSpace(string(b))
-		if t == "" {
-			return "", &FieldError{"bearer_token_file", fmt.Errorf("token file %s is empty", c.TokenFile)}
-		}
-		return t, nil
-	}
-	return "", nil
+	return httpconf.Token(c.TokenEnv, c.TokenFile)
 }

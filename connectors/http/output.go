@@ -70,7 +70,7 @@ func New(cfg Config, codec string) (*Client, error) {
 	switch codec {
 	case "", "lines", "ndjson", "raw":
 	default:
-		return nil, &FieldError{"codec", fmt.Errorf("%q: the http output writes lines, ndjson or raw", codec)}
+		return nil, fieldErr("codec", fmt.Errorf("%q: the http output writes lines, ndjson or raw", codec))
 	}
 	if codec == "" {
 		codec = "lines"

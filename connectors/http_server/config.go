@@ -4,10 +4,10 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
+	"github.com/pipe-dev/pipe/connectors/internal/httpconf"
 	"github.com/pipe-dev/pipe/engine"
 )
 
@@ -39,21 +39,17 @@ const (
 	fieldAddress   = "address"
 	fieldCodec     = "codec"
 	fieldQueue     = "queue"
-	fieldTokenEnv  = "bearer_token_env"
-	fieldTokenFile = "bearer_token_file"
+	fieldTokenEnv  = httpconf.TokenEnv
+	fieldTokenFile = httpconf.TokenFile
 	fieldTLSCert   = "tls_cert_file"
 	fieldTLSKey    = "tls_key_file"
 	fieldPath      = "path"
 )
 
 // FieldError is a configuration error about one field.
-type FieldError struct {
-	Field string
-	Err   error
-}
+type FieldError = httpconf.FieldError
 
-func (e *FieldError) Error() string { return e.Field + ": " + e.Err.Error() }
-func (e *FieldError) Unwrap() error { return e.Err }
+func fieldErr(field string, err error) error { return &FieldError{Field: field, Err: err} }
 
 // withDefaults fills what a Config built in Go code left zero.
 func (c Config) withDefaults() Config {
@@ -87,45 +83,28 @@ func (c Config) withDefaults() Config {
 // Validate checks the configuration without I/O.
 func (c Config) Validate() error {
 	c = c.withDefaults()
+	if err := httpconf.CheckToken(c.TokenEnv, c.TokenFile); err != nil {
+		return err
+	}
 	switch {
 	case c.Codec != "lines" && c.Codec != "ndjson" && c.Codec != "raw":
-		return &FieldError{fieldCodec, fmt.Errorf("codec %q: the http_server input takes lines, ndjson or raw", c.Codec)}
+		return fieldErr(fieldCodec, fmt.Errorf("codec %q: the http_server input takes lines, ndjson or raw", c.Codec))
 	case c.Queue < 0:
-		return &FieldError{fieldQueue, errors.New("must not be negative")}
+		return fieldErr(fieldQueue, errors.New("must not be negative"))
 	case !strings.HasPrefix(c.Path, "/"):
-		return &FieldError{fieldPath, fmt.Errorf("path %q must start with /", c.Path)}
-	case c.TokenEnv != "" && c.TokenFile != "":
-		return &FieldError{fieldTokenFile, errors.New("set bearer_token_env or bearer_token_file, not both")}
+		return fieldErr(fieldPath, fmt.Errorf("path %q must start with /", c.Path))
 	case (c.TLSCert == "") != (c.TLSKey == ""):
 		if c.TLSCert == "" {
-			return &FieldError{fieldTLSCert, errors.New("tls_key_file needs tls_cert_file")}
+			return fieldErr(fieldTLSCert, errors.New("tls_key_file needs tls_cert_file"))
 		}
-		return &FieldError{fieldTLSKey, errors.New("tls_cert_file needs tls_key_file")}
+		return fieldErr(fieldTLSKey, errors.New("tls_cert_file needs tls_key_file"))
 	}
 	return nil
 }
 
 // token reads the bearer token ("" when none is configured).
 func (c Config) token() (string, error) {
-	switch {
-	case c.TokenEnv != "":
-		t, ok := os.LookupEnv(c.TokenEnv)
-		if !ok || strings.TrimSpace(t) == "" {
-			return "", &FieldError{fieldTokenEnv, fmt.Errorf("environment variable %s is not set or empty", c.TokenEnv)}
-		}
-		return strings.TrimSpace(t), nil
-	case c.TokenFile != "":
-		b, err := os.ReadFile(c.TokenFile)
-		if err != nil {
-			return "", &FieldError{fieldTokenFile, fmt.Errorf("read token: %w", err)}
-		}
-		t := strings.TrimSpace(string(b))
-		if t == "" {
-			return "", &FieldError{fieldTokenFile, fmt.Errorf("token file %s is empty", c.TokenFile)}
-		}
-		return t, nil
-	}
-	return "", nil
+	return httpconf.Token(c.TokenEnv, c.TokenFile)
 }
 
 // tlsConfig loads the certificate (nil when TLS is not configured).
@@ -135,7 +114,7 @@ func (c Config) tlsConfig() (*tls.Config, error) {
 	}
 	cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
 	if err != nil {
-		return nil, &FieldError{fieldTLSCert, fmt.Errorf("load certificate: %w", err)}
+		return nil, fieldErr(fieldTLSCert, fmt.Errorf("load certificate: %w", err))
 	}
 	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }

@@ -114,7 +114,7 @@ func (s *Server) Open(ctx context.Context) error {
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", s.cfg.Address)
 	if err != nil {
-		return &FieldError{fieldAddress, fmt.Errorf("listen: %w", err)}
+		return fieldErr(fieldAddress, fmt.Errorf("listen: %w", err))
 	}
 	if tlsCfg != nil {
 		ln = tls.NewListener(ln, tlsCfg)

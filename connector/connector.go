@@ -182,6 +182,14 @@ type Interruptible interface {
 	Interruptible() bool
 }
 
+// Progresser is optionally implemented by inputs of a known size (files,
+// stdin redirected from a file): Progress returns the bytes read so far
+// (before decompression) and the total (0 when unknown). It is safe for
+// concurrent use; `pipe run --progress` shows it.
+type Progresser interface {
+	Progress() (read, total int64)
+}
+
 // Output is the part every output implements. It also implements exactly
 // one way of writing: BatchWriter (records) or StreamWriter (bytes the
 // engine's codec makes).
@@ -221,8 +229,11 @@ type BatchWriter interface {
 type StreamWriter interface {
 	Output
 	// Writer returns the destination, called once after Connect. The engine
-	// flushes its buffer before it acknowledges the batches written; a
-	// write error fails the run (a broken pipe ends it quietly).
+	// buffers what it writes and flushes its buffer before it acknowledges
+	// the batches written, so what a Write accepted must be delivered when
+	// Write returns: an output that compresses or buffers flushes within
+	// Write. A write error fails the run (a broken pipe, syscall.EPIPE,
+	// ends it quietly, as for grep).
 	Writer() io.Writer
 	// Sync makes what was written durable (fsync for a file; nil for a pipe
 	// or a terminal). The engine calls it before an input persists a

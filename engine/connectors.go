@@ -19,7 +19,7 @@ import (
 // inputCommon are the fields the engine takes for every input.
 type inputCommon struct {
 	Type  string `yaml:"type" doc:"The input type (pipe stages lists them; default stdin)."`
-	Codec string `yaml:"codec" enum:"lines,ndjson,raw" doc:"How bytes become records: lines (default), ndjson or raw."`
+	Codec string `yaml:"codec" doc:"How bytes become records: lines (default), ndjson or raw."`
 	// MaxRecordBytes bounds one record (default: defaults.max_record_bytes).
 	MaxRecordBytes ByteSize `yaml:"max_record_bytes" example:"4MiB" doc:"Larger records are record errors (default: defaults.max_record_bytes, else 1MiB)."`
 	OnError        string   `yaml:"on_error" enum:"fail,drop,dead_letter" doc:"What to do with records the codec rejects (default: defaults.on_error, else fail)."`
@@ -30,14 +30,14 @@ type inputCommon struct {
 // outputCommon are the fields the engine takes for every output.
 type outputCommon struct {
 	Type    string     `yaml:"type" doc:"The output type (pipe stages lists them; default stdout)."`
-	Codec   string     `yaml:"codec" enum:"lines,ndjson,raw" doc:"How records become bytes (default: the input's codec)."`
+	Codec   string     `yaml:"codec" doc:"How records become bytes (default: the input's codec)."`
 	Retry   *RetrySpec `yaml:"retry" doc:"How a failing write is retried (exponential backoff with jitter)."`
 	OnError string     `yaml:"on_error" enum:"fail,drop,dead_letter" doc:"What happens to a batch the output could not write after its last attempt: fail the run (default), drop it, or dead_letter its records."`
 }
 
 // RetrySpec is an output's retry: policy.
 type RetrySpec struct {
-	MaxAttempts int      `yaml:"max_attempts" default:"5" doc:"Attempts per batch, the first included (1: no retry)."`
+	MaxAttempts int           `yaml:"max_attempts" default:"5" doc:"Attempts per batch, the first included (1: no retry)."`
 	Initial     time.Duration `yaml:"initial" default:"100ms" doc:"Wait before the second attempt; it doubles (with jitter) up to max."`
 	Max         time.Duration `yaml:"max" default:"10s" doc:"Longest wait between two attempts."`
 	src         Config

@@ -243,6 +243,7 @@ func NewRegistry() *Registry {
 	for _, c := range builtinComponents() {
 		r.RegisterComponent(c)
 	}
+	builtinConnectors(r)
 	return r
 }
 

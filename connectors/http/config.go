@@ -26,7 +26,7 @@ type Config struct {
 
 // BatchConfig bounds the requests.
 type BatchConfig struct {
-	MaxRecords int             `yaml:"max_records" default:"1000" doc:"Most records in one request."`
+	MaxRecords int             `yaml:"max_records" default:"10000" doc:"Most records in one request."`
 	MaxBytes   engine.ByteSize `yaml:"max_bytes" default:"1MiB" doc:"Most bytes (before compression) in one request; a larger single record is sent alone."`
 }
 
@@ -46,7 +46,7 @@ func (c Config) withDefaults() Config {
 		c.Timeout = 30 * time.Second
 	}
 	if c.Batch.MaxRecords <= 0 {
-		c.Batch.MaxRecords = 1000
+		c.Batch.MaxRecords = 10000
 	}
 	if c.Batch.MaxBytes <= 0 {
 		c.Batch.MaxBytes = 1 << 20

@@ -18,7 +18,7 @@ var Type = connector.OutputType{
 		"joined by the output's codec (`ndjson`: Content-Type application/x-ndjson; `lines`: text/plain; `raw`: one " +
 		"request per record). A batch is delivered when every request was answered 2xx.\n\n" +
 		"Connection errors, timeouts, 408, 429 and 5xx are transient: the output's `retry:` policy sends the batch " +
-		"again with exponential backoff and jitter, waiting at least what a `Retry-After` header asks (up to 5 minutes). " +
+		"again with exponential backoff and jitter, waiting what a `Retry-After` header asks (up to `retry.max`). " +
 		"Other statuses (400, 401, 404, 413, ...) are permanent: the batch takes the output's `on_error` at once " +
 		"(fail, drop or dead_letter). A retried batch that was split into several requests is sent whole again, " +
 		"so the destination can see duplicates of the requests that had succeeded (at-least-once).\n\n" +

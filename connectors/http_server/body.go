@@ -2,7 +2,6 @@ package httpserver
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/klauspost/compress/gzip"
+	"github.com/tidwall/gjson"
 )
 
 // errTooLarge is a body over max_body_bytes (413).
@@ -98,7 +98,7 @@ func split(body []byte, codec string, maxRecord int) ([][]byte, error) {
 		if len(rec) > maxRecord {
 			return nil, &httpError{Status: http.StatusBadRequest, Record: line, Msg: fmt.Sprintf("line %d: record of %d bytes is over max_record_bytes (%d)", line, len(rec), maxRecord)}
 		}
-		if codec == "ndjson" && !json.Valid(rec) {
+		if codec == "ndjson" && !gjson.ValidBytes(rec) {
 			return nil, &httpError{Status: http.StatusBadRequest, Record: line, Msg: fmt.Sprintf("line %d: not one JSON value (codec is ndjson)", line)}
 		}
 		recs = append(recs, rec)

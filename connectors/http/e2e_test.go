@@ -245,6 +245,64 @@ output:
 	}
 }
 
+// TestFlakyReceiverDeadLetter: the same flaky receiver with few attempts
+// and on_error: dead_letter: every record is received or in the
+// dead-letter file (nothing lost), and every batch is acknowledged.
+func TestFlakyReceiverDeadLetter(t *testing.T) {
+	rc := newReceiver(t)
+	rng := rand.New(rand.NewPCG(3, 4))
+	rc.fail = func(int) int {
+		if rng.IntN(10) < 3 {
+			return 503
+		}
+		return 0
+	}
+	dl := filepath.Join(t.TempDir(), "dl.ndjson")
+	in, ids := batches(30, 5)
+	err := run(t, `
+input: {type: mem, codec: ndjson}
+output: {type: http, url: URL, retry: {max_attempts: 2, initial: 1ms, max: 5ms}, on_error: dead_letter}
+dead_letter: {path: `+dl+`}
+`, rc.url(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(dl)
+	dead := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if line == "" {
+			continue
+		}
+		var d struct{ Record string }
+		json.Unmarshal([]byte(line), &d)
+		dead[d.Record] = true
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	lost := 0
+	for _, id := range ids {
+		rec := fmt.Sprintf(`{"id":%q}`, id)
+		if rc.seen[rec] == 0 && !dead[rec] {
+			lost++
+		}
+	}
+	t.Logf("%d records: %d dead-lettered, %d requests, %d failed", len(ids), len(dead), rc.requests, rc.failed)
+	if lost > 0 {
+		t.Errorf("%d records neither received nor dead-lettered", lost)
+	}
+	if len(dead) == 0 {
+		t.Error("no batch exhausted its attempts (the scenario did not happen)")
+	}
+	if len(in.Acks()) != 30 {
+		t.Errorf("%d acknowledgements, want 30", len(in.Acks()))
+	}
+	for _, a := range in.Acks() {
+		if a.Err != nil {
+			t.Errorf("batch %d acknowledged with %v", a.Batch, a.Err)
+		}
+	}
+}
+
 // TestRetryAfterHonoured: after a 429 with Retry-After: 1 the next attempt
 // comes no sooner than a second later.
 func TestRetryAfterHonoured(t *testing.T) {

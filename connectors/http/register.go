@@ -33,7 +33,10 @@ var Type = connector.OutputType{
 func init() { engine.RegisterOutput(Type) }
 
 // output adapts a Client to connector.BatchWriter.
-type output struct{ c *Client }
+type output struct {
+	c   *Client
+	cfg stage.Config // for errors positioned at a field, found at Connect
+}
 
 func newOutput(cfg stage.Config, env connector.Env) (connector.Output, error) {
 	var c Config
@@ -44,20 +47,28 @@ func newOutput(cfg stage.Config, env connector.Env) (connector.Output, error) {
 		c.TokenFile = env.Resolve(c.TokenFile)
 	}
 	cl, err := New(c, env.Codec)
-	if err != nil {
-		var fe *FieldError
-		if errors.As(err, &fe) {
-			if fe.Field == "codec" {
-				return nil, cfg.Errorf("", "%v", fe)
-			}
-			return nil, cfg.Errorf(fe.Field, "%v", fe.Err)
-		}
-		return nil, err
+	if err == nil && c.TokenEnv != "" { // no I/O: checked when the pipeline is built
+		_, err = c.token()
 	}
-	return &output{c: cl}, nil
+	if err != nil {
+		return nil, configErr(cfg, err)
+	}
+	return &output{c: cl, cfg: cfg}, nil
 }
 
-func (o *output) Connect(ctx context.Context) error { return o.c.Connect(ctx) }
+// configErr positions a *FieldError at its field in the pipeline file.
+func configErr(cfg stage.Config, err error) error {
+	var fe *FieldError
+	if !errors.As(err, &fe) {
+		return err
+	}
+	if fe.Field == "codec" { // the engine's field: not in the output's own
+		return cfg.Errorf("", "%v", fe)
+	}
+	return cfg.Errorf(fe.Field, "%v", fe.Err)
+}
+
+func (o *output) Connect(ctx context.Context) error { return configErr(o.cfg, o.c.Connect(ctx)) }
 func (o *output) Close(ctx context.Context) error   { return o.c.Close(ctx) }
 
 // Healthy is the last request's error: /readyz is false while the

@@ -70,6 +70,7 @@ func TestOutputConfigErrors(t *testing.T) {
 		{"bad scheme", map[string]any{"url": "file:///x"}, "lines", "scheme"},
 		{"unknown field", map[string]any{"url": "http://x", "retries": 3}, "lines", "retries"},
 		{"bad size", map[string]any{"url": "http://x", "batch": map[string]any{"max_bytes": "big"}}, "lines", "big"},
+		{"unset token variable", map[string]any{"url": "http://x", "bearer_token_env": "HTTP_OUT_TEST_UNSET"}, "lines", "HTTP_OUT_TEST_UNSET is not set"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

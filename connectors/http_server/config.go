@@ -95,9 +95,9 @@ func (c Config) Validate() error {
 		return fieldErr(fieldPath, fmt.Errorf("path %q must start with /", c.Path))
 	case (c.TLSCert == "") != (c.TLSKey == ""):
 		if c.TLSCert == "" {
-			return fieldErr(fieldTLSCert, errors.New("tls_key_file needs tls_cert_file"))
+			return fieldErr(fieldTLSKey, errors.New("tls_key_file needs tls_cert_file"))
 		}
-		return fieldErr(fieldTLSKey, errors.New("tls_cert_file needs tls_key_file"))
+		return fieldErr(fieldTLSCert, errors.New("tls_cert_file needs tls_key_file"))
 	}
 	return nil
 }

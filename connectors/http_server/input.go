@@ -41,6 +41,7 @@ func init() { engine.RegisterInput(Type) }
 type input struct {
 	srv *Server
 	env connector.Env
+	cfg stage.Config // for errors positioned at a field, found at Connect
 }
 
 func newInput(cfg stage.Config, env connector.Env) (connector.Input, error) {
@@ -56,10 +57,15 @@ func newInput(cfg stage.Config, env connector.Env) (connector.Input, error) {
 	if err != nil {
 		return nil, configErr(cfg, err)
 	}
+	if c.TokenEnv != "" { // no I/O: checked when the pipeline is built
+		if _, err := c.token(); err != nil {
+			return nil, configErr(cfg, err)
+		}
+	}
 	if env.Stats != nil {
 		srv.OnAnswer = func(status int) { env.Stats.Event("status_" + strconv.Itoa(status)) }
 	}
-	return &input{srv: srv, env: env}, nil
+	return &input{srv: srv, env: env, cfg: cfg}, nil
 }
 
 // configErr positions a *FieldError at its field in the pipeline file.
@@ -76,7 +82,9 @@ func (in *input) Server() *Server { return in.srv }
 
 func (in *input) Connect(ctx context.Context) error {
 	if err := in.srv.Open(ctx); err != nil {
-		return err
+		// The token file, the certificate, the address: a field's value
+		// cannot be used.
+		return configErr(in.cfg, err)
 	}
 	if in.env.Logger != nil {
 		in.env.Logger.Info("http_server listening", "url", in.srv.URL())

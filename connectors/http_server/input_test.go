@@ -91,6 +91,7 @@ func TestInputConfigErrors(t *testing.T) {
 		{"unknown field", map[string]any{"adress": "x"}, "lines", "adress"},
 		{"both tokens", map[string]any{"bearer_token_env": "A", "bearer_token_file": "f"}, "lines", "not both"},
 		{"size", map[string]any{"max_body_bytes": "lots"}, "lines", "lots"},
+		{"unset token variable", map[string]any{"bearer_token_env": "HTTP_SERVER_TEST_UNSET"}, "lines", "HTTP_SERVER_TEST_UNSET is not set"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -370,8 +370,8 @@ func TestConfigErrors(t *testing.T) {
 	}{
 		{"csv codec", Config{Codec: "csv"}, fieldCodec},
 		{"both tokens", Config{TokenEnv: "A", TokenFile: "b"}, fieldTokenFile},
-		{"cert without key", Config{TLSCert: "c"}, fieldTLSKey},
-		{"key without cert", Config{TLSKey: "k"}, fieldTLSCert},
+		{"cert without key", Config{TLSCert: "c"}, fieldTLSCert},
+		{"key without cert", Config{TLSKey: "k"}, fieldTLSKey},
 		{"relative path", Config{Path: "ingest"}, fieldPath},
 		{"negative queue", Config{Queue: -1}, fieldQueue},
 	}

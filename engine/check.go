@@ -129,7 +129,7 @@ func checkConnectorFields(sp *Spec, reg *Registry) error {
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			key := n.Content[i]
 			if !slices.Contains(known, key.Value) {
-				errs.add(extra.errAt(key, "%s (for %s type %s)", unknownField(key.Value, known), section, typ))
+				errs.add(extra.errAt(key, "%s", unknownField(key.Value, known)))
 			}
 		}
 	}

@@ -244,7 +244,8 @@ func (r *run) retry(ctx context.Context, pol retryPolicy, op string, fn func(con
 		if ctx.Err() != nil {
 			return err
 		}
-		if connector.IsPermanent(err) || attempt >= pol.attempts {
+		var ce *ConfigError
+		if connector.IsPermanent(err) || errors.As(err, &ce) || attempt >= pol.attempts {
 			if attempt > 1 {
 				err = fmt.Errorf("%w (after %d attempts)", err, attempt)
 			}
@@ -267,13 +268,28 @@ func (r *run) retry(ctx context.Context, pol retryPolicy, op string, fn func(con
 		} else {
 			timer.Reset(wait)
 		}
+		var stop <-chan struct{}
+		if r.stopCtx != nil {
+			stop = r.stopCtx.Done()
+		}
 		select {
 		case <-timer.C:
 		case <-ctx.Done():
 			return fmt.Errorf("%w (retry cancelled: %w)", err, context.Cause(ctx))
+		case <-stop: // the run is stopping: the batch is not delivered
+			return &retryStopped{err}
 		}
 	}
 }
+
+// retryStopped is a retry given up because the run is stopping (SIGTERM):
+// the batch is not delivered, and the output's on_error does not apply.
+type retryStopped struct{ err error }
+
+func (e *retryStopped) Error() string {
+	return fmt.Sprintf("%v (not retried further: the run is stopping)", e.err)
+}
+func (e *retryStopped) Unwrap() error { return e.err }
 
 // connSink writes batches to a connector.BatchWriter, with retries and
 // the output's on_error after the last attempt.
@@ -310,6 +326,11 @@ func (s *connSink) write(rs *runState, c *counters, b *batch, more bool) error {
 	if err != nil {
 		if rs.ctx.Err() != nil {
 			return nil // the run aborted: the batch is not acknowledged
+		}
+		var stopped *retryStopped
+		if errors.As(err, &stopped) {
+			b.ack.done(err)
+			return &StageError{Stage: "output", Op: "write", Record: firstNum(recs), Err: err}
 		}
 		switch s.policy {
 		case OnErrorDrop:
@@ -519,6 +540,7 @@ func (p *Pipeline) Delivery() DeliveryStats {
 // is closed (flushed, fsynced) before the last acknowledgements are
 // settled, and the input is closed after them.
 func (r *run) executeIO(ctx context.Context, src source, snk sink, closeIn, closeOut func() error, reloads <-chan Reload) (err error) {
+	r.stopCtx = ctx
 	err = r.execute(ctx, src, snk, reloads)
 	if cerr := closeOut(); cerr != nil && err == nil {
 		err = &StageError{Stage: "output", Op: "close", Err: cerr}

@@ -39,6 +39,7 @@ type run struct {
 	retries               atomic.Int64
 	outputFailing         atomic.Bool
 	connStats             connStats
+	stopCtx               context.Context // the caller's: done when the run is asked to stop
 
 	mu       sync.Mutex
 	versions []*runVersion // in the order they became active: the last is current

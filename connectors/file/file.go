@@ -108,12 +108,13 @@ type Input struct {
 	// files are the tracked files in the order they were found: changed
 	// by the reader under mu, read by it without (the checkpoint reads
 	// them under mu).
-	files    []*tracked
-	byID     map[fileID]*tracked
-	listed   bool     // without follow: the files were listed
-	pending  []string // without follow: the files not read yet
-	waiting  bool     // said that the glob matches nothing
-	lastScan time.Time
+	files     []*tracked
+	byID      map[fileID]*tracked
+	listed    bool     // without follow: the files were listed
+	pending   []string // without follow: the files not read yet
+	waiting   bool     // said that the glob matches nothing
+	connected bool     // the checkpoint was loaded: Close may write it
+	lastScan  time.Time
 
 	mu       sync.Mutex // guards the acknowledged offsets and the checkpoint
 	saved    map[fileID]checkpoint
@@ -167,6 +168,7 @@ func (in *Input) Connect(ctx context.Context) error {
 	if st, err := os.Stat(in.pattern); err == nil && st.IsDir() {
 		return in.conf.Errorf("path", "input path %s is a directory (use a glob such as %s)", in.pattern, filepath.Join(in.pattern, "*"))
 	}
+	in.connected = true
 	if !in.cfg.Follow {
 		matches, err := in.glob()
 		if err != nil {
@@ -256,7 +258,7 @@ func (in *Input) NextStream(ctx context.Context) (*connector.Stream, error) {
 				return nil, fmt.Errorf("%s: %w", t.path, err)
 			}
 			size := st.Size()
-			if size < t.readPos { // truncated: start over
+			if size < t.readPos || in.rewritten(t, size) { // truncated: start over
 				in.log.Info("file truncated; reading it from its start", "file", t.path, "size", size, "position", t.readPos)
 				in.mu.Lock()
 				t.readPos, t.acked, t.epoch = 0, 0, t.epoch+1
@@ -286,6 +288,22 @@ func (in *Input) NextStream(ctx context.Context) (*connector.Stream, error) {
 		case <-timer.C:
 		}
 	}
+}
+
+// rewritten reports whether t's first bytes changed: truncated and written
+// again (copytruncate) before a poll saw it shorter.
+func (in *Input) rewritten(t *tracked, size int64) bool {
+	in.mu.Lock() // the checkpoint may extend the fingerprint
+	want, n := t.fp, t.fpLen
+	in.mu.Unlock()
+	if n == 0 || t.readPos == 0 {
+		return false
+	}
+	if size < n {
+		return true
+	}
+	fp, _ := fingerprint(t.f, n)
+	return fp != want
 }
 
 // scan finds new files matching the glob and marks those that went.
@@ -425,9 +443,11 @@ func (in *Input) stream(ctx context.Context, t *tracked) (*connector.Stream, err
 // finishRead closes a file read for the last time.
 func (in *Input) finishRead(t *tracked) error {
 	if t.done && t.f != nil {
-		err := t.f.Close()
+		in.mu.Lock()
+		f := t.f
 		t.f = nil
-		return err
+		in.mu.Unlock()
+		return f.Close()
 	}
 	return nil
 }
@@ -435,9 +455,12 @@ func (in *Input) finishRead(t *tracked) error {
 // finish stops following a file that went.
 func (in *Input) finish(t *tracked) {
 	t.done = true
-	if t.f != nil {
-		t.f.Close()
-		t.f = nil
+	in.mu.Lock()
+	f := t.f
+	t.f = nil
+	in.mu.Unlock()
+	if f != nil {
+		f.Close()
 	}
 	delete(in.byID, t.id) // the inode may be reused
 	in.log.Info("finished a rotated or deleted file", "file", t.path)
@@ -483,6 +506,13 @@ func (in *Input) save(ctx context.Context) error {
 		cps = append(cps, c)
 	}
 	for _, t := range in.files {
+		if t.fpLen < fingerprintBytes && t.f != nil {
+			// The file was short: cover more of it now (pread: the
+			// reader's offset does not move).
+			if fp, n := fingerprint(t.f, fingerprintBytes); n > t.fpLen {
+				t.fp, t.fpLen = fp, n
+			}
+		}
 		cps = append(cps, checkpoint{Path: t.path, Dev: t.id.dev, Ino: t.id.ino, Fingerprint: t.fp, FPLen: t.fpLen, Offset: t.acked})
 	}
 	if err := saveCheckpoint(in.ckptPath, cps); err != nil {
@@ -498,12 +528,14 @@ func (in *Input) save(ctx context.Context) error {
 // acknowledgement came before Close) and closes the files.
 func (in *Input) Close(ctx context.Context) error {
 	var err error
-	if in.ckptPath != "" {
+	if in.ckptPath != "" && in.connected {
 		in.mu.Lock()
 		in.dirty = true
 		in.mu.Unlock()
 		err = in.save(ctx)
 	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
 	for _, t := range in.files {
 		if t.f != nil {
 			t.f.Close()

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sync"
 
 	"github.com/pipe-dev/pipe/connector"
@@ -74,9 +73,6 @@ func (o *Output) Connect(context.Context) error {
 	}
 	f, err := os.OpenFile(o.path, flags, 0o644)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return o.conf.Errorf("path", "cannot write output: directory %s does not exist", filepath.Dir(o.path))
-		}
 		return o.conf.Errorf("path", "cannot write output: %v", err)
 	}
 	o.f = f

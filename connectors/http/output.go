@@ -99,7 +99,7 @@ func (c *Client) Connect(ctx context.Context) error {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 16
 	tr.ResponseHeaderTimeout = c.cfg.Timeout
-	c.client = &http.Client{Transport: tr, Timeout: c.cfg.Timeout}
+	c.client = &http.Client{Transport: tr, Timeout: c.cfg.Timeout, CheckRedirect: keepMethod}
 	return nil
 }
 
@@ -226,6 +226,16 @@ func (c *Client) do(req *http.Request) error {
 	se := &StatusError{Code: resp.StatusCode, Body: strings.TrimSpace(string(snippet))}
 	se.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	return fmt.Errorf("%s %s: %w", req.Method, redact(req.URL.String()), se)
+}
+
+// keepMethod follows only the redirects that keep the method and body
+// (307, 308), at most 5; a 301, 302 or 303 would turn the POST into a GET
+// without the records, so it is answered as it is (a permanent error).
+func keepMethod(req *http.Request, via []*http.Request) error {
+	if req.Response != nil && (req.Response.StatusCode == http.StatusTemporaryRedirect || req.Response.StatusCode == http.StatusPermanentRedirect) && len(via) < 5 {
+		return nil
+	}
+	return http.ErrUseLastResponse
 }
 
 // maxRetryAfter bounds what a Retry-After header can make the output wait.

@@ -296,3 +296,32 @@ func TestGzipBody(t *testing.T) {
 		t.Errorf("gzip body of %d bytes decompresses to %d bytes %q...", len(got), len(plain), plain[:min(20, len(plain))])
 	}
 }
+
+func TestRedirects(t *testing.T) {
+	s := &sink{}
+	final := httptest.NewServer(s)
+	defer final.Close()
+	for _, tt := range []struct {
+		code      int
+		delivered bool
+	}{{307, true}, {308, true}, {301, false}, {302, false}, {303, false}} {
+		s.bodies = nil
+		redir := httptest.NewServer(http.RedirectHandler(final.URL+"/moved", tt.code))
+		c := open(t, Config{URL: redir.URL}, "lines")
+		err := c.Write(context.Background(), recs("a"))
+		redir.Close()
+		if tt.delivered {
+			if err != nil || len(s.bodies) != 1 || s.bodies[0] != "a\n" {
+				t.Errorf("%d: err %v, bodies %q; want the body at the new place", tt.code, err, s.bodies)
+			}
+			continue
+		}
+		var se *StatusError
+		if !errors.As(err, &se) || se.Code != tt.code || se.Transient() {
+			t.Errorf("%d: err %v, want a permanent status error", tt.code, err)
+		}
+		if len(s.bodies) != 0 {
+			t.Errorf("%d: followed to %q", tt.code, s.bodies)
+		}
+	}
+}

@@ -77,6 +77,8 @@ type Server struct {
 	srv   *http.Server
 	ln    net.Listener
 	queue chan *Request
+	// reading holds a token per body being read.
+	reading chan struct{}
 
 	mu       sync.Mutex
 	stopped  bool
@@ -97,7 +99,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	return &Server{cfg: cfg, queue: make(chan *Request, cfg.Queue), inflight: map[*Request]struct{}{}, stopCh: make(chan struct{})}, nil
+	return &Server{cfg: cfg, queue: make(chan *Request, cfg.Queue), reading: make(chan struct{}, max(cfg.Queue, 1)),
+		inflight: map[*Request]struct{}{}, stopCh: make(chan struct{})}, nil
 }
 
 // Open reads the token and TLS files and starts serving.
@@ -120,7 +123,10 @@ func (s *Server) Open(ctx context.Context) error {
 		ln = tls.NewListener(ln, tlsCfg)
 	}
 	s.ln = ln
-	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	// ReadTimeout bounds the reading of a request, body included (a slow
+	// client cannot hold a reading slot for ever); there is no
+	// WriteTimeout: an answer waits for the acknowledgement (timeout).
+	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
 	go s.srv.Serve(ln) //nolint:errcheck // ends with ErrServerClosed at Close
 	return nil
 }
@@ -286,7 +292,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.reply(w, http.StatusTooManyRequests, answer{Error: "queue full"})
 		return
 	}
+	// At most cap(queue) bodies are read at a time: memory stays bounded
+	// however many clients send at once.
+	select {
+	case s.reading <- struct{}{}:
+	default:
+		s.TooMany.Add(1)
+		s.reply(w, http.StatusTooManyRequests, answer{Error: "too many bodies being received"})
+		return
+	}
 	body, err := readBody(w, r, int64(s.cfg.MaxBodyBytes))
+	<-s.reading
 	if err == nil {
 		var recs [][]byte
 		recs, err = split(body, s.cfg.Codec, int(s.cfg.MaxRecordBytes))

@@ -424,3 +424,33 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.
 	pool.AddCert(cert)
 	return certFile, keyFile, pool
 }
+
+// TestReadingBounded: while cap(queue) bodies are being received, another
+// request answers 429 without its body being read.
+func TestReadingBounded(t *testing.T) {
+	s := start(t, Config{Queue: 1})
+	consume(t, s, ok)
+	pr, pw := io.Pipe()
+	slow := make(chan int, 1)
+	go func() {
+		resp, err := http.Post(s.URL(), "text/plain", pr) // chunked, still being sent
+		if err != nil {
+			slow <- 0
+			return
+		}
+		resp.Body.Close()
+		slow <- resp.StatusCode
+	}()
+	pw.Write([]byte("first part\n"))
+	for len(s.reading) < 1 { // the slow body holds the one reading slot
+		time.Sleep(time.Millisecond)
+	}
+	if r := post(t, s.URL(), []byte("other\n"), nil); r.code != 429 {
+		t.Errorf("status %d while the reading slot is taken, want 429", r.code)
+	}
+	pw.Write([]byte("last part\n"))
+	pw.Close()
+	if code := <-slow; code != 200 {
+		t.Errorf("slow body: status %d, want 200", code)
+	}
+}

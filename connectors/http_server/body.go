@@ -12,9 +12,6 @@ import (
 	"github.com/tidwall/gjson"
 )
 
-// errTooLarge is a body over max_body_bytes (413).
-var errTooLarge = errors.New("body too large")
-
 // httpError is a request the server refuses with Status.
 type httpError struct {
 	Status int

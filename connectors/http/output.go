@@ -59,6 +59,11 @@ type Client struct {
 
 	// Requests and Failed count the requests sent and those that failed.
 	Requests, Failed atomic.Int64
+
+	// OnResponse, if set before Connect, is called after every request
+	// with the answer's status, 0 when there was no answer (a connection
+	// error, a timeout).
+	OnResponse func(status int)
 }
 
 // New checks cfg and returns a client for records framed by codec (lines,
@@ -210,6 +215,13 @@ func (c *Client) send(ctx context.Context, body []byte, n int) error {
 
 func (c *Client) do(req *http.Request) error {
 	resp, err := c.client.Do(req)
+	if c.OnResponse != nil {
+		code := 0
+		if err == nil {
+			code = resp.StatusCode
+		}
+		c.OnResponse(code)
+	}
 	if err != nil {
 		if ctxErr := req.Context().Err(); ctxErr != nil {
 			return ctxErr

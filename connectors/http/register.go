@@ -3,6 +3,7 @@ package httpout
 import (
 	"context"
 	"errors"
+	"strconv"
 
 	"github.com/pipe-dev/pipe/connector"
 	"github.com/pipe-dev/pipe/engine"
@@ -52,6 +53,15 @@ func newOutput(cfg stage.Config, env connector.Env) (connector.Output, error) {
 	}
 	if err != nil {
 		return nil, configErr(cfg, err)
+	}
+	if env.Stats != nil {
+		cl.OnResponse = func(status int) {
+			if status == 0 {
+				env.Stats.Event("connection_errors")
+				return
+			}
+			env.Stats.Event("status_" + strconv.Itoa(status))
+		}
 	}
 	return &output{c: cl, cfg: cfg}, nil
 }

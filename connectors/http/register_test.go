@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -79,5 +80,51 @@ func TestOutputConfigErrors(t *testing.T) {
 				t.Fatalf("error %v, want one naming %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// events is a connector.Stats that counts events.
+type events struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (e *events) Event(name string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.n == nil {
+		e.n = map[string]int{}
+	}
+	e.n[name]++
+}
+
+func (e *events) Gauge(string, float64) {}
+
+func TestEvents(t *testing.T) {
+	s := &sink{status: func(n int) (int, string) {
+		if n == 0 {
+			return 503, ""
+		}
+		return 200, ""
+	}}
+	srv := httptest.NewServer(s)
+	ev := &events{}
+	o, err := Type.New(engine.ConfigOf(map[string]any{"url": srv.URL}), connector.Env{Codec: "lines", Stats: ev})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Connect(context.Background())
+	w := o.(connector.BatchWriter)
+	w.WriteBatch(context.Background(), recs("a"))
+	w.WriteBatch(context.Background(), recs("a"))
+	srv.Close()
+	w.WriteBatch(context.Background(), recs("a"))
+	o.Close(context.Background())
+	want := map[string]int{"status_503": 1, "status_200": 1, "connection_errors": 1}
+	for k, v := range want {
+		if ev.n[k] != v {
+			t.Errorf("events %v, want %v", ev.n, want)
+			break
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/pipe-dev/pipe/connector"
@@ -100,5 +101,46 @@ func TestInputConfigErrors(t *testing.T) {
 				t.Fatalf("error %v, want one naming %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// events is a connector.Stats that counts events.
+type events struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (e *events) Event(name string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.n == nil {
+		e.n = map[string]int{}
+	}
+	e.n[name]++
+}
+
+func (e *events) Gauge(string, float64) {}
+
+func (e *events) get(name string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.n[name]
+}
+
+func TestInputEvents(t *testing.T) {
+	ev := &events{}
+	in, err := Type.New(engine.ConfigOf(map[string]any{"address": "127.0.0.1:0"}), connector.Env{Codec: "ndjson", Stats: ev})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Connect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close(context.Background())
+	srv := in.(*input).srv
+	post(t, srv.URL(), []byte("{oops\n"), nil)
+	post(t, "http://"+srv.Addr()+"/nope", []byte("{}\n"), nil)
+	if ev.get("status_400") != 1 || ev.get("status_404") != 1 {
+		t.Errorf("events %v, want status_400 and status_404 once", ev.n)
 	}
 }

@@ -6,34 +6,21 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/klauspost/compress/gzip"
+	"github.com/pipe-dev/pipe/connectors/internal/httptesting"
 	"github.com/pipe-dev/pipe/engine"
 )
-
-var fence = regexp.MustCompile("(?s)```(yaml pipeline|text input|text received)\n(.*?)```")
 
 // TestREADMEExample runs the README's example as written against a local
 // receiver and compares what it received (the request line, the headers
 // the README lists, the decompressed body) with the README.
 func TestREADMEExample(t *testing.T) {
-	md, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	blocks := map[string]string{}
-	for _, m := range fence.FindAllStringSubmatch(string(md), -1) {
-		blocks[m[1]] = m[2]
-	}
-	if len(blocks) != 3 {
-		t.Fatalf("README has %d of the 3 example blocks", len(blocks))
-	}
+	blocks := httptesting.READMEBlocks(t, "README.md", "yaml pipeline", "text input", "text received")
 	wantHead, _, _ := strings.Cut(blocks["text received"], "\n\n")
 	var listed []string
 	for _, l := range strings.Split(wantHead, "\n")[1:] {

@@ -5,11 +5,11 @@ import (
 	"errors"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/pipe-dev/pipe/connector"
+	"github.com/pipe-dev/pipe/connectors/internal/httptesting"
 	"github.com/pipe-dev/pipe/engine"
 )
 
@@ -83,23 +83,6 @@ func TestOutputConfigErrors(t *testing.T) {
 	}
 }
 
-// events is a connector.Stats that counts events.
-type events struct {
-	mu sync.Mutex
-	n  map[string]int
-}
-
-func (e *events) Event(name string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.n == nil {
-		e.n = map[string]int{}
-	}
-	e.n[name]++
-}
-
-func (e *events) Gauge(string, float64) {}
-
 func TestEvents(t *testing.T) {
 	s := &sink{status: func(n int) (int, string) {
 		if n == 0 {
@@ -108,7 +91,7 @@ func TestEvents(t *testing.T) {
 		return 200, ""
 	}}
 	srv := httptest.NewServer(s)
-	ev := &events{}
+	ev := &httptesting.Events{}
 	o, err := Type.New(engine.ConfigOf(map[string]any{"url": srv.URL}), connector.Env{Codec: "lines", Stats: ev})
 	if err != nil {
 		t.Fatal(err)
@@ -122,9 +105,8 @@ func TestEvents(t *testing.T) {
 	o.Close(context.Background())
 	want := map[string]int{"status_503": 1, "status_200": 1, "connection_errors": 1}
 	for k, v := range want {
-		if ev.n[k] != v {
-			t.Errorf("events %v, want %v", ev.n, want)
-			break
+		if ev.Get(k) != v {
+			t.Errorf("event %s counted %d times, want %d", k, ev.Get(k), v)
 		}
 	}
 }

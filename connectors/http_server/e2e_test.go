@@ -20,22 +20,11 @@ import (
 	"github.com/pipe-dev/pipe/connector"
 	"github.com/pipe-dev/pipe/connector/connectortest"
 	_ "github.com/pipe-dev/pipe/connectors/http_server"
+	"github.com/pipe-dev/pipe/connectors/internal/httptesting"
 	"github.com/pipe-dev/pipe/engine"
 	"github.com/pipe-dev/pipe/stage"
 	_ "github.com/pipe-dev/pipe/stages/all"
 )
-
-// freeAddr returns a 127.0.0.1 address nothing listens on.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
 
 // running is a pipeline run in the background.
 type running struct {
@@ -48,7 +37,7 @@ type running struct {
 // address) writing to out, and waits until the server answers.
 func runPipeline(t *testing.T, yaml string, out *connectortest.Output) *running {
 	t.Helper()
-	addr := freeAddr(t)
+	addr := httptesting.FreeAddr(t)
 	reg := engine.DefaultRegistry.Clone()
 	reg.RegisterOutput(out.Type("mem"))
 	dir := t.TempDir()

@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/pipe-dev/pipe/connector"
+	"github.com/pipe-dev/pipe/connectors/internal/httptesting"
 	"github.com/pipe-dev/pipe/engine"
 )
 
@@ -104,31 +104,8 @@ func TestInputConfigErrors(t *testing.T) {
 	}
 }
 
-// events is a connector.Stats that counts events.
-type events struct {
-	mu sync.Mutex
-	n  map[string]int
-}
-
-func (e *events) Event(name string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.n == nil {
-		e.n = map[string]int{}
-	}
-	e.n[name]++
-}
-
-func (e *events) Gauge(string, float64) {}
-
-func (e *events) get(name string) int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.n[name]
-}
-
 func TestInputEvents(t *testing.T) {
-	ev := &events{}
+	ev := &httptesting.Events{}
 	in, err := Type.New(engine.ConfigOf(map[string]any{"address": "127.0.0.1:0"}), connector.Env{Codec: "ndjson", Stats: ev})
 	if err != nil {
 		t.Fatal(err)
@@ -140,7 +117,7 @@ func TestInputEvents(t *testing.T) {
 	srv := in.(*input).srv
 	post(t, srv.URL(), []byte("{oops\n"), nil)
 	post(t, "http://"+srv.Addr()+"/nope", []byte("{}\n"), nil)
-	if ev.get("status_400") != 1 || ev.get("status_404") != 1 {
-		t.Errorf("events %v, want status_400 and status_404 once", ev.n)
+	if ev.Get("status_400") != 1 || ev.Get("status_404") != 1 {
+		t.Errorf("status_400 counted %d times, status_404 %d, want once each", ev.Get("status_400"), ev.Get("status_404"))
 	}
 }

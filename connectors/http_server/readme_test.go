@@ -4,36 +4,21 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"net"
 	"net/http"
-	"os"
-	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/klauspost/compress/gzip"
+	"github.com/pipe-dev/pipe/connectors/internal/httptesting"
 	"github.com/pipe-dev/pipe/engine"
 	"github.com/pipe-dev/pipe/engine/enginetest"
 )
 
-var fence = regexp.MustCompile("(?s)```(yaml pipeline|text request|text answer|text output)\n(.*?)```")
-
 // TestREADMEExample runs the README's example as written: the pipeline,
 // the request sent to it, the answer and the pipeline's output.
 func TestREADMEExample(t *testing.T) {
-	md, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	blocks := map[string]string{}
-	for _, m := range fence.FindAllStringSubmatch(string(md), -1) {
-		blocks[m[1]] = m[2]
-	}
-	if len(blocks) != 4 {
-		t.Fatalf("README has %d of the 4 example blocks", len(blocks))
-	}
-	addr := freeAddr(t)
+	blocks := httptesting.READMEBlocks(t, "README.md", "yaml pipeline", "text request", "text answer", "text output")
+	addr := httptesting.FreeAddr(t)
 	t.Setenv("HTTP_ADDR", addr)
 	t.Setenv("INGEST_TOKEN", "s3cret")
 	spec, err := engine.Parse([]byte(blocks["yaml pipeline"]), "README.md")
@@ -50,18 +35,7 @@ func TestREADMEExample(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx, strings.NewReader(""), &out) }()
 	defer func() { cancel(); <-done }()
-	for {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			break
-		}
-		select {
-		case err := <-done:
-			done <- err
-			t.Fatalf("pipeline ended before listening: %v", err)
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
+	httptesting.WaitListening(t, addr, done)
 
 	// The request block: METHOD PATH, headers, a blank line, the body.
 	head, body, _ := strings.Cut(blocks["text request"], "\n\n")

@@ -20,6 +20,7 @@ type Config struct {
 	Compression string            `yaml:"compression" default:"none" enum:"none,gzip" doc:"gzip compresses each body (Content-Encoding: gzip)."`
 	TokenEnv    string            `yaml:"bearer_token_env" example:"PIPE_SINK_TOKEN" doc:"Environment variable holding a bearer token sent as Authorization: Bearer TOKEN."`
 	TokenFile   string            `yaml:"bearer_token_file" example:"secrets/sink-token" doc:"File holding the bearer token (surrounding white space ignored), instead of bearer_token_env."`
+	TLSCA       string            `yaml:"tls_ca_file" example:"tls/ca.pem" doc:"PEM file of the certificate authorities an https URL's server certificate is checked against, instead of the system's."`
 	Timeout     time.Duration     `yaml:"timeout" default:"30s" doc:"Limit of one request, answer included; a request that takes longer is retried."`
 	Batch       BatchConfig       `yaml:"batch" doc:"How records are grouped into requests."`
 }

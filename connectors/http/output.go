@@ -3,11 +3,14 @@ package httpout
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -102,6 +105,17 @@ func (c *Client) Connect(ctx context.Context) error {
 	}
 	c.token = tok
 	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if c.cfg.TLSCA != "" {
+		pem, err := os.ReadFile(c.cfg.TLSCA)
+		if err != nil {
+			return fieldErr("tls_ca_file", fmt.Errorf("read: %w", err))
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return fieldErr("tls_ca_file", fmt.Errorf("%s holds no PEM certificate", c.cfg.TLSCA))
+		}
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
 	tr.MaxIdleConnsPerHost = 16
 	tr.ResponseHeaderTimeout = c.cfg.Timeout
 	c.client = &http.Client{Transport: tr, Timeout: c.cfg.Timeout, CheckRedirect: keepMethod}

@@ -3,6 +3,7 @@ package httpout
 import (
 	"bytes"
 	"context"
+	"encoding/pem"
 	"errors"
 	"io"
 	"net/http"
@@ -323,5 +324,34 @@ func TestRedirects(t *testing.T) {
 		if len(s.bodies) != 0 {
 			t.Errorf("%d: followed to %q", tt.code, s.bodies)
 		}
+	}
+}
+
+func TestTLSCA(t *testing.T) {
+	s := &sink{}
+	srv := httptest.NewTLSServer(s)
+	defer srv.Close()
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.pem")
+	os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600)
+	c := open(t, Config{URL: srv.URL, TLSCA: ca}, "lines")
+	if err := c.Write(context.Background(), recs("over tls")); err != nil {
+		t.Fatalf("with the CA file: %v", err)
+	}
+	if len(s.bodies) != 1 || s.bodies[0] != "over tls\n" {
+		t.Errorf("bodies %q", s.bodies)
+	}
+	// Without it, the server's certificate is unknown: not delivered.
+	c = open(t, Config{URL: srv.URL}, "lines")
+	if err := c.Write(context.Background(), recs("x")); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("without the CA file: %v, want a certificate error", err)
+	}
+	// A file without certificates is a configuration error.
+	bad := filepath.Join(dir, "bad.pem")
+	os.WriteFile(bad, []byte("nothing"), 0o600)
+	c, _ = New(Config{URL: srv.URL, TLSCA: bad}, "lines")
+	var fe *FieldError
+	if err := c.Connect(context.Background()); !errors.As(err, &fe) || fe.Field != "tls_ca_file" {
+		t.Errorf("bad CA file: %v", err)
 	}
 }

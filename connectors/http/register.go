@@ -2,6 +2,7 @@ package httpout
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"strconv"
 
@@ -44,8 +45,8 @@ func newOutput(cfg stage.Config, env connector.Env) (connector.Output, error) {
 	if err := cfg.Decode(&c); err != nil {
 		return nil, err
 	}
-	if env.Resolve != nil && c.TokenFile != "" {
-		c.TokenFile = env.Resolve(c.TokenFile)
+	if env.Resolve != nil {
+		c.TokenFile, c.TLSCA = env.Resolve(c.TokenFile), env.Resolve(c.TLSCA)
 	}
 	cl, err := New(c, env.Codec)
 	if err == nil && c.TokenEnv != "" { // no I/O: checked when the pipeline is built
@@ -95,10 +96,12 @@ func (o *output) WriteBatch(ctx context.Context, recs []*stage.Record) error {
 // classify marks err for the engine's retry policy.
 func classify(err error) error {
 	var se *StatusError
+	var cve *tls.CertificateVerificationError
 	switch {
 	case err == nil:
 		return nil
-	case errors.As(err, &se) && !se.Transient():
+	case errors.As(err, &se) && !se.Transient(), errors.As(err, &cve):
+		// Sending again cannot change the answer, nor the certificate.
 		return connector.Permanent(err)
 	case errors.As(err, &se) && se.RetryAfter > 0:
 		return connector.RetryAfter(err, se.RetryAfter)

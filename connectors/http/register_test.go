@@ -110,3 +110,17 @@ func TestEvents(t *testing.T) {
 		}
 	}
 }
+
+func TestCertificateErrorPermanent(t *testing.T) {
+	srv := httptest.NewTLSServer(&sink{})
+	defer srv.Close()
+	o, err := Type.New(engine.ConfigOf(map[string]any{"url": srv.URL}), connector.Env{Codec: "lines"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Connect(context.Background())
+	defer o.Close(context.Background())
+	if err := o.(connector.BatchWriter).WriteBatch(context.Background(), recs("a")); !connector.IsPermanent(err) {
+		t.Errorf("unknown certificate: %v, want a permanent error", err)
+	}
+}

@@ -105,7 +105,7 @@ func checkNativeConfig(s *StageSpec, config any) error {
 // decodes them through the type's constructor).
 func checkConnectorFields(sp *Spec, reg *Registry) error {
 	var errs errList
-	check := func(section string, extra Config, common any, config any, typ string) {
+	check := func(extra Config, common any, config any) {
 		n := resolve(extra.node)
 		if n == nil || n.Kind != yaml.MappingNode {
 			return
@@ -135,11 +135,11 @@ func checkConnectorFields(sp *Spec, reg *Registry) error {
 	}
 	inType := firstNonEmpty(sp.Input.Type, "stdin")
 	if t, ok := reg.InputType(inType); ok {
-		check("input", sp.Input.Extra, inputCommon{}, t.Config, inType)
+		check(sp.Input.Extra, inputCommon{}, t.Config)
 	}
 	outType := firstNonEmpty(sp.Output.Type, "stdout")
 	if t, ok := reg.OutputType(outType); ok {
-		check("output", sp.Output.Extra, outputCommon{}, t.Config, outType)
+		check(sp.Output.Extra, outputCommon{}, t.Config)
 	}
 	return errs.err()
 }

@@ -40,7 +40,7 @@ type InputConfig struct {
 	Follow              bool          `yaml:"follow" default:"false" doc:"Keep reading like tail -F: appended lines, new files matching the glob, rotation by rename or truncation; the input never ends."`
 	Checkpoint          string        `yaml:"checkpoint" example:"state/app.checkpoint" doc:"File storing, per input file, the position up to which records were delivered; a restart resumes there (relative to the pipeline file)."`
 	CheckpointOnCorrupt string        `yaml:"checkpoint_on_corrupt" enum:"fail,restart" default:"fail" doc:"A checkpoint file that cannot be read: fail (exit 2) or restart (read every file from its start)."`
-	CheckpointInterval  time.Duration `yaml:"checkpoint_interval" default:"1s" doc:"Longest time between checkpoint writes while records are delivered (0: after every acknowledged batch); the checkpoint is also written at the end of the run."`
+	CheckpointInterval  time.Duration `yaml:"checkpoint_interval" default:"1s" doc:"Least time between two checkpoint writes while records are delivered (0: as often as the disk allows); the checkpoint is also written at the end of the run."`
 	PollInterval        time.Duration `yaml:"poll_interval" default:"250ms" doc:"With follow: how often the glob and the files are checked when there is nothing to read."`
 }
 
@@ -118,9 +118,11 @@ type Input struct {
 
 	mu       sync.Mutex // guards the acknowledged offsets and the checkpoint
 	saved    map[fileID]checkpoint
-	lastSave time.Time
+	lastSave time.Time // the checkpointer's
 	dirty    bool
-	saveErr  error
+
+	saveReq              chan struct{} // asks the checkpointer for a write
+	saverStop, saverDone chan struct{}
 
 	read, total atomic.Int64
 }
@@ -164,6 +166,8 @@ func (in *Input) Connect(ctx context.Context) error {
 		for _, c := range cps {
 			in.saved[fileID{c.Dev, c.Ino}] = c
 		}
+		in.saveReq, in.saverStop, in.saverDone = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
+		go in.checkpointer()
 	}
 	if st, err := os.Stat(in.pattern); err == nil && st.IsDir() {
 		return in.conf.Errorf("path", "input path %s is a directory (use a glob such as %s)", in.pattern, filepath.Join(in.pattern, "*"))
@@ -265,7 +269,7 @@ func (in *Input) NextStream(ctx context.Context) (*connector.Stream, error) {
 				t.fp, t.fpLen = fingerprint(t.f, 0)
 				in.dirty = true
 				in.mu.Unlock()
-				in.env.Stats.Event("file_truncated")
+				in.event("file_truncated")
 			}
 			if size > t.readPos && (size != t.stuck || t.gone) {
 				t.idle = 0
@@ -347,7 +351,7 @@ func (in *Input) scan() error {
 		if !t.done && !seen[t.id] && !t.gone {
 			t.gone = true
 			in.log.Info("file rotated away or deleted; finishing it", "file", t.path)
-			in.env.Stats.Event("file_rotated")
+			in.event("file_rotated")
 		}
 	}
 	return nil
@@ -466,13 +470,20 @@ func (in *Input) finish(t *tracked) {
 	in.log.Info("finished a rotated or deleted file", "file", t.path)
 }
 
+// event counts a named event in the run's stats.
+func (in *Input) event(name string) {
+	if in.env.Stats != nil {
+		in.env.Stats.Event(name)
+	}
+}
+
 // streamBudget is how much of one followed file is read before the other
 // files get their turn.
 const streamBudget = 4 << 20
 
-// ack records a delivered position and writes the checkpoint when it is
-// due.
-func (in *Input) ack(ctx context.Context, t *tracked, epoch int, pos int64) error {
+// ack records a delivered position and asks the checkpoint writer to
+// write it; it never waits for the disk.
+func (in *Input) ack(_ context.Context, t *tracked, epoch int, pos int64) error {
 	in.mu.Lock()
 	if epoch != t.epoch || pos < t.acked {
 		in.mu.Unlock()
@@ -480,25 +491,52 @@ func (in *Input) ack(ctx context.Context, t *tracked, epoch int, pos int64) erro
 	}
 	t.acked = pos
 	in.dirty = true
-	due := time.Since(in.lastSave) >= in.cfg.CheckpointInterval
 	in.mu.Unlock()
-	if !due {
-		return nil
+	select {
+	case in.saveReq <- struct{}{}:
+	default: // a write is asked for already: it takes this position too
 	}
-	return in.save(ctx)
+	return nil
 }
 
-// save writes the checkpoint: the output is synced first, so that what
-// the checkpoint says was delivered is on disk.
-func (in *Input) save(ctx context.Context) error {
-	if in.env.Sync != nil {
-		if err := in.env.Sync(ctx); err != nil {
-			return fmt.Errorf("sync the output before the checkpoint: %w", err)
+// checkpointer writes the checkpoint when asked, at most once per
+// checkpoint_interval, one write at a time: positions acknowledged while a
+// write is under way go into the next one.
+func (in *Input) checkpointer() {
+	defer close(in.saverDone)
+	var timer *time.Timer
+	for {
+		select {
+		case <-in.saveReq:
+		case <-in.saverStop:
+			return
+		}
+		if wait := in.cfg.CheckpointInterval - time.Since(in.lastSave); wait > 0 {
+			if timer == nil {
+				timer = time.NewTimer(wait)
+			} else {
+				timer.Reset(wait)
+			}
+			select {
+			case <-timer.C:
+			case <-in.saverStop:
+				return
+			}
+		}
+		if err := in.save(context.Background()); err != nil {
+			in.event("checkpoint_failed")
+			in.log.Error("writing the checkpoint failed; records delivered since the last one may be read again after a restart", "checkpoint", in.ckptPath, "err", err)
 		}
 	}
+}
+
+// save writes the checkpoint: the positions are taken first, then the
+// output is synced (so that what they say was delivered is on disk), then
+// the checkpoint is written.
+func (in *Input) save(ctx context.Context) error {
 	in.mu.Lock()
-	defer in.mu.Unlock()
 	if !in.dirty {
+		in.mu.Unlock()
 		return nil
 	}
 	var cps []checkpoint
@@ -515,12 +553,25 @@ func (in *Input) save(ctx context.Context) error {
 		}
 		cps = append(cps, checkpoint{Path: t.path, Dev: t.id.dev, Ino: t.id.ino, Fingerprint: t.fp, FPLen: t.fpLen, Offset: t.acked})
 	}
-	if err := saveCheckpoint(in.ckptPath, cps); err != nil {
+	in.dirty = false
+	in.mu.Unlock()
+	err := error(nil)
+	if in.env.Sync != nil {
+		if err = in.env.Sync(ctx); err != nil {
+			err = fmt.Errorf("sync the output before the checkpoint: %w", err)
+		}
+	}
+	if err == nil {
+		err = saveCheckpoint(in.ckptPath, cps)
+	}
+	if err != nil {
+		in.mu.Lock()
+		in.dirty = true
+		in.mu.Unlock()
 		return err
 	}
-	in.dirty = false
 	in.lastSave = time.Now()
-	in.env.Stats.Event("checkpoint_written")
+	in.event("checkpoint_written")
 	return nil
 }
 
@@ -528,6 +579,10 @@ func (in *Input) save(ctx context.Context) error {
 // acknowledgement came before Close) and closes the files.
 func (in *Input) Close(ctx context.Context) error {
 	var err error
+	if in.saverStop != nil {
+		close(in.saverStop)
+		<-in.saverDone
+	}
 	if in.ckptPath != "" && in.connected {
 		in.mu.Lock()
 		in.dirty = true

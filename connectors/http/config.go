@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pipe-dev/pipe/component"
 	"github.com/pipe-dev/pipe/connectors/internal/httpconf"
-	"github.com/pipe-dev/pipe/engine"
 )
 
 // Config is the output's section of a pipeline file (output: {type: http,
@@ -27,9 +27,17 @@ type Config struct {
 
 // BatchConfig bounds the requests.
 type BatchConfig struct {
-	MaxRecords int             `yaml:"max_records" default:"10000" doc:"Most records in one request."`
-	MaxBytes   engine.ByteSize `yaml:"max_bytes" default:"1MiB" doc:"Most bytes (before compression) in one request; a larger single record is sent alone."`
+	MaxRecords int      `yaml:"max_records" default:"10000" doc:"Most records in one request."`
+	MaxBytes   ByteSize `yaml:"max_bytes" default:"1MiB" doc:"Most bytes (before compression) in one request; a larger single record is sent alone."`
 }
+
+// ByteSize is a size in bytes; in a pipeline file it reads "512", "64KiB",
+// "10MiB" (the engine decodes every int64 type whose ConfigType is
+// component.Size so).
+type ByteSize int64
+
+// ConfigType implements component.Typer: the field is documented as a size.
+func (ByteSize) ConfigType() string { return component.Size }
 
 // FieldError is a configuration error about one field.
 type FieldError = httpconf.FieldError

@@ -21,7 +21,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/pipe-dev/pipe/connector/connectortest"
-	_ "github.com/pipe-dev/pipe/connectors/http"
+	_ "github.com/pipe-dev/pipe/connectors/all"
 	"github.com/pipe-dev/pipe/engine"
 )
 

@@ -7,7 +7,6 @@ import (
 	"strconv"
 
 	"github.com/pipe-dev/pipe/connector"
-	"github.com/pipe-dev/pipe/engine"
 	"github.com/pipe-dev/pipe/stage"
 )
 
@@ -31,8 +30,6 @@ var Type = connector.OutputType{
 	},
 	New: newOutput,
 }
-
-func init() { engine.RegisterOutput(Type) }
 
 // output adapts a Client to connector.BatchWriter.
 type output struct {

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pipe-dev/pipe/component"
 	"github.com/pipe-dev/pipe/connectors/internal/httpconf"
-	"github.com/pipe-dev/pipe/engine"
 )
 
 // Config is the input's section of a pipeline file (input: {type:
@@ -23,15 +23,15 @@ type Config struct {
 	// MaxRecordBytes bounds one record: a body with a larger one answers
 	// 400 (default: MaxBodyBytes). In a pipeline file the engine checks
 	// the input's max_record_bytes: instead.
-	MaxRecordBytes engine.ByteSize `yaml:"-"`
-	MaxBodyBytes   engine.ByteSize `yaml:"max_body_bytes" default:"10MiB" doc:"Largest body, also after gzip decompression; larger bodies answer 413."`
-	Queue          int             `yaml:"queue" default:"64" doc:"Requests accepted but not yet taken by the pipeline; when it is full, requests answer 429 with Retry-After."`
-	RetryAfter     time.Duration   `yaml:"retry_after" default:"1s" doc:"The Retry-After of a 429 or 503 answer (rounded up to whole seconds)."`
-	Timeout        time.Duration   `yaml:"timeout" default:"30s" doc:"How long a request waits for its records to be acknowledged; then it answers 504 (the records may still be delivered)."`
-	TokenEnv       string          `yaml:"bearer_token_env" example:"PIPE_HTTP_TOKEN" doc:"Environment variable holding the bearer token requests must send (Authorization: Bearer TOKEN); others answer 401."`
-	TokenFile      string          `yaml:"bearer_token_file" example:"secrets/http-token" doc:"File holding the bearer token (surrounding white space ignored), instead of bearer_token_env."`
-	TLSCert        string          `yaml:"tls_cert_file" example:"tls/server.crt" doc:"PEM certificate file: serve HTTPS (needs tls_key_file)."`
-	TLSKey         string          `yaml:"tls_key_file" example:"tls/server.key" doc:"PEM private key file of tls_cert_file."`
+	MaxRecordBytes ByteSize      `yaml:"-"`
+	MaxBodyBytes   ByteSize      `yaml:"max_body_bytes" default:"10MiB" doc:"Largest body, also after gzip decompression; larger bodies answer 413."`
+	Queue          int           `yaml:"queue" default:"64" doc:"Requests accepted but not yet taken by the pipeline; when it is full, requests answer 429 with Retry-After."`
+	RetryAfter     time.Duration `yaml:"retry_after" default:"1s" doc:"The Retry-After of a 429 or 503 answer (rounded up to whole seconds)."`
+	Timeout        time.Duration `yaml:"timeout" default:"30s" doc:"How long a request waits for its records to be acknowledged; then it answers 504 (the records may still be delivered)."`
+	TokenEnv       string        `yaml:"bearer_token_env" example:"PIPE_HTTP_TOKEN" doc:"Environment variable holding the bearer token requests must send (Authorization: Bearer TOKEN); others answer 401."`
+	TokenFile      string        `yaml:"bearer_token_file" example:"secrets/http-token" doc:"File holding the bearer token (surrounding white space ignored), instead of bearer_token_env."`
+	TLSCert        string        `yaml:"tls_cert_file" example:"tls/server.crt" doc:"PEM certificate file: serve HTTPS (needs tls_key_file)."`
+	TLSKey         string        `yaml:"tls_key_file" example:"tls/server.key" doc:"PEM private key file of tls_cert_file."`
 }
 
 // Field names, for errors.
@@ -45,6 +45,14 @@ const (
 	fieldTLSKey    = "tls_key_file"
 	fieldPath      = "path"
 )
+
+// ByteSize is a size in bytes; in a pipeline file it reads "512", "64KiB",
+// "10MiB" (the engine decodes every int64 type whose ConfigType is
+// component.Size so).
+type ByteSize int64
+
+// ConfigType implements component.Typer: the field is documented as a size.
+func (ByteSize) ConfigType() string { return component.Size }
 
 // FieldError is a configuration error about one field.
 type FieldError = httpconf.FieldError

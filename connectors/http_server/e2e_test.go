@@ -19,7 +19,7 @@ import (
 
 	"github.com/pipe-dev/pipe/connector"
 	"github.com/pipe-dev/pipe/connector/connectortest"
-	_ "github.com/pipe-dev/pipe/connectors/http_server"
+	_ "github.com/pipe-dev/pipe/connectors/all"
 	"github.com/pipe-dev/pipe/connectors/internal/httptesting"
 	"github.com/pipe-dev/pipe/engine"
 	"github.com/pipe-dev/pipe/stage"

@@ -8,7 +8,6 @@ import (
 	"strconv"
 
 	"github.com/pipe-dev/pipe/connector"
-	"github.com/pipe-dev/pipe/engine"
 	"github.com/pipe-dev/pipe/stage"
 )
 
@@ -34,8 +33,6 @@ var Type = connector.InputType{
 	},
 	New: newInput,
 }
-
-func init() { engine.RegisterInput(Type) }
 
 // input adapts a Server to connector.BatchReader.
 type input struct {

@@ -36,9 +36,10 @@ var Type = connector.InputType{
 
 // input adapts a Server to connector.BatchReader.
 type input struct {
-	srv *Server
-	env connector.Env
-	cfg stage.Config // for errors positioned at a field, found at Connect
+	srv  *Server
+	read int64 // records handed to the engine so far (it numbers them 1, 2, ...)
+	env  connector.Env
+	cfg  stage.Config // for errors positioned at a field, found at Connect
 }
 
 func newInput(cfg stage.Config, env connector.Env) (connector.Input, error) {
@@ -106,11 +107,19 @@ func (in *input) ReadBatch(ctx context.Context) (connector.Batch, connector.AckF
 		recs[i].Data = data
 		ptrs[i] = &recs[i]
 	}
+	base := in.read
+	in.read += int64(len(ptrs))
 	ack := func(_ context.Context, err error) error {
-		if err != nil && (errors.Is(err, connector.ErrNotDelivered) || errors.Is(err, context.Canceled)) {
-			err = fmt.Errorf("%w: %w", ErrStopped, err)
+		res := Result{Err: err}
+		var se *stage.StageError
+		if errors.As(err, &se) && se.Err != nil && se.Record > base && se.Record <= base+int64(len(ptrs)) {
+			// The engine named the record: say which line of the body.
+			res.Failed = []Failure{{Index: int(se.Record - base - 1), Error: se.Err.Error()}}
 		}
-		req.Ack(Result{Err: err})
+		if err != nil && (errors.Is(err, connector.ErrNotDelivered) || errors.Is(err, context.Canceled)) {
+			res.Err = fmt.Errorf("%w: %w", ErrStopped, err)
+		}
+		req.Ack(res)
 		return nil
 	}
 	return connector.Batch{Records: ptrs}, ack, nil

@@ -10,6 +10,7 @@ import (
 	"github.com/pipe-dev/pipe/connector"
 	"github.com/pipe-dev/pipe/connectors/internal/httptesting"
 	"github.com/pipe-dev/pipe/engine"
+	"github.com/pipe-dev/pipe/stage"
 )
 
 // openInput builds and connects the input as the engine does.
@@ -64,6 +65,29 @@ func TestInputAcks(t *testing.T) {
 				t.Errorf("answer says %d records, want 2", r.body.Records)
 			}
 		})
+	}
+}
+
+// TestInputNamesFailedRecord: an acknowledgement error that names a
+// record (engine numbering, across requests) names its index in the body.
+func TestInputNamesFailedRecord(t *testing.T) {
+	in := openInput(t, map[string]any{}, "lines")
+	for i, tc := range []struct {
+		body  string
+		bad   int64 // engine record number
+		index int
+	}{{"a\nb\n", 2, 1}, {"c\nd\ne\n", 3, 0}} {
+		res := make(chan reply, 1)
+		go func() { res <- post(t, in.srv.URL(), []byte(tc.body), nil) }()
+		_, ack, err := in.ReadBatch(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ack(context.Background(), &stage.StageError{Stage: "check", Record: tc.bad, Err: errors.New("bad value")})
+		r := <-res
+		if r.code != 500 || len(r.body.Failed) != 1 || r.body.Failed[0].Index != tc.index || r.body.Failed[0].Error != "bad value" {
+			t.Errorf("request %d: %d %+v, want 500 naming index %d", i, r.code, r.body, tc.index)
+		}
 	}
 }
 

@@ -187,14 +187,17 @@ func (r *run) connectOutput(ctx context.Context, out connector.Output) (sink, fu
 
 type sinkRef struct{ s sink }
 
-// syncOutput is connector.Env.Sync: it makes what the output flushed
-// durable.
+// syncOutput is connector.Env.Sync: it makes what the output flushed, and
+// the dead-letter lines written, durable.
 func (r *run) syncOutput(ctx context.Context) error {
-	ref := r.sink.Load()
-	if ref == nil {
-		return nil
+	var errs []error
+	if ref := r.sink.Load(); ref != nil {
+		errs = append(errs, ref.s.sync(ctx))
 	}
-	return ref.s.sync(ctx)
+	if dl := r.deadLetter.Load(); dl != nil {
+		errs = append(errs, dl.sync())
+	}
+	return errors.Join(errs...)
 }
 
 // retryPolicy is the output's retry: with its defaults.

@@ -624,9 +624,10 @@ func (s *funcSink) use(OutputPlan) {}
 
 // deadLetter writes failed records as JSON lines.
 type deadLetter struct {
-	mu   sync.Mutex
-	f    *os.File
-	path string
+	mu     sync.Mutex
+	f      *os.File
+	path   string
+	closed bool
 }
 
 type deadLetterLine struct {
@@ -667,11 +668,24 @@ func (d *deadLetter) write(stage string, rec *Record, cause error) error {
 	return nil
 }
 
+// sync makes the dead-letter lines written so far durable.
+func (d *deadLetter) sync() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil // close synced it
+	}
+	return d.f.Sync()
+}
+
 func (d *deadLetter) close() error {
 	if d == nil {
 		return nil
 	}
-	return d.f.Close()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.closed = true
+	return errors.Join(d.f.Sync(), d.f.Close())
 }
 // countingWriter counts the bytes written to the output (before any
 // compression), for Pipeline.OutputBytes. The output writes through a

@@ -40,6 +40,7 @@ type run struct {
 	outputFailing         atomic.Bool
 	connStats             connStats
 	stopCtx               context.Context // the caller's: done when the run is asked to stop
+	deadLetter            atomic.Pointer[deadLetter]
 
 	mu       sync.Mutex
 	versions []*runVersion // in the order they became active: the last is current
@@ -256,6 +257,7 @@ func (r *run) execute(ctx context.Context, src source, snk sink, reloads <-chan 
 	if root.dl, err = p.openDeadLetter(); err != nil {
 		return err
 	}
+	r.deadLetter.Store(root.dl)
 	defer root.dl.close()
 
 	// One instance per worker, opened before any record moves.

@@ -31,6 +31,7 @@ import (
 
 	"github.com/pipe-dev/pipe/connector"
 	"github.com/pipe-dev/pipe/connectors/internal/compress"
+	"github.com/pipe-dev/pipe/connectors/internal/iox"
 	"github.com/pipe-dev/pipe/stage"
 )
 
@@ -411,7 +412,7 @@ func (in *Input) stream(ctx context.Context, t *tracked) (*connector.Stream, err
 		if _, err := t.f.Seek(0, io.SeekStart); err != nil {
 			return nil, fmt.Errorf("%s: %w", t.path, err)
 		}
-		zr := compress.Reader(countingReader{t.f, &in.read}, t.path)
+		zr := compress.Reader(iox.CountingReader{R: t.f, N: &in.read}, t.path)
 		if start > 0 {
 			if _, err := io.CopyN(io.Discard, zr, start); err != nil && err != io.EOF {
 				zr.Close()
@@ -427,7 +428,7 @@ func (in *Input) stream(ctx context.Context, t *tracked) (*connector.Stream, err
 		if in.cfg.Follow {
 			r = &followReader{in: in, t: t, ctx: ctx, budget: streamBudget}
 		} else {
-			r = &positionReader{r: countingReader{t.f, &in.read}, t: t}
+			r = &positionReader{r: iox.CountingReader{R: t.f, N: &in.read}, t: t}
 		}
 		done = func() error { return in.finishRead(t) }
 	}
@@ -614,17 +615,6 @@ func fingerprint(f *os.File, n int64) (string, int64) {
 	m, _ := f.ReadAt(buf, 0)
 	sum := sha256.Sum256(buf[:m])
 	return hex.EncodeToString(sum[:]), int64(m)
-}
-
-type countingReader struct {
-	r io.Reader
-	n *atomic.Int64
-}
-
-func (c countingReader) Read(b []byte) (int, error) {
-	n, err := c.r.Read(b)
-	c.n.Add(int64(n))
-	return n, err
 }
 
 // positionReader keeps t.readPos as the engine reads.

@@ -247,3 +247,27 @@ func TestFollow(t *testing.T) {
 	}
 	fmt.Fprint(os.Stderr)
 }
+
+// Dead-lettered records count as delivered: the checkpoint passes them,
+// and the dead-letter file is synced with the output.
+func TestCheckpointWithDeadLetters(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "app.log"), "{\"a\":1}\nnot json\n{\"a\":2}\n", os.O_TRUNC)
+	yaml := "input: {type: file, path: app.log, codec: ndjson, on_error: dead_letter, checkpoint: ck.json}\n" +
+		"output: {type: file, path: out.ndjson, append: true}\ndead_letter: {path: dl.ndjson}\n"
+	if _, err := run(t, dir, yaml); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := os.ReadFile(filepath.Join(dir, "out.ndjson"))
+	dl, _ := os.ReadFile(filepath.Join(dir, "dl.ndjson"))
+	ck, _ := os.ReadFile(filepath.Join(dir, "ck.json"))
+	if string(out) != "{\"a\":1}\n{\"a\":2}\n" || !strings.Contains(string(dl), "not json") || !strings.Contains(string(ck), `"offset": 25`) {
+		t.Fatalf("out %q\ndead letters %q\ncheckpoint %s", out, dl, ck)
+	}
+	if _, err := run(t, dir, yaml); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := os.ReadFile(filepath.Join(dir, "out.ndjson")); string(again) != string(out) {
+		t.Errorf("a second run repeated records: %q", again)
+	}
+}

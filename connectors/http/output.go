@@ -145,14 +145,10 @@ func (c *Client) Healthy() error {
 // requests after it are not sent. Under the raw codec each record is one
 // request.
 func (c *Client) Write(ctx context.Context, recs []*stage.Record) error {
-	bp, _ := c.bufs.Get().(*bytes.Buffer)
-	if bp == nil {
-		bp = new(bytes.Buffer)
-	}
-	defer c.bufs.Put(bp)
 	for len(recs) > 0 {
-		n := c.fill(bp, recs)
-		if err := c.send(ctx, bp.Bytes(), n); err != nil {
+		var body bytes.Buffer
+		n := c.fill(&body, recs)
+		if err := c.send(ctx, body.Bytes(), n); err != nil {
 			return err
 		}
 		recs = recs[n:]
@@ -163,7 +159,6 @@ func (c *Client) Write(ctx context.Context, recs []*stage.Record) error {
 // fill encodes the records that fit one request into buf and returns how
 // many (at least one).
 func (c *Client) fill(buf *bytes.Buffer, recs []*stage.Record) int {
-	buf.Reset()
 	if c.codec == "raw" {
 		buf.Write(recs[0].Data)
 		return 1
@@ -183,14 +178,8 @@ func (c *Client) fill(buf *bytes.Buffer, recs []*stage.Record) int {
 
 // send makes one request of body (n records).
 func (c *Client) send(ctx context.Context, body []byte, n int) error {
-	var zbuf *bytes.Buffer
 	if c.cfg.Compression == "gzip" {
-		zbuf, _ = c.zpool.Get().(*bytes.Buffer)
-		if zbuf == nil {
-			zbuf = new(bytes.Buffer)
-		}
-		defer c.zpool.Put(zbuf)
-		zbuf.Reset()
+		zbuf := bytes.NewBuffer(make([]byte, 0, len(body)/4+64))
 		zw, _ := c.zws.Get().(*gzip.Writer)
 		if zw == nil {
 			zw, _ = gzip.NewWriterLevel(zbuf, gzip.BestSpeed)

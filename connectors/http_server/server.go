@@ -152,6 +152,9 @@ func (s *Server) URL() string {
 // the server is stopped and its queue is empty, and ctx's error when ctx
 // ends first. The caller must Ack every request Next returns.
 func (s *Server) Next(ctx context.Context) (*Request, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err // the caller stopped reading: hand nothing more over
+	}
 	select {
 	case r := <-s.queue:
 		return r, nil

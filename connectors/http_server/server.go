@@ -162,6 +162,11 @@ func (s *Server) Next(ctx context.Context) (*Request, error) {
 	}
 	select {
 	case r := <-s.queue:
+		if err := ctx.Err(); err != nil {
+			// ctx ended at the same time: the caller no longer reads.
+			r.Ack(Result{Err: ErrStopped})
+			return nil, err
+		}
 		return r, nil
 	case <-s.stopCh:
 		select {

@@ -172,7 +172,12 @@ output: {type: mem}
 		}()
 	}
 	started.Wait()
-	<-got429 // the queue is full while the output is held
+	select {
+	case <-got429: // the queue is full while the output is held
+	case <-time.After(time.Minute): // a bound, not a speed test
+		close(gate)
+		t.Fatal("no 429 while the output was held")
+	}
 	close(gate)
 	wg.Wait()
 	if err := r.stop(t); err != nil && !errors.Is(err, context.Canceled) {

@@ -241,6 +241,15 @@ type StreamWriter interface {
 	Sync(ctx context.Context) error
 }
 
+// Aborter is optionally implemented by outputs that can leave their
+// destination as it was (a file output writing to a temporary file). When
+// a run fails before its input read a record (a stage that does not load, a
+// configuration error found at the start), the engine calls Abort instead
+// of Close.
+type Aborter interface {
+	Abort(ctx context.Context) error
+}
+
 // Health is optionally implemented by inputs and outputs that can be
 // disconnected while the run goes on: /readyz is false while Healthy
 // returns an error.

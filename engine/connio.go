@@ -157,11 +157,17 @@ func (r *run) connectOutput(ctx context.Context, out connector.Output) (sink, fu
 	closeOut := func() error {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
+		// A run that failed before it read a record leaves the output's
+		// destination as it was, when the output can.
+		if a, ok := out.(connector.Aborter); ok && r.in.in.Load() == 0 && r.failedEarly.Load() {
+			return a.Abort(cctx)
+		}
 		return out.Close(cctx)
 	}
 	pol := p.retryPolicy()
 	connect := func(ctx context.Context) error { return out.Connect(ctx) }
 	if err := r.retry(ctx, pol, "connect", connect); err != nil {
+		r.failedEarly.Store(true)
 		closeOut()
 		var ce *ConfigError
 		if errors.As(err, &ce) {
@@ -545,6 +551,7 @@ func (p *Pipeline) Delivery() DeliveryStats {
 func (r *run) executeIO(ctx context.Context, src source, snk sink, closeIn, closeOut func() error, reloads <-chan Reload) (err error) {
 	r.stopCtx = ctx
 	err = r.execute(ctx, src, snk, reloads)
+	r.failedEarly.Store(err != nil)
 	if cerr := closeOut(); cerr != nil && err == nil {
 		err = &StageError{Stage: "output", Op: "close", Err: cerr}
 	}

@@ -687,6 +687,7 @@ func (d *deadLetter) close() error {
 	d.closed = true
 	return errors.Join(d.f.Sync(), d.f.Close())
 }
+
 // countingWriter counts the bytes written to the output (before any
 // compression), for Pipeline.OutputBytes. The output writes through a
 // 256 KiB buffer, so this costs one atomic add per buffer, not per record.
@@ -700,5 +701,3 @@ func (c countingWriter) Write(b []byte) (int, error) {
 	c.n.Add(int64(n))
 	return n, err
 }
-
-

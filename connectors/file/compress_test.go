@@ -13,6 +13,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"github.com/pipe-dev/pipe/connectors/internal/compress"
+	"github.com/pipe-dev/pipe/engine"
 )
 
 func gzipped(t *testing.T, s string) []byte {
@@ -94,5 +95,40 @@ func TestTruncatedGzip(t *testing.T) {
 	_, err := run(t, dir, "input: {type: file, path: cut.log.gz}\n")
 	if !errors.Is(err, compress.ErrTruncated) || !strings.Contains(err.Error(), "cut.log.gz") {
 		t.Fatalf("err = %v, want a truncation error naming the file", err)
+	}
+}
+
+func TestOutputReplacedAtTheEnd(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "in.log"), "new\n", os.O_TRUNC)
+	out := filepath.Join(dir, "out.txt")
+	write(t, out, "old\n", os.O_TRUNC)
+	// A stage that cannot start: the old output stays as it was.
+	spec, err := engine.Parse([]byte("input: {type: file, path: in.log}\noutput: {type: file, path: out.txt}\n"), filepath.Join(dir, "p.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec.Stages = append(spec.Stages, engine.StageSpec{Name: "bad", New: func() (engine.Transformer, error) { return nil, errors.New("cannot start") }})
+	p, err := engine.Build(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Run(context.Background(), nil, nil); err == nil {
+		t.Fatal("a broken stage ran")
+	}
+	if b, _ := os.ReadFile(out); string(b) != "old\n" {
+		t.Fatalf("output after a failed start: %q, want it untouched", b)
+	}
+	if _, err := run(t, dir, "input: {type: file, path: in.log}\noutput: {type: file, path: out.txt}\n"); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(out); string(b) != "new\n" {
+		t.Fatalf("output: %q", b)
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".pipe-") {
+			t.Errorf("temporary file left: %s", e.Name())
+		}
 	}
 }

@@ -168,6 +168,7 @@ func (in *Input) Connect(ctx context.Context) error {
 			in.saved[fileID{c.Dev, c.Ino}] = c
 		}
 		in.saveReq, in.saverStop, in.saverDone = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
+		in.lastSave = time.Now() // the first write comes one interval after the start
 		go in.checkpointer()
 	}
 	if st, err := os.Stat(in.pattern); err == nil && st.IsDir() {

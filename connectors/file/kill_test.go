@@ -279,3 +279,71 @@ func TestKillAndRestart(t *testing.T) {
 	}
 	t.Logf("%d lines written, %d duplicates (bound %d)", len(order), dups, bound)
 }
+
+// TestKillResumesLargeFile: without follow, a checkpointed run of a large
+// file killed half-way resumes at its checkpoint: nothing is lost, and only
+// lines beyond the checkpoint at the kill are repeated.
+func TestKillResumesLargeFile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the pipe binary")
+	}
+	bin, err := pipeBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	const n = 600_000
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "n-%07d\n", i)
+	}
+	write(t, filepath.Join(dir, "big.log"), b.String(), os.O_TRUNC)
+	pipeline := filepath.Join(dir, "p.yaml")
+	// A lua stage slows the run down enough to be killed in the middle.
+	write(t, pipeline, "input: {type: file, path: big.log, checkpoint: ck.json, checkpoint_interval: 10ms}\n"+
+		"output: {type: file, path: out.txt, append: true}\nstages:\n  - {name: same, type: lua, code: 'return rec'}\n", os.O_TRUNC)
+	out := filepath.Join(dir, "out.txt")
+	cmd := exec.Command(bin, "run", pipeline)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a part of the output", func() bool { return lineCount(out) >= n/4 })
+	cmd.Process.Kill()
+	cmd.Wait()
+	atKill := lineCount(out)
+	var offset int64
+	if data, err := os.ReadFile(filepath.Join(dir, "ck.json")); err == nil {
+		var cf struct {
+			Files []struct{ Offset int64 } `json:"files"`
+		}
+		if err := json.Unmarshal(data, &cf); err != nil || len(cf.Files) != 1 {
+			t.Fatalf("checkpoint after the kill: %v\n%s", err, data)
+		}
+		offset = cf.Files[0].Offset
+	}
+	covered := int(offset / int64(len("n-0000000\n")))
+	if atKill >= n {
+		t.Logf("the run finished before the kill: the resume is not exercised")
+	}
+	if res, err := exec.Command(bin, "run", pipeline).CombinedOutput(); err != nil {
+		t.Fatalf("restart: %v\n%s", err, res)
+	}
+	got := countLines(t, out)
+	dups := 0
+	for i := range n {
+		c := got[fmt.Sprintf("n-%07d", i)]
+		if c == 0 {
+			t.Fatalf("line %d lost", i)
+		}
+		if c > 1 {
+			dups += c - 1
+			if i < covered {
+				t.Fatalf("line %d repeated although the checkpoint (%d lines) covered it", i, covered)
+			}
+		}
+	}
+	if dups > atKill-covered {
+		t.Errorf("%d duplicates, more than the %d lines written beyond the checkpoint", dups, atKill-covered)
+	}
+	t.Logf("killed at %d lines, checkpoint at %d; %d repeated after the restart", atKill, covered, dups)
+}

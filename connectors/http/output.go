@@ -56,9 +56,9 @@ type Client struct {
 	ctype  string
 
 	healthy atomic.Pointer[error] // the last request's error; nil: healthy
-	zpool   sync.Pool             // *bytes.Buffer for compressed bodies
-	zws     sync.Pool             // *gzip.Writer
-	bufs    sync.Pool             // *bytes.Buffer for bodies
+	// zws pools gzip writers. Bodies are not pooled: the transport may
+	// still read a request's body after Do returned (an early answer).
+	zws sync.Pool
 
 	// Requests and Failed count the requests sent and those that failed.
 	Requests, Failed atomic.Int64

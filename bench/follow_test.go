@@ -8,8 +8,8 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"syscall"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/pipe-dev/pipe/engine"
 )

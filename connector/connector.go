@@ -250,6 +250,16 @@ type Aborter interface {
 	Abort(ctx context.Context) error
 }
 
+// DeliversOnClose is optionally implemented by stream outputs whose writes
+// are delivered only when Close succeeds (a file written under a temporary
+// name and renamed at the end). DeliversOnClose reports whether that is so
+// for this output; the engine then acknowledges input batches only after
+// Close returned nil, and says so at the start when the input tracks
+// delivery (a followed input would never be acknowledged).
+type DeliversOnClose interface {
+	DeliversOnClose() bool
+}
+
 // Health is optionally implemented by inputs and outputs that can be
 // disconnected while the run goes on: /readyz is false while Healthy
 // returns an error.

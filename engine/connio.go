@@ -180,6 +180,13 @@ func (r *run) connectOutput(ctx context.Context, out connector.Output) (sink, fu
 	case connector.StreamWriter:
 		s := newWriterSink(countingWriter{out.Writer(), &r.outputWritten}, p.plan.Output)
 		s.syncFn = out.Sync
+		if d, ok := out.(connector.DeliversOnClose); ok && d.DeliversOnClose() {
+			s.onClose = true
+			if r.acks.Load() != nil {
+				p.opts.log.Warn("the output is written under a temporary name and delivered when the run ends: input records are acknowledged (checkpointed) only then; set append: true on the output to deliver as records come",
+					"output", p.outType.Name)
+			}
+		}
 		r.sink.Store(&sinkRef{s})
 		return s, closeOut, nil
 	case connector.BatchWriter:
@@ -552,7 +559,11 @@ func (r *run) executeIO(ctx context.Context, src source, snk sink, closeIn, clos
 	r.stopCtx = ctx
 	err = r.execute(ctx, src, snk, reloads)
 	r.failedEarly.Store(err != nil)
-	if cerr := closeOut(); cerr != nil && err == nil {
+	cerr := closeOut()
+	if ws, ok := snk.(*writerSink); ok {
+		ws.settleHeld(cerr)
+	}
+	if cerr != nil && err == nil {
 		err = &StageError{Stage: "output", Op: "close", Err: cerr}
 	}
 	if a := r.acks.Load(); a != nil {

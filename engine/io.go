@@ -433,6 +433,10 @@ type writerSink struct {
 	// last flush: settled when the buffer is flushed.
 	unflushed []ackToken
 	syncFn    func(context.Context) error
+	// onClose: the output delivers only when it is closed; held are the
+	// acknowledgements waiting for that (see settleHeld).
+	onClose bool
+	held    []ackToken
 }
 
 // maxUnflushed is how many tracked batches the output writes before it
@@ -458,6 +462,8 @@ func (s *writerSink) write(rs *runState, c *counters, b *batch, more bool) error
 			// What a failing stage produced before its failing record:
 			// written, as jq would, but its input batch is not delivered.
 			b.ack.done(errors.New("a record of the batch failed"))
+		} else if s.onClose {
+			s.held = append(s.held, b.ack)
 		} else {
 			s.unflushed = append(s.unflushed, b.ack)
 			if len(s.unflushed) >= maxUnflushed {
@@ -588,6 +594,14 @@ func (s *writerSink) flush() error {
 	}
 	s.unflushed = s.unflushed[:0]
 	return err
+}
+
+// settleHeld settles the acknowledgements held until the output closed.
+func (s *writerSink) settleHeld(err error) {
+	for _, t := range s.held {
+		t.done(err)
+	}
+	s.held = nil
 }
 
 func (s *writerSink) sync(ctx context.Context) error {

@@ -132,3 +132,19 @@ func TestOutputReplacedAtTheEnd(t *testing.T) {
 		}
 	}
 }
+
+// A replaced output delivers when the run ends: the checkpoint covers the
+// records only then, and not at all when the run fails.
+func TestCheckpointWithReplacedOutput(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "in.log"), "a\nb\n", os.O_TRUNC)
+	yaml := "input: {type: file, path: in.log, checkpoint: ck.json, checkpoint_interval: 0s}\noutput: {type: file, path: out.txt}\n"
+	if _, err := run(t, dir, yaml); err != nil {
+		t.Fatal(err)
+	}
+	ck, _ := os.ReadFile(filepath.Join(dir, "ck.json"))
+	out, _ := os.ReadFile(filepath.Join(dir, "out.txt"))
+	if string(out) != "a\nb\n" || !strings.Contains(string(ck), `"offset": 4`) {
+		t.Fatalf("out %q, checkpoint %s", out, ck)
+	}
+}

@@ -172,6 +172,10 @@ func (o *Output) Close(context.Context) error {
 	return err
 }
 
+// DeliversOnClose implements connector.DeliversOnClose: a file replaced
+// at the end holds the records only once it is renamed.
+func (o *Output) DeliversOnClose() bool { return o.target != "" }
+
 // Abort implements connector.Aborter: a temporary file is removed and the
 // output path left as it was (a file written in place stays as written).
 func (o *Output) Abort(context.Context) error {
@@ -187,6 +191,7 @@ func (o *Output) Abort(context.Context) error {
 }
 
 var (
-	_ connector.StreamWriter = (*Output)(nil)
-	_ connector.Aborter      = (*Output)(nil)
+	_ connector.StreamWriter    = (*Output)(nil)
+	_ connector.Aborter         = (*Output)(nil)
+	_ connector.DeliversOnClose = (*Output)(nil)
 )

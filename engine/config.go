@@ -101,7 +101,8 @@ func (c Config) Keys() []string {
 // Decode decodes c into v (a pointer to a struct, map, slice or scalar).
 // Struct fields are matched by their `yaml` tag; a key with no field is an
 // error naming the known fields. time.Duration fields take Go durations
-// ("250ms"), ByteSize fields take sizes ("16MiB"). The spec tags of package
+// ("250ms"), ByteSize fields take sizes ("16MiB"), and so do fields of any
+// int64 type whose ConfigType() is component.Size. The spec tags of package
 // component are applied: a missing field takes its default:, a missing
 // required:"true" field is an error, a string (or list of strings) outside
 // its enum: is an error; also when c is absent, so a struct gets its
@@ -270,6 +271,14 @@ var (
 	stageConfigType = reflect.TypeFor[stage.Config]()
 )
 
+// isSizeType reports whether t is an int64 type whose ConfigType is
+// component.Size: a connector's own size type (connectors do not import
+// the engine) decodes from "16MiB" like ByteSize.
+func isSizeType(t reflect.Type) bool {
+	typer := reflect.TypeFor[component.Typer]()
+	return t.Kind() == reflect.Int64 && t.Implements(typer) && reflect.Zero(t).Interface().(component.Typer).ConfigType() == component.Size
+}
+
 type decoder struct{ file string }
 
 func (d *decoder) errf(n *yaml.Node, format string, args ...any) error {
@@ -305,6 +314,9 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value) error {
 		return nil
 	}
 	t := v.Type()
+	if t != byteSizeType && isSizeType(t) {
+		t = byteSizeType // an int64 that documents itself as a size: read like ByteSize
+	}
 	switch t {
 	case configType, stageConfigType:
 		v.Set(reflect.ValueOf(Config{node: n, file: d.file, used: new(bool)}))

@@ -20,8 +20,7 @@ func checkStages(sp *Spec, reg *Registry) error {
 		reg = DefaultRegistry
 	}
 	var errs errList
-	for i := range sp.Stages {
-		s := &sp.Stages[i]
+	for _, s := range sp.allStages() {
 		if s.file == "" {
 			s.file = sp.File
 		}

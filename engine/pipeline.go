@@ -107,8 +107,7 @@ func Build(spec *Spec, opts ...Option) (*Pipeline, error) {
 	p := &Pipeline{spec: spec, opts: o}
 	codec := firstNonEmpty(spec.Input.Codec, CodecLines)
 	var errs errList // every stage's errors, not only the first's
-	for i := range spec.Stages {
-		s := &spec.Stages[i]
+	for _, s := range spec.allStages() {
 		if err := resolvePlugin(spec, s, o); err != nil {
 			if !errs.add(err) || AllConfigErrors(err) == nil {
 				return nil, err
@@ -120,6 +119,21 @@ func Build(spec *Spec, opts ...Option) (*Pipeline, error) {
 		events := &StageEvents{stage: s.Name, kind: kind, hook: o.events}
 		var st Stage
 		switch {
+		case s.isSwitch():
+			kind = "switch"
+			events.kind = kind
+			var err error
+			if st, err = buildSwitch(s, o, codec, timeout); err != nil {
+				if AllConfigErrors(err) == nil {
+					return nil, err
+				}
+				errs.add(err)
+				continue
+			}
+		case s.isFanout():
+			kind = "fanout"
+			events.kind = kind
+			st = fanoutStage{}
 		case s.New != nil:
 			if kind == "" {
 				kind = "go"
@@ -150,7 +164,7 @@ func Build(spec *Spec, opts ...Option) (*Pipeline, error) {
 				continue
 			}
 		}
-		p.stages = append(p.stages, &stageExec{spec: s, events: events, stage: st, level: i + 1,
+		p.stages = append(p.stages, &stageExec{spec: s, events: events, stage: st, level: len(p.stages) + 1,
 			log: o.log.With("stage", s.Name, "kind", kind)})
 	}
 	// Every setting, resolved once: the stages and the runner read it here.
@@ -184,7 +198,7 @@ func checkDeadLetter(spec *Spec, pl Plan) error {
 
 // stageFields are the fields every stage has.
 func stageFields() []string {
-	return []string{"name", "type", "use", "path", "code", "config", "timeout", "on_error", "workers", "max_record_bytes", "schema"}
+	return append([]string{"name", "type", "use", "path", "code", "config", "timeout", "on_error", "workers", "max_record_bytes", "schema"}, routeFields()...)
 }
 
 // resolvePlugin turns use: NAME@CONSTRAINT (or a use: that names no

@@ -21,6 +21,19 @@ type options struct {
 	lookup   LookupEnv
 	resolver Resolver
 	events   EventHook
+	outputs  map[string]io.Writer // WithOutput
+}
+
+// WithOutput makes runs write the named output name (outputs: in the
+// pipeline file) to w instead of its file or stdout; its codec still
+// applies. The caller owns w: runs do not close it.
+func WithOutput(name string, w io.Writer) Option {
+	return func(o *options) {
+		if o.outputs == nil {
+			o.outputs = map[string]io.Writer{}
+		}
+		o.outputs[name] = w
+	}
 }
 
 // WithEvents hands the events that stage kinds report (plugins started,
@@ -79,7 +92,8 @@ type Pipeline struct {
 	spec   *Spec
 	plan   Plan
 	opts   options
-	stages []*stageExec
+	stages []*stageExec // every step, depth first (Plan.Stages)
+	graph  *segment     // the tree of a pipeline with switch or fanout steps; nil when flat
 
 	mu      sync.Mutex
 	loaded  bool
@@ -172,6 +186,9 @@ func Build(spec *Spec, opts ...Option) (*Pipeline, error) {
 	for i, s := range p.stages {
 		s.plan = p.plan.Stages[i]
 	}
+	if spec.hasRoutes() && errs.err() == nil {
+		p.graph = p.buildGraph()
+	}
 	if err := checkDeadLetter(spec, p.plan); err != nil {
 		return nil, err
 	}
@@ -189,6 +206,9 @@ func checkDeadLetter(spec *Spec, pl Plan) error {
 	need := pl.Input.OnError == OnErrorDeadLetter || pl.Output.OnError == OnErrorDeadLetter
 	for _, s := range pl.Stages {
 		need = need || s.OnError == OnErrorDeadLetter
+	}
+	for _, o := range pl.Outputs {
+		need = need || o.Policy == PolicyDeadLetter
 	}
 	if need {
 		return errAtField(spec.src, spec.File, "stages", "on_error: dead_letter needs a dead_letter: {path: FILE} in the pipeline")

@@ -263,6 +263,8 @@ func (sp *Spec) validateRoutes() error {
 						errs.add(errAtField(f.src, sp.File, "to", "unknown output %q (want one of: %s)", f.To, outputList()))
 					case seen[f.To]:
 						errs.add(errAtField(f.src, sp.File, "to", "output %q is listed twice in this fanout", f.To))
+					case f.To == MainOutput && firstNonEmpty(f.Policy, PolicyBlock) != PolicyBlock:
+						errs.add(errAtField(f.src, sp.File, "policy", "the pipeline's output always blocks (policy %s is for a named output in outputs:)", f.Policy))
 					default:
 						seen[f.To] = true
 						link(f.src, f.To, firstNonEmpty(f.Policy, PolicyBlock))

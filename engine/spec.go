@@ -32,15 +32,15 @@ const (
 
 // Spec is a pipeline as written in a pipeline file (or built in code).
 type Spec struct {
-	Name       string          `yaml:"name" doc:"Pipeline name, for logs." example:"error-digest"`
-	Input      InputSpec       `yaml:"input" doc:"Where records come from."`
-	Output     OutputSpec      `yaml:"output" doc:"Where records go."`
+	Name   string     `yaml:"name" doc:"Pipeline name, for logs." example:"error-digest"`
+	Input  InputSpec  `yaml:"input" doc:"Where records come from."`
+	Output OutputSpec `yaml:"output" doc:"Where records go."`
 	// Outputs are named outputs besides output:, for switch branches
 	// (to: NAME) and fanout steps. The name output means output:.
-	Outputs map[string]OutputSpec `yaml:"outputs" doc:"Named outputs besides output:, which switch branches and fanout steps send records to (to: NAME); the name output means output: itself."`
-	DeadLetter *DeadLetterSpec `yaml:"dead_letter" doc:"File that on_error: dead_letter writes failed records to, one JSON line each."`
-	Defaults   Defaults        `yaml:"defaults" doc:"Policies for stages that do not set their own."`
-	Stages     []StageSpec     `yaml:"stages" doc:"The stages, in order."`
+	Outputs    map[string]OutputSpec `yaml:"outputs" doc:"Named outputs besides output:, which switch branches and fanout steps send records to (to: NAME); the name output means output: itself."`
+	DeadLetter *DeadLetterSpec       `yaml:"dead_letter" doc:"File that on_error: dead_letter writes failed records to, one JSON line each."`
+	Defaults   Defaults              `yaml:"defaults" doc:"Policies for stages that do not set their own."`
+	Stages     []StageSpec           `yaml:"stages" doc:"The stages, in order."`
 	// Plugins says where plugins come from and which are trusted.
 	Plugins PluginsSpec `yaml:"plugins" doc:"Where use: NAME finds plugins, and which are trusted."`
 	// Tests holds the pipeline's test cases (run by `pipe test`).

@@ -2,6 +2,8 @@ package engine
 
 import (
 	"sort"
+
+	"github.com/pipe-dev/pipe/component"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -60,11 +62,19 @@ func (c *CaseSpec) condition() (kind string, n int) {
 // ending at the output it names (to:) or, without to:, merging back into
 // the chain after the switch.
 type BranchSpec struct {
-	Name   string      `yaml:"name" required:"true" doc:"The branch's name, which cases send records to."`
-	Stages []StageSpec `yaml:"stages" doc:"The branch's stages, in order (may be empty)."`
-	To     string      `yaml:"to" doc:"The output the branch ends at (a name from outputs:, or output); without to: the branch merges back after the switch."`
+	Name   string `yaml:"name" required:"true" doc:"The branch's name, which cases send records to."`
+	Stages Steps  `yaml:"stages" doc:"The branch's stages, in order (may be empty)."`
+	To     string `yaml:"to" doc:"The output the branch ends at (a name from outputs:, or output); without to: the branch merges back after the switch."`
 	src    Config
 }
+
+// Steps is a branch's list of stages. Its spec type is a plain list (the
+// stage schema refers to itself there: see PipelineSchema), so that
+// reflecting the spec does not recurse for ever.
+type Steps []StageSpec
+
+// ConfigType implements component.Typer.
+func (Steps) ConfigType() string { return component.List }
 
 // FanoutSpec is one output of a fanout step and its policy.
 type FanoutSpec struct {

@@ -1010,3 +1010,34 @@ func plainStyle(n *yaml.Node) {
 		plainStyle(c)
 	}
 }
+
+// connectorConfig returns the fields of an input or output section that its
+// connector decodes: extra (those the engine does not take) and path:,
+// taken from the section src with its position, or made from path when it
+// was set in code or on the command line (--input, --output).
+func connectorConfig(src, extra Config, path string) Config {
+	file := firstNonEmpty(extra.file, src.file)
+	out := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	if n := resolve(src.node); n != nil {
+		out.Line, out.Column = n.Line, n.Column
+	}
+	if path != "" {
+		var val *yaml.Node
+		if n := resolve(src.node); n != nil && n.Kind == yaml.MappingNode {
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == "path" && n.Content[i+1].Value == path {
+					out.Content = append(out.Content, n.Content[i], n.Content[i+1])
+					val = n.Content[i+1]
+				}
+			}
+		}
+		if val == nil {
+			out.Content = append(out.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "path", Line: out.Line, Column: out.Column},
+				&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: path, Line: out.Line, Column: out.Column})
+		}
+	}
+	if n := resolve(extra.node); n != nil && n.Kind == yaml.MappingNode {
+		out.Content = append(out.Content, n.Content...)
+	}
+	return Config{node: out, file: file, used: new(bool)}
+}

@@ -46,20 +46,16 @@ func (p *Pipeline) RunLive(ctx context.Context, stdin io.Reader, stdout io.Write
 		return err
 	}
 	defer end()
-	src, err := r.openInput(stdin)
+	src, closeIn, err := r.openInput(ctx, stdin)
 	if err != nil {
 		return err
 	}
-	out, closeOut, err := p.openOutput(stdout)
+	snk, closeOut, err := r.openOutput(ctx, stdout)
 	if err != nil {
+		closeIn()
 		return err
 	}
-	defer func() {
-		if cerr := closeOut(); cerr != nil && err == nil {
-			err = &StageError{Stage: "output", Op: "write", Err: cerr}
-		}
-	}()
-	return r.execute(ctx, src, newWriterSink(out, p.plan.Output), reloads)
+	return r.executeIO(ctx, src, snk, closeIn, closeOut, reloads)
 }
 
 // route hands input batches to the current chain and switches chains on

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/pipe-dev/pipe/connector"
 	"io"
 	"log/slog"
 	"os"
@@ -89,11 +90,16 @@ func Load(path string, opts ...Option) (*Pipeline, error) {
 // run has its own counters and stage instances (one run at a time); Close
 // releases what its stages loaded.
 type Pipeline struct {
-	spec   *Spec
-	plan   Plan
-	opts   options
-	stages []*stageExec // every step, depth first (Plan.Stages)
-	graph  *segment     // the tree of a pipeline with switch or fanout steps; nil when flat
+	spec *Spec
+	plan Plan
+	// The input and output connectors and their fields.
+	inType  connector.InputType
+	inCfg   Config
+	outType connector.OutputType
+	outCfg  Config
+	opts    options
+	stages  []*stageExec // every step, depth first (Plan.Stages)
+	graph   *segment     // the tree of a pipeline with switch or fanout steps; nil when flat
 
 	mu      sync.Mutex
 	loaded  bool
@@ -105,8 +111,8 @@ type Pipeline struct {
 // run has read (compressed bytes for .gz and .zst), of how many; total is 0
 // when the input is not files.
 func (p *Pipeline) Progress() (read, total int64) {
-	if r := p.last.Load(); r != nil {
-		return r.inputRead.Load(), r.inputSize.Load()
+	if r := p.last.Load(); r != nil && r.progress != nil {
+		return r.progress.Progress()
 	}
 	return 0, 0
 }
@@ -192,6 +198,9 @@ func Build(spec *Spec, opts ...Option) (*Pipeline, error) {
 	if err := checkDeadLetter(spec, p.plan); err != nil {
 		return nil, err
 	}
+	if err := p.buildConnectors(); err != nil && !errs.add(err) {
+		return nil, err
+	}
 	if err := errs.err(); err != nil {
 		return nil, err
 	}
@@ -203,7 +212,7 @@ func checkDeadLetter(spec *Spec, pl Plan) error {
 	if pl.DeadLetter != "" {
 		return nil
 	}
-	need := pl.Input.OnError == OnErrorDeadLetter || pl.Output.OnError == OnErrorDeadLetter
+	need := pl.Input.OnError == OnErrorDeadLetter || pl.Output.OnError == OnErrorDeadLetter || spec.Output.OnError == OnErrorDeadLetter
 	for _, s := range pl.Stages {
 		need = need || s.OnError == OnErrorDeadLetter
 	}

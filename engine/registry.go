@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pipe-dev/pipe/component"
+	"github.com/pipe-dev/pipe/connector"
 )
 
 // NativeFunc makes one instance of a Go transformer from the stage's config:
@@ -230,6 +231,8 @@ type Registry struct {
 	natives    map[string]Native
 	components map[component.Class]map[string]component.Spec
 	plugins    PluginLoader
+	inputs     map[string]connector.InputType
+	outputs    map[string]connector.OutputType
 }
 
 // NewRegistry returns a registry that knows the native kind, the built-in
@@ -240,6 +243,7 @@ func NewRegistry() *Registry {
 	for _, c := range builtinComponents() {
 		r.RegisterComponent(c)
 	}
+	builtinConnectors(r)
 	return r
 }
 
@@ -252,7 +256,8 @@ func (r *Registry) Clone() *Registry {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	c := &Registry{kinds: maps.Clone(r.kinds), natives: maps.Clone(r.natives),
-		components: map[component.Class]map[string]component.Spec{}, plugins: r.plugins}
+		components: map[component.Class]map[string]component.Spec{}, plugins: r.plugins,
+		inputs: maps.Clone(r.inputs), outputs: maps.Clone(r.outputs)}
 	for class, m := range r.components {
 		c.components[class] = maps.Clone(m)
 	}

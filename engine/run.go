@@ -9,6 +9,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+
+	"github.com/pipe-dev/pipe/connector"
+	"github.com/pipe-dev/pipe/connectors/stdio"
 )
 
 func isBrokenPipe(err error) bool {
@@ -27,6 +30,15 @@ type run struct {
 	inputRead, inputSize atomic.Int64
 	// input is the input's settings: the plan's, replaced by a reload.
 	input atomic.Pointer[InputPlan]
+
+	// The connectors and delivery: set while the run starts.
+	inputConn, outputConn atomic.Pointer[connRef]
+	progress              connector.Progresser // nil: size unknown
+	acks                  atomic.Pointer[acker]
+	sink                  atomic.Pointer[sinkRef]
+	retries               atomic.Int64
+	outputFailing         atomic.Bool
+	connStats             connStats
 
 	mu       sync.Mutex
 	versions []*runVersion // in the order they became active: the last is current
@@ -93,8 +105,16 @@ func (p *Pipeline) RunReader(ctx context.Context, r io.Reader, w io.Writer) erro
 		return err
 	}
 	defer end()
-	src := &readerSource{readers: []namedReader{{name: "", open: func() (io.ReadCloser, error) { return io.NopCloser(r), nil }}}}
-	return run.execute(ctx, src, newWriterSink(w, p.plan.Output), nil)
+	src, closeIn, err := run.connectInput(ctx, stdio.NewInput(r))
+	if err != nil {
+		return err
+	}
+	snk, closeOut, err := run.connectOutput(ctx, stdio.NewOutput(w))
+	if err != nil {
+		closeIn()
+		return err
+	}
+	return run.executeIO(ctx, src, snk, closeIn, closeOut, nil)
 }
 
 // Source yields input records for Stream; it returns io.EOF at the end.

@@ -76,6 +76,9 @@ type InputSpec struct {
 	ValidateUTF8 bool `yaml:"validate_utf8" default:"false" doc:"Make records that are not valid UTF-8 record errors."`
 	// RejectNUL makes records containing NUL bytes record errors.
 	RejectNUL bool `yaml:"reject_nul" default:"false" doc:"Make records containing NUL bytes record errors."`
+	// Extra holds the fields of the input type's own (connector.InputType
+	// Config): the engine hands them to the type's constructor.
+	Extra Config `yaml:",remain"`
 
 	src Config
 }
@@ -85,6 +88,14 @@ type OutputSpec struct {
 	Type  string `yaml:"type" doc:"The output: stdout (default) or file."`
 	Path  string `yaml:"path" example:"out/errors.ndjson" doc:"File to write, relative to the pipeline file."`
 	Codec string `yaml:"codec" doc:"How records become bytes (default: the input's codec)."`
+	// Retry is how a failing write is retried (outputs that report
+	// transient errors); nil: the defaults (see RetrySpec).
+	Retry *RetrySpec `yaml:"retry" doc:"How a failing write is retried (exponential backoff with jitter)."`
+	// OnError is what happens to a batch the output could not write after
+	// its last attempt: fail (default), drop or dead_letter.
+	OnError string `yaml:"on_error" enum:"fail,drop,dead_letter" doc:"What happens to a batch the output could not write after its last attempt: fail the run (default), drop it, or dead_letter its records."`
+	// Extra holds the fields of the output type's own.
+	Extra Config `yaml:",remain"`
 	src   Config
 }
 
@@ -219,8 +230,7 @@ func (sp *Spec) validate() error {
 		if _, err := filepath.Glob(resolvePath(sp.File, in.Path)); err != nil {
 			return errAtField(in.src, sp.File, "path", "invalid glob %q: %v", in.Path, err)
 		}
-	default:
-		return errAtField(in.src, sp.File, "type", "unknown input type %q (want stdin or file)", in.Type)
+	default: // a registered connector: Build checks the type and its fields
 	}
 	if err := checkCodec(in.src, sp.File, in.Codec); err != nil {
 		return err
@@ -238,8 +248,10 @@ func (sp *Spec) validate() error {
 		if out.Path == "" {
 			return errAtField(out.src, sp.File, "type", "output type file needs a path")
 		}
-	default:
-		return errAtField(out.src, sp.File, "type", "unknown output type %q (want stdout or file)", out.Type)
+	default: // a registered connector: Build checks the type and its fields
+	}
+	if err := checkPolicy(out.src, sp.File, out.OnError); err != nil {
+		return err
 	}
 	if err := checkCodec(out.src, sp.File, out.Codec); err != nil {
 		return err

@@ -35,11 +35,10 @@ import (
 // shared by the sub-batches, and the garbage collector frees it once they
 // are written.
 //
-// Acknowledgements (delivery, issue 18): a record's completion is the point
-// where its last copy was written, dropped or dead-lettered. The hook for
-// that is doneHook below: every place where a copy leaves the tree calls
-// it, so an ack counter per source batch can be decremented by each output
-// (see RATIONALE.md, "Routing").
+// Acknowledgements: an input batch is acknowledged once its last copy was
+// written, dropped or dead-lettered: the demux and the fanout split its
+// acknowledgement into shares, one per part, and the merger joins the
+// shares of what it merges (route_ack.go).
 
 // segment is one straight chain of the tree.
 type segment struct {
@@ -287,12 +286,15 @@ func (g *graphRun) reject(n *outNode, b *batch, cause error) {
 		for _, rec := range b.recs {
 			n.c.errors.Add(1)
 			if err := g.root.dl.write("output."+n.name, rec, fmt.Errorf("output %s: %w", n.name, cause)); err != nil {
+				b.ack.done(err) // not dead-lettered: not delivered
+				b.ack = ackToken{}
 				g.root.abort(err)
 				break
 			}
 			n.c.dead.Add(1)
 		}
 	}
+	settle(b) // dropped or dead-lettered: handled
 	putBatch(b)
 }
 
@@ -335,14 +337,21 @@ func (g *graphRun) startWriter(n *outNode, o NamedOutputPlan) {
 			// Drop and dead_letter: each batch is flushed, so that a
 			// failing output is known batch by batch and its records
 			// counted as what they became.
+			// The acknowledgement is settled here, not by the sink: a
+			// copy that fails is handled by the policy, not undelivered.
 			var tmp counters
+			tok := b.ack
+			b.ack = ackToken{}
 			if err := snk.write(rs, &tmp, b, false); err != nil {
 				err = outputErr(n.name, err)
 				n.failed.Store(&err)
 				g.r.p.opts.log.Error("output failing; its copies now take its policy", "output", n.name, "policy", n.policy, "err", err)
+				b.ack = tok
 				g.reject(n, b, err)
 				continue
 			}
+			b.ack = tok
+			settle(b)
 			n.c.in.Add(tmp.in.Load())
 			n.c.passed.Add(tmp.passed.Load())
 			n.c.out.Add(tmp.out.Load())
@@ -436,22 +445,37 @@ func (g *graphRun) startSwitch(seg *segment, rs *runState, in <-chan *batch) <-c
 				}
 				subs[i].recs = append(subs[i].recs, rec)
 			}
-			// b is not recycled: its records live on in subs.
+			// b is not recycled: its records live on in subs, which
+			// share its acknowledgement.
+			for i := range nb {
+				if subs[i] == nil && merging[i] {
+					subs[i] = getBatch() // a merging lane gets one batch per ticket
+				}
+			}
+			if subs[nb] == nil {
+				subs[nb] = getBatch()
+			}
+			parts := 0
+			for _, sb := range subs {
+				if sb != nil {
+					parts++
+				}
+			}
+			share := shareAck(parts, b.ack)
+			if b.last {
+				share.fail(errPartial)
+			}
 			for i := range nb {
 				sb := subs[i]
 				if sb == nil {
-					if !merging[i] {
-						continue
-					}
-					sb = getBatch() // a merging lane gets one batch per ticket
+					continue
 				}
+				sb.ack = share.token()
 				g.v.routes.branches[sw.branches[i].name].in.Add(int64(len(sb.recs)))
 				brs[i].send(inputs[i], sb, 1)
 			}
 			sb := subs[nb]
-			if sb == nil {
-				sb = getBatch()
-			}
+			sb.ack = share.token()
 			select {
 			case cont <- sb:
 			case <-rs.ctx.Done():
@@ -547,8 +571,9 @@ func mergeByNumber(parts []*batch) *batch {
 		}
 	}
 	switch nonEmpty {
-	case -1:
+	case -1: // nothing to hand on: the parts are done with
 		for _, p := range parts {
+			settle(p)
 			putBatch(p)
 		}
 		return nil
@@ -556,12 +581,23 @@ func mergeByNumber(parts []*batch) *batch {
 	default: // one lane has records: hand its batch on as it is
 		for i, p := range parts {
 			if i != nonEmpty {
+				settle(p)
 				putBatch(p)
 			}
 		}
 		return parts[nonEmpty]
 	}
 	m := getBatch()
+	// The merged batch settles every part's acknowledgement.
+	toks := make([]ackToken, 0, len(parts))
+	for _, p := range parts {
+		if p.last {
+			p.ack.done(errPartial)
+			continue
+		}
+		toks = append(toks, p.ack)
+	}
+	m.ack = shareAck(1, toks...).token()
 	pos := make([]int, len(parts))
 	for len(m.recs) < total {
 		best := -1
@@ -599,13 +635,20 @@ func (g *graphRun) startFanout(seg *segment, rs *runState, in <-chan *batch, bc 
 				bc.out.Add(int64(len(b.recs)))
 			}
 			if len(b.recs) == 0 {
+				settle(b)
 				putBatch(b)
 				continue
 			}
-			// b is not recycled: every copy shares its records.
+			// b is not recycled: every copy shares its records and its
+			// acknowledgement.
+			share := shareAck(len(nodes), b.ack)
+			if b.last {
+				share.fail(errPartial)
+			}
 			for _, n := range nodes {
 				cp := getBatch()
 				cp.recs = append(cp.recs, b.recs...)
+				cp.ack = share.token()
 				g.deliver(rs, n, cp)
 			}
 		}

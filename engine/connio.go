@@ -203,9 +203,12 @@ type retryPolicy struct {
 	initial, max time.Duration
 }
 
-func (p *Pipeline) retryPolicy() retryPolicy {
+func (p *Pipeline) retryPolicy() retryPolicy { return retryPolicyOf(p.spec.Output.Retry) }
+
+// retryPolicyOf is the retry of an output with retry: r (nil: defaults).
+func retryPolicyOf(r *RetrySpec) retryPolicy {
 	pol := retryPolicy{attempts: 5, initial: 100 * time.Millisecond, max: 10 * time.Second}
-	if r := p.spec.Output.Retry; r != nil {
+	if r != nil {
 		if r.MaxAttempts > 0 {
 			pol.attempts = r.MaxAttempts
 		}

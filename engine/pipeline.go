@@ -100,6 +100,7 @@ type Pipeline struct {
 	opts    options
 	stages  []*stageExec // every step, depth first (Plan.Stages)
 	graph   *segment     // the tree of a pipeline with switch or fanout steps; nil when flat
+	named   map[string]namedConn
 
 	mu      sync.Mutex
 	loaded  bool
@@ -199,6 +200,9 @@ func Build(spec *Spec, opts ...Option) (*Pipeline, error) {
 		return nil, err
 	}
 	if err := p.buildConnectors(); err != nil && !errs.add(err) {
+		return nil, err
+	}
+	if err := p.buildNamedOutputs(); err != nil && !errs.add(err) {
 		return nil, err
 	}
 	if err := errs.err(); err != nil {

@@ -3,8 +3,6 @@ package engine
 import (
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"sync"
 	"sync/atomic"
 )
@@ -300,7 +298,7 @@ func (g *graphRun) reject(n *outNode, b *batch, cause error) {
 
 // startWriter opens named output o and writes what reaches it.
 func (g *graphRun) startWriter(n *outNode, o NamedOutputPlan) {
-	w, closeOut, err := g.r.p.openNamedOutput(o)
+	snk, closeOut, err := g.r.openNamedOutput(g.root.ctx, o)
 	g.wg.Add(1)
 	go func() {
 		defer g.wg.Done()
@@ -316,7 +314,6 @@ func (g *graphRun) startWriter(n *outNode, o NamedOutputPlan) {
 				g.root.abort(&StageError{Stage: "output." + n.name, Op: "write", Err: cerr})
 			}
 		}()
-		snk := newWriterSink(w, o.OutputPlan)
 		rs := g.root
 		for b := range n.ch {
 			if rs.ctx.Err() != nil {
@@ -376,22 +373,6 @@ func outputErr(name string, err error) error {
 		return &c
 	}
 	return err
-}
-
-// openNamedOutput opens a named output: the writer given with WithOutput,
-// stdout, or its file.
-func (p *Pipeline) openNamedOutput(o NamedOutputPlan) (io.Writer, func() error, error) {
-	if w, ok := p.opts.outputs[o.Name]; ok {
-		return w, func() error { return nil }, nil
-	}
-	if o.Type != "file" {
-		return os.Stdout, func() error { return nil }, nil
-	}
-	f, err := os.Create(o.Path)
-	if err != nil {
-		return nil, nil, errAtField(p.spec.outputSrc[o.Name], p.spec.File, "path", "cannot write output %s: %v", o.Name, err)
-	}
-	return f, f.Close, nil
 }
 
 // startSwitch starts the demux, the branches and the merger after a switch

@@ -367,7 +367,8 @@ func (sp *Spec) validateRoutes() error {
 
 func endsInFanout(ss []StageSpec) bool { return len(ss) > 0 && ss[len(ss)-1].isFanout() }
 
-// checkOutput checks a named output like the main one.
+// checkOutput checks a named output like the main one; Build checks its
+// type and fields against the registered output types.
 func checkOutput(out *OutputSpec, src Config, file string) error {
 	switch out.Type {
 	case "", "stdout":
@@ -378,8 +379,9 @@ func checkOutput(out *OutputSpec, src Config, file string) error {
 		if out.Path == "" {
 			return errAtField(src, file, "type", "output type file needs a path")
 		}
-	default:
-		return errAtField(src, file, "type", "unknown output type %q (want stdout or file)", out.Type)
+	}
+	if err := checkPolicy(src, file, out.OnError); err != nil {
+		return err
 	}
 	return checkCodec(src, file, out.Codec)
 }

@@ -1,8 +1,11 @@
 package routetest
 
 import (
+	"bytes"
 	"context"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,5 +79,46 @@ stages:`+steps)
 				t.Error("the archive wrote nothing")
 			}
 		})
+	}
+}
+
+// Named outputs are connectors like output:: a file relative to the
+// pipeline file, and a registered type with its own retry:.
+func TestNamedOutputsAreConnectors(t *testing.T) {
+	dir := t.TempDir()
+	file := writeFile(t, dir, "p.yaml", `
+outputs:
+  errors: {type: file, path: out/errors.txt}
+  flaky: {type: mem, retry: {max_attempts: 3, initial: 1ms, max: 2ms}}
+stages:
+  - name: route
+    switch:
+      - {lua: 'rec:find("error") ~= nil', to: errs}
+    branches:
+      - {name: errs, to: errors}
+  - name: copies
+    fanout: [{to: output}, {to: flaky}]
+`)
+	if err := os.MkdirAll(filepath.Join(dir, "out"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	flaky := connectortest.NewOutput()
+	flaky.FailTimes(2) // retried, then written
+	reg := engine.DefaultRegistry.Clone()
+	reg.RegisterOutput(flaky.Type("mem"))
+	p, err := engine.Load(file, engine.WithRegistry(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := p.RunReader(context.Background(), strings.NewReader("ok 1\nerror 2\nok 3\n"), &out); err != nil {
+		t.Fatal(err)
+	}
+	errs, err := os.ReadFile(filepath.Join(dir, "out/errors.txt"))
+	if err != nil || string(errs) != "error 2\n" {
+		t.Errorf("errors file %q, %v", errs, err)
+	}
+	if out.String() != "ok 1\nok 3\n" || strings.Join(flaky.Lines(), ",") != "ok 1,ok 3" {
+		t.Errorf("main %q, flaky %v", out.String(), flaky.Lines())
 	}
 }

@@ -172,7 +172,7 @@ func (r *run) connectOutput(ctx context.Context, out connector.Output) (sink, fu
 	r.outputConn.Store(&connRef{c: out})
 	switch out := out.(type) {
 	case connector.StreamWriter:
-		s := newWriterSink(out.Writer(), p.plan.Output)
+		s := newWriterSink(countingWriter{out.Writer(), &r.outputWritten}, p.plan.Output)
 		s.syncFn = out.Sync
 		r.sink.Store(&sinkRef{s})
 		return s, closeOut, nil

@@ -673,3 +673,17 @@ func (d *deadLetter) close() error {
 	}
 	return d.f.Close()
 }
+
+// countingWriter counts the bytes written to the output (before any
+// compression), for Pipeline.OutputBytes. The output writes through a
+// 256 KiB buffer, so this costs one atomic add per buffer, not per record.
+type countingWriter struct {
+	w io.Writer
+	n *atomic.Int64
+}
+
+func (c countingWriter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.n.Add(int64(n))
+	return n, err
+}

@@ -28,6 +28,7 @@ type run struct {
 	in, out              *counters
 	ready                atomic.Bool
 	inputRead, inputSize atomic.Int64
+	outputWritten        atomic.Int64 // bytes handed to the output writer
 	// input is the input's settings: the plan's, replaced by a reload.
 	input atomic.Pointer[InputPlan]
 

@@ -372,3 +372,13 @@ stages:
 		t.Errorf("archive holds %d lines, counted %d out", got, arch.Out)
 	}
 }
+
+func canon(t *testing.T, s string) string {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		t.Fatalf("%q: %v", s, err)
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}

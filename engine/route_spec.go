@@ -2,6 +2,7 @@ package engine
 
 import (
 	"sort"
+	"time"
 
 	"github.com/pipe-dev/pipe/component"
 	"strings"
@@ -388,3 +389,48 @@ func checkOutput(out *OutputSpec, src Config, file string) error {
 
 // routeFields are the fields of switch and fanout steps.
 func routeFields() []string { return []string{"switch", "default", "branches", "fanout"} }
+
+// switchStep and fanoutStep are the fields of the two steps, for their
+// component specs (pipe stages switch, the reference, pipe schema reads
+// StageSpec itself).
+type switchStep struct {
+	Name     string        `yaml:"name" required:"true" doc:"Unique step name, used in errors, stats and logs."`
+	Switch   []CaseSpec    `yaml:"switch" required:"true" doc:"The cases, tested in order: the first whose condition holds sends the record to its branch."`
+	Default  string        `yaml:"default" default:"continue" example:"drop" doc:"Where records that no case matches go: continue (down this chain), drop, or a branch name."`
+	Branches []BranchSpec  `yaml:"branches" doc:"The branches: each a chain of stages ending at an output (to:) or merging back after the switch, in input order."`
+	Timeout  time.Duration `yaml:"timeout" example:"50ms" doc:"Per-record timeout of the conditions (default: defaults.timeout, else 5s)."`
+	OnError  string        `yaml:"on_error" enum:"fail,drop,dead_letter" doc:"What a record whose condition fails does (default: defaults.on_error, else fail)."`
+	Workers  int           `yaml:"workers" doc:"Parallel routers; the order is kept (default: defaults.workers, else 1)."`
+}
+
+type fanoutStep struct {
+	Name   string       `yaml:"name" required:"true" doc:"Unique step name, used in errors, stats and logs."`
+	Fanout []FanoutSpec `yaml:"fanout" required:"true" doc:"The outputs every record is copied to, each with its policy; the last step of its chain."`
+}
+
+func switchSpec() component.Spec {
+	s := component.New(component.ClassStep, "switch", "send each record to the branch of the first case whose condition holds", switchStep{})
+	s.Doc = "A case's condition is `select:` (the native select stage's config: field, equals, matches, gt, ...), `lua:` or `js:` " +
+		"(an expression over rec and meta). A branch is a chain of stages of any kind; with `to: NAME` it ends at a named output " +
+		"(`outputs:`; `output` is the pipeline's own), without it merges back after the switch, in input order. " +
+		"`--stats` shows a row per branch (SWITCH.BRANCH). A record whose condition fails takes the switch's `on_error`."
+	s.Examples = []component.Example{{Title: "errors to their own file, slow requests tagged and merged back", YAML: `- name: route
+  switch:
+    - {select: {field: level, equals: error}, to: errors}
+    - {lua: 'rec.latency_ms > 500', to: slow}
+  branches:
+    - {name: errors, to: errors}
+    - name: slow
+      stages: [{name: tag, type: native, use: set, config: {fields: {slow: true}}}]`}}
+	return s
+}
+
+func fanoutSpec() component.Spec {
+	s := component.New(component.ClassStep, "fanout", "copy every record to several outputs, each with a policy for when it is slow or failing", fanoutStep{})
+	s.Doc = "The last step of its chain. `policy: block` (default) waits for the output and stops the run when a write fails; " +
+		"`drop` counts the copy as dropped and goes on; `dead_letter` writes it to `dead_letter:` and goes on. A copy is refused when " +
+		"the output's queue (4 batches) is full or after its write failed. The pipeline's own output (`to: output`) always blocks."
+	s.Examples = []component.Example{{Title: "everything to stdout, and to an archive that may lag", YAML: `- name: copies
+  fanout: [{to: output}, {to: archive, policy: drop}]`}}
+	return s
+}

@@ -240,7 +240,7 @@ func checkDeadLetter(spec *Spec, pl Plan) error {
 
 // stageFields are the fields every stage has.
 func stageFields() []string {
-	return append([]string{"name", "type", "use", "path", "code", "config", "timeout", "on_error", "workers", "max_record_bytes", "schema"}, routeFields()...)
+	return []string{"name", "type", "use", "path", "code", "config", "timeout", "on_error", "workers", "max_record_bytes", "schema"}
 }
 
 // resolvePlugin turns use: NAME@CONSTRAINT (or a use: that names no

@@ -387,9 +387,6 @@ func checkOutput(out *OutputSpec, src Config, file string) error {
 	return checkCodec(src, file, out.Codec)
 }
 
-// routeFields are the fields of switch and fanout steps.
-func routeFields() []string { return []string{"switch", "default", "branches", "fanout"} }
-
 // switchStep and fanoutStep are the fields of the two steps, for their
 // component specs (pipe stages switch, the reference, pipe schema reads
 // StageSpec itself).

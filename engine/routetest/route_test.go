@@ -382,3 +382,49 @@ func canon(t *testing.T, s string) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// A select: condition can test metadata (meta:), on records that are not
+// JSON; numbers in metadata compare as numbers.
+func TestSwitchOnMetadata(t *testing.T) {
+	dir := t.TempDir()
+	file := writeFile(t, dir, "p.yaml", `
+stages:
+  - name: route
+    default: drop
+    switch:
+      - {select: {meta: source, equals: edge}, to: edge}
+      - {select: {meta: status, gte: 500}, to: failed}
+    branches:
+      - name: edge
+        stages: [{name: mark-edge, type: lua, code: 'return "edge:" .. rec'}]
+      - name: failed
+        stages: [{name: mark-failed, type: js, code: 'return "failed:" + rec'}]
+`)
+	p, err := engine.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk := func(data string, kv ...string) *engine.Record {
+		r := engine.NewRecord([]byte(data))
+		for i := 0; i+1 < len(kv); i += 2 {
+			r.Set(kv[i], kv[i+1])
+		}
+		return r
+	}
+	out, err := p.Process(context.Background(),
+		mk("a", "source", "edge"), mk("b", "source", "core", "status", "200"),
+		mk("c", "status", "503"), mk("d"), mk("e", "source", "edge", "status", "500"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range out {
+		got = append(got, string(r.Data))
+		if _, ok := r.Meta["\x00pipe.branch"]; ok {
+			t.Errorf("record %q still carries the branch mark", r.Data)
+		}
+	}
+	if strings.Join(got, ",") != "edge:a,failed:c,edge:e" {
+		t.Errorf("got %v", got)
+	}
+}

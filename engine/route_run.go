@@ -404,6 +404,24 @@ func (g *graphRun) startSwitch(seg *segment, rs *runState, in <-chan *batch) <-c
 	tickets := make(chan struct{}, 1024)
 	merged := make(chan *batch, queueDepth)
 	nrs, last := g.startSeg(sw.next, merged)
+	// stopped closes when a merging branch stops taking input (one of its
+	// stages failed): the merger then waits for a batch that branch will
+	// not make until its input closes, so the demux stops splitting,
+	// closes the lanes and drains what still comes (the run is failing).
+	stopped := make(chan struct{})
+	demuxDone := make(chan struct{})
+	var once sync.Once
+	for i := range nb {
+		if merging[i] {
+			go func() {
+				select {
+				case <-brs[i].stop(1):
+					once.Do(func() { close(stopped) })
+				case <-demuxDone:
+				}
+			}()
+		}
+	}
 	g.wg.Add(2)
 	go func() { // demux
 		defer g.wg.Done()
@@ -413,6 +431,10 @@ func (g *graphRun) startSwitch(seg *segment, rs *runState, in <-chan *batch) <-c
 			}
 			close(cont)
 			close(tickets)
+			close(demuxDone)
+			for b := range in { // after a failure: what the switch still sends
+				putBatch(b)
+			}
 		}()
 		for b := range in {
 			subs := make([]*batch, nb+1)
@@ -459,12 +481,17 @@ func (g *graphRun) startSwitch(seg *segment, rs *runState, in <-chan *batch) <-c
 			sb.ack = share.token()
 			select {
 			case cont <- sb:
+			case <-stopped:
+				putBatch(sb)
+				return
 			case <-rs.ctx.Done():
 				putBatch(sb)
 				return
 			}
 			select {
 			case tickets <- struct{}{}:
+			case <-stopped:
+				return
 			case <-rs.ctx.Done():
 				return
 			}

@@ -241,6 +241,25 @@ type StreamWriter interface {
 	Sync(ctx context.Context) error
 }
 
+// Aborter is optionally implemented by outputs that can leave their
+// destination as it was (a file output writing to a temporary file). When
+// a run fails before its input read a record (a stage that does not load, a
+// configuration error found at the start), the engine calls Abort instead
+// of Close.
+type Aborter interface {
+	Abort(ctx context.Context) error
+}
+
+// DeliversOnClose is optionally implemented by stream outputs whose writes
+// are delivered only when Close succeeds (a file written under a temporary
+// name and renamed at the end). DeliversOnClose reports whether that is so
+// for this output; the engine then acknowledges input batches only after
+// Close returned nil, and says so at the start when the input tracks
+// delivery (a followed input would never be acknowledged).
+type DeliversOnClose interface {
+	DeliversOnClose() bool
+}
+
 // Health is optionally implemented by inputs and outputs that can be
 // disconnected while the run goes on: /readyz is false while Healthy
 // returns an error.
@@ -341,9 +360,11 @@ type InputType struct {
 	// Config is the zero value of the struct New decodes the input's own
 	// fields into (the fields the engine takes for every input, type:,
 	// codec:, max_record_bytes:, on_error:, validate_utf8:, reject_nul:,
-	// are not among them). Its yaml/doc/default/enum/required/example tags
-	// make the input's component spec (see package component). nil: the
-	// input takes no fields of its own.
+	// are not among them; path: is, and the engine hands it over also when
+	// it was set on the command line with --input). Its
+	// yaml/doc/default/enum/required/example tags make the input's
+	// component spec (see package component). nil: the input takes no
+	// fields of its own.
 	Config   any
 	Examples []Example
 	// New decodes cfg (cfg.Decode(&c): strict, positions in errors) and
@@ -359,7 +380,8 @@ type OutputType struct {
 	Summary string
 	Doc     string
 	// Config: as for InputType; the engine's own output fields (type:,
-	// codec:, retry:, on_error:) are not among them.
+	// codec:, retry:, on_error:) are not among them (path: is, as
+	// --output sets it).
 	Config   any
 	Examples []Example
 	// New: as for InputType. The result must implement BatchWriter or

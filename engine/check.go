@@ -104,7 +104,7 @@ func checkNativeConfig(s *StageSpec, config any) error {
 // decodes them through the type's constructor).
 func checkConnectorFields(sp *Spec, reg *Registry) error {
 	var errs errList
-	check := func(section string, extra Config, common any, config any, typ string) {
+	check := func(extra Config, common any, config any) {
 		n := resolve(extra.node)
 		if n == nil || n.Kind != yaml.MappingNode {
 			return
@@ -128,17 +128,17 @@ func checkConnectorFields(sp *Spec, reg *Registry) error {
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			key := n.Content[i]
 			if !slices.Contains(known, key.Value) {
-				errs.add(extra.errAt(key, "%s (for %s type %s)", unknownField(key.Value, known), section, typ))
+				errs.add(extra.errAt(key, "%s", unknownField(key.Value, known)))
 			}
 		}
 	}
 	inType := firstNonEmpty(sp.Input.Type, "stdin")
 	if t, ok := reg.InputType(inType); ok {
-		check("input", sp.Input.Extra, inputCommon{}, t.Config, inType)
+		check(sp.Input.Extra, inputCommon{}, t.Config)
 	}
 	outType := firstNonEmpty(sp.Output.Type, "stdout")
 	if t, ok := reg.OutputType(outType); ok {
-		check("output", sp.Output.Extra, outputCommon{}, t.Config, outType)
+		check(sp.Output.Extra, outputCommon{}, t.Config)
 	}
 	return errs.err()
 }

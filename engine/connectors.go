@@ -116,7 +116,7 @@ func connectorSpec(class component.Class, name, summary, doc string, common, con
 				panic(fmt.Sprintf("engine: %s %s: field %q is one the engine takes for every %s", class, name, f.Name, class))
 			}
 		}
-		s.Fields = append(s.Fields, own.Fields...)
+		s.Fields = append(own.Fields, s.Fields...) // the type's own first: path before codec
 		s.Open = own.Open
 	}
 	s.Doc = doc

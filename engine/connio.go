@@ -157,11 +157,17 @@ func (r *run) connectOutput(ctx context.Context, out connector.Output) (sink, fu
 	closeOut := func() error {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
+		// A run that failed before it read a record leaves the output's
+		// destination as it was, when the output can.
+		if a, ok := out.(connector.Aborter); ok && r.in.in.Load() == 0 && r.failedEarly.Load() {
+			return a.Abort(cctx)
+		}
 		return out.Close(cctx)
 	}
 	pol := p.retryPolicy()
 	connect := func(ctx context.Context) error { return out.Connect(ctx) }
 	if err := r.retry(ctx, pol, "connect", connect); err != nil {
+		r.failedEarly.Store(true)
 		closeOut()
 		var ce *ConfigError
 		if errors.As(err, &ce) {
@@ -174,6 +180,13 @@ func (r *run) connectOutput(ctx context.Context, out connector.Output) (sink, fu
 	case connector.StreamWriter:
 		s := newWriterSink(countingWriter{out.Writer(), &r.outputWritten}, p.plan.Output)
 		s.syncFn = out.Sync
+		if d, ok := out.(connector.DeliversOnClose); ok && d.DeliversOnClose() {
+			s.onClose = true
+			if r.acks.Load() != nil {
+				p.opts.log.Warn("the output is written under a temporary name and delivered when the run ends: input records are acknowledged (checkpointed) only then; set append: true on the output to deliver as records come",
+					"output", p.outType.Name)
+			}
+		}
 		r.sink.Store(&sinkRef{s})
 		return s, closeOut, nil
 	case connector.BatchWriter:
@@ -187,14 +200,17 @@ func (r *run) connectOutput(ctx context.Context, out connector.Output) (sink, fu
 
 type sinkRef struct{ s sink }
 
-// syncOutput is connector.Env.Sync: it makes what the output flushed
-// durable.
+// syncOutput is connector.Env.Sync: it makes what the output flushed, and
+// the dead-letter lines written, durable.
 func (r *run) syncOutput(ctx context.Context) error {
-	ref := r.sink.Load()
-	if ref == nil {
-		return nil
+	var errs []error
+	if ref := r.sink.Load(); ref != nil {
+		errs = append(errs, ref.s.sync(ctx))
 	}
-	return ref.s.sync(ctx)
+	if dl := r.deadLetter.Load(); dl != nil {
+		errs = append(errs, dl.sync())
+	}
+	return errors.Join(errs...)
 }
 
 // retryPolicy is the output's retry: with its defaults.
@@ -247,7 +263,8 @@ func (r *run) retry(ctx context.Context, pol retryPolicy, op string, fn func(con
 		if ctx.Err() != nil {
 			return err
 		}
-		if connector.IsPermanent(err) || attempt >= pol.attempts {
+		var ce *ConfigError
+		if connector.IsPermanent(err) || errors.As(err, &ce) || attempt >= pol.attempts {
 			if attempt > 1 {
 				err = fmt.Errorf("%w (after %d attempts)", err, attempt)
 			}
@@ -270,13 +287,28 @@ func (r *run) retry(ctx context.Context, pol retryPolicy, op string, fn func(con
 		} else {
 			timer.Reset(wait)
 		}
+		var stop <-chan struct{}
+		if r.stopCtx != nil {
+			stop = r.stopCtx.Done()
+		}
 		select {
 		case <-timer.C:
 		case <-ctx.Done():
 			return fmt.Errorf("%w (retry cancelled: %w)", err, context.Cause(ctx))
+		case <-stop: // the run is stopping: the batch is not delivered
+			return &retryStopped{err}
 		}
 	}
 }
+
+// retryStopped is a retry given up because the run is stopping (SIGTERM):
+// the batch is not delivered, and the output's on_error does not apply.
+type retryStopped struct{ err error }
+
+func (e *retryStopped) Error() string {
+	return fmt.Sprintf("%v (not retried further: the run is stopping)", e.err)
+}
+func (e *retryStopped) Unwrap() error { return e.err }
 
 // connSink writes batches to a connector.BatchWriter, with retries and
 // the output's on_error after the last attempt.
@@ -313,6 +345,11 @@ func (s *connSink) write(rs *runState, c *counters, b *batch, more bool) error {
 	if err != nil {
 		if rs.ctx.Err() != nil {
 			return nil // the run aborted: the batch is not acknowledged
+		}
+		var stopped *retryStopped
+		if errors.As(err, &stopped) {
+			b.ack.done(err)
+			return &StageError{Stage: "output", Op: "write", Record: firstNum(recs), Err: err}
 		}
 		switch s.policy {
 		case OnErrorDrop:
@@ -522,8 +559,14 @@ func (p *Pipeline) Delivery() DeliveryStats {
 // is closed (flushed, fsynced) before the last acknowledgements are
 // settled, and the input is closed after them.
 func (r *run) executeIO(ctx context.Context, src source, snk sink, closeIn, closeOut func() error, reloads <-chan Reload) (err error) {
+	r.stopCtx = ctx
 	err = r.execute(ctx, src, snk, reloads)
-	if cerr := closeOut(); cerr != nil && err == nil {
+	r.failedEarly.Store(err != nil)
+	cerr := closeOut()
+	if ws, ok := snk.(*writerSink); ok {
+		ws.settleHeld(cerr)
+	}
+	if cerr != nil && err == nil {
 		err = &StageError{Stage: "output", Op: "close", Err: cerr}
 	}
 	if a := r.acks.Load(); a != nil {

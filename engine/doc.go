@@ -60,6 +60,18 @@
 // A kind also says its filter-mode flag, the files its stages depend on
 // (Pipeline.Files) and whether a change applies live (Pipeline.CheckLive).
 //
+// # Inputs, outputs and delivery
+//
+// Inputs and outputs are connectors (package connector), registered with
+// RegisterInput and RegisterOutput; stdin, stdout and file are built in
+// (packages connectors/stdio and connectors/file). An input batch is
+// acknowledged to its source, in read order, once every record derived
+// from it was written by the output, dropped or dead-lettered; a record
+// that fails under on_error: fail never is. Outputs that report transient
+// errors are retried (the output's retry:), then take the output's
+// on_error. Pipeline.Delivery reports acknowledgements, the watermark and
+// retries; Pipeline.Ready is false while an output retries.
+//
 // # Errors
 //
 // Configuration errors are *ConfigError values ("FILE:LINE:COL: message");

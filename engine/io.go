@@ -433,6 +433,10 @@ type writerSink struct {
 	// last flush: settled when the buffer is flushed.
 	unflushed []ackToken
 	syncFn    func(context.Context) error
+	// onClose: the output delivers only when it is closed; held are the
+	// acknowledgements waiting for that (see settleHeld).
+	onClose bool
+	held    []ackToken
 }
 
 // maxUnflushed is how many tracked batches the output writes before it
@@ -458,6 +462,8 @@ func (s *writerSink) write(rs *runState, c *counters, b *batch, more bool) error
 			// What a failing stage produced before its failing record:
 			// written, as jq would, but its input batch is not delivered.
 			b.ack.done(errors.New("a record of the batch failed"))
+		} else if s.onClose {
+			s.held = append(s.held, b.ack)
 		} else {
 			s.unflushed = append(s.unflushed, b.ack)
 			if len(s.unflushed) >= maxUnflushed {
@@ -590,6 +596,14 @@ func (s *writerSink) flush() error {
 	return err
 }
 
+// settleHeld settles the acknowledgements held until the output closed.
+func (s *writerSink) settleHeld(err error) {
+	for _, t := range s.held {
+		t.done(err)
+	}
+	s.held = nil
+}
+
 func (s *writerSink) sync(ctx context.Context) error {
 	if s.syncFn == nil {
 		return nil
@@ -624,9 +638,10 @@ func (s *funcSink) use(OutputPlan) {}
 
 // deadLetter writes failed records as JSON lines.
 type deadLetter struct {
-	mu   sync.Mutex
-	f    *os.File
-	path string
+	mu     sync.Mutex
+	f      *os.File
+	path   string
+	closed bool
 }
 
 type deadLetterLine struct {
@@ -667,11 +682,24 @@ func (d *deadLetter) write(stage string, rec *Record, cause error) error {
 	return nil
 }
 
+// sync makes the dead-letter lines written so far durable.
+func (d *deadLetter) sync() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil // close synced it
+	}
+	return d.f.Sync()
+}
+
 func (d *deadLetter) close() error {
 	if d == nil {
 		return nil
 	}
-	return d.f.Close()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.closed = true
+	return errors.Join(d.f.Sync(), d.f.Close())
 }
 
 // countingWriter counts the bytes written to the output (before any

@@ -48,9 +48,10 @@ type NamedOutputPlan struct {
 // fields in reload messages; "restart" marks those a live run cannot
 // change.
 type InputPlan struct {
-	Type           string   `plan:"type,restart"`  // stdin or file
-	Path           string   `plan:"path,restart"`  // resolved glob (type file)
-	Codec          string   `plan:"codec,restart"` // lines, ndjson or raw
+	Type           string   `plan:"type,restart"`   // stdin or file
+	Path           string   `plan:"path,restart"`   // resolved glob (type file)
+	Fields         string   `plan:"fields,restart"` // the type's own fields, as JSON (follow, checkpoint, ...)
+	Codec          string   `plan:"codec,restart"`  // lines, ndjson or raw
 	MaxRecordBytes ByteSize `plan:"max_record_bytes"`
 	OnError        string   `plan:"on_error"` // for records the codec rejects
 	ValidateUTF8   bool     `plan:"validate_utf8"`
@@ -59,9 +60,12 @@ type InputPlan struct {
 
 // OutputPlan is the output's effective settings.
 type OutputPlan struct {
-	Type  string `plan:"type,restart"` // stdout or file
-	Path  string `plan:"path,restart"` // resolved (type file)
-	Codec string `plan:"codec,restart"`
+	Type string `plan:"type,restart"` // stdout or file
+	Path string `plan:"path,restart"` // resolved (type file)
+	// Fields are the type's own fields and the retry and on_error
+	// policies, as JSON.
+	Fields string `plan:"fields,restart"`
+	Codec  string `plan:"codec,restart"`
 	// OnError applies to records the output codec rejects (ndjson output
 	// of records that are not one JSON value): defaults.on_error.
 	OnError string `plan:"on_error"`
@@ -138,6 +142,7 @@ func resolvePlan(sp *Spec) Plan {
 			OnError:        firstNonEmpty(in.OnError, d.OnError, OnErrorFail),
 			ValidateUTF8:   in.ValidateUTF8,
 			RejectNUL:      in.RejectNUL,
+			Fields:         fieldsJSON(in.Extra),
 		},
 		Batch: BatchPlan{Records: DefaultBatchRecords, Bytes: DefaultBatchBytes, QueueDepth: queueDepth},
 	}
@@ -148,6 +153,7 @@ func resolvePlan(sp *Spec) Plan {
 		Codec:    outCodec,
 		OnError:  firstNonEmpty(d.OnError, OnErrorFail),
 		Validate: outCodec == CodecNDJSON && (len(sp.Stages) > 0 || inCodec != CodecNDJSON),
+		Fields:   fieldsJSON(sp.Output.Extra, sp.Output.Retry, sp.Output.OnError),
 	}
 	if sp.DeadLetter != nil {
 		pl.DeadLetter = resolvePath(sp.File, sp.DeadLetter.Path)
@@ -399,3 +405,27 @@ type (
 // Deprecated: Build the pipeline and use Pipeline.Plan().YAML(), which is
 // what a run uses.
 func (sp *Spec) Resolved() ([]byte, error) { return resolvePlan(sp).YAML() }
+
+// fieldsJSON renders a connector's own fields (and policies) for the plan:
+// "" when there are none.
+func fieldsJSON(extra Config, more ...any) string {
+	var parts []string
+	if !extra.IsZero() {
+		if b, err := extra.JSON(); err == nil {
+			parts = append(parts, string(b))
+		}
+	}
+	for _, m := range more {
+		switch v := m.(type) {
+		case *RetrySpec:
+			if v != nil {
+				parts = append(parts, fmt.Sprintf("retry: %d attempts, %s..%s", v.MaxAttempts, v.Initial, v.Max))
+			}
+		case string:
+			if v != "" {
+				parts = append(parts, "on_error: "+v)
+			}
+		}
+	}
+	return strings.Join(parts, "; ")
+}

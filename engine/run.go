@@ -24,11 +24,10 @@ func isBrokenPipe(err error) bool {
 // can run again; the Pipeline keeps its last run for Stats, Ready and
 // Progress.
 type run struct {
-	p                    *Pipeline
-	in, out              *counters
-	ready                atomic.Bool
-	inputRead, inputSize atomic.Int64
-	outputWritten        atomic.Int64 // bytes handed to the output writer
+	p             *Pipeline
+	in, out       *counters
+	ready         atomic.Bool
+	outputWritten atomic.Int64 // bytes handed to the output writer
 	// input is the input's settings: the plan's, replaced by a reload.
 	input atomic.Pointer[InputPlan]
 
@@ -40,6 +39,9 @@ type run struct {
 	retries               atomic.Int64
 	outputFailing         atomic.Bool
 	connStats             connStats
+	stopCtx               context.Context // the caller's: done when the run is asked to stop
+	deadLetter            atomic.Pointer[deadLetter]
+	failedEarly           atomic.Bool // the run failed (the output aborts if no record was read)
 
 	mu       sync.Mutex
 	versions []*runVersion // in the order they became active: the last is current
@@ -260,6 +262,7 @@ func (r *run) execute(ctx context.Context, src source, snk sink, reloads <-chan 
 	if root.dl, err = p.openDeadLetter(); err != nil {
 		return err
 	}
+	r.deadLetter.Store(root.dl)
 	defer root.dl.close()
 
 	// One instance per worker, opened before any record moves.

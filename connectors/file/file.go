@@ -31,6 +31,7 @@ import (
 
 	"github.com/pipe-dev/pipe/connector"
 	"github.com/pipe-dev/pipe/connectors/internal/compress"
+	"github.com/pipe-dev/pipe/connectors/internal/iox"
 	"github.com/pipe-dev/pipe/stage"
 )
 
@@ -40,7 +41,7 @@ type InputConfig struct {
 	Follow              bool          `yaml:"follow" default:"false" doc:"Keep reading like tail -F: appended lines, new files matching the glob, rotation by rename or truncation; the input never ends."`
 	Checkpoint          string        `yaml:"checkpoint" example:"state/app.checkpoint" doc:"File storing, per input file, the position up to which records were delivered; a restart resumes there (relative to the pipeline file)."`
 	CheckpointOnCorrupt string        `yaml:"checkpoint_on_corrupt" enum:"fail,restart" default:"fail" doc:"A checkpoint file that cannot be read: fail (exit 2) or restart (read every file from its start)."`
-	CheckpointInterval  time.Duration `yaml:"checkpoint_interval" default:"1s" doc:"Longest time between checkpoint writes while records are delivered (0: after every acknowledged batch); the checkpoint is also written at the end of the run."`
+	CheckpointInterval  time.Duration `yaml:"checkpoint_interval" default:"1s" doc:"Least time between two checkpoint writes while records are delivered (0: as often as the disk allows); the checkpoint is also written at the end of the run."`
 	PollInterval        time.Duration `yaml:"poll_interval" default:"250ms" doc:"With follow: how often the glob and the files are checked when there is nothing to read."`
 }
 
@@ -108,18 +109,21 @@ type Input struct {
 	// files are the tracked files in the order they were found: changed
 	// by the reader under mu, read by it without (the checkpoint reads
 	// them under mu).
-	files    []*tracked
-	byID     map[fileID]*tracked
-	listed   bool     // without follow: the files were listed
-	pending  []string // without follow: the files not read yet
-	waiting  bool     // said that the glob matches nothing
-	lastScan time.Time
+	files     []*tracked
+	byID      map[fileID]*tracked
+	listed    bool     // without follow: the files were listed
+	pending   []string // without follow: the files not read yet
+	waiting   bool     // said that the glob matches nothing
+	connected bool     // the checkpoint was loaded: Close may write it
+	lastScan  time.Time
 
 	mu       sync.Mutex // guards the acknowledged offsets and the checkpoint
 	saved    map[fileID]checkpoint
-	lastSave time.Time
+	lastSave time.Time // the checkpointer's
 	dirty    bool
-	saveErr  error
+
+	saveReq              chan struct{} // asks the checkpointer for a write
+	saverStop, saverDone chan struct{}
 
 	read, total atomic.Int64
 }
@@ -163,10 +167,14 @@ func (in *Input) Connect(ctx context.Context) error {
 		for _, c := range cps {
 			in.saved[fileID{c.Dev, c.Ino}] = c
 		}
+		in.saveReq, in.saverStop, in.saverDone = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
+		in.lastSave = time.Now() // the first write comes one interval after the start
+		go in.checkpointer()
 	}
 	if st, err := os.Stat(in.pattern); err == nil && st.IsDir() {
 		return in.conf.Errorf("path", "input path %s is a directory (use a glob such as %s)", in.pattern, filepath.Join(in.pattern, "*"))
 	}
+	in.connected = true
 	if !in.cfg.Follow {
 		matches, err := in.glob()
 		if err != nil {
@@ -256,14 +264,14 @@ func (in *Input) NextStream(ctx context.Context) (*connector.Stream, error) {
 				return nil, fmt.Errorf("%s: %w", t.path, err)
 			}
 			size := st.Size()
-			if size < t.readPos { // truncated: start over
+			if size < t.readPos || in.rewritten(t, size) { // truncated: start over
 				in.log.Info("file truncated; reading it from its start", "file", t.path, "size", size, "position", t.readPos)
 				in.mu.Lock()
 				t.readPos, t.acked, t.epoch = 0, 0, t.epoch+1
 				t.fp, t.fpLen = fingerprint(t.f, 0)
 				in.dirty = true
 				in.mu.Unlock()
-				in.env.Stats.Event("file_truncated")
+				in.event("file_truncated")
 			}
 			if size > t.readPos && (size != t.stuck || t.gone) {
 				t.idle = 0
@@ -286,6 +294,22 @@ func (in *Input) NextStream(ctx context.Context) (*connector.Stream, error) {
 		case <-timer.C:
 		}
 	}
+}
+
+// rewritten reports whether t's first bytes changed: truncated and written
+// again (copytruncate) before a poll saw it shorter.
+func (in *Input) rewritten(t *tracked, size int64) bool {
+	in.mu.Lock() // the checkpoint may extend the fingerprint
+	want, n := t.fp, t.fpLen
+	in.mu.Unlock()
+	if n == 0 || t.readPos == 0 {
+		return false
+	}
+	if size < n {
+		return true
+	}
+	fp, _ := fingerprint(t.f, n)
+	return fp != want
 }
 
 // scan finds new files matching the glob and marks those that went.
@@ -329,7 +353,7 @@ func (in *Input) scan() error {
 		if !t.done && !seen[t.id] && !t.gone {
 			t.gone = true
 			in.log.Info("file rotated away or deleted; finishing it", "file", t.path)
-			in.env.Stats.Event("file_rotated")
+			in.event("file_rotated")
 		}
 	}
 	return nil
@@ -389,7 +413,7 @@ func (in *Input) stream(ctx context.Context, t *tracked) (*connector.Stream, err
 		if _, err := t.f.Seek(0, io.SeekStart); err != nil {
 			return nil, fmt.Errorf("%s: %w", t.path, err)
 		}
-		zr := compress.Reader(countingReader{t.f, &in.read}, t.path)
+		zr := compress.Reader(iox.CountingReader{R: t.f, N: &in.read}, t.path)
 		if start > 0 {
 			if _, err := io.CopyN(io.Discard, zr, start); err != nil && err != io.EOF {
 				zr.Close()
@@ -405,7 +429,7 @@ func (in *Input) stream(ctx context.Context, t *tracked) (*connector.Stream, err
 		if in.cfg.Follow {
 			r = &followReader{in: in, t: t, ctx: ctx, budget: streamBudget}
 		} else {
-			r = &positionReader{r: countingReader{t.f, &in.read}, t: t}
+			r = &positionReader{r: iox.CountingReader{R: t.f, N: &in.read}, t: t}
 		}
 		done = func() error { return in.finishRead(t) }
 	}
@@ -425,9 +449,11 @@ func (in *Input) stream(ctx context.Context, t *tracked) (*connector.Stream, err
 // finishRead closes a file read for the last time.
 func (in *Input) finishRead(t *tracked) error {
 	if t.done && t.f != nil {
-		err := t.f.Close()
+		in.mu.Lock()
+		f := t.f
 		t.f = nil
-		return err
+		in.mu.Unlock()
+		return f.Close()
 	}
 	return nil
 }
@@ -435,21 +461,31 @@ func (in *Input) finishRead(t *tracked) error {
 // finish stops following a file that went.
 func (in *Input) finish(t *tracked) {
 	t.done = true
-	if t.f != nil {
-		t.f.Close()
-		t.f = nil
+	in.mu.Lock()
+	f := t.f
+	t.f = nil
+	in.mu.Unlock()
+	if f != nil {
+		f.Close()
 	}
 	delete(in.byID, t.id) // the inode may be reused
 	in.log.Info("finished a rotated or deleted file", "file", t.path)
+}
+
+// event counts a named event in the run's stats.
+func (in *Input) event(name string) {
+	if in.env.Stats != nil {
+		in.env.Stats.Event(name)
+	}
 }
 
 // streamBudget is how much of one followed file is read before the other
 // files get their turn.
 const streamBudget = 4 << 20
 
-// ack records a delivered position and writes the checkpoint when it is
-// due.
-func (in *Input) ack(ctx context.Context, t *tracked, epoch int, pos int64) error {
+// ack records a delivered position and asks the checkpoint writer to
+// write it; it never waits for the disk.
+func (in *Input) ack(_ context.Context, t *tracked, epoch int, pos int64) error {
 	in.mu.Lock()
 	if epoch != t.epoch || pos < t.acked {
 		in.mu.Unlock()
@@ -457,25 +493,52 @@ func (in *Input) ack(ctx context.Context, t *tracked, epoch int, pos int64) erro
 	}
 	t.acked = pos
 	in.dirty = true
-	due := time.Since(in.lastSave) >= in.cfg.CheckpointInterval
 	in.mu.Unlock()
-	if !due {
-		return nil
+	select {
+	case in.saveReq <- struct{}{}:
+	default: // a write is asked for already: it takes this position too
 	}
-	return in.save(ctx)
+	return nil
 }
 
-// save writes the checkpoint: the output is synced first, so that what
-// the checkpoint says was delivered is on disk.
-func (in *Input) save(ctx context.Context) error {
-	if in.env.Sync != nil {
-		if err := in.env.Sync(ctx); err != nil {
-			return fmt.Errorf("sync the output before the checkpoint: %w", err)
+// checkpointer writes the checkpoint when asked, at most once per
+// checkpoint_interval, one write at a time: positions acknowledged while a
+// write is under way go into the next one.
+func (in *Input) checkpointer() {
+	defer close(in.saverDone)
+	var timer *time.Timer
+	for {
+		select {
+		case <-in.saveReq:
+		case <-in.saverStop:
+			return
+		}
+		if wait := in.cfg.CheckpointInterval - time.Since(in.lastSave); wait > 0 {
+			if timer == nil {
+				timer = time.NewTimer(wait)
+			} else {
+				timer.Reset(wait)
+			}
+			select {
+			case <-timer.C:
+			case <-in.saverStop:
+				return
+			}
+		}
+		if err := in.save(context.Background()); err != nil {
+			in.event("checkpoint_failed")
+			in.log.Error("writing the checkpoint failed; records delivered since the last one may be read again after a restart", "checkpoint", in.ckptPath, "err", err)
 		}
 	}
+}
+
+// save writes the checkpoint: the positions are taken first, then the
+// output is synced (so that what they say was delivered is on disk), then
+// the checkpoint is written.
+func (in *Input) save(ctx context.Context) error {
 	in.mu.Lock()
-	defer in.mu.Unlock()
 	if !in.dirty {
+		in.mu.Unlock()
 		return nil
 	}
 	var cps []checkpoint
@@ -483,14 +546,34 @@ func (in *Input) save(ctx context.Context) error {
 		cps = append(cps, c)
 	}
 	for _, t := range in.files {
+		if t.fpLen < fingerprintBytes && t.f != nil {
+			// The file was short: cover more of it now (pread: the
+			// reader's offset does not move).
+			if fp, n := fingerprint(t.f, fingerprintBytes); n > t.fpLen {
+				t.fp, t.fpLen = fp, n
+			}
+		}
 		cps = append(cps, checkpoint{Path: t.path, Dev: t.id.dev, Ino: t.id.ino, Fingerprint: t.fp, FPLen: t.fpLen, Offset: t.acked})
 	}
-	if err := saveCheckpoint(in.ckptPath, cps); err != nil {
+	in.dirty = false
+	in.mu.Unlock()
+	err := error(nil)
+	if in.env.Sync != nil {
+		if err = in.env.Sync(ctx); err != nil {
+			err = fmt.Errorf("sync the output before the checkpoint: %w", err)
+		}
+	}
+	if err == nil {
+		err = saveCheckpoint(in.ckptPath, cps)
+	}
+	if err != nil {
+		in.mu.Lock()
+		in.dirty = true
+		in.mu.Unlock()
 		return err
 	}
-	in.dirty = false
 	in.lastSave = time.Now()
-	in.env.Stats.Event("checkpoint_written")
+	in.event("checkpoint_written")
 	return nil
 }
 
@@ -498,12 +581,18 @@ func (in *Input) save(ctx context.Context) error {
 // acknowledgement came before Close) and closes the files.
 func (in *Input) Close(ctx context.Context) error {
 	var err error
-	if in.ckptPath != "" {
+	if in.saverStop != nil {
+		close(in.saverStop)
+		<-in.saverDone
+	}
+	if in.ckptPath != "" && in.connected {
 		in.mu.Lock()
 		in.dirty = true
 		in.mu.Unlock()
 		err = in.save(ctx)
 	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
 	for _, t := range in.files {
 		if t.f != nil {
 			t.f.Close()
@@ -527,17 +616,6 @@ func fingerprint(f *os.File, n int64) (string, int64) {
 	m, _ := f.ReadAt(buf, 0)
 	sum := sha256.Sum256(buf[:m])
 	return hex.EncodeToString(sum[:]), int64(m)
-}
-
-type countingReader struct {
-	r io.Reader
-	n *atomic.Int64
-}
-
-func (c countingReader) Read(b []byte) (int, error) {
-	n, err := c.r.Read(b)
-	c.n.Add(int64(n))
-	return n, err
 }
 
 // positionReader keeps t.readPos as the engine reads.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/pipe-dev/pipe/connector"
 	"github.com/pipe-dev/pipe/connectors/internal/compress"
+	"github.com/pipe-dev/pipe/connectors/internal/iox"
 	"github.com/pipe-dev/pipe/stage"
 )
 
@@ -86,7 +87,7 @@ func (in *Input) NextStream(context.Context) (*connector.Stream, error) {
 	in.given = true
 	r := in.r
 	if in.counted {
-		r = countingReader{r, &in.read}
+		r = iox.CountingReader{R: r, N: &in.read}
 	}
 	zr := compress.Reader(r, "")
 	return &connector.Stream{Reader: zr, Done: zr.Close}, nil
@@ -98,17 +99,6 @@ func (in *Input) Progress() (read, total int64) { return in.read.Load(), in.tota
 // Close implements connector.Input. A read blocked on a terminal or a pipe
 // is not ended by it (the engine does not wait for it).
 func (in *Input) Close(context.Context) error { return nil }
-
-type countingReader struct {
-	r io.Reader
-	n *atomic.Int64
-}
-
-func (c countingReader) Read(b []byte) (int, error) {
-	n, err := c.r.Read(b)
-	c.n.Add(int64(n))
-	return n, err
-}
 
 // Output writes to stdout or the writer the embedding program gave.
 type Output struct{ w io.Writer }

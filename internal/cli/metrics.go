@@ -100,7 +100,7 @@ func (c *stageCollector) Collect(ch chan<- prometheus.Metric) {
 // returned stop is called.
 func serveMetrics(addr string, p *engine.Pipeline, pipeline string, log *slog.Logger) (stop func(), err error) {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(newStageCollector(p, pipeline), buildInfoGauge(), auditWriteErrors, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(newStageCollector(p, pipeline), newDeliveryCollector(p, pipeline), buildInfoGauge(), auditWriteErrors, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -108,7 +108,7 @@ func serveMetrics(addr string, p *engine.Pipeline, pipeline string, log *slog.Lo
 	})
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !p.Ready() {
-			http.Error(w, "not ready: the pipeline is not running", http.StatusServiceUnavailable)
+			http.Error(w, "not ready: the pipeline is not running, or its input or output is failing", http.StatusServiceUnavailable)
 			return
 		}
 		w.Write([]byte("ready\n"))

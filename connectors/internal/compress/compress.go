@@ -45,6 +45,7 @@ func (s *sniffer) Read(p []byte) (int, error) {
 		return n, err
 	}
 	if s.seen || len(p) < len(zstdMagic) {
+		s.seen = true // a reader too small to sniff with reads plain data
 		return s.r.Read(p)
 	}
 	s.seen = true

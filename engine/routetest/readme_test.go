@@ -74,3 +74,42 @@ func sameJSONLines(t *testing.T, a, b string) bool {
 	}
 	return true
 }
+
+// pipe test cases of a routed pipeline count a branch's drops once.
+func TestPipeTestCountsBranchDropsOnce(t *testing.T) {
+	dir := t.TempDir()
+	file := writeFile(t, dir, "p.yaml", `
+input: {codec: ndjson}
+stages:
+  - name: route
+    switch:
+      - {lua: 'rec.n > 1', to: big}
+    branches:
+      - name: big
+        stages: [{name: only-even, type: lua, code: 'if rec.n % 2 == 1 then return nil end return rec'}]
+tests:
+  - name: drops odd big ones
+    input: ['{"n":1}', '{"n":2}', '{"n":3}', '{"n":4}']
+    expect: ['{"n":1}', '{"n":2}', '{"n":4}']
+    dropped: 1
+`)
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := engine.Parse(data, file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases, err := sp.TestCases()
+	if err != nil || len(cases) != 1 {
+		t.Fatalf("cases %v, %v", cases, err)
+	}
+	res, err := engine.RunTest(context.Background(), sp, cases[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Passed {
+		t.Errorf("%s: %s", res.Case, res.Problem)
+	}
+}

@@ -218,3 +218,48 @@ func TestRetryHonoursCancellation(t *testing.T) {
 		t.Errorf("acks = %v, want the batch not delivered", acks)
 	}
 }
+
+// A batch of bytes is framed by the input's codec; its Meta goes to every
+// record, and the batch is acknowledged once, after all its records.
+func TestDataBatchFramedByCodec(t *testing.T) {
+	in := connectortest.NewInput()
+	in.AddBatch(connector.Batch{Data: []byte("{\"a\":1}\n{\"a\":2}\n"), Meta: map[string]string{"source": "body-1"}})
+	in.AddBatch(connector.Batch{Data: []byte("{\"a\":3}")})
+	out := connectortest.NewOutput()
+	p := memPipeline(t, in, out, "input: {codec: ndjson}\n")
+	if err := p.Run(context.Background(), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	recs := out.Records()
+	if len(recs) != 3 || string(recs[2].Data) != `{"a":3}` {
+		t.Fatalf("records %q", out.Lines())
+	}
+	for i, r := range recs[:2] {
+		if r.Get("source") != "body-1" || r.Number() != int64(i+1) {
+			t.Errorf("record %d: meta %v, number %d", i, r.Meta, r.Number())
+		}
+	}
+	if recs[2].Meta != nil {
+		t.Errorf("record 3 has meta %v", recs[2].Meta)
+	}
+	if got := ackErrs(in.Acks()); !slices.Equal(got, []bool{true, true}) {
+		t.Errorf("acks = %v", got)
+	}
+}
+
+// Records an input makes are checked like framed ones: under ndjson a
+// record that is not JSON takes the input's on_error.
+func TestRecordBatchChecked(t *testing.T) {
+	in := connectortest.NewInput([]string{`{"ok":1}`, `not json`, `{"ok":2}`})
+	out := connectortest.NewOutput()
+	p := memPipeline(t, in, out, "input: {codec: ndjson, on_error: drop}\n")
+	if err := p.Run(context.Background(), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.Lines(); !slices.Equal(got, []string{`{"ok":1}`, `{"ok":2}`}) {
+		t.Fatalf("output %q", got)
+	}
+	if got := ackErrs(in.Acks()); !slices.Equal(got, []bool{true}) {
+		t.Errorf("acks = %v", got)
+	}
+}

@@ -50,7 +50,7 @@ type NamedOutputPlan struct {
 type InputPlan struct {
 	Type           string   `plan:"type,restart"`   // stdin or file
 	Path           string   `plan:"path,restart"`   // resolved glob (type file)
-	Fields         string   `plan:"fields,restart"` // the type's own fields, as JSON (follow, checkpoint, ...)
+	Fields         string   `plan:"fields,restart"` // canonical JSON of the type's own fields (follow, checkpoint, ...)
 	Codec          string   `plan:"codec,restart"`  // lines, ndjson or raw
 	MaxRecordBytes ByteSize `plan:"max_record_bytes"`
 	OnError        string   `plan:"on_error"` // for records the codec rejects
@@ -62,9 +62,12 @@ type InputPlan struct {
 type OutputPlan struct {
 	Type string `plan:"type,restart"` // stdout or file
 	Path string `plan:"path,restart"` // resolved (type file)
-	// Fields are the type's own fields and the retry and on_error
-	// policies, as JSON.
+	// Fields is the canonical JSON of the type's own fields.
 	Fields string `plan:"fields,restart"`
+	// Retry is the output's retry: as written, with its defaults ("" when
+	// not set); GiveUp its on_error after the last attempt ("": fail).
+	Retry  string `plan:"retry,restart"`
+	GiveUp string `plan:"write_on_error,restart"`
 	Codec  string `plan:"codec,restart"`
 	// OnError applies to records the output codec rejects (ndjson output
 	// of records that are not one JSON value): defaults.on_error.
@@ -142,7 +145,7 @@ func resolvePlan(sp *Spec) Plan {
 			OnError:        firstNonEmpty(in.OnError, d.OnError, OnErrorFail),
 			ValidateUTF8:   in.ValidateUTF8,
 			RejectNUL:      in.RejectNUL,
-			Fields:         fieldsJSON(in.Extra),
+			Fields:         canonicalJSON(in.Extra),
 		},
 		Batch: BatchPlan{Records: DefaultBatchRecords, Bytes: DefaultBatchBytes, QueueDepth: queueDepth},
 	}
@@ -153,7 +156,11 @@ func resolvePlan(sp *Spec) Plan {
 		Codec:    outCodec,
 		OnError:  firstNonEmpty(d.OnError, OnErrorFail),
 		Validate: outCodec == CodecNDJSON && (len(sp.Stages) > 0 || inCodec != CodecNDJSON),
-		Fields:   fieldsJSON(sp.Output.Extra, sp.Output.Retry, sp.Output.OnError),
+		Fields:   canonicalJSON(sp.Output.Extra),
+		GiveUp:   sp.Output.OnError,
+	}
+	if r := sp.Output.Retry; r != nil {
+		pl.Output.Retry = retryPlan(r)
 	}
 	if sp.DeadLetter != nil {
 		pl.DeadLetter = resolvePath(sp.File, sp.DeadLetter.Path)
@@ -341,8 +348,15 @@ func (pl Plan) YAML() ([]byte, error) {
 	if in.RejectNUL {
 		input = append(input, yamlKV{Key: "reject_nul", Value: yamlLiteral("true")})
 	}
+	input = append(input, yamlKV{Key: "", Value: yamlJSON(in.Fields)}) // the type's own fields, inline
 	output := []yamlKV{{Key: "type", Value: out.Type}, {Key: "path", Value: out.Path},
-		{Key: "codec", Value: out.Codec, Comment: outputComment(out)}}
+		{Key: "codec", Value: out.Codec, Comment: outputComment(out)}, {Key: "", Value: yamlJSON(out.Fields)}}
+	if out.Retry != "" {
+		output = append(output, yamlKV{Key: "retry", Value: yamlJSON(out.Retry)})
+	}
+	if out.GiveUp != "" {
+		output = append(output, yamlKV{Key: "on_error", Value: out.GiveUp})
+	}
 	doc := []yamlKV{{Key: "name", Value: pl.Name}, {Key: "input", Value: input}, {Key: "output", Value: output}}
 	if pl.DeadLetter != "" {
 		doc = append(doc, yamlKV{Key: "dead_letter", Value: []yamlKV{{Key: "path", Value: pl.DeadLetter}}})
@@ -406,26 +420,8 @@ type (
 // what a run uses.
 func (sp *Spec) Resolved() ([]byte, error) { return resolvePlan(sp).YAML() }
 
-// fieldsJSON renders a connector's own fields (and policies) for the plan:
-// "" when there are none.
-func fieldsJSON(extra Config, more ...any) string {
-	var parts []string
-	if !extra.IsZero() {
-		if b, err := extra.JSON(); err == nil {
-			parts = append(parts, string(b))
-		}
-	}
-	for _, m := range more {
-		switch v := m.(type) {
-		case *RetrySpec:
-			if v != nil {
-				parts = append(parts, fmt.Sprintf("retry: %d attempts, %s..%s", v.MaxAttempts, v.Initial, v.Max))
-			}
-		case string:
-			if v != "" {
-				parts = append(parts, "on_error: "+v)
-			}
-		}
-	}
-	return strings.Join(parts, "; ")
+// retryPlan renders an output's retry: with its defaults, as JSON.
+func retryPlan(r *RetrySpec) string {
+	pol := retryPolicyOf(r)
+	return fmt.Sprintf(`{"max_attempts":%d,"initial":%q,"max":%q}`, pol.attempts, pol.initial, pol.max)
 }

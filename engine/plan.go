@@ -349,14 +349,7 @@ func (pl Plan) YAML() ([]byte, error) {
 		input = append(input, yamlKV{Key: "reject_nul", Value: yamlLiteral("true")})
 	}
 	input = append(input, yamlKV{Key: "", Value: yamlJSON(in.Fields)}) // the type's own fields, inline
-	output := []yamlKV{{Key: "type", Value: out.Type}, {Key: "path", Value: out.Path},
-		{Key: "codec", Value: out.Codec, Comment: outputComment(out)}, {Key: "", Value: yamlJSON(out.Fields)}}
-	if out.Retry != "" {
-		output = append(output, yamlKV{Key: "retry", Value: yamlJSON(out.Retry)})
-	}
-	if out.GiveUp != "" {
-		output = append(output, yamlKV{Key: "on_error", Value: out.GiveUp})
-	}
+	output := outputYAML(out)
 	doc := []yamlKV{{Key: "name", Value: pl.Name}, {Key: "input", Value: input}, {Key: "output", Value: output}}
 	if pl.DeadLetter != "" {
 		doc = append(doc, yamlKV{Key: "dead_letter", Value: []yamlKV{{Key: "path", Value: pl.DeadLetter}}})
@@ -364,8 +357,7 @@ func (pl Plan) YAML() ([]byte, error) {
 	if len(pl.Outputs) > 0 {
 		var outs []yamlKV
 		for _, o := range pl.Outputs {
-			outs = append(outs, yamlKV{Key: o.Name, Value: []yamlKV{{Key: "type", Value: o.Type}, {Key: "path", Value: o.Path},
-				{Key: "codec", Value: o.Codec}}, Comment: "policy: " + o.Policy})
+			outs = append(outs, yamlKV{Key: o.Name, Value: outputYAML(o.OutputPlan), Comment: "policy: " + o.Policy})
 		}
 		doc = append(doc, yamlKV{Key: "outputs", Value: outs})
 	}
@@ -374,6 +366,19 @@ func (pl Plan) YAML() ([]byte, error) {
 		Comment: fmt.Sprintf("batches of up to %d records or %s, %d batches queued between stages",
 			pl.Batch.Records, pl.Batch.Bytes, pl.Batch.QueueDepth)})
 	return encodeYAML(doc)
+}
+
+// outputYAML renders an output's settings for Plan.YAML.
+func outputYAML(out OutputPlan) []yamlKV {
+	output := []yamlKV{{Key: "type", Value: out.Type}, {Key: "path", Value: out.Path},
+		{Key: "codec", Value: out.Codec, Comment: outputComment(out)}, {Key: "", Value: yamlJSON(out.Fields)}}
+	if out.Retry != "" {
+		output = append(output, yamlKV{Key: "retry", Value: yamlJSON(out.Retry)})
+	}
+	if out.GiveUp != "" {
+		output = append(output, yamlKV{Key: "on_error", Value: out.GiveUp})
+	}
+	return output
 }
 
 func outputComment(o OutputPlan) string {

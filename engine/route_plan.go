@@ -88,11 +88,16 @@ func resolveOutputs(sp *Spec, inCodec string) []NamedOutputPlan {
 	for _, name := range sp.outputNames() {
 		o := sp.Outputs[name]
 		codec := firstNonEmpty(o.Codec, inCodec)
-		out = append(out, NamedOutputPlan{Name: name, Policy: firstNonEmpty(policy[name], PolicyBlock), OutputPlan: OutputPlan{
+		op := OutputPlan{
 			Type: firstNonEmpty(o.Type, "stdout"), Path: resolvePath(sp.File, o.Path), Codec: codec,
 			OnError:  firstNonEmpty(sp.Defaults.OnError, OnErrorFail),
 			Validate: codec == CodecNDJSON && (len(sp.Stages) > 0 || inCodec != CodecNDJSON),
-		}})
+			Fields:   canonicalJSON(o.Extra), GiveUp: o.OnError,
+		}
+		if o.Retry != nil {
+			op.Retry = retryPlan(o.Retry)
+		}
+		out = append(out, NamedOutputPlan{Name: name, Policy: firstNonEmpty(policy[name], PolicyBlock), OutputPlan: op})
 	}
 	return out
 }

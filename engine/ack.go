@@ -21,17 +21,26 @@ import (
 // per input, no per-record bookkeeping.
 
 // ackToken ties a batch to its entry in an acker (a zero token: untracked).
+// A batch that a switch or fanout split holds a share of its parent's
+// acknowledgement instead (n, see route_ack.go).
 type ackToken struct {
 	a   *acker
 	seq uint64
+	n   *ackShare
 }
 
 // done reports the batch delivered (err nil) or not.
 func (t ackToken) done(err error) {
-	if t.a != nil {
+	switch {
+	case t.n != nil:
+		t.n.done(err)
+	case t.a != nil:
 		t.a.done(t.seq, err)
 	}
 }
+
+// tracked reports whether someone waits for the batch's delivery.
+func (t ackToken) tracked() bool { return t.a != nil || t.n != nil }
 
 type ackEntry struct {
 	fn   connector.AckFunc // nil: nothing to call (a part of a larger input batch)

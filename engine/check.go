@@ -21,8 +21,7 @@ func checkStages(sp *Spec, reg *Registry) error {
 	}
 	var errs errList
 	errs.add(checkConnectorFields(sp, reg))
-	for i := range sp.Stages {
-		s := &sp.Stages[i]
+	for _, s := range sp.allStages() {
 		if s.file == "" {
 			s.file = sp.File
 		}

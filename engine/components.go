@@ -23,6 +23,7 @@ func builtinComponents() []component.Spec {
 			"A line that is not one JSON value is a record error of the input, handled by its `on_error`. Field-based native transformers (select, set, ...) need it."),
 		codec(CodecRaw, "the whole input, or each input file, is one record",
 			"Output writes the records one after the other, with nothing between them."),
+		switchSpec(), fanoutSpec(),
 	}
 }
 

@@ -773,6 +773,13 @@ func parseSpec(data []byte, file string, lookup LookupEnv, reg *Registry) (*Spec
 			}
 		case "input":
 			spec.Input.src = Config{node: v, file: file}
+		case "outputs":
+			if v != nil && v.Kind == yaml.MappingNode {
+				spec.outputSrc = map[string]Config{}
+				for j := 0; j+1 < len(v.Content); j += 2 {
+					spec.outputSrc[v.Content[j].Value] = Config{node: v.Content[j+1], file: file}
+				}
+			}
 		case "output":
 			spec.Output.src = Config{node: v, file: file}
 		case "dead_letter":
@@ -784,6 +791,7 @@ func parseSpec(data []byte, file string, lookup LookupEnv, reg *Registry) (*Spec
 		}
 	}
 	spec.src = Config{node: root, file: file}
+	attachRouteSrc(spec.Stages, file)
 	if err := checkStages(spec, reg); err != nil && !d.collect(&errs, err) {
 		return nil, err
 	}

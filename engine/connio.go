@@ -221,6 +221,7 @@ type retryPolicy struct {
 
 func (p *Pipeline) retryPolicy() retryPolicy { return retryPolicyOf(p.spec.Output.Retry) }
 
+// retryPolicyOf is the retry of an output with retry: r (nil: defaults).
 func retryPolicyOf(r *RetrySpec) retryPolicy {
 	pol := retryPolicy{attempts: 5, initial: 100 * time.Millisecond, max: 10 * time.Second}
 	if r != nil {

@@ -457,7 +457,7 @@ func (s *writerSink) write(rs *runState, c *counters, b *batch, more bool) error
 	if s.bw == nil {
 		s.bw = bufio.NewWriterSize(s.w, 256<<10)
 	}
-	if b.ack.a != nil {
+	if b.ack.tracked() {
 		if b.last {
 			// What a failing stage produced before its failing record:
 			// written, as jq would, but its input batch is not delivered.

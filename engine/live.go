@@ -103,6 +103,9 @@ func (r *run) prepare(ctx context.Context, cur, next *Pipeline) ([][]Transformer
 	if next == nil || next == cur {
 		return nil, errors.New("no new pipeline")
 	}
+	if cur.graph != nil || next.graph != nil {
+		return nil, errors.New("a pipeline with switch or fanout steps cannot be reloaded live yet: restart it")
+	}
 	if err := refusals(cur.plan.Diff(next.plan)); err != nil {
 		return nil, err
 	}

@@ -22,6 +22,19 @@ type options struct {
 	lookup   LookupEnv
 	resolver Resolver
 	events   EventHook
+	outputs  map[string]io.Writer // WithOutput
+}
+
+// WithOutput makes runs write the named output name (outputs: in the
+// pipeline file) to w instead of its file or stdout; its codec still
+// applies. The caller owns w: runs do not close it.
+func WithOutput(name string, w io.Writer) Option {
+	return func(o *options) {
+		if o.outputs == nil {
+			o.outputs = map[string]io.Writer{}
+		}
+		o.outputs[name] = w
+	}
 }
 
 // WithEvents hands the events that stage kinds report (plugins started,
@@ -85,7 +98,9 @@ type Pipeline struct {
 	outType connector.OutputType
 	outCfg  Config
 	opts    options
-	stages  []*stageExec
+	stages  []*stageExec // every step, depth first (Plan.Stages)
+	graph   *segment     // the tree of a pipeline with switch or fanout steps; nil when flat
+	named   map[string]namedConn
 
 	mu      sync.Mutex
 	loaded  bool
@@ -122,8 +137,7 @@ func Build(spec *Spec, opts ...Option) (*Pipeline, error) {
 	p := &Pipeline{spec: spec, opts: o}
 	codec := firstNonEmpty(spec.Input.Codec, CodecLines)
 	var errs errList // every stage's errors, not only the first's
-	for i := range spec.Stages {
-		s := &spec.Stages[i]
+	for _, s := range spec.allStages() {
 		if err := resolvePlugin(spec, s, o); err != nil {
 			if !errs.add(err) || AllConfigErrors(err) == nil {
 				return nil, err
@@ -135,6 +149,21 @@ func Build(spec *Spec, opts ...Option) (*Pipeline, error) {
 		events := &StageEvents{stage: s.Name, kind: kind, hook: o.events}
 		var st Stage
 		switch {
+		case s.isSwitch():
+			kind = "switch"
+			events.kind = kind
+			var err error
+			if st, err = buildSwitch(s, o, codec, timeout); err != nil {
+				if AllConfigErrors(err) == nil {
+					return nil, err
+				}
+				errs.add(err)
+				continue
+			}
+		case s.isFanout():
+			kind = "fanout"
+			events.kind = kind
+			st = fanoutStage{}
 		case s.New != nil:
 			if kind == "" {
 				kind = "go"
@@ -165,7 +194,7 @@ func Build(spec *Spec, opts ...Option) (*Pipeline, error) {
 				continue
 			}
 		}
-		p.stages = append(p.stages, &stageExec{spec: s, events: events, stage: st, level: i + 1,
+		p.stages = append(p.stages, &stageExec{spec: s, events: events, stage: st, level: len(p.stages) + 1,
 			log: o.log.With("stage", s.Name, "kind", kind)})
 	}
 	// Every setting, resolved once: the stages and the runner read it here.
@@ -173,10 +202,16 @@ func Build(spec *Spec, opts ...Option) (*Pipeline, error) {
 	for i, s := range p.stages {
 		s.plan = p.plan.Stages[i]
 	}
+	if spec.hasRoutes() && errs.err() == nil {
+		p.graph = p.buildGraph()
+	}
 	if err := checkDeadLetter(spec, p.plan); err != nil {
 		return nil, err
 	}
 	if err := p.buildConnectors(); err != nil && !errs.add(err) {
+		return nil, err
+	}
+	if err := p.buildNamedOutputs(); err != nil && !errs.add(err) {
 		return nil, err
 	}
 	if err := errs.err(); err != nil {
@@ -193,6 +228,9 @@ func checkDeadLetter(spec *Spec, pl Plan) error {
 	need := pl.Input.OnError == OnErrorDeadLetter || pl.Output.OnError == OnErrorDeadLetter || spec.Output.OnError == OnErrorDeadLetter
 	for _, s := range pl.Stages {
 		need = need || s.OnError == OnErrorDeadLetter
+	}
+	for _, o := range pl.Outputs {
+		need = need || o.Policy == PolicyDeadLetter
 	}
 	if need {
 		return errAtField(spec.src, spec.File, "stages", "on_error: dead_letter needs a dead_letter: {path: FILE} in the pipeline")

@@ -324,12 +324,12 @@ func (r *Registry) RegisterKindSpec(k KindSpec) {
 	r.kinds[k.Name] = k
 }
 
-// RegisterComponent registers the spec of an input, output or codec (class
-// ClassInput, ClassOutput or ClassCodec). It panics on an invalid or
+// RegisterComponent registers the spec of an input, output, codec or step
+// (class ClassInput, ClassOutput, ClassCodec or ClassStep). It panics on an invalid or
 // duplicate registration.
 func (r *Registry) RegisterComponent(s component.Spec) {
 	switch s.Class {
-	case component.ClassInput, component.ClassOutput, component.ClassCodec:
+	case component.ClassInput, component.ClassOutput, component.ClassCodec, component.ClassStep:
 	default:
 		panic(fmt.Sprintf("engine: RegisterComponent takes inputs, outputs and codecs, not %q (use RegisterNative or RegisterKindSpec)", s.Class))
 	}

@@ -49,12 +49,13 @@ type run struct {
 
 // runVersion is one pipeline whose stages ran in a run, with their counters.
 type runVersion struct {
-	p     *Pipeline
-	stats []*counters // one per stage
+	p      *Pipeline
+	stats  []*counters    // one per stage
+	routes *routeCounters // branches and named outputs; nil for a flat pipeline
 }
 
 func (r *run) addVersion(p *Pipeline) *runVersion {
-	v := &runVersion{p: p, stats: make([]*counters, len(p.stages))}
+	v := &runVersion{p: p, stats: make([]*counters, len(p.stages)), routes: newRouteCounters(p)}
 	for i := range v.stats {
 		v.stats[i] = &counters{}
 	}
@@ -231,6 +232,9 @@ type chain struct {
 
 // startChain starts the stages of v with their instances.
 func (r *run) startChain(root *runState, v *runVersion, insts [][]Transformer) *chain {
+	if v.p.graph != nil {
+		return r.startGraph(root, v, insts) // switch and fanout steps: route_run.go
+	}
 	c := &chain{v: v, insts: insts, rs: root.chain(len(v.p.stages)), first: make(chan *batch, queueDepth)}
 	var in <-chan *batch = c.first
 	for i, s := range v.p.stages {

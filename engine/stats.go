@@ -107,5 +107,6 @@ func (r *run) stats() []StageStats {
 		}
 		out = append(out, st)
 	}
+	out = append(out, cur.routeStats(out[1:])...)
 	return append(out, r.out.snapshot("output", ""))
 }

@@ -201,7 +201,9 @@ func (in *inputRun) carry(keep int) {
 	b := in.b
 	tail := b.arena[keep:]
 	if len(b.recs) == 0 {
-		b.arena = b.arena[:copy(b.arena, tail)]
+		if keep > 0 { // keep == 0: the unfinished line is already at the front
+			b.arena = b.arena[:copy(b.arena, tail)]
+		}
 		return
 	}
 	next := getBatch()

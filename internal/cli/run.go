@@ -137,7 +137,7 @@ the records in flight are written.`,
 	fl.BoolVar(&f.noProgress, "no-progress", false, "never show a progress line")
 	fl.BoolVar(&f.watch, "watch", false, "reload the pipeline when it or a file it uses changes (also on SIGHUP), without losing a record; a bad edit is rejected")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "load, lint and print the resolved pipeline (defaults, environment, paths) without reading input")
-	fl.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics, /healthz and /readyz on this address (e.g. :9090)")
+	fl.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics, /healthz and /readyz on this address (e.g. 127.0.0.1:9090; :9090 listens on every interface)")
 	for _, k := range a.reg.KindSpecs() { // each kind says its filter-mode flag
 		if k.Flag != nil && k.Flag.Set != nil && fl.Lookup(k.Name) == nil {
 			fl.Var(&stageFlag{kind: k.Name, flag: k.Name, spec: k.Flag, list: &f.stages}, k.Name, k.Flag.Usage)

@@ -147,6 +147,9 @@ func (o *lazyObj) Get(k string) goja.Value {
 	case gjson.Null:
 		return goja.Null()
 	}
+	if err := script.CheckDepth([]byte(r.Raw)); err != nil {
+		panic(vm.NewGoError(fmt.Errorf("field %s: %w", k, err)))
+	}
 	v, err := o.v.parse(goja.Undefined(), vm.ToValue(r.Raw))
 	if err != nil {
 		return nil

@@ -252,6 +252,9 @@ func (v *vm) SetRecord(r *engine.Record) error {
 		if script.IsObject(r.Data) {
 			v.rec = rt.NewDynamicObject(&lazyObj{v: v, Lazy: script.Lazy[goja.Value]{Data: r.Data}})
 		} else {
+			if err := script.CheckDepth(r.Data); err != nil {
+				return fmt.Errorf("record: %w", err)
+			}
 			val, err := v.parse(goja.Undefined(), rt.ToValue(string(r.Data)))
 			if err != nil {
 				return fmt.Errorf("record is not JSON: %s", v.l.Message(err))

@@ -235,3 +235,7 @@ func TestRequireNodeResolution(t *testing.T) {
 		t.Errorf("unknown module: %v", err)
 	}
 }
+
+func TestDeepJSON(t *testing.T) {
+	scripttest.DeepJSON(t, "js", "const x = rec.a\nreturn rec")
+}

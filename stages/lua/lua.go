@@ -277,6 +277,9 @@ func (v *vm) SetRecord(r *engine.Record) error {
 		} else {
 			rec, err := decodeJSON(L, r.Data, v.order)
 			if err != nil {
+				if errors.Is(err, script.ErrTooDeep) || errors.Is(err, context.DeadlineExceeded) {
+					return fmt.Errorf("record: %w", err)
+				}
 				return fmt.Errorf("record is not JSON: %w", err)
 			}
 			v.rec = rec

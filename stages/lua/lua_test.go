@@ -282,3 +282,7 @@ end`, "modules: ["+mods+"]", "allow: [io]"))
 		t.Errorf("out = %q, want every record to see the module as first read", buf.String())
 	}
 }
+
+func TestDeepJSON(t *testing.T) {
+	scripttest.DeepJSON(t, "lua", "local x = rec.a\nreturn rec")
+}

@@ -213,9 +213,11 @@ func (in *Instance) ready(ctx context.Context) error {
 	return nil
 }
 
-// call runs transform or flush under ctx and recovers from anything the
-// runtime throws; after an interrupt or a panic the VM is marked broken.
-func (in *Instance) call(ctx context.Context, flush bool) (err error) {
+// call converts r (SetRecord; nil for flush) and runs transform or flush
+// under ctx, so that the record's timeout bounds its conversion too, and
+// recovers from anything the runtime throws; after an interrupt or a panic
+// the VM is marked broken.
+func (in *Instance) call(ctx context.Context, r *engine.Record, flush bool) (err error) {
 	vm := in.vm
 	vm.Bind(ctx)
 	defer func() {
@@ -227,6 +229,12 @@ func (in *Instance) call(ctx context.Context, flush bool) (err error) {
 			in.broken = true // interrupted mid-call: do not trust this VM
 		}
 	}()
+	if err := vm.SetRecord(r); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return err
+	}
 	if err := vm.Call(flush); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -262,11 +270,8 @@ func (in *Instance) Transform(ctx context.Context, r *engine.Record, emit func(*
 	if err := in.ready(ctx); err != nil {
 		return err
 	}
-	if err := in.vm.SetRecord(r); err != nil {
-		return err
-	}
 	in.cur, in.emitted = r, in.emitted[:0]
-	if err := in.call(ctx, false); err != nil {
+	if err := in.call(ctx, r, false); err != nil {
 		return err
 	}
 	for _, e := range in.emitted {
@@ -289,11 +294,8 @@ func (in *Instance) Flush(ctx context.Context, emit func(*engine.Record)) error 
 	if err := in.ready(ctx); err != nil {
 		return err
 	}
-	if err := in.vm.SetRecord(nil); err != nil {
-		return err
-	}
 	in.cur, in.emitted = engine.NewRecord(nil), in.emitted[:0]
-	if err := in.call(ctx, true); err != nil {
+	if err := in.call(ctx, nil, true); err != nil {
 		return err
 	}
 	for _, e := range in.emitted {

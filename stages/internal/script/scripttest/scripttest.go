@@ -56,3 +56,38 @@ func Stage(kind, code string, extra ...string) string {
 	}
 	return y + "    code: |\n      " + strings.ReplaceAll(code, "\n", "\n      ") + "\n"
 }
+
+// DeepJSON checks that records nested deeper than script.MaxDepth are
+// record errors of a stage of kind, found at once (not after a conversion
+// quadratic in their size that the timeout cannot stop), as a whole record
+// and as a field the script reads, and that a deep field the script does
+// not read passes untouched. readA is code that reads rec.a and returns
+// rec.
+func DeepJSON(t *testing.T, kind, readA string) {
+	t.Helper()
+	nest := func(n int) string { return strings.Repeat("[", n) + strings.Repeat("]", n) }
+	deep := nest(100000) // 200 KB: minutes of conversion before
+	ok := nest(50)
+	in := `{"n":1}` + "\n" + deep + "\n" + `{"a":` + deep + "}\n" + `{"a":` + ok + "}\n"
+	out, p, err := Run(t, Stage(kind, readA), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != `{"n":1}`+"\n"+`{"a":`+ok+"}\n" {
+		t.Errorf("out = %.100q; want the records that are not too deep", out)
+	}
+	if st := p.Stats()[1]; st.Errors != 2 || st.Timeouts != 0 {
+		t.Errorf("stats %+v; want 2 errors, no timeout", st)
+	}
+	for _, rec := range []string{deep, `{"a":` + deep + "}"} {
+		_, _, err = Run(t, strings.Replace(Stage(kind, readA), "on_error: drop", "on_error: fail", 1), rec+"\n")
+		if err == nil || !strings.Contains(err.Error(), "nested deeper than 200 levels") {
+			t.Errorf("%.20s...: err = %v; want a record error naming the depth limit", rec, err)
+		}
+	}
+	// Not read: the record passes as it is.
+	out, _, err = Run(t, Stage(kind, "return rec"), `{"a":`+deep+"}\n")
+	if err != nil || out != `{"a":`+deep+"}\n" {
+		t.Errorf("unread deep field: %.60q, %v; want the record unchanged", out, err)
+	}
+}

@@ -76,6 +76,7 @@ func (l *language) newRuntime(v *vm) *goja.Runtime {
 	}
 	vm.Set("console", console)
 	boundRepeat(vm)
+	boundRegexps(vm)
 	vm.Set("emit", func(call goja.FunctionCall) goja.Value {
 		if v.in == nil {
 			return goja.Undefined()

@@ -239,3 +239,29 @@ func TestRequireNodeResolution(t *testing.T) {
 func TestDeepJSON(t *testing.T) {
 	scripttest.DeepJSON(t, "js", "const x = rec.a\nreturn rec")
 }
+
+// A backtracking regular expression (regexp2) throws a RangeError after
+// js.RegexpLimit, long before a generous timeout, and never answers "no
+// match" for a match it did not finish.
+func TestRegexpBacktracking(t *testing.T) {
+	code := `try { const m = /^(a+)+(?=b)/.test("a".repeat(30)); return {m} } catch (e) { return {err: String(e)} }`
+	y := strings.Replace(stage(code), "timeout: 1s", "timeout: 5m", 1)
+	out, _, err := run(t, y, "{}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "RangeError: regular expression /^(a+)+(?=b)/ ran for more than 1s") {
+		t.Errorf("out = %q; want the RangeError", out)
+	}
+	// The same under the default on_error: the record fails, naming it.
+	y = strings.Replace(stage(`"a".repeat(30).replace(/^(a+)+(?=b)/, "x"); return rec`), "timeout: 1s", "timeout: 5m", 1)
+	_, _, err = run(t, strings.Replace(y, "on_error: drop", "on_error: fail", 1), "{}\n")
+	if err == nil || !strings.Contains(err.Error(), "catastrophic backtracking") {
+		t.Errorf("err = %v; want the record failed by the regexp limit", err)
+	}
+	// Patterns of both engines still work.
+	out, _, err = run(t, stage(`return ["ab".replace(/(?=b)/, "-"), "a1b2".split(/(?<=\d)/), /(a)\1/.test("aa"), "xAy".match(/a/i)[0], [..."a1a2".matchAll(/a(\d)/g)].map(m => m[1]), "a.b".split(/\./)]`), "{}\n")
+	if err != nil || out != `["a-b",["a1","b2"],true,"A",["1","2"],["a","b"]]`+"\n" {
+		t.Errorf("out = %q, %v", out, err)
+	}
+}

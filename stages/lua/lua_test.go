@@ -60,6 +60,11 @@ func TestRecordErrorsKeepNeighbours(t *testing.T) {
 		{"huge concatenation", "if rec.n == 2 then local s = 'x' while true do s = s .. s end end return rec", ""},
 		{"huge string.rep", `if rec.n == 2 then local s = string.rep("x", 1e12) end return rec`, "s.lua:1: string.rep: the result would be 1000000000000 bytes"},
 		{"string not JSON", `if rec.n == 2 then return "not json" end return rec`, "not JSON"},
+		// Minutes of backtracking in the pattern matcher: the timeout stops it.
+		{"backtracking find", `if rec.n == 2 then string.find(string.rep("a", 200), ".-.-.-.-b") end return rec`, "timed out"},
+		{"backtracking gsub", `if rec.n == 2 then string.gsub(string.rep("a", 200), ".-.-.-.-b", "") end return rec`, "timed out"},
+		{"backtracking gmatch", `if rec.n == 2 then for m in string.gmatch(string.rep("a", 200), ".-.-.-.-b") do end end return rec`, "timed out"},
+		{"backtracking match", `if rec.n == 2 then ("a"):rep(200):match(".-.-.-.-b") end return rec`, "timed out"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -77,7 +77,7 @@ func TestBadModules(t *testing.T) {
 		// the 10s start bound.
 		{"pipe_init_timeout", func(t *testing.T) string { return "    path: " + wat(t, "spinpipeinit") + "\n    timeout: 200ms" }, "5:11",
 			[]string{"pipe_init did not return within the stage's timeout (200ms)"}},
-				{"config_rejected", func(t *testing.T) string { return "    path: " + guest("cases") + "\n    config: {case: reject}" }, "6:13",
+		{"config_rejected", func(t *testing.T) string { return "    path: " + guest("cases") + "\n    config: {case: reject}" }, "6:13",
 			[]string{"rejected its config: case reject: this config is refused"}},
 	}
 	for _, tc := range tests {

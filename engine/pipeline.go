@@ -81,9 +81,10 @@ type Pipeline struct {
 	opts   options
 	stages []*stageExec
 
-	mu      sync.Mutex
-	loaded  bool
-	running bool
+	mu       sync.Mutex
+	loaded   bool
+	running  bool
+	released bool // a stub a live run keeps of a closed version, for Stats
 	last    atomic.Pointer[run] // the current or last run: Stats, Ready, Progress
 }
 

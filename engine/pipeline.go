@@ -84,8 +84,8 @@ type Pipeline struct {
 	mu       sync.Mutex
 	loaded   bool
 	running  bool
-	released bool // a stub a live run keeps of a closed version, for Stats
-	last    atomic.Pointer[run] // the current or last run: Stats, Ready, Progress
+	released bool                // a stub a live run keeps of a closed version, for Stats
+	last     atomic.Pointer[run] // the current or last run: Stats, Ready, Progress
 }
 
 // Progress reports how many bytes of the input files the current or last

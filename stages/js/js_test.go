@@ -265,3 +265,11 @@ func TestRegexpBacktracking(t *testing.T) {
 		t.Errorf("out = %q, %v", out, err)
 	}
 }
+
+func TestMemoryLimit(t *testing.T) {
+	scripttest.MemoryLimit(t, "js", map[string]string{
+		"doubling string": `if (rec.n === 2) { let s = "x"; for (;;) s = s + s + "y" } return rec`,
+		"growing array":   `if (rec.n === 2) { const a = []; for (;;) a.push(new Array(1000).fill(1)) } return rec`,
+		"emit loop":       `if (rec.n === 2) { for (;;) emit({s: "x".repeat(1000)}) } return rec`,
+	})
+}

@@ -291,3 +291,11 @@ end`, "modules: ["+mods+"]", "allow: [io]"))
 func TestDeepJSON(t *testing.T) {
 	scripttest.DeepJSON(t, "lua", "local x = rec.a\nreturn rec")
 }
+
+func TestMemoryLimit(t *testing.T) {
+	scripttest.MemoryLimit(t, "lua", map[string]string{
+		"doubling string": "if rec.n == 2 then local s = 'x' while true do s = s .. s end end return rec",
+		"growing table":   "if rec.n == 2 then local t = {} while true do t[#t + 1] = {rec.n, 'xxxxxxxx'} end end return rec",
+		"emit loop":       "if rec.n == 2 then while true do emit({s = string.rep('x', 1000)}) end end return rec",
+	})
+}

@@ -81,6 +81,9 @@ type Stage struct {
 	Events  *engine.StageEvents
 	Config  any     // the stage's config: for init
 	Modules Modules // the modules: directories of require
+	// MemoryLimit bounds how much one call may grow the heap (see
+	// memGuard); 0 is none. NewStage sets DefaultMemoryLimit.
+	MemoryLimit int64
 
 	lang   Language
 	loaded bool
@@ -99,7 +102,7 @@ func NewStage(spec *engine.StageSpec, env *engine.BuildEnv, kind, ext string, mo
 		return nil, err
 	}
 	s := &Stage{Spec: spec, Kind: kind, Src: src, JSON: env.Codec == engine.CodecNDJSON, Log: env.Logger,
-		Events: env.Events, Config: cfg}
+		Events: env.Events, Config: cfg, MemoryLimit: DefaultMemoryLimit}
 	if s.Log == nil {
 		s.Log = slog.New(slog.DiscardHandler)
 	}
@@ -174,6 +177,7 @@ type Instance struct {
 	cur              *engine.Record // the record of the current call
 	emitted          []*engine.Record
 	broken           bool // interrupted or panicked: replace the VM before the next call
+	mem              memGuard
 }
 
 // reset makes a fresh VM (at start, and after an interrupted call left the
@@ -219,6 +223,10 @@ func (in *Instance) ready(ctx context.Context) error {
 // the VM is marked broken.
 func (in *Instance) call(ctx context.Context, r *engine.Record, flush bool) (err error) {
 	vm := in.vm
+	if limit := in.st.MemoryLimit; limit > 0 {
+		in.mem.limit = limit
+		ctx = in.mem.begin(ctx)
+	}
 	vm.Bind(ctx)
 	defer func() {
 		if r := recover(); r != nil {
@@ -227,6 +235,11 @@ func (in *Instance) call(ctx context.Context, r *engine.Record, flush bool) (err
 		}
 		if vm.Unbind(ctx) {
 			in.broken = true // interrupted mid-call: do not trust this VM
+		}
+		if in.st.MemoryLimit > 0 && in.mem.end() {
+			// The VM is replaced (and its garbage freed) before the next call.
+			in.broken = true
+			err = fmt.Errorf("%w: the call grew the heap by more than %d MiB (the stage's memory_limit)", ErrMemoryLimit, in.st.MemoryLimit>>20)
 		}
 	}()
 	if err := vm.SetRecord(r); err != nil {

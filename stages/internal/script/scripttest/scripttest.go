@@ -91,3 +91,31 @@ func DeepJSON(t *testing.T, kind, readA string) {
 		t.Errorf("unread deep field: %.60q, %v; want the record unchanged", out, err)
 	}
 }
+
+// MemoryLimit checks that each of codes (a call of a stage of kind that
+// allocates without end) fails its record with "memory_limit exceeded"
+// under memory_limit: 32MiB and a timeout far away, that its neighbours
+// pass, and that the runtime is replaced (the next record runs in a fresh
+// one).
+func MemoryLimit(t *testing.T, kind string, codes map[string]string) {
+	t.Helper()
+	for name, code := range codes {
+		t.Run(name, func(t *testing.T) {
+			y := strings.Replace(Stage(kind, code, "memory_limit: 32MiB"), "timeout: 1s", "timeout: 10m", 1)
+			out, p, err := Run(t, y, "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out != "{\"n\":1}\n{\"n\":3}\n" {
+				t.Errorf("out = %q; want the neighbours of record 2", out)
+			}
+			if st := p.Stats()[1]; st.Errors != 1 {
+				t.Errorf("stats %+v; want 1 error", st)
+			}
+			_, _, err = Run(t, strings.Replace(y, "on_error: drop", "on_error: fail", 1), "{\"n\":2}\n")
+			if err == nil || !strings.Contains(err.Error(), "memory_limit exceeded") {
+				t.Errorf("err = %v; want memory_limit exceeded", err)
+			}
+		})
+	}
+}

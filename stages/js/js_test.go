@@ -67,6 +67,10 @@ func TestRecordErrorsKeepNeighbours(t *testing.T) {
 		{"emit a function", `if (rec.n === 2) emit(() => 1); return rec`, "s.js:1:22: TypeError: emit: cannot output a function"},
 		{"huge repeat", `if (rec.n === 2) "x".repeat(1e12); return rec`, "RangeError: repeat: the result would be 1000000000000 characters"},
 		{"string not JSON", `if (rec.n === 2) return "not json"; return rec`, "not JSON"},
+		// Builtins whose Go loops no interrupt reaches are bounded.
+		{"huge fill", `if (rec.n === 2) new Array(2**32-1).fill(0); return rec`, "RangeError: fill: 4294967295 elements"},
+		{"huge join", `if (rec.n === 2) new Array(2**32-1).join(","); return rec`, "RangeError: join: 4294967295 elements"},
+		{"huge padStart", `if (rec.n === 2) "x".padStart(2**31); return rec`, "RangeError: padStart: 2147483648 elements"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -61,7 +61,7 @@ func (r *run) release(v *runVersion) {
 		r.mu.Unlock()
 		return
 	}
-	stub := &Pipeline{spec: p.spec, plan: p.plan, opts: p.opts, released: true}
+	stub := &Pipeline{opts: p.opts, released: true}
 	for _, s := range p.stages {
 		stub.stages = append(stub.stages, &stageExec{plan: s.plan, events: s.events, level: s.level})
 	}

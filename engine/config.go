@@ -707,6 +707,9 @@ func DecodeYAML(data []byte, file string, v any) error {
 	if root == nil || root.Kind == 0 || root.Tag == "!!null" {
 		return &ConfigError{File: file, Line: 1, Col: 1, Msg: "empty document"}
 	}
+	if err := checkAliases(file, root); err != nil {
+		return err
+	}
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		return fmt.Errorf("engine: DecodeYAML needs a non-nil pointer, got %T", v)
@@ -750,7 +753,10 @@ func parseSpec(data []byte, file string, lookup LookupEnv, reg *Registry) (*Spec
 	if root.Kind != yaml.MappingNode {
 		return nil, (&decoder{file}).errf(root, "a pipeline file must be a mapping, got %s", kindName(root))
 	}
-	if err := expandTree(file, root, lookup, 0); err != nil {
+	if err := checkAliases(file, root); err != nil {
+		return nil, err
+	}
+	if err := expandTree(file, root, lookup, 0, map[expanded]bool{}); err != nil {
 		return nil, err
 	}
 	spec := &Spec{File: file}
@@ -801,14 +807,62 @@ func parseSpec(data []byte, file string, lookup LookupEnv, reg *Registry) (*Spec
 	return spec, nil
 }
 
+// MaxExpandedNodes bounds the size of a YAML document with its aliases
+// expanded: a file whose aliases multiply it beyond this many nodes (a
+// "billion laughs" file) is a configuration error, found in time linear in
+// the file's size.
+const MaxExpandedNodes = 1 << 20
+
+// checkAliases refuses a document that its aliases expand beyond
+// MaxExpandedNodes nodes. Each node is sized once (memoized), so a hostile
+// file costs time linear in its own size, not in its expansion.
+func checkAliases(file string, root *yaml.Node) error {
+	memo := map[*yaml.Node]int64{}
+	var size func(n *yaml.Node) int64
+	size = func(n *yaml.Node) int64 {
+		if n == nil {
+			return 0
+		}
+		if s, ok := memo[n]; ok {
+			return s
+		}
+		memo[n] = MaxExpandedNodes + 1 // an alias cycle counts as too big
+		s := int64(1)
+		if n.Kind == yaml.AliasNode {
+			s += size(n.Alias)
+		}
+		for _, c := range n.Content {
+			if s += size(c); s > MaxExpandedNodes {
+				break
+			}
+		}
+		s = min(s, MaxExpandedNodes+1)
+		memo[n] = s
+		return s
+	}
+	if size(root) > MaxExpandedNodes {
+		return (&decoder{file}).errf(root, "the file's aliases expand it to more than %d values (an alias bomb?): use fewer or smaller aliases", MaxExpandedNodes)
+	}
+	return nil
+}
+
+// expanded is a node expandTree has seen at a depth.
+type expanded struct {
+	n     *yaml.Node
+	depth int
+}
+
 // expandTree expands ${VAR}, ${VAR:-default} and ${VAR:?message} in every
 // scalar value. depth 2 marks the mappings of stages, whose code: is left
-// alone (JavaScript template literals use ${...} too).
-func expandTree(file string, n *yaml.Node, lookup LookupEnv, depth int) error {
+// alone (JavaScript template literals use ${...} too). done holds the nodes
+// already expanded: a node that aliases reach several times is expanded
+// once.
+func expandTree(file string, n *yaml.Node, lookup LookupEnv, depth int, done map[expanded]bool) error {
 	n = resolve(n)
-	if n == nil {
+	if n == nil || done[expanded{n, depth}] {
 		return nil
 	}
+	done[expanded{n, depth}] = true
 	switch n.Kind {
 	case yaml.ScalarNode:
 		if !strings.Contains(n.Value, "$") {
@@ -845,7 +899,7 @@ func expandTree(file string, n *yaml.Node, lookup LookupEnv, depth int) error {
 			if depth == 0 && k == "stages" {
 				next = 1
 			}
-			if err := expandTree(file, n.Content[i+1], lookup, next); err != nil {
+			if err := expandTree(file, n.Content[i+1], lookup, next, done); err != nil {
 				return err
 			}
 		}
@@ -855,7 +909,7 @@ func expandTree(file string, n *yaml.Node, lookup LookupEnv, depth int) error {
 			next = 2
 		}
 		for _, c := range n.Content {
-			if err := expandTree(file, c, lookup, next); err != nil {
+			if err := expandTree(file, c, lookup, next, done); err != nil {
 				return err
 			}
 		}

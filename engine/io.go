@@ -239,7 +239,9 @@ func (in *inputRun) carry(keep int) {
 	tail := b.arena[keep:]
 	in.base += int64(keep)
 	if len(b.recs) == 0 {
-		b.arena = b.arena[:copy(b.arena, tail)]
+		if keep > 0 { // keep == 0: the unfinished line is already at the front
+			b.arena = b.arena[:copy(b.arena, tail)]
+		}
 		return
 	}
 	next := getBatch()

@@ -8,6 +8,11 @@ import (
 )
 
 // Reload asks a live run (RunLive) to switch to Next, a built pipeline.
+// The run owns Next from then on: it closes a Next it refuses at once, and
+// one it switched to once that version's stages are done (replaced by a
+// later version, or at the end of the run), keeping only its counters for
+// Stats; so reloading many times holds no more than the versions still
+// draining.
 type Reload struct {
 	Next *Pipeline
 	// Done, if not nil, is told nil once Next has taken over, or why it
@@ -72,6 +77,9 @@ func (r *run) route(root *runState, input <-chan *batch, cur *chain, chains chan
 		case rl := <-reloads:
 			insts, err := r.prepare(root.ctx, cur.v.p, rl.Next)
 			if err != nil {
+				if rl.Next != nil && rl.Next != r.p && rl.Next != cur.v.p {
+					rl.Next.Close()
+				}
 				reply(rl, fmt.Errorf("%w: %w", ErrReloadRefused, err))
 				continue
 			}

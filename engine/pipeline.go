@@ -102,10 +102,11 @@ type Pipeline struct {
 	graph   *segment     // the tree of a pipeline with switch or fanout steps; nil when flat
 	named   map[string]namedConn
 
-	mu      sync.Mutex
-	loaded  bool
-	running bool
-	last    atomic.Pointer[run] // the current or last run: Stats, Ready, Progress
+	mu       sync.Mutex
+	loaded   bool
+	running  bool
+	released bool                // a stub a live run keeps of a closed version, for Stats
+	last     atomic.Pointer[run] // the current or last run: Stats, Ready, Progress
 }
 
 // Progress reports how many bytes of the input files the current or last

@@ -65,6 +65,28 @@ func (r *run) addVersion(p *Pipeline) *runVersion {
 	return v
 }
 
+// release closes the pipeline of a version that a reload brought in (the
+// run owns it, see Reload) once its stages are done, and keeps only what
+// Stats reads of it (each stage's plan and events), so that the stages'
+// runtimes, compiled code and scripts are freed.
+func (r *run) release(v *runVersion) {
+	r.mu.Lock()
+	p := v.p
+	if p == r.p || p.released {
+		r.mu.Unlock()
+		return
+	}
+	stub := &Pipeline{opts: p.opts, released: true}
+	for _, s := range p.stages {
+		stub.stages = append(stub.stages, &stageExec{plan: s.plan, events: s.events, level: s.level})
+	}
+	v.p = stub
+	r.mu.Unlock()
+	if err := p.Close(); err != nil {
+		p.opts.log.Error("closing a replaced pipeline version", "err", err)
+	}
+}
+
 // begin loads p if needed and starts a run (one at a time); end ends it.
 func (p *Pipeline) begin(ctx context.Context) (r *run, end func(), err error) {
 	p.mu.Lock()
@@ -308,6 +330,7 @@ func (r *run) execute(ctx context.Context, src source, snk sink, reloads <-chan 
 				closeErrs = append(closeErrs, err)
 				closeMu.Unlock()
 			}
+			r.release(c.v)
 		}()
 	}
 	srcWG.Wait()

@@ -85,9 +85,9 @@ func (p *Pipeline) Stats() []StageStats {
 
 // stats adds up the run's counters (see Pipeline.Stats).
 func (r *run) stats() []StageStats {
-	r.mu.Lock()
+	r.mu.Lock() // (release replaces the pipelines of versions)
+	defer r.mu.Unlock()
 	versions := slices.Clone(r.versions)
-	r.mu.Unlock()
 	out := []StageStats{r.in.snapshot("input", "")}
 	cur := versions[len(versions)-1]
 	for i, s := range cur.p.stages {

@@ -7,7 +7,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/pipe-dev/pipe/internal/jsonschema"
 )
 
 // stageExec is one stage of a built pipeline: the decorator that every

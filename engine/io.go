@@ -664,6 +664,20 @@ func (c countingReader) Read(b []byte) (int, error) {
 	return n, err
 }
 
+// countingWriter counts the bytes written to the output (before any
+// compression), for Pipeline.OutputBytes. The output writes through a
+// 256 KiB buffer, so this costs one atomic add per buffer, not per record.
+type countingWriter struct {
+	w io.Writer
+	n *atomic.Int64
+}
+
+func (c countingWriter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.n.Add(int64(n))
+	return n, err
+}
+
 func openMaybeCompressed(path string, read *atomic.Int64) (io.ReadCloser, error) {
 	f, err := os.Open(path)
 	if err != nil {

@@ -59,7 +59,7 @@ func (p *Pipeline) RunLive(ctx context.Context, stdin io.Reader, stdout io.Write
 			err = &StageError{Stage: "output", Op: "write", Err: cerr}
 		}
 	}()
-	return r.execute(ctx, src, newWriterSink(out, p.plan.Output), reloads)
+	return r.execute(ctx, src, newWriterSink(countingWriter{out, &r.outputWritten}, p.plan.Output), reloads)
 }
 
 // route hands input batches to the current chain and switches chains on

@@ -97,6 +97,15 @@ func (p *Pipeline) Progress() (read, total int64) {
 	return 0, 0
 }
 
+// OutputBytes returns the bytes the current (or last) run wrote to its
+// output, counted as they leave pipe's buffer.
+func (p *Pipeline) OutputBytes() int64 {
+	if r := p.last.Load(); r != nil {
+		return r.outputWritten.Load()
+	}
+	return 0
+}
+
 // Build validates spec and builds every stage (no I/O). Errors are
 // *ConfigError values naming the file, line and column.
 func Build(spec *Spec, opts ...Option) (*Pipeline, error) {

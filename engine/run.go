@@ -25,6 +25,7 @@ type run struct {
 	in, out              *counters
 	ready                atomic.Bool
 	inputRead, inputSize atomic.Int64
+	outputWritten        atomic.Int64 // bytes handed to the output writer
 	// input is the input's settings: the plan's, replaced by a reload.
 	input atomic.Pointer[InputPlan]
 
@@ -93,7 +94,7 @@ func (p *Pipeline) RunReader(ctx context.Context, r io.Reader, w io.Writer) erro
 	}
 	defer end()
 	src := &readerSource{readers: []namedReader{{name: "", open: func() (io.ReadCloser, error) { return io.NopCloser(r), nil }}}}
-	return run.execute(ctx, src, newWriterSink(w, p.plan.Output), nil)
+	return run.execute(ctx, src, newWriterSink(countingWriter{w, &run.outputWritten}, p.plan.Output), nil)
 }
 
 // Source yields input records for Stream; it returns io.EOF at the end.

@@ -36,8 +36,12 @@ func TestMetricsDuringRun(t *testing.T) {
 		t.Errorf("/healthz = %q", body)
 	}
 	out := bufio.NewReader(outPipe)
+	written := 0 // bytes of the kept records, newlines included
 	for i := range 300 {
-		fmt.Fprintf(in, "{\"n\":%d,\"keep\":%v}\n", i, i%3 == 0)
+		n, _ := fmt.Fprintf(in, "{\"n\":%d,\"keep\":%v}\n", i, i%3 == 0)
+		if i%3 == 0 {
+			written += n
+		}
 	}
 	for range 100 { // wait until the kept records came out
 		if _, err := out.ReadString('\n'); err != nil {
@@ -56,6 +60,7 @@ func TestMetricsDuringRun(t *testing.T) {
 		`pipe_stage_records_dropped_total{kind="native",pipeline="filter",stage="native-1"} 200`,
 		`pipe_stage_records_out_total{kind="output",pipeline="filter",stage="output"} 100`,
 		`pipe_stage_batch_duration_seconds_bucket{kind="native",pipeline="filter",stage="native-1",le="+Inf"}`,
+		fmt.Sprintf(`pipe_output_bytes_written_total{pipeline="filter"} %d`, written),
 	}
 	var metrics string
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {

@@ -53,6 +53,20 @@ func (a *app) addCompletions(root *cobra.Command) {
 			}
 		}
 	}
+	// The completion command cobra adds: an unknown shell is a usage error
+	// (exit 2), like an unknown command, not its help with exit 0.
+	root.InitDefaultCompletionCmd()
+	for _, cmd := range root.Commands() {
+		if cmd.Name() == "completion" {
+			cmd.Args = cobra.ArbitraryArgs
+			cmd.RunE = func(cmd *cobra.Command, args []string) error {
+				if len(args) == 0 {
+					return cmd.Help()
+				}
+				return usagef("completion: unknown shell %q (want bash, zsh, fish or powershell)", args[0])
+			}
+		}
+	}
 	flag(root, "log-format", fixed("text", "json"))
 	flag(root, "log-level", fixed("debug", "info", "warn", "error"))
 	for _, cmd := range root.Commands() {

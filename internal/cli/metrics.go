@@ -23,7 +23,7 @@ type stageCollector struct {
 	pipeline string
 
 	in, inBytes, out, dropped, failed, dead, timeouts, busy, restarts, latency *prometheus.Desc
-	readBytes, totalBytes                                                      *prometheus.Desc
+	readBytes, totalBytes, writtenBytes                                        *prometheus.Desc
 }
 
 func newStageCollector(p *engine.Pipeline, pipeline string) *stageCollector {
@@ -36,6 +36,8 @@ func newStageCollector(p *engine.Pipeline, pipeline string) *stageCollector {
 			"Bytes the input read from its files (compressed bytes for .gz and .zst, stdin when redirected from a file).", []string{"pipeline"}, nil),
 		totalBytes: prometheus.NewDesc("pipe_input_bytes",
 			"Total size of the input files (0 when the input is not files).", []string{"pipeline"}, nil),
+		writtenBytes: prometheus.NewDesc("pipe_output_bytes_written_total",
+			"Bytes the output wrote (before compression).", []string{"pipeline"}, nil),
 		in:       d("records_in_total", "Records that entered the stage (input: records read)."),
 		out:      d("records_out_total", "Records the stage emitted (splits count each)."),
 		dropped:  d("records_dropped_total", "Records the stage dropped (emitted nothing)."),
@@ -49,7 +51,7 @@ func newStageCollector(p *engine.Pipeline, pipeline string) *stageCollector {
 }
 
 func (c *stageCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.in, c.inBytes, c.out, c.dropped, c.failed, c.dead, c.timeouts, c.busy, c.restarts, c.latency, c.readBytes, c.totalBytes} {
+	for _, d := range []*prometheus.Desc{c.in, c.inBytes, c.out, c.dropped, c.failed, c.dead, c.timeouts, c.busy, c.restarts, c.latency, c.readBytes, c.totalBytes, c.writtenBytes} {
 		ch <- d
 	}
 }
@@ -58,6 +60,7 @@ func (c *stageCollector) Collect(ch chan<- prometheus.Metric) {
 	read, total := c.p.Progress()
 	ch <- prometheus.MustNewConstMetric(c.readBytes, prometheus.CounterValue, float64(read), c.pipeline)
 	ch <- prometheus.MustNewConstMetric(c.totalBytes, prometheus.GaugeValue, float64(total), c.pipeline)
+	ch <- prometheus.MustNewConstMetric(c.writtenBytes, prometheus.CounterValue, float64(c.p.OutputBytes()), c.pipeline)
 	for _, st := range c.p.Stats() {
 		kind := st.Kind
 		if kind == "" {

@@ -379,6 +379,11 @@ func (in *instance) Flush(ctx context.Context, emit func(*engine.Record)) error 
 	return nil
 }
 
+// closeTimeout bounds the plugin's Close call. It is generous: a healthy
+// plugin answers in milliseconds, but under -race on a loaded 2-core
+// machine a fresh process took over 2 s (TestUnresponsivePlugin failed).
+const closeTimeout = 10 * time.Second
+
 // Close closes the plugin and stops its process.
 func (in *instance) Close() error {
 	if in.p == nil {
@@ -386,7 +391,7 @@ func (in *instance) Close() error {
 	}
 	p := in.p
 	in.p = nil
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
 	var err error
 	if !p.exited() {

@@ -171,6 +171,7 @@ cat "$OUT"
 TSV=${TSV:-bench/results.tsv}
 for r in "${rows[@]}"; do
 	IFS='|' read -r w name median count rss <<<"$r"
+	[ "$w" = S0 ] && continue # start-up: no records/s
 	awk -v w="$w" -v name="$name" -v m="$median" -v n="$N" 'BEGIN { printf "%s\t%s\t%.0f\n", w, name, n/m }'
 done >"$TSV"
 SVG=${SVG:-bench/results.svg}

@@ -35,8 +35,12 @@
 // # Timeouts
 //
 // Every Transform call gets a context whose deadline is the stage's
-// per-record timeout (default 5s, 0 for none): ctx.Deadline() reports it; a
-// TransformBatch call gets the same deadline for the whole batch. When a call
+// per-record timeout (default 5s, 0 for none): ctx.Deadline() reports it. A
+// TransformBatch call of n records gets a budget that scales with n: four
+// times what n records took at the worker's average in its earlier batch
+// calls that ended in time, at least the timeout and at most n times it
+// (the first batch call of a worker, with nothing measured yet, gets the
+// timeout). When a call
 // overruns, its context is done, ctx.Err() is context.DeadlineExceeded and
 // its cause an error matching both ErrStageTimeout and
 // context.DeadlineExceeded (between 1 and 1.25 times

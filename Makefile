@@ -109,7 +109,7 @@ reliability: fixtures
 
 test: fmt-check vet staticcheck fixtures build
 	$(PIPE) test pipelines/*.yaml pipelines/scale-out/*.yaml
-	$(GO) test -race -timeout 20m ./...
+	$(GO) test -race -timeout 45m ./...
 	$(MAKE) fuzz
 
 # dist/pipe-VERSION-OS-ARCH.tar.gz (the binary, man pages, completion

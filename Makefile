@@ -34,7 +34,7 @@ DIST_FLAGS ?= -trimpath
 FIXTURES :=
 -include stages/*/fixtures.mk internal/*/fixtures.mk
 
-.PHONY: all build install demo test test-short tools fixtures fmt-check vet staticcheck fuzz bench dist clean
+.PHONY: all build install demo test test-short tools fixtures fmt-check vet staticcheck fuzz bench dist clean reliability
 
 all: build
 
@@ -89,9 +89,27 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzSplitter$$' -fuzztime $(FUZZTIME) ./engine/internal/codec
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./engine
 
+# The long reliability runs, outside make test: a soak of SOAK_BYTES
+# (default 5 GiB) through lua, js and native stages with the RSS sampled,
+# KILL_ROUNDS kill -9 loops with rpc plugins, RELOADS --watch reloads, and
+# each fuzz target for RELIABILITY_FUZZTIME. Each run logs a RESULT line
+# (the README's reliability table). Smaller: make reliability
+# SOAK_BYTES=1073741824 KILL_ROUNDS=10 RELOADS=200 RELIABILITY_FUZZTIME=1m
+SOAK_BYTES           ?= 5368709120
+KILL_ROUNDS          ?= 50
+RELOADS              ?= 1000
+RELIABILITY_FUZZTIME ?= 5m
+reliability: fixtures
+	@mkdir -p $(BIN)
+	PIPE_RELIABILITY=1 PIPE_SOAK_BYTES=$(SOAK_BYTES) PIPE_KILL_ROUNDS=$(KILL_ROUNDS) PIPE_RELOADS=$(RELOADS) \
+		$(GO) test -v -count=1 -timeout 6h -run '^(TestReliability.*|TestReloadsReleaseMemory|TestSignalEndsStuckStageWithinDrainBound)$$' \
+		./cmd/pipe > $(BIN)/reliability.log 2>&1; s=$$?; grep -E 'RESULT|^(---|ok|FAIL)' $(BIN)/reliability.log; exit $$s
+	$(GO) test -count=1 -run '^TestPluginsDieWithPipe$$' ./stages/rpc
+	$(MAKE) fuzz FUZZTIME=$(RELIABILITY_FUZZTIME)
+
 test: fmt-check vet staticcheck fixtures build
-	$(PIPE) test pipelines/*.yaml
-	$(GO) test -race -timeout 20m ./...
+	$(PIPE) test pipelines/*.yaml pipelines/scale-out/*.yaml
+	$(GO) test -race -timeout 45m ./...
 	$(MAKE) fuzz
 
 # dist/pipe-VERSION-OS-ARCH.tar.gz (the binary, man pages, completion

@@ -47,10 +47,11 @@ const (
 	ClassInput  Class = "input"  // input: {type: NAME}
 	ClassOutput Class = "output" // output: {type: NAME}
 	ClassCodec  Class = "codec"  // input: {codec: NAME}, output: {codec: NAME}
+	ClassStep   Class = "step"   // a step of a chain that is not a stage: switch, fanout
 )
 
 // Classes lists the classes in the order references show them.
-var Classes = []Class{ClassInput, ClassCodec, ClassKind, ClassNative, ClassOutput}
+var Classes = []Class{ClassInput, ClassCodec, ClassKind, ClassNative, ClassStep, ClassOutput}
 
 // Spec describes one component.
 type Spec struct {

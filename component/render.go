@@ -32,6 +32,8 @@ func (s Spec) Usage() string {
 		return fmt.Sprintf("output: {type: %s, ...}", s.Name)
 	case ClassCodec:
 		return fmt.Sprintf("input: {codec: %s}", s.Name)
+	case ClassStep:
+		return fmt.Sprintf("stages: [{name: NAME, %s: ...}]", s.Name)
 	}
 	return s.Name
 }
@@ -119,6 +121,8 @@ func (s Spec) optionsSentence() string {
 		return "Fields a stage of this kind takes besides the fields every stage has (name, type, use, path, code, config, timeout, on_error, workers, max_record_bytes, schema; see [the pipeline file](pipeline.md))."
 	case ClassCodec:
 		return "None."
+	case ClassStep:
+		return fmt.Sprintf("Fields of a `%s` step in a chain (`stages:` or a branch's `stages:`).", s.Name)
 	}
 	return fmt.Sprintf("Fields of the `%s:` section with `type: %s`.", s.Class, s.Name)
 }
@@ -200,7 +204,7 @@ func upperFirst(s string) string {
 func Index(specs []Spec) string {
 	var b strings.Builder
 	b.WriteString("# Component reference\n\nGenerated from the components' specs by `go generate ./docs/reference`; do not edit.\n`pipe stages NAME` prints the same reference on the command line. The fields every pipeline file\nand every stage has are in [the pipeline file](pipeline.md).\n")
-	titles := map[Class]string{ClassInput: "Inputs", ClassOutput: "Outputs", ClassCodec: "Codecs", ClassKind: "Stage kinds", ClassNative: "Native transformers"}
+	titles := map[Class]string{ClassInput: "Inputs", ClassOutput: "Outputs", ClassCodec: "Codecs", ClassKind: "Stage kinds", ClassNative: "Native transformers", ClassStep: "Steps"}
 	for _, c := range Classes {
 		first := true
 		for _, s := range specs {

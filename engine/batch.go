@@ -14,6 +14,9 @@ type batch struct {
 	arena []byte
 	final bool // a worker's flush output: the last batch it sends
 	last  bool // a failing worker's partial output: nothing follows
+	// ack is the input batch's acknowledgement, settled by the output
+	// (zero: untracked, as for stdin and flush output).
+	ack ackToken
 }
 
 var batchPool = sync.Pool{New: func() any {
@@ -31,7 +34,7 @@ func putBatch(b *batch) {
 	clear(b.spare)
 	// b.store is not cleared: add overwrites every field of a record it
 	// reuses, and clearing 48 KiB per batch cost W0 40% of its time.
-	b.recs, b.spare, b.store, b.arena, b.final, b.last = b.recs[:0], b.spare[:0], b.store[:0], b.arena[:0], false, false
+	b.recs, b.spare, b.store, b.arena, b.final, b.last, b.ack = b.recs[:0], b.spare[:0], b.store[:0], b.arena[:0], false, false, ackToken{}
 	batchPool.Put(b)
 }
 

@@ -20,8 +20,8 @@ func checkStages(sp *Spec, reg *Registry) error {
 		reg = DefaultRegistry
 	}
 	var errs errList
-	for i := range sp.Stages {
-		s := &sp.Stages[i]
+	errs.add(checkConnectorFields(sp, reg))
+	for _, s := range sp.allStages() {
 		if s.file == "" {
 			s.file = sp.File
 		}
@@ -97,4 +97,48 @@ func checkNativeConfig(s *StageSpec, config any) error {
 		return fmt.Errorf("engine: native %s: %w", s.Use, err) // a programmer error in the config struct
 	}
 	return configErr(s, err)
+}
+
+// checkConnectorFields reports the fields of the input and output sections
+// that neither the engine nor their type takes, at parse time (Build then
+// decodes them through the type's constructor).
+func checkConnectorFields(sp *Spec, reg *Registry) error {
+	var errs errList
+	check := func(extra Config, common any, config any) {
+		n := resolve(extra.node)
+		if n == nil || n.Kind != yaml.MappingNode {
+			return
+		}
+		known := []string{"path"}
+		for _, t := range []any{common, config} {
+			if t == nil {
+				continue
+			}
+			rt := reflect.TypeOf(t)
+			for rt.Kind() == reflect.Pointer {
+				rt = rt.Elem()
+			}
+			fields, _ := structFields(rt)
+			for _, f := range fields {
+				if !slices.Contains(known, f.tag.Name) {
+					known = append(known, f.tag.Name)
+				}
+			}
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key := n.Content[i]
+			if !slices.Contains(known, key.Value) {
+				errs.add(extra.errAt(key, "%s", unknownField(key.Value, known)))
+			}
+		}
+	}
+	inType := firstNonEmpty(sp.Input.Type, "stdin")
+	if t, ok := reg.InputType(inType); ok {
+		check(sp.Input.Extra, inputCommon{}, t.Config)
+	}
+	outType := firstNonEmpty(sp.Output.Type, "stdout")
+	if t, ok := reg.OutputType(outType); ok {
+		check(sp.Output.Extra, outputCommon{}, t.Config)
+	}
+	return errs.err()
 }

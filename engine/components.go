@@ -4,32 +4,12 @@ import (
 	"slices"
 
 	"github.com/pipe-dev/pipe/component"
+	"github.com/pipe-dev/pipe/connectors/file"
+	"github.com/pipe-dev/pipe/connectors/stdio"
 )
 
-// builtinComponents are the specs of the inputs, outputs and codecs built
-// into the engine. Their fields are reflected from InputSpec and OutputSpec,
-// the structs a pipeline file's input: and output: decode into, less the
-// fields a type does not take.
+// builtinComponents are the specs of the codecs built into the engine.
 func builtinComponents() []component.Spec {
-	in := func(name, summary string, drop ...string) component.Spec {
-		s := component.New(component.ClassInput, name, summary, InputSpec{})
-		s.Fields = without(s.Fields, append(drop, "type")...)
-		return s
-	}
-	out := func(name, summary string, drop ...string) component.Spec {
-		s := component.New(component.ClassOutput, name, summary, OutputSpec{})
-		s.Fields = without(s.Fields, append(drop, "type")...)
-		return s
-	}
-	stdin := in("stdin", "read records from standard input (the default)", "path")
-	stdin.Examples = []component.Example{{Title: "JSON lines on stdin", YAML: "input: {type: stdin, codec: ndjson}"}}
-	file := in("file", "read records from files matching a glob, in sorted order; .gz and .zst are decompressed")
-	file.Fields = required(file.Fields, "path")
-	file.Examples = []component.Example{{Title: "every log of a directory", YAML: "input: {type: file, path: logs/*.ndjson.gz, codec: ndjson, max_record_bytes: 4MiB}"}}
-	stdout := out("stdout", "write records to standard output (the default)", "path")
-	fileOut := out("file", "write records to a file (created or truncated)")
-	fileOut.Fields = required(fileOut.Fields, "path")
-	fileOut.Examples = []component.Example{{Title: "write JSON lines", YAML: "output: {type: file, path: out/errors.ndjson, codec: ndjson}"}}
 	codec := func(name, summary, doc string) component.Spec {
 		s := component.New(component.ClassCodec, name, summary, struct{}{})
 		s.Doc = doc
@@ -46,7 +26,7 @@ func builtinComponents() []component.Spec {
 		s.Examples = append([]component.Example{{Title: "NDJSON records from " + name + " lines", YAML: example}}, s.Examples...)
 		return s
 	}
-	return []component.Spec{stdin, file, stdout, fileOut,
+	return []component.Spec{
 		codec(CodecLines, "one record per line, the newline stripped (the default)",
 			"Output writes each record followed by a newline. A line longer than `max_record_bytes` is a record error."),
 		codec(CodecNDJSON, "one JSON value per line; blank lines are skipped",
@@ -71,7 +51,16 @@ func builtinComponents() []component.Spec {
 				"they hold white space, `=`, quotes or control characters), null as `key=`, other values as JSON. A record that "+
 				"is not an object, or a key that logfmt cannot hold, is a record error of the output.",
 			"input: {type: stdin, codec: logfmt}"),
+		switchSpec(), fanoutSpec(),
 	}
+}
+
+// builtinConnectors are the inputs and outputs every registry knows.
+func builtinConnectors(r *Registry) {
+	r.RegisterInput(stdio.InputType)
+	r.RegisterInput(file.InputType)
+	r.RegisterOutput(stdio.OutputType)
+	r.RegisterOutput(file.OutputType)
 }
 
 func without(fs []component.Field, names ...string) []component.Field {

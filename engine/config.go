@@ -101,7 +101,8 @@ func (c Config) Keys() []string {
 // Decode decodes c into v (a pointer to a struct, map, slice or scalar).
 // Struct fields are matched by their `yaml` tag; a key with no field is an
 // error naming the known fields. time.Duration fields take Go durations
-// ("250ms"), ByteSize fields take sizes ("16MiB"). The spec tags of package
+// ("250ms"), ByteSize fields take sizes ("16MiB"), and so do fields of any
+// int64 type whose ConfigType() is component.Size. The spec tags of package
 // component are applied: a missing field takes its default:, a missing
 // required:"true" field is an error, a string (or list of strings) outside
 // its enum: is an error; also when c is absent, so a struct gets its
@@ -270,6 +271,14 @@ var (
 	stageConfigType = reflect.TypeFor[stage.Config]()
 )
 
+// isSizeType reports whether t is an int64 type whose ConfigType is
+// component.Size: a connector's own size type (connectors do not import
+// the engine) decodes from "16MiB" like ByteSize.
+func isSizeType(t reflect.Type) bool {
+	typer := reflect.TypeFor[component.Typer]()
+	return t.Kind() == reflect.Int64 && t.Implements(typer) && reflect.Zero(t).Interface().(component.Typer).ConfigType() == component.Size
+}
+
 type decoder struct{ file string }
 
 func (d *decoder) errf(n *yaml.Node, format string, args ...any) error {
@@ -305,6 +314,9 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value) error {
 		return nil
 	}
 	t := v.Type()
+	if t != byteSizeType && isSizeType(t) {
+		t = byteSizeType // an int64 that documents itself as a size: read like ByteSize
+	}
 	switch t {
 	case configType, stageConfigType:
 		v.Set(reflect.ValueOf(Config{node: n, file: d.file, used: new(bool)}))
@@ -695,6 +707,9 @@ func DecodeYAML(data []byte, file string, v any) error {
 	if root == nil || root.Kind == 0 || root.Tag == "!!null" {
 		return &ConfigError{File: file, Line: 1, Col: 1, Msg: "empty document"}
 	}
+	if err := checkAliases(file, root); err != nil {
+		return err
+	}
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		return fmt.Errorf("engine: DecodeYAML needs a non-nil pointer, got %T", v)
@@ -738,7 +753,10 @@ func parseSpec(data []byte, file string, lookup LookupEnv, reg *Registry) (*Spec
 	if root.Kind != yaml.MappingNode {
 		return nil, (&decoder{file}).errf(root, "a pipeline file must be a mapping, got %s", kindName(root))
 	}
-	if err := expandTree(file, root, lookup, 0); err != nil {
+	if err := checkAliases(file, root); err != nil {
+		return nil, err
+	}
+	if err := expandTree(file, root, lookup, 0, map[expanded]bool{}); err != nil {
 		return nil, err
 	}
 	spec := &Spec{File: file}
@@ -761,6 +779,13 @@ func parseSpec(data []byte, file string, lookup LookupEnv, reg *Registry) (*Spec
 			}
 		case "input":
 			spec.Input.src = Config{node: v, file: file}
+		case "outputs":
+			if v != nil && v.Kind == yaml.MappingNode {
+				spec.outputSrc = map[string]Config{}
+				for j := 0; j+1 < len(v.Content); j += 2 {
+					spec.outputSrc[v.Content[j].Value] = Config{node: v.Content[j+1], file: file}
+				}
+			}
 		case "output":
 			spec.Output.src = Config{node: v, file: file}
 		case "dead_letter":
@@ -772,6 +797,7 @@ func parseSpec(data []byte, file string, lookup LookupEnv, reg *Registry) (*Spec
 		}
 	}
 	spec.src = Config{node: root, file: file}
+	attachRouteSrc(spec.Stages, file)
 	if err := checkStages(spec, reg); err != nil && !d.collect(&errs, err) {
 		return nil, err
 	}
@@ -781,14 +807,62 @@ func parseSpec(data []byte, file string, lookup LookupEnv, reg *Registry) (*Spec
 	return spec, nil
 }
 
+// MaxExpandedNodes bounds the size of a YAML document with its aliases
+// expanded: a file whose aliases multiply it beyond this many nodes (a
+// "billion laughs" file) is a configuration error, found in time linear in
+// the file's size.
+const MaxExpandedNodes = 1 << 20
+
+// checkAliases refuses a document that its aliases expand beyond
+// MaxExpandedNodes nodes. Each node is sized once (memoized), so a hostile
+// file costs time linear in its own size, not in its expansion.
+func checkAliases(file string, root *yaml.Node) error {
+	memo := map[*yaml.Node]int64{}
+	var size func(n *yaml.Node) int64
+	size = func(n *yaml.Node) int64 {
+		if n == nil {
+			return 0
+		}
+		if s, ok := memo[n]; ok {
+			return s
+		}
+		memo[n] = MaxExpandedNodes + 1 // an alias cycle counts as too big
+		s := int64(1)
+		if n.Kind == yaml.AliasNode {
+			s += size(n.Alias)
+		}
+		for _, c := range n.Content {
+			if s += size(c); s > MaxExpandedNodes {
+				break
+			}
+		}
+		s = min(s, MaxExpandedNodes+1)
+		memo[n] = s
+		return s
+	}
+	if size(root) > MaxExpandedNodes {
+		return (&decoder{file}).errf(root, "the file's aliases expand it to more than %d values (an alias bomb?): use fewer or smaller aliases", MaxExpandedNodes)
+	}
+	return nil
+}
+
+// expanded is a node expandTree has seen at a depth.
+type expanded struct {
+	n     *yaml.Node
+	depth int
+}
+
 // expandTree expands ${VAR}, ${VAR:-default} and ${VAR:?message} in every
 // scalar value. depth 2 marks the mappings of stages, whose code: is left
-// alone (JavaScript template literals use ${...} too).
-func expandTree(file string, n *yaml.Node, lookup LookupEnv, depth int) error {
+// alone (JavaScript template literals use ${...} too). done holds the nodes
+// already expanded: a node that aliases reach several times is expanded
+// once.
+func expandTree(file string, n *yaml.Node, lookup LookupEnv, depth int, done map[expanded]bool) error {
 	n = resolve(n)
-	if n == nil {
+	if n == nil || done[expanded{n, depth}] {
 		return nil
 	}
+	done[expanded{n, depth}] = true
 	switch n.Kind {
 	case yaml.ScalarNode:
 		if !strings.Contains(n.Value, "$") {
@@ -825,7 +899,7 @@ func expandTree(file string, n *yaml.Node, lookup LookupEnv, depth int) error {
 			if depth == 0 && k == "stages" {
 				next = 1
 			}
-			if err := expandTree(file, n.Content[i+1], lookup, next); err != nil {
+			if err := expandTree(file, n.Content[i+1], lookup, next, done); err != nil {
 				return err
 			}
 		}
@@ -835,7 +909,7 @@ func expandTree(file string, n *yaml.Node, lookup LookupEnv, depth int) error {
 			next = 2
 		}
 		for _, c := range n.Content {
-			if err := expandTree(file, c, lookup, next); err != nil {
+			if err := expandTree(file, c, lookup, next, done); err != nil {
 				return err
 			}
 		}
@@ -1001,4 +1075,35 @@ func plainStyle(n *yaml.Node) {
 	for _, c := range n.Content {
 		plainStyle(c)
 	}
+}
+
+// connectorConfig returns the fields of an input or output section that its
+// connector decodes: extra (those the engine does not take) and path:,
+// taken from the section src with its position, or made from path when it
+// was set in code or on the command line (--input, --output).
+func connectorConfig(src, extra Config, path string) Config {
+	file := firstNonEmpty(extra.file, src.file)
+	out := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	if n := resolve(src.node); n != nil {
+		out.Line, out.Column = n.Line, n.Column
+	}
+	if path != "" {
+		var val *yaml.Node
+		if n := resolve(src.node); n != nil && n.Kind == yaml.MappingNode {
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == "path" && n.Content[i+1].Value == path {
+					out.Content = append(out.Content, n.Content[i], n.Content[i+1])
+					val = n.Content[i+1]
+				}
+			}
+		}
+		if val == nil {
+			out.Content = append(out.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "path", Line: out.Line, Column: out.Column},
+				&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: path, Line: out.Line, Column: out.Column})
+		}
+	}
+	if n := resolve(extra.node); n != nil && n.Kind == yaml.MappingNode {
+		out.Content = append(out.Content, n.Content...)
+	}
+	return Config{node: out, file: file, used: new(bool)}
 }

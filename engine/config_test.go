@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -200,4 +201,43 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// billionLaughs is a pipeline file whose aliases expand to 10^levels
+// values, with ${VAR} references at the bottom.
+func billionLaughs(levels int) string {
+	var b strings.Builder
+	b.WriteString("stages:\n  - name: a\n    type: js\n    code: return rec\n    config:\n      l0: &l0 ['${HOME}', '${HOME}', '${HOME}', '${HOME}', '${HOME}', '${HOME}', '${HOME}', '${HOME}', '${HOME}', '${HOME}']\n")
+	for i := 1; i <= levels; i++ {
+		p := fmt.Sprintf("*l%d", i-1)
+		fmt.Fprintf(&b, "      l%d: &l%d [%s]\n", i, i, strings.Repeat(p+", ", 9)+p)
+	}
+	return b.String()
+}
+
+// An alias bomb is refused from its size, before anything walks its
+// expansion (that would take hours at 12 levels); aliases that stay small
+// still work, and each node they reach is expanded once.
+func TestAliasBomb(t *testing.T) {
+	_, err := Parse([]byte(billionLaughs(12)), "bomb.yaml", WithEnv(env(map[string]string{"HOME": "/h"})))
+	var ce *ConfigError
+	if !errors.As(err, &ce) || !strings.Contains(ce.Error(), "alias bomb") || ce.Line == 0 {
+		t.Fatalf("err = %v; want a positioned config error about an alias bomb", err)
+	}
+	err = DecodeYAML([]byte(billionLaughs(12)), "m.yaml", &struct{}{})
+	if !errors.As(err, &ce) || !strings.Contains(ce.Error(), "alias bomb") {
+		t.Fatalf("DecodeYAML: err = %v; want the alias bomb refused", err)
+	}
+	spec, err := Parse([]byte(billionLaughs(2)), "small.yaml", WithEnv(env(map[string]string{"HOME": "/h"})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := spec.Stages[0].Config.Value()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l1 := v.(map[string]any)["l1"].([]any)
+	if len(l1) != 10 || l1[9].([]any)[9] != "/h" {
+		t.Errorf("l1 = %v; want 10x10 expanded values", l1)
+	}
 }

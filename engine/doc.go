@@ -35,8 +35,12 @@
 // # Timeouts
 //
 // Every Transform call gets a context whose deadline is the stage's
-// per-record timeout (default 5s, 0 for none): ctx.Deadline() reports it; a
-// TransformBatch call gets the same deadline for the whole batch. When a call
+// per-record timeout (default 5s, 0 for none): ctx.Deadline() reports it. A
+// TransformBatch call of n records gets a budget that scales with n: four
+// times what n records took at the worker's average in its earlier batch
+// calls that ended in time, at least the timeout and at most n times it
+// (the first batch call of a worker, with nothing measured yet, gets the
+// timeout). When a call
 // overruns, its context is done, ctx.Err() is context.DeadlineExceeded and
 // its cause an error matching both ErrStageTimeout and
 // context.DeadlineExceeded (between 1 and 1.25 times
@@ -59,6 +63,18 @@
 // into a JSON Schema, and `pipe stages NAME` and docs/reference print it.
 // A kind also says its filter-mode flag, the files its stages depend on
 // (Pipeline.Files) and whether a change applies live (Pipeline.CheckLive).
+//
+// # Inputs, outputs and delivery
+//
+// Inputs and outputs are connectors (package connector), registered with
+// RegisterInput and RegisterOutput; stdin, stdout and file are built in
+// (packages connectors/stdio and connectors/file). An input batch is
+// acknowledged to its source, in read order, once every record derived
+// from it was written by the output, dropped or dead-lettered; a record
+// that fails under on_error: fail never is. Outputs that report transient
+// errors are retried (the output's retry:), then take the output's
+// on_error. Pipeline.Delivery reports acknowledgements, the watermark and
+// retries; Pipeline.Ready is false while an output retries.
 //
 // # Errors
 //

@@ -112,9 +112,9 @@ func (st *stageExec) run(rs *runState, level int, c *counters, insts []Transform
 				}
 			}
 			for i, fb := range finals {
-				if len(fb.recs) == 0 || !rs.send(out, fb, level+1) {
-					putBatch(fb)
-					if len(fb.recs) != 0 {
+				if empty := len(fb.recs) == 0; empty || !rs.send(out, fb, level+1) {
+					putBatch(fb) // fb may be reused at once: read nothing of it after
+					if !empty {
 						for _, rest := range finals[i+1:] {
 							putBatch(rest)
 						}

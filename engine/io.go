@@ -3,23 +3,21 @@ package engine
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
 	"unsafe"
 
-	"github.com/klauspost/compress/zstd"
+	"github.com/pipe-dev/pipe/connector"
 	"github.com/pipe-dev/pipe/engine/internal/codec"
 )
 
@@ -32,48 +30,54 @@ type source interface {
 	interruptible() bool
 }
 
-type namedReader struct {
-	name string
-	open func() (io.ReadCloser, error)
-	file bool // a regular file: reads never block for long
+// streamSource reads a connector.StreamReader: each stream is read
+// straight into batch arenas and framed there by the input's codec.
+type streamSource struct {
+	in   connector.StreamReader
+	acks *acker // nil: delivery is not tracked
 }
 
-type readerSource struct{ readers []namedReader }
-
-func (s *readerSource) interruptible() bool {
-	for _, r := range s.readers {
-		if !r.file {
-			return false
-		}
-	}
-	return true
+func (s *streamSource) interruptible() bool {
+	i, ok := s.in.(connector.Interruptible)
+	return ok && i.Interruptible()
 }
 
-func (s *readerSource) run(ctx context.Context, r *run, rs *runState, out chan<- *batch) error {
-	in := &inputRun{ctx: ctx, rs: rs, c: r.in, out: out, settings: &r.input}
+func (s *streamSource) run(ctx context.Context, r *run, rs *runState, out chan<- *batch) error {
+	in := &inputRun{ctx: ctx, rs: rs, c: r.in, out: out, settings: &r.input, acks: s.acks}
 	in.apply(r.input.Load())
 	in.b = getBatch()
 	defer func() { putBatch(in.b) }()
-	for _, nr := range s.readers {
-		rc, err := nr.open()
-		if err != nil {
+	for {
+		st, err := s.in.NextStream(ctx)
+		switch {
+		case errors.Is(err, connector.ErrEndOfInput):
+			in.send()
+			return nil
+		case err != nil && ctx.Err() != nil:
+			in.send()
+			return nil // stop reading: what was read goes on
+		case err != nil:
 			return &StageError{Stage: "input", Op: "read", Err: err}
 		}
-		in.name = nr.name
+		in.name, in.stream, in.base = st.Name, st, st.Start
 		if in.opt.Codec == CodecRaw {
-			err = in.readRaw(rc)
+			err = in.readRaw(st.Reader)
 		} else {
-			err = in.readLines(rc)
+			err = in.readLines(st.Reader)
 		}
-		if cerr := rc.Close(); err == nil && cerr != nil {
-			err = &StageError{Stage: "input", Op: "read", Err: cerr}
+		if st.Done != nil {
+			if derr := st.Done(); err == nil && derr != nil {
+				err = &StageError{Stage: "input", Op: "read", Err: derr}
+			}
+		}
+		in.stream = nil
+		if err != nil && ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+			return nil // a read ended by the stop: what was framed went on
 		}
 		if err != nil || in.stopped {
 			return err
 		}
 	}
-	in.send()
-	return nil
 }
 
 // inputRun reads the input's records into batches.
@@ -92,6 +96,37 @@ type inputRun struct {
 	stopped  bool        // the run stopped taking input
 	dec      lineDecoder // csv, logfmt: lines become NDJSON (textcodec.go)
 	slab     []byte      // where decoded records live
+
+	// Delivery tracking (acks nil: none). stream is the stream being read
+	// and base the stream position of the current batch's arena[0].
+	acks   *acker
+	stream *connector.Stream
+	base   int64
+	meta   map[string]string // copied to every record framed (Batch.Data)
+}
+
+// track registers b with the acker before it is sent; end is the stream
+// position after its last record. A batch sent after a record failed
+// under on_error: fail is not tracked: it is never acknowledged.
+func (in *inputRun) track(b *batch, end int64) {
+	if in.meta != nil {
+		for _, r := range b.recs {
+			r.Meta = maps.Clone(in.meta)
+		}
+	}
+	if in.acks == nil || in.failErr != nil {
+		return
+	}
+	var fn connector.AckFunc
+	if st := in.stream; st != nil && st.Ack != nil {
+		ack := st.Ack
+		fn = func(ctx context.Context, err error) error { return ack(ctx, end, err) }
+	}
+	var last int64
+	if n := len(b.recs); n > 0 {
+		last = b.recs[n-1].Number()
+	}
+	b.ack = in.acks.add(fn, int64(len(b.recs)), last)
 }
 
 // apply takes the input settings s for the records read from now on.
@@ -110,6 +145,8 @@ func (in *inputRun) send() bool {
 	in.c.in.Add(n)
 	in.c.passed.Add(n)
 	in.c.out.Add(n)
+	in.base += int64(len(in.b.arena))
+	in.track(in.b, in.base)
 	ok := in.rs.send(in.out, in.b, 0)
 	in.b = getBatch()
 	if !ok {
@@ -205,8 +242,11 @@ func (in *inputRun) readLines(r io.Reader) error {
 func (in *inputRun) carry(keep int) {
 	b := in.b
 	tail := b.arena[keep:]
+	in.base += int64(keep)
 	if len(b.recs) == 0 {
-		b.arena = b.arena[:copy(b.arena, tail)]
+		if keep > 0 { // keep == 0: the unfinished line is already at the front
+			b.arena = b.arena[:copy(b.arena, tail)]
+		}
 		return
 	}
 	next := getBatch()
@@ -215,6 +255,7 @@ func (in *inputRun) carry(keep int) {
 	in.c.in.Add(int64(len(b.recs)))
 	in.c.passed.Add(int64(len(b.recs)))
 	in.c.out.Add(int64(len(b.recs)))
+	in.track(b, in.base)
 	if !in.rs.send(in.out, b, 0) {
 		in.stopped = true
 	}
@@ -248,6 +289,7 @@ func (in *inputRun) readRaw(r io.Reader) error {
 				return nil
 			}
 			in.b.add(data, in.num)
+			in.base-- // add keeps a newline after the record that the stream did not have
 		}
 	}
 }
@@ -373,6 +415,8 @@ func (s *funcSource) run(ctx context.Context, r *run, rs *runState, out chan<- *
 type sink interface {
 	write(rs *runState, c *counters, b *batch, more bool) error
 	flush() error
+	// sync makes what was flushed durable (connector.Env.Sync).
+	sync(ctx context.Context) error
 	// use sets the output settings for the batches that follow.
 	use(settings OutputPlan)
 }
@@ -396,7 +440,19 @@ type writerSink struct {
 	enc        lineEncoder
 	line       []byte
 	headerDone bool
+	// unflushed are the acknowledgements of the batches written since the
+	// last flush: settled when the buffer is flushed.
+	unflushed []ackToken
+	syncFn    func(context.Context) error
+	// onClose: the output delivers only when it is closed; held are the
+	// acknowledgements waiting for that (see settleHeld).
+	onClose bool
+	held    []ackToken
 }
+
+// maxUnflushed is how many tracked batches the output writes before it
+// flushes, so that acknowledgements do not wait for a pause in the input.
+const maxUnflushed = 32
 
 func newWriterSink(w io.Writer, settings OutputPlan) *writerSink {
 	s := &writerSink{w: w}
@@ -412,6 +468,20 @@ func (s *writerSink) use(o OutputPlan) {
 func (s *writerSink) write(rs *runState, c *counters, b *batch, more bool) error {
 	if s.bw == nil {
 		s.bw = bufio.NewWriterSize(s.w, 256<<10)
+	}
+	if b.ack.tracked() {
+		if b.last {
+			// What a failing stage produced before its failing record:
+			// written, as jq would, but its input batch is not delivered.
+			b.ack.done(errors.New("a record of the batch failed"))
+		} else if s.onClose {
+			s.held = append(s.held, b.ack)
+		} else {
+			s.unflushed = append(s.unflushed, b.ack)
+			if len(s.unflushed) >= maxUnflushed {
+				more = false
+			}
+		}
 	}
 	c.in.Add(int64(len(b.recs)))
 	if s.enc != nil {
@@ -532,7 +602,28 @@ func (s *writerSink) flush() error {
 	if s.bw == nil {
 		return nil
 	}
-	return s.writeErr(s.bw.Flush())
+	err := s.writeErr(s.bw.Flush())
+	for i, t := range s.unflushed {
+		t.done(err)
+		s.unflushed[i] = ackToken{}
+	}
+	s.unflushed = s.unflushed[:0]
+	return err
+}
+
+// settleHeld settles the acknowledgements held until the output closed.
+func (s *writerSink) settleHeld(err error) {
+	for _, t := range s.held {
+		t.done(err)
+	}
+	s.held = nil
+}
+
+func (s *writerSink) sync(ctx context.Context) error {
+	if s.syncFn == nil {
+		return nil
+	}
+	return s.syncFn(ctx)
 }
 
 type funcSink struct{ fn Sink }
@@ -546,18 +637,26 @@ func (s *funcSink) write(rs *runState, c *counters, b *batch, more bool) error {
 		c.passed.Add(1)
 		c.out.Add(1)
 	}
+	if b.last {
+		b.ack.done(errors.New("a record of the batch failed"))
+	} else {
+		b.ack.done(nil)
+	}
 	return nil
 }
 
 func (s *funcSink) flush() error { return nil }
 
+func (s *funcSink) sync(context.Context) error { return nil }
+
 func (s *funcSink) use(OutputPlan) {}
 
 // deadLetter writes failed records as JSON lines.
 type deadLetter struct {
-	mu   sync.Mutex
-	f    *os.File
-	path string
+	mu     sync.Mutex
+	f      *os.File
+	path   string
+	closed bool
 }
 
 type deadLetterLine struct {
@@ -598,83 +697,24 @@ func (d *deadLetter) write(stage string, rec *Record, cause error) error {
 	return nil
 }
 
+// sync makes the dead-letter lines written so far durable.
+func (d *deadLetter) sync() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil // close synced it
+	}
+	return d.f.Sync()
+}
+
 func (d *deadLetter) close() error {
 	if d == nil {
 		return nil
 	}
-	return d.f.Close()
-}
-
-// openInput returns the configured input as a source.
-func (r *run) openInput(stdin io.Reader) (source, error) {
-	spec := r.p.spec
-	if r.p.plan.Input.Type != "file" {
-		if stdin == nil {
-			stdin = os.Stdin
-		}
-		if f, ok := stdin.(*os.File); ok {
-			// stdin redirected from a file (pipe run FILE < big.log) has a
-			// known size: count what is read, for Progress.
-			if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
-				off, _ := f.Seek(0, io.SeekCurrent)
-				r.inputSize.Store(st.Size() - off)
-				stdin = countingReader{f, &r.inputRead}
-			}
-		}
-		return &readerSource{readers: []namedReader{{open: func() (io.ReadCloser, error) { return io.NopCloser(stdin), nil }}}}, nil
-	}
-	files, err := spec.inputFiles()
-	if err != nil {
-		return nil, err
-	}
-	var rs []namedReader
-	var total int64
-	for _, f := range files {
-		if st, err := os.Stat(f); err != nil {
-			return nil, errAtField(spec.Input.src, spec.File, "path", "input %s: %v", f, err)
-		} else if st.IsDir() {
-			continue
-		} else {
-			total += st.Size()
-		}
-		fh, err := os.Open(f)
-		if err != nil {
-			return nil, errAtField(spec.Input.src, spec.File, "path", "cannot read input: %v", err)
-		}
-		fh.Close()
-		rs = append(rs, namedReader{name: f, file: true, open: func() (io.ReadCloser, error) { return openMaybeCompressed(f, &r.inputRead) }})
-	}
-	if len(rs) == 0 {
-		return nil, errAtField(spec.Input.src, spec.File, "path", "input %q matches no file", spec.Input.Path)
-	}
-	r.inputSize.Store(total)
-	return &readerSource{readers: rs}, nil
-}
-
-type multiCloser struct {
-	io.Reader
-	closers []func() error
-}
-
-func (m *multiCloser) Close() error {
-	var errs []error
-	for _, c := range m.closers {
-		errs = append(errs, c())
-	}
-	return errors.Join(errs...)
-}
-
-// countingReader counts the bytes read from a file (before decompression),
-// for Pipeline.Progress.
-type countingReader struct {
-	r io.Reader
-	n *atomic.Int64
-}
-
-func (c countingReader) Read(b []byte) (int, error) {
-	n, err := c.r.Read(b)
-	c.n.Add(int64(n))
-	return n, err
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.closed = true
+	return errors.Join(d.f.Sync(), d.f.Close())
 }
 
 // countingWriter counts the bytes written to the output (before any
@@ -689,46 +729,4 @@ func (c countingWriter) Write(b []byte) (int, error) {
 	n, err := c.w.Write(b)
 	c.n.Add(int64(n))
 	return n, err
-}
-
-func openMaybeCompressed(path string, read *atomic.Int64) (io.ReadCloser, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	counted := countingReader{f, read}
-	switch strings.ToLower(filepath.Ext(path)) {
-	case ".gz":
-		zr, err := gzip.NewReader(bufio.NewReaderSize(counted, 64<<10))
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		return &multiCloser{Reader: zr, closers: []func() error{zr.Close, f.Close}}, nil
-	case ".zst", ".zstd":
-		zr, err := zstd.NewReader(counted, zstd.WithDecoderConcurrency(1))
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		return &multiCloser{Reader: zr, closers: []func() error{func() error { zr.Close(); return nil }, f.Close}}, nil
-	}
-	return &multiCloser{Reader: counted, closers: []func() error{f.Close}}, nil
-}
-
-// openOutput returns the configured output writer and its closer.
-func (p *Pipeline) openOutput(stdout io.Writer) (io.Writer, func() error, error) {
-	spec := p.spec
-	if p.plan.Output.Type != "file" {
-		if stdout == nil {
-			stdout = os.Stdout
-		}
-		return stdout, func() error { return nil }, nil
-	}
-	path := p.plan.Output.Path
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, nil, errAtField(spec.Output.src, spec.File, "path", "cannot write output: %v", err)
-	}
-	return f, f.Close, nil
 }

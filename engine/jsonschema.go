@@ -22,7 +22,22 @@ func PipelineSchema(reg *Registry) ([]byte, error) {
 	props := root["properties"].(map[string]any)
 	props["input"] = ioSchema(reg, component.ClassInput, InputSpec{}, "stdin")
 	props["output"] = ioSchema(reg, component.ClassOutput, OutputSpec{}, "stdout")
-	props["stages"].(map[string]any)["items"] = stageSchema(reg)
+	// A switch's branches hold stages too: the stage schema is a
+	// definition that both lists refer to.
+	stage := stageSchema(reg)
+	ref := map[string]any{"$ref": "#/$defs/stage"}
+	if br, ok := stage["properties"].(map[string]any)["branches"].(map[string]any); ok {
+		if items, ok := br["items"].(map[string]any); ok {
+			if bp, ok := items["properties"].(map[string]any); ok {
+				bp["stages"] = map[string]any{"type": "array", "items": ref, "description": "The branch's stages, in order."}
+			}
+		}
+	}
+	root["$defs"] = map[string]any{"stage": stage}
+	props["stages"].(map[string]any)["items"] = ref
+	if outs, ok := props["outputs"].(map[string]any); ok {
+		outs["additionalProperties"] = ioSchema(reg, component.ClassOutput, OutputSpec{}, "stdout")
+	}
 	props["tests"] = testsSchema()
 	root["$schema"] = "https://json-schema.org/draft/2020-12/schema"
 	root["$id"] = "https://github.com/pipe-dev/pipe/pipeline.schema.json"

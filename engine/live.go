@@ -8,6 +8,11 @@ import (
 )
 
 // Reload asks a live run (RunLive) to switch to Next, a built pipeline.
+// The run owns Next from then on: it closes a Next it refuses at once, and
+// one it switched to once that version's stages are done (replaced by a
+// later version, or at the end of the run), keeping only its counters for
+// Stats; so reloading many times holds no more than the versions still
+// draining.
 type Reload struct {
 	Next *Pipeline
 	// Done, if not nil, is told nil once Next has taken over, or why it
@@ -46,20 +51,16 @@ func (p *Pipeline) RunLive(ctx context.Context, stdin io.Reader, stdout io.Write
 		return err
 	}
 	defer end()
-	src, err := r.openInput(stdin)
+	src, closeIn, err := r.openInput(ctx, stdin)
 	if err != nil {
 		return err
 	}
-	out, closeOut, err := p.openOutput(stdout)
+	snk, closeOut, err := r.openOutput(ctx, stdout)
 	if err != nil {
+		closeIn()
 		return err
 	}
-	defer func() {
-		if cerr := closeOut(); cerr != nil && err == nil {
-			err = &StageError{Stage: "output", Op: "write", Err: cerr}
-		}
-	}()
-	return r.execute(ctx, src, newWriterSink(countingWriter{out, &r.outputWritten}, p.plan.Output), reloads)
+	return r.executeIO(ctx, src, snk, closeIn, closeOut, reloads)
 }
 
 // route hands input batches to the current chain and switches chains on
@@ -76,6 +77,9 @@ func (r *run) route(root *runState, input <-chan *batch, cur *chain, chains chan
 		case rl := <-reloads:
 			insts, err := r.prepare(root.ctx, cur.v.p, rl.Next)
 			if err != nil {
+				if rl.Next != nil && rl.Next != r.p && rl.Next != cur.v.p {
+					rl.Next.Close()
+				}
 				reply(rl, fmt.Errorf("%w: %w", ErrReloadRefused, err))
 				continue
 			}
@@ -106,6 +110,9 @@ func reply(r Reload, err error) {
 func (r *run) prepare(ctx context.Context, cur, next *Pipeline) ([][]Transformer, error) {
 	if next == nil || next == cur {
 		return nil, errors.New("no new pipeline")
+	}
+	if cur.graph != nil || next.graph != nil {
+		return nil, errors.New("a pipeline with switch or fanout steps cannot be reloaded live yet: restart it")
 	}
 	if err := refusals(cur.plan.Diff(next.plan)); err != nil {
 		return nil, err

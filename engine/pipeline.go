@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/pipe-dev/pipe/connector"
 	"io"
 	"log/slog"
 	"os"
@@ -21,6 +22,19 @@ type options struct {
 	lookup   LookupEnv
 	resolver Resolver
 	events   EventHook
+	outputs  map[string]io.Writer // WithOutput
+}
+
+// WithOutput makes runs write the named output name (outputs: in the
+// pipeline file) to w instead of its file or stdout; its codec still
+// applies. The caller owns w: runs do not close it.
+func WithOutput(name string, w io.Writer) Option {
+	return func(o *options) {
+		if o.outputs == nil {
+			o.outputs = map[string]io.Writer{}
+		}
+		o.outputs[name] = w
+	}
 }
 
 // WithEvents hands the events that stage kinds report (plugins started,
@@ -76,23 +90,31 @@ func Load(path string, opts ...Option) (*Pipeline, error) {
 // run has its own counters and stage instances (one run at a time); Close
 // releases what its stages loaded.
 type Pipeline struct {
-	spec   *Spec
-	plan   Plan
-	opts   options
-	stages []*stageExec
+	spec *Spec
+	plan Plan
+	// The input and output connectors and their fields.
+	inType  connector.InputType
+	inCfg   Config
+	outType connector.OutputType
+	outCfg  Config
+	opts    options
+	stages  []*stageExec // every step, depth first (Plan.Stages)
+	graph   *segment     // the tree of a pipeline with switch or fanout steps; nil when flat
+	named   map[string]namedConn
 
-	mu      sync.Mutex
-	loaded  bool
-	running bool
-	last    atomic.Pointer[run] // the current or last run: Stats, Ready, Progress
+	mu       sync.Mutex
+	loaded   bool
+	running  bool
+	released bool                // a stub a live run keeps of a closed version, for Stats
+	last     atomic.Pointer[run] // the current or last run: Stats, Ready, Progress
 }
 
 // Progress reports how many bytes of the input files the current or last
 // run has read (compressed bytes for .gz and .zst), of how many; total is 0
 // when the input is not files.
 func (p *Pipeline) Progress() (read, total int64) {
-	if r := p.last.Load(); r != nil {
-		return r.inputRead.Load(), r.inputSize.Load()
+	if r := p.last.Load(); r != nil && r.progress != nil {
+		return r.progress.Progress()
 	}
 	return 0, 0
 }
@@ -117,8 +139,7 @@ func Build(spec *Spec, opts ...Option) (*Pipeline, error) {
 	// The codec of the records the stages see (NDJSON under csv, logfmt).
 	codec := stageCodec(firstNonEmpty(spec.Input.Codec, CodecLines))
 	var errs errList // every stage's errors, not only the first's
-	for i := range spec.Stages {
-		s := &spec.Stages[i]
+	for _, s := range spec.allStages() {
 		if err := resolvePlugin(spec, s, o); err != nil {
 			if !errs.add(err) || AllConfigErrors(err) == nil {
 				return nil, err
@@ -130,6 +151,21 @@ func Build(spec *Spec, opts ...Option) (*Pipeline, error) {
 		events := &StageEvents{stage: s.Name, kind: kind, hook: o.events}
 		var st Stage
 		switch {
+		case s.isSwitch():
+			kind = "switch"
+			events.kind = kind
+			var err error
+			if st, err = buildSwitch(s, o, codec, timeout); err != nil {
+				if AllConfigErrors(err) == nil {
+					return nil, err
+				}
+				errs.add(err)
+				continue
+			}
+		case s.isFanout():
+			kind = "fanout"
+			events.kind = kind
+			st = fanoutStage{}
 		case s.New != nil:
 			if kind == "" {
 				kind = "go"
@@ -160,7 +196,7 @@ func Build(spec *Spec, opts ...Option) (*Pipeline, error) {
 				continue
 			}
 		}
-		p.stages = append(p.stages, &stageExec{spec: s, events: events, stage: st, level: i + 1,
+		p.stages = append(p.stages, &stageExec{spec: s, events: events, stage: st, level: len(p.stages) + 1,
 			log: o.log.With("stage", s.Name, "kind", kind)})
 	}
 	// Every setting, resolved once: the stages and the runner read it here.
@@ -168,7 +204,16 @@ func Build(spec *Spec, opts ...Option) (*Pipeline, error) {
 	for i, s := range p.stages {
 		s.plan = p.plan.Stages[i]
 	}
+	if spec.hasRoutes() && errs.err() == nil {
+		p.graph = p.buildGraph()
+	}
 	if err := checkDeadLetter(spec, p.plan); err != nil {
+		return nil, err
+	}
+	if err := p.buildConnectors(); err != nil && !errs.add(err) {
+		return nil, err
+	}
+	if err := p.buildNamedOutputs(); err != nil && !errs.add(err) {
 		return nil, err
 	}
 	if err := errs.err(); err != nil {
@@ -182,9 +227,12 @@ func checkDeadLetter(spec *Spec, pl Plan) error {
 	if pl.DeadLetter != "" {
 		return nil
 	}
-	need := pl.Input.OnError == OnErrorDeadLetter || pl.Output.OnError == OnErrorDeadLetter
+	need := pl.Input.OnError == OnErrorDeadLetter || pl.Output.OnError == OnErrorDeadLetter || spec.Output.OnError == OnErrorDeadLetter
 	for _, s := range pl.Stages {
 		need = need || s.OnError == OnErrorDeadLetter
+	}
+	for _, o := range pl.Outputs {
+		need = need || o.Policy == PolicyDeadLetter
 	}
 	if need {
 		return errAtField(spec.src, spec.File, "stages", "on_error: dead_letter needs a dead_letter: {path: FILE} in the pipeline")

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -29,16 +28,30 @@ type Plan struct {
 	Output     OutputPlan
 	DeadLetter string // resolved path of the dead_letter file; "" when none
 	Batch      BatchPlan
-	Stages     []StagePlan
+	// Stages are every step, depth first: the main chain's, and after
+	// each switch the stages of its branches (StagePlan.Branch).
+	Stages []StagePlan
+	// Outputs are the named outputs (outputs:), in file order.
+	Outputs []NamedOutputPlan
+}
+
+// NamedOutputPlan is one named output's effective settings.
+type NamedOutputPlan struct {
+	Name string
+	OutputPlan
+	// Policy is what the records fed to it do when it is slow or
+	// failing: block, drop or dead_letter (a fanout's policy: for it).
+	Policy string
 }
 
 // InputPlan is the input's effective settings. The `plan` tags name the
 // fields in reload messages; "restart" marks those a live run cannot
 // change.
 type InputPlan struct {
-	Type           string   `plan:"type,restart"`  // stdin or file
-	Path           string   `plan:"path,restart"`  // resolved glob (type file)
-	Codec          string   `plan:"codec,restart"` // lines, ndjson or raw
+	Type           string   `plan:"type,restart"`   // stdin or file
+	Path           string   `plan:"path,restart"`   // resolved glob (type file)
+	Fields         string   `plan:"fields,restart"` // canonical JSON of the type's own fields (follow, checkpoint, ...)
+	Codec          string   `plan:"codec,restart"`  // lines, ndjson or raw
 	MaxRecordBytes ByteSize `plan:"max_record_bytes"`
 	OnError        string   `plan:"on_error"` // for records the codec rejects
 	ValidateUTF8   bool     `plan:"validate_utf8"`
@@ -48,10 +61,16 @@ type InputPlan struct {
 
 // OutputPlan is the output's effective settings.
 type OutputPlan struct {
-	Type  string `plan:"type,restart"` // stdout or file
-	Path  string `plan:"path,restart"` // resolved (type file)
-	Codec string `plan:"codec,restart"`
-	CSV   string `plan:"csv,restart"` // JSON of the csv: settings (codec csv)
+	Type string `plan:"type,restart"` // stdout or file
+	Path string `plan:"path,restart"` // resolved (type file)
+	// Fields is the canonical JSON of the type's own fields.
+	Fields string `plan:"fields,restart"`
+	// Retry is the output's retry: as written, with its defaults ("" when
+	// not set); GiveUp its on_error after the last attempt ("": fail).
+	Retry  string `plan:"retry,restart"`
+	GiveUp string `plan:"write_on_error,restart"`
+	Codec  string `plan:"codec,restart"`
+	CSV    string `plan:"csv,restart"` // JSON of the csv: settings (codec csv)
 	// OnError applies to records the output codec rejects (ndjson output
 	// of records that are not one JSON value): defaults.on_error.
 	OnError string `plan:"on_error"`
@@ -87,6 +106,12 @@ type StagePlan struct {
 	OnError        string        `plan:"on_error"`
 	Workers        int           `plan:"workers"`
 	MaxRecordBytes ByteSize      `plan:"max_record_bytes"`
+	// Branch is SWITCH.BRANCH for a stage in a switch's branch, "" in the
+	// main chain.
+	Branch string `plan:"branch,restart"`
+	// Route is, for a switch or fanout step (Kind "switch", "fanout"),
+	// its cases, default and branches or its outputs as canonical JSON.
+	Route string `plan:"route,restart"`
 }
 
 // Plan returns the pipeline's resolved plan (a copy: changing it changes
@@ -94,13 +119,15 @@ type StagePlan struct {
 func (p *Pipeline) Plan() Plan {
 	pl := p.plan
 	pl.Stages = slices.Clone(pl.Stages)
+	pl.Outputs = slices.Clone(pl.Outputs)
 	return pl
 }
 
 // Equal reports whether two plans hold the same settings.
 func (pl Plan) Equal(o Plan) bool {
 	return pl.Name == o.Name && pl.Input == o.Input && pl.Output == o.Output &&
-		pl.DeadLetter == o.DeadLetter && pl.Batch == o.Batch && slices.Equal(pl.Stages, o.Stages)
+		pl.DeadLetter == o.DeadLetter && pl.Batch == o.Batch && slices.Equal(pl.Stages, o.Stages) &&
+		slices.Equal(pl.Outputs, o.Outputs)
 }
 
 // resolvePlan computes the effective settings of spec: the only place where
@@ -121,6 +148,7 @@ func resolvePlan(sp *Spec) Plan {
 			ValidateUTF8:   in.ValidateUTF8,
 			RejectNUL:      in.RejectNUL,
 			CSV:            csvJSON(in.CSV),
+			Fields:         canonicalJSON(in.Extra),
 		},
 		Batch: BatchPlan{Records: DefaultBatchRecords, Bytes: DefaultBatchBytes, QueueDepth: queueDepth},
 	}
@@ -136,13 +164,19 @@ func resolvePlan(sp *Spec) Plan {
 		CSV:      outCSV,
 		OnError:  firstNonEmpty(d.OnError, OnErrorFail),
 		Validate: outCodec == CodecNDJSON && (len(sp.Stages) > 0 || inCodec != CodecNDJSON),
+		Fields:   canonicalJSON(sp.Output.Extra),
+		GiveUp:   sp.Output.OnError,
+	}
+	if r := sp.Output.Retry; r != nil {
+		pl.Output.Retry = retryPlan(r)
 	}
 	if sp.DeadLetter != nil {
 		pl.DeadLetter = resolvePath(sp.File, sp.DeadLetter.Path)
 	}
-	for i := range sp.Stages {
-		pl.Stages = append(pl.Stages, resolveStage(sp, &sp.Stages[i], stageCodec(inCodec)))
+	for _, s := range sp.allStages() {
+		pl.Stages = append(pl.Stages, resolveStage(sp, s, stageCodec(inCodec)))
 	}
+	pl.Outputs = resolveOutputs(sp, inCodec)
 	return pl
 }
 
@@ -161,8 +195,13 @@ func resolveStage(sp *Spec, s *StageSpec, codec string) StagePlan {
 		workers = max(d.Workers, 1)
 	}
 	kind := s.Type
-	if kind == "" && s.New != nil {
+	switch {
+	case kind == "" && s.New != nil:
 		kind = "go"
+	case s.isSwitch():
+		kind = "switch"
+	case s.isFanout():
+		kind = "fanout"
 	}
 	return StagePlan{
 		Name: s.Name, Kind: kind, Use: s.Use, Path: resolvePath(sp.File, s.Path), Code: s.Code,
@@ -170,6 +209,7 @@ func resolveStage(sp *Spec, s *StageSpec, codec string) StagePlan {
 		Config: canonicalJSON(s.Config), Extra: canonicalJSON(s.Extra), Schema: canonicalJSON(s.Schema),
 		Codec: codec, Timeout: timeout, OnError: firstNonEmpty(s.OnError, d.OnError, OnErrorFail),
 		Workers: workers, MaxRecordBytes: firstSize(s.MaxRecordBytes, d.MaxRecordBytes, DefaultMaxRecordBytes),
+		Branch: s.branch, Route: routeJSON(s),
 	}
 }
 
@@ -236,6 +276,9 @@ func (pl Plan) Diff(next Plan) []Change {
 	out = diffFields(out, "output.", pl.Output, next.Output)
 	if pl.DeadLetter != next.DeadLetter {
 		out = append(out, Change{Field: "dead_letter.path", Old: pl.DeadLetter, New: next.DeadLetter, Restart: true})
+	}
+	if !slices.Equal(pl.Outputs, next.Outputs) {
+		out = append(out, Change{Field: "outputs", Old: outputsString(pl.Outputs), New: outputsString(next.Outputs), Restart: true})
 	}
 	names := func(ss []StagePlan) []string {
 		var n []string
@@ -314,32 +357,38 @@ func (pl Plan) YAML() ([]byte, error) {
 		input = append(input, yamlKV{Key: "reject_nul", Value: yamlLiteral("true")})
 	}
 	input = append(input, yamlKV{Key: "csv", Value: yamlJSON(in.CSV)})
-	output := []yamlKV{{Key: "type", Value: out.Type}, {Key: "path", Value: out.Path},
-		{Key: "codec", Value: out.Codec, Comment: outputComment(out)}, {Key: "csv", Value: yamlJSON(out.CSV)}}
+	input = append(input, yamlKV{Key: "", Value: yamlJSON(in.Fields)}) // the type's own fields, inline
+	output := outputYAML(out)
 	doc := []yamlKV{{Key: "name", Value: pl.Name}, {Key: "input", Value: input}, {Key: "output", Value: output}}
 	if pl.DeadLetter != "" {
 		doc = append(doc, yamlKV{Key: "dead_letter", Value: []yamlKV{{Key: "path", Value: pl.DeadLetter}}})
 	}
-	var stages [][]yamlKV
-	for _, s := range pl.Stages {
-		kind := s.Kind
-		if kind == "go" {
-			kind = "" // built in Go code: no type: in a file
+	if len(pl.Outputs) > 0 {
+		var outs []yamlKV
+		for _, o := range pl.Outputs {
+			outs = append(outs, yamlKV{Key: o.Name, Value: outputYAML(o.OutputPlan), Comment: "policy: " + o.Policy})
 		}
-		st := []yamlKV{{Key: "name", Value: s.Name}, {Key: "type", Value: kind}, {Key: "use", Value: s.Use},
-			{Key: "path", Value: s.Path, Comment: pluginComment(s)}, {Key: "code", Value: yamlCode(s.Code)},
-			{Key: "config", Value: yamlJSON(s.Config)},
-			{Key: "timeout", Value: yamlLiteral(s.Timeout.String())}, {Key: "on_error", Value: s.OnError},
-			{Key: "workers", Value: yamlLiteral(strconv.Itoa(s.Workers))},
-			{Key: "max_record_bytes", Value: yamlLiteral(s.MaxRecordBytes.String())}, {Key: "schema", Value: yamlJSON(s.Schema)},
-			{Key: "", Value: yamlJSON(s.Extra)}, // the kind's own fields, inline
-		}
-		stages = append(stages, st)
+		doc = append(doc, yamlKV{Key: "outputs", Value: outs})
 	}
+	stages := pl.stagesYAML("")
 	doc = append(doc, yamlKV{Key: "stages", Value: stages,
 		Comment: fmt.Sprintf("batches of up to %d records or %s, %d batches queued between stages",
 			pl.Batch.Records, pl.Batch.Bytes, pl.Batch.QueueDepth)})
 	return encodeYAML(doc)
+}
+
+// outputYAML renders an output's settings for Plan.YAML.
+func outputYAML(out OutputPlan) []yamlKV {
+	output := []yamlKV{{Key: "type", Value: out.Type}, {Key: "path", Value: out.Path},
+		{Key: "codec", Value: out.Codec, Comment: outputComment(out)}, {Key: "csv", Value: yamlJSON(out.CSV)},
+		{Key: "", Value: yamlJSON(out.Fields)}}
+	if out.Retry != "" {
+		output = append(output, yamlKV{Key: "retry", Value: yamlJSON(out.Retry)})
+	}
+	if out.GiveUp != "" {
+		output = append(output, yamlKV{Key: "on_error", Value: out.GiveUp})
+	}
+	return output
 }
 
 func outputComment(o OutputPlan) string {
@@ -385,3 +434,9 @@ type (
 // Deprecated: Build the pipeline and use Pipeline.Plan().YAML(), which is
 // what a run uses.
 func (sp *Spec) Resolved() ([]byte, error) { return resolvePlan(sp).YAML() }
+
+// retryPlan renders an output's retry: with its defaults, as JSON.
+func retryPlan(r *RetrySpec) string {
+	pol := retryPolicyOf(r)
+	return fmt.Sprintf(`{"max_attempts":%d,"initial":%q,"max":%q}`, pol.attempts, pol.initial, pol.max)
+}

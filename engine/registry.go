@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pipe-dev/pipe/component"
+	"github.com/pipe-dev/pipe/connector"
 )
 
 // NativeFunc makes one instance of a Go transformer from the stage's config:
@@ -230,6 +231,8 @@ type Registry struct {
 	natives    map[string]Native
 	components map[component.Class]map[string]component.Spec
 	plugins    PluginLoader
+	inputs     map[string]connector.InputType
+	outputs    map[string]connector.OutputType
 }
 
 // NewRegistry returns a registry that knows the native kind, the built-in
@@ -240,6 +243,7 @@ func NewRegistry() *Registry {
 	for _, c := range builtinComponents() {
 		r.RegisterComponent(c)
 	}
+	builtinConnectors(r)
 	return r
 }
 
@@ -252,7 +256,8 @@ func (r *Registry) Clone() *Registry {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	c := &Registry{kinds: maps.Clone(r.kinds), natives: maps.Clone(r.natives),
-		components: map[component.Class]map[string]component.Spec{}, plugins: r.plugins}
+		components: map[component.Class]map[string]component.Spec{}, plugins: r.plugins,
+		inputs: maps.Clone(r.inputs), outputs: maps.Clone(r.outputs)}
 	for class, m := range r.components {
 		c.components[class] = maps.Clone(m)
 	}
@@ -319,12 +324,12 @@ func (r *Registry) RegisterKindSpec(k KindSpec) {
 	r.kinds[k.Name] = k
 }
 
-// RegisterComponent registers the spec of an input, output or codec (class
-// ClassInput, ClassOutput or ClassCodec). It panics on an invalid or
+// RegisterComponent registers the spec of an input, output, codec or step
+// (class ClassInput, ClassOutput, ClassCodec or ClassStep). It panics on an invalid or
 // duplicate registration.
 func (r *Registry) RegisterComponent(s component.Spec) {
 	switch s.Class {
-	case component.ClassInput, component.ClassOutput, component.ClassCodec:
+	case component.ClassInput, component.ClassOutput, component.ClassCodec, component.ClassStep:
 	default:
 		panic(fmt.Sprintf("engine: RegisterComponent takes inputs, outputs and codecs, not %q (use RegisterNative or RegisterKindSpec)", s.Class))
 	}

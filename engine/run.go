@@ -9,6 +9,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+
+	"github.com/pipe-dev/pipe/connector"
+	"github.com/pipe-dev/pipe/connectors/stdio"
 )
 
 func isBrokenPipe(err error) bool {
@@ -21,13 +24,24 @@ func isBrokenPipe(err error) bool {
 // can run again; the Pipeline keeps its last run for Stats, Ready and
 // Progress.
 type run struct {
-	p                    *Pipeline
-	in, out              *counters
-	ready                atomic.Bool
-	inputRead, inputSize atomic.Int64
-	outputWritten        atomic.Int64 // bytes handed to the output writer
+	p             *Pipeline
+	in, out       *counters
+	ready         atomic.Bool
+	outputWritten atomic.Int64 // bytes handed to the output writer
 	// input is the input's settings: the plan's, replaced by a reload.
 	input atomic.Pointer[InputPlan]
+
+	// The connectors and delivery: set while the run starts.
+	inputConn, outputConn atomic.Pointer[connRef]
+	progress              connector.Progresser // nil: size unknown
+	acks                  atomic.Pointer[acker]
+	sink                  atomic.Pointer[sinkRef]
+	retries               atomic.Int64
+	outputFailing         atomic.Bool
+	connStats             connStats
+	stopCtx               context.Context // the caller's: done when the run is asked to stop
+	deadLetter            atomic.Pointer[deadLetter]
+	failedEarly           atomic.Bool // the run failed (the output aborts if no record was read)
 
 	mu       sync.Mutex
 	versions []*runVersion // in the order they became active: the last is current
@@ -35,12 +49,13 @@ type run struct {
 
 // runVersion is one pipeline whose stages ran in a run, with their counters.
 type runVersion struct {
-	p     *Pipeline
-	stats []*counters // one per stage
+	p      *Pipeline
+	stats  []*counters    // one per stage
+	routes *routeCounters // branches and named outputs; nil for a flat pipeline
 }
 
 func (r *run) addVersion(p *Pipeline) *runVersion {
-	v := &runVersion{p: p, stats: make([]*counters, len(p.stages))}
+	v := &runVersion{p: p, stats: make([]*counters, len(p.stages)), routes: newRouteCounters(p)}
 	for i := range v.stats {
 		v.stats[i] = &counters{}
 	}
@@ -48,6 +63,28 @@ func (r *run) addVersion(p *Pipeline) *runVersion {
 	r.versions = append(r.versions, v)
 	r.mu.Unlock()
 	return v
+}
+
+// release closes the pipeline of a version that a reload brought in (the
+// run owns it, see Reload) once its stages are done, and keeps only what
+// Stats reads of it (each stage's plan and events), so that the stages'
+// runtimes, compiled code and scripts are freed.
+func (r *run) release(v *runVersion) {
+	r.mu.Lock()
+	p := v.p
+	if p == r.p || p.released {
+		r.mu.Unlock()
+		return
+	}
+	stub := &Pipeline{opts: p.opts, released: true}
+	for _, s := range p.stages {
+		stub.stages = append(stub.stages, &stageExec{plan: s.plan, events: s.events, level: s.level})
+	}
+	v.p = stub
+	r.mu.Unlock()
+	if err := p.Close(); err != nil {
+		p.opts.log.Error("closing a replaced pipeline version", "err", err)
+	}
 }
 
 // begin loads p if needed and starts a run (one at a time); end ends it.
@@ -93,8 +130,16 @@ func (p *Pipeline) RunReader(ctx context.Context, r io.Reader, w io.Writer) erro
 		return err
 	}
 	defer end()
-	src := &readerSource{readers: []namedReader{{name: "", open: func() (io.ReadCloser, error) { return io.NopCloser(r), nil }}}}
-	return run.execute(ctx, src, newWriterSink(countingWriter{w, &run.outputWritten}, p.plan.Output), nil)
+	src, closeIn, err := run.connectInput(ctx, stdio.NewInput(r))
+	if err != nil {
+		return err
+	}
+	snk, closeOut, err := run.connectOutput(ctx, stdio.NewOutput(w))
+	if err != nil {
+		closeIn()
+		return err
+	}
+	return run.executeIO(ctx, src, snk, closeIn, closeOut, nil)
 }
 
 // Source yields input records for Stream; it returns io.EOF at the end.
@@ -212,6 +257,9 @@ type chain struct {
 
 // startChain starts the stages of v with their instances.
 func (r *run) startChain(root *runState, v *runVersion, insts [][]Transformer) *chain {
+	if v.p.graph != nil {
+		return r.startGraph(root, v, insts) // switch and fanout steps: route_run.go
+	}
 	c := &chain{v: v, insts: insts, rs: root.chain(len(v.p.stages)), first: make(chan *batch, queueDepth)}
 	var in <-chan *batch = c.first
 	for i, s := range v.p.stages {
@@ -239,6 +287,7 @@ func (r *run) execute(ctx context.Context, src source, snk sink, reloads <-chan 
 	if root.dl, err = p.openDeadLetter(); err != nil {
 		return err
 	}
+	r.deadLetter.Store(root.dl)
 	defer root.dl.close()
 
 	// One instance per worker, opened before any record moves.
@@ -284,6 +333,7 @@ func (r *run) execute(ctx context.Context, src source, snk sink, reloads <-chan 
 				closeErrs = append(closeErrs, err)
 				closeMu.Unlock()
 			}
+			r.release(c.v)
 		}()
 	}
 	srcWG.Wait()

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/pipe-dev/pipe/internal/jsonschema"
 )
 
 // ErrSchema is the cause of a record failure when a record does not match

@@ -32,12 +32,15 @@ const (
 
 // Spec is a pipeline as written in a pipeline file (or built in code).
 type Spec struct {
-	Name       string          `yaml:"name" doc:"Pipeline name, for logs." example:"error-digest"`
-	Input      InputSpec       `yaml:"input" doc:"Where records come from."`
-	Output     OutputSpec      `yaml:"output" doc:"Where records go."`
-	DeadLetter *DeadLetterSpec `yaml:"dead_letter" doc:"File that on_error: dead_letter writes failed records to, one JSON line each."`
-	Defaults   Defaults        `yaml:"defaults" doc:"Policies for stages that do not set their own."`
-	Stages     []StageSpec     `yaml:"stages" doc:"The stages, in order."`
+	Name   string     `yaml:"name" doc:"Pipeline name, for logs." example:"error-digest"`
+	Input  InputSpec  `yaml:"input" doc:"Where records come from."`
+	Output OutputSpec `yaml:"output" doc:"Where records go."`
+	// Outputs are named outputs besides output:, for switch branches
+	// (to: NAME) and fanout steps. The name output means output:.
+	Outputs    map[string]OutputSpec `yaml:"outputs" doc:"Named outputs besides output:, which switch branches and fanout steps send records to (to: NAME); the name output means output: itself."`
+	DeadLetter *DeadLetterSpec       `yaml:"dead_letter" doc:"File that on_error: dead_letter writes failed records to, one JSON line each."`
+	Defaults   Defaults              `yaml:"defaults" doc:"Policies for stages that do not set their own."`
+	Stages     []StageSpec           `yaml:"stages" doc:"The stages, in order."`
 	// Plugins says where plugins come from and which are trusted.
 	Plugins PluginsSpec `yaml:"plugins" doc:"Where use: NAME finds plugins, and which are trusted."`
 	// Tests holds the pipeline's test cases (run by `pipe test`).
@@ -48,7 +51,8 @@ type Spec struct {
 	// directory when File is "").
 	File string `yaml:"-"`
 
-	src Config
+	src       Config
+	outputSrc map[string]Config // where each named output is in the file
 }
 
 // PluginsSpec is the plugins: section: where `use: NAME@CONSTRAINT`
@@ -74,6 +78,9 @@ type InputSpec struct {
 	RejectNUL bool `yaml:"reject_nul" default:"false" doc:"Make records containing NUL bytes record errors."`
 	// CSV are the settings of codec: csv.
 	CSV *CSVOptions `yaml:"csv" doc:"Settings of codec: csv (columns, header, delimiter)."`
+	// Extra holds the fields of the input type's own (connector.InputType
+	// Config): the engine hands them to the type's constructor.
+	Extra Config `yaml:",remain"`
 
 	src Config
 }
@@ -85,7 +92,15 @@ type OutputSpec struct {
 	Codec string `yaml:"codec" doc:"How records become bytes (default: the input's codec)."`
 	// CSV are the settings of codec: csv (default: the input's, when it is csv too).
 	CSV *CSVOptions `yaml:"csv" doc:"Settings of codec: csv (columns, header, delimiter); default: the input's when its codec is csv."`
-	src Config
+	// Retry is how a failing write is retried (outputs that report
+	// transient errors); nil: the defaults (see RetrySpec).
+	Retry *RetrySpec `yaml:"retry" doc:"How a failing write is retried (exponential backoff with jitter)."`
+	// OnError is what happens to a batch the output could not write after
+	// its last attempt: fail (default), drop or dead_letter.
+	OnError string `yaml:"on_error" enum:"fail,drop,dead_letter" doc:"What happens to a batch the output could not write after its last attempt: fail the run (default), drop it, or dead_letter its records."`
+	// Extra holds the fields of the output type's own.
+	Extra Config `yaml:",remain"`
+	src   Config
 }
 
 // DeadLetterSpec names the file that on_error: dead_letter writes to.
@@ -126,12 +141,21 @@ type StageSpec struct {
 	// fields a kind does not decode are reported as unknown.
 	Extra Config `yaml:",remain"`
 
+	// Switch, Default and Branches make the step a switch (see
+	// README, "Routing"); Fanout makes it a fanout. Such a step has a name
+	// and no type.
+	Switch   []CaseSpec   `yaml:"switch" doc:"Make this step a switch: each record goes to the branch of the first case whose condition holds."`
+	Default  string       `yaml:"default" doc:"Switch: where records that no case matches go: continue (down this chain, the default), drop, or a branch name."`
+	Branches []BranchSpec `yaml:"branches" doc:"Switch: the branches cases send records to, each a chain of stages ending at an output (to:) or merging back after the switch."`
+	Fanout   []FanoutSpec `yaml:"fanout" doc:"Make this step a fanout (the last step of its chain): every record is copied to each listed output."`
+
 	// New, for stages built in Go code, makes one instance per worker; Type
 	// may then be empty.
 	New func() (Transformer, error) `yaml:"-"`
 
 	src       Config
 	file      string
+	branch    string // SWITCH.BRANCH of the branch the stage is in ("" for the main chain)
 	plugin    string // NAME@VERSION when resolved from a plugin directory
 	pluginSum string // hex SHA-256 of its entry file when resolved
 }
@@ -210,8 +234,7 @@ func (sp *Spec) validate() error {
 		if _, err := filepath.Glob(resolvePath(sp.File, in.Path)); err != nil {
 			return errAtField(in.src, sp.File, "path", "invalid glob %q: %v", in.Path, err)
 		}
-	default:
-		return errAtField(in.src, sp.File, "type", "unknown input type %q (want stdin or file)", in.Type)
+	default: // a registered connector: Build checks the type and its fields
 	}
 	if err := checkCodec(in.src, sp.File, in.Codec); err != nil {
 		return err
@@ -232,8 +255,10 @@ func (sp *Spec) validate() error {
 		if out.Path == "" {
 			return errAtField(out.src, sp.File, "type", "output type file needs a path")
 		}
-	default:
-		return errAtField(out.src, sp.File, "type", "unknown output type %q (want stdout or file)", out.Type)
+	default: // a registered connector: Build checks the type and its fields
+	}
+	if err := checkPolicy(out.src, sp.File, out.OnError); err != nil {
+		return err
 	}
 	if err := checkCodec(out.src, sp.File, out.Codec); err != nil {
 		return err
@@ -251,8 +276,7 @@ func (sp *Spec) validate() error {
 		return errAtField(sp.DeadLetter.src, sp.File, "", "dead_letter needs a path")
 	}
 	names := map[string]bool{"input": true, "output": true}
-	for i := range sp.Stages {
-		s := &sp.Stages[i]
+	for i, s := range sp.allStages() {
 		s.file = sp.File
 		if s.Name == "" {
 			s.Name = fmt.Sprintf("stage%d", i+1)
@@ -280,7 +304,7 @@ func (sp *Spec) validate() error {
 			return s.Errorf("schema", "schema must be a JSON Schema (a mapping) or the path of a schema file")
 		}
 	}
-	return nil
+	return sp.validateRoutes()
 }
 
 func checkCodec(c Config, file, codec string) error {

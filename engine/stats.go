@@ -1,6 +1,10 @@
 package engine
 
-import "slices"
+import (
+	"slices"
+
+	"github.com/pipe-dev/pipe/connector"
+)
 
 // StageStats are the counts of one stage (or of the input or output).
 // For every stage: In = Passed + Dropped + Errors.
@@ -48,7 +52,18 @@ func (st *StageStats) add(o StageStats) {
 // (what /readyz serves).
 func (p *Pipeline) Ready() bool {
 	r := p.last.Load()
-	return r != nil && r.ready.Load()
+	if r == nil || !r.ready.Load() || r.outputFailing.Load() {
+		return false
+	}
+	for _, ref := range []*connRef{r.inputConn.Load(), r.outputConn.Load()} {
+		if ref == nil {
+			continue
+		}
+		if h, ok := ref.c.(connector.Health); ok && h.Healthy() != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // Stats returns the counts of the current or last run: the input first, then
@@ -70,9 +85,9 @@ func (p *Pipeline) Stats() []StageStats {
 
 // stats adds up the run's counters (see Pipeline.Stats).
 func (r *run) stats() []StageStats {
-	r.mu.Lock()
+	r.mu.Lock() // (release replaces the pipelines of versions)
+	defer r.mu.Unlock()
 	versions := slices.Clone(r.versions)
-	r.mu.Unlock()
 	out := []StageStats{r.in.snapshot("input", "")}
 	cur := versions[len(versions)-1]
 	for i, s := range cur.p.stages {
@@ -92,5 +107,6 @@ func (r *run) stats() []StageStats {
 		}
 		out = append(out, st)
 	}
+	out = append(out, cur.routeStats(out[1:])...)
 	return append(out, r.out.snapshot("output", ""))
 }

@@ -10,6 +10,10 @@ import (
 // watchdogTicks is how many watchdog ticks make one timeout.
 const watchdogTicks = 4
 
+// batchSlack is how many times its expected duration a batch call may take
+// before it is cut off (see watchdog.batchBudget).
+const batchSlack = 4
+
 // watchdog enforces one worker's per-record timeout. It has one timer that
 // ticks every timeout/watchdogTicks while calls run. Each call bumps gen
 // under mu; a tick that sees the same call running for more than
@@ -25,16 +29,26 @@ type watchdog struct {
 	cur     *callCtx // the context calls get; replaced once it is done
 
 	mu        sync.Mutex
-	armed     *callCtx  // the running call's context; nil when idle
-	gen       uint64    // calls begun
-	seenGen   uint64    // the call the last tick saw
-	seenTicks int       // for how many ticks it has been seen running
-	timerOn   bool      // the timer is pending or its function is running
-	deadline  time.Time // the running call's deadline, once asked for
+	armed     *callCtx      // the running call's context; nil when idle
+	gen       uint64        // calls begun
+	seenGen   uint64        // the call the last tick saw
+	seenTicks int           // for how many ticks it has been seen running
+	timerOn   bool          // the timer is pending or its function is running
+	deadline  time.Time     // the running call's deadline, once asked for
+	budget    time.Duration // the running call's: the timeout, more for a batch
+	limit     int           // ticks after which the running call is cut off
 	// wantDeadline: a transformer asked for a deadline (ctx.Deadline), so
 	// every later call reads the clock when it begins. Transformers that
 	// never ask pay nothing for it.
 	wantDeadline bool
+
+	// Batch calls (owned by the worker's goroutine, not under mu): perRec
+	// is the moving average of what one record cost in the worker's batch
+	// calls that ended in time (0: none yet); batchN and started are the
+	// running batch call's size and start.
+	perRec  time.Duration
+	batchN  int
+	started time.Time
 }
 
 // timeoutError is the cause of a call cut off by its stage's timeout: it
@@ -78,7 +92,7 @@ func (c *callCtx) Deadline() (time.Time, bool) {
 	defer wd.mu.Unlock()
 	wd.wantDeadline = true
 	if wd.deadline.IsZero() {
-		wd.deadline = time.Now().Add(wd.timeout)
+		wd.deadline = time.Now().Add(wd.budget)
 	}
 	return wd.deadline, true
 }
@@ -120,17 +134,67 @@ func (wd *watchdog) fire() {
 	}
 	wd.seenTicks++
 	// Seen at k ticks, a call has run at least (k-1) ticks' time.
-	if wd.seenTicks <= watchdogTicks {
+	if wd.seenTicks <= wd.limit {
 		wd.timer.Reset(wd.tick())
 		return
 	}
-	wd.armed.cancel(wd.err)
+	err := wd.err
+	if wd.budget != wd.timeout {
+		err = &timeoutError{wd.budget} // a batch call's
+	}
+	wd.armed.cancel(err)
 	wd.armed = nil
 	wd.timerOn = false
 }
 
 // begin returns the context for one call, armed with the timeout.
 func (wd *watchdog) begin() context.Context {
+	wd.batchN = 0
+	return wd.arm(wd.timeout)
+}
+
+// beginBatch returns the context for one TransformBatch call of n records,
+// armed with batchBudget(n); the call's duration, if it ends in time
+// (ended), refines the estimate of a record's cost.
+func (wd *watchdog) beginBatch(n int) context.Context {
+	wd.batchN = n
+	wd.started = time.Now()
+	return wd.arm(wd.batchBudget(n))
+}
+
+// batchBudget is the time a batch call of n records may take: batchSlack
+// times what n records took on average in this worker's earlier batch calls,
+// at least the timeout (what one record may take) and at most n times it
+// (what the n records may take one by one). Before any batch call ended in
+// time it is the timeout: a first batch that overruns it is re-run record by
+// record (culprit finding), and those calls teach the estimate. So a plugin
+// at 90µs a record with timeout: 30ms gets about 370ms for a batch of 1024
+// instead of being cut off at 30ms on every batch, while a stuck record is
+// cut off after the batch's budget and then, re-run alone, within its own
+// timeout.
+func (wd *watchdog) batchBudget(n int) time.Duration {
+	per := min(batchSlack*wd.perRec, wd.timeout)
+	return max(time.Duration(n)*per, wd.timeout)
+}
+
+// ended records the duration of a call that ended in time: for a batch
+// call, it updates the per-record estimate (a moving average over about
+// four calls).
+func (wd *watchdog) ended() {
+	if wd.batchN <= 0 {
+		return
+	}
+	per := time.Since(wd.started) / time.Duration(wd.batchN)
+	if wd.perRec == 0 {
+		wd.perRec = per
+	} else {
+		wd.perRec += (per - wd.perRec) / 4
+	}
+	wd.batchN = 0
+}
+
+// arm returns the context for one call that may run for budget.
+func (wd *watchdog) arm(budget time.Duration) context.Context {
 	if wd.cur == nil || wd.cur.Context.Err() != nil {
 		ctx, cancel := context.WithCancelCause(wd.parent)
 		wd.cur = &callCtx{Context: ctx, done: ctx.Done(), cancel: cancel, wd: wd}
@@ -138,8 +202,12 @@ func (wd *watchdog) begin() context.Context {
 	wd.mu.Lock()
 	wd.armed = wd.cur
 	wd.gen++
+	wd.budget = budget
+	// Cut off after more than budget/tick ticks: between budget and
+	// budget plus a tick after the start.
+	wd.limit = max(watchdogTicks, int((budget+wd.tick()-1)/wd.tick()))
 	if wd.wantDeadline { // (else it stays zero: never asked for)
-		wd.deadline = time.Now().Add(wd.timeout)
+		wd.deadline = time.Now().Add(budget)
 	}
 	if !wd.timerOn {
 		wd.timerOn = true

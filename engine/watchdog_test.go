@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -86,5 +87,149 @@ func TestFailureAfterDeadlineIsTimeout(t *testing.T) {
 	}
 	if st := p.Stats()[1]; st.Errors != 1 || st.Timeouts != 1 {
 		t.Errorf("stats %+v: want 1 error, a timeout", st)
+	}
+}
+
+// spinBatch is a batch transformer that busy-works per record for a fixed
+// time (a plugin at 90µs a record), honouring ctx between records, and
+// waits for ctx on records equal to "hang" (a stuck record). It notes each
+// call: its size, the budget its deadline gave, whether it was cut off.
+type spinBatch struct {
+	per   time.Duration
+	calls []spinCall
+}
+
+type spinCall struct {
+	n      int
+	budget time.Duration
+	cut    bool
+}
+
+func (s *spinBatch) Transform(ctx context.Context, r *Record, emit func(*Record)) error {
+	var res BatchResult
+	res.Reset(1)
+	if err := s.TransformBatch(ctx, []*Record{r}, &res); err != nil {
+		return err
+	}
+	if _, err := res.Failed(0); res.NumFailed() > 0 {
+		return err
+	}
+	for _, o := range res.Records() {
+		emit(o)
+	}
+	return nil
+}
+
+func (s *spinBatch) TransformBatch(ctx context.Context, recs []*Record, out *BatchResult) error {
+	start := time.Now()
+	d, _ := ctx.Deadline()
+	c := spinCall{n: len(recs), budget: d.Sub(start)}
+	defer func() { s.calls = append(s.calls, c) }()
+	for i, r := range recs {
+		if string(r.Data) == "hang" {
+			<-ctx.Done()
+		}
+		for end := time.Now().Add(s.per); time.Now().Before(end); {
+		}
+		if ctx.Err() != nil {
+			c.cut = true
+			return ctx.Err()
+		}
+		out.Emit(i, r)
+	}
+	return nil
+}
+
+func spinPipeline(t *testing.T, s *spinBatch, onError string) *Pipeline {
+	reg := NewRegistry()
+	reg.Register("spin", func(Config) (Transformer, error) { return s, nil })
+	return mustPipeline(t, `stages: [{name: s, type: native, use: spin, timeout: 30ms, on_error: `+onError+`}]`, WithRegistry(reg))
+}
+
+// A batch call's deadline scales with the batch: a plugin at 90µs a record
+// with timeout: 30ms (about 92ms for a batch of 1024) is cut off at most on
+// its first batch, before the worker knows what a record costs; later
+// batches get several times their expected duration, never more than the
+// records' timeouts added up.
+func TestBatchDeadlineScalesWithBatch(t *testing.T) {
+	const timeout = 30 * time.Millisecond
+	s := &spinBatch{per: 90 * time.Microsecond}
+	p := spinPipeline(t, s, "drop") // (a loaded machine may stall a call past 30ms)
+	in := make([]string, 8192)
+	for i := range in {
+		in[i] = "r" + strconv.Itoa(i)
+	}
+	var out strings.Builder
+	if err := p.RunReader(context.Background(), strings.NewReader(strings.Join(in, "\n")+"\n"), &out); err != nil {
+		t.Fatal(err)
+	}
+	st := p.Stats()[1]
+	if got := strings.Count(out.String(), "\n"); int64(got)+st.Errors != int64(len(in)) || st.Errors != st.Timeouts {
+		t.Fatalf("%d records out, stats %+v; want %d in all", got, st, len(in))
+	}
+	var big, cut, after int
+	for i, c := range s.calls {
+		if c.n < 100 {
+			continue
+		}
+		big++
+		if c.cut && i > 0 {
+			cut++
+		}
+		if i > 0 && c.budget > timeout*2 {
+			after++
+		}
+		if c.budget > time.Duration(c.n)*timeout {
+			t.Errorf("batch call %d of %d records: budget %v, more than its records' timeouts", i, c.n, c.budget)
+		}
+	}
+	if big < 4 || after == 0 || cut >= (big-1)/2 {
+		t.Errorf("%d batch calls of 100+ records, %d cut off after the first, %d with a budget over 2x the timeout; "+
+			"want the first cut off at most (the worker does not yet know what a record costs)", big, cut, after)
+	}
+}
+
+// A stuck record in a batch: the batch call is cut off at its budget, the
+// batch is re-run record by record, and the stuck record, alone, is cut off
+// within its own timeout; its neighbours pass.
+func TestStuckRecordInBatchCutAtOwnTimeout(t *testing.T) {
+	const timeout = 30 * time.Millisecond
+	for _, onError := range []string{"drop", "fail"} {
+		t.Run(onError, func(t *testing.T) {
+			s := &spinBatch{per: 20 * time.Microsecond}
+			p := spinPipeline(t, s, onError)
+			in := make([]string, 4096)
+			for i := range in {
+				in[i] = "r" + strconv.Itoa(i)
+			}
+			in[3000] = "hang"
+			var out strings.Builder
+			err := p.RunReader(context.Background(), strings.NewReader(strings.Join(in, "\n")+"\n"), &out)
+			var hang []spinCall
+			for _, c := range s.calls {
+				if c.n == 1 && c.cut {
+					hang = append(hang, c)
+				}
+			}
+			if len(hang) != 1 || hang[0].budget > timeout {
+				t.Errorf("single-record calls cut off: %+v; want one, the stuck record, with the record's timeout %v", hang, timeout)
+			}
+			if onError == "fail" {
+				var se *StageError
+				if !errors.As(err, &se) || se.Record != 3001 || !errors.Is(err, ErrStageTimeout) || !strings.Contains(err.Error(), "after 30ms") {
+					t.Fatalf("run: %v; want record 3001 to time out after 30ms", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Count(out.String(), "\n"); got != len(in)-1 || strings.Contains(out.String(), "hang") {
+				t.Errorf("%d records out, want the %d neighbours of the stuck record", got, len(in)-1)
+			}
+			if st := p.Stats()[1]; st.Timeouts != 1 || st.Errors != 1 {
+				t.Errorf("stats %+v: want 1 timeout", st)
+			}
+		})
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/pipe-dev/pipe/internal/jsonschema"
 )
 
 // stageExec is one stage of a built pipeline: the decorator that every
@@ -68,6 +68,15 @@ func (w *worker) begin() context.Context {
 	return w.wd.begin()
 }
 
+// beginBatch returns the context for one batch call of n records: with a
+// deadline that scales with n (watchdog.batchBudget).
+func (w *worker) beginBatch(n int) context.Context {
+	if w.wd == nil {
+		return w.rs.ctx
+	}
+	return w.wd.beginBatch(n)
+}
+
 // end returns a call's error, the timeout error for a call that timed out
 // (see watchdog.end); an instance that its timeout interrupted is reset
 // (stage.Resetter) before its next call.
@@ -81,6 +90,9 @@ func (w *worker) end(err error) error {
 	asked := wd.wantDeadline
 	wd.mu.Unlock()
 	if wd.cur.Context.Err() == nil && (err == nil || !asked) {
+		if err == nil {
+			wd.ended()
+		}
 		return err // the common case: in time
 	}
 	err, interrupted := wd.end(err)
@@ -193,7 +205,7 @@ func (w *worker) processBatch(b *batch) error {
 		return nil
 	}
 	w.res.Reset(len(w.sel))
-	ctx := w.begin()
+	ctx := w.beginBatch(len(w.sel))
 	err := w.bt.TransformBatch(ctx, w.sel, &w.res)
 	err = w.end(err)
 	if err == nil && w.res.Err() != nil {
@@ -212,7 +224,7 @@ func (w *worker) processBatch(b *batch) error {
 	for _, rec := range w.sel {
 		one := []*Record{rec}
 		w.res.Reset(1)
-		ctx := w.begin()
+		ctx := w.beginBatch(1)
 		err := w.bt.TransformBatch(ctx, one, &w.res)
 		err = w.end(err)
 		if err == nil && w.res.Err() != nil {

@@ -4,6 +4,7 @@ package main
 import (
 	"os"
 
+	_ "github.com/pipe-dev/pipe/connectors/all"
 	"github.com/pipe-dev/pipe/internal/cli"
 	_ "github.com/pipe-dev/pipe/stages/all"
 )

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/pipe-dev/pipe/component"
 	"github.com/pipe-dev/pipe/engine"
@@ -53,7 +54,8 @@ type app struct {
 	logFormat      string
 	reg            *engine.Registry
 	plug           pluginFlags
-	signal         atomic.Value // os.Signal that stopped the run
+	signal         atomic.Value  // os.Signal that stopped the run
+	drainTimeout   time.Duration // after the first signal, exit anyway (0: wait)
 }
 
 // Main runs the command line and returns the exit code.
@@ -371,18 +373,28 @@ func (a *app) signalContext(log *slog.Logger, hup bool) (context.Context, func()
 	signal.Notify(pipeCh, syscall.SIGPIPE)
 	done := make(chan struct{})
 	go func() {
+		var first os.Signal
 		select {
-		case sig := <-ch:
-			a.signal.Store(sig)
-			log.Info("signal received: stopping input, draining records in flight", "signal", sig.String())
+		case first = <-ch:
+			a.signal.Store(first)
+			log.Info("signal received: stopping input, draining records in flight", "signal", first.String())
 			cancel()
 		case <-done:
 			return
+		}
+		// The drain bound: a record stuck in a stage without a timeout
+		// (timeout: 0) must not keep pipe running after a signal.
+		var bound <-chan time.Time
+		if a.drainTimeout > 0 {
+			bound = time.After(a.drainTimeout)
 		}
 		select {
 		case sig := <-ch:
 			a.printErr(errors.New("second signal, exiting without draining"))
 			os.Exit(signalExit(sig))
+		case <-bound:
+			a.printErr(fmt.Errorf("records in flight were not drained within --drain-timeout %v (a stage without a timeout is stuck?): exiting without them", a.drainTimeout))
+			os.Exit(signalExit(first))
 		case <-done:
 		}
 	}()

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/pipe-dev/pipe/engine"
@@ -96,11 +97,55 @@ func (c *stageCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+// metricsLimits bound what clients of the metrics server can hold: a
+// request's header, body and response each have a timeout, an idle
+// keep-alive connection is closed after idle, and at most maxConns
+// connections are open at once (a connection beyond them is closed at
+// once). Tests shorten them.
+var metricsLimits = struct {
+	readHeader, read, write, idle time.Duration
+	maxConns                      int
+}{readHeader: 5 * time.Second, read: 10 * time.Second, write: 30 * time.Second, idle: 60 * time.Second, maxConns: 64}
+
+// limitListener closes connections accepted beyond cap(sem) open ones.
+type limitListener struct {
+	net.Listener
+	sem chan struct{}
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		select {
+		case l.sem <- struct{}{}:
+			return &limitConn{Conn: c, release: func() { <-l.sem }}, nil
+		default:
+			c.Close() // over the limit: refuse rather than queue
+		}
+	}
+}
+
+// limitConn gives its slot back once, when closed.
+type limitConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *limitConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
+}
+
 // serveMetrics serves /metrics, /healthz and /readyz on addr until the
 // returned stop is called.
 func serveMetrics(addr string, p *engine.Pipeline, pipeline string, log *slog.Logger) (stop func(), err error) {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(newStageCollector(p, pipeline), buildInfoGauge(), auditWriteErrors, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(newStageCollector(p, pipeline), newDeliveryCollector(p, pipeline), buildInfoGauge(), auditWriteErrors, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -108,7 +153,7 @@ func serveMetrics(addr string, p *engine.Pipeline, pipeline string, log *slog.Lo
 	})
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !p.Ready() {
-			http.Error(w, "not ready: the pipeline is not running", http.StatusServiceUnavailable)
+			http.Error(w, "not ready: the pipeline is not running, or its input or output is failing", http.StatusServiceUnavailable)
 			return
 		}
 		w.Write([]byte("ready\n"))
@@ -117,7 +162,9 @@ func serveMetrics(addr string, p *engine.Pipeline, pipeline string, log *slog.Lo
 	if err != nil {
 		return nil, usagef("--metrics-addr %s: %v", addr, err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	ln = &limitListener{Listener: ln, sem: make(chan struct{}, metricsLimits.maxConns)}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: metricsLimits.readHeader, ReadTimeout: metricsLimits.read,
+		WriteTimeout: metricsLimits.write, IdleTimeout: metricsLimits.idle, MaxHeaderBytes: 16 << 10}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("metrics server", "err", err)

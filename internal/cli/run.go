@@ -81,6 +81,7 @@ func (f *configFlag) Set(v string) error {
 }
 
 type runFlags struct {
+	drainTimeout  time.Duration
 	input, output string
 	codec         string
 	stats         string // "", "text" (--stats) or "json" (--stats=json)
@@ -135,9 +136,10 @@ the records in flight are written.`,
 	fl.Lookup("stats").NoOptDefVal = "text"
 	fl.BoolVar(&f.progress, "progress", false, "show a progress line on stderr (default: when stderr is a terminal and the input is files)")
 	fl.BoolVar(&f.noProgress, "no-progress", false, "never show a progress line")
+	fl.DurationVar(&f.drainTimeout, "drain-timeout", 30*time.Second, "after SIGINT, SIGTERM or SIGHUP, exit even if records in flight are not written by then (0: wait for them)")
 	fl.BoolVar(&f.watch, "watch", false, "reload the pipeline when it or a file it uses changes (also on SIGHUP), without losing a record; a bad edit is rejected")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "load, lint and print the resolved pipeline (defaults, environment, paths) without reading input")
-	fl.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics, /healthz and /readyz on this address (e.g. :9090)")
+	fl.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics, /healthz and /readyz on this address (e.g. 127.0.0.1:9090; :9090 listens on every interface)")
 	for _, k := range a.reg.KindSpecs() { // each kind says its filter-mode flag
 		if k.Flag != nil && k.Flag.Set != nil && fl.Lookup(k.Name) == nil {
 			fl.Var(&stageFlag{kind: k.Name, flag: k.Name, spec: k.Flag, list: &f.stages}, k.Name, k.Flag.Usage)
@@ -193,6 +195,7 @@ func (a *app) run(file string, f *runFlags) error {
 		}
 		defer stopMetrics()
 	}
+	a.drainTimeout = f.drainTimeout
 	ctx, stop := a.signalContext(log, !f.watch)
 	defer stop()
 	if f.progress && f.noProgress {

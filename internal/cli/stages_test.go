@@ -26,10 +26,14 @@ func TestStagesPrintsOptions(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errText)
 	}
 	for _, want := range []string{"native transformer select", "Options", "NAME", "DEFAULT", "DESCRIPTION",
-		"field", "(required)", "equals", "not_equals", "matches", "gte", "exists", "Example: keep errors"} {
+		"field", "meta", "equals", "not_equals", "matches", "gte", "exists", "Example: keep errors"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("pipe stages select does not print %q:\n%s", want, out)
 		}
+	}
+	// select needs field: or meta:, neither alone; grep's pattern is required.
+	if g, _, _ := runMain(t, "stages", "grep"); !regexp.MustCompile(`(?m)^\s+pattern\s+string\s+\(required\)`).MatchString(g) {
+		t.Errorf("pipe stages grep does not mark pattern (required):\n%s", g)
 	}
 	if !regexp.MustCompile(`(?m)^\s+equals\s+any\s+-\s+-\s+error\s+Keep records whose field equals this value\.$`).MatchString(out) {
 		t.Errorf("no options row for equals:\n%s", out)

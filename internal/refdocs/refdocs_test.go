@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	_ "github.com/pipe-dev/pipe/connectors/all"
 	"github.com/pipe-dev/pipe/engine"
 	"github.com/pipe-dev/pipe/internal/refdocs"
 	_ "github.com/pipe-dev/pipe/stages/all"

@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/pipe-dev/pipe/engine"
+	"github.com/pipe-dev/pipe/internal/jsonschema"
 	_ "github.com/pipe-dev/pipe/stages/all"
-	"github.com/santhosh-tekuri/jsonschema/v6"
 	"gopkg.in/yaml.v3"
 )
 

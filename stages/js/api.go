@@ -76,6 +76,8 @@ func (l *language) newRuntime(v *vm) *goja.Runtime {
 	}
 	vm.Set("console", console)
 	boundRepeat(vm)
+	boundNativeLoops(vm)
+	boundRegexps(vm)
 	vm.Set("emit", func(call goja.FunctionCall) goja.Value {
 		if v.in == nil {
 			return goja.Undefined()
@@ -119,6 +121,63 @@ func boundRepeat(vm *goja.Runtime) {
 	_ = proto.DefineDataProperty("repeat", repeat, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE) // as built in: not enumerable
 }
 
+// maxNativeElements bounds the elements the native loops of Array.prototype
+// fill and join may visit, and the length of padStart and padEnd results:
+// a Go loop inside a builtin is not interrupted by a timeout, and
+// new Array(2**32-1).fill(0) would run the host out of memory before
+// returning.
+const maxNativeElements = 1 << 24
+
+// boundNativeLoops makes fill, join, padStart and padEnd refuse work past
+// maxNativeElements with a RangeError.
+func boundNativeLoops(vm *goja.Runtime) {
+	wrap := func(ctor, name string, size func(call goja.FunctionCall) float64) {
+		proto := vm.Get(ctor).ToObject(vm).Get("prototype").ToObject(vm)
+		orig, ok := goja.AssertFunction(proto.Get(name))
+		if !ok {
+			return
+		}
+		fn := vm.ToValue(func(call goja.FunctionCall) goja.Value {
+			if n := size(call); n > maxNativeElements {
+				e, _ := vm.New(vm.Get("RangeError"), vm.ToValue(fmt.Sprintf(
+					"%s: %.0f elements, more than the %d a script may have a builtin loop over at once", name, n, maxNativeElements)))
+				panic(e)
+			}
+			v, err := orig(call.This, call.Arguments...)
+			if err != nil {
+				panic(err)
+			}
+			return v
+		})
+		_ = fn.ToObject(vm).DefineDataProperty("name", vm.ToValue(name), goja.FLAG_FALSE, goja.FLAG_TRUE, goja.FLAG_FALSE)
+		_ = proto.DefineDataProperty(name, fn, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE)
+	}
+	length := func(call goja.FunctionCall) float64 {
+		if o, ok := call.This.(*goja.Object); ok {
+			return o.Get("length").ToFloat()
+		}
+		return 0
+	}
+	rel := func(v goja.Value, n, dflt float64) float64 { // a relative index of fill
+		if v == nil || goja.IsUndefined(v) {
+			return dflt
+		}
+		i := v.ToFloat()
+		if i < 0 {
+			return max(n+i, 0)
+		}
+		return min(i, n)
+	}
+	wrap("Array", "fill", func(call goja.FunctionCall) float64 {
+		n := length(call)
+		return rel(call.Argument(2), n, n) - rel(call.Argument(1), n, 0)
+	})
+	wrap("Array", "join", length)
+	pad := func(call goja.FunctionCall) float64 { return call.Argument(0).ToFloat() }
+	wrap("String", "padStart", pad)
+	wrap("String", "padEnd", pad)
+}
+
 // lazyObj is a JSON object record as a JavaScript object whose fields are
 // decoded when first read; writes and deletes are applied to the original
 // bytes when it is output, so fields keep their order and formatting (the
@@ -146,6 +205,9 @@ func (o *lazyObj) Get(k string) goja.Value {
 		return vm.ToValue(r.Bool())
 	case gjson.Null:
 		return goja.Null()
+	}
+	if err := script.CheckDepth([]byte(r.Raw)); err != nil {
+		panic(vm.NewGoError(fmt.Errorf("field %s: %w", k, err)))
 	}
 	v, err := o.v.parse(goja.Undefined(), vm.ToValue(r.Raw))
 	if err != nil {

@@ -55,6 +55,8 @@ const maxCallStack = 1000
 
 type options struct {
 	Modules []string `yaml:"modules" example:"[scripts/lib]" doc:"Directories require() may load modules from, relative to the pipeline file."`
+	// MemoryLimit bounds what one call may allocate (see script.memGuard).
+	MemoryLimit *engine.ByteSize `yaml:"memory_limit" default:"256MiB" example:"64MiB" doc:"How much one call of the script may grow the heap; past it the record fails and the runtime is replaced. 0 turns the check off."`
 }
 
 func build(spec *engine.StageSpec, env *engine.BuildEnv) (engine.Stage, error) {
@@ -62,9 +64,19 @@ func build(spec *engine.StageSpec, env *engine.BuildEnv) (engine.Stage, error) {
 	if err := spec.Extra.Decode(&opts); err != nil {
 		return nil, err
 	}
-	return script.NewStage(spec, env, "js", ".js", opts.Modules, func(s *script.Stage) script.Language {
+	st, err := script.NewStage(spec, env, "js", ".js", opts.Modules, func(s *script.Stage) script.Language {
 		return &language{st: s}
 	})
+	if err != nil {
+		return nil, err
+	}
+	if opts.MemoryLimit != nil {
+		if *opts.MemoryLimit < 0 {
+			return nil, spec.Errorf("memory_limit", "memory_limit must not be negative")
+		}
+		st.MemoryLimit = int64(*opts.MemoryLimit)
+	}
+	return st, nil
 }
 
 // language is the JavaScript part of one stage: the compiled script and
@@ -252,6 +264,9 @@ func (v *vm) SetRecord(r *engine.Record) error {
 		if script.IsObject(r.Data) {
 			v.rec = rt.NewDynamicObject(&lazyObj{v: v, Lazy: script.Lazy[goja.Value]{Data: r.Data}})
 		} else {
+			if err := script.CheckDepth(r.Data); err != nil {
+				return fmt.Errorf("record: %w", err)
+			}
 			val, err := v.parse(goja.Undefined(), rt.ToValue(string(r.Data)))
 			if err != nil {
 				return fmt.Errorf("record is not JSON: %s", v.l.Message(err))

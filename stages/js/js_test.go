@@ -67,6 +67,10 @@ func TestRecordErrorsKeepNeighbours(t *testing.T) {
 		{"emit a function", `if (rec.n === 2) emit(() => 1); return rec`, "s.js:1:22: TypeError: emit: cannot output a function"},
 		{"huge repeat", `if (rec.n === 2) "x".repeat(1e12); return rec`, "RangeError: repeat: the result would be 1000000000000 characters"},
 		{"string not JSON", `if (rec.n === 2) return "not json"; return rec`, "not JSON"},
+		// Builtins whose Go loops no interrupt reaches are bounded.
+		{"huge fill", `if (rec.n === 2) new Array(2**32-1).fill(0); return rec`, "RangeError: fill: 4294967295 elements"},
+		{"huge join", `if (rec.n === 2) new Array(2**32-1).join(","); return rec`, "RangeError: join: 4294967295 elements"},
+		{"huge padStart", `if (rec.n === 2) "x".padStart(2**31); return rec`, "RangeError: padStart: 2147483648 elements"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -234,4 +238,42 @@ func TestRequireNodeResolution(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `require("nope"): not found in the modules: directories`) {
 		t.Errorf("unknown module: %v", err)
 	}
+}
+
+func TestDeepJSON(t *testing.T) {
+	scripttest.DeepJSON(t, "js", "const x = rec.a\nreturn rec")
+}
+
+// A backtracking regular expression (regexp2) throws a RangeError after
+// js.RegexpLimit, long before a generous timeout, and never answers "no
+// match" for a match it did not finish.
+func TestRegexpBacktracking(t *testing.T) {
+	code := `try { const m = /^(a+)+(?=b)/.test("a".repeat(30)); return {m} } catch (e) { return {err: String(e)} }`
+	y := strings.Replace(stage(code), "timeout: 1s", "timeout: 5m", 1)
+	out, _, err := run(t, y, "{}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "RangeError: regular expression /^(a+)+(?=b)/ ran for more than 1s") {
+		t.Errorf("out = %q; want the RangeError", out)
+	}
+	// The same under the default on_error: the record fails, naming it.
+	y = strings.Replace(stage(`"a".repeat(30).replace(/^(a+)+(?=b)/, "x"); return rec`), "timeout: 1s", "timeout: 5m", 1)
+	_, _, err = run(t, strings.Replace(y, "on_error: drop", "on_error: fail", 1), "{}\n")
+	if err == nil || !strings.Contains(err.Error(), "catastrophic backtracking") {
+		t.Errorf("err = %v; want the record failed by the regexp limit", err)
+	}
+	// Patterns of both engines still work.
+	out, _, err = run(t, stage(`return ["ab".replace(/(?=b)/, "-"), "a1b2".split(/(?<=\d)/), /(a)\1/.test("aa"), "xAy".match(/a/i)[0], [..."a1a2".matchAll(/a(\d)/g)].map(m => m[1]), "a.b".split(/\./)]`), "{}\n")
+	if err != nil || out != `["a-b",["a1","b2"],true,"A",["1","2"],["a","b"]]`+"\n" {
+		t.Errorf("out = %q, %v", out, err)
+	}
+}
+
+func TestMemoryLimit(t *testing.T) {
+	scripttest.MemoryLimit(t, "js", map[string]string{
+		"doubling string": `if (rec.n === 2) { let s = "x"; for (;;) s = s + s + "y" } return rec`,
+		"growing array":   `if (rec.n === 2) { const a = []; for (;;) a.push(new Array(1000).fill(1)) } return rec`,
+		"emit loop":       `if (rec.n === 2) { for (;;) emit({s: "x".repeat(1000)}) } return rec`,
+	})
 }

@@ -35,6 +35,7 @@ func (l *language) newState(v *vm) *lua.LState {
 	// once; Go cannot recover from running out of it, so it is bounded.
 	if str, ok := L.GetGlobal(lua.StringLibName).(*lua.LTable); ok {
 		str.RawSetString("rep", L.NewFunction(strRep))
+		installPatterns(str, L)
 	}
 	// What the sandbox leaves out says so when a script reaches for it.
 	for _, name := range []string{"dofile", "loadfile"} {

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"unicode/utf8"
 
+	"github.com/pipe-dev/pipe/stages/internal/script"
 	"github.com/tidwall/gjson"
 	lua "github.com/yuin/gopher-lua"
 )
@@ -17,7 +18,7 @@ var jsonNull = &lua.LUserData{Value: "null"}
 
 const arrayKey = "pipe.array" // registry key of the metatable marking arrays
 
-const maxDepth = 200
+const maxDepth = script.MaxDepth
 
 func jsonValid(b []byte) bool { return gjson.ValidBytes(b) }
 
@@ -32,11 +33,44 @@ func decodeJSON(L *lua.LState, data []byte, ord order) (lua.LValue, error) {
 	if !gjson.ValidBytes(data) {
 		return nil, errors.New("malformed JSON")
 	}
-	mt, _ := L.GetField(L.G.Registry, arrayKey).(*lua.LTable)
-	return fromResult(L, gjson.ParseBytes(data), mt, ord), nil
+	return convert(L, gjson.ParseBytes(data), ord)
 }
 
-func fromResult(L *lua.LState, r gjson.Result, arrayMT *lua.LTable, ord order) lua.LValue {
+// convert converts a JSON value (valid) to Lua: an error for a value
+// nested deeper than script.MaxDepth (checked first, in one pass), or when
+// the state's context ends during the conversion (it is checked every
+// 1024 values).
+func convert(L *lua.LState, r gjson.Result, ord order) (lua.LValue, error) {
+	if err := script.CheckDepth([]byte(r.Raw)); err != nil {
+		return nil, err
+	}
+	c := converter{L: L, ord: order(ord)}
+	c.arrayMT, _ = L.GetField(L.G.Registry, arrayKey).(*lua.LTable)
+	v := c.fromResult(r)
+	if c.err != nil {
+		return nil, c.err
+	}
+	return v, nil
+}
+
+type converter struct {
+	L       *lua.LState
+	arrayMT *lua.LTable
+	ord     order
+	n       int   // values converted
+	err     error // the context's, once it ended
+}
+
+func (c *converter) fromResult(r gjson.Result) lua.LValue {
+	if c.n++; c.n%1024 == 0 && c.err == nil {
+		if ctx := c.L.Context(); ctx != nil {
+			c.err = ctx.Err()
+		}
+	}
+	if c.err != nil {
+		return lua.LNil
+	}
+	L, arrayMT, ord := c.L, c.arrayMT, c.ord
 	switch r.Type {
 	case gjson.Null:
 		return jsonNull
@@ -52,8 +86,8 @@ func fromResult(L *lua.LState, r gjson.Result, arrayMT *lua.LTable, ord order) l
 	if r.IsArray() {
 		t := L.CreateTable(8, 0)
 		r.ForEach(func(_, v gjson.Result) bool {
-			t.Append(fromResult(L, v, arrayMT, ord))
-			return true
+			t.Append(c.fromResult(v))
+			return c.err == nil
 		})
 		if arrayMT != nil {
 			t.Metatable = arrayMT
@@ -63,11 +97,11 @@ func fromResult(L *lua.LState, r gjson.Result, arrayMT *lua.LTable, ord order) l
 	t := L.CreateTable(0, 16)
 	var keys []string
 	r.ForEach(func(k, v gjson.Result) bool {
-		t.RawSetString(k.Str, fromResult(L, v, arrayMT, ord))
+		t.RawSetString(k.Str, c.fromResult(v))
 		if ord != nil {
 			keys = append(keys, k.Str)
 		}
-		return true
+		return c.err == nil
 	})
 	if ord != nil {
 		ord[t] = keys
@@ -123,7 +157,7 @@ func encodeJSON(v lua.LValue, ord order) ([]byte, error) {
 
 func appendJSON(b []byte, v lua.LValue, seen map[*lua.LTable]bool, depth int, ord order) ([]byte, error) {
 	if depth > maxDepth {
-		return nil, errors.New("cannot encode: nested deeper than 200 levels")
+		return nil, fmt.Errorf("cannot encode: nested deeper than %d levels", maxDepth)
 	}
 	switch x := v.(type) {
 	case *lua.LNilType:

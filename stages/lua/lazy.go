@@ -42,8 +42,10 @@ func (lr *lazyRec) get(L *lua.LState, k string) lua.LValue {
 	if !r.Exists() {
 		return lua.LNil
 	}
-	mt, _ := L.GetField(L.G.Registry, arrayKey).(*lua.LTable)
-	v = fromResult(L, r, mt, lr.ord)
+	v, err := convert(L, r, lr.ord)
+	if err != nil {
+		L.RaiseError("field %s: %v", k, err)
+	}
 	if _, isTable := v.(*lua.LTable); isTable { // the script may change it in place
 		lr.Cache(k, v)
 	}

@@ -70,6 +70,8 @@ var optional = map[string]lua.LGFunction{"os": lua.OpenOs, "io": lua.OpenIo}
 type options struct {
 	Modules []string `yaml:"modules" example:"[scripts/lib]" doc:"Directories require() may load modules from, relative to the pipeline file."` // directories require() may load from
 	Allow   []string `yaml:"allow" enum:"os,io" example:"[os]" doc:"Libraries the sandbox leaves out that this stage may use."`                 // extra libraries: os, io
+	// MemoryLimit bounds what one call may allocate (see script.memGuard).
+	MemoryLimit *engine.ByteSize `yaml:"memory_limit" default:"256MiB" example:"64MiB" doc:"How much one call of the script may grow the heap; past it the record fails and the Lua state is replaced. 0 turns the check off."`
 }
 
 func build(spec *engine.StageSpec, env *engine.BuildEnv) (engine.Stage, error) {
@@ -82,9 +84,19 @@ func build(spec *engine.StageSpec, env *engine.BuildEnv) (engine.Stage, error) {
 			return nil, spec.Errorf("allow", "allow: %q is not a library a stage can opt in to (os, io)", a)
 		}
 	}
-	return script.NewStage(spec, env, "lua", ".lua", opts.Modules, func(s *script.Stage) script.Language {
+	st, err := script.NewStage(spec, env, "lua", ".lua", opts.Modules, func(s *script.Stage) script.Language {
 		return &language{st: s, allow: opts.Allow}
 	})
+	if err != nil {
+		return nil, err
+	}
+	if opts.MemoryLimit != nil {
+		if *opts.MemoryLimit < 0 {
+			return nil, spec.Errorf("memory_limit", "memory_limit must not be negative")
+		}
+		st.MemoryLimit = int64(*opts.MemoryLimit)
+	}
+	return st, nil
 }
 
 // language is the Lua part of one stage: the compiled script and the
@@ -277,6 +289,9 @@ func (v *vm) SetRecord(r *engine.Record) error {
 		} else {
 			rec, err := decodeJSON(L, r.Data, v.order)
 			if err != nil {
+				if errors.Is(err, script.ErrTooDeep) || errors.Is(err, context.DeadlineExceeded) {
+					return fmt.Errorf("record: %w", err)
+				}
 				return fmt.Errorf("record is not JSON: %w", err)
 			}
 			v.rec = rec

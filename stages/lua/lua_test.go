@@ -60,6 +60,11 @@ func TestRecordErrorsKeepNeighbours(t *testing.T) {
 		{"huge concatenation", "if rec.n == 2 then local s = 'x' while true do s = s .. s end end return rec", ""},
 		{"huge string.rep", `if rec.n == 2 then local s = string.rep("x", 1e12) end return rec`, "s.lua:1: string.rep: the result would be 1000000000000 bytes"},
 		{"string not JSON", `if rec.n == 2 then return "not json" end return rec`, "not JSON"},
+		// Minutes of backtracking in the pattern matcher: the timeout stops it.
+		{"backtracking find", `if rec.n == 2 then string.find(string.rep("a", 200), ".-.-.-.-b") end return rec`, "timed out"},
+		{"backtracking gsub", `if rec.n == 2 then string.gsub(string.rep("a", 200), ".-.-.-.-b", "") end return rec`, "timed out"},
+		{"backtracking gmatch", `if rec.n == 2 then for m in string.gmatch(string.rep("a", 200), ".-.-.-.-b") do end end return rec`, "timed out"},
+		{"backtracking match", `if rec.n == 2 then ("a"):rep(200):match(".-.-.-.-b") end return rec`, "timed out"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -281,4 +286,16 @@ end`, "modules: ["+mods+"]", "allow: [io]"))
 	if buf.String() != "{\"v\":\"inside\"}\n{\"v\":\"inside\"}\n" {
 		t.Errorf("out = %q, want every record to see the module as first read", buf.String())
 	}
+}
+
+func TestDeepJSON(t *testing.T) {
+	scripttest.DeepJSON(t, "lua", "local x = rec.a\nreturn rec")
+}
+
+func TestMemoryLimit(t *testing.T) {
+	scripttest.MemoryLimit(t, "lua", map[string]string{
+		"doubling string": "if rec.n == 2 then local s = 'x' while true do s = s .. s end end return rec",
+		"growing table":   "if rec.n == 2 then local t = {} while true do t[#t + 1] = {rec.n, 'xxxxxxxx'} end end return rec",
+		"emit loop":       "if rec.n == 2 then while true do emit({s = string.rep('x', 1000)}) end end return rec",
+	})
 }

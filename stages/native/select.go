@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"strconv"
 
 	"github.com/pipe-dev/pipe/component"
 	"github.com/pipe-dev/pipe/engine"
@@ -24,7 +25,8 @@ func init() {
 }
 
 type selectConfig struct {
-	Field     string   `yaml:"field" required:"true" example:"level" doc:"Dotted path of the JSON field to test."`
+	Field     string   `yaml:"field" example:"level" doc:"Dotted path of the JSON field to test (or meta:)."`
+	Meta      string   `yaml:"meta" example:"source" doc:"Test this metadata key's value instead of a JSON field (a value that reads as a number compares as one); the record need not be JSON."`
 	Equals    any      `yaml:"equals" example:"error" doc:"Keep records whose field equals this value."`
 	NotEquals any      `yaml:"not_equals" example:"debug" doc:"Keep records whose field does not equal this value."`
 	Matches   string   `yaml:"matches" example:"'^5[0-9][0-9]$'" doc:"Keep records whose field's text matches this regular expression."`
@@ -38,6 +40,7 @@ type selectConfig struct {
 // Select keeps the JSON records whose field satisfies one condition.
 type Select struct {
 	field string
+	meta  string // a metadata key, tested instead of field
 	test  func(gjson.Result) bool
 }
 
@@ -46,8 +49,15 @@ func newSelect(cfg engine.Config) (engine.Transformer, error) {
 	if err := cfg.Decode(&c); err != nil {
 		return nil, err
 	}
-	if err := checkPath(cfg, "field", c.Field); err != nil {
-		return nil, err
+	switch {
+	case c.Meta != "" && c.Field != "":
+		return nil, cfg.Errorf("meta", "select tests a field: or a meta: key, not both")
+	case c.Meta == "" && c.Field == "":
+		return nil, cfg.Errorf("", "missing required field \"field\" (or meta: KEY to test a metadata value)")
+	case c.Meta == "":
+		if err := checkPath(cfg, "field", c.Field); err != nil {
+			return nil, err
+		}
 	}
 	var tests []func(gjson.Result) bool
 	if c.Equals != nil {
@@ -97,7 +107,7 @@ func newSelect(cfg engine.Config) (engine.Transformer, error) {
 	if len(tests) == 0 {
 		return nil, cfg.Errorf("", "select needs a condition: equals, not_equals, matches, gt, gte, lt, lte or exists")
 	}
-	s := &Select{field: c.Field, test: tests[0]}
+	s := &Select{field: c.Field, meta: c.Meta, test: tests[0]}
 	if len(tests) > 1 { // all conditions must hold (e.g. gte and lt for a range)
 		s.test = func(v gjson.Result) bool {
 			for _, t := range tests {
@@ -148,14 +158,33 @@ func jsonEqual(a, b gjson.Result) bool {
 
 // Transform implements engine.Transformer.
 func (s *Select) Transform(_ context.Context, r *engine.Record, emit func(*engine.Record)) error {
-	v, err := field(r.Data, s.field)
-	if err != nil {
-		return err
+	var v gjson.Result
+	if s.meta != "" {
+		v = metaValue(r, s.meta)
+	} else {
+		var err error
+		if v, err = field(r.Data, s.field); err != nil {
+			return err
+		}
 	}
 	if s.test(v) {
 		emit(r)
 	}
 	return nil
+}
+
+// metaValue returns metadata key k of r as a value select can test: a
+// number when it reads as one (so gt, lt and equals: 500 work), else a
+// string; absent when r has no such key.
+func metaValue(r *engine.Record, k string) gjson.Result {
+	v, ok := r.Lookup(k)
+	if !ok {
+		return gjson.Result{}
+	}
+	if f, err := strconv.ParseFloat(v, 64); err == nil {
+		return gjson.Result{Type: gjson.Number, Num: f, Raw: v}
+	}
+	return gjson.Result{Type: gjson.String, Str: v, Raw: strconv.Quote(v)}
 }
 
 var _ engine.Transformer = (*Select)(nil)

@@ -21,8 +21,8 @@
 //
 // # Supervision
 //
-// Every batch is one TransformBatch call whose deadline is the stage's
-// per-record timeout. A process that dies during a call is restarted and
+// Every batch is one TransformBatch call whose deadline scales with the
+// batch (the engine's batch budget, see engine's # Timeouts). A process that dies during a call is restarted and
 // gets the same batch again; a batch that
 // kills a fresh process again is handed back to the engine, which re-runs it
 // record by record so that only the record at fault takes on_error. A plugin

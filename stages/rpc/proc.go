@@ -186,7 +186,7 @@ func (r *cmdRunner) runner(_ hclog.Logger, spec *exec.Cmd, _ string) (runner.Run
 	// started (go-plugin waits until every holder of the plugin's stdout
 	// and stderr is gone), and a Ctrl-C at the terminal reaches only the
 	// host, which then drains and closes its plugins.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = procAttr()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err

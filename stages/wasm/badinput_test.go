@@ -69,6 +69,14 @@ func TestBadModules(t *testing.T) {
 			[]string{"imports env.now, pipe.http_get, which the host does not provide"}},
 		{"memory_over_limit", func(t *testing.T) string { return "    path: " + guest("upper") + "\n    memory_limit: 1MiB" }, "6:19",
 			[]string{"declares more memory than memory_limit allows", "over limit of 16 pages"}},
+		{"memory_max_over_limit", func(t *testing.T) string { return "    path: " + wat(t, "bigmax") + "\n    memory_limit: 16MiB" }, "6:19",
+			[]string{"declares more memory than memory_limit allows", "a maximum of 2048 pages (128 MiB) over the limit of 256 pages (16 MiB)"}},
+		{"memory_max_over_default", func(t *testing.T) string { return "    path: " + wat(t, "bigmax") }, "3:5",
+			[]string{"declares more memory than memory_limit allows", "over the limit of 1024 pages (64 MiB)"}},
+		// pipe_init is bounded by the stage's timeout (ABI.md), not by
+		// the 10s start bound.
+		{"pipe_init_timeout", func(t *testing.T) string { return "    path: " + wat(t, "spinpipeinit") + "\n    timeout: 200ms" }, "5:11",
+			[]string{"pipe_init did not return within the stage's timeout (200ms)"}},
 		{"config_rejected", func(t *testing.T) string { return "    path: " + guest("cases") + "\n    config: {case: reject}" }, "6:13",
 			[]string{"rejected its config: case reject: this config is refused"}},
 	}

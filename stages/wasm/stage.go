@@ -79,6 +79,7 @@ type stage struct {
 	// when that fails or noRewrite is set, with wazero's slower
 	// WithCloseOnContextDone.
 	closeOnDone   bool
+	timeout       time.Duration // the stage's timeout: it bounds pipe_init too
 	noRewrite     bool
 	interruptible bool // the module was rewritten: calls arm its flag
 
@@ -108,7 +109,7 @@ func build(spec *engine.StageSpec, env *engine.BuildEnv) (engine.Stage, error) {
 		return nil, spec.Errorf("type", "wasm stage needs path: FILE.wasm (a module following the wasm stage ABI)")
 	}
 	s := &stage{spec: spec, path: spec.Resolve(spec.Path), log: env.Logger, events: env.Events,
-		pages: DefaultMemoryLimit / pageSize, closeOnDone: env.Timeout != 0}
+		pages: DefaultMemoryLimit / pageSize, closeOnDone: env.Timeout != 0, timeout: env.Timeout}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -215,6 +216,12 @@ func (s *stage) Load(ctx context.Context) error {
 	}
 	if err := s.check(compiled, wasi); err != nil {
 		return err
+	}
+	// wazero lowers a declared maximum above the limit to it; ABI.md
+	// promises a refusal instead.
+	if max, ok := declaredMemoryMax(bin); ok && max > uint64(s.pages) {
+		return s.spec.Errorf("memory_limit", "module %s declares more memory than memory_limit allows: a maximum of %d pages (%d MiB) over the limit of %d pages (%d MiB); raise memory_limit or build the module with a lower maximum",
+			s.path, max, max*pageSize>>20, s.pages, uint64(s.pages)*pageSize>>20)
 	}
 	if _, err := rt.InstantiateModule(ctx, wasi, wazero.NewModuleConfig()); err != nil {
 		return fmt.Errorf("instantiate wasi: %w", err)
@@ -431,6 +438,15 @@ func (s *stage) instantiate(parent context.Context) (*module, error) {
 		return nil, s.spec.Errorf("path", "module %s declares ABI version %d (pipe_abi_version), this host implements version %d", s.path, uint32(v), ABIVersion)
 	}
 	if m.init != nil {
+		// pipe_init is a call like any other: the stage's timeout bounds
+		// it (ABI.md), within startTimeout.
+		ctx := ctx
+		if s.timeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeoutCause(ctx, s.timeout,
+				fmt.Errorf("pipe_init did not return within the stage's timeout (%v)", s.timeout))
+			defer cancel()
+		}
 		msg, err := m.initWith(ctx, s.config)
 		if err != nil {
 			m.close()

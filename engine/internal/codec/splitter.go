@@ -13,6 +13,8 @@ type Splitter struct {
 	skipping bool  // inside an oversized line: discarding up to its newline
 	skipSize int64 // bytes of the oversized line so far
 	prefix   []byte
+	clean    int   // bytes at the start of the unfinished line known to hold no newline
+	scanned  int64 // bytes searched for a newline (tests check it stays linear)
 }
 
 // NewSplitter returns a Splitter for the lines or ndjson codec.
@@ -35,9 +37,16 @@ func NewSplitter(opt Options) *Splitter {
 // With limit > 0, Split stops after limit records and reports more: then
 // buf[keep:] may hold complete records still, and the caller calls Split
 // again on them before reading more.
+//
+// A long line arriving in many small reads costs time linear in its
+// length: the bytes of the unfinished line that an earlier call searched
+// are not searched again.
 func (s *Splitter) Split(buf []byte, from, limit int, rec func(start, end int), bad func(*RecordError)) (keep int, more bool) {
 	pos := from
+	clean := min(s.clean, len(buf)-pos)
+	s.clean = 0
 	if s.skipping {
+		s.scanned += int64(len(buf) - pos)
 		nl := bytes.IndexByte(buf[pos:], '\n')
 		if nl < 0 {
 			s.skipSize += int64(len(buf) - pos)
@@ -54,10 +63,14 @@ func (s *Splitter) Split(buf []byte, from, limit int, rec func(start, end int), 
 		if limit > 0 && n >= limit {
 			return pos, true
 		}
-		nl := bytes.IndexByte(buf[pos:], '\n')
+		nl := bytes.IndexByte(buf[pos+clean:], '\n')
 		if nl < 0 {
+			s.scanned += int64(len(buf) - pos - clean)
 			break
 		}
+		s.scanned += int64(nl + 1)
+		nl += clean
+		clean = 0
 		s.record(buf, pos, pos+nl, counted, bad)
 		pos += nl + 1
 	}
@@ -67,12 +80,14 @@ func (s *Splitter) Split(buf []byte, from, limit int, rec func(start, end int), 
 		s.prefix = append([]byte(nil), buf[pos:pos+min(KeepPrefix, len(buf)-pos)]...)
 		return len(buf), false
 	}
+	s.clean = len(buf) - pos // no newline in the unfinished line
 	return pos, false
 }
 
 // Finish handles the end of the stream: buf[from:] is the last line,
 // without a newline (it may be empty).
 func (s *Splitter) Finish(buf []byte, from int, rec func(start, end int), bad func(*RecordError)) {
+	s.clean = 0
 	if s.skipping {
 		s.skipSize += int64(len(buf) - from)
 		bad(&RecordError{Err: ErrTooLarge, Data: s.prefix, Size: s.skipSize})

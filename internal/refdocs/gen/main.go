@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 
+	_ "github.com/pipe-dev/pipe/connectors/all"
 	"github.com/pipe-dev/pipe/engine"
 	"github.com/pipe-dev/pipe/internal/refdocs"
 	_ "github.com/pipe-dev/pipe/stages/all"

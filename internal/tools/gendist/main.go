@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 
+	_ "github.com/pipe-dev/pipe/connectors/all"
 	"github.com/pipe-dev/pipe/internal/cli"
 	_ "github.com/pipe-dev/pipe/stages/all"
 	"github.com/spf13/cobra"

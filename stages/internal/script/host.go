@@ -81,6 +81,9 @@ type Stage struct {
 	Events  *engine.StageEvents
 	Config  any     // the stage's config: for init
 	Modules Modules // the modules: directories of require
+	// MemoryLimit bounds how much one call may grow the heap (see
+	// memGuard); 0 is none. NewStage sets DefaultMemoryLimit.
+	MemoryLimit int64
 
 	lang   Language
 	loaded bool
@@ -99,7 +102,7 @@ func NewStage(spec *engine.StageSpec, env *engine.BuildEnv, kind, ext string, mo
 		return nil, err
 	}
 	s := &Stage{Spec: spec, Kind: kind, Src: src, JSON: env.Codec == engine.CodecNDJSON, Log: env.Logger,
-		Events: env.Events, Config: cfg}
+		Events: env.Events, Config: cfg, MemoryLimit: DefaultMemoryLimit}
 	if s.Log == nil {
 		s.Log = slog.New(slog.DiscardHandler)
 	}
@@ -174,6 +177,7 @@ type Instance struct {
 	cur              *engine.Record // the record of the current call
 	emitted          []*engine.Record
 	broken           bool // interrupted or panicked: replace the VM before the next call
+	mem              memGuard
 }
 
 // reset makes a fresh VM (at start, and after an interrupted call left the
@@ -213,10 +217,16 @@ func (in *Instance) ready(ctx context.Context) error {
 	return nil
 }
 
-// call runs transform or flush under ctx and recovers from anything the
-// runtime throws; after an interrupt or a panic the VM is marked broken.
-func (in *Instance) call(ctx context.Context, flush bool) (err error) {
+// call converts r (SetRecord; nil for flush) and runs transform or flush
+// under ctx, so that the record's timeout bounds its conversion too, and
+// recovers from anything the runtime throws; after an interrupt or a panic
+// the VM is marked broken.
+func (in *Instance) call(ctx context.Context, r *engine.Record, flush bool) (err error) {
 	vm := in.vm
+	if limit := in.st.MemoryLimit; limit > 0 {
+		in.mem.limit = limit
+		ctx = in.mem.begin(ctx)
+	}
 	vm.Bind(ctx)
 	defer func() {
 		if r := recover(); r != nil {
@@ -226,7 +236,18 @@ func (in *Instance) call(ctx context.Context, flush bool) (err error) {
 		if vm.Unbind(ctx) {
 			in.broken = true // interrupted mid-call: do not trust this VM
 		}
+		if in.st.MemoryLimit > 0 && in.mem.end() {
+			// The VM is replaced (and its garbage freed) before the next call.
+			in.broken = true
+			err = fmt.Errorf("%w: the call grew the heap by more than %d MiB (the stage's memory_limit)", ErrMemoryLimit, in.st.MemoryLimit>>20)
+		}
 	}()
+	if err := vm.SetRecord(r); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return err
+	}
 	if err := vm.Call(flush); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -262,11 +283,8 @@ func (in *Instance) Transform(ctx context.Context, r *engine.Record, emit func(*
 	if err := in.ready(ctx); err != nil {
 		return err
 	}
-	if err := in.vm.SetRecord(r); err != nil {
-		return err
-	}
 	in.cur, in.emitted = r, in.emitted[:0]
-	if err := in.call(ctx, false); err != nil {
+	if err := in.call(ctx, r, false); err != nil {
 		return err
 	}
 	for _, e := range in.emitted {
@@ -289,11 +307,8 @@ func (in *Instance) Flush(ctx context.Context, emit func(*engine.Record)) error 
 	if err := in.ready(ctx); err != nil {
 		return err
 	}
-	if err := in.vm.SetRecord(nil); err != nil {
-		return err
-	}
 	in.cur, in.emitted = engine.NewRecord(nil), in.emitted[:0]
-	if err := in.call(ctx, true); err != nil {
+	if err := in.call(ctx, nil, true); err != nil {
 		return err
 	}
 	for _, e := range in.emitted {

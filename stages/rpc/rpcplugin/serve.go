@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
@@ -37,6 +38,7 @@ func Serve(t stage.Transformer) {
 // again after each restart. An error from fn is reported to the user as a
 // configuration error of the stage.
 func ServeFunc(fn func(stage.Config) (stage.Transformer, error)) {
+	go exitWithParent(os.Getppid(), time.Second)
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: Handshake,
 		Plugins:         plugin.PluginSet{PluginName: &grpcPlugin{srv: &server{newT: fn}}},
@@ -45,6 +47,25 @@ func ServeFunc(fn func(stage.Config) (stage.Transformer, error)) {
 		},
 		Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Warn, Output: os.Stderr, JSONFormat: true}),
 	})
+}
+
+// exitWithParent ends the plugin when the process that started it is gone
+// (its parent changes: the host died, even by kill -9, and the plugin was
+// handed to init), checking every interval: a plugin never outlives its
+// host. On Linux the host also asks the kernel to kill the plugin then
+// (PR_SET_PDEATHSIG); this covers plugins started through a wrapper and
+// other systems.
+func exitWithParent(ppid int, interval time.Duration) {
+	if ppid <= 1 {
+		return // started by init: there is no host to watch
+	}
+	for {
+		time.Sleep(interval)
+		if os.Getppid() != ppid {
+			fmt.Fprintln(os.Stderr, "rpcplugin: the host process is gone; exiting")
+			os.Exit(1)
+		}
+	}
 }
 
 // server implements the Transformer service around one stage.Transformer.

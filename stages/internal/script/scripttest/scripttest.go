@@ -56,3 +56,66 @@ func Stage(kind, code string, extra ...string) string {
 	}
 	return y + "    code: |\n      " + strings.ReplaceAll(code, "\n", "\n      ") + "\n"
 }
+
+// DeepJSON checks that records nested deeper than script.MaxDepth are
+// record errors of a stage of kind, found at once (not after a conversion
+// quadratic in their size that the timeout cannot stop), as a whole record
+// and as a field the script reads, and that a deep field the script does
+// not read passes untouched. readA is code that reads rec.a and returns
+// rec.
+func DeepJSON(t *testing.T, kind, readA string) {
+	t.Helper()
+	nest := func(n int) string { return strings.Repeat("[", n) + strings.Repeat("]", n) }
+	deep := nest(100000) // 200 KB: minutes of conversion before
+	ok := nest(50)
+	in := `{"n":1}` + "\n" + deep + "\n" + `{"a":` + deep + "}\n" + `{"a":` + ok + "}\n"
+	out, p, err := Run(t, Stage(kind, readA), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != `{"n":1}`+"\n"+`{"a":`+ok+"}\n" {
+		t.Errorf("out = %.100q; want the records that are not too deep", out)
+	}
+	if st := p.Stats()[1]; st.Errors != 2 || st.Timeouts != 0 {
+		t.Errorf("stats %+v; want 2 errors, no timeout", st)
+	}
+	for _, rec := range []string{deep, `{"a":` + deep + "}"} {
+		_, _, err = Run(t, strings.Replace(Stage(kind, readA), "on_error: drop", "on_error: fail", 1), rec+"\n")
+		if err == nil || !strings.Contains(err.Error(), "nested deeper than 200 levels") {
+			t.Errorf("%.20s...: err = %v; want a record error naming the depth limit", rec, err)
+		}
+	}
+	// Not read: the record passes as it is.
+	out, _, err = Run(t, Stage(kind, "return rec"), `{"a":`+deep+"}\n")
+	if err != nil || out != `{"a":`+deep+"}\n" {
+		t.Errorf("unread deep field: %.60q, %v; want the record unchanged", out, err)
+	}
+}
+
+// MemoryLimit checks that each of codes (a call of a stage of kind that
+// allocates without end) fails its record with "memory_limit exceeded"
+// under memory_limit: 32MiB and a timeout far away, that its neighbours
+// pass, and that the runtime is replaced (the next record runs in a fresh
+// one).
+func MemoryLimit(t *testing.T, kind string, codes map[string]string) {
+	t.Helper()
+	for name, code := range codes {
+		t.Run(name, func(t *testing.T) {
+			y := strings.Replace(Stage(kind, code, "memory_limit: 32MiB"), "timeout: 1s", "timeout: 10m", 1)
+			out, p, err := Run(t, y, "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out != "{\"n\":1}\n{\"n\":3}\n" {
+				t.Errorf("out = %q; want the neighbours of record 2", out)
+			}
+			if st := p.Stats()[1]; st.Errors != 1 {
+				t.Errorf("stats %+v; want 1 error", st)
+			}
+			_, _, err = Run(t, strings.Replace(y, "on_error: drop", "on_error: fail", 1), "{\"n\":2}\n")
+			if err == nil || !strings.Contains(err.Error(), "memory_limit exceeded") {
+				t.Errorf("err = %v; want memory_limit exceeded", err)
+			}
+		})
+	}
+}

@@ -6,6 +6,8 @@
 ;;   "oobp"  returns a result pointer outside memory
 ;;   "junk"  returns a result claiming one record more than the batch has
 ;;   "logs"  logs "behave: logs" through pipe.log at level warn
+;;   "slow"  counts down from 100000 before passing (a slow record: about
+;;           100-200µs on the machine of bench/RESULTS.md)
 ;; Build: wat2wasm behave.wat
 (module
   (import "pipe" "log" (func $log (param i32 i32 i32)))
@@ -29,6 +31,7 @@
   (func (export "pipe_transform") (param $ptr i32) (param $len i32) (result i64)
     (local $count i32) (local $i i32) (local $p i32) (local $o i32) (local $out i32)
     (local $dlen i32) (local $d i32) (local $m i32) (local $word i32) (local $junk i32)
+    (local $n i32)
     (local.set $count (i32.load (local.get $ptr)))
     (local.set $p (i32.add (local.get $ptr) (i32.const 4)))
     (local.set $out (i32.add (local.get $ptr) (local.get $len)))
@@ -64,6 +67,12 @@
               (then (return (i64.const 0xfffff00000000010))))
             (if (i32.eq (local.get $word) (i32.const 0x6b6e756a)) ;; "junk"
               (then (local.set $junk (i32.const 1))))
+            (if (i32.eq (local.get $word) (i32.const 0x776f6c73)) ;; "slow"
+              (then
+                (local.set $n (i32.const 100000))
+                (loop $count
+                  (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+                  (br_if $count (local.get $n)))))
             (if (i32.eq (local.get $word) (i32.const 0x73676f6c)) ;; "logs"
               (then (call $log (i32.const 2) (i32.const 16) (i32.const 12))))))
         ;; emit the record unchanged, metadata inherited

@@ -64,6 +64,17 @@ func main() {
 			emit(r)
 			return nil
 		})
+	case "spin": // busy for os.Args[2] (default 90µs) per record, honouring nothing
+		per := 90 * time.Microsecond
+		if len(os.Args) > 2 {
+			per, _ = time.ParseDuration(os.Args[2])
+		}
+		serve(func(_ context.Context, r *stage.Record, emit func(*stage.Record)) error {
+			for end := time.Now().Add(per); time.Now().Before(end); {
+			}
+			emit(r)
+			return nil
+		})
 	case "meta":
 		serve(func(_ context.Context, r *stage.Record, emit func(*stage.Record)) error {
 			r.Set("out", r.Get("in")+"!")

@@ -66,12 +66,3 @@ func builtinConnectors(r *Registry) {
 func without(fs []component.Field, names ...string) []component.Field {
 	return slices.DeleteFunc(fs, func(f component.Field) bool { return slices.Contains(names, f.Name) })
 }
-
-func required(fs []component.Field, name string) []component.Field {
-	for i := range fs {
-		if fs[i].Name == name {
-			fs[i].Required = true
-		}
-	}
-	return fs
-}

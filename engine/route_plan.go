@@ -102,19 +102,6 @@ func resolveOutputs(sp *Spec, inCodec string) []NamedOutputPlan {
 	return out
 }
 
-// mainOutputPolicy returns the policy of the fanout entries that feed the
-// main output (block when none does).
-func (pl Plan) mainOutputPolicy() string {
-	for _, s := range pl.Stages {
-		for _, t := range parseRoute(s.Route).Fanout {
-			if t.To == MainOutput {
-				return t.Policy
-			}
-		}
-	}
-	return PolicyBlock
-}
-
 func outputsString(outs []NamedOutputPlan) string {
 	var parts []string
 	for _, o := range outs {

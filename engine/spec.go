@@ -2,7 +2,6 @@ package engine
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 )
@@ -321,21 +320,4 @@ func checkPolicy(c Config, file, p string) error {
 		return nil
 	}
 	return errAtField(c, file, "on_error", "unknown on_error policy %q (want fail, drop or dead_letter)", p)
-}
-
-// inputFiles expands the input glob, in sorted order.
-func (sp *Spec) inputFiles() ([]string, error) {
-	pat := resolvePath(sp.File, sp.Input.Path)
-	files, err := filepath.Glob(pat)
-	if err != nil {
-		return nil, errAtField(sp.Input.src, sp.File, "path", "invalid glob %q: %v", sp.Input.Path, err)
-	}
-	if len(files) == 0 {
-		if _, err := os.Stat(pat); err == nil {
-			files = []string{pat}
-		} else {
-			return nil, errAtField(sp.Input.src, sp.File, "path", "input %q matches no file", sp.Input.Path)
-		}
-	}
-	return files, nil
 }

@@ -111,7 +111,6 @@ type Input struct {
 	// them under mu).
 	files     []*tracked
 	byID      map[fileID]*tracked
-	listed    bool     // without follow: the files were listed
 	pending   []string // without follow: the files not read yet
 	waiting   bool     // said that the glob matches nothing
 	connected bool     // the checkpoint was loaded: Close may write it
@@ -230,17 +229,17 @@ func (in *Input) Progress() (read, total int64) { return in.read.Load(), in.tota
 // NextStream implements connector.StreamReader.
 func (in *Input) NextStream(ctx context.Context) (*connector.Stream, error) {
 	if !in.cfg.Follow {
-		for len(in.pending) > 0 {
-			path := in.pending[0]
-			in.pending = in.pending[1:]
-			t, err := in.open(path)
-			if err != nil {
-				return nil, err
-			}
-			t.done = true // read once, to the end
-			return in.stream(ctx, t)
+		if len(in.pending) == 0 {
+			return nil, connector.ErrEndOfInput
 		}
-		return nil, connector.ErrEndOfInput
+		path := in.pending[0]
+		in.pending = in.pending[1:]
+		t, err := in.open(path)
+		if err != nil {
+			return nil, err
+		}
+		t.done = true // read once, to the end
+		return in.stream(ctx, t)
 	}
 	for {
 		if err := ctx.Err(); err != nil {

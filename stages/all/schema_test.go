@@ -85,8 +85,10 @@ func TestSchemaChecksComponentFields(t *testing.T) {
 		{"select equals", "stages: [{name: a, type: native, use: select, config: {field: level, equals: error}}]", true},
 		{"select equal (typo)", "stages: [{name: a, type: native, use: select, config: {field: level, equal: error}}]", false},
 		{"select equal, type from use", "stages: [{name: a, use: select, config: {field: level, equal: error}}]", false},
-		{"select without its required field", "stages: [{name: a, type: native, use: select, config: {equals: error}}]", false},
-		{"select without config", "stages: [{name: a, type: native, use: select}]", false},
+		// select takes field: or meta: (one of them, checked when the stage
+		// is built); case's to: is required outright.
+		{"case without its required field", "stages: [{name: a, type: native, use: case, config: {field: msg}}]", false},
+		{"case without config", "stages: [{name: a, type: native, use: case}]", false},
 		{"case to: title", "stages: [{name: a, type: native, use: case, config: {to: title}}]", false},
 		{"case to: upper", "stages: [{name: a, type: native, use: case, config: {to: upper}}]", true},
 		{"count max_keys type", "stages: [{name: a, type: native, use: count, config: {max_keys: many}}]", false},
@@ -94,7 +96,8 @@ func TestSchemaChecksComponentFields(t *testing.T) {
 		{"lua modulez", "stages: [{name: a, type: lua, code: 'return rec', modulez: [lib]}]", false},
 		{"lua allow a wasm grant", "stages: [{name: a, type: lua, code: 'return rec', allow: [clock]}]", false},
 		{"wasm memory_limit", "stages: [{name: a, type: wasm, path: x.wasm, memory_limit: 16MiB, allow: [clock]}]", true},
-		{"memory_limit on js", "stages: [{name: a, type: js, code: 'return rec', memory_limit: 16MiB}]", false},
+		{"memory_limit on js", "stages: [{name: a, type: js, code: 'return rec', memory_limit: 16MiB}]", true},
+		{"max_restarts on js", "stages: [{name: a, type: js, code: 'return rec', max_restarts: 3}]", false},
 		{"rpc fields", "stages: [{name: a, type: rpc, path: ./p, args: [--fast], max_restarts: 3, start_timeout: 2s, env: {A: b}}]", true},
 		{"rpc max_restarts type", "stages: [{name: a, type: rpc, path: ./p, max_restarts: often}]", false},
 		{"input file needs path", "input: {type: file}", false},

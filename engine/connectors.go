@@ -19,7 +19,9 @@ import (
 // inputCommon are the fields the engine takes for every input.
 type inputCommon struct {
 	Type  string `yaml:"type" doc:"The input type (pipe stages lists them; default stdin)."`
-	Codec string `yaml:"codec" doc:"How bytes become records: lines (default), ndjson or raw."`
+	Codec string `yaml:"codec" doc:"How bytes become records: lines (default), ndjson, raw, csv or logfmt."`
+	// CSV are the settings of codec: csv.
+	CSV *CSVOptions `yaml:"csv" doc:"Settings of codec: csv (columns, header, delimiter)."`
 	// MaxRecordBytes bounds one record (default: defaults.max_record_bytes).
 	MaxRecordBytes ByteSize `yaml:"max_record_bytes" example:"4MiB" doc:"Larger records are record errors (default: defaults.max_record_bytes, else 1MiB)."`
 	OnError        string   `yaml:"on_error" enum:"fail,drop,dead_letter" doc:"What to do with records the codec rejects (default: defaults.on_error, else fail)."`
@@ -29,10 +31,11 @@ type inputCommon struct {
 
 // outputCommon are the fields the engine takes for every output.
 type outputCommon struct {
-	Type    string     `yaml:"type" doc:"The output type (pipe stages lists them; default stdout)."`
-	Codec   string     `yaml:"codec" doc:"How records become bytes (default: the input's codec)."`
-	Retry   *RetrySpec `yaml:"retry" doc:"How a failing write is retried (exponential backoff with jitter)."`
-	OnError string     `yaml:"on_error" enum:"fail,drop,dead_letter" doc:"What happens to a batch the output could not write after its last attempt: fail the run (default), drop it, or dead_letter its records."`
+	Type    string      `yaml:"type" doc:"The output type (pipe stages lists them; default stdout)."`
+	Codec   string      `yaml:"codec" doc:"How records become bytes (default: the input's codec)."`
+	CSV     *CSVOptions `yaml:"csv" doc:"Settings of codec: csv (columns, header, delimiter); default: the input's when its codec is csv."`
+	Retry   *RetrySpec  `yaml:"retry" doc:"How a failing write is retried (exponential backoff with jitter)."`
+	OnError string      `yaml:"on_error" enum:"fail,drop,dead_letter" doc:"What happens to a batch the output could not write after its last attempt: fail the run (default), drop it, or dead_letter its records."`
 }
 
 // RetrySpec is an output's retry: policy.

@@ -103,7 +103,8 @@ func TestSchemaChecksComponentFields(t *testing.T) {
 		{"input file needs path", "input: {type: file}", false},
 		{"stdin takes no path", "input: {type: stdin, path: x}", false},
 		{"output file", "output: {type: file, path: out.txt, codec: ndjson}", true},
-		{"unknown codec", "input: {codec: csv}", false},
+		{"unknown codec", "input: {codec: xml}", false},
+		{"csv codec with columns", "input: {codec: csv, csv: {columns: [a, b]}}", true},
 		{"tests", "tests: [{name: t, input: ['a', {json: {x: 1}, meta: {k: v}}], expect: [{data: A}], dropped: 0}]", true},
 		{"tests typo", "tests: [{name: t, inputs: [a]}]", false},
 	}

@@ -177,6 +177,8 @@ func grokFieldName(s string) string {
 type grokPattern struct {
 	re      *regexp.Regexp
 	atStart *regexp.Regexp // re anchored at the start, when re is not
+	linear  *linearMatcher // re anchored at the start, when it is linear
+	whole   bool           // re is anchored: linear decides alone
 	groups  []grokGroup    // by subexpression index; field "" for none
 	types   *typeSet
 	dedupe  bool
@@ -268,7 +270,8 @@ func compileGrok(src string, defs map[string]string) (grokPattern, error) {
 		return grokPattern{}, fmt.Errorf("%s", unwrapRegexp(err))
 	}
 	gp := grokPattern{re: re, groups: make([]grokGroup, re.NumSubexp()+1)}
-	if !strings.HasPrefix(expr, "^") {
+	gp.linear, gp.whole = linearAtStart(expr)
+	if gp.linear == nil && !strings.HasPrefix(expr, "^") {
 		// Go's regexp runs a search for a match anywhere at many times the
 		// cost of a match at the start; the leftmost match is the one at
 		// the start when there is one, so try that first.
@@ -301,8 +304,14 @@ func (p *grokParser) parseLine(dst, text []byte) ([]byte, error) {
 	for i := range p.pats {
 		gp := &p.pats[i]
 		var m []int
-		if gp.atStart != nil {
+		switch {
+		case gp.linear != nil:
+			m = gp.linear.match(text)
+		case gp.atStart != nil:
 			m = gp.atStart.FindSubmatchIndex(text)
+		}
+		if m == nil && gp.whole {
+			continue
 		}
 		if m == nil {
 			if m = gp.re.FindSubmatchIndex(text); m == nil {

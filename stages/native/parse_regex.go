@@ -31,8 +31,10 @@ type parseRegexConfig struct {
 
 type regexParser struct {
 	fieldsParser
-	re    *regexp.Regexp
-	names []string // per group; "" leaves the group out
+	re      *regexp.Regexp
+	atStart *linearMatcher // the pattern anchored at the start, when it is linear
+	whole   bool           // the pattern is anchored: atStart decides alone
+	names   []string       // per group; "" leaves the group out
 }
 
 func newParseRegex(cfg engine.Config) (engine.Transformer, error) {
@@ -76,12 +78,21 @@ func newParseRegex(cfg engine.Config) (engine.Transformer, error) {
 		return nil, err
 	}
 	p := &regexParser{re: re, names: names}
+	p.atStart, p.whole = linearAtStart(c.Pattern)
 	p.types = types
 	return newParseStage(c.parseIO, p), nil
 }
 
 func (p *regexParser) parseLine(dst, text []byte) ([]byte, error) {
-	m := p.re.FindSubmatchIndex(text)
+	// A match at the start is the leftmost one; most patterns are
+	// anchored, so the linear matcher decides alone.
+	var m []int
+	if p.atStart != nil {
+		m = p.atStart.match(text)
+	}
+	if m == nil && !p.whole {
+		m = p.re.FindSubmatchIndex(text)
+	}
 	if m == nil {
 		return dst, fmt.Errorf("pattern %s: %w", p.re, ErrNoMatch)
 	}

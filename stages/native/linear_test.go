@@ -1,0 +1,104 @@
+package native
+
+import (
+	"math/rand/v2"
+	"regexp"
+	"slices"
+	"testing"
+)
+
+// TestLinearMatchesRegexp compares the linear matcher with package regexp
+// on every pattern it accepts, over generated texts built from the
+// pattern's own pieces, white space, non-ASCII and invalid UTF-8.
+func TestLinearMatchesRegexp(t *testing.T) {
+	accepted := []string{
+		`^(?P<client>\S+) \S+ (?P<user>\S+) \[(?P<time>[^\]]+)\] "(?P<method>\S+) (?P<path>\S+) (?P<proto>[^"]+)" (?P<status>\d+) (?P<bytes>\d+|-) "(?P<referrer>[^"]*)" "(?P<agent>[^"]*)"`,
+		`^(?P<level>[A-Z]+) (?P<msg>.*)$`,
+		`^(?P<level>[A-Z]+) (?P<msg>.*)`,
+		`^(?P<a>\d{1,3})\.(?P<b>\d{1,3})`,
+		`^(?P<a>[^ ]{2,4}) (?P<b>x|yz|é) ?(?P<c>a?)`,
+		`^(?P<k>\w+)=(?P<v>[^;]*);?`,
+		`^(a+|b)(c?)$`,
+		`^(?P<x>.)(?P<y>.)`,
+		`^é(?P<r>[^"]*)"`,
+		`^(?P<w>\S*?) (?P<z>\S+?)$`,
+		`^(?:(?P<a>a)|(?P<b>b))(?P<c>c*)`,
+		`^()(?P<e>)x`,
+	}
+	alphabet := []string{" ", "a", "b", "c", "x", "yz", "é", "\xff", "\xe2", "-", "\"", "[", "]", "1", "42", "255", ".", "=", ";", "A", "Z", "\n", "GET", "/p", "HTTP/1.1"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	linear := 0
+	for _, pat := range accepted {
+		re := regexp.MustCompile(pat)
+		m := compileLinear(pat)
+		if m == nil {
+			t.Fatalf("not linear: %s", pat)
+		}
+		linear++
+		if m.ncap != re.NumSubexp() {
+			t.Fatalf("%s: %d groups, regexp has %d", pat, m.ncap, re.NumSubexp())
+		}
+		texts := []string{"", `10.0.0.1 - u1 [01/Jan/2026:00:00:00 +0000] "GET /health HTTP/1.1" 503 26 "-" "pipe-bench/1.0"`,
+			`10.0.0.1 - u1 [01/Jan/2026:00:00:00 +0000] "GET /health HTTP/1.1" 503 - "-" "é\xff"`, "ERROR disk full", "a=b;c=d"}
+		// Seeds with one or two pieces replaced, inserted or removed.
+		for range 3000 {
+			b := []byte(texts[1+rng.IntN(4)])
+			for range 1 + rng.IntN(2) {
+				at := rng.IntN(len(b) + 1)
+				piece := alphabet[rng.IntN(len(alphabet))]
+				switch rng.IntN(3) {
+				case 0:
+					b = slices.Insert(b, at, []byte(piece)...)
+				case 1:
+					if at < len(b) {
+						b = slices.Delete(b, at, at+1)
+					}
+				default:
+					if at < len(b) {
+						b[at] = piece[0]
+					}
+				}
+			}
+			texts = append(texts, string(b))
+		}
+		for range 3000 {
+			var b []byte
+			for range rng.IntN(12) {
+				b = append(b, alphabet[rng.IntN(len(alphabet))]...)
+			}
+			texts = append(texts, string(b))
+		}
+		for _, text := range texts {
+			want := re.FindSubmatchIndex([]byte(text))
+			got := m.match([]byte(text))
+			if !slices.Equal(got, want) {
+				t.Fatalf("%s on %q: linear %v, regexp %v", pat, text, got, want)
+			}
+		}
+	}
+	if linear < len(accepted) {
+		t.Fatalf("only %d patterns are linear", linear)
+	}
+}
+
+func TestLinearRefuses(t *testing.T) {
+	for _, pat := range []string{
+		`(?P<a>\S+) x`,         // not anchored
+		`^(?P<a>\S+)\S`,        // the run's end is not decided by the next byte
+		`^(?P<a>a|ab)`,         // branches start alike
+		`^(?P<a>.*)x`,          // .* then x
+		`^(?i)(?P<a>get) x`,    // case folding
+		`^(?P<a>[a-zé]+) `,     // some non-ASCII characters only
+		`^(?P<a>\S+?)`,         // lazy at the end of the pattern
+		`^(?P<a>x|$)`,          // a branch that starts with $
+		`^(?P<a>\bx)`,          // word boundary
+		`^(?P<a>(?:ab)+) `,     // repetition of more than a character
+		`^(?P<h>[0-9a-f]{2})+`, // a repeated capture
+		`^(?P<b>x)?`,           // an optional capture
+		`^é+(?P<r>[^é]*)`,      // some non-ASCII characters only
+	} {
+		if compileLinear(pat) != nil {
+			t.Errorf("%s: compiled, want nil", pat)
+		}
+	}
+}

@@ -354,6 +354,19 @@ func (m *linearMatcher) seq1(seq []lnode, text []byte, i int) (int, bool) {
 			}
 			i += len(n.lit)
 		case lRep:
+			if n.max < 0 && n.min <= 1 {
+				// Any number: a byte scan finds the same end (a class
+				// with non-ASCII characters has every byte from 0x80).
+				j := i
+				for j < len(text) && n.set.has(text[j]) {
+					j++
+				}
+				if j-i < n.min {
+					return i, false
+				}
+				i = j
+				continue
+			}
 			count := 0
 			for i < len(text) && count != n.max {
 				c := text[i]

@@ -162,6 +162,14 @@ func (p *parsed) value(i int, v []byte) {
 // addString adds a text field.
 func (p *parsed) addString(k string, v []byte) { p.value(p.keyString(k), v) }
 
+// addKind adds a text field converted to kind (parsers whose field names
+// are known in advance look the types up once, not per record).
+func (p *parsed) addKind(k string, v []byte, kind valueType) {
+	i := p.keyString(k)
+	p.value(i, v)
+	p.fs[i].kind = kind
+}
+
 // addRaw adds a field whose value v is JSON text.
 func (p *parsed) addRaw(k string, v []byte) {
 	i := p.keyString(k)
@@ -436,18 +444,29 @@ func isJSONNumber(v []byte) bool {
 
 const hexDigits = "0123456789abcdef"
 
+// jsonPlain holds the bytes a JSON string takes as they are: printable
+// ASCII but the quote and the backslash.
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // appendJSONString appends s as a JSON string. Invalid UTF-8 becomes
 // U+FFFD, so the output is always valid JSON.
 func appendJSONString[T []byte | string](dst []byte, s T) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		for i < len(s) && jsonPlain[s[i]] {
+			i++
+		}
+		if i == len(s) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
 			dst = append(dst, s[start:i]...)
 			switch c {
 			case '"', '\\':

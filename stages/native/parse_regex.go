@@ -35,6 +35,7 @@ type regexParser struct {
 	atStart *linearMatcher // the pattern anchored at the start, when it is linear
 	whole   bool           // the pattern is anchored: atStart decides alone
 	names   []string       // per group; "" leaves the group out
+	kinds   []valueType    // per group: the conversion of types:
 }
 
 func newParseRegex(cfg engine.Config) (engine.Transformer, error) {
@@ -77,9 +78,13 @@ func newParseRegex(cfg engine.Config) (engine.Transformer, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &regexParser{re: re, names: names}
+	p := &regexParser{re: re, names: names, kinds: make([]valueType, len(names))}
 	p.atStart, p.whole = linearAtStart(c.Pattern)
-	p.types = types
+	for i, name := range names {
+		if t, ok := types.lookup([]byte(name)); ok {
+			p.kinds[i] = t
+		}
+	}
 	return newParseStage(c.parseIO, p), nil
 }
 
@@ -101,7 +106,7 @@ func (p *regexParser) parseLine(dst, text []byte) ([]byte, error) {
 		if name == "" || m[2*i] < 0 {
 			continue
 		}
-		p.p.addString(name, text[m[2*i]:m[2*i+1]])
+		p.p.addKind(name, text[m[2*i]:m[2*i+1]], p.kinds[i])
 	}
 	return p.finish(dst)
 }

@@ -7,7 +7,11 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
+	"unsafe"
+
+	"github.com/tidwall/gjson"
 )
 
 // A switch step runs as a stage like any other (workers, timeout, on_error,
@@ -129,7 +133,117 @@ func (s *switchStage) New(ctx context.Context) (Transformer, error) {
 		r.conds = append(r.conds, t)
 	}
 	r.mark = func(*Record) { r.hit = true }
+	r.fields = newFieldIndex(r.conds)
 	return r, nil
+}
+
+// FieldCondition is an optional interface of a switch case's condition
+// (the native select stage implements it): a condition that tests one JSON
+// field of the record. A switch looks the fields of all such cases up in
+// one pass over each record (records are decoded once, however many cases
+// test them) and calls TestField instead of Transform.
+type FieldCondition interface {
+	// ConditionField returns the plain dotted path (no wildcards, queries
+	// or modifiers) of the field the condition tests, or "" when it tests
+	// something else (it is then called through Transform).
+	ConditionField() string
+	// TestField reports whether the condition holds for the field's JSON
+	// text raw ("" when the record has no such field). raw is valid only
+	// during the call. It is called only for records that are JSON objects;
+	// Transform decides the others (and fails them as it does).
+	TestField(rec *Record, raw string) bool
+}
+
+// fieldIndex looks up the fields of a router's field conditions: one pass
+// over the record's top-level keys finds every path's first segment.
+type fieldIndex struct {
+	slot  []int    // per condition: index into paths, -1 when not a field condition
+	paths []string // distinct paths
+	heads []string // their first segment ("" when the path has escapes: looked up alone)
+	rests []string // the rest of the path after the first segment
+	vals  []string // per path, for the current record
+	found []bool
+}
+
+func newFieldIndex(conds []Transformer) *fieldIndex {
+	x := &fieldIndex{}
+	byPath := map[string]int{}
+	some := false
+	for _, c := range conds {
+		fc, ok := c.(FieldCondition)
+		path := ""
+		if ok {
+			path = fc.ConditionField()
+		}
+		if path == "" {
+			x.slot = append(x.slot, -1)
+			continue
+		}
+		some = true
+		i, seen := byPath[path]
+		if !seen {
+			i = len(x.paths)
+			byPath[path] = i
+			x.paths = append(x.paths, path)
+			head, rest, _ := strings.Cut(path, ".")
+			if strings.ContainsRune(path, '\\') {
+				head, rest = "", ""
+			}
+			x.heads = append(x.heads, head)
+			x.rests = append(x.rests, rest)
+		}
+		x.slot = append(x.slot, i)
+	}
+	if !some {
+		return nil
+	}
+	x.vals = make([]string, len(x.paths))
+	x.found = make([]bool, len(x.paths))
+	return x
+}
+
+// decode looks every path up in data; it returns false when data is not a
+// JSON object (the conditions' Transform then decides). The values point
+// into data.
+func (x *fieldIndex) decode(data []byte) bool {
+	i := 0
+	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r') {
+		i++
+	}
+	if i == len(data) || data[i] != '{' {
+		return false
+	}
+	// A string view of data, as gjson.GetBytes makes: data is not changed
+	// while the conditions run (they only read it).
+	text := unsafe.String(unsafe.SliceData(data), len(data))
+	left := 0
+	for j := range x.paths {
+		x.vals[j], x.found[j] = "", false
+		if x.heads[j] == "" {
+			x.vals[j], x.found[j] = gjson.Get(text, x.paths[j]).Raw, true
+			continue
+		}
+		left++
+	}
+	if left == 0 {
+		return true
+	}
+	gjson.Parse(text).ForEach(func(k, v gjson.Result) bool {
+		for j, head := range x.heads {
+			if x.found[j] || head != k.Str {
+				continue
+			}
+			x.found[j] = true
+			left--
+			if x.rests[j] == "" {
+				x.vals[j] = v.Raw
+			} else {
+				x.vals[j] = gjson.Get(v.Raw, x.rests[j]).Raw
+			}
+		}
+		return left > 0
+	})
+	return true
 }
 
 // Close releases what the conditions loaded.
@@ -146,17 +260,29 @@ func (s *switchStage) Close() error {
 // router is one instance of a switch step: it marks each record with its
 // branch (see branchKey) and emits it, or drops it under default: drop.
 type router struct {
-	s     *switchStage
-	conds []Transformer
-	hit   bool
-	mark  func(*Record)
+	s      *switchStage
+	conds  []Transformer
+	hit    bool
+	mark   func(*Record)
+	fields *fieldIndex // nil when no condition is a FieldCondition
 }
 
 // Transform implements Transformer: the first case whose condition holds
 // decides the record's branch. A condition's error fails the record (the
 // switch step's on_error).
 func (r *router) Transform(ctx context.Context, rec *Record, emit func(*Record)) error {
+	decoded := r.fields != nil && r.fields.decode(rec.Data)
 	for i, c := range r.conds {
+		if decoded {
+			if j := r.fields.slot[i]; j >= 0 {
+				if c.(FieldCondition).TestField(rec, r.fields.vals[j]) {
+					rec.Set(branchKey, strconv.Itoa(r.s.to[i]))
+					emit(rec)
+					return nil
+				}
+				continue
+			}
+		}
 		probe := rec
 		if r.s.kinds[i] != "select" { // select only reads; scripts get a copy
 			probe = &Record{Data: slices.Clone(rec.Data), Meta: maps.Clone(rec.Meta)}

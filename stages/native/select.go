@@ -173,6 +173,20 @@ func (s *Select) Transform(_ context.Context, r *engine.Record, emit func(*engin
 	return nil
 }
 
+// ConditionField implements engine.FieldCondition: a switch case looks
+// the field up once for all its cases.
+func (s *Select) ConditionField() string {
+	if s.meta != "" {
+		return ""
+	}
+	return s.field
+}
+
+// TestField implements engine.FieldCondition.
+func (s *Select) TestField(_ *engine.Record, raw string) bool {
+	return s.test(gjson.Parse(raw))
+}
+
 // metaValue returns metadata key k of r as a value select can test: a
 // number when it reads as one (so gt, lt and equals: 500 work), else a
 // string; absent when r has no such key.
@@ -187,4 +201,7 @@ func metaValue(r *engine.Record, k string) gjson.Result {
 	return gjson.Result{Type: gjson.String, Str: v, Raw: strconv.Quote(v)}
 }
 
-var _ engine.Transformer = (*Select)(nil)
+var (
+	_ engine.Transformer    = (*Select)(nil)
+	_ engine.FieldCondition = (*Select)(nil)
+)

@@ -22,7 +22,7 @@ func (p *Pipeline) connEnv(kind, name, codecName string, r *run, stdin io.Reader
 	env := connector.Env{
 		Resolve: func(path string) string { return resolvePath(p.spec.File, path) },
 		Logger:  p.opts.log.With(kind, name),
-		Codec:   codecName,
+		Codec:   framingCodec(codecName),
 		Stdin:   stdin,
 		Stdout:  stdout,
 	}
@@ -53,6 +53,11 @@ func (p *Pipeline) buildConnectors() error {
 			if !br && !sr {
 				return fmt.Errorf("engine: input %s implements neither connector.BatchReader nor connector.StreamReader", it.Name)
 			}
+			if br && !sr {
+				if err := checkRecordsCodec(spec.Input.src, spec.File, it.Name, p.plan.Input); err != nil {
+					errs.add(err)
+				}
+			}
 		}
 	}
 	otName := firstNonEmpty(spec.Output.Type, "stdout")
@@ -69,6 +74,11 @@ func (p *Pipeline) buildConnectors() error {
 			_, sw := out.(connector.StreamWriter)
 			if !bw && !sw {
 				return fmt.Errorf("engine: output %s implements neither connector.BatchWriter nor connector.StreamWriter", ot.Name)
+			}
+			if bw && !sw {
+				if err := checkMessagesCodec(spec.Output.src, spec.File, ot.Name, spec.Output.CSV); err != nil {
+					errs.add(err)
+				}
 			}
 		}
 	}
@@ -319,13 +329,36 @@ type connSink struct {
 	policy  string // fail, drop or dead_letter
 	outPlan OutputPlan
 	recs    []*Record
+	enc     lineEncoder // under a text codec (csv, logfmt)
 }
 
-func (s *connSink) use(o OutputPlan) { s.outPlan = o }
+func (s *connSink) use(o OutputPlan) {
+	if o.Codec != s.outPlan.Codec || o.CSV != s.outPlan.CSV {
+		s.enc = nil
+	}
+	s.outPlan = o
+}
+
+// encode returns a copy of r whose data is its line under the output's
+// text codec (without a newline: each record is a message of its own, and
+// a header row is never written). r itself is left alone (a fanout may
+// hand it to other outputs too).
+func (s *connSink) encode(r *Record) (*Record, error) {
+	line, err := s.enc.encode(nil, r.Data)
+	if err != nil {
+		return nil, err
+	}
+	e := &Record{Data: line, Meta: r.Meta}
+	e.SetNumber(r.Number())
+	return e, nil
+}
 
 func (s *connSink) write(rs *runState, c *counters, b *batch, more bool) error {
 	c.in.Add(int64(len(b.recs)))
 	recs := s.recs[:0]
+	if s.enc == nil && isTextCodec(s.outPlan.Codec) {
+		s.enc = newLineEncoder(s.outPlan)
+	}
 	for _, r := range b.recs {
 		if s.outPlan.Validate && !codec.ValidJSON(r.Data) {
 			cause := fmt.Errorf("%w: not one JSON value (output codec is ndjson)", ErrInvalidRecord)
@@ -333,6 +366,17 @@ func (s *connSink) write(rs *runState, c *counters, b *batch, more bool) error {
 				return err
 			}
 			continue
+		}
+		if s.enc != nil {
+			e, err := s.encode(r)
+			if err != nil {
+				cause := fmt.Errorf("%w: %v", ErrInvalidRecord, err)
+				if err := onError(s.outPlan.OnError, rs, c, "output", r, cause, &StageError{Stage: "output", Op: "write", Record: r.Number(), Err: cause}); err != nil {
+					return err
+				}
+				continue
+			}
+			r = e
 		}
 		recs = append(recs, r)
 	}
@@ -446,11 +490,21 @@ func (s *batchSource) run(ctx context.Context, r *run, rs *runState, out chan<- 
 	}
 }
 
-// addRecords takes records an input made, checked like framed ones.
+// addRecords takes records an input made, checked like framed ones; under
+// a text codec (csv, logfmt) each record's data is one line of it, turned
+// into its NDJSON record.
 func (in *inputRun) addRecords(recs []*Record) error {
 	for _, rec := range recs {
 		in.num++
-		if re := in.check(rec.Data); re != nil {
+		re := in.check(rec.Data)
+		if re == nil && in.dec != nil {
+			var keep bool
+			if re, keep = in.decodeRecord(rec); !keep {
+				in.num--
+				continue
+			}
+		}
+		if re != nil {
 			in.num--
 			in.bad(re)
 			if in.failErr != nil {
@@ -464,6 +518,58 @@ func (in *inputRun) addRecords(recs []*Record) error {
 			return nil
 		}
 		in.b.recs = append(in.b.recs, rec)
+	}
+	return nil
+}
+
+// decodeRecord replaces rec's data by its NDJSON record under the input's
+// text codec; keep is false for a record that is none (a blank line, a
+// CSV header row), which is skipped.
+func (in *inputRun) decodeRecord(rec *Record) (re *codec.RecordError, keep bool) {
+	if len(in.slab) > 48<<10 {
+		in.slab = nil // records keep the old slab alive while they need it
+	}
+	s0 := len(in.slab)
+	line := bytes.TrimSuffix(rec.Data, []byte{'\n'})
+	out, keep, err := in.dec.decode(in.slab, line)
+	if !keep {
+		return nil, false
+	}
+	if err != nil {
+		return &codec.RecordError{Err: err, Data: rec.Data, Size: int64(len(rec.Data))}, true
+	}
+	in.slab = out
+	rec.Data = out[s0:len(out):len(out)]
+	return nil, true
+}
+
+// framingCodec is the codec a connector frames records by: the text
+// codecs (csv, logfmt) are lines to it, the engine turns each line into
+// its record.
+func framingCodec(c string) string {
+	if isTextCodec(c) {
+		return CodecLines
+	}
+	return c
+}
+
+// checkRecordsCodec checks the codec of an input that delivers records
+// (connector.BatchReader: brokers, http_server) rather than a stream: each
+// record is decoded on its own, so under csv no header row comes first to
+// name the columns.
+func checkRecordsCodec(src Config, file, typ string, in InputPlan) error {
+	if in.Codec == CodecCSV && len(csvSettings(in.CSV).Columns) == 0 {
+		return errAtField(src, file, "codec", "the %s input delivers records one by one, each decoded on its own: codec: csv needs csv: {columns: [...]} to name the fields (no header row comes first; add header: true to skip records equal to the header row)", typ)
+	}
+	return nil
+}
+
+// checkMessagesCodec checks the csv: settings of an output that writes
+// records one by one (connector.BatchWriter): there is no stream for a
+// header row to head.
+func checkMessagesCodec(src Config, file, typ string, o *CSVOptions) error {
+	if o != nil && o.Header != nil && *o.Header {
+		return errAtField(src, file, "csv", "the %s output writes each record on its own: csv: header: true has nowhere to go (a row of column names would be a record of its own); leave header: out", typ)
 	}
 	return nil
 }

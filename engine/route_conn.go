@@ -39,6 +39,12 @@ func (p *Pipeline) buildNamedOutputs() error {
 		if !bw && !sw {
 			return fmt.Errorf("engine: output %s implements neither connector.BatchWriter nor connector.StreamWriter", ot.Name)
 		}
+		if bw && !sw {
+			if err := checkMessagesCodec(src, spec.File, ot.Name, os.CSV); err != nil {
+				errs.add(err)
+				continue
+			}
+		}
 		if p.named == nil {
 			p.named = map[string]namedConn{}
 		}

@@ -17,7 +17,7 @@ var Type = connector.OutputType{
 	Doc: "Each batch the pipeline hands the output is sent as one request, or as several when it has more than " +
 		"`batch.max_records` records or `batch.max_bytes` bytes, in order, one at a time. The body is the records " +
 		"joined by the output's codec (`ndjson`: Content-Type application/x-ndjson; `lines`: text/plain; `raw`: one " +
-		"request per record). A batch is delivered when every request was answered 2xx.\n\n" +
+		"request per record; `csv` and `logfmt`: one line per record, as text/plain, without a header row). A batch is delivered when every request was answered 2xx.\n\n" +
 		"Connection errors, timeouts, 408, 429 and 5xx are transient: the output's `retry:` policy sends the batch " +
 		"again with exponential backoff and jitter, waiting what a `Retry-After` header asks (up to `retry.max`). " +
 		"Other statuses (400, 401, 404, 413, ...) are permanent: the batch takes the output's `on_error` at once " +

@@ -18,7 +18,8 @@ type Config struct {
 	Path    string `yaml:"path" default:"/" example:"/ingest" doc:"The URL path that takes POST requests; other paths answer 404."`
 	// Codec splits a body into records: lines (one record per line),
 	// ndjson (one JSON value per line, blank lines skipped) or raw (the
-	// body is one record). In a pipeline file it is the input's codec:.
+	// body is one record). In a pipeline file it is the input's codec:
+	// (lines under csv and logfmt, whose lines the engine decodes).
 	Codec string `yaml:"-"`
 	// MaxRecordBytes bounds one record: a body with a larger one answers
 	// 400 (default: MaxBodyBytes). In a pipeline file the engine checks

@@ -15,7 +15,8 @@ import (
 var Type = connector.InputType{
 	Name:    "http_server",
 	Summary: "receive records in HTTP POST bodies (lines or NDJSON, gzip); answer 200 once they are delivered",
-	Doc: "Each POST body is one batch: its records (split by the input's `codec:`: lines, ndjson or raw, " +
+	Doc: "Each POST body is one batch: its records (split by the input's `codec:`: lines, ndjson or raw; under csv and logfmt each line, " +
+		"decoded by the engine, with csv's `columns:` naming the fields; " +
 		"`Content-Encoding: gzip` decompressed) enter the pipeline together, and the request is answered when the " +
 		"pipeline acknowledged them: **200** once every record was written by the output, dropped or dead-lettered; " +
 		"**500** with a JSON body when a record failed or the output gave up, **503** when the run stopped before " +

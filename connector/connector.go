@@ -319,7 +319,9 @@ type Env struct {
 	Resolve func(path string) string
 	// Logger carries the connector's name; log here, never to stdout.
 	Logger *slog.Logger
-	// Codec is the input's or output's codec: lines, ndjson or raw.
+	// Codec is how the input or output frames records: lines, ndjson or
+	// raw (lines under the csv and logfmt codecs, whose lines the engine
+	// decodes and encodes).
 	Codec string
 	// Stdin and Stdout are the run's standard streams (what the embedding
 	// program handed the engine); only stdio connectors use them. They are

@@ -37,10 +37,16 @@ var ErrReloadRefused = errors.New("reload refused")
 //   - the input's limits and checks (max_record_bytes, on_error,
 //     validate_utf8, reject_nul): for the records read from then on;
 //   - the output's policy: for the records the new stages emit;
+//   - switch and fanout steps (cases, branches, fanout targets and
+//     policies): like stages, for the records read from then on; each
+//     version runs its own branches, the main and the named outputs stay
+//     open and take every record of an older version before any of a
+//     newer one;
 //   - what a run cannot change (the input's type, path or codec, the
-//     output's type, path or codec, the dead_letter file) refuses the
-//     reload, naming each such setting, as do new stages that fail to load
-//     or open. The current pipeline then keeps running as it was.
+//     output's type, path or codec, the named outputs of outputs:, the
+//     dead_letter file) refuses the reload, naming each such setting, as
+//     do new stages that fail to load or open. The current pipeline then
+//     keeps running as it was.
 //
 // Stats of p report the input and output over the whole run, and the
 // stages of the pipeline active last, each with the counts of the
@@ -110,9 +116,6 @@ func reply(r Reload, err error) {
 func (r *run) prepare(ctx context.Context, cur, next *Pipeline) ([][]Transformer, error) {
 	if next == nil || next == cur {
 		return nil, errors.New("no new pipeline")
-	}
-	if cur.graph != nil || next.graph != nil {
-		return nil, errors.New("a pipeline with switch or fanout steps cannot be reloaded live yet: restart it")
 	}
 	if err := refusals(cur.plan.Diff(next.plan)); err != nil {
 		return nil, err

@@ -108,10 +108,10 @@ type StagePlan struct {
 	MaxRecordBytes ByteSize      `plan:"max_record_bytes"`
 	// Branch is SWITCH.BRANCH for a stage in a switch's branch, "" in the
 	// main chain.
-	Branch string `plan:"branch,restart"`
+	Branch string `plan:"branch"`
 	// Route is, for a switch or fanout step (Kind "switch", "fanout"),
 	// its cases, default and branches or its outputs as canonical JSON.
-	Route string `plan:"route,restart"`
+	Route string `plan:"route"`
 }
 
 // Plan returns the pipeline's resolved plan (a copy: changing it changes
@@ -278,7 +278,17 @@ func (pl Plan) Diff(next Plan) []Change {
 		out = append(out, Change{Field: "dead_letter.path", Old: pl.DeadLetter, New: next.DeadLetter, Restart: true})
 	}
 	if !slices.Equal(pl.Outputs, next.Outputs) {
-		out = append(out, Change{Field: "outputs", Old: outputsString(pl.Outputs), New: outputsString(next.Outputs), Restart: true})
+		// A fanout's policy applies to the copies of the version that
+		// sends them; the outputs themselves stay open for the whole run.
+		unpolicied := func(os []NamedOutputPlan) []NamedOutputPlan {
+			os = slices.Clone(os)
+			for i := range os {
+				os[i].Policy = ""
+			}
+			return os
+		}
+		out = append(out, Change{Field: "outputs", Old: outputsString(pl.Outputs), New: outputsString(next.Outputs),
+			Restart: !slices.Equal(unpolicied(pl.Outputs), unpolicied(next.Outputs))})
 	}
 	names := func(ss []StagePlan) []string {
 		var n []string

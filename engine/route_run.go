@@ -122,6 +122,25 @@ func newRouteCounters(p *Pipeline) *routeCounters {
 	return rc
 }
 
+// carry makes rc count on with the counters of prev, a version it
+// replaces in a live run: the branches of the same name and the named
+// outputs (which a reload cannot change) are counted over the whole run.
+func (rc *routeCounters) carry(prev *routeCounters) {
+	if rc == nil || prev == nil {
+		return
+	}
+	for name, c := range prev.branches {
+		if _, ok := rc.branches[name]; ok {
+			rc.branches[name] = c
+		}
+	}
+	for name, c := range prev.outputs {
+		if _, ok := rc.outputs[name]; ok {
+			rc.outputs[name] = c
+		}
+	}
+}
+
 // routeStats returns the rows of branches and named outputs for Stats: a
 // branch's In counts the records its switch sent it, Out those that
 // reached its end (its output, the merge or its fanout), Dropped, Errors
@@ -191,7 +210,7 @@ func (r *run) startGraph(root *runState, v *runVersion, insts [][]Transformer) *
 	}
 	c.rs, _ = g.startSeg(p.graph, c.first)
 	for _, o := range p.plan.Outputs {
-		g.startWriter(g.outs[o.Name], o)
+		r.namedWriter(root, o).nodes <- g.outs[o.Name]
 	}
 	for _, n := range g.outs {
 		go func() {
@@ -296,72 +315,124 @@ func (g *graphRun) reject(n *outNode, b *batch, cause error) {
 	putBatch(b)
 }
 
-// startWriter opens named output o and writes what reaches it.
-func (g *graphRun) startWriter(n *outNode, o NamedOutputPlan) {
-	snk, closeOut, err := g.r.openNamedOutput(g.root.ctx, o)
-	g.wg.Add(1)
+// namedWriter is the writer of one named output for the whole run: the
+// output is opened once, and each version of a live run (RunLive) hands
+// it that version's node when it starts; it writes the nodes in that order,
+// each until its feeds are done. So the batches of an old version are all
+// written before those of the version that replaced it, as on the main
+// output (see execute), and the output is not reopened by a reload.
+type namedWriter struct {
+	nodes chan *outNode
+}
+
+// namedWriter returns the run's writer of named output o, starting it (and
+// opening the output) the first time.
+func (r *run) namedWriter(root *runState, o NamedOutputPlan) *namedWriter {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if w, ok := r.named[o.Name]; ok {
+		return w
+	}
+	if r.named == nil {
+		r.named = map[string]*namedWriter{}
+	}
+	w := &namedWriter{nodes: make(chan *outNode, 64)}
+	r.named[o.Name] = w
+	r.namedWG.Add(1)
 	go func() {
-		defer g.wg.Done()
-		if err != nil {
-			g.root.abort(err)
+		defer r.namedWG.Done()
+		r.writeNamed(root, o, w)
+	}()
+	return w
+}
+
+// closeNamed tells the named outputs' writers that no version will come;
+// each ends once the nodes it has are written. It waits for them.
+func (r *run) closeNamed() {
+	r.mu.Lock()
+	for _, w := range r.named {
+		close(w.nodes)
+	}
+	r.mu.Unlock()
+	r.namedWG.Wait()
+}
+
+// writeNamed opens named output o and writes what reaches it, node by
+// node.
+func (r *run) writeNamed(root *runState, o NamedOutputPlan, w *namedWriter) {
+	snk, closeOut, err := r.openNamedOutput(root.ctx, o)
+	if err != nil {
+		root.abort(err)
+		for n := range w.nodes {
 			for b := range n.ch {
 				putBatch(b)
 			}
-			return
 		}
-		defer func() {
-			if cerr := closeOut(); cerr != nil && n.policy == PolicyBlock {
-				g.root.abort(&StageError{Stage: "output." + n.name, Op: "write", Err: cerr})
-			}
-		}()
-		rs := g.root
-		for b := range n.ch {
-			if rs.ctx.Err() != nil {
-				putBatch(b)
-				continue
-			}
-			if n.policy == PolicyBlock {
-				if err := snk.write(rs, n.c, b, len(n.ch) > 0); err != nil {
-					rs.abort(outputErr(n.name, err))
-				}
-				putBatch(b)
-				continue
-			}
-			if errp := n.failed.Load(); errp != nil {
-				g.reject(n, b, *errp)
-				continue
-			}
-			// Drop and dead_letter: each batch is flushed, so that a
-			// failing output is known batch by batch and its records
-			// counted as what they became.
-			// The acknowledgement is settled here, not by the sink: a
-			// copy that fails is handled by the policy, not undelivered.
-			var tmp counters
-			tok := b.ack
-			b.ack = ackToken{}
-			if err := snk.write(rs, &tmp, b, false); err != nil {
-				err = outputErr(n.name, err)
-				n.failed.Store(&err)
-				g.r.p.opts.log.Error("output failing; its copies now take its policy", "output", n.name, "policy", n.policy, "err", err)
-				b.ack = tok
-				g.reject(n, b, err)
-				continue
-			}
-			b.ack = tok
-			settle(b)
-			n.c.in.Add(tmp.in.Load())
-			n.c.passed.Add(tmp.passed.Load())
-			n.c.out.Add(tmp.out.Load())
-			n.c.errors.Add(tmp.errors.Load())
-			n.c.dead.Add(tmp.dead.Load())
-			putBatch(b)
-		}
-		if n.policy == PolicyBlock && rs.ctx.Err() == nil {
-			if err := snk.flush(); err != nil {
-				rs.abort(outputErr(n.name, err))
-			}
+		return
+	}
+	block := false
+	defer func() {
+		if cerr := closeOut(); cerr != nil && block {
+			root.abort(&StageError{Stage: "output." + o.Name, Op: "write", Err: cerr})
 		}
 	}()
+	rs := root
+	for n := range w.nodes {
+		block = n.policy == PolicyBlock
+		r.writeNode(rs, n, snk)
+	}
+	if block && rs.ctx.Err() == nil {
+		if err := snk.flush(); err != nil {
+			rs.abort(outputErr(o.Name, err))
+		}
+	}
+}
+
+// writeNode writes the batches that reach one version's node n of a named
+// output, under n's policy.
+func (r *run) writeNode(rs *runState, n *outNode, snk sink) {
+	g := &graphRun{r: r, root: rs}
+	for b := range n.ch {
+		if rs.ctx.Err() != nil {
+			putBatch(b)
+			continue
+		}
+		if n.policy == PolicyBlock {
+			if err := snk.write(rs, n.c, b, len(n.ch) > 0); err != nil {
+				rs.abort(outputErr(n.name, err))
+			}
+			putBatch(b)
+			continue
+		}
+		if errp := n.failed.Load(); errp != nil {
+			g.reject(n, b, *errp)
+			continue
+		}
+		// Drop and dead_letter: each batch is flushed, so that a
+		// failing output is known batch by batch and its records
+		// counted as what they became.
+		// The acknowledgement is settled here, not by the sink: a
+		// copy that fails is handled by the policy, not undelivered.
+		var tmp counters
+		tok := b.ack
+		b.ack = ackToken{}
+		if err := snk.write(rs, &tmp, b, false); err != nil {
+			err = outputErr(n.name, err)
+			n.failed.Store(&err)
+			r.p.opts.log.Error("output failing; its copies now take its policy", "output", n.name, "policy", n.policy, "err", err)
+			b.ack = tok
+			g.reject(n, b, err)
+			continue
+		}
+		b.ack = tok
+		settle(b)
+		n.c.in.Add(tmp.in.Load())
+		n.c.passed.Add(tmp.passed.Load())
+		n.c.out.Add(tmp.out.Load())
+		n.c.errors.Add(tmp.errors.Load())
+		n.c.dead.Add(tmp.dead.Load())
+		putBatch(b)
+	}
 }
 
 // outputErr names a named output in a write error.

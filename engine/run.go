@@ -45,6 +45,11 @@ type run struct {
 
 	mu       sync.Mutex
 	versions []*runVersion // in the order they became active: the last is current
+
+	// The writers of the named outputs (outputs:), one per output for the
+	// whole run, whatever the versions (route_run.go).
+	named   map[string]*namedWriter
+	namedWG sync.WaitGroup
 }
 
 // runVersion is one pipeline whose stages ran in a run, with their counters.
@@ -60,6 +65,9 @@ func (r *run) addVersion(p *Pipeline) *runVersion {
 		v.stats[i] = &counters{}
 	}
 	r.mu.Lock()
+	if n := len(r.versions); n > 0 {
+		v.routes.carry(r.versions[n-1].routes)
+	}
 	r.versions = append(r.versions, v)
 	r.mu.Unlock()
 	return v
@@ -77,6 +85,7 @@ func (r *run) release(v *runVersion) {
 		return
 	}
 	stub := &Pipeline{opts: p.opts, released: true}
+	stub.plan.Outputs = p.plan.Outputs // the rows of the named outputs (routeStats)
 	for _, s := range p.stages {
 		stub.stages = append(stub.stages, &stageExec{plan: s.plan, events: s.events, level: s.level})
 	}
@@ -336,6 +345,7 @@ func (r *run) execute(ctx context.Context, src source, snk sink, reloads <-chan 
 			r.release(c.v)
 		}()
 	}
+	r.closeNamed()
 	srcWG.Wait()
 	closers.Wait()
 	if ferr := snk.flush(); ferr != nil {

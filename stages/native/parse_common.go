@@ -162,14 +162,6 @@ func (p *parsed) value(i int, v []byte) {
 // addString adds a text field.
 func (p *parsed) addString(k string, v []byte) { p.value(p.keyString(k), v) }
 
-// addKind adds a text field converted to kind (parsers whose field names
-// are known in advance look the types up once, not per record).
-func (p *parsed) addKind(k string, v []byte, kind valueType) {
-	i := p.keyString(k)
-	p.value(i, v)
-	p.fs[i].kind = kind
-}
-
 // addRaw adds a field whose value v is JSON text.
 func (p *parsed) addRaw(k string, v []byte) {
 	i := p.keyString(k)
@@ -302,20 +294,26 @@ func (p *parsed) appendValue(dst []byte, f *pfield) ([]byte, error) {
 	if f.raw {
 		return append(dst, v...), nil
 	}
-	if f.kind != typeString && len(v) == 0 {
+	return appendTyped(dst, p.keyOf(f), v, f.kind)
+}
+
+// appendTyped appends text value v of field key as JSON, converted to
+// kind.
+func appendTyped[K []byte | string](dst []byte, key K, v []byte, kind valueType) ([]byte, error) {
+	if kind != typeString && len(v) == 0 {
 		return append(dst, "null"...), nil
 	}
-	switch f.kind {
+	switch kind {
 	case typeInt:
 		out, ok := appendInt(dst, v)
 		if !ok {
-			return dst, fmt.Errorf("field %q: %q is not an int", p.keyOf(f), v)
+			return dst, fmt.Errorf("field %q: %q is not an int", key, v)
 		}
 		return out, nil
 	case typeFloat:
 		out, ok := appendFloat(dst, v)
 		if !ok {
-			return dst, fmt.Errorf("field %q: %q is not a float", p.keyOf(f), v)
+			return dst, fmt.Errorf("field %q: %q is not a float", key, v)
 		}
 		return out, nil
 	case typeBool:
@@ -325,7 +323,7 @@ func (p *parsed) appendValue(dst []byte, f *pfield) ([]byte, error) {
 		case "0", "f", "F", "FALSE", "false", "False":
 			return append(dst, "false"...), nil
 		}
-		return dst, fmt.Errorf("field %q: %q is not a bool", p.keyOf(f), v)
+		return dst, fmt.Errorf("field %q: %q is not a bool", key, v)
 	}
 	return appendJSONString(dst, v), nil
 }
@@ -518,6 +516,7 @@ type parseStage struct {
 	keys []string // the parsed object's top-level keys, when merging
 	vals []string
 	used []bool
+	slab []byte // where output records are cut from (keep)
 }
 
 func newParseStage(o parseIO, p lineParser) *parseStage {
@@ -583,7 +582,7 @@ func (s *parseStage) Transform(ctx context.Context, r *engine.Record, emit func(
 			out = append(out, '}')
 		}
 		s.out = out
-		r.Data = bytes.Clone(out)
+		r.Data = s.keep(out)
 		emit(r)
 		return nil
 	}
@@ -606,9 +605,22 @@ func (s *parseStage) Transform(ctx context.Context, r *engine.Record, emit func(
 	if t := bytes.TrimLeft(data, " \t\r\n"); len(t) == 0 || t[0] != '{' {
 		return errNotObjectRecord
 	}
-	r.Data = bytes.Clone(s.merge(data, obj, s.io.RemoveField && !nested))
+	r.Data = s.keep(s.merge(data, obj, s.io.RemoveField && !nested))
 	emit(r)
 	return nil
+}
+
+// keep returns a copy of out for an output record. Copies are cut from a
+// shared block (one allocation per 64 KiB of output rather than one per
+// record); each has its capacity cut to its length, so an append to one
+// never reaches the next, and a block is freed when its records are.
+func (s *parseStage) keep(out []byte) []byte {
+	if cap(s.slab)-len(s.slab) < len(out) {
+		s.slab = make([]byte, 0, max(64<<10, len(out)))
+	}
+	s0 := len(s.slab)
+	s.slab = append(s.slab, out...)
+	return s.slab[s0:len(s.slab):len(s.slab)]
 }
 
 // jsonField returns the value at path in record data, which must be valid

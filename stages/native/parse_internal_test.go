@@ -152,7 +152,7 @@ func TestNoMatchIsErrNoMatch(t *testing.T) {
 	if _, err := g.parseLine(nil, []byte("x")); !errors.Is(err, ErrNoMatch) {
 		t.Errorf("grok: %v, want ErrNoMatch", err)
 	}
-	r := &regexParser{re: regexp.MustCompile(`^(?P<n>\d+)$`), names: []string{"", "n"}}
+	r := newRegexParser(regexp.MustCompile(`^(?P<n>\d+)$`), `^(?P<n>\d+)$`, []string{"", "n"}, nil)
 	if _, err := r.parseLine(nil, []byte("x")); !errors.Is(err, ErrNoMatch) {
 		t.Errorf("regex: %v, want ErrNoMatch", err)
 	}

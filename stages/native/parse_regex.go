@@ -36,6 +36,7 @@ type regexParser struct {
 	whole   bool           // the pattern is anchored: atStart decides alone
 	names   []string       // per group; "" leaves the group out
 	kinds   []valueType    // per group: the conversion of types:
+	keys    [][]byte       // per group: "name": in JSON, nil when left out
 }
 
 func newParseRegex(cfg engine.Config) (engine.Transformer, error) {
@@ -78,14 +79,25 @@ func newParseRegex(cfg engine.Config) (engine.Transformer, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &regexParser{re: re, names: names, kinds: make([]valueType, len(names))}
-	p.atStart, p.whole = linearAtStart(c.Pattern)
+	p := newRegexParser(re, c.Pattern, names, types)
+	return newParseStage(c.parseIO, p), nil
+}
+
+// newRegexParser returns the parser of re (source pattern), whose groups
+// fill the fields names (by group; "" leaves a group out) converted by
+// types.
+func newRegexParser(re *regexp.Regexp, pattern string, names []string, types *typeSet) *regexParser {
+	p := &regexParser{re: re, names: names, kinds: make([]valueType, len(names)), keys: make([][]byte, len(names))}
+	p.atStart, p.whole = linearAtStart(pattern)
 	for i, name := range names {
 		if t, ok := types.lookup([]byte(name)); ok {
 			p.kinds[i] = t
 		}
+		if name != "" {
+			p.keys[i] = append(appendJSONString(nil, name), ':')
+		}
 	}
-	return newParseStage(c.parseIO, p), nil
+	return p
 }
 
 func (p *regexParser) parseLine(dst, text []byte) ([]byte, error) {
@@ -101,12 +113,24 @@ func (p *regexParser) parseLine(dst, text []byte) ([]byte, error) {
 	if m == nil {
 		return dst, fmt.Errorf("pattern %s: %w", p.re, ErrNoMatch)
 	}
-	p.p.reset()
-	for i, name := range p.names {
-		if name == "" || m[2*i] < 0 {
+	// The group names are unique and known: the object is written
+	// straight into dst, each key's JSON made once (keys).
+	start := len(dst)
+	dst = append(dst, '{')
+	first := true
+	for i, key := range p.keys {
+		if key == nil || m[2*i] < 0 {
 			continue
 		}
-		p.p.addKind(name, text[m[2*i]:m[2*i+1]], p.kinds[i])
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = append(dst, key...)
+		var err error
+		if dst, err = appendTyped(dst, p.names[i], text[m[2*i]:m[2*i+1]], p.kinds[i]); err != nil {
+			return dst[:start], err
+		}
 	}
-	return p.finish(dst)
+	return append(dst, '}'), nil
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pipe-dev/pipe/engine"
+	"github.com/pipe-dev/pipe/internal/testkit"
 )
 
 // routedVersion is a switch whose cases send errors (and, from v2 on,
@@ -57,8 +58,8 @@ type liveRec struct {
 // an older version all come before those of a newer one on each output.
 func TestRunLiveReloadsRouted(t *testing.T) {
 	dir := t.TempDir()
-	errs := &syncBuffer{}
-	main := &syncBuffer{}
+	errs := &testkit.Buffer{}
+	main := &testkit.Buffer{}
 	p := routedVersion(t, dir, "v1", false, errs)
 	pr, pw := io.Pipe()
 	reloads := make(chan engine.Reload)
@@ -155,7 +156,7 @@ stages:
 	reloads := make(chan engine.Reload, 1)
 	res := make(chan error, 1)
 	reloads <- engine.Reload{Next: next, Done: res}
-	var out syncBuffer
+	var out testkit.Buffer
 	done := make(chan error, 1)
 	pr, pw := io.Pipe()
 	go func() { done <- p.RunLive(context.Background(), pr, &out, reloads) }()

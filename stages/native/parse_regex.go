@@ -15,7 +15,10 @@ func init() {
 		Summary: "parse a line (or a JSON string field) with a regular expression's named groups into a JSON object",
 		Doc: "Each named group (`(?P<name>...)` or `(?<name>...)`, Go RE2 syntax) becomes a field, in the order of the groups in the " +
 			"pattern. A group that did not take part in the match is left out; an empty one is \"\". The pattern is not anchored: " +
-			"write `^...$` to match whole lines. A line the pattern does not match fails the record (`on_error`).",
+			"write `^...$` to match whole lines. A line the pattern does not match fails the record (`on_error`). " +
+			"An anchored pattern whose every choice is decided by the next byte (combined-log patterns such as " +
+			"`^(?P<client>\\S+) \\S+ \\[(?P<time>[^\\]]+)\\] \"(?P<request>[^\"]*)\"`) runs on a one-pass matcher, " +
+			"with the same result as Go's regexp, several times faster.",
 		Examples: []component.Example{
 			{Title: "a request line", YAML: "- name: requests\n  type: native\n  use: parse_regex\n  config:\n    pattern: '^(?P<method>[A-Z]+) (?P<path>\\S+) (?P<status>\\d{3})$'\n    types: {status: int}"},
 			{Title: "a field of a JSON record", YAML: "- {name: user, type: native, use: parse_regex, config: {field: msg, pattern: 'user=(?P<user>\\w+)'}}"},

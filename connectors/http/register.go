@@ -14,8 +14,10 @@ import (
 var Type = connector.OutputType{
 	Name:    "http",
 	Summary: "POST records to a URL in batches (NDJSON or lines, optional gzip), retrying what can succeed later",
-	Doc: "Each batch the pipeline hands the output is sent as one request, or as several when it has more than " +
-		"`batch.max_records` records or `batch.max_bytes` bytes, in order, one at a time. The body is the records " +
+	Doc: "Records are sent in requests of at most `batch.max_records` records and `batch.max_bytes` bytes, in order, " +
+		"one at a time. With `batch.linger` the records of several batches of the pipeline (a slow input hands over " +
+		"one record at a time) are gathered into one request, which waits at most that long for its first record's " +
+		"company; without it, each batch is sent at once. The body is the records " +
 		"joined by the output's codec (`ndjson`: Content-Type application/x-ndjson; `lines`: text/plain; `raw`: one " +
 		"request per record). A batch is delivered when every request was answered 2xx.\n\n" +
 		"Connection errors, timeouts, 408, 429 and 5xx are transient: the output's `retry:` policy sends the batch " +
@@ -90,6 +92,18 @@ func (o *output) WriteBatch(ctx context.Context, recs []*stage.Record) error {
 	return classify(o.c.Write(ctx, recs))
 }
 
+// BatchPolicy implements connector.Batcher: the engine groups records
+// across the pipeline's batches into requests of at most batch.max_records
+// records and batch.max_bytes bytes, waiting up to batch.linger for more.
+// Under the raw codec every record is a request of its own.
+func (o *output) BatchPolicy() connector.BatchPolicy {
+	b := o.c.cfg.Batch
+	if o.c.codec == "raw" {
+		return connector.BatchPolicy{MaxRecords: 1}
+	}
+	return connector.BatchPolicy{MaxRecords: b.MaxRecords, MaxBytes: int64(b.MaxBytes), Linger: b.Linger}
+}
+
 // classify marks err for the engine's retry policy.
 func classify(err error) error {
 	var se *StatusError
@@ -109,4 +123,5 @@ func classify(err error) error {
 var (
 	_ connector.BatchWriter = (*output)(nil)
 	_ connector.Health      = (*output)(nil)
+	_ connector.Batcher     = (*output)(nil)
 )

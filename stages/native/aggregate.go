@@ -157,6 +157,12 @@ type Aggregate struct {
 	seenEv  bool
 	nLate   int64 // late records not reported yet (late: count)
 
+	// consumed counts the records given to Transform; a group's first is
+	// the count when it opened, lateFirst the count at the first late
+	// record not reported yet (Retained).
+	consumed  int64
+	lateFirst int64
+
 	inTransform bool // emits come from Transform (see emitNew)
 
 	// per-record scratch
@@ -384,6 +390,7 @@ func (a *Aggregate) advance(wm int64, emit func(*engine.Record)) {
 // the results of the windows that its arrival closed (and of the group it
 // evicted or completed).
 func (a *Aggregate) Transform(ctx context.Context, r *engine.Record, emit func(*engine.Record)) error {
+	a.consumed++
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -468,6 +475,9 @@ func floorDiv(a, b int64) int64 {
 func (a *Aggregate) lateRecord(t int64) error {
 	switch a.late {
 	case "count":
+		if a.nLate == 0 {
+			a.lateFirst = a.consumed
+		}
 		a.nLate++
 	case "error":
 		return fmt.Errorf("%w: event time %s is before the watermark %s (allowed_lateness %v)", ErrLateRecord,
@@ -823,6 +833,25 @@ func appendAggNumber(b []byte, v float64) []byte {
 	return strconv.AppendFloat(b, v, 'f', -1, 64)
 }
 
+// Retained implements stage.Retainer: the records given since the first
+// record of the group open longest (groups open in the order of their
+// first records), or since the first late record not reported yet. The
+// engine holds their input records' acknowledgements until the windows
+// holding them were emitted and written.
+func (a *Aggregate) Retained() int64 {
+	first := int64(0)
+	if g := a.oldest(); g != nil {
+		first = g.first
+	}
+	if a.nLate > 0 && (first == 0 || a.lateFirst < first) {
+		first = a.lateFirst
+	}
+	if first == 0 {
+		return 0
+	}
+	return a.consumed - first + 1
+}
+
 // Flush implements engine.Flusher: every open window is emitted, oldest
 // first.
 func (a *Aggregate) Flush(ctx context.Context, emit func(*engine.Record)) error {
@@ -838,4 +867,5 @@ var (
 	_ engine.Transformer = (*Aggregate)(nil)
 	_ engine.Flusher     = (*Aggregate)(nil)
 	_ engine.Ticker      = (*Aggregate)(nil)
+	_ engine.Retainer    = (*Aggregate)(nil)
 )

@@ -427,8 +427,10 @@ func (s *batchSource) run(ctx context.Context, r *run, rs *runState, out chan<- 
 			in.send()
 		}
 		if err != nil || in.stopped || in.failErr != nil {
-			// The batch's records were not all taken: not delivered.
-			ack(context.WithoutCancel(ctx), fmt.Errorf("%w: the run stopped", connector.ErrNotDelivered))
+			// The batch's records were not all taken: not delivered. The
+			// acker calls it, after the batches read before it and never
+			// concurrently with their acknowledgements.
+			s.acks.add(ack, 0, 0).done(fmt.Errorf("%w: the run stopped", connector.ErrNotDelivered))
 			return err
 		}
 		s.acks.marker(ack)

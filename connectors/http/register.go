@@ -16,15 +16,16 @@ var Type = connector.OutputType{
 	Summary: "POST records to a URL in batches (NDJSON or lines, optional gzip), retrying what can succeed later",
 	Doc: "Records are sent in requests of at most `batch.max_records` records and `batch.max_bytes` bytes, in order, " +
 		"one at a time. With `batch.linger` the records of several batches of the pipeline (a slow input hands over " +
-		"one record at a time) are gathered into one request, which waits at most that long for its first record's " +
-		"company; without it, each batch is sent at once. The body is the records " +
+		"one record at a time) are gathered into one request, which waits at most that long for more records after " +
+		"its first; without it, what each batch brings is sent at once. The body is the records " +
 		"joined by the output's codec (`ndjson`: Content-Type application/x-ndjson; `lines`: text/plain; `raw`: one " +
-		"request per record). A batch is delivered when every request was answered 2xx.\n\n" +
-		"Connection errors, timeouts, 408, 429 and 5xx are transient: the output's `retry:` policy sends the batch " +
+		"request per record). Input records are acknowledged once the request holding them was answered 2xx; a " +
+		"request still lingering is sent at the end of input and when the run drains after SIGTERM.\n\n" +
+		"Connection errors, timeouts, 408, 429 and 5xx are transient: the output's `retry:` policy sends the request " +
 		"again with exponential backoff and jitter, waiting what a `Retry-After` header asks (up to `retry.max`). " +
-		"Other statuses (400, 401, 404, 413, ...) are permanent: the batch takes the output's `on_error` at once " +
-		"(fail, drop or dead_letter). A retried batch that was split into several requests is sent whole again, " +
-		"so the destination can see duplicates of the requests that had succeeded (at-least-once).\n\n" +
+		"Other statuses (400, 401, 404, 413, ...) are permanent: its records take the output's `on_error` at once " +
+		"(fail, drop or dead_letter). A request whose answer was lost (a timeout) is sent again, so the destination " +
+		"can see duplicates (at-least-once).\n\n" +
 		"A destination that is down at start is not an error of `Connect`: the first write finds it and is retried.",
 	Config: Config{},
 	Examples: []connector.Example{

@@ -35,6 +35,9 @@ func init() {
 			"it with ErrLateRecord under the stage's `on_error` (`dead_letter` writes it to the dead-letter file).\n\n" +
 			"The stage checks its windows every `tick` even when no record arrives (a stage.Ticker), so it must run with " +
 			"`workers: 1`. At the end of input every open window is emitted.\n\n" +
+			"**Delivery.** The input records a window holds are acknowledged (checkpointed, acked to a broker) only after " +
+			"the window was emitted and written by the output, so a crash before it closes makes the input read them " +
+			"again; windows that closed after the oldest held record are then emitted twice.\n\n" +
 			"**Functions.** `count` (records, or non-null values of `field`), `sum`, `min`, `max`, `avg` (of numbers, or strings " +
 			"holding one; a value that is neither fails the record; results are null when a group had no value), `distinct` " +
 			"(exact count of distinct values, at most `max_distinct` per group), and percentiles `p50`, `p90`, `p99`, `p99.9` " +

@@ -241,3 +241,55 @@ func TestOutputGroupDrainedOnStop(t *testing.T) {
 		t.Errorf("acks %v", in.Acks())
 	}
 }
+
+// TestNamedOutputGroups: a named output (policy block) that declares a
+// batch policy groups too; the input batches wait for its group.
+func TestNamedOutputGroups(t *testing.T) {
+	in := connectortest.NewInput()
+	in.Open = true
+	main := connectortest.NewOutput()
+	archive := &groupingOutput{Output: connectortest.NewOutput(), pol: connector.BatchPolicy{MaxRecords: 100, Linger: time.Hour}}
+	reg := engine.NewRegistry()
+	reg.RegisterInput(in.Type("mem"))
+	reg.RegisterOutput(main.Type("mem"))
+	reg.RegisterOutput(connector.OutputType{Name: "grouped", Summary: "test output with a batch policy",
+		New: func(cfg stage.Config, _ connector.Env) (connector.Output, error) {
+			return archive, cfg.Decode(&struct{}{})
+		}})
+	spec, err := engine.Parse([]byte(`
+input: {type: mem}
+output: {type: mem}
+outputs:
+  archive: {type: grouped}
+stages:
+  - name: copies
+    fanout: [{to: output}, {to: archive}]
+`), filepath.Join(t.TempDir(), "p.yaml"), engine.WithRegistry(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := engine.Build(spec, engine.WithRegistry(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	done := make(chan error, 1)
+	go func() { done <- p.Run(context.Background(), nil, nil) }()
+	for i := range 5 {
+		in.Add(fmt.Sprintf("r%d", i))
+	}
+	waitFor(t, "the main output", func() bool { return len(main.Lines()) == 5 })
+	if acks := in.Acks(); len(acks) != 0 || archive.Calls() != 0 {
+		t.Fatalf("acks %v, archive writes %d while its group lingers", acks, archive.Calls())
+	}
+	in.Finish()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := archive.callSizes(); !slices.Equal(got, []int{5}) {
+		t.Errorf("archive writes %v, want one of 5", got)
+	}
+	if got := ackErrs(in.Acks()); !slices.Equal(got, []bool{true, true, true, true, true}) {
+		t.Errorf("acks %v", in.Acks())
+	}
+}

@@ -234,3 +234,45 @@ func TestRetainedNotAckedOnFailure(t *testing.T) {
 		}
 	}
 }
+
+// TestRetainedWithWorkers: with two instances each holds the tokens of
+// the batches it was given; every acknowledgement waits for the flush
+// batches, which come in worker order.
+func TestRetainedWithWorkers(t *testing.T) {
+	in := connectortest.NewInput()
+	in.Open = true
+	out := connectortest.NewOutput()
+	early := noEarlyAcks(in, out, func(rec string) []int {
+		var bs []int
+		for _, p := range strings.Split(rec, "+") {
+			var i int
+			fmt.Sscanf(p, "r%d", &i)
+			bs = append(bs, i)
+		}
+		return bs
+	})
+	st := engine.StageSpec{Name: "window", Workers: 2, New: func() (engine.Transformer, error) { return &window{size: 100}, nil }}
+	p := memPipeline(t, in, out, "name: workers\n", st)
+	done := make(chan error, 1)
+	go func() { done <- p.Run(context.Background(), nil, nil) }()
+	for i := range 6 {
+		in.Add(fmt.Sprintf("r%d", i))
+	}
+	waitFor(t, "six records in the stage", func() bool { return p.Stats()[1].In == 6 })
+	if n := len(in.Acks()); n != 0 {
+		t.Fatalf("%d acknowledgements while the windows hold every record", n)
+	}
+	in.Finish()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got, want := out.Lines(), []string{"r0+r2+r4", "r1+r3+r5"}; !slices.Equal(got, want) {
+		t.Fatalf("output %q, want %q", got, want)
+	}
+	if got := ackErrs(in.Acks()); !slices.Equal(got, []bool{true, true, true, true, true, true}) {
+		t.Errorf("acks %v", in.Acks())
+	}
+	if e := early(); len(e) > 0 {
+		t.Error(e)
+	}
+}

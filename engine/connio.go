@@ -201,6 +201,9 @@ func (r *run) connectOutput(ctx context.Context, out connector.Output) (sink, fu
 		return s, closeOut, nil
 	case connector.BatchWriter:
 		s := &connSink{r: r, out: out, pol: pol, policy: firstNonEmpty(p.spec.Output.OnError, OnErrorFail), outPlan: p.plan.Output}
+		if bt, ok := out.(connector.Batcher); ok {
+			s.grp = newOutGroup(s, bt.BatchPolicy())
+		}
 		r.sink.Store(&sinkRef{s})
 		return s, closeOut, nil
 	}
@@ -330,6 +333,7 @@ type connSink struct {
 	outPlan OutputPlan
 	recs    []*Record
 	enc     lineEncoder // under a text codec (csv, logfmt)
+	grp     *outGroup   // the output groups records (connector.Batcher); nil: each batch is written as it comes
 }
 
 func (s *connSink) use(o OutputPlan) {
@@ -337,6 +341,21 @@ func (s *connSink) use(o OutputPlan) {
 		s.enc = nil
 	}
 	s.outPlan = o
+}
+
+// encodeOrFail is encode with the output's on_error for a record that
+// cannot be encoded: it returns nil (and the policy's error, if it stops
+// the run) when r is not to be written.
+func (s *connSink) encodeOrFail(rs *runState, c *counters, r *Record) (*Record, error) {
+	if s.enc == nil && isTextCodec(s.outPlan.Codec) {
+		s.enc = newLineEncoder(s.outPlan)
+	}
+	e, err := s.encode(r)
+	if err == nil {
+		return e, nil
+	}
+	cause := fmt.Errorf("%w: %v", ErrInvalidRecord, err)
+	return nil, onError(s.outPlan.OnError, rs, c, "output", r, cause, &StageError{Stage: "output", Op: "write", Record: r.Number(), Err: cause})
 }
 
 // encode returns a copy of r whose data is its line under the output's
@@ -354,6 +373,9 @@ func (s *connSink) encode(r *Record) (*Record, error) {
 }
 
 func (s *connSink) write(rs *runState, c *counters, b *batch, more bool) error {
+	if s.grp != nil {
+		return s.grp.add(rs, c, b)
+	}
 	c.in.Add(int64(len(b.recs)))
 	recs := s.recs[:0]
 	if s.enc == nil && isTextCodec(s.outPlan.Codec) {
@@ -368,10 +390,9 @@ func (s *connSink) write(rs *runState, c *counters, b *batch, more bool) error {
 			continue
 		}
 		if s.enc != nil {
-			e, err := s.encode(r)
-			if err != nil {
-				cause := fmt.Errorf("%w: %v", ErrInvalidRecord, err)
-				if err := onError(s.outPlan.OnError, rs, c, "output", r, cause, &StageError{Stage: "output", Op: "write", Record: r.Number(), Err: cause}); err != nil {
+			e, err := s.encodeOrFail(rs, c, r)
+			if e == nil {
+				if err != nil {
 					return err
 				}
 				continue
@@ -382,37 +403,13 @@ func (s *connSink) write(rs *runState, c *counters, b *batch, more bool) error {
 	}
 	s.recs = recs
 	defer clear(s.recs)
-	var err error
-	if len(recs) > 0 {
-		err = s.r.retry(rs.ctx, s.pol, "write", func(ctx context.Context) error { return s.out.WriteBatch(ctx, recs) })
-	}
+	settled, err := s.writeRecs(rs, c, recs)
 	if err != nil {
-		if rs.ctx.Err() != nil {
-			return nil // the run aborted: the batch is not acknowledged
-		}
-		var stopped *retryStopped
-		if errors.As(err, &stopped) {
-			b.ack.done(err)
-			return &StageError{Stage: "output", Op: "write", Record: firstNum(recs), Err: err}
-		}
-		switch s.policy {
-		case OnErrorDrop:
-			s.r.p.opts.log.Error("output gave up on a batch; dropped", "records", len(recs), "err", err)
-			c.dropped.Add(int64(len(recs)))
-		case OnErrorDeadLetter:
-			for _, r := range recs {
-				if derr := rs.dl.write("output", r, err); derr != nil {
-					return derr
-				}
-				c.dead.Add(1)
-			}
-		default:
-			b.ack.done(err)
-			return &StageError{Stage: "output", Op: "write", Record: firstNum(recs), Err: err}
-		}
-	} else {
-		c.passed.Add(int64(len(recs)))
-		c.out.Add(int64(len(recs)))
+		b.ack.done(err)
+		return err
+	}
+	if !settled {
+		return nil // the run aborted: the batch is not acknowledged
 	}
 	if b.last {
 		b.ack.done(errors.New("a record of the batch failed"))
@@ -429,7 +426,13 @@ func firstNum(recs []*Record) int64 {
 	return recs[0].Number()
 }
 
-func (s *connSink) flush() error               { return nil }
+func (s *connSink) flush() error {
+	if s.grp != nil {
+		return s.grp.flush()
+	}
+	return nil
+}
+
 func (s *connSink) sync(context.Context) error { return nil }
 
 // batchSource reads a connector.BatchReader.
@@ -482,8 +485,10 @@ func (s *batchSource) run(ctx context.Context, r *run, rs *runState, out chan<- 
 			in.send()
 		}
 		if err != nil || in.stopped || in.failErr != nil {
-			// The batch's records were not all taken: not delivered.
-			ack(context.WithoutCancel(ctx), fmt.Errorf("%w: the run stopped", connector.ErrNotDelivered))
+			// The batch's records were not all taken: not delivered. The
+			// acker calls it, after the batches read before it and never
+			// concurrently with their acknowledgements.
+			s.acks.add(ack, 0, 0).done(fmt.Errorf("%w: the run stopped", connector.ErrNotDelivered))
 			return err
 		}
 		s.acks.marker(ack)

@@ -2,7 +2,9 @@ package httpserver_test
 
 import (
 	"errors"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -90,4 +92,25 @@ func TestTextCodecsRefused(t *testing.T) {
 			t.Errorf("%s: err = %v, want a config error containing %q", tc.yaml, err, tc.want)
 		}
 	}
+}
+
+// The http output (which groups records, connector.Batcher) writes each
+// record as one logfmt line of its request body.
+func TestLogfmtToHTTPOutput(t *testing.T) {
+	bodies := make(chan string, 4)
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		bodies <- string(b)
+	}))
+	defer sink.Close()
+	r := runPipeline(t, `input: {type: http_server, address: ADDR, codec: ndjson}
+output: {type: http, url: `+sink.URL+`, codec: logfmt}`, connectortest.NewOutput())
+	status, answer, err := postBody(http.DefaultClient, r.url, `{"a":"x y","n":1}`+"\n"+`{"a":"z"}`+"\n")
+	if err != nil || status != http.StatusOK {
+		t.Fatalf("status %d (%s), %v", status, answer, err)
+	}
+	if got := <-bodies; got != "a=\"x y\" n=1\na=z\n" {
+		t.Errorf("body %q", got)
+	}
+	r.stop(t)
 }

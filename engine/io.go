@@ -47,6 +47,7 @@ func (s *streamSource) run(ctx context.Context, r *run, rs *runState, out chan<-
 	in.apply(r.input.Load())
 	in.b = getBatch()
 	defer func() { putBatch(in.b) }()
+	ahead := readAhead(s.interruptible())
 	for {
 		st, err := s.in.NextStream(ctx)
 		switch {
@@ -60,9 +61,12 @@ func (s *streamSource) run(ctx context.Context, r *run, rs *runState, out chan<-
 			return &StageError{Stage: "input", Op: "read", Err: err}
 		}
 		in.name, in.stream, in.base = st.Name, st, st.Start
-		if in.opt.Codec == CodecRaw {
+		switch {
+		case in.opt.Codec == CodecRaw:
 			err = in.readRaw(st.Reader)
-		} else {
+		case ahead:
+			err = in.readLinesAhead(st.Reader)
+		default:
 			err = in.readLines(st.Reader)
 		}
 		if st.Done != nil {

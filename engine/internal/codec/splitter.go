@@ -58,7 +58,6 @@ func (s *Splitter) Split(buf []byte, from, limit int, rec func(start, end int), 
 		pos += nl + 1
 	}
 	n := 0
-	counted := func(a, b int) { n++; rec(a, b) }
 	for {
 		if limit > 0 && n >= limit {
 			return pos, true
@@ -71,7 +70,9 @@ func (s *Splitter) Split(buf []byte, from, limit int, rec func(start, end int), 
 		s.scanned += int64(nl + 1)
 		nl += clean
 		clean = 0
-		s.record(buf, pos, pos+nl, counted, bad)
+		if s.record(buf, pos, pos+nl, rec, bad) {
+			n++
+		}
 		pos += nl + 1
 	}
 	if len(buf)-pos > s.opt.MaxBytes {
@@ -99,10 +100,16 @@ func (s *Splitter) Finish(buf []byte, from int, rec func(start, end int), bad fu
 	}
 }
 
-func (s *Splitter) record(buf []byte, start, end int, rec func(start, end int), bad func(*RecordError)) {
+// record checks the line buf[start:end] and hands it to rec or bad; it
+// reports whether it called rec.
+func (s *Splitter) record(buf []byte, start, end int, rec func(start, end int), bad func(*RecordError)) bool {
 	if end-start > s.opt.MaxBytes {
 		bad(&RecordError{Err: ErrTooLarge, Data: append([]byte(nil), buf[start:start+min(KeepPrefix, end-start)]...), Size: int64(end - start)})
-		return
+		return false
+	}
+	if s.opt.Codec != NDJSON && !s.opt.RejectNUL && !s.opt.ValidateUTF8 {
+		rec(start, end) // lines without checks: the common case
+		return true
 	}
 	if s.opt.Codec == NDJSON {
 		for end > start && isSpace(buf[end-1]) {
@@ -113,23 +120,24 @@ func (s *Splitter) record(buf []byte, start, end int, rec func(start, end int), 
 			start++
 		}
 		if start == end {
-			return // blank lines carry no record
+			return false // blank lines carry no record
 		}
 		if !ValidJSON(buf[start:end]) {
 			bad(&RecordError{Err: ErrInvalidJSON, Data: buf[line:end], Size: int64(end - line)})
-			return
+			return false
 		}
 	}
 	line := buf[start:end]
 	if s.opt.RejectNUL && bytes.IndexByte(line, 0) >= 0 {
 		bad(&RecordError{Err: ErrNUL, Data: line, Size: int64(len(line))})
-		return
+		return false
 	}
 	if s.opt.ValidateUTF8 && !validUTF8(line) {
 		bad(&RecordError{Err: ErrInvalidUTF8, Data: line, Size: int64(len(line))})
-		return
+		return false
 	}
 	rec(start, end)
+	return true
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"runtime"
@@ -44,6 +45,11 @@ type chunk struct {
 func aheadReader(r io.Reader, chunks chan<- chunk, quit <-chan struct{}) {
 	defer close(chunks)
 	for {
+		select {
+		case <-quit:
+			return
+		default:
+		}
 		b := getBatch()
 		buf := b.arena[:cap(b.arena)]
 		n, err := r.Read(buf[aheadReserve:])
@@ -60,13 +66,18 @@ func aheadReader(r io.Reader, chunks chan<- chunk, quit <-chan struct{}) {
 	}
 }
 
-// readLinesAhead is readLines with the reads on another goroutine.
-func (in *inputRun) readLinesAhead(r io.Reader) error {
+// readLinesAhead is readLines with the reads on another goroutine. stop
+// cancels the context of the stream's reads: when the framer stops before
+// the end of the stream, it ends a read that waits for more (a followed
+// file in the middle of a long line), and the framer waits for the reader
+// to return before the stream is closed.
+func (in *inputRun) readLinesAhead(r io.Reader, stop context.CancelFunc) error {
 	chunks := make(chan chunk, aheadDepth)
 	quit := make(chan struct{})
 	go aheadReader(r, chunks, quit)
 	defer func() {
 		close(quit)
+		stop()
 		for c := range chunks { // wait for the reader: it may not outlive the stream
 			putBatch(c.b)
 		}

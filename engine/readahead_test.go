@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 // readAheadData is lines of lengths from 0 to past several reads (80 KB
@@ -136,5 +137,30 @@ func TestReadAheadInvalidRecord(t *testing.T) {
 	}
 	if n := strings.Count(out, "\n"); n != 4320 {
 		t.Fatalf("%d records written before the failure, want 4320", n)
+	}
+}
+
+// A followed file whose reader waits in the middle of a long line: a
+// record that fails the run before it ends the run (the framer cancels
+// the reader's read instead of waiting for the line to end).
+func TestReadAheadStopsWaitingReader(t *testing.T) {
+	if !readAhead(true) {
+		t.Skipf("GOMAXPROCS %d: files are not read ahead", runtime.GOMAXPROCS(0))
+	}
+	dir := t.TempDir()
+	data := "not json\n" + strings.Repeat("x", 3*DefaultBatchBytes) // no newline: the writer is mid-line
+	writeFile(t, filepath.Join(dir, "in.log"), []byte(data))
+	done := make(chan error, 1)
+	go func() {
+		_, err := runYAML(t, dir, "input: {type: file, path: in.log, codec: ndjson, follow: true, poll_interval: 10ms}\n", "")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "malformed JSON") {
+			t.Fatalf("err = %v, want the malformed record's error", err)
+		}
+	case <-time.After(30 * time.Second): // bounds a broken test only
+		t.Fatal("the run did not end after its input failed")
 	}
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -34,17 +35,23 @@ func readAhead(interruptible bool) bool {
 	return interruptible && runtime.GOMAXPROCS(0) > 1
 }
 
-// chunk is one read: arena[aheadReserve:] holds its bytes.
+// chunk is one read: arena[aheadReserve:] holds its bytes. With lo < hi,
+// the reader checked the ndjson lines of arena[lo:hi] (codec.CheckLines):
+// those starting at invalid are malformed.
 type chunk struct {
-	b   *batch
-	err error
+	b       *batch
+	err     error
+	lo, hi  int
+	invalid []int
 }
 
 // reader reads r into fresh batch arenas until an error (io.EOF included)
-// or quit closes; it closes chunks when it returns.
-func aheadReader(r io.Reader, chunks chan<- chunk, quit <-chan struct{}) {
+// or quit closes; it closes chunks when it returns. With check (ndjson), it
+// also checks the JSON of the whole lines of every other read, so that the
+// check, most of the framer's work on ndjson, runs on both goroutines.
+func aheadReader(r io.Reader, chunks chan<- chunk, quit <-chan struct{}, check bool) {
 	defer close(chunks)
-	for {
+	for seq := 0; ; seq++ {
 		select {
 		case <-quit:
 			return
@@ -54,8 +61,19 @@ func aheadReader(r io.Reader, chunks chan<- chunk, quit <-chan struct{}) {
 		buf := b.arena[:cap(b.arena)]
 		n, err := r.Read(buf[aheadReserve:])
 		b.arena = buf[:aheadReserve+n]
+		c := chunk{b: b, err: err}
+		if check && seq%2 == 1 {
+			// The lines after the first newline up to the last: the first
+			// continues the carried line, the framer checks it.
+			data := b.arena[aheadReserve:]
+			first, last := bytes.IndexByte(data, '\n'), bytes.LastIndexByte(data, '\n')
+			if first >= 0 && last > first {
+				c.lo, c.hi = aheadReserve+first+1, aheadReserve+last+1
+				c.invalid = codec.CheckLines(b.arena[:c.hi], c.lo, nil)
+			}
+		}
 		select {
-		case chunks <- chunk{b, err}:
+		case chunks <- c:
 		case <-quit:
 			putBatch(b)
 			return
@@ -74,7 +92,7 @@ func aheadReader(r io.Reader, chunks chan<- chunk, quit <-chan struct{}) {
 func (in *inputRun) readLinesAhead(r io.Reader, stop context.CancelFunc) error {
 	chunks := make(chan chunk, aheadDepth)
 	quit := make(chan struct{})
-	go aheadReader(r, chunks, quit)
+	go aheadReader(r, chunks, quit, in.opt.Codec == CodecNDJSON)
 	defer func() {
 		close(quit)
 		stop()
@@ -111,7 +129,9 @@ func (in *inputRun) readLinesAhead(r io.Reader, stop context.CancelFunc) error {
 			putBatch(in.b)
 			in.b = c.b
 			in.base -= int64(from) // in.base is where arena[0] would be in the stream
+			sp.Checked(c.lo, c.hi, c.invalid)
 		} else { // a long line: gather it in the carried batch
+			sp.Checked(0, 0, nil)
 			data := c.b.arena[aheadReserve:]
 			if free := cap(in.b.arena) - len(in.b.arena); free < len(data) {
 				grown := make([]byte, len(in.b.arena), 2*cap(in.b.arena)+len(data))
@@ -140,7 +160,8 @@ func (in *inputRun) readLinesAhead(r io.Reader, stop context.CancelFunc) error {
 				in.send() // the records before the failing one go on
 				return in.failErr
 			}
-			in.carry(keep)
+			in.carry(keep) // moves arena[keep:] to the front
+			sp.Shift(keep)
 			from = 0
 			if in.stopped {
 				return nil

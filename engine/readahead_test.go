@@ -164,3 +164,55 @@ func TestReadAheadStopsWaitingReader(t *testing.T) {
 		t.Fatal("the run did not end after its input failed")
 	}
 }
+
+// ndjson through the read-ahead path, with malformed, blank and padded
+// lines everywhere (the reader checks every other read, the framer the
+// rest and the lines across reads): exactly the valid records come out,
+// trimmed, in order.
+func TestReadAheadNDJSONChecks(t *testing.T) {
+	if !readAhead(true) {
+		t.Skipf("GOMAXPROCS %d: files are not read ahead", runtime.GOMAXPROCS(0))
+	}
+	for _, maxPad := range []int{200, 4} { // 4: more than a batch of records per read
+		t.Run(fmt.Sprint("pad ", maxPad), func(t *testing.T) { readAheadNDJSON(t, maxPad) })
+	}
+}
+
+func readAheadNDJSON(t *testing.T, maxPad int) {
+	r := rand.New(rand.NewPCG(3, 4))
+	var in, want bytes.Buffer
+	for i := 0; in.Len() < 2<<20; i++ {
+		pad := strings.Repeat("y", r.IntN(maxPad))
+		if r.IntN(50) == 0 {
+			pad = strings.Repeat("z", 5000+r.IntN(20000))
+		}
+		rec := fmt.Sprintf(`{"n":%d,"pad":"%s"}`, i, pad)
+		switch r.IntN(12) {
+		case 0: // malformed: dropped
+			fmt.Fprintf(&in, "{\"n\":%d,\"pad\":\"%s\"\n", i, pad)
+		case 1: // blank: no record
+			in.WriteString(" \t\r\n")
+		case 2: // blanks around it: trimmed
+			fmt.Fprintf(&in, "  %s\t\r\n", rec)
+			want.WriteString(rec + "\n")
+		default:
+			in.WriteString(rec + "\n")
+			want.WriteString(rec + "\n")
+		}
+	}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "in.ndjson"), in.Bytes())
+	out, err := runYAML(t, dir, "input: {type: file, path: in.ndjson, codec: ndjson, on_error: drop}\n", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != want.String() {
+		got, exp := strings.Split(out, "\n"), strings.Split(want.String(), "\n")
+		for i := range min(len(got), len(exp)) {
+			if got[i] != exp[i] {
+				t.Fatalf("record %d: got %.60q, want %.60q (%d records, want %d)", i, got[i], exp[i], len(got), len(exp))
+			}
+		}
+		t.Fatalf("%d records, want %d", len(got), len(exp))
+	}
+}

@@ -47,22 +47,35 @@ func (s *streamSource) run(ctx context.Context, r *run, rs *runState, out chan<-
 	in.apply(r.input.Load())
 	in.b = getBatch()
 	defer func() { putBatch(in.b) }()
+	ahead := readAhead(s.interruptible())
 	for {
-		st, err := s.in.NextStream(ctx)
-		switch {
-		case errors.Is(err, connector.ErrEndOfInput):
-			in.send()
-			return nil
-		case err != nil && ctx.Err() != nil:
-			in.send()
-			return nil // stop reading: what was read goes on
-		case err != nil:
+		// A stream read ahead gets its own context: the framer cancels it
+		// to end a read that would wait (a followed file in the middle of
+		// a line) when it stops early.
+		sctx, cancel := ctx, context.CancelFunc(func() {})
+		if ahead && in.opt.Codec != CodecRaw {
+			sctx, cancel = context.WithCancel(ctx)
+		}
+		st, err := s.in.NextStream(sctx)
+		if err != nil {
+			cancel()
+			switch {
+			case errors.Is(err, connector.ErrEndOfInput):
+				in.send()
+				return nil
+			case ctx.Err() != nil:
+				in.send()
+				return nil // stop reading: what was read goes on
+			}
 			return &StageError{Stage: "input", Op: "read", Err: err}
 		}
 		in.name, in.stream, in.base = st.Name, st, st.Start
-		if in.opt.Codec == CodecRaw {
+		switch {
+		case in.opt.Codec == CodecRaw:
 			err = in.readRaw(st.Reader)
-		} else {
+		case ahead:
+			err = in.readLinesAhead(st.Reader, cancel)
+		default:
 			err = in.readLines(st.Reader)
 		}
 		if st.Done != nil {
@@ -70,6 +83,7 @@ func (s *streamSource) run(ctx context.Context, r *run, rs *runState, out chan<-
 				err = &StageError{Stage: "input", Op: "read", Err: derr}
 			}
 		}
+		cancel()
 		in.stream = nil
 		if err != nil && ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
 			return nil // a read ended by the stop: what was framed went on

@@ -167,6 +167,9 @@ func (a *app) run(file string, f *runFlags) error {
 	if err != nil {
 		return err
 	}
+	if (spec.Output.Type == "" || spec.Output.Type == "stdout") && stdoutClosed(a.stdout) {
+		return usagef("standard output is closed (as with >&-): every record would be lost; redirect it (> FILE, > /dev/null) or give --output FILE")
+	}
 	audit, err := a.openAudit()
 	if err != nil {
 		return err

@@ -167,7 +167,7 @@ func (a *app) run(file string, f *runFlags) error {
 	if err != nil {
 		return err
 	}
-	if (spec.Output.Type == "" || spec.Output.Type == "stdout") && stdoutClosed(a.stdout) {
+	if writesStdout(spec) && stdoutClosed(a.stdout) {
 		return usagef("standard output is closed (as with >&-): every record would be lost; redirect it (> FILE, > /dev/null) or give --output FILE")
 	}
 	audit, err := a.openAudit()
@@ -528,4 +528,19 @@ func stageFlagList(reg *engine.Registry) string {
 		}
 	}
 	return strings.Join(flags, ", ")
+}
+
+// writesStdout reports whether output: or a named output of spec is the
+// standard output.
+func writesStdout(spec *engine.Spec) bool {
+	std := func(o engine.OutputSpec) bool { return o.Type == "" || o.Type == "stdout" }
+	if std(spec.Output) {
+		return true
+	}
+	for _, o := range spec.Outputs {
+		if std(o) {
+			return true
+		}
+	}
+	return false
 }

@@ -34,7 +34,8 @@ type source interface {
 // straight into batch arenas and framed there by the input's codec.
 type streamSource struct {
 	in   connector.StreamReader
-	acks *acker // nil: delivery is not tracked
+	acks *acker   // nil: delivery is not tracked
+	gate readGate // watches reads that may block for ever (readgate.go)
 }
 
 func (s *streamSource) interruptible() bool {
@@ -60,10 +61,14 @@ func (s *streamSource) run(ctx context.Context, r *run, rs *runState, out chan<-
 			return &StageError{Stage: "input", Op: "read", Err: err}
 		}
 		in.name, in.stream, in.base = st.Name, st, st.Start
+		sr := st.Reader
+		if s.gate.entered != nil { // see gateOf
+			sr = s.gate.wrap(sr)
+		}
 		if in.opt.Codec == CodecRaw {
-			err = in.readRaw(st.Reader)
+			err = in.readRaw(sr)
 		} else {
-			err = in.readLines(st.Reader)
+			err = in.readLines(sr)
 		}
 		if st.Done != nil {
 			if derr := st.Done(); err == nil && derr != nil {

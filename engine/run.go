@@ -371,9 +371,13 @@ func startSource(ctx context.Context, r *run, rs *runState, src source, out chan
 	// it is not waited for. The gate forwards its batches until the input
 	// ends, ctx is done or the run fails.
 	raw := make(chan *batch, queueDepth)
+	gate := gateOf(src)
 	go func() {
 		defer close(raw)
-		if err := src.run(ctx, r, rs, raw); err != nil {
+		if h := testHookSourceDone; h != nil {
+			defer h()
+		}
+		if err := src.run(ctx, r, rs, raw); err != nil && !errors.Is(err, errReadAbandoned) {
 			rs.failAt(0, err)
 		}
 	}()
@@ -399,6 +403,10 @@ func startSource(ctx context.Context, r *run, rs *runState, src source, out chan
 					return
 				}
 			case <-ctx.Done():
+				if gate != nil { // until the reader has handed on all it read
+					drainGated(gate, raw, send, stopped, rs.ctx.Done())
+					return
+				}
 				for { // forward what the reader already handed over
 					select {
 					case b, ok := <-raw:

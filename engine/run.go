@@ -27,6 +27,7 @@ type run struct {
 	p             *Pipeline
 	in, out       *counters
 	ready         atomic.Bool
+	over          atomic.Bool  // the run has ended: its counts are final
 	outputWritten atomic.Int64 // bytes handed to the output writer
 	// input is the input's settings: the plan's, replaced by a reload.
 	input atomic.Pointer[InputPlan]
@@ -104,6 +105,7 @@ func (p *Pipeline) begin(ctx context.Context) (r *run, end func(), err error) {
 	r.addVersion(p)
 	p.last.Store(r)
 	return r, func() {
+		r.over.Store(true) // its counts are final: see accountNotProcessed
 		p.mu.Lock()
 		p.running = false
 		p.mu.Unlock()

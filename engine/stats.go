@@ -12,14 +12,14 @@ import (
 type StageStats struct {
 	Name         string
 	Kind         string
-	In           int64  // records that entered
-	InBytes      int64  // bytes of the records that entered (stages only)
-	Passed       int64  // records that produced at least one output
-	Out          int64  // records emitted (splits count each)
-	Dropped      int64  // records the stage dropped (emitted nothing)
-	Errors       int64  // records that failed (timeouts and too large included)
-	DeadLettered int64  // failed records written to the dead-letter file
-	Timeouts     int64  // failed records that timed out
+	In           int64 // records that entered
+	InBytes      int64 // bytes of the records that entered (stages only)
+	Passed       int64 // records that produced at least one output
+	Out          int64 // records emitted (splits count each)
+	Dropped      int64 // records the stage dropped (emitted nothing)
+	Errors       int64 // records that failed (timeouts and too large included)
+	DeadLettered int64 // failed records written to the dead-letter file
+	Timeouts     int64 // failed records that timed out
 	// NotProcessed counts the records handed to the stage that got no
 	// outcome because the run stopped first (a failure under on_error:
 	// fail, a plugin that could not be restarted, a signal, an output

@@ -204,11 +204,12 @@ func (in *inputRun) readLines(r io.Reader) error {
 			in.apply(s)
 			sp.SetOptions(in.opt)
 		}
+		var readErr error // after the records before it (a truncated .gz) are framed and sent
 		switch {
 		case err == io.EOF:
 			eof = true
 		case err != nil:
-			return &StageError{Stage: "input", Op: "read", Err: fmt.Errorf("%s: %w", displayName(in.name), err)}
+			readErr = &StageError{Stage: "input", Op: "read", Err: fmt.Errorf("%s: %w", displayName(in.name), err)}
 		}
 		for {
 			keep, more := sp.Split(in.b.arena, 0, DefaultBatchRecords-len(in.b.recs), rec, bad)
@@ -223,6 +224,10 @@ func (in *inputRun) readLines(r io.Reader) error {
 			if !more {
 				break
 			}
+		}
+		if readErr != nil {
+			in.send()
+			return readErr
 		}
 		if eof {
 			sp.Finish(in.b.arena, 0, rec, bad)

@@ -2,7 +2,7 @@ package engine
 
 import (
 	"bytes"
-		"context"
+	"context"
 	"errors"
 	"fmt"
 	"io"

@@ -137,21 +137,28 @@ func drainGated(g *readGate, raw <-chan *batch, send func(*batch) bool, stopped 
 		case <-g.returned:
 		case <-grace:
 			if g.abandon() {
-				for { // what was handed over before the read began
-					select {
-					case b, ok := <-raw:
-						if !ok || !send(b) {
-							return
-						}
-					default:
-						return
-					}
-				}
+				forwardQueued(raw, send) // what was handed over before the read began
+				return
 			}
 			grace = nil
 		case <-stopped:
 			return
 		case <-failed:
+			return
+		}
+	}
+}
+
+// forwardQueued forwards the batches already queued on raw, until it is
+// empty or closed or send fails.
+func forwardQueued(raw <-chan *batch, send func(*batch) bool) {
+	for {
+		select {
+		case b, ok := <-raw:
+			if !ok || !send(b) {
+				return
+			}
+		default:
 			return
 		}
 	}

@@ -409,16 +409,8 @@ func startSource(ctx context.Context, r *run, rs *runState, src source, out chan
 					drainGated(gate, raw, send, stopped, rs.ctx.Done())
 					return
 				}
-				for { // forward what the reader already handed over
-					select {
-					case b, ok := <-raw:
-						if !ok || !send(b) {
-							return
-						}
-					default:
-						return
-					}
-				}
+				forwardQueued(raw, send) // what the reader already handed over
+				return
 			case <-stopped:
 				return
 			case <-rs.ctx.Done():

@@ -130,9 +130,14 @@ func maybeRepeated(data []byte, segs []segment) bool {
 // then finds what it can, and never fails otherwise. It runs in linear time
 // and allocates for objects with many keys only.
 func Any(data []byte) error {
+	if bytes.Count(data, quote) < 4 { // two keys take four quotes
+		return nil
+	}
 	var s scanner
 	return s.scan(data)
 }
+
+var quote = []byte{'"'}
 
 // smallObject is the key count up to which an object's keys are compared
 // one by one; larger objects get a map.

@@ -1,10 +1,10 @@
 package js
 
 import (
-	"bytes"
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/dop251/goja"
 )
@@ -33,7 +33,7 @@ func (e errNotFinite) Error() string {
 // checkFinite returns an error if val, whose JSON text is out, holds a
 // number that JSON cannot represent.
 func (v *vm) checkFinite(val goja.Value, out string) error {
-	if !bytes.Contains([]byte(out), []byte("null")) {
+	if !strings.Contains(out, "null") {
 		return nil
 	}
 	var found *errNotFinite

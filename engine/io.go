@@ -34,7 +34,8 @@ type source interface {
 // straight into batch arenas and framed there by the input's codec.
 type streamSource struct {
 	in   connector.StreamReader
-	acks *acker // nil: delivery is not tracked
+	acks *acker   // nil: delivery is not tracked
+	gate readGate // watches reads that may block for ever (readgate.go)
 }
 
 func (s *streamSource) interruptible() bool {
@@ -70,13 +71,17 @@ func (s *streamSource) run(ctx context.Context, r *run, rs *runState, out chan<-
 			return &StageError{Stage: "input", Op: "read", Err: err}
 		}
 		in.name, in.stream, in.base = st.Name, st, st.Start
+		sr := st.Reader
+		if s.gate.entered != nil { // see gateOf
+			sr = s.gate.wrap(sr)
+		}
 		switch {
 		case in.opt.Codec == CodecRaw:
-			err = in.readRaw(st.Reader)
+			err = in.readRaw(sr)
 		case ahead:
-			err = in.readLinesAhead(st.Reader, cancel)
+			err = in.readLinesAhead(sr, cancel)
 		default:
-			err = in.readLines(st.Reader)
+			err = in.readLines(sr)
 		}
 		if st.Done != nil {
 			if derr := st.Done(); err == nil && derr != nil {
@@ -213,11 +218,12 @@ func (in *inputRun) readLines(r io.Reader) error {
 			in.apply(s)
 			sp.SetOptions(in.opt)
 		}
+		var readErr error // after the records before it (a truncated .gz) are framed and sent
 		switch {
 		case err == io.EOF:
 			eof = true
 		case err != nil:
-			return &StageError{Stage: "input", Op: "read", Err: fmt.Errorf("%s: %w", displayName(in.name), err)}
+			readErr = &StageError{Stage: "input", Op: "read", Err: fmt.Errorf("%s: %w", displayName(in.name), err)}
 		}
 		for {
 			keep, more := sp.Split(in.b.arena, 0, DefaultBatchRecords-len(in.b.recs), rec, bad)
@@ -232,6 +238,10 @@ func (in *inputRun) readLines(r io.Reader) error {
 			if !more {
 				break
 			}
+		}
+		if readErr != nil {
+			in.send()
+			return readErr
 		}
 		if eof {
 			sp.Finish(in.b.arena, 0, rec, bad)

@@ -212,6 +212,9 @@ func Build(spec *Spec, opts ...Option) (*Pipeline, error) {
 	if err := checkDeadLetter(spec, p.plan); err != nil {
 		return nil, err
 	}
+	if err := checkPathsByName(spec, p.plan); err != nil {
+		return nil, err
+	}
 	if err := p.buildConnectors(); err != nil && !errs.add(err) {
 		return nil, err
 	}

@@ -148,11 +148,12 @@ func (in *inputRun) readLinesAhead(r io.Reader, stop context.CancelFunc) error {
 			sp.SetOptions(in.opt)
 		}
 		eof := false
+		var readErr error // after the records before it (a truncated .gz) are framed and sent
 		switch {
 		case c.err == io.EOF:
 			eof = true
 		case c.err != nil:
-			return &StageError{Stage: "input", Op: "read", Err: fmt.Errorf("%s: %w", displayName(in.name), c.err)}
+			readErr = &StageError{Stage: "input", Op: "read", Err: fmt.Errorf("%s: %w", displayName(in.name), c.err)}
 		}
 		for {
 			keep, more := sp.Split(in.b.arena, from, DefaultBatchRecords-len(in.b.recs), rec, bad)
@@ -169,6 +170,10 @@ func (in *inputRun) readLinesAhead(r io.Reader, stop context.CancelFunc) error {
 			if !more {
 				break
 			}
+		}
+		if readErr != nil {
+			in.send()
+			return readErr
 		}
 		if eof {
 			sp.Finish(in.b.arena, 0, rec, bad)

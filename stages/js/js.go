@@ -368,6 +368,9 @@ func (v *vm) stringifyValue(val goja.Value) ([]byte, error) {
 	if goja.IsUndefined(s) {
 		return nil, fmt.Errorf("cannot output a %s", val.ExportType())
 	}
+	if err := v.checkFinite(val, s.String()); err != nil {
+		return nil, err
+	}
 	return []byte(s.String()), nil
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/pipe-dev/pipe/engine"
 	"github.com/pipe-dev/pipe/stage"
+	"github.com/pipe-dev/pipe/stages/internal/jsonkey"
 )
 
 // LoadTimeout bounds a script's top-level code and init(config), which run
@@ -282,6 +283,11 @@ func (in *Instance) Transform(ctx context.Context, r *engine.Record, emit func(*
 	}
 	if err := in.ready(ctx); err != nil {
 		return err
+	}
+	if in.st.JSON { // the script may read any field: see package jsonkey
+		if err := jsonkey.Any(r.Data); err != nil {
+			return err
+		}
 	}
 	in.cur, in.emitted = r, in.emitted[:0]
 	if err := in.call(ctx, r, false); err != nil {

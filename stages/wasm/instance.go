@@ -23,6 +23,18 @@ type module struct {
 	stdout, stderr                *lineWriter
 	stack                         [2]uint64
 	intr                          *interrupt.Flag // of a rewritten module
+	lm                            *linearMemory   // nil: wazero's own memory
+}
+
+// hold keeps the instance's memory mapped until the returned func is
+// called: around every call and every host access to the memory (see
+// linearMemory).
+func (m *module) hold() (release func()) {
+	if m.lm == nil {
+		return func() {}
+	}
+	m.lm.enter()
+	return m.lm.leave
 }
 
 // start arms the interrupt flag of a rewritten module's instance and runs
@@ -46,6 +58,7 @@ func (m *module) start(ctx context.Context) error {
 // call calls fn with args and returns its one result (0 if none). Any error
 // leaves the instance unusable: the caller discards it.
 func (m *module) call(ctx context.Context, fn api.Function, args ...uint64) (uint64, error) {
+	defer m.hold()()
 	copy(m.stack[:], args)
 	m.stderr.mark()
 	var disarm func() bool
@@ -134,6 +147,7 @@ func (m *module) result(name string, r uint64) ([]byte, error) {
 // initWith runs pipe_init with config; it returns the guest's rejection
 // message, if any.
 func (m *module) initWith(ctx context.Context, config []byte) (string, error) {
+	defer m.hold()()
 	ptr, b, err := m.buffer(ctx, uint64(len(config)))
 	if err != nil {
 		return "", err
@@ -230,6 +244,7 @@ func (in *instance) exchange(ctx context.Context, recs []*engine.Record) ([]byte
 		return nil, err
 	}
 	res, err := func() ([]byte, error) {
+		defer m.hold()()
 		ptr, b, err := m.buffer(ctx, batchSize(recs))
 		if err != nil {
 			return nil, err
@@ -337,6 +352,7 @@ func (in *instance) Flush(ctx context.Context, emit func(*engine.Record)) error 
 		return fmt.Errorf("flush: %w", err)
 	}
 	res, err := func() ([]byte, error) {
+		defer m.hold()()
 		rv, err := m.call(ctx, m.flush)
 		if err != nil {
 			return nil, err

@@ -412,14 +412,18 @@ func (s *stage) instantiate(parent context.Context) (*module, error) {
 	if s.random {
 		cfg = cfg.WithRandSource(rand.Reader)
 	}
-	mod, err := s.rt.InstantiateModule(ctx, s.compiled, cfg)
+	alloc := &memoryAllocator{}
+	mod, err := s.rt.InstantiateModule(alloc.with(ctx), s.compiled, cfg)
+	if alloc.made != nil {
+		alloc.made.leave() // the instantiation's hold
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			err = context.Cause(ctx)
 		}
 		return nil, fmt.Errorf("instantiate: %w%s", err, stderr.recent())
 	}
-	m := &module{mod: mod, mem: mod.Memory(), stderr: stderr, stdout: stdout,
+	m := &module{mod: mod, mem: mod.Memory(), stderr: stderr, stdout: stdout, lm: alloc.made,
 		alloc: mod.ExportedFunction(exportAlloc), transform: mod.ExportedFunction(exportTransform),
 		init: mod.ExportedFunction(exportInit), flush: mod.ExportedFunction(exportFlush)}
 	if s.interruptible {

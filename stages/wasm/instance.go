@@ -21,9 +21,11 @@ type module struct {
 	mem                           api.Memory
 	alloc, transform, init, flush api.Function
 	stdout, stderr                *lineWriter
-	stack                         [2]uint64
+	args                          [2]uint64
 	intr                          *interrupt.Flag // of a rewritten module
 	lm                            *linearMemory   // nil: wazero's own memory
+	stack                         api.Global      // the stack bound's sum (nil: not bounded)
+	stackLimit                    uint32
 }
 
 // hold keeps the instance's memory mapped until the returned func is
@@ -59,20 +61,20 @@ func (m *module) start(ctx context.Context) error {
 // leaves the instance unusable: the caller discards it.
 func (m *module) call(ctx context.Context, fn api.Function, args ...uint64) (uint64, error) {
 	defer m.hold()()
-	copy(m.stack[:], args)
+	copy(m.args[:], args)
 	m.stderr.mark()
 	var disarm func() bool
 	if m.intr != nil {
 		disarm = m.intr.Arm(ctx)
 	}
-	err := fn.CallWithStack(ctx, m.stack[:])
+	err := fn.CallWithStack(ctx, m.args[:])
 	if disarm != nil {
 		disarm()
 	}
 	if err != nil {
 		return 0, m.explain(ctx, err)
 	}
-	return m.stack[0], nil
+	return m.args[0], nil
 }
 
 // explain turns a failed call into an error that says what happened: a
@@ -92,8 +94,18 @@ func (m *module) explain(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("guest interrupted: %w", context.Cause(ctx))
 	}
-	return &trapError{err: err, stderr: m.stderr.sinceMark()}
+	te := &trapError{err: err, stderr: m.stderr.sinceMark()}
+	if m.stack != nil && m.stack.Get() > uint64(m.stackLimit) {
+		// The stack bound's trap (an unreachable the rewrite added).
+		te.msg = fmt.Sprintf("call stack over stack_limit (%s): recursion too deep or without end", engine.ByteSize(m.stackLimit))
+		te.err = fmt.Errorf("%w: %w", ErrStackLimit, err)
+	}
+	return te
 }
+
+// ErrStackLimit is wrapped by the error of a call that went past the
+// stage's stack_limit.
+var ErrStackLimit = errors.New("wasm call stack limit exceeded")
 
 // trapError is a trap, with the guest's stderr of the call. Its message is
 // one line: wazero's wasm stack trace is left out (the debug log of the
@@ -101,10 +113,14 @@ func (m *module) explain(ctx context.Context, err error) error {
 type trapError struct {
 	err    error
 	stderr string
+	msg    string // what the trap means, if the host knows; else the first line of err
 }
 
 func (e *trapError) Error() string {
-	msg, _, _ := strings.Cut(e.err.Error(), "\n")
+	msg := e.msg
+	if msg == "" {
+		msg, _, _ = strings.Cut(e.err.Error(), "\n")
+	}
 	return "guest trapped: " + msg + e.stderr
 }
 

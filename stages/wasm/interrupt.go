@@ -2,6 +2,7 @@ package wasm
 
 import (
 	"context"
+	"runtime"
 
 	"github.com/tetratelabs/wazero"
 
@@ -22,9 +23,10 @@ func (s *stage) compile(ctx context.Context, bin []byte) (wazero.Runtime, wazero
 	s.interruptible, s.stackBounded = false, false
 	var why string // why the rewrite is not used
 	if !s.noRewrite {
-		o := interrupt.Options{Interrupt: s.closeOnDone && interrupt.Supported(), StackLimit: s.stackLimit}
+		o := interrupt.Options{Interrupt: s.closeOnDone && interrupt.Supported(), StackLimit: s.stackLimit, MergeData: true}
 		rw, err := interrupt.Rewrite(bin, o)
 		if err == nil {
+			runtime.GC() // the rewrite's garbage, before compiling (see Load)
 			rt := s.runtime(ctx, s.closeOnDone && !o.Interrupt)
 			compiled, cerr := rt.CompileModule(ctx, rw)
 			if cerr == nil {

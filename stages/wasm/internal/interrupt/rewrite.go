@@ -56,6 +56,10 @@ type Options struct {
 	// to this many bytes: a call that would take it higher traps
 	// (unreachable) before running its body. At most MaxStackLimit.
 	StackLimit uint32
+	// MergeData writes the data section in as few segments as it can (see
+	// mergeData) when every segment is active at a constant offset and
+	// the code refers to none (memory.init, data.drop).
+	MergeData bool
 }
 
 // FrameEstimate is what a call of a function with n parameters and locals
@@ -216,11 +220,12 @@ func rewrite(bin []byte, o Options) (out []byte, err error) {
 		nglobals++
 		exports = append(exports, export{StackExport, 0x03, c.stack})
 	}
-	if nglobals == 0 {
+	if nglobals == 0 && !o.MergeData {
 		return append([]byte(nil), bin...), nil
 	}
 
 	var kept []section
+	var dataCount *uint32 // the segments after merging
 	var startFunc uint32
 	hasStart := false
 	for _, s := range secs {
@@ -245,11 +250,24 @@ func rewrite(bin []byte, o Options) (out []byte, err error) {
 				return nil, fmt.Errorf("code section: %w", err)
 			}
 			s.payload = p
+		case s.id == secData && o.MergeData && !c.dataRefs:
+			// (The code section, which comes before, has been read.)
+			if p, n, ok := mergeData(s.payload); ok {
+				s.payload = p
+				dataCount = &n
+			}
 		}
 		kept = append(kept, s)
 	}
 	if hasStart {
 		exports = append(exports, export{StartExport, 0x00, startFunc})
+	}
+	if dataCount != nil {
+		for i := range kept {
+			if kept[i].id == secDataCount {
+				kept[i].payload = appendU32(nil, *dataCount)
+			}
+		}
 	}
 	if len(c.newTypes) > 0 {
 		// The code section comes after the type section: the block types
@@ -546,6 +564,7 @@ type codeRewrite struct {
 	blockTypes  map[string]uint32 // type index of () -> results, by results
 	ntypes      uint32            // types in the module, before newTypes
 	newTypes    [][]byte          // encoded types to append
+	dataRefs    bool              // the code has memory.init or data.drop
 }
 
 // code returns the rewritten code section payload.
@@ -777,6 +796,7 @@ func (c *codeRewrite) body(out, b []byte, sg sig) ([]byte, error) {
 	if r.pos != len(b) {
 		return nil, errors.New("bytes after the body's end")
 	}
+	c.dataRefs = c.dataRefs || r.dataRefs
 	out = append(out, b[from:]...) // up to the end (of the added block, if any)
 	if exit != nil {
 		out = append(out, exit...)
@@ -787,9 +807,10 @@ func (c *codeRewrite) body(out, b []byte, sg sig) ([]byte, error) {
 
 // reader reads the binary format; the first error sticks.
 type reader struct {
-	b   []byte
-	pos int
-	err error
+	b        []byte
+	pos      int
+	err      error
+	dataRefs bool // read a memory.init or data.drop
 }
 
 var errTruncated = errors.New("truncated")
@@ -925,7 +946,11 @@ func (r *reader) prefixedFC() {
 	case 8: // memory.init data, mem
 		r.u32()
 		r.u32()
-	case 9, 13, 15, 16, 17: // data.drop, elem.drop, table.grow/size/fill
+		r.dataRefs = true
+	case 9: // data.drop
+		r.u32()
+		r.dataRefs = true
+	case 13, 15, 16, 17: // elem.drop, table.grow/size/fill
 		r.u32()
 	case 10, 12, 14: // memory.copy, table.init, table.copy
 		r.u32()

@@ -28,16 +28,20 @@ type module struct {
 	stackLimit                    uint32
 }
 
-// hold keeps the instance's memory mapped until the returned func is
-// called: around every call and every host access to the memory (see
-// linearMemory).
-func (m *module) hold() (release func()) {
+// hold keeps the instance's memory mapped until release is called: around
+// every call and every host access to the memory (see linearMemory). It
+// fails when the module was closed (its runtime closed under it).
+func (m *module) hold() (release func(), err error) {
 	if m.lm == nil {
-		return func() {}
+		return func() {}, nil
 	}
-	m.lm.enter()
-	return m.lm.leave
+	if !m.lm.enter() {
+		return nil, errModuleClosed
+	}
+	return m.lm.leave, nil
 }
+
+var errModuleClosed = errors.New("the module instance was closed")
 
 // start arms the interrupt flag of a rewritten module's instance and runs
 // its start functions: the wasm start function (which the rewrite turned
@@ -60,14 +64,18 @@ func (m *module) start(ctx context.Context) error {
 // call calls fn with args and returns its one result (0 if none). Any error
 // leaves the instance unusable: the caller discards it.
 func (m *module) call(ctx context.Context, fn api.Function, args ...uint64) (uint64, error) {
-	defer m.hold()()
+	release, err := m.hold()
+	if err != nil {
+		return 0, err
+	}
+	defer release()
 	copy(m.args[:], args)
 	m.stderr.mark()
 	var disarm func() bool
 	if m.intr != nil {
 		disarm = m.intr.Arm(ctx)
 	}
-	err := fn.CallWithStack(ctx, m.args[:])
+	err = fn.CallWithStack(ctx, m.args[:])
 	if disarm != nil {
 		disarm()
 	}
@@ -163,7 +171,11 @@ func (m *module) result(name string, r uint64) ([]byte, error) {
 // initWith runs pipe_init with config; it returns the guest's rejection
 // message, if any.
 func (m *module) initWith(ctx context.Context, config []byte) (string, error) {
-	defer m.hold()()
+	release, err := m.hold()
+	if err != nil {
+		return "", err
+	}
+	defer release()
 	ptr, b, err := m.buffer(ctx, uint64(len(config)))
 	if err != nil {
 		return "", err
@@ -260,7 +272,11 @@ func (in *instance) exchange(ctx context.Context, recs []*engine.Record) ([]byte
 		return nil, err
 	}
 	res, err := func() ([]byte, error) {
-		defer m.hold()()
+		release, err := m.hold()
+		if err != nil {
+			return nil, err
+		}
+		defer release()
 		ptr, b, err := m.buffer(ctx, batchSize(recs))
 		if err != nil {
 			return nil, err
@@ -368,7 +384,11 @@ func (in *instance) Flush(ctx context.Context, emit func(*engine.Record)) error 
 		return fmt.Errorf("flush: %w", err)
 	}
 	res, err := func() ([]byte, error) {
-		defer m.hold()()
+		release, err := m.hold()
+		if err != nil {
+			return nil, err
+		}
+		defer release()
 		rv, err := m.call(ctx, m.flush)
 		if err != nil {
 			return nil, err

@@ -61,11 +61,17 @@ func (l *linearMemory) Free() {
 	l.release()
 }
 
-// enter marks a call of the instance as running.
-func (l *linearMemory) enter() {
+// enter marks a call of the instance as running; false (and no mark)
+// when the memory is released already: the module was closed, and its
+// compiled code must not run (wazero would let it, on the unmapped memory).
+func (l *linearMemory) enter() bool {
 	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.gone {
+		return false
+	}
 	l.busy++
-	l.mu.Unlock()
+	return true
 }
 
 // leave ends what enter (or the making of the memory) began, releasing the

@@ -125,4 +125,3 @@ func TestLazyOnePass(t *testing.T) {
 		t.Errorf("%d of 20000 edits fell back to sjson; want only those that delete every field", fallbacks)
 	}
 }
-

@@ -203,6 +203,7 @@ type vm struct {
 	parse     goja.Callable
 	rec, ret  goja.Value
 	meta      *goja.Object
+	hadMeta   bool // the current record has metadata
 	interrupt func()
 	stop      func() bool // of the Bind in force
 }
@@ -257,9 +258,10 @@ func (v *vm) Init(config any) error {
 func (v *vm) SetRecord(r *engine.Record) error {
 	rt := v.rt
 	if r == nil {
-		v.meta = rt.NewObject()
+		v.meta, v.hadMeta = rt.NewObject(), false
 		return nil
 	}
+	v.hadMeta = len(r.Meta) > 0
 	if v.l.st.JSON {
 		if script.IsObject(r.Data) {
 			v.rec = rt.NewDynamicObject(&lazyObj{v: v, Lazy: script.Lazy[goja.Value]{Data: r.Data}})
@@ -317,9 +319,16 @@ func metaObject(rt *goja.Runtime, meta map[string]string) *goja.Object {
 	return o
 }
 
+// readMeta reads the metadata object back (values as strings). nil, when
+// the record had none and the script set none, saves a map a record: an
+// empty map means the script deleted what the record had.
 func (v *vm) readMeta() map[string]string {
-	m := map[string]string{}
-	for _, k := range v.meta.Keys() {
+	keys := v.meta.Keys()
+	if len(keys) == 0 && !v.hadMeta {
+		return nil
+	}
+	m := make(map[string]string, len(keys))
+	for _, k := range keys {
 		val := v.meta.Get(k)
 		if val != nil && !goja.IsUndefined(val) && !goja.IsNull(val) {
 			m[k] = val.String()

@@ -225,6 +225,7 @@ type vm struct {
 	init      *lua.LFunction
 	rec, ret  lua.LValue
 	meta      *lua.LTable
+	hadMeta   bool  // the current record has metadata
 	order     order // key order of the objects decoded for the current record
 }
 
@@ -279,7 +280,7 @@ func (v *vm) Init(config any) error {
 func (v *vm) SetRecord(r *engine.Record) error {
 	L := v.L
 	if r == nil {
-		v.meta = L.NewTable()
+		v.meta, v.hadMeta = L.NewTable(), false
 		return nil
 	}
 	clear(v.order)
@@ -299,7 +300,7 @@ func (v *vm) SetRecord(r *engine.Record) error {
 	} else {
 		v.rec = lua.LString(r.Data)
 	}
-	v.meta = metaTable(L, r.Meta)
+	v.meta, v.hadMeta = metaTable(L, r.Meta), len(r.Meta) > 0
 	return nil
 }
 
@@ -335,11 +336,23 @@ func (v *vm) Result() ([]byte, map[string]string, bool, error) {
 	if err != nil {
 		return nil, nil, false, err
 	}
-	return data, fromMeta(v.meta), true, nil
+	return data, v.readMeta(), true, nil
 }
 
 // Close implements script.VM.
 func (v *vm) Close() { v.L.Close() }
+
+// readMeta reads the metadata table back. nil, when the record had none
+// and the script set none, saves a map a record: an empty map means the
+// script deleted what the record had.
+func (v *vm) readMeta() map[string]string {
+	if !v.hadMeta {
+		if k, _ := v.meta.Next(lua.LNil); k == lua.LNil {
+			return nil
+		}
+	}
+	return fromMeta(v.meta)
+}
 
 // emit is the script's emit(v).
 func (v *vm) emit(L *lua.LState) int {
@@ -350,7 +363,7 @@ func (v *vm) emit(L *lua.LState) int {
 	if err != nil {
 		L.RaiseError("emit: %v", err)
 	}
-	v.in.Emit(data, fromMeta(v.meta))
+	v.in.Emit(data, v.readMeta())
 	return 0
 }
 

@@ -78,6 +78,7 @@ func (l *language) newRuntime(v *vm) *goja.Runtime {
 	}
 	vm.Set("console", console)
 	boundRepeat(vm)
+	fastCase(vm)
 	boundNativeLoops(vm)
 	boundRegexps(vm)
 	vm.Set("emit", func(call goja.FunctionCall) goja.Value {

@@ -86,6 +86,7 @@ type language struct {
 	source string
 	prog   *goja.Program
 	body   bool
+	noMeta bool // the body cannot reach meta (see Compile)
 
 	reqOnce sync.Once
 	reqReg  *require.Registry
@@ -114,6 +115,15 @@ func (l *language) Compile(src *script.Source) (bool, error) {
 		return false, l.syntaxError(err, len(prelude))
 	}
 	l.prog, l.body = p, true
+	// meta, the body's second parameter, is out of the script's reach
+	// when the code never names it, nor arguments or eval, nor spells a
+	// name with escapes: no metadata object is made then (see readMeta).
+	l.noMeta = true
+	for _, w := range []string{"meta", "arguments", "eval", "\\u"} {
+		if strings.Contains(src.Code, w) {
+			l.noMeta = false
+		}
+	}
 	return true, nil
 }
 
@@ -203,7 +213,8 @@ type vm struct {
 	parse     goja.Callable
 	rec, ret  goja.Value
 	meta      *goja.Object
-	hadMeta   bool // the current record has metadata
+	hadMeta   bool              // the current record has metadata
+	recMeta   map[string]string // the current record's, when meta is out of reach
 	interrupt func()
 	stop      func() bool // of the Bind in force
 }
@@ -278,6 +289,10 @@ func (v *vm) SetRecord(r *engine.Record) error {
 	} else {
 		v.rec = rt.ToValue(string(r.Data))
 	}
+	if v.l.noMeta {
+		v.meta, v.recMeta = nil, r.Meta
+		return nil
+	}
 	v.meta = metaObject(rt, r.Meta)
 	return nil
 }
@@ -288,7 +303,11 @@ func (v *vm) Call(flush bool) error {
 	if flush {
 		_, err = v.flush(goja.Undefined())
 	} else {
-		v.ret, err = v.transform(goja.Undefined(), v.rec, v.meta)
+		meta := goja.Value(goja.Undefined()) // out of the script's reach
+		if v.meta != nil {
+			meta = v.meta
+		}
+		v.ret, err = v.transform(goja.Undefined(), v.rec, meta)
 	}
 	v.rec = nil
 	return err
@@ -304,6 +323,9 @@ func (v *vm) Result() ([]byte, map[string]string, bool, error) {
 	data, err := v.encode(ret)
 	if err != nil {
 		return nil, nil, false, err
+	}
+	if v.meta == nil { // out of the script's reach: the record's own
+		return data, v.recMeta, true, nil
 	}
 	return data, v.readMeta(), true, nil
 }
@@ -323,6 +345,9 @@ func metaObject(rt *goja.Runtime, meta map[string]string) *goja.Object {
 // the record had none and the script set none, saves a map a record: an
 // empty map means the script deleted what the record had.
 func (v *vm) readMeta() map[string]string {
+	if v.meta == nil {
+		return nil // out of the script's reach: an emitted record inherits
+	}
 	keys := v.meta.Keys()
 	if len(keys) == 0 && !v.hadMeta {
 		return nil

@@ -84,3 +84,50 @@ func TestPrimitiveJSON(t *testing.T) {
 		t.Errorf("only %d of %d values took the fast path", fast, n)
 	}
 }
+
+// BenchmarkNestedField reads W3's tags field of a lazy record: built from
+// gjson, and with JSON.parse as before.
+func BenchmarkNestedField(b *testing.B) {
+	rt := goja.New()
+	parse, _ := goja.AssertFunction(rt.Get("JSON").ToObject(rt).Get("parse"))
+	r := gjson.Parse(`["prod","canary","eu"]`)
+	b.Run("gjson", func(b *testing.B) {
+		for range b.N {
+			fromJSON(rt, r)
+		}
+	})
+	b.Run("JSON.parse", func(b *testing.B) {
+		for range b.N {
+			if _, err := parse(goja.Undefined(), rt.ToValue(r.Raw)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkToUpperCase is W2's call: a 220-byte ASCII line upper-cased,
+// with the fast path and with goja's own.
+func BenchmarkToUpperCase(b *testing.B) {
+	line := `{"ts":"2026-01-01T00:00:00.123456Z","level":"info","service":"api","method":"GET","path":"/v1/users","status":200,"latency_ms":12.345,"user":"u123","msg":"request completed","tags":["prod","eu"]}`
+	for _, fast := range []bool{true, false} {
+		name := "goja"
+		rt := goja.New()
+		if fast {
+			name = "fast"
+			fastCase(rt)
+		}
+		fn, err := rt.RunString(`(function(s) { return s.toUpperCase() })`)
+		if err != nil {
+			b.Fatal(err)
+		}
+		call, _ := goja.AssertFunction(fn)
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for range b.N {
+				if _, err := call(goja.Undefined(), rt.ToValue(line)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -125,3 +125,28 @@ func TestLazyOnePass(t *testing.T) {
 		t.Errorf("%d of 20000 edits fell back to sjson; want only those that delete every field", fallbacks)
 	}
 }
+
+// BenchmarkLazyEncode is W3's edit of a record (tags deleted, tag set),
+// applied in one pass and with the sjson edits it replaced.
+func BenchmarkLazyEncode(b *testing.B) {
+	const rec = `{"ts":"2026-01-01T00:00:00.123456Z","level":"info","service":"api","method":"GET","path":"/v1/users","status":200,"latency_ms":12.345,"user":"u123","msg":"request completed","tags":["prod","eu"]}`
+	for _, m := range []struct {
+		name string
+		enc  func(l *Lazy[string]) ([]byte, error)
+	}{
+		{"one-pass", func(l *Lazy[string]) ([]byte, error) { return l.Encode(enc{}) }},
+		{"sjson", func(l *Lazy[string]) ([]byte, error) { return l.encodeEdits(enc{}) }},
+	} {
+		b.Run(m.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for range b.N {
+				l := &Lazy[string]{Data: []byte(rec)}
+				l.Delete("tags")
+				l.Set("tag", "prod")
+				if _, err := m.enc(l); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -326,11 +326,11 @@ func (in *Instance) Transform(ctx context.Context, r *engine.Record, emit func(*
 // go through one binding of the VM to ctx (one interrupt hook, one memory
 // guard) instead of one per record; each record is still converted, called
 // and encoded on its own, and fails on its own (out.Fail) when its script
-// throws. A record that leaves the VM broken (a panic, a stack overflow)
-// fails, and a fresh VM serves the rest of the batch. When ctx interrupts
-// the batch (the batch's deadline, the memory_limit), the call fails as a
-// whole and the engine re-runs its records one by one, each under its own
-// timeout, so that only the culprit takes the stage's on_error policy.
+// throws. A record that leaves the VM broken (a panic, a stack overflow,
+// the memory_limit) fails, and a fresh VM serves the rest of the batch.
+// When ctx interrupts the batch (the batch's deadline), the call fails as
+// a whole and the engine re-runs its records one by one, each under its
+// own timeout, so that only the culprit takes the stage's on_error policy.
 func (in *Instance) TransformBatch(ctx context.Context, recs []*engine.Record, out *engine.BatchResult) (err error) {
 	if !in.transform {
 		return engine.Fatal(fmt.Errorf("%s defines no transform function", in.st.Src.Name))
@@ -356,23 +356,31 @@ func (in *Instance) TransformBatch(ctx context.Context, recs []*engine.Record, o
 		if rerr == nil {
 			continue
 		}
-		if bctx.Err() != nil {
+		clear(in.emitted) // what the failed record emitted is garbage
+		memory := in.st.MemoryLimit > 0 && in.mem.hit.Load()
+		if bctx.Err() != nil && !memory {
 			return rerr // interrupted: the engine finds the culprit
 		}
-		out.Fail(i, rerr)
-		if in.broken && i < len(recs)-1 {
-			// A fresh VM for the rest of the batch.
+		if memory || (in.broken && i < len(recs)-1) {
+			// A fresh VM (and guard) for the rest of the batch; the
+			// memory_limit was the record's alone: it fails.
 			uerr := unbind()
 			unbind = nil
-			if uerr != nil {
-				return uerr
+			if memory && uerr != nil {
+				rerr = uerr
 			}
 			if err := in.ready(ctx); err != nil {
 				return err
 			}
+			if ctx.Err() != nil {
+				out.Fail(i, rerr)
+				return ctx.Err()
+			}
 			bctx, unbind = in.bind(ctx)
 		}
+		out.Fail(i, rerr)
 	}
+	clear(in.emitted)
 	in.cur = nil
 	return nil
 }

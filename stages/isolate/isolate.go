@@ -30,6 +30,7 @@ package isolate
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -85,10 +86,11 @@ func Build(spec *engine.StageSpec, env *engine.BuildEnv, inner engine.Stage) (en
 		limit = fmt.Sprintf("memory_limit %s", engine.ByteSize(cfg.MemoryLimit))
 	}
 	return rpc.NewChild(spec, env, rpc.Child{
-		Path:   exe,
-		Env:    map[string]string{envChild: "1", "GOTRACEBACK": "none"},
-		Config: js,
-		Label:  fmt.Sprintf("isolated %s process of stage %s", spec.Type, spec.Name),
+		Path:        exe,
+		Env:         map[string]string{envChild: "1", "GOTRACEBACK": "none"},
+		Config:      js,
+		Label:       fmt.Sprintf("isolated %s process of stage %s", spec.Type, spec.Name),
+		RecordError: recordError,
 		Fault: func(line string) error {
 			if outOfMemory(line) {
 				return fmt.Errorf("%w: the isolated process ran out of its %s and was replaced", ErrMemoryLimit, limit)
@@ -101,8 +103,28 @@ func Build(spec *engine.StageSpec, env *engine.BuildEnv, inner engine.Stage) (en
 // outOfMemory reports whether a line of a child's stderr is the Go
 // runtime's report of a failed allocation (it then exits): "fatal error:
 // out of memory", "runtime: out of memory: cannot allocate ...",
-// "fatal error: runtime: cannot allocate memory".
+// "fatal error: runtime: cannot allocate memory", or of a thread it could
+// not start because the thread's stack is data too ("runtime/cgo:
+// pthread_create failed: Resource temporarily unavailable", "runtime:
+// failed to create new OS thread").
 func outOfMemory(line string) bool {
-	return strings.HasPrefix(line, "fatal error: ") && (strings.Contains(line, "out of memory") || strings.Contains(line, "cannot allocate memory")) ||
-		strings.HasPrefix(line, "runtime: out of memory")
+	switch {
+	case strings.HasPrefix(line, "fatal error: "):
+		return strings.Contains(line, "out of memory") || strings.Contains(line, "cannot allocate memory")
+	case strings.HasPrefix(line, "runtime: out of memory"),
+		strings.HasPrefix(line, "runtime/cgo: pthread_create failed"),
+		strings.HasPrefix(line, "runtime: failed to create new OS thread"):
+		return true
+	}
+	return false
+}
+
+// recordError types the error of a record the child failed: a timeout
+// (the child's record deadline, see child.bounded) is ErrStageTimeout, as
+// in the process.
+func recordError(msg string) error {
+	if rest, ok := strings.CutPrefix(msg, engine.ErrStageTimeout.Error()); ok {
+		return fmt.Errorf("%w%s", engine.ErrStageTimeout, rest)
+	}
+	return errors.New(msg)
 }

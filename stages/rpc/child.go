@@ -29,6 +29,10 @@ type Child struct {
 	// with that error instead of being re-sent to a fresh process, and
 	// the restart is not counted against max_restarts.
 	Fault func(line string) error
+	// RecordError, if not nil, makes the error of a record the child
+	// failed from its message, so that the child's typed errors (a
+	// timeout) stay typed; nil: errors.New(msg).
+	RecordError func(msg string) error
 }
 
 // NewChild builds the stage that runs spec's stage in the child process c

@@ -354,6 +354,10 @@ func (in *instance) TransformBatch(ctx context.Context, recs []*engine.Record, o
 // apply turns one plugin result into emits or a failure.
 func (in *instance) apply(rec *engine.Record, res *rpcpb.Result, emit func(*engine.Record), fail func(error)) {
 	if res.Error != "" {
+		if c := in.st.child; c != nil && c.RecordError != nil {
+			fail(c.RecordError(res.Error))
+			return
+		}
 		fail(errors.New(res.Error))
 		return
 	}

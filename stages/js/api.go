@@ -78,6 +78,7 @@ func (l *language) newRuntime(v *vm) *goja.Runtime {
 	boundRepeat(vm)
 	boundNativeLoops(vm)
 	boundRegexps(vm)
+	boundStringify(vm, v)
 	vm.Set("emit", func(call goja.FunctionCall) goja.Value {
 		if v.in == nil {
 			return goja.Undefined()

@@ -133,7 +133,27 @@ func configOfJSON(b json.RawMessage) (Config, error) {
 	if err := dec.Decode(&v); err != nil {
 		return Config{}, err
 	}
-	c := ConfigOf(v)
-	c.file = ""
-	return c, nil
+	return ConfigOf(exactNumbers(v)), nil
+}
+
+// exactNumbers replaces the json.Numbers in v by int64 (or, when not
+// integers, float64) values, which YAML encodes as numbers.
+func exactNumbers(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return i
+		}
+		f, _ := x.Float64()
+		return f
+	case map[string]any:
+		for k, e := range x {
+			x[k] = exactNumbers(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = exactNumbers(e)
+		}
+	}
+	return v
 }

@@ -106,9 +106,13 @@ func Build(spec *engine.StageSpec, env *engine.BuildEnv, inner engine.Stage) (en
 // "fatal error: runtime: cannot allocate memory", or of a thread it could
 // not start because the thread's stack is data too ("runtime/cgo:
 // pthread_create failed: Resource temporarily unavailable", "runtime:
-// failed to create new OS thread").
+// failed to create new OS thread"), or of a sanitizer's shadow memory
+// ("==PID==ERROR: ThreadSanitizer failed to allocate ... (errno: 12)", a
+// binary built with -race).
 func outOfMemory(line string) bool {
 	switch {
+	case strings.Contains(line, "failed to allocate") && strings.Contains(line, "(errno: 12)"):
+		return true
 	case strings.HasPrefix(line, "fatal error: "):
 		return strings.Contains(line, "out of memory") || strings.Contains(line, "cannot allocate memory")
 	case strings.HasPrefix(line, "runtime: out of memory"),

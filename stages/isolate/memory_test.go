@@ -241,3 +241,20 @@ func stats(t *testing.T, p *engine.Pipeline) engine.StageStats {
 	t.Fatal("no stats of stage s")
 	return engine.StageStats{}
 }
+
+func TestOutOfMemoryLines(t *testing.T) {
+	for line, want := range map[string]bool{
+		"fatal error: out of memory allocating heap arena metadata":                                                  true,
+		"runtime: out of memory: cannot allocate 67108864-byte block (1 in use)":                                     true,
+		"fatal error: runtime: cannot allocate memory":                                                               true,
+		"runtime/cgo: pthread_create failed: Resource temporarily unavailable":                                       true,
+		"==22582==ERROR: ThreadSanitizer failed to allocate 0x8000000 (134217728) bytes at address 2180 (errno: 12)": true,
+		"fatal error: concurrent map writes":                                                                         false,
+		"the script says: out of memory":                                                                             false,
+		"panic: boom":                                                                                                false,
+	} {
+		if got := isolate.OutOfMemory(line); got != want {
+			t.Errorf("OutOfMemory(%q) = %v, want %v", line, got, want)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package js
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 
@@ -33,7 +34,7 @@ func boundStringify(rt *goja.Runtime, v *vm) {
 	fn := rt.ToValue(func(call goja.FunctionCall) goja.Value {
 		if o, ok := call.Argument(0).(*goja.Object); ok {
 			w := walker{ctx: v.ctx}
-			if err := w.walk(o, 1); err != nil {
+			if err := w.walk(o, 1); err != nil && err != errCycle {
 				e, _ := rt.New(rt.Get("RangeError"), rt.ToValue("JSON.stringify: "+err.Error()))
 				panic(e)
 			}
@@ -50,21 +51,34 @@ func boundStringify(rt *goja.Runtime, v *vm) {
 
 // walker checks the size and nesting of a value for boundStringify.
 type walker struct {
-	ctx context.Context // nil: not bound (Load's VM)
-	n   int             // objects visited
+	ctx  context.Context // nil: not bound (Load's VM)
+	n    int             // objects visited
+	path map[*goja.Object]bool
 }
+
+// errCycle stops a walk at a cycle: stringify itself reports it
+// ("circular structure"), at once.
+var errCycle = errors.New("cycle")
 
 // walk checks o, at nesting level depth, and what it holds: its own
 // enumerable properties (what stringify outputs; what a toJSON method
 // returns is not foreseen). A lazy record is not walked: its fields came
 // from the record (checked when parsed) or are checked when it is encoded.
 func (w *walker) walk(o *goja.Object, depth int) error {
+	if w.path[o] {
+		return errCycle
+	}
 	if depth > script.MaxDepth {
-		return fmt.Errorf("%w (or cyclic)", script.ErrTooDeep)
+		return script.ErrTooDeep
 	}
 	if o.ExportType() == lazyType || o.ClassName() == "Function" {
 		return nil
 	}
+	if w.path == nil {
+		w.path = map[*goja.Object]bool{}
+	}
+	w.path[o] = true
+	defer delete(w.path, o)
 	if w.n++; w.n > maxStringifyObjects {
 		return fmt.Errorf("a value of more than %d objects and arrays", maxStringifyObjects)
 	}

@@ -22,7 +22,6 @@ func TestDeepValuesAreNotStringified(t *testing.T) {
 		"returned":           build + "return a",
 		"emitted":            build + "emit(a); return rec",
 		"set in the record":  build + "rec.deep = a; return rec",
-		"cyclic":             "const a = []; a.push(a); return a",
 		"DAG of 2^60 values": "let a = [1]; for (let i = 0; i < 60; i++) a = [a, a]; return {len: JSON.stringify(a).length}",
 	}
 	for name, code := range cases {

@@ -230,7 +230,17 @@ func (s *stage) startErr(err error) error {
 	}
 	var re *rejectedError
 	if errors.As(err, &re) && s.child != nil {
-		// The child's own configuration error, positioned by its kind.
+		// The child's own configuration error, as its kind worded it. The
+		// child has the stage without the file's positions: an error it
+		// could only place at the stage ("FILE: stage NAME: msg") is
+		// placed here, at the stage's code: (or type:).
+		if file, msg, ok := strings.Cut(re.msg, ": stage "+s.spec.Name+": "); ok && !strings.Contains(file, ":") {
+			field := "type"
+			if s.spec.Code != "" {
+				field = "code"
+			}
+			return s.spec.Errorf(field, "%s", msg)
+		}
 		return &engine.ConfigError{Msg: re.msg}
 	}
 	if errors.As(err, &re) {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,6 +15,7 @@ import (
 
 	_ "github.com/pipe-dev/pipe/connectors/all"
 	"github.com/pipe-dev/pipe/engine"
+	"github.com/pipe-dev/pipe/internal/testkit"
 )
 
 // httpBody is a body of n NDJSON records of about 120 bytes.
@@ -32,12 +32,7 @@ func httpBody(n int) []byte {
 // is answered once its records are written. One op is one body.
 func BenchmarkHTTPServerInput(b *testing.B) {
 	const clients, perBody = 16, 100
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := testkit.FreeAddr(b)
 	spec, err := engine.Parse([]byte("input: {type: http_server, address: "+addr+", codec: ndjson, queue: 64}\n"), "bench.yaml")
 	if err != nil {
 		b.Fatal(err)
@@ -51,13 +46,7 @@ func BenchmarkHTTPServerInput(b *testing.B) {
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx, strings.NewReader(""), io.Discard) }()
 	defer func() { cancel(); <-done }()
-	for {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.WaitListening(b, addr, done)
 	body := httpBody(perBody)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
 	url := "http://" + addr + "/"

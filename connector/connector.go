@@ -241,6 +241,40 @@ type StreamWriter interface {
 	Sync(ctx context.Context) error
 }
 
+// Batcher is optionally implemented by BatchWriter outputs that send
+// records in groups (one HTTP request, one produce call) and want those
+// groups larger than the batches the pipeline moves: a slow input (a
+// followed file, a trickle of HTTP posts) hands the output a batch of one
+// record at a time. The engine then collects records across batches into
+// groups that BatchPolicy bounds and calls WriteBatch once per group.
+//
+// The engine writes a group when the next record would not fit it, when
+// it is full, when Linger has passed since its first record came, at the
+// end of input and when the run drains after SIGINT/SIGTERM: no record is
+// held past the end of a run. The acknowledgements of the input batches a
+// group holds wait for its WriteBatch (retries and on_error included), so
+// lingering delays acknowledgements (checkpoints, broker acks) by up to
+// Linger. Order is kept: groups are written one at a time, in order.
+type Batcher interface {
+	// BatchPolicy returns the grouping; the engine reads it once, after
+	// Connect.
+	BatchPolicy() BatchPolicy
+}
+
+// BatchPolicy bounds the groups of records a Batcher's WriteBatch gets.
+type BatchPolicy struct {
+	// MaxRecords is the most records in one group; 0: no bound.
+	MaxRecords int
+	// MaxBytes is the most bytes in one group, counted as the sum of
+	// len(Data)+1 of its records (a newline-joined body); a single record
+	// larger than MaxBytes is a group of its own. 0: no bound.
+	MaxBytes int64
+	// Linger is how long a group's first record may wait for more records
+	// before the group is written. 0: a group is written once the records
+	// of the batch that filled it were added (no waiting across batches).
+	Linger time.Duration
+}
+
 // Aborter is optionally implemented by outputs that can leave their
 // destination as it was (a file output writing to a temporary file). When
 // a run fails before its input read a record (a stage that does not load, a

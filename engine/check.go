@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/pipe-dev/pipe/internal/suggest"
 	"gopkg.in/yaml.v3"
 )
 
@@ -66,7 +67,7 @@ func checkKindFields(s *StageSpec, k KindSpec) error {
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		key := n.Content[i]
 		if !slices.Contains(known, key.Value) {
-			msg := unknownField(key.Value, append(stageFields(), known...))
+			msg := suggest.UnknownField(key.Value, append(stageFields(), known...))
 			errs.add(s.Extra.errAt(n.Content[i+1], "%s (for a %s stage)", msg, k.Name)) // at the value, as the builder reports it
 			continue
 		}
@@ -128,7 +129,7 @@ func checkConnectorFields(sp *Spec, reg *Registry) error {
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			key := n.Content[i]
 			if !slices.Contains(known, key.Value) {
-				errs.add(extra.errAt(key, "%s", unknownField(key.Value, known)))
+				errs.add(extra.errAt(key, "%s", suggest.UnknownField(key.Value, known)))
 			}
 		}
 	}

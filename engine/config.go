@@ -16,9 +16,9 @@ import (
 	"time"
 
 	"github.com/pipe-dev/pipe/component"
-	"gopkg.in/yaml.v3"
-
+	"github.com/pipe-dev/pipe/internal/suggest"
 	"github.com/pipe-dev/pipe/stage"
+	"gopkg.in/yaml.v3"
 )
 
 // Config is a piece of configuration that remembers where each value came
@@ -553,8 +553,8 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value) error {
 				rest.Content = append(rest.Content, k, val)
 				continue
 			}
-			errs.add(d.errf(k, "%s", unknownField(k.Value, names)))
-			if s := closest(k.Value, names); s != "" {
+			errs.add(d.errf(k, "%s", suggest.UnknownField(k.Value, names)))
+			if s := suggest.Closest(k.Value, names); s != "" {
 				suggested[s] = true // a typo of a required field is one mistake, not two
 			}
 			continue
@@ -652,47 +652,6 @@ func enumHint(enum []string) string {
 		return ""
 	}
 	return " (" + orList(enum) + ")"
-}
-
-func unknownField(name string, known []string) string {
-	msg := fmt.Sprintf("unknown field %q", name)
-	if s := closest(name, known); s != "" {
-		msg += fmt.Sprintf(" (did you mean %q?)", s)
-	}
-	sorted := slices.Clone(known)
-	slices.Sort(sorted)
-	return msg + "; known fields: " + strings.Join(sorted, ", ")
-}
-
-// closest returns the candidate within edit distance 2 of s, if any.
-func closest(s string, cands []string) string {
-	best, bestD := "", 3
-	for _, c := range cands {
-		if d := editDistance(s, c); d < bestD {
-			best, bestD = c, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // DecodeYAML strictly decodes a YAML document (a plugin manifest, say) into

@@ -61,12 +61,7 @@ func (r *Registry) RegisterInput(t connector.InputType) {
 	}
 	checkConfigType(t.Name, t.Config)
 	r.RegisterComponent(connectorSpec(component.ClassInput, t.Name, t.Summary, t.Doc, inputCommon{}, t.Config, t.Examples))
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.inputs == nil {
-		r.inputs = map[string]connector.InputType{}
-	}
-	r.inputs[t.Name] = t
+	putOnce(r, &r.inputs, "input", t.Name, t)
 }
 
 // RegisterOutput registers an output type (see RegisterInput).
@@ -76,28 +71,17 @@ func (r *Registry) RegisterOutput(t connector.OutputType) {
 	}
 	checkConfigType(t.Name, t.Config)
 	r.RegisterComponent(connectorSpec(component.ClassOutput, t.Name, t.Summary, t.Doc, outputCommon{}, t.Config, t.Examples))
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.outputs == nil {
-		r.outputs = map[string]connector.OutputType{}
-	}
-	r.outputs[t.Name] = t
+	putOnce(r, &r.outputs, "output", t.Name, t)
 }
 
 // InputType returns the registered input type name.
 func (r *Registry) InputType(name string) (connector.InputType, bool) {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	t, ok := r.inputs[name]
-	return t, ok
+	return lookup(r, &r.inputs, name)
 }
 
 // OutputType returns the registered output type name.
 func (r *Registry) OutputType(name string) (connector.OutputType, bool) {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	t, ok := r.outputs[name]
-	return t, ok
+	return lookup(r, &r.outputs, name)
 }
 
 func (r *Registry) connectorNames(class component.Class) string {

@@ -191,6 +191,9 @@ func (r *run) connectOutput(ctx context.Context, out connector.Output) (sink, fu
 		return s, closeOut, nil
 	case connector.BatchWriter:
 		s := &connSink{r: r, out: out, pol: pol, policy: firstNonEmpty(p.spec.Output.OnError, OnErrorFail), outPlan: p.plan.Output}
+		if bt, ok := out.(connector.Batcher); ok {
+			s.grp = newOutGroup(s, bt.BatchPolicy())
+		}
 		r.sink.Store(&sinkRef{s})
 		return s, closeOut, nil
 	}
@@ -319,11 +322,15 @@ type connSink struct {
 	policy  string // fail, drop or dead_letter
 	outPlan OutputPlan
 	recs    []*Record
+	grp     *outGroup // the output groups records (connector.Batcher); nil: each batch is written as it comes
 }
 
 func (s *connSink) use(o OutputPlan) { s.outPlan = o }
 
 func (s *connSink) write(rs *runState, c *counters, b *batch, more bool) error {
+	if s.grp != nil {
+		return s.grp.add(rs, c, b)
+	}
 	c.in.Add(int64(len(b.recs)))
 	recs := s.recs[:0]
 	for _, r := range b.recs {
@@ -338,37 +345,13 @@ func (s *connSink) write(rs *runState, c *counters, b *batch, more bool) error {
 	}
 	s.recs = recs
 	defer clear(s.recs)
-	var err error
-	if len(recs) > 0 {
-		err = s.r.retry(rs.ctx, s.pol, "write", func(ctx context.Context) error { return s.out.WriteBatch(ctx, recs) })
-	}
+	settled, err := s.writeRecs(rs, c, recs)
 	if err != nil {
-		if rs.ctx.Err() != nil {
-			return nil // the run aborted: the batch is not acknowledged
-		}
-		var stopped *retryStopped
-		if errors.As(err, &stopped) {
-			b.ack.done(err)
-			return &StageError{Stage: "output", Op: "write", Record: firstNum(recs), Err: err}
-		}
-		switch s.policy {
-		case OnErrorDrop:
-			s.r.p.opts.log.Error("output gave up on a batch; dropped", "records", len(recs), "err", err)
-			c.dropped.Add(int64(len(recs)))
-		case OnErrorDeadLetter:
-			for _, r := range recs {
-				if derr := rs.dl.write("output", r, err); derr != nil {
-					return derr
-				}
-				c.dead.Add(1)
-			}
-		default:
-			b.ack.done(err)
-			return &StageError{Stage: "output", Op: "write", Record: firstNum(recs), Err: err}
-		}
-	} else {
-		c.passed.Add(int64(len(recs)))
-		c.out.Add(int64(len(recs)))
+		b.ack.done(err)
+		return err
+	}
+	if !settled {
+		return nil // the run aborted: the batch is not acknowledged
 	}
 	if b.last {
 		b.ack.done(errors.New("a record of the batch failed"))
@@ -385,7 +368,13 @@ func firstNum(recs []*Record) int64 {
 	return recs[0].Number()
 }
 
-func (s *connSink) flush() error               { return nil }
+func (s *connSink) flush() error {
+	if s.grp != nil {
+		return s.grp.flush()
+	}
+	return nil
+}
+
 func (s *connSink) sync(context.Context) error { return nil }
 
 // batchSource reads a connector.BatchReader.
@@ -438,8 +427,10 @@ func (s *batchSource) run(ctx context.Context, r *run, rs *runState, out chan<- 
 			in.send()
 		}
 		if err != nil || in.stopped || in.failErr != nil {
-			// The batch's records were not all taken: not delivered.
-			ack(context.WithoutCancel(ctx), fmt.Errorf("%w: the run stopped", connector.ErrNotDelivered))
+			// The batch's records were not all taken: not delivered. The
+			// acker calls it, after the batches read before it and never
+			// concurrently with their acknowledgements.
+			s.acks.add(ack, 0, 0).done(fmt.Errorf("%w: the run stopped", connector.ErrNotDelivered))
 			return err
 		}
 		s.acks.marker(ack)

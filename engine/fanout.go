@@ -23,7 +23,7 @@ func (st *stageExec) run(rs *runState, level int, c *counters, insts []Transform
 			w.startTicking() // only a single worker ticks (stage.Ticker)
 			defer w.stop()
 			if fb := w.loop(in, func(b *batch) bool { return rs.send(out, b, level+1) }); fb != nil {
-				if len(fb.recs) == 0 {
+				if len(fb.recs) == 0 && !fb.ack.tracked() {
 					putBatch(fb)
 				} else {
 					rs.send(out, fb, level+1)
@@ -112,7 +112,7 @@ func (st *stageExec) run(rs *runState, level int, c *counters, insts []Transform
 				}
 			}
 			for i, fb := range finals {
-				if empty := len(fb.recs) == 0; empty || !rs.send(out, fb, level+1) {
+				if empty := len(fb.recs) == 0 && !fb.ack.tracked(); empty || !rs.send(out, fb, level+1) {
 					putBatch(fb) // fb may be reused at once: read nothing of it after
 					if !empty {
 						for _, rest := range finals[i+1:] {

@@ -4,13 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/pipe-dev/pipe/connector"
 	"io"
 	"log/slog"
 	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/pipe-dev/pipe/connector"
+	"github.com/pipe-dev/pipe/internal/suggest"
 )
 
 // Option configures Load and Build.
@@ -192,7 +194,7 @@ func Build(spec *Spec, opts ...Option) (*Pipeline, error) {
 				continue
 			}
 			if keys := s.Extra.Keys(); len(keys) > 0 && !s.Extra.decoded() {
-				errs.add(s.Extra.Errorf(keys[0], "%s", unknownField(keys[0], stageFields())+" (for a "+kind+" stage)"))
+				errs.add(s.Extra.Errorf(keys[0], "%s", suggest.UnknownField(keys[0], stageFields())+" (for a "+kind+" stage)"))
 				continue
 			}
 			if s.Isolation == IsolationProcess {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/pipe-dev/pipe/component"
 	"github.com/pipe-dev/pipe/connector"
+	"github.com/pipe-dev/pipe/internal/suggest"
 )
 
 // NativeFunc makes one instance of a Go transformer from the stage's config:
@@ -297,12 +298,7 @@ func (r *Registry) RegisterNative(n Native) {
 		panic(fmt.Sprintf("engine: invalid native transformer registration %q", n.Name))
 	}
 	checkConfigType(n.Name, n.Config)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, dup := r.natives[n.Name]; dup {
-		panic(fmt.Sprintf("engine: native transformer %q registered twice", n.Name))
-	}
-	r.natives[n.Name] = n
+	putOnce(r, &r.natives, "native transformer", n.Name, n)
 }
 
 // RegisterKind registers a stage kind (type: NAME) with open fields.
@@ -317,12 +313,30 @@ func (r *Registry) RegisterKindSpec(k KindSpec) {
 		panic(fmt.Sprintf("engine: invalid kind registration %q", k.Name))
 	}
 	checkConfigType(k.Name, k.Options)
+	putOnce(r, &r.kinds, "stage kind", k.Name, k)
+}
+
+// putOnce stores v under name in the map *m (made if nil), holding r.mu. A
+// name already taken is a programmer error: it panics.
+func putOnce[T any](r *Registry, m *map[string]T, what, name string, v T) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if _, dup := r.kinds[k.Name]; dup {
-		panic(fmt.Sprintf("engine: stage kind %q registered twice", k.Name))
+	if _, dup := (*m)[name]; dup {
+		panic(fmt.Sprintf("engine: %s %q registered twice", what, name))
 	}
-	r.kinds[k.Name] = k
+	if *m == nil {
+		*m = map[string]T{}
+	}
+	(*m)[name] = v
+}
+
+// lookup returns the value under name in the map *m, holding r.mu for
+// reading.
+func lookup[T any](r *Registry, m *map[string]T, name string) (T, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	v, ok := (*m)[name]
+	return v, ok
 }
 
 // RegisterComponent registers the spec of an input, output, codec or step
@@ -383,10 +397,7 @@ func (r *Registry) Kind(name string) (KindFunc, bool) {
 
 // KindSpec returns the description of a stage kind.
 func (r *Registry) KindSpec(name string) (KindSpec, bool) {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	k, ok := r.kinds[name]
-	return k, ok
+	return lookup(r, &r.kinds, name)
 }
 
 // Kinds returns the registered kind names, sorted.
@@ -413,10 +424,7 @@ func (r *Registry) KindSpecs() []KindSpec {
 
 // LookupNative returns the native transformer registered under name.
 func (r *Registry) LookupNative(name string) (Native, bool) {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	n, ok := r.natives[name]
-	return n, ok
+	return lookup(r, &r.natives, name)
 }
 
 // Natives returns the registered native transformers, sorted by name.
@@ -541,7 +549,7 @@ func buildNative(spec *StageSpec, env *BuildEnv) (Stage, error) {
 				names = append(names, x.Name)
 			}
 			msg := fmt.Sprintf("no native transformer named %q", spec.Use)
-			if s := closest(spec.Use, names); s != "" {
+			if s := suggest.Closest(spec.Use, names); s != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", s)
 			}
 			return nil, spec.Errorf("use", "%s; registered: %s", msg, strings.Join(names, ", "))

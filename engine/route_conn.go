@@ -80,7 +80,11 @@ func (r *run) openNamedOutput(ctx context.Context, o NamedOutputPlan) (sink, fun
 		s.syncFn = out.Sync
 		return s, closeOut, nil
 	case connector.BatchWriter:
-		return &connSink{r: r, out: out, pol: pol, policy: firstNonEmpty(os.OnError, OnErrorFail), outPlan: o.OutputPlan}, closeOut, nil
+		s := &connSink{r: r, out: out, pol: pol, policy: firstNonEmpty(os.OnError, OnErrorFail), outPlan: o.OutputPlan}
+		if bt, ok := out.(connector.Batcher); ok && o.Policy == PolicyBlock { // drop, dead_letter settle each batch as written
+			s.grp = newOutGroup(s, bt.BatchPolicy())
+		}
+		return s, closeOut, nil
 	}
 	closeOut()
 	return nil, nil, fmt.Errorf("engine: output %s implements neither connector.BatchWriter nor connector.StreamWriter", nc.typ.Name)

@@ -529,7 +529,7 @@ func (g *graphRun) startSwitch(seg *segment, rs *runState, in <-chan *batch) <-c
 				if laneC[i] != nil {
 					laneC[i].out.Add(int64(len(b.recs)))
 				}
-				if len(b.recs) == 0 {
+				if len(b.recs) == 0 && !b.ack.tracked() { // tracked: a stateful stage's released acknowledgements
 					putBatch(b)
 					continue
 				}

@@ -54,7 +54,10 @@ func (w *worker) receive(in <-chan *batch, send func(*batch) bool) (*batch, bool
 				w.rs.failAt(w.level, err)
 				return nil, false
 			}
-			if len(tb.recs) == 0 {
+			if w.ret != nil {
+				w.ret.ticked(tb)
+			}
+			if len(tb.recs) == 0 && !tb.ack.tracked() {
 				putBatch(tb)
 				continue
 			}

@@ -31,8 +31,10 @@ type worker struct {
 	c     *counters
 	t     Transformer
 	bt    BatchTransformer
-	wd    *watchdog // nil without a timeout
-	tick  *ticking  // the clock of a stage.Ticker; nil when none (ticker.go)
+	wd    *watchdog  // nil without a timeout
+	tick  *ticking   // the clock of a stage.Ticker; nil when none (ticker.go)
+	ret   *retention // acknowledgements held for a stage.Retainer; nil when none (retain.go)
+	given int64      // records given to the instance for the current batch
 	// parent is the context of the stage's calls (the run's): a Reset
 	// after a timeout runs on it.
 	parent context.Context
@@ -50,6 +52,7 @@ type worker struct {
 func newWorker(st *stageExec, rs *runState, c *counters, t Transformer) *worker {
 	w := &worker{st: st, rs: rs, c: c, t: t, level: st.level, wd: newWatchdog(rs.ctx, st.plan.Timeout), parent: rs.ctx}
 	w.bt, _ = t.(BatchTransformer)
+	w.ret = newRetention(t)
 	w.emitFn = func(r *Record) {
 		if r == nil {
 			return
@@ -132,6 +135,7 @@ func (w *worker) process(b *batch) error {
 		w.nPassed, w.nOut, w.nDropped = 0, 0, 0
 	}()
 	b.spare = b.spare[:0]
+	w.given = 0
 	var err error
 	if w.bt != nil {
 		err = w.processBatch(b)
@@ -163,6 +167,7 @@ func (w *worker) processRecords(b *batch) error {
 		}
 		w.curIn = rec
 		w.pending = w.pending[:0]
+		w.given++
 		ctx := w.begin()
 		err := w.t.Transform(ctx, rec, w.emitFn)
 		err = w.end(err)
@@ -205,6 +210,7 @@ func (w *worker) processBatch(b *batch) error {
 		return nil
 	}
 	w.res.Reset(len(w.sel))
+	w.given += int64(len(w.sel))
 	ctx := w.beginBatch(len(w.sel))
 	err := w.bt.TransformBatch(ctx, w.sel, &w.res)
 	err = w.end(err)
@@ -224,6 +230,7 @@ func (w *worker) processBatch(b *batch) error {
 	for _, rec := range w.sel {
 		one := []*Record{rec}
 		w.res.Reset(1)
+		w.given++
 		ctx := w.beginBatch(1)
 		err := w.bt.TransformBatch(ctx, one, &w.res)
 		err = w.end(err)
@@ -348,6 +355,9 @@ func (w *worker) loop(in <-chan *batch, send func(*batch) bool) *batch {
 			w.rs.failAt(level, err)
 			return nil
 		}
+		if w.ret != nil {
+			w.ret.processed(b, w.given)
+		}
 		if !send(b) {
 			return nil
 		}
@@ -360,6 +370,9 @@ func (w *worker) loop(in <-chan *batch, send func(*batch) bool) *batch {
 		putBatch(fb)
 		w.rs.failAt(level, err)
 		return nil
+	}
+	if w.ret != nil {
+		w.ret.flushed(fb)
 	}
 	return fb
 }

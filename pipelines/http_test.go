@@ -4,18 +4,17 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/klauspost/compress/gzip"
 	_ "github.com/pipe-dev/pipe/connectors/all"
 	"github.com/pipe-dev/pipe/engine"
+	"github.com/pipe-dev/pipe/internal/testkit"
 )
 
 // TestHTTPRelay runs http/error-relay.yaml between a client and a local
@@ -36,9 +35,7 @@ func TestHTTPRelay(t *testing.T) {
 		mu.Unlock()
 	}))
 	defer collector.Close()
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := testkit.FreeAddr(t)
 	t.Setenv("HTTP_ADDR", addr)
 	t.Setenv("INGEST_TOKEN", "t0ken")
 	t.Setenv("COLLECTOR_URL", collector.URL)
@@ -52,18 +49,7 @@ func TestHTTPRelay(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx, strings.NewReader(""), io.Discard) }()
 	defer func() { cancel(); <-done }()
-	for {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			break
-		}
-		select {
-		case err := <-done:
-			done <- err
-			t.Fatalf("pipeline ended before listening: %v", err)
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
+	testkit.WaitListening(t, addr, done)
 	body := `{"level":"info","msg":"started"}` + "\n" + `{"level":"error","msg":"disk full"}` + "\n"
 	req, _ := http.NewRequest("POST", "http://"+addr+"/ingest", strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer t0ken")

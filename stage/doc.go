@@ -20,8 +20,11 @@
 // end of stream (Flusher; emit aggregates) and closed (Closer), also after a
 // failed Open or a failed run. After a call that its stage's timeout
 // interrupted, an instance that implements Resetter is reset before its next
-// call. Every optional interface is found by type assertion: implement only
-// what you need.
+// call. A stage that emits on a clock implements Ticker; one that holds the
+// effect of consumed records (a window) implements Retainer, so that their
+// input records are acknowledged only after the window was written. Every
+// optional interface is found by type assertion: implement only what you
+// need.
 //
 // # Concurrency
 //

@@ -9,34 +9,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/pipe-dev/pipe/engine"
+	"github.com/pipe-dev/pipe/internal/testkit"
 )
-
-// syncBuffer is an output the test reads while the pipeline writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// logBuffer collects the pipeline's log lines.
-type logBuffer struct{ syncBuffer }
 
 func build(t *testing.T, dir, yaml string, opts ...engine.Option) *engine.Pipeline {
 	t.Helper()
@@ -182,13 +161,13 @@ func TestBadPaths(t *testing.T) {
 
 func TestFollow(t *testing.T) {
 	dir := t.TempDir()
-	logs := &logBuffer{}
+	logs := &testkit.Buffer{}
 	logger := slog.New(slog.NewTextHandler(logs, nil))
 	p := build(t, dir, "input: {type: file, path: 'app.log*', follow: true, checkpoint: ck.json, poll_interval: 10ms, checkpoint_interval: 0s}\n",
 		engine.WithLogger(logger))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	out := &syncBuffer{}
+	out := &testkit.Buffer{}
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx, nil, out) }()
 	has := func(s string) func() bool { return func() bool { return strings.Contains(out.String(), s) } }

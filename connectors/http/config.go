@@ -27,8 +27,9 @@ type Config struct {
 
 // BatchConfig bounds the requests.
 type BatchConfig struct {
-	MaxRecords int      `yaml:"max_records" default:"10000" doc:"Most records in one request."`
-	MaxBytes   ByteSize `yaml:"max_bytes" default:"1MiB" doc:"Most bytes (before compression) in one request; a larger single record is sent alone."`
+	MaxRecords int           `yaml:"max_records" default:"10000" doc:"Most records in one request."`
+	MaxBytes   ByteSize      `yaml:"max_bytes" default:"1MiB" doc:"Most bytes (before compression) in one request; a larger single record is sent alone."`
+	Linger     time.Duration `yaml:"linger" default:"0s" example:"500ms" doc:"How long a request's first record waits for more records (from later batches of the pipeline) before the request is sent; its input records are acknowledged only after the request succeeded. 0 sends what each batch of the pipeline brings at once."`
 }
 
 // ByteSize is a size in bytes; in a pipeline file it reads "512", "64KiB",
@@ -81,6 +82,8 @@ func (c Config) Validate() error {
 		return fieldErr("url", fmt.Errorf("%q has no host", c.URL))
 	case c.Method != "POST" && c.Method != "PUT":
 		return fieldErr("method", fmt.Errorf("%q: use POST or PUT", c.Method))
+	case c.Batch.Linger < 0:
+		return fieldErr("batch", fmt.Errorf("linger %v must not be negative", c.Batch.Linger))
 	case c.Compression != "none" && c.Compression != "gzip":
 		return fieldErr("compression", fmt.Errorf("%q: use none or gzip", c.Compression))
 	}

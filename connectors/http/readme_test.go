@@ -12,15 +12,15 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/gzip"
-	"github.com/pipe-dev/pipe/connectors/internal/httptesting"
 	"github.com/pipe-dev/pipe/engine"
+	"github.com/pipe-dev/pipe/internal/testkit"
 )
 
 // TestREADMEExample runs the README's example as written against a local
 // receiver and compares what it received (the request line, the headers
 // the README lists, the decompressed body) with the README.
 func TestREADMEExample(t *testing.T) {
-	blocks := httptesting.READMEBlocks(t, "README.md", "yaml pipeline", "text input", "text received")
+	blocks := testkit.READMEBlocks(t, "README.md", "yaml pipeline", "text input", "text received")
 	wantHead, _, _ := strings.Cut(blocks["text received"], "\n\n")
 	var listed []string
 	for _, l := range strings.Split(wantHead, "\n")[1:] {

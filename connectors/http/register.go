@@ -14,15 +14,18 @@ import (
 var Type = connector.OutputType{
 	Name:    "http",
 	Summary: "POST records to a URL in batches (NDJSON or lines, optional gzip), retrying what can succeed later",
-	Doc: "Each batch the pipeline hands the output is sent as one request, or as several when it has more than " +
-		"`batch.max_records` records or `batch.max_bytes` bytes, in order, one at a time. The body is the records " +
+	Doc: "Records are sent in requests of at most `batch.max_records` records and `batch.max_bytes` bytes, in order, " +
+		"one at a time. With `batch.linger` the records of several batches of the pipeline (a slow input hands over " +
+		"one record at a time) are gathered into one request, which waits at most that long for more records after " +
+		"its first; without it, what each batch brings is sent at once. The body is the records " +
 		"joined by the output's codec (`ndjson`: Content-Type application/x-ndjson; `lines`: text/plain; `raw`: one " +
-		"request per record). A batch is delivered when every request was answered 2xx.\n\n" +
-		"Connection errors, timeouts, 408, 429 and 5xx are transient: the output's `retry:` policy sends the batch " +
+		"request per record). Input records are acknowledged once the request holding them was answered 2xx; a " +
+		"request still lingering is sent at the end of input and when the run drains after SIGTERM.\n\n" +
+		"Connection errors, timeouts, 408, 429 and 5xx are transient: the output's `retry:` policy sends the request " +
 		"again with exponential backoff and jitter, waiting what a `Retry-After` header asks (up to `retry.max`). " +
-		"Other statuses (400, 401, 404, 413, ...) are permanent: the batch takes the output's `on_error` at once " +
-		"(fail, drop or dead_letter). A retried batch that was split into several requests is sent whole again, " +
-		"so the destination can see duplicates of the requests that had succeeded (at-least-once).\n\n" +
+		"Other statuses (400, 401, 404, 413, ...) are permanent: its records take the output's `on_error` at once " +
+		"(fail, drop or dead_letter). A request whose answer was lost (a timeout) is sent again, so the destination " +
+		"can see duplicates (at-least-once).\n\n" +
 		"A destination that is down at start is not an error of `Connect`: the first write finds it and is retried.",
 	Config: Config{},
 	Examples: []connector.Example{
@@ -90,6 +93,18 @@ func (o *output) WriteBatch(ctx context.Context, recs []*stage.Record) error {
 	return classify(o.c.Write(ctx, recs))
 }
 
+// BatchPolicy implements connector.Batcher: the engine groups records
+// across the pipeline's batches into requests of at most batch.max_records
+// records and batch.max_bytes bytes, waiting up to batch.linger for more.
+// Under the raw codec every record is a request of its own.
+func (o *output) BatchPolicy() connector.BatchPolicy {
+	b := o.c.cfg.Batch
+	if o.c.codec == "raw" {
+		return connector.BatchPolicy{MaxRecords: 1}
+	}
+	return connector.BatchPolicy{MaxRecords: b.MaxRecords, MaxBytes: int64(b.MaxBytes), Linger: b.Linger}
+}
+
 // classify marks err for the engine's retry policy.
 func classify(err error) error {
 	var se *StatusError
@@ -109,4 +124,5 @@ func classify(err error) error {
 var (
 	_ connector.BatchWriter = (*output)(nil)
 	_ connector.Health      = (*output)(nil)
+	_ connector.Batcher     = (*output)(nil)
 )

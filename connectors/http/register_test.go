@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/pipe-dev/pipe/connector"
-	"github.com/pipe-dev/pipe/connectors/internal/httptesting"
 	"github.com/pipe-dev/pipe/engine"
+	"github.com/pipe-dev/pipe/internal/testkit"
 )
 
 func TestWriteBatchErrors(t *testing.T) {
@@ -91,7 +91,7 @@ func TestEvents(t *testing.T) {
 		return 200, ""
 	}}
 	srv := httptest.NewServer(s)
-	ev := &httptesting.Events{}
+	ev := &testkit.Events{}
 	o, err := Type.New(engine.ConfigOf(map[string]any{"url": srv.URL}), connector.Env{Codec: "lines", Stats: ev})
 	if err != nil {
 		t.Fatal(err)

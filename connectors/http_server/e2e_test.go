@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -20,8 +19,8 @@ import (
 	"github.com/pipe-dev/pipe/connector"
 	"github.com/pipe-dev/pipe/connector/connectortest"
 	_ "github.com/pipe-dev/pipe/connectors/all"
-	"github.com/pipe-dev/pipe/connectors/internal/httptesting"
 	"github.com/pipe-dev/pipe/engine"
+	"github.com/pipe-dev/pipe/internal/testkit"
 	"github.com/pipe-dev/pipe/stage"
 	_ "github.com/pipe-dev/pipe/stages/all"
 )
@@ -37,7 +36,7 @@ type running struct {
 // address) writing to out, and waits until the server answers.
 func runPipeline(t *testing.T, yaml string, out *connectortest.Output) *running {
 	t.Helper()
-	addr := httptesting.FreeAddr(t)
+	addr := testkit.FreeAddr(t)
 	reg := engine.DefaultRegistry.Clone()
 	reg.RegisterOutput(out.Type("mem"))
 	dir := t.TempDir()
@@ -62,20 +61,8 @@ func runPipeline(t *testing.T, yaml string, out *connectortest.Output) *running 
 		}
 		p.Close()
 	})
-	// Wait until it listens (an event: the port accepts a connection), or
-	// the run ended.
-	for {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return r
-		}
-		select {
-		case err := <-r.done:
-			r.done <- err
-			t.Fatalf("pipeline ended before listening: %v", err)
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
+	testkit.WaitListening(t, addr, r.done)
+	return r
 }
 
 func (r *running) stop(t *testing.T) error {

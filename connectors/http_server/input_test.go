@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/pipe-dev/pipe/connector"
-	"github.com/pipe-dev/pipe/connectors/internal/httptesting"
 	"github.com/pipe-dev/pipe/engine"
+	"github.com/pipe-dev/pipe/internal/testkit"
 	"github.com/pipe-dev/pipe/stage"
 )
 
@@ -129,7 +129,7 @@ func TestInputConfigErrors(t *testing.T) {
 }
 
 func TestInputEvents(t *testing.T) {
-	ev := &httptesting.Events{}
+	ev := &testkit.Events{}
 	in, err := Type.New(engine.ConfigOf(map[string]any{"address": "127.0.0.1:0"}), connector.Env{Codec: "ndjson", Stats: ev})
 	if err != nil {
 		t.Fatal(err)

@@ -9,16 +9,16 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/gzip"
-	"github.com/pipe-dev/pipe/connectors/internal/httptesting"
 	"github.com/pipe-dev/pipe/engine"
 	"github.com/pipe-dev/pipe/engine/enginetest"
+	"github.com/pipe-dev/pipe/internal/testkit"
 )
 
 // TestREADMEExample runs the README's example as written: the pipeline,
 // the request sent to it, the answer and the pipeline's output.
 func TestREADMEExample(t *testing.T) {
-	blocks := httptesting.READMEBlocks(t, "README.md", "yaml pipeline", "text request", "text answer", "text output")
-	addr := httptesting.FreeAddr(t)
+	blocks := testkit.READMEBlocks(t, "README.md", "yaml pipeline", "text request", "text answer", "text output")
+	addr := testkit.FreeAddr(t)
 	t.Setenv("HTTP_ADDR", addr)
 	t.Setenv("INGEST_TOKEN", "s3cret")
 	spec, err := engine.Parse([]byte(blocks["yaml pipeline"]), "README.md")
@@ -35,7 +35,7 @@ func TestREADMEExample(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx, strings.NewReader(""), &out) }()
 	defer func() { cancel(); <-done }()
-	httptesting.WaitListening(t, addr, done)
+	testkit.WaitListening(t, addr, done)
 
 	// The request block: METHOD PATH, headers, a blank line, the body.
 	head, body, _ := strings.Cut(blocks["text request"], "\n\n")

@@ -199,20 +199,11 @@ func (in *Input) Close(context.Context) error {
 
 // NewOutput validates cfg (no I/O). key names the field of a problem.
 func NewOutput(cfg OutputConfig, env connector.Env) (*Output, string, error) {
-	if key, err := cfg.Config.Validate(env.Resolve); err != nil {
+	base, key, err := natsconn.NewOutput(&cfg.Config, cfg.Subject, env)
+	if err != nil {
 		return nil, key, err
 	}
-	o := &Output{cfg: cfg, log: env.Logger}
-	var err error
-	if o.subject, err = tmpl.Parse(cfg.Subject); err != nil || cfg.Subject == "" {
-		if err == nil {
-			err = errors.New("a subject is needed")
-		}
-		return nil, "subject", err
-	}
-	if o.log == nil {
-		o.log = slog.New(slog.DiscardHandler)
-	}
+	o := &Output{cfg: cfg, log: base.Log, subject: base.Subject}
 	return o, "", nil
 }
 
@@ -236,14 +227,7 @@ func (o *Output) WriteBatch(ctx context.Context, recs []*stage.Record) error {
 		}
 		m := &nats.Msg{Subject: subj, Data: rec.Data}
 		if o.cfg.Headers {
-			for k, v := range rec.Meta {
-				if k != "" && !strings.HasPrefix(k, "nats_") && !strings.HasPrefix(k, "kafka_") {
-					if m.Header == nil {
-						m.Header = nats.Header{}
-					}
-					m.Header[k] = []string{v}
-				}
-			}
+			m.Header = natsconn.Header(rec.Meta, headerSkipped)
 		}
 		if err := o.conn.PublishMsg(m); err != nil {
 			err = fmt.Errorf("nats output: record %d: %w", i+1, err)
@@ -290,3 +274,9 @@ var (
 	_ connector.Health      = (*Input)(nil)
 	_ connector.Health      = (*Output)(nil)
 )
+
+// headerSkipped reports whether a metadata key stays out of the headers:
+// the ones inputs set.
+func headerSkipped(k string) bool {
+	return k == "" || strings.HasPrefix(k, "nats_") || strings.HasPrefix(k, "kafka_")
+}

@@ -55,17 +55,11 @@ type Output struct {
 
 // NewOutput validates cfg (no I/O). key names the field of a problem.
 func NewOutput(cfg OutputConfig, env connector.Env) (*Output, string, error) {
-	if key, err := cfg.Config.Validate(env.Resolve); err != nil {
+	base, key, err := natsconn.NewOutput(&cfg.Config, cfg.Subject, env)
+	if err != nil {
 		return nil, key, err
 	}
-	o := &Output{cfg: cfg, log: env.Logger}
-	var err error
-	if o.subject, err = tmpl.Parse(cfg.Subject); err != nil || cfg.Subject == "" {
-		if err == nil {
-			err = errors.New("a subject is needed")
-		}
-		return nil, "subject", err
-	}
+	o := &Output{cfg: cfg, log: base.Log, subject: base.Subject}
 	switch cfg.MsgID {
 	case "auto", "":
 		o.idMode = "auto"
@@ -82,9 +76,6 @@ func NewOutput(cfg OutputConfig, env connector.Env) (*Output, string, error) {
 	}
 	if cfg.MaxInFlight < 1 {
 		return nil, "max_in_flight", errors.New("max_in_flight must be at least 1")
-	}
-	if o.log == nil {
-		o.log = slog.New(slog.DiscardHandler)
 	}
 	return o, "", nil
 }
@@ -142,14 +133,7 @@ func (o *Output) WriteBatch(ctx context.Context, recs []*stage.Record) error {
 		}
 		m := &nats.Msg{Subject: subj, Data: rec.Data}
 		if o.cfg.Headers {
-			for k, v := range rec.Meta {
-				if !headerSkipped(k) {
-					if m.Header == nil {
-						m.Header = nats.Header{}
-					}
-					m.Header[k] = []string{v}
-				}
-			}
+			m.Header = natsconn.Header(rec.Meta, headerSkipped)
 		}
 		var id string
 		switch o.idMode {

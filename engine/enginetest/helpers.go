@@ -6,10 +6,10 @@ import (
 	"errors"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/pipe-dev/pipe/engine"
+	"github.com/pipe-dev/pipe/internal/testkit"
 )
 
 // CheckConfigError fails t unless err is a one-line *engine.ConfigError
@@ -51,24 +51,7 @@ func CheckLoadError(t testing.TB, file, at string, want ...string) {
 
 // SyncBuffer is a bytes.Buffer that plugin goroutines may write (a log
 // destination) while a test reads it.
-type SyncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-// Write appends p.
-func (s *SyncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-// String returns what was written so far.
-func (s *SyncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type SyncBuffer = testkit.Buffer
 
 // RunREADMEExamplesMapped is RunREADMEExamples for examples whose stages
 // name files the test builds elsewhere (plugins, modules): path maps each

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/pipe-dev/pipe/engine"
+	"github.com/pipe-dev/pipe/internal/testkit"
 )
 
 // A record failing under on_error: fail in a branch stops the run with the
@@ -105,7 +106,7 @@ stages:
 	pr, pw := io.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	var out syncBuffer
+	var out testkit.Buffer
 	go func() { done <- p.RunReader(ctx, pr, &out) }()
 	if _, err := pw.Write([]byte("abc\nxyz\n")); err != nil {
 		t.Fatal(err)

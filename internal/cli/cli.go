@@ -17,6 +17,7 @@ import (
 	"github.com/pipe-dev/pipe/component"
 	"github.com/pipe-dev/pipe/engine"
 	"github.com/pipe-dev/pipe/internal/plugins"
+	"github.com/pipe-dev/pipe/internal/suggest"
 	"github.com/spf13/cobra"
 )
 
@@ -307,7 +308,7 @@ func (a *app) printComponents(args []string) error {
 				all = append(all, s.Name)
 			}
 			msg := fmt.Sprintf("no component named %q", name)
-			if s := closestName(name, all); s != "" {
+			if s := suggest.Closest(name, all); s != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", s)
 			}
 			return usagef("%s; pipe stages lists them", msg)
@@ -322,37 +323,6 @@ func (a *app) printComponents(args []string) error {
 		}
 	}
 	return nil
-}
-
-// closestName returns the name within edit distance 2 of s, if any.
-func closestName(s string, names []string) string {
-	best, bestD := "", 3
-	for _, n := range names {
-		if d := levenshtein(s, n); d < bestD {
-			best, bestD = n, d
-		}
-	}
-	return best
-}
-
-func levenshtein(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // signalContext returns a context cancelled by the first SIGINT or SIGTERM

@@ -35,6 +35,9 @@ func init() {
 			"it with ErrLateRecord under the stage's `on_error` (`dead_letter` writes it to the dead-letter file).\n\n" +
 			"The stage checks its windows every `tick` even when no record arrives (a stage.Ticker), so it must run with " +
 			"`workers: 1`. At the end of input every open window is emitted.\n\n" +
+			"**Delivery.** The input records a window holds are acknowledged (checkpointed, acked to a broker) only after " +
+			"the window was emitted and written by the output, so a crash before it closes makes the input read them " +
+			"again; windows that closed after the oldest held record are then emitted twice.\n\n" +
 			"**Functions.** `count` (records, or non-null values of `field`), `sum`, `min`, `max`, `avg` (of numbers, or strings " +
 			"holding one; a value that is neither fails the record; results are null when a group had no value), `distinct` " +
 			"(exact count of distinct values, at most `max_distinct` per group), and percentiles `p50`, `p90`, `p99`, `p99.9` " +
@@ -156,6 +159,12 @@ type Aggregate struct {
 	lastAt  time.Time // when the last record arrived
 	seenEv  bool
 	nLate   int64 // late records not reported yet (late: count)
+
+	// consumed counts the records given to Transform; a group's first is
+	// the count when it opened, lateFirst the count at the first late
+	// record not reported yet (Retained).
+	consumed  int64
+	lateFirst int64
 
 	inTransform bool // emits come from Transform (see emitNew)
 
@@ -384,6 +393,7 @@ func (a *Aggregate) advance(wm int64, emit func(*engine.Record)) {
 // the results of the windows that its arrival closed (and of the group it
 // evicted or completed).
 func (a *Aggregate) Transform(ctx context.Context, r *engine.Record, emit func(*engine.Record)) error {
+	a.consumed++
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -468,6 +478,9 @@ func floorDiv(a, b int64) int64 {
 func (a *Aggregate) lateRecord(t int64) error {
 	switch a.late {
 	case "count":
+		if a.nLate == 0 {
+			a.lateFirst = a.consumed
+		}
 		a.nLate++
 	case "error":
 		return fmt.Errorf("%w: event time %s is before the watermark %s (allowed_lateness %v)", ErrLateRecord,
@@ -823,6 +836,25 @@ func appendAggNumber(b []byte, v float64) []byte {
 	return strconv.AppendFloat(b, v, 'f', -1, 64)
 }
 
+// Retained implements stage.Retainer: the records given since the first
+// record of the group open longest (groups open in the order of their
+// first records), or since the first late record not reported yet. The
+// engine holds their input records' acknowledgements until the windows
+// holding them were emitted and written.
+func (a *Aggregate) Retained() int64 {
+	first := int64(0)
+	if g := a.oldest(); g != nil {
+		first = g.first
+	}
+	if a.nLate > 0 && (first == 0 || a.lateFirst < first) {
+		first = a.lateFirst
+	}
+	if first == 0 {
+		return 0
+	}
+	return a.consumed - first + 1
+}
+
 // Flush implements engine.Flusher: every open window is emitted, oldest
 // first.
 func (a *Aggregate) Flush(ctx context.Context, emit func(*engine.Record)) error {
@@ -838,4 +870,5 @@ var (
 	_ engine.Transformer = (*Aggregate)(nil)
 	_ engine.Flusher     = (*Aggregate)(nil)
 	_ engine.Ticker      = (*Aggregate)(nil)
+	_ engine.Retainer    = (*Aggregate)(nil)
 )

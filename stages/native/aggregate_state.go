@@ -22,7 +22,8 @@ type aggGroup struct {
 	n     int64 // records
 	fs    []aggField
 	other bool
-	gone  bool // emitted: no longer open
+	gone  bool  // emitted: no longer open
+	first int64 // Aggregate.consumed when it opened: its oldest record
 }
 
 // aggField is what a group keeps of one field.
@@ -42,30 +43,29 @@ func (f *aggField) sketch(m mapping.IndexMapping) *ddsketch.DDSketch {
 	return f.sk
 }
 
-// newGroup opens a group in w. Under evict it joins the queue of groups
-// in the order they opened.
+// newGroup opens a group in w. It joins the queue of groups in the order
+// they opened: the oldest is evicted first (evict), and its first record is
+// the oldest the stage holds (Retained).
 func (a *Aggregate) newGroup(w *aggWindow, key string, other bool) *aggGroup {
-	g := &aggGroup{key: key, w: w, other: other}
+	g := &aggGroup{key: key, w: w, other: other, first: a.consumed}
 	if len(a.fields) > 0 {
 		g.fs = make([]aggField, len(a.fields))
 	}
 	a.open++
-	if a.onMax == "evict" {
-		if a.head > 1024 && a.head > len(a.fifo)/2 {
-			n := copy(a.fifo, a.fifo[a.head:])
-			clear(a.fifo[n:])
-			a.fifo, a.head = a.fifo[:n], 0
-		}
-		if len(a.fifo)-a.head > 2*a.open+1024 { // mostly groups already gone
-			a.fifo = compactGroups(a.fifo[a.head:])
-			a.head = 0
-		}
-		a.fifo = append(a.fifo, g)
+	if a.head > 1024 && a.head > len(a.fifo)/2 {
+		n := copy(a.fifo, a.fifo[a.head:])
+		clear(a.fifo[n:])
+		a.fifo, a.head = a.fifo[:n], 0
 	}
+	if len(a.fifo)-a.head > 2*a.open+1024 { // mostly groups already gone
+		a.fifo = compactGroups(a.fifo[a.head:])
+		a.head = 0
+	}
+	a.fifo = append(a.fifo, g)
 	return g
 }
 
-// oldest returns the group open longest (under evict), or nil.
+// oldest returns the group open longest, or nil.
 func (a *Aggregate) oldest() *aggGroup {
 	for a.head < len(a.fifo) {
 		g := a.fifo[a.head]

@@ -139,3 +139,57 @@ func TestAggregatePercentiles(t *testing.T) {
 		t.Errorf("avg %v, want %v", got["avg_ms"], sum/n)
 	}
 }
+
+// TestAggregateRetained: Retained counts the records given since the
+// first record of the oldest open group (or of the unreported late
+// records), and 0 once everything was emitted.
+func TestAggregateRetained(t *testing.T) {
+	type step struct {
+		rec  string // "" : Flush
+		want int64
+	}
+	cases := []struct {
+		name   string
+		use    string
+		config map[string]any
+		steps  []step
+	}{
+		{"count windows per group", "aggregate", map[string]any{"count": 2, "group_by": []any{"k"}}, []step{
+			{`{"k":"a"}`, 1}, {`{"k":"b"}`, 2}, {`{"k":"a"}`, 2}, // a closed: b (2nd of 3) is the oldest held
+			{`{"k":"c"}`, 3}, {`{"k":"b"}`, 2}, {`{"k":"c"}`, 0}, {"", 0}}},
+		{"a failed record is not held", "aggregate", map[string]any{"count": 2, "group_by": []any{"k"}}, []step{
+			{`not json`, 0}, {`{"k":"a"}`, 1}, {`nope`, 2}, {`{"k":"a"}`, 0}}},
+		{"count holds all until the end", "count", map[string]any{}, []step{
+			{`x`, 1}, {`y`, 2}, {`z`, 3}, {"", 0}}},
+		{"late records counted until reported", "aggregate", map[string]any{"window": "1s", "time_field": "t", "late": "count", "idle_advance": false}, []step{
+			{`{"t":"2026-01-01T00:00:05Z"}`, 1}, {`{"t":"2026-01-01T00:00:07Z"}`, 1}, // window :05 closed by the watermark
+			{`{"t":"2026-01-01T00:00:01Z"}`, 2}, // late: held until reported with the next window that closes
+			{`{"t":"2026-01-01T00:00:09Z"}`, 1}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			n, ok := engine.DefaultRegistry.LookupNative(c.use)
+			if !ok {
+				t.Fatalf("%s is not registered", c.use)
+			}
+			tr, err := n.New(engine.ConfigOf(c.config))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := tr.(engine.Retainer)
+			emit := func(*engine.Record) {}
+			for i, s := range c.steps {
+				if s.rec == "" {
+					if err := tr.(engine.Flusher).Flush(context.Background(), emit); err != nil {
+						t.Fatal(err)
+					}
+				} else {
+					_ = tr.Transform(context.Background(), engine.NewRecord([]byte(s.rec)), emit)
+				}
+				if got := r.Retained(); got != s.want {
+					t.Fatalf("step %d (%s): Retained() = %d, want %d", i, s.rec, got, s.want)
+				}
+			}
+		})
+	}
+}

@@ -11,7 +11,8 @@ func init() {
 		Doc: "Records are consumed; the counts are emitted when the input ends, values in first-seen order. At most " +
 			"`max_keys` distinct values are kept; later new values are counted under `{\"other\":true}`. With `workers: N` " +
 			"each instance counts its share. It is `aggregate` with one window over the whole input, `group_by: [BY]` " +
-			"and `max_groups: MAX_KEYS`; use `aggregate` for windows and other functions.",
+			"and `max_groups: MAX_KEYS`; use `aggregate` for windows and other functions. Its input records are acknowledged " +
+			"only at the end of input, after the counts were written (a followed file's checkpoint does not advance before).",
 		Examples: []component.Example{
 			{Title: "errors per service", YAML: "- {name: per-service, type: native, use: count, config: {by: service}}"},
 		}})

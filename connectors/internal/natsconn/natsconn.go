@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/pipe-dev/pipe/connector"
+	"github.com/pipe-dev/pipe/connectors/internal/tmpl"
 )
 
 // Config are the connection fields of a NATS input or output (inlined
@@ -250,4 +252,47 @@ func redact(urls string) string {
 		}
 	}
 	return strings.Join(parts, ",")
+}
+
+// Output is what every NATS output checks and keeps before it connects:
+// the subject template and a logger (never nil).
+type Output struct {
+	Subject tmpl.Template
+	Log     *slog.Logger
+}
+
+// NewOutput validates the connection fields c and the subject template
+// (no I/O). On a problem it returns the key of the field at fault.
+func NewOutput(c *Config, subject string, env connector.Env) (Output, string, error) {
+	if key, err := c.Validate(env.Resolve); err != nil {
+		return Output{}, key, err
+	}
+	if subject == "" {
+		return Output{}, "subject", errors.New("a subject is needed")
+	}
+	t, err := tmpl.Parse(subject)
+	if err != nil {
+		return Output{}, "subject", err
+	}
+	log := env.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return Output{Subject: t, Log: log}, "", nil
+}
+
+// Header returns the record's metadata as message headers, leaving out
+// the keys skip reports (the metadata inputs set, say); nil when none is
+// left.
+func Header(meta map[string]string, skip func(string) bool) nats.Header {
+	var h nats.Header
+	for k, v := range meta {
+		if !skip(k) {
+			if h == nil {
+				h = nats.Header{}
+			}
+			h[k] = []string{v}
+		}
+	}
+	return h
 }

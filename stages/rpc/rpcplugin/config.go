@@ -403,6 +403,8 @@ func decodeStruct(x any, path string, v reflect.Value) error {
 	return nil
 }
 
+// unknownField, closest and editDistance repeat internal/suggest: the
+// plugin SDK may link only stage, its proto and itself (stage/deps_test.go).
 func unknownField(name string, known []string) string {
 	msg := fmt.Sprintf("unknown field %q", name)
 	if s := closest(name, known); s != "" {

@@ -1,9 +1,11 @@
-// Package httptesting holds test helpers of the HTTP input and output: a
-// connector.Stats that counts events, a free port, and waiting until a
-// pipeline run listens.
-package httptesting
+// Package testkit holds test helpers shared by pipe's packages: a
+// connector.Stats that counts events, a free port, waiting until a
+// pipeline run listens, a buffer safe for a writer and a reader, and the
+// fenced blocks of a README.
+package testkit
 
 import (
+	"bytes"
 	"net"
 	"os"
 	"regexp"
@@ -67,6 +69,27 @@ func WaitListening(t testing.TB, addr string, done chan error) {
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
+}
+
+// Buffer is a bytes.Buffer safe for one goroutine writing (a pipeline's
+// output, its log) while another reads.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write appends p.
+func (s *Buffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns what was written so far.
+func (s *Buffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // READMEBlocks returns the fenced blocks of the Markdown file path whose

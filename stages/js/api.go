@@ -81,6 +81,7 @@ func (l *language) newRuntime(v *vm) *goja.Runtime {
 	fastCase(vm)
 	boundNativeLoops(vm)
 	boundRegexps(vm)
+	boundStringify(vm, v)
 	vm.Set("emit", func(call goja.FunctionCall) goja.Value {
 		if v.in == nil {
 			return goja.Undefined()

@@ -216,11 +216,12 @@ type vm struct {
 	hadMeta   bool              // the current record has metadata
 	recMeta   map[string]string // the current record's, when meta is out of reach
 	interrupt func()
-	stop      func() bool // of the Bind in force
+	stop      func() bool     // of the Bind in force
+	ctx       context.Context // of the Bind in force, for Go loops that check it
 }
 
 // Bind implements script.VM: ctx's end interrupts the runtime.
-func (v *vm) Bind(ctx context.Context) { v.stop = context.AfterFunc(ctx, v.interrupt) }
+func (v *vm) Bind(ctx context.Context) { v.ctx, v.stop = ctx, context.AfterFunc(ctx, v.interrupt) }
 
 // Unbind implements script.VM.
 func (v *vm) Unbind(context.Context) bool {
@@ -367,10 +368,8 @@ func (v *vm) encode(val goja.Value) ([]byte, error) {
 	if _, ok := val.(*goja.Symbol); ok {
 		return nil, errors.New("cannot output a Symbol")
 	}
-	if o, ok := val.(*goja.Object); ok {
-		if lo, ok := o.Export().(*lazyObj); ok {
-			return lo.encode()
-		}
+	if o, ok := val.(*goja.Object); ok && o.ExportType() == lazyType {
+		return o.Export().(*lazyObj).encode() // (Export of any other object converts all of it)
 	}
 	if !v.l.st.JSON {
 		if o, ok := val.(*goja.Object); ok && o.ClassName() != "String" {
@@ -392,7 +391,7 @@ func (v *vm) stringifyValue(val goja.Value) ([]byte, error) {
 	case "func":
 		return nil, errors.New("cannot output a function")
 	}
-	if _, ok := val.Export().(*goja.Symbol); ok || val.ExportType().String() == "*goja.Symbol" {
+	if val.ExportType().String() == "*goja.Symbol" {
 		return nil, errors.New("cannot output a Symbol")
 	}
 	s, err := v.stringify(goja.Undefined(), val)

@@ -74,6 +74,19 @@ cases=(
 	"jq .|S0|ref|jq . < /dev/null"
 	"pipe --native case|S0||$pipe run --native case --config to=upper < /dev/null"
 )
+# Redpanda Connect beside pipe when a build of it is at CONNECT (see
+# ../shared/bench/peers/README.md): its Bloblang pipelines on W0-W3, one
+# thread, for the memory goal of issue 20 (pipe's peak RSS at or below
+# Connect's in the same run).
+CONNECT=${CONNECT:-/tmp/peers/bin/connect}
+PEERS=${PEERS:-../shared/bench/peers}
+if [ -x "$CONNECT" ] && [ -d "$PEERS" ]; then
+	for w in w0 w1 w2 w3; do
+		f=$PEERS/connect-$w.yaml
+		[ -f "$f" ] || f=$PEERS/connect-$w-bloblang.yaml
+		[ -f "$f" ] && cases+=("connect bloblang|${w^^}||THREADS=1 $CONNECT -c $f < $data")
+	done
+fi
 # Every stage kind's workloads (bench/workloads/<kind>/w*.yaml), with 1 and
 # 2 workers; a kind that pipe lint refuses (not built in, fixtures missing)
 # is listed as skipped with the reason.
@@ -111,6 +124,112 @@ for c in "${cases[@]}"; do
 	rows+=("$w|$name|$median|$count|$rss")
 done
 
+# field W NAME F: field F (3 median, 4 count, 5 peak RSS KB) of the row of
+# workload W and tool NAME, or nothing when it was not measured.
+field() {
+	local r w name
+	for r in "${rows[@]}"; do
+		IFS='|' read -r w name _ <<<"$r"
+		if [ "$w" = "$1" ] && [ "$name" = "$2" ]; then
+			cut -d'|' -f"$3" <<<"$r"
+			return
+		fi
+	done
+}
+
+# ratio_goal ISSUE W NAME TARGET REFNAME: pipe NAME on W at least TARGET
+# times as fast as the reference of W.
+ratio_goal() {
+	local issue=$1 w=$2 name=$3 target=$4 refname=$5 m1 m2
+	m1=$(field "$w" "$name" 3)
+	m2=$(field "$w" "$name, workers 2" 3)
+	if [ -z "$m1" ] || [ -z "${ref[$w]:-}" ]; then
+		echo "| $issue | $w $name ≥ ${target}x $refname | not measured (skipped above) | |"
+		return
+	fi
+	awk -v is="$issue" -v w="$w" -v g="$name" -v t="$target" -v rn="$refname" -v ref="${ref[$w]}" -v m1="$m1" -v m2="$m2" 'BEGIN {
+		r = ref / m1; s = sprintf("%.2fx", r)
+		if (m2 != "") s = s sprintf(" (%.2fx)", ref / m2)
+		v = (r >= t) ? "met" : sprintf("missed by %.0f%%", (1 - r / t) * 100)
+		printf "| %s | %s %s ≥ %sx %s | %s | %s |\n", is, w, g, t, rn, s, v }'
+}
+
+# overhead_goal: a wasm guest with its timeout on runs within 15% of the
+# same guest with timeout: 0 (kinds K and K-timeout0, W1-W3, 1 worker).
+overhead_goal() {
+	local k w on off worst= list=
+	for k in wasm wasm-c wasm-wat; do
+		for w in W1 W2 W3; do
+			on=$(field "$w" "pipe $k" 3)
+			off=$(field "$w" "pipe $k-timeout0" 3)
+			[ -n "$on" ] && [ -n "$off" ] || continue
+			list+="$w $k $(awk -v a="$on" -v b="$off" 'BEGIN { printf "%+.0f%%", (a / b - 1) * 100 }'); "
+			worst=$(awk -v a="$on" -v b="$off" -v x="${worst:-0}" 'BEGIN { r = a / b; print (r > x) ? r : x }')
+		done
+	done
+	if [ -z "$worst" ]; then
+		echo "| 20 | wasm with a timeout within 15% of timeout: 0 | not measured (no wasm*-timeout0 pair above) | |"
+		return
+	fi
+	awk -v x="$worst" -v l="${list%; }" 'BEGIN {
+		v = (x <= 1.15) ? "met" : sprintf("missed by %.0f%%", (x / 1.15 - 1) * 100)
+		printf "| 20 | wasm with a timeout within 15%% of timeout: 0 (time with / without) | %s | %s |\n", l, v }'
+}
+
+# rss_goal ISSUE LABEL REGEX WORKLOADS LIMIT_MB: the largest peak RSS of the
+# pipe runs whose tool matches REGEX on WORKLOADS (a regex) is at most LIMIT_MB;
+# LIMIT_MB "connect" compares each run with Connect's Bloblang run of the
+# same workload instead (largest ratio shown).
+rss_goal() {
+	local issue=$1 label=$2 re=$3 wre=$4 limit=$5 r w name rss worst=0 wname= lim
+	for r in "${rows[@]}"; do
+		IFS='|' read -r w name _ _ rss <<<"$r"
+		[[ $w =~ ^($wre)$ && $name =~ $re ]] || continue
+		if [ "$limit" = connect ]; then
+			lim=$(field "$w" "connect bloblang" 5)
+			[ -n "$lim" ] || continue
+		else
+			lim=$((limit * 1024))
+		fi
+		if awk -v a="$rss" -v b="$lim" -v x="$worst" 'BEGIN { exit !(a / b > x) }'; then
+			worst=$(awk -v a="$rss" -v b="$lim" 'BEGIN { print a / b }')
+			wname="$w $name, $(awk -v a="$rss" -v b="$lim" 'BEGIN { printf "%.1f MB of %.1f MB", a / 1024, b / 1024 }')"
+		fi
+	done
+	if [ -z "$wname" ]; then
+		echo "| $issue | $label | not measured | |"
+		return
+	fi
+	awk -v is="$issue" -v l="$label" -v x="$worst" -v n="$wname" 'BEGIN {
+		v = (x <= 1) ? "met" : sprintf("missed by %.0f%%", (x - 1) * 100)
+		printf "| %s | %s | largest: %s | %s |\n", is, l, n, v }'
+}
+
+goals() {
+	ratio_goal 20 W0 "pipe native" 0.4 cat
+	ratio_goal 20 W1 "pipe native" 30 jq
+	ratio_goal 20 W1 "pipe wasm-c" 10 jq
+	ratio_goal 20 W1 "pipe wasm" 3 jq
+	ratio_goal 20 W2 "pipe wasm-wat" 0.5 awk
+	overhead_goal
+	ratio_goal 20 W2 "pipe lua" 0.3 awk
+	ratio_goal 20 W2 "pipe js" 0.2 awk
+	ratio_goal 20 W3 "pipe lua" 5 jq
+	ratio_goal 20 W3 "pipe js" 3 jq
+	if [ -n "$(field W1 "connect bloblang" 5)" ]; then
+		rss_goal 20 "peak RSS of native, lua, js on W0-W3 ≤ Connect's (Bloblang, same workload)" '^pipe (native|lua|js)(, workers 2)?$' 'W0|W1|W2|W3' connect
+	else
+		rss_goal 20 "peak RSS of native, lua, js on W0-W3 ≤ 40 MB (Connect not built)" '^pipe (native|lua|js)(, workers 2)?$' 'W0|W1|W2|W3' 40
+	fi
+	rss_goal 20 "peak RSS of wasm (Go guest), 2 workers, W1-W3 ≤ 80 MB" '^pipe wasm, workers 2$' 'W1|W2|W3' 80
+	rss_goal 20 "peak RSS of rpc, W1-W3 ≤ 64 MB" '^pipe rpc(, workers 2)?$' 'W1|W2|W3' 64
+	ratio_goal 20 S0 "pipe --native case" 1 "jq . (start-up)"
+	ratio_goal 19 W4 "pipe native" 10 mlr
+	ratio_goal 19 W4C "pipe native" 10 mlr
+	ratio_goal 19 W5 "pipe native" 20 jq
+	rss_goal 19 "peak RSS of W5 native < 100 MB" '^pipe native$' W5 100
+}
+
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')
 {
 	echo "# Benchmark results"
@@ -135,58 +254,18 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')
 		IFS='|' read -r w name why <<<"$r"
 		echo "| $w | $name | skipped: $why | | | | | |"
 	done
-	# The goals of issue 9, checked against this run's figures.
+	# This round's goals (issues 19 and 20), checked against this run's
+	# figures: the Goals section lists each one as met or missed by how much.
 	echo
 	echo "## Goals"
 	echo
-	echo "Measured in the run above (1 worker; 2 workers in brackets)."
+	echo "The goals of issues 19 and 20, computed from the run above (1 worker; 2 workers in"
+	echo "brackets). \"missed by X%\": a ratio X% below its target, a time or a peak RSS X% above"
+	echo "its limit."
 	echo
-	echo "| goal | measured | |"
-	echo "|---|---:|---|"
-	# Issue 9's goals, then issue 20's (W0 0.4x cat, native W1 30x jq, a
-	# start-up no slower than jq's).
-	for g in "W0|pipe native|0.20|cat" "W1|pipe native|10|jq" "W1|pipe lua|3|jq" "W1|pipe js|2|jq" \
-		"W1|pipe wasm|3|jq" "W1|pipe rpc|2|jq" "W0|pipe native|0.40|cat" "W1|pipe native|30|jq" \
-		"S0|pipe --native case|1|jq ." "W4|pipe native|10|mlr" "W4C|pipe native|10|mlr" "W5|pipe native|20|jq"; do
-		IFS='|' read -r gw gname target refname <<<"$g"
-		m1= m2=
-		for r in "${rows[@]}"; do
-			IFS='|' read -r w name median count rss <<<"$r"
-			[ "$w" = "$gw" ] || continue
-			[ "$name" = "$gname" ] && m1=$median
-			[ "$name" = "$gname, workers 2" ] && m2=$median
-		done
-		if [ -z "$m1" ]; then
-			echo "| $gw $gname ≥ ${target}x $refname | not measured (skipped above) | |"
-			continue
-		fi
-		awk -v gw="$gw" -v g="$gname" -v t="$target" -v rn="$refname" -v ref="${ref[$gw]}" -v m1="$m1" -v m2="$m2" 'BEGIN {
-			r = ref / m1; s = sprintf("%.2fx", r)
-			if (m2 != "") s = s sprintf(" (%.2fx)", ref / m2)
-			v = (r >= t) ? "met" : sprintf("missed by %.0f%%", (1 - r / t) * 100)
-			printf "| %s %s ≥ %sx %s | %s | %s |\n", gw, g, t, rn, s, v }'
-	done
-	maxrss=0 maxname=
-	for r in "${rows[@]}"; do
-		IFS='|' read -r w name median count rss <<<"$r"
-		case $name in pipe*) [ "$rss" -gt "$maxrss" ] && maxrss=$rss maxname="$w $name" ;; esac
-	done
-	awk -v rss="$maxrss" -v n="$maxname" 'BEGIN {
-		printf "| peak RSS < 100 MB for every pipe run | %.1f MB (%s) | %s |\n", rss / 1024, n, (rss < 100 * 1024) ? "met" : "missed" }'
-	# Issue 20's memory goals: the largest peak RSS among the runs of a group.
-	for g in "native, lua, js on W0-W3;^pipe (native|lua|js)(, workers 2)?$;40" \
-		"wasm (Go guest), 2 workers;^pipe wasm, workers 2$;80" "rpc;^pipe rpc(, workers 2)?$;64"; do
-		IFS=';' read -r gname re limit <<<"$g"
-		maxrss=0 maxname=
-		for r in "${rows[@]}"; do
-			IFS='|' read -r w name median count rss <<<"$r"
-			[[ $w == W[0-3] && $name =~ $re ]] || continue
-			[ "$rss" -gt "$maxrss" ] && maxrss=$rss maxname="$w $name"
-		done
-		awk -v rss="$maxrss" -v n="$maxname" -v g="$gname" -v l="$limit" 'BEGIN {
-			if (n == "") { printf "| peak RSS ≤ %d MB, %s | not measured | |\n", l, g; exit }
-			printf "| peak RSS ≤ %d MB, %s | %.1f MB (%s) | %s |\n", l, g, rss / 1024, n, (rss <= l * 1024) ? "met" : "missed" }'
-	done
+	echo "| issue | goal | measured | |"
+	echo "|---|---|---:|---|"
+	goals
 	if [ -f bench/NOTES.md ]; then
 		echo
 		cat bench/NOTES.md

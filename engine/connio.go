@@ -152,6 +152,20 @@ func (r *run) newAcker() *acker {
 	return a
 }
 
+// keepEarlierRuns tells an output that replaces its destination at the end
+// of a run (a file output without append: true) to append instead when the
+// input tracks delivery: such an input resumes where delivery stopped (a
+// checkpoint, a broker's acknowledgements), so replacing the destination
+// would lose what earlier runs delivered. Call it before Connect.
+func (r *run) keepEarlierRuns(out connector.Output) {
+	if r.acks.Load() == nil {
+		return
+	}
+	if k, ok := out.(interface{ KeepEarlierRuns() }); ok {
+		k.KeepEarlierRuns()
+	}
+}
+
 // openOutput makes and connects the run's output as a sink.
 func (r *run) openOutput(ctx context.Context, stdout io.Writer) (sink, func() error, error) {
 	p := r.p
@@ -174,6 +188,7 @@ func (r *run) connectOutput(ctx context.Context, out connector.Output) (sink, fu
 		}
 		return out.Close(cctx)
 	}
+	r.keepEarlierRuns(out)
 	pol := p.retryPolicy()
 	connect := func(ctx context.Context) error { return out.Connect(ctx) }
 	if err := r.retry(ctx, pol, "connect", connect); err != nil {

@@ -34,7 +34,8 @@ type source interface {
 // straight into batch arenas and framed there by the input's codec.
 type streamSource struct {
 	in   connector.StreamReader
-	acks *acker // nil: delivery is not tracked
+	acks *acker   // nil: delivery is not tracked
+	gate readGate // watches reads that may block for ever (readgate.go)
 }
 
 func (s *streamSource) interruptible() bool {
@@ -47,29 +48,47 @@ func (s *streamSource) run(ctx context.Context, r *run, rs *runState, out chan<-
 	in.apply(r.input.Load())
 	in.b = getBatch()
 	defer func() { putBatch(in.b) }()
+	ahead := readAhead(s.interruptible())
 	for {
-		st, err := s.in.NextStream(ctx)
-		switch {
-		case errors.Is(err, connector.ErrEndOfInput):
-			in.send()
-			return nil
-		case err != nil && ctx.Err() != nil:
-			in.send()
-			return nil // stop reading: what was read goes on
-		case err != nil:
+		// A stream read ahead gets its own context: the framer cancels it
+		// to end a read that would wait (a followed file in the middle of
+		// a line) when it stops early.
+		sctx, cancel := ctx, context.CancelFunc(func() {})
+		if ahead && in.opt.Codec != CodecRaw {
+			sctx, cancel = context.WithCancel(ctx)
+		}
+		st, err := s.in.NextStream(sctx)
+		if err != nil {
+			cancel()
+			switch {
+			case errors.Is(err, connector.ErrEndOfInput):
+				in.send()
+				return nil
+			case ctx.Err() != nil:
+				in.send()
+				return nil // stop reading: what was read goes on
+			}
 			return &StageError{Stage: "input", Op: "read", Err: err}
 		}
 		in.name, in.stream, in.base = st.Name, st, st.Start
-		if in.opt.Codec == CodecRaw {
-			err = in.readRaw(st.Reader)
-		} else {
-			err = in.readLines(st.Reader)
+		sr := st.Reader
+		if s.gate.entered != nil { // see gateOf
+			sr = s.gate.wrap(sr)
+		}
+		switch {
+		case in.opt.Codec == CodecRaw:
+			err = in.readRaw(sr)
+		case ahead:
+			err = in.readLinesAhead(sr, cancel)
+		default:
+			err = in.readLines(sr)
 		}
 		if st.Done != nil {
 			if derr := st.Done(); err == nil && derr != nil {
 				err = &StageError{Stage: "input", Op: "read", Err: derr}
 			}
 		}
+		cancel()
 		in.stream = nil
 		if err != nil && ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
 			return nil // a read ended by the stop: what was framed went on
@@ -199,11 +218,12 @@ func (in *inputRun) readLines(r io.Reader) error {
 			in.apply(s)
 			sp.SetOptions(in.opt)
 		}
+		var readErr error // after the records before it (a truncated .gz) are framed and sent
 		switch {
 		case err == io.EOF:
 			eof = true
 		case err != nil:
-			return &StageError{Stage: "input", Op: "read", Err: fmt.Errorf("%s: %w", displayName(in.name), err)}
+			readErr = &StageError{Stage: "input", Op: "read", Err: fmt.Errorf("%s: %w", displayName(in.name), err)}
 		}
 		for {
 			keep, more := sp.Split(in.b.arena, 0, DefaultBatchRecords-len(in.b.recs), rec, bad)
@@ -218,6 +238,10 @@ func (in *inputRun) readLines(r io.Reader) error {
 			if !more {
 				break
 			}
+		}
+		if readErr != nil {
+			in.send()
+			return readErr
 		}
 		if eof {
 			sp.Finish(in.b.arena, 0, rec, bad)

@@ -57,6 +57,10 @@ func (p *Pipeline) RunLive(ctx context.Context, stdin io.Reader, stdout io.Write
 		return err
 	}
 	defer end()
+	if err := p.checkOverlap(stdin, stdout); err != nil {
+		r.failedEarly.Store(true)
+		return err
+	}
 	src, closeIn, err := r.openInput(ctx, stdin)
 	if err != nil {
 		return err

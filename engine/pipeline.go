@@ -197,6 +197,12 @@ func Build(spec *Spec, opts ...Option) (*Pipeline, error) {
 				errs.add(s.Extra.Errorf(keys[0], "%s", suggest.UnknownField(keys[0], stageFields())+" (for a "+kind+" stage)"))
 				continue
 			}
+			if s.Isolation == IsolationProcess {
+				if st, err = isolate(s, env, st); err != nil {
+					errs.add(err)
+					continue
+				}
+			}
 		}
 		p.stages = append(p.stages, &stageExec{spec: s, events: events, stage: st, level: len(p.stages) + 1,
 			log: o.log.With("stage", s.Name, "kind", kind)})
@@ -210,6 +216,9 @@ func Build(spec *Spec, opts ...Option) (*Pipeline, error) {
 		p.graph = p.buildGraph()
 	}
 	if err := checkDeadLetter(spec, p.plan); err != nil {
+		return nil, err
+	}
+	if err := checkPathsByName(spec, p.plan); err != nil {
 		return nil, err
 	}
 	if err := p.buildConnectors(); err != nil && !errs.add(err) {
@@ -244,7 +253,7 @@ func checkDeadLetter(spec *Spec, pl Plan) error {
 
 // stageFields are the fields every stage has.
 func stageFields() []string {
-	return []string{"name", "type", "use", "path", "code", "config", "timeout", "on_error", "workers", "max_record_bytes", "schema"}
+	return []string{"name", "type", "use", "path", "code", "config", "timeout", "on_error", "workers", "max_record_bytes", "schema", "isolation"}
 }
 
 // resolvePlugin turns use: NAME@CONSTRAINT (or a use: that names no

@@ -106,6 +106,8 @@ type StagePlan struct {
 	OnError        string        `plan:"on_error"`
 	Workers        int           `plan:"workers"`
 	MaxRecordBytes ByteSize      `plan:"max_record_bytes"`
+	// Isolation is in_process or process (StageSpec.Isolation).
+	Isolation string `plan:"isolation"`
 	// Branch is SWITCH.BRANCH for a stage in a switch's branch, "" in the
 	// main chain.
 	Branch string `plan:"branch"`
@@ -209,7 +211,7 @@ func resolveStage(sp *Spec, s *StageSpec, codec string) StagePlan {
 		Config: canonicalJSON(s.Config), Extra: canonicalJSON(s.Extra), Schema: canonicalJSON(s.Schema),
 		Codec: codec, Timeout: timeout, OnError: firstNonEmpty(s.OnError, d.OnError, OnErrorFail),
 		Workers: workers, MaxRecordBytes: firstSize(s.MaxRecordBytes, d.MaxRecordBytes, DefaultMaxRecordBytes),
-		Branch: s.branch, Route: routeJSON(s),
+		Branch: s.branch, Route: routeJSON(s), Isolation: isolation(s, kind),
 	}
 }
 

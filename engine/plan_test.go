@@ -81,9 +81,9 @@ stages:
 		Batch:      BatchPlan{Records: DefaultBatchRecords, Bytes: DefaultBatchBytes, QueueDepth: queueDepth},
 		Stages: []StagePlan{
 			{Name: "a", Kind: "native", Use: "up", Codec: CodecNDJSON, Timeout: 250 * time.Millisecond, OnError: OnErrorDrop,
-				Workers: 3, MaxRecordBytes: DefaultMaxRecordBytes},
+				Workers: 3, MaxRecordBytes: DefaultMaxRecordBytes, Isolation: IsolationInProcess},
 			{Name: "b", Kind: "native", Use: "up", Codec: CodecNDJSON, Timeout: 0, OnError: OnErrorDeadLetter,
-				Workers: 1, MaxRecordBytes: 100},
+				Workers: 1, MaxRecordBytes: 100, Isolation: IsolationInProcess},
 		},
 	}
 	if !pl.Equal(want) {

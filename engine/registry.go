@@ -232,6 +232,7 @@ type Registry struct {
 	natives    map[string]Native
 	components map[component.Class]map[string]component.Spec
 	plugins    PluginLoader
+	isolator   Isolator
 	inputs     map[string]connector.InputType
 	outputs    map[string]connector.OutputType
 }
@@ -257,7 +258,7 @@ func (r *Registry) Clone() *Registry {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	c := &Registry{kinds: maps.Clone(r.kinds), natives: maps.Clone(r.natives),
-		components: map[component.Class]map[string]component.Spec{}, plugins: r.plugins,
+		components: map[component.Class]map[string]component.Spec{}, plugins: r.plugins, isolator: r.isolator,
 		inputs: maps.Clone(r.inputs), outputs: maps.Clone(r.outputs)}
 	for class, m := range r.components {
 		c.components[class] = maps.Clone(m)

@@ -75,6 +75,7 @@ func (r *run) openNamedOutput(ctx context.Context, o NamedOutputPlan) (sink, fun
 		defer cancel()
 		return out.Close(cctx)
 	}
+	r.keepEarlierRuns(out)
 	pol := retryPolicyOf(os.Retry)
 	if err := r.retry(ctx, pol, "connect", out.Connect); err != nil {
 		closeOut()

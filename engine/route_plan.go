@@ -153,6 +153,9 @@ func (pl Plan) stagesYAML(branch string) [][]yamlKV {
 		st = append(st, policies...)
 		st = append(st, yamlKV{Key: "max_record_bytes", Value: yamlLiteral(s.MaxRecordBytes.String())}, yamlKV{Key: "schema", Value: yamlJSON(s.Schema)},
 			yamlKV{Key: "", Value: yamlJSON(s.Extra)}) // the kind's own fields, inline
+		if s.Isolation == IsolationProcess {
+			st = append(st, yamlKV{Key: "isolation", Value: s.Isolation})
+		}
 		stages = append(stages, st)
 	}
 	return stages

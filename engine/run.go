@@ -27,6 +27,7 @@ type run struct {
 	p             *Pipeline
 	in, out       *counters
 	ready         atomic.Bool
+	over          atomic.Bool  // the run has ended: its counts are final
 	outputWritten atomic.Int64 // bytes handed to the output writer
 	// input is the input's settings: the plan's, replaced by a reload.
 	input atomic.Pointer[InputPlan]
@@ -113,6 +114,7 @@ func (p *Pipeline) begin(ctx context.Context) (r *run, end func(), err error) {
 	r.addVersion(p)
 	p.last.Store(r)
 	return r, func() {
+		r.over.Store(true) // its counts are final: see accountNotProcessed
 		p.mu.Lock()
 		p.running = false
 		p.mu.Unlock()
@@ -381,9 +383,13 @@ func startSource(ctx context.Context, r *run, rs *runState, src source, out chan
 	// it is not waited for. The gate forwards its batches until the input
 	// ends, ctx is done or the run fails.
 	raw := make(chan *batch, queueDepth)
+	gate := gateOf(src)
 	go func() {
 		defer close(raw)
-		if err := src.run(ctx, r, rs, raw); err != nil {
+		if h := testHookSourceDone; h != nil {
+			defer h()
+		}
+		if err := src.run(ctx, r, rs, raw); err != nil && !errors.Is(err, errReadAbandoned) {
 			rs.failAt(0, err)
 		}
 	}()
@@ -409,16 +415,12 @@ func startSource(ctx context.Context, r *run, rs *runState, src source, out chan
 					return
 				}
 			case <-ctx.Done():
-				for { // forward what the reader already handed over
-					select {
-					case b, ok := <-raw:
-						if !ok || !send(b) {
-							return
-						}
-					default:
-						return
-					}
+				if gate != nil { // until the reader has handed on all it read
+					drainGated(gate, raw, send, stopped, rs.ctx.Done())
+					return
 				}
+				forwardQueued(raw, send) // what the reader already handed over
+				return
 			case <-stopped:
 				return
 			case <-rs.ctx.Done():

@@ -134,6 +134,9 @@ type StageSpec struct {
 	Workers        int            `yaml:"workers" doc:"Parallel instances; the output order is kept (default: defaults.workers, else 1)."`
 	MaxRecordBytes ByteSize       `yaml:"max_record_bytes" doc:"Larger records entering the stage are record errors (default: defaults.max_record_bytes, else 1MiB)."`
 	Schema         Config         `yaml:"schema" doc:"JSON Schema (inline, or a file path) every record entering the stage must match."`
+	// Isolation is where the stage runs: in_process (default) or process
+	// (a supervised child process with an OS memory limit; see Isolator).
+	Isolation string `yaml:"isolation" enum:"in_process,process" doc:"Where the stage runs: in_process (default), or process: a supervised child process (pipe itself, re-executed) whose OS memory limit is the stage's memory_limit, so that a script that runs out of memory fails its record and gets a fresh process instead of killing pipe. Costs a gRPC round trip per batch; see RATIONALE.md."`
 
 	// Extra holds the fields that only the stage's kind knows (modules:,
 	// memory_limit:, args:, ...). A kind decodes them with Extra.Decode;

@@ -7,18 +7,25 @@ import (
 )
 
 // StageStats are the counts of one stage (or of the input or output).
-// For every stage: In = Passed + Dropped + Errors.
+// For every stage, once the run has ended:
+// In = Passed + Dropped + Errors + NotProcessed.
 type StageStats struct {
 	Name         string
 	Kind         string
-	In           int64  // records that entered
-	InBytes      int64  // bytes of the records that entered (stages only)
-	Passed       int64  // records that produced at least one output
-	Out          int64  // records emitted (splits count each)
-	Dropped      int64  // records the stage dropped (emitted nothing)
-	Errors       int64  // records that failed (timeouts and too large included)
-	DeadLettered int64  // failed records written to the dead-letter file
-	Timeouts     int64  // failed records that timed out
+	In           int64 // records that entered
+	InBytes      int64 // bytes of the records that entered (stages only)
+	Passed       int64 // records that produced at least one output
+	Out          int64 // records emitted (splits count each)
+	Dropped      int64 // records the stage dropped (emitted nothing)
+	Errors       int64 // records that failed (timeouts and too large included)
+	DeadLettered int64 // failed records written to the dead-letter file
+	Timeouts     int64 // failed records that timed out
+	// NotProcessed counts the records handed to the stage that got no
+	// outcome because the run stopped first (a failure under on_error:
+	// fail, a plugin that could not be restarted, a signal, an output
+	// that failed). It is set when the run has ended (0 before), and In
+	// then includes the records that were handed on but never taken.
+	NotProcessed int64
 	Busy         int64  // nanoseconds spent in the stage's transformers
 	Restarts     int64  // restarts of the stage's runtime (rpc plugins), over the pipeline's life
 	Plugin       string // NAME@VERSION when the stage runs a plugin from a plugin directory
@@ -39,6 +46,7 @@ func (st *StageStats) add(o StageStats) {
 	st.Errors += o.Errors
 	st.DeadLettered += o.DeadLettered
 	st.Timeouts += o.Timeouts
+	st.NotProcessed += o.NotProcessed
 	st.Busy += o.Busy
 	if o.BatchLatency != nil && st.BatchLatency == nil {
 		st.BatchLatency = make([]int64, len(o.BatchLatency))
@@ -108,5 +116,9 @@ func (r *run) stats() []StageStats {
 		out = append(out, st)
 	}
 	out = append(out, cur.routeStats(out[1:])...)
-	return append(out, r.out.snapshot("output", ""))
+	out = append(out, r.out.snapshot("output", ""))
+	if r.over.Load() {
+		accountNotProcessed(out, len(versions) == 1 && cur.routes == nil)
+	}
+	return out
 }

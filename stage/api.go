@@ -10,4 +10,7 @@ package stage
 // 2.0.0: the contract moved from package engine to this package; a Go
 // plugin's New takes a stage.Config (an interface) instead of an
 // engine.Config, so plugins built against 1.x must be rebuilt.
-const APIVersion = "2.0.0"
+// 2.1.0: Retainer, an optional interface for stages that hold records
+// across calls (windows), so their sources are acknowledged only once what
+// they hold has been emitted.
+const APIVersion = "2.1.0"

@@ -7,6 +7,10 @@ import (
 	_ "github.com/pipe-dev/pipe/connectors/all"
 	"github.com/pipe-dev/pipe/internal/cli"
 	_ "github.com/pipe-dev/pipe/stages/all"
+	"github.com/pipe-dev/pipe/stages/isolate"
 )
 
-func main() { os.Exit(cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
+func main() {
+	isolate.ServeIfChild() // started as the child of an isolated stage: serve it, never return
+	os.Exit(cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pipe-dev/pipe/stage"
 )
 
 var pipeBin string
@@ -133,7 +135,7 @@ func TestVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"pipe ", "\ncommit ", "\nbuilt ", "go go1.", "host API 2.0.0", "native"} {
+	for _, want := range []string{"pipe ", "\ncommit ", "\nbuilt ", "go go1.", "host API " + stage.APIVersion, "native"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("version output lacks %q:\n%s", want, out)
 		}

@@ -250,3 +250,31 @@ func TestCheckpointWithDeadLetters(t *testing.T) {
 		t.Errorf("a second run repeated records: %q", again)
 	}
 }
+
+// A checkpointed input resumes where delivery stopped, so a file output
+// without append: true keeps what earlier runs wrote: it appends instead
+// of replacing the file at the end of the run.
+func TestCheckpointedInputKeepsEarlierOutput(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.log")
+	write(t, in, "a\nb\n", os.O_TRUNC)
+	yaml := "input: {type: file, path: in.log, checkpoint: in.ckpt}\noutput: {type: file, path: out.log}\n"
+	if _, err := run(t, dir, yaml); err != nil {
+		t.Fatal(err)
+	}
+	write(t, in, "c\n", os.O_APPEND)
+	if _, err := run(t, dir, yaml); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "out.log")); string(got) != "a\nb\nc\n" {
+		t.Fatalf("output after two runs = %q, want every record delivered", got)
+	}
+	// Without a checkpoint the output is replaced by each run.
+	yaml = "input: {type: file, path: in.log}\noutput: {type: file, path: out.log}\n"
+	if _, err := run(t, dir, yaml); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "out.log")); string(got) != "a\nb\nc\n" {
+		t.Fatalf("output = %q, want the input once", got)
+	}
+}

@@ -18,7 +18,7 @@ import (
 // OutputConfig are the file output's own fields.
 type OutputConfig struct {
 	Path   string `yaml:"path" required:"true" example:"out/errors.ndjson" doc:"File to write, relative to the pipeline file; a name ending in .gz or .zst is compressed (gzip, zstd)."`
-	Append bool   `yaml:"append" default:"false" doc:"Append to the file, written in place as records come (what a followed, checkpointed input wants across restarts). Without it the output goes to a temporary file beside path, renamed over it when the run ends (a run that fails before reading a record leaves path as it was)."`
+	Append bool   `yaml:"append" default:"false" doc:"Append to the file, written in place as records come; implied when the input tracks delivery (a checkpoint, a broker), which resumes where delivery stopped. Without it the output goes to a temporary file beside path, renamed over it when the run ends (a run that fails before reading a record leaves path as it was)."`
 }
 
 // OutputType is the file output.
@@ -63,6 +63,12 @@ type Output struct {
 	zw     io.WriteCloser // nil: not compressed
 	target string         // the file a temporary one is renamed over ("" when written in place)
 }
+
+// KeepEarlierRuns makes the output append, as with append: true. The engine
+// calls it before Connect when the input resumes where delivery stopped (a
+// checkpoint, a broker's acknowledgements): a file replaced at the end of
+// each run would lose what earlier runs delivered.
+func (o *Output) KeepEarlierRuns() { o.cfg.Append = true }
 
 // Connect implements connector.Output: with append it opens the file for
 // appending; otherwise it creates a temporary file beside it (same folder,

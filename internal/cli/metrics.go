@@ -25,6 +25,7 @@ type stageCollector struct {
 
 	in, inBytes, out, dropped, failed, dead, timeouts, busy, restarts, latency *prometheus.Desc
 	readBytes, totalBytes, writtenBytes                                        *prometheus.Desc
+	passed, notProcessed                                                       *prometheus.Desc
 }
 
 func newStageCollector(p *engine.Pipeline, pipeline string) *stageCollector {
@@ -39,11 +40,14 @@ func newStageCollector(p *engine.Pipeline, pipeline string) *stageCollector {
 			"Total size of the input files (0 when the input is not files).", []string{"pipeline"}, nil),
 		writtenBytes: prometheus.NewDesc("pipe_output_bytes_written_total",
 			"Bytes the output wrote (before compression).", []string{"pipeline"}, nil),
-		in:       d("records_in_total", "Records that entered the stage (input: records read)."),
-		out:      d("records_out_total", "Records the stage emitted (splits count each)."),
-		dropped:  d("records_dropped_total", "Records the stage dropped (emitted nothing)."),
-		failed:   d("records_failed_total", "Records that failed in the stage (timeouts, schema and size violations included)."),
-		dead:     d("records_dead_lettered_total", "Failed records written to the dead-letter file."),
+		in:      d("records_in_total", "Records that entered the stage (input: records read)."),
+		out:     d("records_out_total", "Records the stage emitted (splits count each)."),
+		dropped: d("records_dropped_total", "Records the stage dropped (emitted nothing)."),
+		failed:  d("records_failed_total", "Records that failed in the stage (timeouts, schema and size violations included)."),
+		dead:    d("records_dead_lettered_total", "Failed records written to the dead-letter file."),
+		passed:  d("records_passed_total", "Records that produced at least one output."),
+		notProcessed: d("records_not_processed_total",
+			"Records handed to the stage that got no outcome because the run stopped first (set when the run ends): in = passed + dropped + failed + not processed."),
 		timeouts: d("timeouts_total", "Records that exceeded the stage's per-record timeout."),
 		busy:     d("busy_seconds_total", "Time the stage's workers spent processing batches."),
 		restarts: d("restarts_total", "Restarts of the stage's runtime (rpc plugins)."),
@@ -52,7 +56,7 @@ func newStageCollector(p *engine.Pipeline, pipeline string) *stageCollector {
 }
 
 func (c *stageCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.in, c.inBytes, c.out, c.dropped, c.failed, c.dead, c.timeouts, c.busy, c.restarts, c.latency, c.readBytes, c.totalBytes, c.writtenBytes} {
+	for _, d := range []*prometheus.Desc{c.in, c.inBytes, c.out, c.dropped, c.failed, c.dead, c.timeouts, c.busy, c.restarts, c.latency, c.readBytes, c.totalBytes, c.writtenBytes, c.passed, c.notProcessed} {
 		ch <- d
 	}
 }
@@ -75,6 +79,8 @@ func (c *stageCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.dropped, float64(st.Dropped))
 		counter(c.failed, float64(st.Errors))
 		counter(c.dead, float64(st.DeadLettered))
+		counter(c.passed, float64(st.Passed))
+		counter(c.notProcessed, float64(st.NotProcessed))
 		if st.Name == "input" || st.Name == "output" {
 			continue
 		}

@@ -90,9 +90,11 @@ type statsLine struct {
 	Plugin       string  `json:"plugin,omitempty"`
 	In           int64   `json:"in"`
 	InBytes      int64   `json:"in_bytes"`
+	Passed       int64   `json:"passed"`
 	Out          int64   `json:"out"`
 	Dropped      int64   `json:"dropped"`
 	Errors       int64   `json:"errors"`
+	NotProcessed int64   `json:"not_processed"`
 	DeadLettered int64   `json:"dead_lettered"`
 	Timeouts     int64   `json:"timeouts"`
 	Restarts     int64   `json:"restarts"`
@@ -116,8 +118,8 @@ func (a *app) printStatsJSON(pipeline string, stats []engine.StageStats, elapsed
 		if kind == "" {
 			kind = s.Name
 		}
-		r := statsLine{Stage: s.Name, Kind: kind, Plugin: s.Plugin, In: s.In, InBytes: s.InBytes, Out: s.Out,
-			Dropped: s.Dropped, Errors: s.Errors, DeadLettered: s.DeadLettered, Timeouts: s.Timeouts,
+		r := statsLine{Stage: s.Name, Kind: kind, Plugin: s.Plugin, In: s.In, InBytes: s.InBytes, Passed: s.Passed, Out: s.Out,
+			Dropped: s.Dropped, Errors: s.Errors, NotProcessed: s.NotProcessed, DeadLettered: s.DeadLettered, Timeouts: s.Timeouts,
 			Restarts: s.Restarts, BusySeconds: time.Duration(s.Busy).Seconds()}
 		if s.In > 0 {
 			r.AvgSeconds = r.BusySeconds / float64(s.In)

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/pipe-dev/pipe/engine"
+	"github.com/pipe-dev/pipe/stage"
 )
 
 // prefixKind stands in for a script kind: it prefixes records with the
@@ -84,7 +85,7 @@ func TestPluginCommands(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("plugins: %d %s", code, errs)
 	}
-	for _, want := range []string{"tag   2.0.0", "no: needs host API >=3; this pipe has 2.0.0", "1.3.0    js    yes", "signed by team", "unsigned",
+	for _, want := range []string{"tag   2.0.0", "no: needs host API >=3; this pipe has " + stage.APIVersion, "1.3.0    js    yes", "signed by team", "unsigned",
 		"mask  0.1.0    wasm  no: kind wasm is not built into this pipe (it has js, native)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("pipe plugins lacks %q:\n%s", want, out)
@@ -98,7 +99,7 @@ func TestPluginCommands(t *testing.T) {
 			Compatible            bool
 		}
 	}
-	if err := json.Unmarshal([]byte(out), &listing); err != nil || code != 0 || len(listing.Plugins) != 4 || listing.HostAPI != "2.0.0" || len(listing.Plugins[0].SHA256) != 64 {
+	if err := json.Unmarshal([]byte(out), &listing); err != nil || code != 0 || len(listing.Plugins) != 4 || listing.HostAPI != stage.APIVersion || len(listing.Plugins[0].SHA256) != 64 {
 		t.Fatalf("--json: %d %v %s", code, err, out)
 	}
 

@@ -167,6 +167,9 @@ func (a *app) run(file string, f *runFlags) error {
 	if err != nil {
 		return err
 	}
+	if writesStdout(spec) && stdoutClosed(a.stdout) {
+		return usagef("standard output is closed (as with >&-): every record would be lost; redirect it (> FILE, > /dev/null) or give --output FILE")
+	}
 	audit, err := a.openAudit()
 	if err != nil {
 		return err
@@ -387,7 +390,7 @@ func quoteIfNeeded(v string) string {
 
 func printStats(w io.Writer, stats []engine.StageStats, elapsed time.Duration) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "stage\tkind\tin\tout\tdropped\terrors\tdead-lettered\ttimeouts\trestarts\tbusy\tavg/record\tp50/p99 batch\t")
+	fmt.Fprintln(tw, "stage\tkind\tin\tout\tdropped\terrors\tnot processed\tdead-lettered\ttimeouts\trestarts\tbusy\tavg/record\tp50/p99 batch\t")
 	for _, s := range stats {
 		kind := s.Kind
 		if kind == "" {
@@ -408,7 +411,7 @@ func printStats(w io.Writer, stats []engine.StageStats, elapsed time.Duration) {
 		if s.BatchLatency != nil {
 			pct = percentile(s.BatchLatency, 0.5) + "/" + percentile(s.BatchLatency, 0.99)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t\n", s.Name, kind, s.In, s.Out, s.Dropped, s.Errors, s.DeadLettered, s.Timeouts, s.Restarts, busy, avg, pct)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t\n", s.Name, kind, s.In, s.Out, s.Dropped, s.Errors, s.NotProcessed, s.DeadLettered, s.Timeouts, s.Restarts, busy, avg, pct)
 	}
 	tw.Flush()
 	in := stats[0].In
@@ -525,4 +528,19 @@ func stageFlagList(reg *engine.Registry) string {
 		}
 	}
 	return strings.Join(flags, ", ")
+}
+
+// writesStdout reports whether output: or a named output of spec is the
+// standard output.
+func writesStdout(spec *engine.Spec) bool {
+	std := func(o engine.OutputSpec) bool { return o.Type == "" || o.Type == "stdout" }
+	if std(spec.Output) {
+		return true
+	}
+	for _, o := range spec.Outputs {
+		if std(o) {
+			return true
+		}
+	}
+	return false
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/pipe-dev/pipe/engine"
+	"github.com/pipe-dev/pipe/stage"
 )
 
 // writePlugin writes DIR/SUB/plugin.yaml and its entry file.
@@ -74,7 +75,7 @@ func TestDiscoverAndResolve(t *testing.T) {
 		{"redact", "^1.2", "b-1.5.0", ""}, // across both directories
 		{"redact", "~1.4", "a-1.4.1", ""}, // the first directory wins a tie
 		{"redact", ">=1.2 <1.4", "a-1.2.0", ""},
-		{"redact", "^2", "", "needs host API >=3.0; this pipe has 2.0.0"},
+		{"redact", "^2", "", "needs host API >=3.0; this pipe has " + stage.APIVersion},
 		{"redact", "^3", "", "no version matches ^3 (available: 2.0.0, 1.5.0, 1.4.1, 1.2.0)"},
 		{"redact", "not a range", "", "is not a version constraint"},
 		{"broken", "", "", `its manifest is invalid: ` + filepath.Join(b, "broken", ManifestName) + `:2:10: version: "one"`},

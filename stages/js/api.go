@@ -2,6 +2,8 @@ package js
 
 import (
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 
 	"github.com/dop251/goja"
@@ -76,8 +78,10 @@ func (l *language) newRuntime(v *vm) *goja.Runtime {
 	}
 	vm.Set("console", console)
 	boundRepeat(vm)
+	fastCase(vm)
 	boundNativeLoops(vm)
 	boundRegexps(vm)
+	boundStringify(vm, v)
 	vm.Set("emit", func(call goja.FunctionCall) goja.Value {
 		if v.in == nil {
 			return goja.Undefined()
@@ -209,12 +213,69 @@ func (o *lazyObj) Get(k string) goja.Value {
 	if err := script.CheckDepth([]byte(r.Raw)); err != nil {
 		panic(vm.NewGoError(fmt.Errorf("field %s: %w", k, err)))
 	}
-	v, err := o.v.parse(goja.Undefined(), vm.ToValue(r.Raw))
-	if err != nil {
-		return nil
+	v, ok = fromJSON(vm, r)
+	if !ok { // a number out of range: as JSON.parse has it
+		var err error
+		if v, err = o.v.parse(goja.Undefined(), vm.ToValue(r.Raw)); err != nil {
+			return nil
+		}
 	}
 	o.Cache(k, v) // the script may change it in place
 	return v
+}
+
+// fromJSON makes the value JSON.parse makes of r (valid JSON, nested at
+// most script.MaxDepth), straight from gjson instead of through JSON.parse
+// (which reads it token by token with encoding/json): the same strings
+// (ToValue, as newStringValue), numbers (float64 as floatToValue), arrays,
+// and objects whose fields are own data properties in their order, a
+// repeated name keeping its first place and its last value. ok is false
+// for a number out of float64's range, which JSON.parse refuses.
+func fromJSON(rt *goja.Runtime, r gjson.Result) (v goja.Value, ok bool) {
+	switch r.Type {
+	case gjson.String:
+		return rt.ToValue(r.Str), true
+	case gjson.Number:
+		if math.IsInf(r.Num, 0) {
+			return nil, false
+		}
+		return rt.ToValue(r.Num), true
+	case gjson.True, gjson.False:
+		return rt.ToValue(r.Bool()), true
+	case gjson.Null:
+		return goja.Null(), true
+	}
+	ok = true
+	if r.IsArray() {
+		var items []any
+		r.ForEach(func(_, e gjson.Result) bool {
+			var x goja.Value
+			x, ok = fromJSON(rt, e)
+			items = append(items, x)
+			return ok
+		})
+		if !ok {
+			return nil, false
+		}
+		return rt.NewArray(items...), true
+	}
+	obj := rt.NewObject()
+	r.ForEach(func(k, e gjson.Result) bool {
+		var x goja.Value
+		if x, ok = fromJSON(rt, e); !ok {
+			return false
+		}
+		if k.Str == "__proto__" { // an own property, not the prototype
+			_ = obj.DefineDataProperty(k.Str, x, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_TRUE)
+		} else {
+			_ = obj.Set(k.Str, x)
+		}
+		return true
+	})
+	if !ok {
+		return nil, false
+	}
+	return obj, true
 }
 
 func (o *lazyObj) Set(k string, v goja.Value) bool {
@@ -234,9 +295,50 @@ func (o *lazyObj) EncodeField(k string, v goja.Value) ([]byte, bool, error) {
 	if goja.IsUndefined(v) {
 		return nil, true, nil
 	}
+	if raw := primitiveJSON(v); raw != nil {
+		return raw, false, nil
+	}
 	raw, err := o.v.stringifyValue(v)
 	if err != nil {
 		return nil, false, fmt.Errorf("field %s: %w", k, err)
 	}
 	return raw, false, nil
+}
+
+// primitiveJSON is JSON.stringify(v) for the primitives whose JSON is
+// plain, without calling into the runtime: null, booleans, integers within
+// 2^53, and strings of printable ASCII without quotes or backslashes. It
+// returns nil for anything else (objects, other numbers, strings to
+// escape), which goes through JSON.stringify.
+func primitiveJSON(v goja.Value) []byte {
+	if _, isObj := v.(*goja.Object); isObj || v == nil {
+		return nil
+	}
+	switch x := v.Export().(type) {
+	case nil:
+		if goja.IsNull(v) {
+			return []byte("null")
+		}
+	case bool:
+		return strconv.AppendBool(nil, x)
+	case int64:
+		if -1<<53 <= x && x <= 1<<53 {
+			return strconv.AppendInt(nil, x, 10)
+		}
+	case float64:
+		if x == math.Trunc(x) && math.Abs(x) <= 1<<53 {
+			return strconv.AppendInt(nil, int64(x), 10) // -0 is 0, as in JavaScript
+		}
+	case string:
+		for i := 0; i < len(x); i++ {
+			if c := x[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+				return nil
+			}
+		}
+		b := make([]byte, 0, len(x)+2)
+		b = append(b, '"')
+		b = append(b, x...)
+		return append(b, '"')
+	}
+	return nil
 }

@@ -86,6 +86,7 @@ type language struct {
 	source string
 	prog   *goja.Program
 	body   bool
+	noMeta bool // the body cannot reach meta (see Compile)
 
 	reqOnce sync.Once
 	reqReg  *require.Registry
@@ -114,6 +115,15 @@ func (l *language) Compile(src *script.Source) (bool, error) {
 		return false, l.syntaxError(err, len(prelude))
 	}
 	l.prog, l.body = p, true
+	// meta, the body's second parameter, is out of the script's reach
+	// when the code never names it, nor arguments or eval, nor spells a
+	// name with escapes: no metadata object is made then (see readMeta).
+	l.noMeta = true
+	for _, w := range []string{"meta", "arguments", "eval", "\\u"} {
+		if strings.Contains(src.Code, w) {
+			l.noMeta = false
+		}
+	}
 	return true, nil
 }
 
@@ -203,12 +213,15 @@ type vm struct {
 	parse     goja.Callable
 	rec, ret  goja.Value
 	meta      *goja.Object
+	hadMeta   bool              // the current record has metadata
+	recMeta   map[string]string // the current record's, when meta is out of reach
 	interrupt func()
-	stop      func() bool // of the Bind in force
+	stop      func() bool     // of the Bind in force
+	ctx       context.Context // of the Bind in force, for Go loops that check it
 }
 
 // Bind implements script.VM: ctx's end interrupts the runtime.
-func (v *vm) Bind(ctx context.Context) { v.stop = context.AfterFunc(ctx, v.interrupt) }
+func (v *vm) Bind(ctx context.Context) { v.ctx, v.stop = ctx, context.AfterFunc(ctx, v.interrupt) }
 
 // Unbind implements script.VM.
 func (v *vm) Unbind(context.Context) bool {
@@ -257,9 +270,10 @@ func (v *vm) Init(config any) error {
 func (v *vm) SetRecord(r *engine.Record) error {
 	rt := v.rt
 	if r == nil {
-		v.meta = rt.NewObject()
+		v.meta, v.hadMeta = rt.NewObject(), false
 		return nil
 	}
+	v.hadMeta = len(r.Meta) > 0
 	if v.l.st.JSON {
 		if script.IsObject(r.Data) {
 			v.rec = rt.NewDynamicObject(&lazyObj{v: v, Lazy: script.Lazy[goja.Value]{Data: r.Data}})
@@ -276,6 +290,10 @@ func (v *vm) SetRecord(r *engine.Record) error {
 	} else {
 		v.rec = rt.ToValue(string(r.Data))
 	}
+	if v.l.noMeta {
+		v.meta, v.recMeta = nil, r.Meta
+		return nil
+	}
 	v.meta = metaObject(rt, r.Meta)
 	return nil
 }
@@ -286,7 +304,11 @@ func (v *vm) Call(flush bool) error {
 	if flush {
 		_, err = v.flush(goja.Undefined())
 	} else {
-		v.ret, err = v.transform(goja.Undefined(), v.rec, v.meta)
+		meta := goja.Value(goja.Undefined()) // out of the script's reach
+		if v.meta != nil {
+			meta = v.meta
+		}
+		v.ret, err = v.transform(goja.Undefined(), v.rec, meta)
 	}
 	v.rec = nil
 	return err
@@ -303,6 +325,9 @@ func (v *vm) Result() ([]byte, map[string]string, bool, error) {
 	if err != nil {
 		return nil, nil, false, err
 	}
+	if v.meta == nil { // out of the script's reach: the record's own
+		return data, v.recMeta, true, nil
+	}
 	return data, v.readMeta(), true, nil
 }
 
@@ -317,9 +342,19 @@ func metaObject(rt *goja.Runtime, meta map[string]string) *goja.Object {
 	return o
 }
 
+// readMeta reads the metadata object back (values as strings). nil, when
+// the record had none and the script set none, saves a map a record: an
+// empty map means the script deleted what the record had.
 func (v *vm) readMeta() map[string]string {
-	m := map[string]string{}
-	for _, k := range v.meta.Keys() {
+	if v.meta == nil {
+		return nil // out of the script's reach: an emitted record inherits
+	}
+	keys := v.meta.Keys()
+	if len(keys) == 0 && !v.hadMeta {
+		return nil
+	}
+	m := make(map[string]string, len(keys))
+	for _, k := range keys {
 		val := v.meta.Get(k)
 		if val != nil && !goja.IsUndefined(val) && !goja.IsNull(val) {
 			m[k] = val.String()
@@ -333,10 +368,8 @@ func (v *vm) encode(val goja.Value) ([]byte, error) {
 	if _, ok := val.(*goja.Symbol); ok {
 		return nil, errors.New("cannot output a Symbol")
 	}
-	if o, ok := val.(*goja.Object); ok {
-		if lo, ok := o.Export().(*lazyObj); ok {
-			return lo.encode()
-		}
+	if o, ok := val.(*goja.Object); ok && o.ExportType() == lazyType {
+		return o.Export().(*lazyObj).encode() // (Export of any other object converts all of it)
 	}
 	if !v.l.st.JSON {
 		if o, ok := val.(*goja.Object); ok && o.ClassName() != "String" {
@@ -358,7 +391,7 @@ func (v *vm) stringifyValue(val goja.Value) ([]byte, error) {
 	case "func":
 		return nil, errors.New("cannot output a function")
 	}
-	if _, ok := val.Export().(*goja.Symbol); ok || val.ExportType().String() == "*goja.Symbol" {
+	if val.ExportType().String() == "*goja.Symbol" {
 		return nil, errors.New("cannot output a Symbol")
 	}
 	s, err := v.stringify(goja.Undefined(), val)
@@ -367,6 +400,9 @@ func (v *vm) stringifyValue(val goja.Value) ([]byte, error) {
 	}
 	if goja.IsUndefined(s) {
 		return nil, fmt.Errorf("cannot output a %s", val.ExportType())
+	}
+	if err := v.checkFinite(val, s.String()); err != nil {
+		return nil, err
 	}
 	return []byte(s.String()), nil
 }

@@ -277,3 +277,7 @@ func TestMemoryLimit(t *testing.T) {
 		"emit loop":       `if (rec.n === 2) { for (;;) emit({s: "x".repeat(1000)}) } return rec`,
 	})
 }
+
+func TestMetaOutOfReach(t *testing.T) {
+	scripttest.MetaReach(t, "js", `emit(rec); return rec`, `arguments[1].seen = "yes"; return rec`)
+}

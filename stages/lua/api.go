@@ -36,6 +36,8 @@ func (l *language) newState(v *vm) *lua.LState {
 	if str, ok := L.GetGlobal(lua.StringLibName).(*lua.LTable); ok {
 		str.RawSetString("rep", L.NewFunction(strRep))
 		installPatterns(str, L)
+		str.RawSetString("upper", L.NewFunction(strUpper)) // byte-wise, as Lua 5.1's
+		str.RawSetString("lower", L.NewFunction(strLower))
 	}
 	// What the sandbox leaves out says so when a script reaches for it.
 	for _, name := range []string{"dofile", "loadfile"} {

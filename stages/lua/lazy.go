@@ -21,8 +21,10 @@ type lazyRec struct {
 	ord order // key order of decoded nested objects
 }
 
-func newLazy(L *lua.LState, data []byte, ord order) lua.LValue {
-	return &lua.LUserData{Value: &lazyRec{Lazy: script.Lazy[lua.LValue]{Data: data}, ord: ord}, Metatable: L.GetField(L.G.Registry, proxyMTKey)}
+// newLazy makes the lazy table of a record; mt is the lazy tables'
+// metatable (the registry's proxyMTKey).
+func newLazy(mt lua.LValue, data []byte, ord order) lua.LValue {
+	return &lua.LUserData{Value: &lazyRec{Lazy: script.Lazy[lua.LValue]{Data: data}, ord: ord}, Metatable: mt}
 }
 
 func lazyOf(v lua.LValue) *lazyRec {

@@ -102,10 +102,11 @@ func build(spec *engine.StageSpec, env *engine.BuildEnv) (engine.Stage, error) {
 // language is the Lua part of one stage: the compiled script and the
 // modules its states require.
 type language struct {
-	st    *script.Stage
-	allow []string
-	proto *lua.FunctionProto
-	body  bool // the code is the body of transform
+	st     *script.Stage
+	allow  []string
+	proto  *lua.FunctionProto
+	body   bool // the code is the body of transform
+	noMeta bool // the body cannot reach meta (see Compile)
 
 	modMu sync.Mutex
 	mods  map[string]*lua.FunctionProto // compiled modules by real path, read once
@@ -128,6 +129,10 @@ func (l *language) Compile(src *script.Source) (bool, error) {
 			return false, err
 		}
 		l.body = true
+		// meta, the body's second local, is out of the script's reach
+		// when the code never names it nor reads the chunk's ... again:
+		// no metadata table is made then (see vm.readMeta).
+		l.noMeta = !strings.Contains(src.Code, "meta") && !strings.Contains(src.Code, "...")
 		return true, nil
 	}
 	l.proto, err = l.compile(src.Code)
@@ -225,7 +230,10 @@ type vm struct {
 	init      *lua.LFunction
 	rec, ret  lua.LValue
 	meta      *lua.LTable
-	order     order // key order of the objects decoded for the current record
+	hadMeta   bool              // the current record has metadata
+	recMeta   map[string]string // the current record's, when meta is out of reach
+	order     order             // key order of the objects decoded for the current record
+	lazyMT    lua.LValue        // the metatable of lazy records
 }
 
 // Bind implements script.VM: the state's context interrupts it.
@@ -279,13 +287,16 @@ func (v *vm) Init(config any) error {
 func (v *vm) SetRecord(r *engine.Record) error {
 	L := v.L
 	if r == nil {
-		v.meta = L.NewTable()
+		v.meta, v.hadMeta = L.NewTable(), false
 		return nil
 	}
 	clear(v.order)
 	if v.l.st.JSON {
 		if script.IsObject(r.Data) {
-			v.rec = newLazy(L, r.Data, v.order)
+			if v.lazyMT == nil {
+				v.lazyMT = L.GetField(L.G.Registry, proxyMTKey)
+			}
+			v.rec = newLazy(v.lazyMT, r.Data, v.order)
 		} else {
 			rec, err := decodeJSON(L, r.Data, v.order)
 			if err != nil {
@@ -299,7 +310,11 @@ func (v *vm) SetRecord(r *engine.Record) error {
 	} else {
 		v.rec = lua.LString(r.Data)
 	}
-	v.meta = metaTable(L, r.Meta)
+	if v.l.noMeta {
+		v.meta, v.recMeta = nil, r.Meta
+		return nil
+	}
+	v.meta, v.hadMeta = metaTable(L, r.Meta), len(r.Meta) > 0
 	return nil
 }
 
@@ -314,7 +329,11 @@ func (v *vm) Call(flush bool) error {
 	} else {
 		L.Push(v.transform)
 		L.Push(v.rec)
-		L.Push(v.meta)
+		if v.meta != nil {
+			L.Push(v.meta)
+		} else {
+			L.Push(lua.LNil) // out of the script's reach
+		}
 		if err = L.PCall(2, 1, nil); err == nil {
 			v.ret = L.Get(top + 1)
 		}
@@ -335,11 +354,29 @@ func (v *vm) Result() ([]byte, map[string]string, bool, error) {
 	if err != nil {
 		return nil, nil, false, err
 	}
-	return data, fromMeta(v.meta), true, nil
+	if v.meta == nil { // out of the script's reach: the record's own
+		return data, v.recMeta, true, nil
+	}
+	return data, v.readMeta(), true, nil
 }
 
 // Close implements script.VM.
 func (v *vm) Close() { v.L.Close() }
+
+// readMeta reads the metadata table back. nil, when the record had none
+// and the script set none, saves a map a record: an empty map means the
+// script deleted what the record had.
+func (v *vm) readMeta() map[string]string {
+	if v.meta == nil {
+		return nil // out of the script's reach: an emitted record inherits
+	}
+	if !v.hadMeta {
+		if k, _ := v.meta.Next(lua.LNil); k == lua.LNil {
+			return nil
+		}
+	}
+	return fromMeta(v.meta)
+}
 
 // emit is the script's emit(v).
 func (v *vm) emit(L *lua.LState) int {
@@ -350,7 +387,7 @@ func (v *vm) emit(L *lua.LState) int {
 	if err != nil {
 		L.RaiseError("emit: %v", err)
 	}
-	v.in.Emit(data, fromMeta(v.meta))
+	v.in.Emit(data, v.readMeta())
 	return 0
 }
 

@@ -299,3 +299,7 @@ func TestMemoryLimit(t *testing.T) {
 		"emit loop":       "if rec.n == 2 then while true do emit({s = string.rep('x', 1000)}) end end return rec",
 	})
 }
+
+func TestMetaOutOfReach(t *testing.T) {
+	scripttest.MetaReach(t, "lua", `emit(rec) return rec`, `local _, m = ... m.seen = "yes" return rec`)
+}

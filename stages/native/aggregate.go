@@ -528,7 +528,10 @@ func (a *Aggregate) read(data []byte) error {
 		return err // not a JSON object or array
 	}
 	for i, g := range a.groupBy {
-		v := gjson.GetBytes(data, g)
+		v, err := field(data, g) // a repeated key fails the record (package jsonkey)
+		if err != nil {
+			return err
+		}
 		if i > 0 {
 			a.key = append(a.key, 0) // never inside JSON text
 		}
@@ -542,7 +545,10 @@ func (a *Aggregate) read(data []byte) error {
 		}
 	}
 	for i, f := range a.fields {
-		v := gjson.GetBytes(data, f.path)
+		v, err := field(data, f.path)
+		if err != nil {
+			return err
+		}
 		val := aggValue{exists: v.Exists() && v.Type != gjson.Null}
 		if val.exists && f.numeric {
 			switch v.Type {

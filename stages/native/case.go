@@ -1,10 +1,11 @@
 package native
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
-	"strings"
+	"slices"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/pipe-dev/pipe/component"
 	"github.com/pipe-dev/pipe/engine"
@@ -13,7 +14,8 @@ import (
 func init() {
 	engine.RegisterNative(engine.Native{Name: "case", New: newCase, Config: caseConfig{},
 		Summary: "upper- or lower-case the record or a JSON string field (to: upper|lower)",
-		Doc:     "ASCII text is converted in place; other Unicode text follows Go's strings.ToUpper/ToLower. A field that is missing or not a string is left alone.",
+		Doc: "ASCII text is converted in place; other Unicode text follows Go's unicode.ToUpper/ToLower, character by character. " +
+			"Bytes that are not valid UTF-8 are left exactly as they were. A field that is missing or not a string is left alone.",
 		Examples: []component.Example{
 			{Title: "shout a message field", YAML: "- {name: shout, type: native, use: case, config: {field: msg, to: upper}}"},
 		}})
@@ -58,10 +60,7 @@ func (t *Case) Transform(_ context.Context, r *engine.Record, emit func(*engine.
 		emit(r)
 		return nil
 	}
-	conv := strings.ToLower
-	if t.upper {
-		conv = strings.ToUpper
-	}
+	conv := func(s string) string { return string(appendCase(nil, s, t.upper)) }
 	if err := editString(r, t.field, conv); err != nil {
 		return err
 	}
@@ -103,11 +102,36 @@ func (t *Case) apply(b []byte) []byte {
 }
 
 // slow handles text with non-ASCII letters (Unicode case mapping).
-func (t *Case) slow(b []byte) []byte {
-	if t.upper {
-		return bytes.ToUpper(b)
+func (t *Case) slow(b []byte) []byte { return appendCase(b[:0:0], string(b), t.upper) }
+
+// appendCase appends s with its letters in upper (or lower) case to dst,
+// as strings.ToUpper (ToLower) would, except that a byte that is not part
+// of valid UTF-8 is kept as it is instead of becoming U+FFFD.
+func appendCase(dst []byte, s string, upper bool) []byte {
+	conv := unicode.ToLower
+	if upper {
+		conv = unicode.ToUpper
 	}
-	return bytes.ToLower(b)
+	dst = slices.Grow(dst, len(s))
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if upper && 'a' <= c && c <= 'z' || !upper && 'A' <= c && c <= 'Z' {
+				c ^= 0x20
+			}
+			dst = append(dst, c)
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			dst = append(dst, c) // not UTF-8: kept
+		} else {
+			dst = utf8.AppendRune(dst, conv(r))
+		}
+		i += n
+	}
+	return dst
 }
 
 var _ engine.Transformer = (*Case)(nil)

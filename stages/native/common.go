@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/pipe-dev/pipe/engine"
+	"github.com/pipe-dev/pipe/stages/internal/jsonkey"
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
 )
@@ -51,7 +52,9 @@ func unwrapRegexp(err error) string {
 
 // field returns the value at path in a JSON record. Records under the
 // ndjson codec were validated by the input, so only their shape is checked
-// here: a record that does not start like a JSON object or array fails.
+// here: a record that does not start like a JSON object or array fails, and
+// so does one where a key on path occurs twice in its object (a stage never
+// chooses between repeated keys: see package jsonkey).
 func field(data []byte, path string) (gjson.Result, error) {
 	i := 0
 	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r') {
@@ -59,6 +62,9 @@ func field(data []byte, path string) (gjson.Result, error) {
 	}
 	if i == len(data) || (data[i] != '{' && data[i] != '[') {
 		return gjson.Result{}, errNotJSON
+	}
+	if err := jsonkey.Path(data, path); err != nil {
+		return gjson.Result{}, err
 	}
 	return gjson.GetBytes(data, path), nil
 }
@@ -73,7 +79,8 @@ func fieldText(r gjson.Result) string {
 }
 
 // editString replaces the string at path with f of it; a missing or
-// non-string field is left alone.
+// non-string field is left alone. Bytes that are not valid UTF-8 are written
+// as they are (sjson would turn them into U+FFFD).
 func editString(r *engine.Record, path string, f func(string) string) error {
 	v, err := field(r.Data, path)
 	if err != nil {
@@ -83,7 +90,35 @@ func editString(r *engine.Record, path string, f func(string) string) error {
 		return nil
 	}
 	if s := f(v.Str); s != v.Str {
-		r.Data, err = sjson.SetBytes(r.Data, path, s)
+		r.Data, err = sjson.SetRawBytes(r.Data, path, appendStringKeep(nil, s))
 	}
 	return err
+}
+
+// appendStringKeep appends s as a JSON string, escaping what JSON requires
+// and keeping every byte from 0x80 up as it is, valid UTF-8 or not.
+func appendStringKeep(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			dst = append(dst, '\\', c)
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		default:
+			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+		}
+		start = i + 1
+	}
+	return append(append(dst, s[start:]...), '"')
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/pipe-dev/pipe/component"
 	"github.com/pipe-dev/pipe/engine"
+	"github.com/pipe-dev/pipe/stages/internal/jsonkey"
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
 )
@@ -83,6 +84,9 @@ func (e *Explode) Transform(_ context.Context, r *engine.Record, emit func(*engi
 			}
 		}
 		target = e.as
+		if err = jsonkey.Path(base, target); err != nil {
+			return err
+		}
 	}
 	// Fast paths splice bytes: the element replaces the array in place, or
 	// is appended as a new top-level field. They copy each output once.

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/pipe-dev/pipe/engine"
+	"github.com/pipe-dev/pipe/stages/internal/jsonkey"
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
 )
@@ -594,6 +595,9 @@ func (s *parseStage) Transform(ctx context.Context, r *engine.Record, emit func(
 		}
 	}
 	if s.io.Target != "" {
+		if err = jsonkey.Path(data, s.io.Target); err != nil {
+			return err
+		}
 		data, err = sjson.SetRawBytesOptions(data, s.io.Target, obj, nil)
 		if err != nil {
 			return err
@@ -605,7 +609,11 @@ func (s *parseStage) Transform(ctx context.Context, r *engine.Record, emit func(
 	if t := bytes.TrimLeft(data, " \t\r\n"); len(t) == 0 || t[0] != '{' {
 		return errNotObjectRecord
 	}
-	r.Data = s.keep(s.merge(data, obj, s.io.RemoveField && !nested))
+	merged, err := s.merge(data, obj, s.io.RemoveField && !nested)
+	if err != nil {
+		return err
+	}
+	r.Data = s.keep(merged)
 	emit(r)
 	return nil
 }
@@ -650,8 +658,9 @@ func appendNested(dst []byte, target string, obj []byte) []byte {
 
 // merge writes record object data with the top-level keys of obj: a key
 // the record has is replaced where it is, the others follow in obj's order.
-// With drop, the record's top-level field s.io.Field is left out.
-func (s *parseStage) merge(data, obj []byte, drop bool) []byte {
+// With drop, the record's top-level field s.io.Field is left out. A key of
+// obj that the record has twice is a *jsonkey.Error (it would replace one).
+func (s *parseStage) merge(data, obj []byte, drop bool) ([]byte, error) {
 	s.keys, s.vals = s.keys[:0], s.vals[:0]
 	gjson.ParseBytes(obj).ForEach(func(k, v gjson.Result) bool {
 		s.keys = append(s.keys, k.Str)
@@ -671,13 +680,18 @@ func (s *parseStage) merge(data, obj []byte, drop bool) []byte {
 		}
 		first = false
 	}
+	var dup error
 	gjson.ParseBytes(data).ForEach(func(k, v gjson.Result) bool {
 		if drop && k.Str == s.io.Field {
 			return true
 		}
 		sep()
 		for i, nk := range s.keys {
-			if nk == k.Str && !used[i] {
+			if nk == k.Str && used[i] {
+				dup = &jsonkey.Error{Path: k.Str}
+				return false
+			}
+			if nk == k.Str {
 				used[i] = true
 				out = append(out, k.Raw...)
 				out = append(out, ':')
@@ -699,7 +713,7 @@ func (s *parseStage) merge(data, obj []byte, drop bool) []byte {
 		}
 	}
 	s.out = append(out, '}')
-	return s.out
+	return s.out, dup
 }
 
 // fieldsParser is the part of a lineParser that produces text fields: it

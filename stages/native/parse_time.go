@@ -12,6 +12,7 @@ import (
 
 	"github.com/pipe-dev/pipe/component"
 	"github.com/pipe-dev/pipe/engine"
+	"github.com/pipe-dev/pipe/stages/internal/jsonkey"
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
 )
@@ -305,6 +306,9 @@ func (p *ParseTime) Transform(ctx context.Context, r *engine.Record, emit func(*
 		return fmt.Errorf("field %q: %w", p.field, err)
 	}
 	p.buf = p.appendTime(p.buf[:0], t)
+	if err := jsonkey.Path(r.Data, p.target); err != nil {
+		return err
+	}
 	data, err := sjson.SetRawBytes(r.Data, p.target, p.buf)
 	if err != nil {
 		return err

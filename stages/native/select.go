@@ -3,7 +3,6 @@ package native
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"regexp"
 	"strconv"
 
@@ -16,7 +15,7 @@ func init() {
 	engine.RegisterNative(engine.Native{Name: "select", New: newSelect, Config: selectConfig{},
 		Summary: "keep JSON records whose field equals / not_equals / matches / gt / gte / lt / lte a value, or exists",
 		Doc: "Give at least one condition; with several, all must hold (`gte` and `lt` make a range). Strings compare with " +
-			"strings, numbers numerically, booleans and null exactly, lists and mappings by their JSON value. A record that " +
+			"strings, numbers by their exact decimal value (9007199254740993 is not 9007199254740992, 1.0 is 1), booleans and null exactly, lists and mappings by their JSON value. A record that " +
 			"is not JSON fails (use codec: ndjson).",
 		Examples: []component.Example{
 			{Title: "keep errors", YAML: "- {name: only-errors, type: native, use: select, config: {field: level, equals: error}}"},
@@ -81,25 +80,17 @@ func newSelect(cfg engine.Config) (engine.Transformer, error) {
 		}
 		tests = append(tests, func(v gjson.Result) bool { return v.Exists() && matchValue(re, v) })
 	}
-	num := func(ok func(float64) bool) func(gjson.Result) bool {
-		return func(v gjson.Result) bool { return v.Type == gjson.Number && ok(v.Num) }
+	num := func(bound *float64, ok func(cmp int) bool) {
+		if bound == nil {
+			return
+		}
+		n, _ := numberOf(*bound)
+		tests = append(tests, func(v gjson.Result) bool { return v.Type == gjson.Number && ok(n.cmp(v)) })
 	}
-	if c.GT != nil {
-		x := *c.GT
-		tests = append(tests, num(func(f float64) bool { return f > x }))
-	}
-	if c.GTE != nil {
-		x := *c.GTE
-		tests = append(tests, num(func(f float64) bool { return f >= x }))
-	}
-	if c.LT != nil {
-		x := *c.LT
-		tests = append(tests, num(func(f float64) bool { return f < x }))
-	}
-	if c.LTE != nil {
-		x := *c.LTE
-		tests = append(tests, num(func(f float64) bool { return f <= x }))
-	}
+	num(c.GT, func(c int) bool { return c > 0 })
+	num(c.GTE, func(c int) bool { return c >= 0 })
+	num(c.LT, func(c int) bool { return c < 0 })
+	num(c.LTE, func(c int) bool { return c <= 0 })
 	if c.Exists != nil {
 		want := *c.Exists
 		tests = append(tests, func(v gjson.Result) bool { return v.Exists() == want })
@@ -124,19 +115,17 @@ func newSelect(cfg engine.Config) (engine.Transformer, error) {
 func matchValue(re *regexp.Regexp, v gjson.Result) bool { return re.MatchString(fieldText(v)) }
 
 // equalTo returns a test comparing a JSON value with a YAML value: strings
-// with strings, numbers numerically, booleans and null exactly, lists and
-// mappings by their JSON encoding.
+// with strings, numbers by their exact value, booleans and null exactly,
+// lists and mappings by their JSON value (jsonEqual).
 func equalTo(cfg engine.Config, key string, want any) (func(gjson.Result) bool, error) {
 	switch w := want.(type) {
 	case string:
 		return func(v gjson.Result) bool { return v.Type == gjson.String && v.Str == w }, nil
 	case bool:
 		return func(v gjson.Result) bool { return (v.Type == gjson.True || v.Type == gjson.False) && v.Bool() == w }, nil
-	case int:
-		f := float64(w)
-		return func(v gjson.Result) bool { return v.Type == gjson.Number && v.Num == f }, nil
-	case float64:
-		return func(v gjson.Result) bool { return v.Type == gjson.Number && v.Num == w }, nil
+	case int, int64, uint64, float64:
+		n, _ := numberOf(w)
+		return func(v gjson.Result) bool { return v.Type == gjson.Number && n.cmp(v) == 0 }, nil
 	case map[string]any, []any:
 		b, err := json.Marshal(w)
 		if err != nil {
@@ -146,14 +135,6 @@ func equalTo(cfg engine.Config, key string, want any) (func(gjson.Result) bool, 
 		return func(v gjson.Result) bool { return jsonEqual(v, canon) }, nil
 	}
 	return nil, cfg.Errorf(key, "cannot compare with %v (%T)", want, want)
-}
-
-func jsonEqual(a, b gjson.Result) bool {
-	var x, y any
-	if json.Unmarshal([]byte(a.Raw), &x) != nil || json.Unmarshal([]byte(b.Raw), &y) != nil {
-		return false
-	}
-	return fmt.Sprint(x) == fmt.Sprint(y)
 }
 
 // Transform implements engine.Transformer.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/pipe-dev/pipe/component"
 	"github.com/pipe-dev/pipe/engine"
+	"github.com/pipe-dev/pipe/stages/internal/jsonkey"
 	"github.com/tidwall/sjson"
 )
 
@@ -86,6 +87,9 @@ func (s *Set) Transform(_ context.Context, r *engine.Record, emit func(*engine.R
 	}
 	var err error
 	for _, op := range s.ops {
+		if err = jsonkey.Path(r.Data, op.path); err != nil {
+			return err
+		}
 		if r.Data, err = sjson.SetRawBytes(r.Data, op.path, op.raw); err != nil {
 			return err
 		}
@@ -179,6 +183,9 @@ func (t *Rename) Transform(_ context.Context, r *engine.Record, emit func(*engin
 		}
 		raw := []byte(v.Raw)
 		if r.Data, err = sjson.DeleteBytes(r.Data, from); err != nil {
+			return err
+		}
+		if err = jsonkey.Path(r.Data, t.to[i]); err != nil {
 			return err
 		}
 		if r.Data, err = sjson.SetRawBytes(r.Data, t.to[i], raw); err != nil {

@@ -33,4 +33,12 @@
 // the context does. One more stops the pipeline (engine.Fatal) with the
 // plugin's last stderr lines, as does a binary that no longer matches its
 // sha256 pin (refused at once, with a plugin_refused event).
+//
+// # Children
+//
+// NewChild runs a process of pipe's own under the same supervision: the
+// child of a stage of isolation: process (package stages/isolate). Its
+// binary is not pinned, and a crash its stderr shows to be the records'
+// fault (Child.Fault: out of memory) fails the records instead of being
+// re-sent, without counting against max_restarts.
 package rpc

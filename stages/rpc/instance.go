@@ -97,8 +97,8 @@ func (in *instance) restart(ctx context.Context, why error) error {
 		now := time.Now()
 		in.restarts = slices.DeleteFunc(in.restarts, func(t time.Time) bool { return now.Sub(t) >= in.st.window })
 		if len(in.restarts) >= in.st.retries {
-			msg := fmt.Sprintf("plugin %s died (%v) and was not restarted again: %d restarts within %s (max_restarts: %d, restart_window: %s)",
-				in.st.path, why, len(in.restarts), in.st.window, in.st.retries, in.st.window)
+			msg := fmt.Sprintf("%s died (%v) and was not restarted again: %d restarts within %s (max_restarts: %d, restart_window: %s)",
+				in.st.label, why, len(in.restarts), in.st.window, in.st.retries, in.st.window)
 			if lastErr != nil {
 				return engine.Fatal(fmt.Errorf("%s; it could not be restarted: %w", msg, lastErr))
 			}
@@ -123,10 +123,30 @@ func (in *instance) restart(ctx context.Context, why error) error {
 		in.st.events.Emit("plugin_restart_failed", "path", in.st.path, "attempt", attempt, "reason", err.Error())
 		var pe *PinError
 		if errors.As(err, &pe) {
-			return engine.Fatal(fmt.Errorf("plugin %s died (%v) and was not restarted: %w", in.st.path, why, err))
+			return engine.Fatal(fmt.Errorf("%s died (%v) and was not restarted: %w", in.st.label, why, err))
 		}
 		lastErr = err
 	}
+}
+
+// restartFree starts a new process after one died of its record
+// (Child.Fault): the restart is not counted against max_restarts and waits
+// no backoff, since the record, not the process, was at fault and takes
+// on_error. A start that fails goes on as restart, counted.
+func (in *instance) restartFree(ctx context.Context, why error) error {
+	if in.p != nil {
+		in.st.events.Emit("plugin_crashed", "path", in.st.path, "pid", in.p.pid, "reason", why.Error())
+		in.p = nil
+	}
+	start := time.Now()
+	p, err := in.st.start(ctx, in.tail)
+	if err != nil {
+		in.st.log.Warn("restart failed", "label", in.st.label, "err", err)
+		return in.restart(ctx, why)
+	}
+	in.p = p
+	in.st.events.Restarted("path", in.st.path, "pid", p.pid, "reason", why.Error(), "took_ms", time.Since(start).Milliseconds())
+	return nil
 }
 
 // call runs one request against the plugin, restarting it and re-sending
@@ -183,7 +203,7 @@ func (in *instance) call(ctx context.Context, do func(ctx context.Context, p *pr
 		}
 		if !in.died(p, err) {
 			// The plugin answered with an error status.
-			return fmt.Errorf("plugin %s: %s", in.st.path, status.Convert(err).Message())
+			return fmt.Errorf("%s: %s", in.st.label, status.Convert(err).Message())
 		}
 		crashes++
 		in.st.log.Warn("plugin died during a call; restarting it", "path", in.st.path, "err", err, "crashes", crashes)
@@ -194,6 +214,17 @@ func (in *instance) call(ctx context.Context, do func(ctx context.Context, p *pr
 		// Kill first: it waits until the plugin's stderr is copied, so
 		// the error carries its last lines.
 		p.kill()
+		if ferr := in.tail.takeFault(); ferr != nil {
+			// A child that died of what it was given (out of its memory
+			// limit): the request is not re-sent; a batch is re-run
+			// record by record by the engine, and the record at fault
+			// fails with ferr.
+			in.st.log.Warn("isolated process died of its record; restarting it", "err", ferr)
+			if err := in.restartFree(context.WithoutCancel(ctx), ferr); err != nil {
+				return err
+			}
+			return ferr
+		}
 		why := fmt.Errorf("%s%s", cause, in.tail.last())
 		if err := in.restart(ctx, why); err != nil {
 			return err
@@ -202,7 +233,7 @@ func (in *instance) call(ctx context.Context, do func(ctx context.Context, p *pr
 			// The same request crashed a fresh process again: let the
 			// engine find the culprit record (or fail the record when
 			// this was a single-record call).
-			return fmt.Errorf("plugin %s crashed while transforming: %w", in.st.path, why)
+			return fmt.Errorf("%s crashed while transforming: %w", in.st.label, why)
 		}
 		// Re-send the in-flight request to the new process.
 	}
@@ -297,7 +328,7 @@ func (in *instance) exchange(ctx context.Context, recs []*engine.Record) ([]*rpc
 			return nil, err
 		}
 		if len(resp.Results) != len(part) {
-			return nil, fmt.Errorf("plugin %s returned %d results for a batch of %d records (want one per record)", in.st.path, len(resp.Results), len(part))
+			return nil, fmt.Errorf("%s returned %d results for a batch of %d records (want one per record)", in.st.label, len(resp.Results), len(part))
 		}
 		if start == 0 && end == len(req) {
 			return resp.Results, nil
@@ -323,6 +354,10 @@ func (in *instance) TransformBatch(ctx context.Context, recs []*engine.Record, o
 // apply turns one plugin result into emits or a failure.
 func (in *instance) apply(rec *engine.Record, res *rpcpb.Result, emit func(*engine.Record), fail func(error)) {
 	if res.Error != "" {
+		if c := in.st.child; c != nil && c.RecordError != nil {
+			fail(c.RecordError(res.Error))
+			return
+		}
 		fail(errors.New(res.Error))
 		return
 	}
@@ -396,7 +431,7 @@ func (in *instance) Close() error {
 	var err error
 	if !p.exited() {
 		if _, cerr := p.c.rpc.Close(ctx, &rpcpb.CloseRequest{}); cerr != nil && !p.exited() && status.Code(cerr) != codes.Unimplemented {
-			err = fmt.Errorf("close plugin %s: %s", in.st.path, status.Convert(cerr).Message())
+			err = fmt.Errorf("close %s: %s", in.st.label, status.Convert(cerr).Message())
 		}
 	}
 	p.stop()

@@ -63,6 +63,9 @@ func (e *PinError) Error() string {
 // verifyPin hashes the binary and, when the stage pins a hash, compares:
 // a mismatch is a *PinError and a plugin_refused event.
 func (s *stage) verifyPin() (sum string, err error) {
+	if s.child != nil {
+		return "", nil // pipe itself, re-executed
+	}
 	got, err := fileSHA256(s.path)
 	if err != nil {
 		return "", err
@@ -121,6 +124,7 @@ func (s *stage) start(ctx context.Context, tl *tail) (*proc, error) {
 			grpc.MaxCallRecvMsgSize(MaxMessageBytes), grpc.MaxCallSendMsgSize(MaxMessageBytes))},
 	})
 	p := &proc{client: client, run: run, tail: tl, sum: sum, writers: []*lineWriter{errw, syncErr, syncOut, out}}
+	tl.takeFault() // a new process: what the last one said is behind us
 	fail := func(err error) (*proc, error) {
 		// kill waits until go-plugin has copied the plugin's stderr (and
 		// the runner let a dying plugin finish writing it), so the error
@@ -384,13 +388,36 @@ func (p *proc) exited() bool { return p.client.Exited() }
 // stderr and stdout (with stream=stderr or stdout).
 type tail struct {
 	log   *slog.Logger
+	fault func(line string) error // Child.Fault; nil for plugins
 	mu    sync.Mutex
 	lines []string
+	// faulted is the first fault a line of the current process told of.
+	faulted error
 }
 
 const tailLines = 10
 
 func newTail(log *slog.Logger) *tail { return &tail{log: log} }
+
+// newTail makes the tail of one worker's processes; a child's tail looks
+// for the lines that say the child died of its record (Child.Fault).
+func (s *stage) newTail() *tail {
+	t := newTail(s.log)
+	if s.child != nil {
+		t.fault = s.child.Fault
+	}
+	return t
+}
+
+// takeFault returns, and forgets, the fault the process's stderr told of
+// since the last call (nil: none).
+func (t *tail) takeFault() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	err := t.faulted
+	t.faulted = nil
+	return err
+}
 
 func (t *tail) writer(stream string) *lineWriter { return &lineWriter{t: t, stream: stream} }
 
@@ -408,6 +435,22 @@ func (t *tail) line(stream, line string) {
 	line = strings.TrimRight(line, "\r")
 	if line == "" {
 		return
+	}
+	if t.fault != nil && stream == "stderr" {
+		t.mu.Lock()
+		dying := t.faulted != nil
+		t.mu.Unlock()
+		if dying {
+			return // the Go runtime's traceback after the fault: hundreds of lines
+		}
+		if err := t.fault(line); err != nil {
+			t.mu.Lock()
+			t.faulted = err
+			t.lines = append(t.lines[:0], line)
+			t.mu.Unlock()
+			t.log.Warn(line, "source", "plugin", "stream", stream)
+			return
+		}
 	}
 	level, msg, attrs := slog.LevelInfo, line, []any{"source", "plugin", "stream", stream}
 	// go-plugin's own log lines (JSON hclog) keep their level.

@@ -78,6 +78,11 @@ type stage struct {
 	retries int
 	window  time.Duration // restart_window
 
+	// label names the process in errors: "plugin PATH", or what NewChild
+	// was given.
+	label string
+	child *Child // set for the child of an isolated stage (NewChild)
+
 	mu     sync.Mutex
 	loaded bool
 	first  engine.First[*proc] // started and opened by Load, for the first worker
@@ -100,6 +105,7 @@ func build(spec *engine.StageSpec, env *engine.BuildEnv) (engine.Stage, error) {
 	}
 	s := &stage{spec: spec, path: spec.Resolve(spec.Path), opts: o, codec: env.Codec, log: env.Logger, events: env.Events,
 		startTO: DefaultStartTimeout, health: DefaultHealthInterval, retries: DefaultMaxRestarts, window: DefaultRestartWindow}
+	s.label = "plugin " + s.path
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -165,7 +171,7 @@ func (s *stage) Load(ctx context.Context) error {
 	if err := s.check(); err != nil {
 		return err
 	}
-	p, err := s.start(ctx, newTail(s.log))
+	p, err := s.start(ctx, s.newTail())
 	if err != nil {
 		return s.startErr(err)
 	}
@@ -223,6 +229,20 @@ func (s *stage) startErr(err error) error {
 		return err
 	}
 	var re *rejectedError
+	if errors.As(err, &re) && s.child != nil {
+		// The child's own configuration error, as its kind worded it. The
+		// child has the stage without the file's positions: an error it
+		// could only place at the stage ("FILE: stage NAME: msg") is
+		// placed here, at the stage's code: (or type:).
+		if file, msg, ok := strings.Cut(re.msg, ": stage "+s.spec.Name+": "); ok && !strings.Contains(file, ":") {
+			field := "type"
+			if s.spec.Code != "" {
+				field = "code"
+			}
+			return s.spec.Errorf(field, "%s", msg)
+		}
+		return &engine.ConfigError{Msg: re.msg}
+	}
 	if errors.As(err, &re) {
 		return s.spec.Errorf("config", "plugin %s rejected its config: %s", s.path, re.msg)
 	}
@@ -240,7 +260,7 @@ func (s *stage) instance() *instance {
 	if p, ok := s.first.Take(); ok {
 		in.p, in.tail = p, p.tail
 	} else {
-		in.tail = newTail(s.log)
+		in.tail = s.newTail()
 	}
 	return in
 }

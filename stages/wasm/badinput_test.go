@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,6 +16,7 @@ import (
 	"github.com/pipe-dev/pipe/engine"
 	"github.com/pipe-dev/pipe/engine/enginetest"
 	"github.com/pipe-dev/pipe/internal/cli"
+	"github.com/pipe-dev/pipe/stages/wasm"
 )
 
 // writePipeline writes a one-stage pipeline whose stage fields are stage
@@ -181,6 +183,7 @@ func TestBadGuests(t *testing.T) {
 		{"malformed_result", behave, "junk", "malformed result: 2 results for a batch of 1 (want one per record)"},
 		{"memory_past_limit", behave, "grow", "guest trapped: wasm error: unreachable"},
 		{"endless_loop", behave, "spin", "timed out"},
+		{"endless_recursion", behave, "deep", "guest trapped: call stack over stack_limit (1MiB): recursion too deep or without end"},
 		{"go_panic", func(*testing.T) engine.StageSpec { return casesSpec("panic") }, "boom", "guest trapped: wasm error: unreachable (stderr: panic: boom record"},
 		{"go_out_of_memory", func(*testing.T) engine.StageSpec {
 			sp := casesSpec("alloc")
@@ -267,5 +270,51 @@ func TestGoGuestGarbageCollected(t *testing.T) {
 	out, st := run(t, sp, in...)
 	if len(out) != len(in) || st.Errors != 0 || st.Restarts != 0 {
 		t.Errorf("%d records out of %d, stats %+v; want all, no errors, no instance replaced", len(out), len(in), st)
+	}
+}
+
+// TestStackLimit: a recursion without end fails its record with the stack
+// bound's error (wrapping ErrStackLimit), with or without a timeout (the
+// module is rewritten for the bound either way), and the replaced instance
+// runs the next records; a recursion within the limit passes.
+func TestStackLimit(t *testing.T) {
+	for _, to := range []time.Duration{0, time.Minute} {
+		t.Run(fmt.Sprint("timeout_", to), func(t *testing.T) {
+			sp := engine.StageSpec{Name: "g", Type: "wasm", Path: wat(t, "behave"), Timeout: &to,
+				Extra: engine.ConfigOf(map[string]any{"stack_limit": "256KiB"})}
+			in := []string{"r1", "deep", "r3", "deep", "r5"}
+			out, st := run(t, sp, in...)
+			if want := []string{"r1", "r3", "r5"}; fmt.Sprint(out) != fmt.Sprint(want) {
+				t.Errorf("output %q, want %q", out, want)
+			}
+			if st.Errors != 2 || st.Restarts < 2 {
+				t.Errorf("stats %+v, want 2 errors and the instance replaced after each", st)
+			}
+			sp.OnError = engine.OnErrorFail
+			p, err := engine.Build(&engine.Spec{Input: engine.InputSpec{Codec: "lines"}, Stages: []engine.StageSpec{sp}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			err = p.RunReader(context.Background(), strings.NewReader(strings.Join(in, "\n")+"\n"), io.Discard)
+			var se *engine.StageError
+			if !errors.As(err, &se) || se.Record != 2 || !errors.Is(err, wasm.ErrStackLimit) ||
+				!strings.Contains(err.Error(), "call stack over stack_limit (256KiB)") {
+				t.Errorf("err = %v, want record 2 failing with ErrStackLimit", err)
+			}
+		})
+	}
+}
+
+// TestStackLimitConfig: stack_limit outside 64KiB-64MiB is a config error
+// at its line.
+func TestStackLimitConfig(t *testing.T) {
+	for _, v := range []string{"1KiB", "65MiB"} {
+		sp := engine.StageSpec{Name: "g", Type: "wasm", Path: "x.wasm", Extra: engine.ConfigOf(map[string]any{"stack_limit": v})}
+		_, err := engine.Build(&engine.Spec{Input: engine.InputSpec{Codec: "lines"}, Stages: []engine.StageSpec{sp}})
+		var ce *engine.ConfigError
+		if !errors.As(err, &ce) || !strings.Contains(err.Error(), "stack_limit must be from 64KiB to 64MiB") {
+			t.Errorf("stack_limit %s: err = %v, want a config error", v, err)
+		}
 	}
 }

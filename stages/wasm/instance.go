@@ -21,9 +21,27 @@ type module struct {
 	mem                           api.Memory
 	alloc, transform, init, flush api.Function
 	stdout, stderr                *lineWriter
-	stack                         [2]uint64
+	args                          [2]uint64
 	intr                          *interrupt.Flag // of a rewritten module
+	lm                            *linearMemory   // nil: wazero's own memory
+	stack                         api.Global      // the stack bound's sum (nil: not bounded)
+	stackLimit                    uint32
 }
+
+// hold keeps the instance's memory mapped until release is called: around
+// every call and every host access to the memory (see linearMemory). It
+// fails when the module was closed (its runtime closed under it).
+func (m *module) hold() (release func(), err error) {
+	if m.lm == nil {
+		return func() {}, nil
+	}
+	if !m.lm.enter() {
+		return nil, errModuleClosed
+	}
+	return m.lm.leave, nil
+}
+
+var errModuleClosed = errors.New("the module instance was closed")
 
 // start arms the interrupt flag of a rewritten module's instance and runs
 // its start functions: the wasm start function (which the rewrite turned
@@ -46,20 +64,25 @@ func (m *module) start(ctx context.Context) error {
 // call calls fn with args and returns its one result (0 if none). Any error
 // leaves the instance unusable: the caller discards it.
 func (m *module) call(ctx context.Context, fn api.Function, args ...uint64) (uint64, error) {
-	copy(m.stack[:], args)
+	release, err := m.hold()
+	if err != nil {
+		return 0, err
+	}
+	defer release()
+	copy(m.args[:], args)
 	m.stderr.mark()
 	var disarm func() bool
 	if m.intr != nil {
 		disarm = m.intr.Arm(ctx)
 	}
-	err := fn.CallWithStack(ctx, m.stack[:])
+	err = fn.CallWithStack(ctx, m.args[:])
 	if disarm != nil {
 		disarm()
 	}
 	if err != nil {
 		return 0, m.explain(ctx, err)
 	}
-	return m.stack[0], nil
+	return m.args[0], nil
 }
 
 // explain turns a failed call into an error that says what happened: a
@@ -79,8 +102,18 @@ func (m *module) explain(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("guest interrupted: %w", context.Cause(ctx))
 	}
-	return &trapError{err: err, stderr: m.stderr.sinceMark()}
+	te := &trapError{err: err, stderr: m.stderr.sinceMark()}
+	if m.stack != nil && m.stack.Get() > uint64(m.stackLimit) {
+		// The stack bound's trap (an unreachable the rewrite added).
+		te.msg = fmt.Sprintf("call stack over stack_limit (%s): recursion too deep or without end", engine.ByteSize(m.stackLimit))
+		te.err = fmt.Errorf("%w: %w", ErrStackLimit, err)
+	}
+	return te
 }
+
+// ErrStackLimit is wrapped by the error of a call that went past the
+// stage's stack_limit.
+var ErrStackLimit = errors.New("wasm call stack limit exceeded")
 
 // trapError is a trap, with the guest's stderr of the call. Its message is
 // one line: wazero's wasm stack trace is left out (the debug log of the
@@ -88,10 +121,14 @@ func (m *module) explain(ctx context.Context, err error) error {
 type trapError struct {
 	err    error
 	stderr string
+	msg    string // what the trap means, if the host knows; else the first line of err
 }
 
 func (e *trapError) Error() string {
-	msg, _, _ := strings.Cut(e.err.Error(), "\n")
+	msg := e.msg
+	if msg == "" {
+		msg, _, _ = strings.Cut(e.err.Error(), "\n")
+	}
 	return "guest trapped: " + msg + e.stderr
 }
 
@@ -134,6 +171,11 @@ func (m *module) result(name string, r uint64) ([]byte, error) {
 // initWith runs pipe_init with config; it returns the guest's rejection
 // message, if any.
 func (m *module) initWith(ctx context.Context, config []byte) (string, error) {
+	release, err := m.hold()
+	if err != nil {
+		return "", err
+	}
+	defer release()
 	ptr, b, err := m.buffer(ctx, uint64(len(config)))
 	if err != nil {
 		return "", err
@@ -230,6 +272,11 @@ func (in *instance) exchange(ctx context.Context, recs []*engine.Record) ([]byte
 		return nil, err
 	}
 	res, err := func() ([]byte, error) {
+		release, err := m.hold()
+		if err != nil {
+			return nil, err
+		}
+		defer release()
 		ptr, b, err := m.buffer(ctx, batchSize(recs))
 		if err != nil {
 			return nil, err
@@ -337,6 +384,11 @@ func (in *instance) Flush(ctx context.Context, emit func(*engine.Record)) error 
 		return fmt.Errorf("flush: %w", err)
 	}
 	res, err := func() ([]byte, error) {
+		release, err := m.hold()
+		if err != nil {
+			return nil, err
+		}
+		defer release()
 		rv, err := m.call(ctx, m.flush)
 		if err != nil {
 			return nil, err

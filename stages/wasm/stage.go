@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -24,6 +25,7 @@ import (
 	"github.com/pipe-dev/pipe/component"
 	"github.com/pipe-dev/pipe/engine"
 	"github.com/pipe-dev/pipe/stages/internal/pin"
+	"github.com/pipe-dev/pipe/stages/wasm/internal/interrupt"
 )
 
 func init() {
@@ -52,10 +54,31 @@ type options struct {
 	// real wall and monotonic clocks and sleep) and "random" (the host's
 	// cryptographic random source).
 	Allow []string `yaml:"allow" enum:"clock,random" example:"[clock]" doc:"WASI capabilities the sandbox leaves out that this module may use."`
+	// StackLimit bounds the guest's call stack: each call running counts
+	// an estimate of its frame (32 bytes plus 16 per parameter and
+	// local), and a call past the limit fails the record.
+	StackLimit *engine.ByteSize `yaml:"stack_limit" default:"1MiB" doc:"Cap of the guest's call stack (an estimate: 32 bytes plus 16 per parameter and local of each call running), 64KiB to 64MiB; a call past it traps, failing the record (deep or endless recursion)."`
 }
 
 // DefaultMemoryLimit is the memory_limit of a stage that sets none.
 const DefaultMemoryLimit = 64 << 20
+
+// DefaultStackLimit is the stack_limit of a stage that sets none: about
+// twice what wazero's compiled frames use (see interrupt.FrameEstimate), so
+// about the 512 KiB stack wasmtime gives a guest by default; some 20,000
+// calls of a small function. A recursion without end then costs the
+// process a few MB (6 MB measured) instead of wazero's ceiling of about
+// 80 MB of stack a worker (250-290 MB resident measured, with the copies
+// of the stack as it doubles). Go guests go deep only between the Go
+// runtime's unwinds of the wasm stack: W1-W3 run with 64KiB.
+const DefaultStackLimit = 1 << 20
+
+// minStackLimit and maxStackLimit bound stack_limit. wazero's own ceiling
+// (a stack of about 80 MB) is above the largest.
+const (
+	minStackLimit = 64 << 10
+	maxStackLimit = 64 << 20
+)
 
 const pageSize = 64 << 10
 
@@ -83,6 +106,11 @@ type stage struct {
 	noRewrite     bool
 	interruptible bool // the module was rewritten: calls arm its flag
 
+	// stackLimit is stack_limit; stackBounded: the module was rewritten
+	// with it (see compile).
+	stackLimit   uint32
+	stackBounded bool
+
 	mu       sync.Mutex
 	loaded   bool
 	closed   bool
@@ -109,7 +137,8 @@ func build(spec *engine.StageSpec, env *engine.BuildEnv) (engine.Stage, error) {
 		return nil, spec.Errorf("type", "wasm stage needs path: FILE.wasm (a module following the wasm stage ABI)")
 	}
 	s := &stage{spec: spec, path: spec.Resolve(spec.Path), log: env.Logger, events: env.Events,
-		pages: DefaultMemoryLimit / pageSize, closeOnDone: env.Timeout != 0, timeout: env.Timeout}
+		pages: DefaultMemoryLimit / pageSize, closeOnDone: env.Timeout != 0, timeout: env.Timeout,
+		stackLimit: DefaultStackLimit}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -121,6 +150,12 @@ func build(spec *engine.StageSpec, env *engine.BuildEnv) (engine.Stage, error) {
 			return nil, spec.Errorf("memory_limit", "memory_limit must be at most 4GiB (32-bit wasm), got %v", *o.MemoryLimit)
 		}
 		s.pages = uint32(*o.MemoryLimit / pageSize)
+	}
+	if o.StackLimit != nil {
+		if *o.StackLimit < minStackLimit || *o.StackLimit > maxStackLimit {
+			return nil, spec.Errorf("stack_limit", "stack_limit must be from 64KiB to 64MiB, got %v", *o.StackLimit)
+		}
+		s.stackLimit = uint32(*o.StackLimit)
 	}
 	for _, a := range o.Allow {
 		switch a {
@@ -243,6 +278,15 @@ func (s *stage) Load(ctx context.Context) error {
 	}
 	s.first.Keep(m)
 	s.loaded, ok = true, true
+	bin = nil
+	// Loading leaves garbage of several times the module's size (its
+	// bytes, their rewrite, wazero's decoding and validation: 15 MB for
+	// the 3.6 MB W1 guest), and a collection during the load counts much
+	// of it as live: the collector's next goal, which the run's own
+	// garbage then fills before the next collection, is set from it (W1,
+	// two workers: a goal of 38 MB against 9 MB live). One collection now
+	// sets the goal from what stays.
+	runtime.GC()
 	return nil
 }
 
@@ -412,16 +456,23 @@ func (s *stage) instantiate(parent context.Context) (*module, error) {
 	if s.random {
 		cfg = cfg.WithRandSource(rand.Reader)
 	}
-	mod, err := s.rt.InstantiateModule(ctx, s.compiled, cfg)
+	alloc := &memoryAllocator{}
+	mod, err := s.rt.InstantiateModule(alloc.with(ctx), s.compiled, cfg)
+	if alloc.made != nil {
+		alloc.made.leave() // the instantiation's hold
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			err = context.Cause(ctx)
 		}
 		return nil, fmt.Errorf("instantiate: %w%s", err, stderr.recent())
 	}
-	m := &module{mod: mod, mem: mod.Memory(), stderr: stderr, stdout: stdout,
+	m := &module{mod: mod, mem: mod.Memory(), stderr: stderr, stdout: stdout, lm: alloc.made, stackLimit: s.stackLimit,
 		alloc: mod.ExportedFunction(exportAlloc), transform: mod.ExportedFunction(exportTransform),
 		init: mod.ExportedFunction(exportInit), flush: mod.ExportedFunction(exportFlush)}
+	if s.stackBounded {
+		m.stack = mod.ExportedGlobal(interrupt.StackExport)
+	}
 	if s.interruptible {
 		if err := m.start(ctx); err != nil {
 			m.close()

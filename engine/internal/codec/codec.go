@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"io"
 	"unicode/utf8"
-
-	"github.com/tidwall/gjson"
 )
 
 // Codec names.
@@ -95,7 +93,7 @@ func (r *Reader) Next() ([]byte, error) {
 			if len(trimmed) == 0 {
 				continue // blank lines carry no record
 			}
-			if !gjson.ValidBytes(trimmed) {
+			if !ValidJSON(trimmed) {
 				return nil, &RecordError{Err: ErrInvalidJSON, Data: line, Size: int64(len(line))}
 			}
 			line = trimmed
@@ -209,6 +207,3 @@ func (r *Reader) nextRaw() ([]byte, error) {
 }
 
 func validUTF8(b []byte) bool { return utf8.Valid(b) }
-
-// ValidJSON reports whether b is exactly one JSON value.
-func ValidJSON(b []byte) bool { return gjson.ValidBytes(b) }

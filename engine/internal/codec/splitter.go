@@ -15,6 +15,64 @@ type Splitter struct {
 	prefix   []byte
 	clean    int   // bytes at the start of the unfinished line known to hold no newline
 	scanned  int64 // bytes searched for a newline (tests check it stays linear)
+
+	// Lines whose JSON validity was checked already (see Checked), in the
+	// coordinates of the buffer when Checked was called: ckShift is added
+	// to a position in the current buffer to get there.
+	ckLo, ckHi, ckShift int
+	ckInvalid           []int
+}
+
+// Checked tells the Splitter that the ndjson lines that start in
+// buf[lo:hi] and end (at their newline) before hi were checked already:
+// those starting at the offsets in invalid (ascending) are not one JSON
+// value, the others are, so Split does not check them again. It replaces
+// what an earlier call said; lo == hi says nothing is checked. A line is
+// checked as Split would (blanks around it trimmed, blank lines skipped).
+func (s *Splitter) Checked(lo, hi int, invalid []int) {
+	s.ckLo, s.ckHi, s.ckShift, s.ckInvalid = lo, hi, 0, invalid
+}
+
+// Shift tells the Splitter that the caller moved the bytes of its buffer
+// d bytes towards its start (the unconsumed rest carried to the front).
+func (s *Splitter) Shift(d int) { s.ckShift += d }
+
+// CheckLines returns the offsets of the lines of buf[lo:] (each ended by a
+// newline; bytes after the last newline are ignored) that are not one JSON
+// value, as the ndjson codec checks them: for Checked.
+func CheckLines(buf []byte, lo int, invalid []int) []int {
+	for lo < len(buf) {
+		nl := bytes.IndexByte(buf[lo:], '\n')
+		if nl < 0 {
+			break
+		}
+		start, end := lo, lo+nl
+		for end > start && isSpace(buf[end-1]) {
+			end--
+		}
+		for start < end && isSpace(buf[start]) {
+			start++
+		}
+		if start < end && !ValidJSON(buf[start:end]) {
+			invalid = append(invalid, lo)
+		}
+		lo += nl + 1
+	}
+	return invalid
+}
+
+// checked reports whether the line buf[line:end] (end at its newline) was
+// checked, and if so whether it is valid JSON.
+func (s *Splitter) checked(line, end int) (known, valid bool) {
+	line += s.ckShift
+	end += s.ckShift
+	if line < s.ckLo || end >= s.ckHi {
+		return false, false
+	}
+	for len(s.ckInvalid) > 0 && s.ckInvalid[0] < line {
+		s.ckInvalid = s.ckInvalid[1:]
+	}
+	return true, len(s.ckInvalid) == 0 || s.ckInvalid[0] != line
 }
 
 // NewSplitter returns a Splitter for the lines or ndjson codec.
@@ -58,7 +116,6 @@ func (s *Splitter) Split(buf []byte, from, limit int, rec func(start, end int), 
 		pos += nl + 1
 	}
 	n := 0
-	counted := func(a, b int) { n++; rec(a, b) }
 	for {
 		if limit > 0 && n >= limit {
 			return pos, true
@@ -71,7 +128,9 @@ func (s *Splitter) Split(buf []byte, from, limit int, rec func(start, end int), 
 		s.scanned += int64(nl + 1)
 		nl += clean
 		clean = 0
-		s.record(buf, pos, pos+nl, counted, bad)
+		if s.record(buf, pos, pos+nl, rec, bad) {
+			n++
+		}
 		pos += nl + 1
 	}
 	if len(buf)-pos > s.opt.MaxBytes {
@@ -99,12 +158,19 @@ func (s *Splitter) Finish(buf []byte, from int, rec func(start, end int), bad fu
 	}
 }
 
-func (s *Splitter) record(buf []byte, start, end int, rec func(start, end int), bad func(*RecordError)) {
+// record checks the line buf[start:end] and hands it to rec or bad; it
+// reports whether it called rec.
+func (s *Splitter) record(buf []byte, start, end int, rec func(start, end int), bad func(*RecordError)) bool {
 	if end-start > s.opt.MaxBytes {
 		bad(&RecordError{Err: ErrTooLarge, Data: append([]byte(nil), buf[start:start+min(KeepPrefix, end-start)]...), Size: int64(end - start)})
-		return
+		return false
+	}
+	if s.opt.Codec != NDJSON && !s.opt.RejectNUL && !s.opt.ValidateUTF8 {
+		rec(start, end) // lines without checks: the common case
+		return true
 	}
 	if s.opt.Codec == NDJSON {
+		lineEnd := end
 		for end > start && isSpace(buf[end-1]) {
 			end--
 		}
@@ -113,23 +179,28 @@ func (s *Splitter) record(buf []byte, start, end int, rec func(start, end int), 
 			start++
 		}
 		if start == end {
-			return // blank lines carry no record
+			return false // blank lines carry no record
 		}
-		if !ValidJSON(buf[start:end]) {
+		known, valid := s.checked(line, lineEnd)
+		if !known {
+			valid = ValidJSON(buf[start:end])
+		}
+		if !valid {
 			bad(&RecordError{Err: ErrInvalidJSON, Data: buf[line:end], Size: int64(end - line)})
-			return
+			return false
 		}
 	}
 	line := buf[start:end]
 	if s.opt.RejectNUL && bytes.IndexByte(line, 0) >= 0 {
 		bad(&RecordError{Err: ErrNUL, Data: line, Size: int64(len(line))})
-		return
+		return false
 	}
 	if s.opt.ValidateUTF8 && !validUTF8(line) {
 		bad(&RecordError{Err: ErrInvalidUTF8, Data: line, Size: int64(len(line))})
-		return
+		return false
 	}
 	rec(start, end)
+	return true
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' }

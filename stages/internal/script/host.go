@@ -9,6 +9,7 @@ import (
 
 	"github.com/pipe-dev/pipe/engine"
 	"github.com/pipe-dev/pipe/stage"
+	"github.com/pipe-dev/pipe/stages/internal/jsonkey"
 )
 
 // LoadTimeout bounds a script's top-level code and init(config), which run
@@ -222,24 +223,47 @@ func (in *Instance) ready(ctx context.Context) error {
 // recovers from anything the runtime throws; after an interrupt or a panic
 // the VM is marked broken.
 func (in *Instance) call(ctx context.Context, r *engine.Record, flush bool) (err error) {
+	ctx, unbind := in.bind(ctx)
+	defer func() {
+		if uerr := unbind(); uerr != nil {
+			err = uerr
+		}
+	}()
+	return in.run(ctx, r, flush)
+}
+
+// bind lets ctx interrupt the VM (and, with a memory_limit, guards the
+// heap) until the returned unbind, which marks the VM broken when ctx
+// interrupted it and returns ErrMemoryLimit when the guard stopped it. One
+// bind covers a single call or a whole batch of them (TransformBatch).
+func (in *Instance) bind(ctx context.Context) (context.Context, func() error) {
 	vm := in.vm
 	if limit := in.st.MemoryLimit; limit > 0 {
 		in.mem.limit = limit
 		ctx = in.mem.begin(ctx)
 	}
 	vm.Bind(ctx)
-	defer func() {
-		if r := recover(); r != nil {
-			in.broken = true
-			err = fmt.Errorf("%s: %v", in.st.Kind, r)
-		}
+	return ctx, func() error {
 		if vm.Unbind(ctx) {
 			in.broken = true // interrupted mid-call: do not trust this VM
 		}
 		if in.st.MemoryLimit > 0 && in.mem.end() {
 			// The VM is replaced (and its garbage freed) before the next call.
 			in.broken = true
-			err = fmt.Errorf("%w: the call grew the heap by more than %d MiB (the stage's memory_limit)", ErrMemoryLimit, in.st.MemoryLimit>>20)
+			return fmt.Errorf("%w: the call grew the heap by more than %d MiB (the stage's memory_limit)", ErrMemoryLimit, in.st.MemoryLimit>>20)
+		}
+		return nil
+	}
+}
+
+// run converts r and calls transform (or flush) in a bound VM, recovering
+// from a panic of the runtime (the VM is then broken).
+func (in *Instance) run(ctx context.Context, r *engine.Record, flush bool) (err error) {
+	vm := in.vm
+	defer func() {
+		if r := recover(); r != nil {
+			in.broken = true
+			err = fmt.Errorf("%s: %v", in.st.Kind, r)
 		}
 	}()
 	if err := vm.SetRecord(r); err != nil {
@@ -283,6 +307,11 @@ func (in *Instance) Transform(ctx context.Context, r *engine.Record, emit func(*
 	if err := in.ready(ctx); err != nil {
 		return err
 	}
+	if in.st.JSON { // the script may read any field: see package jsonkey
+		if err := jsonkey.Any(r.Data); err != nil {
+			return err
+		}
+	}
 	in.cur, in.emitted = r, in.emitted[:0]
 	if err := in.call(ctx, r, false); err != nil {
 		return err
@@ -296,6 +325,87 @@ func (in *Instance) Transform(ctx context.Context, r *engine.Record, emit func(*
 	}
 	r.Data, r.Meta = data, meta
 	emit(r)
+	return nil
+}
+
+// TransformBatch implements engine.BatchTransformer: the records of a batch
+// go through one binding of the VM to ctx (one interrupt hook, one memory
+// guard) instead of one per record; each record is still converted, called
+// and encoded on its own, and fails on its own (out.Fail) when its script
+// throws. A record that leaves the VM broken (a panic, a stack overflow,
+// the memory_limit) fails, and a fresh VM serves the rest of the batch.
+// When ctx interrupts the batch (the batch's deadline), the call fails as
+// a whole and the engine re-runs its records one by one, each under its
+// own timeout, so that only the culprit takes the stage's on_error policy.
+func (in *Instance) TransformBatch(ctx context.Context, recs []*engine.Record, out *engine.BatchResult) (err error) {
+	if !in.transform {
+		return engine.Fatal(fmt.Errorf("%s defines no transform function", in.st.Src.Name))
+	}
+	if err := in.ready(ctx); err != nil {
+		return err
+	}
+	bctx, unbind := in.bind(ctx)
+	defer func() {
+		if unbind == nil {
+			return
+		}
+		if uerr := unbind(); uerr != nil {
+			err = uerr
+		}
+	}()
+	for i, r := range recs {
+		in.cur, in.emitted = r, in.emitted[:0]
+		rerr := in.run(bctx, r, false)
+		if rerr == nil {
+			rerr = in.result(i, r, out)
+		}
+		if rerr == nil {
+			continue
+		}
+		clear(in.emitted) // what the failed record emitted is garbage
+		memory := in.st.MemoryLimit > 0 && in.mem.hit.Load()
+		if bctx.Err() != nil && !memory {
+			return rerr // interrupted: the engine finds the culprit
+		}
+		if memory || (in.broken && i < len(recs)-1) {
+			// A fresh VM (and guard) for the rest of the batch; the
+			// memory_limit was the record's alone: it fails.
+			uerr := unbind()
+			unbind = nil
+			if memory && uerr != nil {
+				rerr = uerr
+			}
+			if err := in.ready(ctx); err != nil {
+				return err
+			}
+			if ctx.Err() != nil {
+				out.Fail(i, rerr)
+				return ctx.Err()
+			}
+			bctx, unbind = in.bind(ctx)
+		}
+		out.Fail(i, rerr)
+	}
+	clear(in.emitted)
+	in.cur = nil
+	return nil
+}
+
+// result hands the records that record i's call emitted, then the one it
+// returned (r itself, changed), to out.
+func (in *Instance) result(i int, r *engine.Record, out *engine.BatchResult) error {
+	data, meta, keep, err := in.vm.Result()
+	if err != nil {
+		return err
+	}
+	for _, e := range in.emitted {
+		out.Emit(i, e)
+	}
+	clear(in.emitted)
+	if keep {
+		r.Data, r.Meta = data, meta
+		out.Emit(i, r)
+	}
 	return nil
 }
 
@@ -327,10 +437,11 @@ func (in *Instance) Close() error {
 }
 
 var (
-	_ engine.Stage       = (*Stage)(nil)
-	_ engine.Loader      = (*Stage)(nil)
-	_ engine.Transformer = (*Instance)(nil)
-	_ engine.Flusher     = (*Instance)(nil)
-	_ engine.Closer      = (*Instance)(nil)
-	_ stage.Resetter     = (*Instance)(nil)
+	_ engine.Stage            = (*Stage)(nil)
+	_ engine.Loader           = (*Stage)(nil)
+	_ engine.Transformer      = (*Instance)(nil)
+	_ engine.BatchTransformer = (*Instance)(nil)
+	_ engine.Flusher          = (*Instance)(nil)
+	_ engine.Closer           = (*Instance)(nil)
+	_ stage.Resetter          = (*Instance)(nil)
 )

@@ -211,3 +211,51 @@ func TestHostReplacementFails(t *testing.T) {
 		t.Errorf("err = %v, want a fatal init error: a VM that cannot be replaced stops the stage", err)
 	}
 }
+
+func TestHostBatch(t *testing.T) {
+	f := &fake{}
+	s := newFake(t, f, "code")
+	if err := s.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := s.New(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := tr.(*Instance)
+	batch := func(ctx context.Context, data ...string) (string, error) {
+		recs := make([]*engine.Record, len(data))
+		for i, d := range data {
+			recs[i] = engine.NewRecord([]byte(d))
+		}
+		var res engine.BatchResult
+		res.Reset(len(recs))
+		err := in.TransformBatch(ctx, recs, &res)
+		var parts []string
+		for k, r := range res.Records() {
+			parts = append(parts, fmt.Sprintf("%d:%s@%s", res.Source(k), r.Data, r.Meta["vm"]))
+		}
+		for k := range res.NumFailed() {
+			i, ferr := res.Failed(k)
+			parts = append(parts, fmt.Sprintf("%d!%v", i, ferr))
+		}
+		return strings.Join(parts, ","), err
+	}
+	// A record that throws fails alone; one that breaks the VM fails and
+	// a fresh VM serves the rest of the batch.
+	got, err := batch(context.Background(), "a", "fail", "split", "panic", "b", "drop", "overflow", "c")
+	want := "0:A@1,2:s1@,2:s2@,2:split@1,4:B@2,7:C@3,1!fake: failed,3!fake: boom,6!fake: stack overflow"
+	if err != nil || got != want || f.vms != 3 {
+		t.Errorf("batch = %q, %v, %d VMs;\nwant %q, 3 VMs", got, err, f.vms, want)
+	}
+	// An interrupted batch fails as a whole (the engine re-runs its
+	// records one by one); the next call replaces the VM.
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(engine.ErrStageTimeout)
+	if _, err := batch(ctx, "d", "loop", "e"); !errors.Is(err, context.Canceled) {
+		t.Errorf("interrupted batch: %v, want canceled", err)
+	}
+	if got, err := batch(context.Background(), "f"); err != nil || got != "0:F@4" {
+		t.Errorf("after an interrupted batch: %q, %v; want a fresh VM", got, err)
+	}
+}

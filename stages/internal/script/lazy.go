@@ -1,8 +1,6 @@
 package script
 
 import (
-	"slices"
-
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
 )
@@ -10,28 +8,83 @@ import (
 // Lazy is the state of the lazy view of a JSON object record, the same in
 // every language: a field the script reads is decoded when first read
 // (gjson on the record's bytes); writes and deletions are recorded, and the
-// output is the original bytes with just those edits applied (sjson), so
-// the other fields keep their order and formatting and a record the script
-// only reads costs no encoding. V is the runtime's value type.
+// output is the original bytes with just those edits applied, so the other
+// fields keep their order and formatting and a record the script only
+// reads costs no encoding. V is the runtime's value type.
+//
+// The edits are a short list (a script touches a few fields of a record),
+// searched in order, with a map index once it grows past indexAfter; they
+// are applied in one pass over the record's bytes (Encode).
 type Lazy[V any] struct {
-	Data    []byte
-	writes  map[string]V
-	order   []string // written fields, in the order first written
-	deleted map[string]bool
-	cache   map[string]V // decoded values the script may change in place
+	Data  []byte
+	edits []edit[V]
+	index map[string]int // key → position in edits, past indexAfter edits
+	seq   int            // writes so far: the order of first writes
+}
+
+// indexAfter is how many edited fields a linear search handles before
+// Lazy keeps a map of them.
+const indexAfter = 16
+
+type editKind uint8
+
+const (
+	cached  editKind = iota + 1 // decoded, may have been changed in place
+	written                     // set by the script
+	deleted                     // deleted by the script
+)
+
+// edit is what the script did to one field.
+type edit[V any] struct {
+	key   string
+	kind  editKind
+	first int // the field's first write (1, 2, ...), 0 if never written
+	v     V
+}
+
+// find returns the position of k's edit, or -1.
+func (l *Lazy[V]) find(k string) int {
+	if l.index != nil {
+		if i, ok := l.index[k]; ok {
+			return i
+		}
+		return -1
+	}
+	for i := range l.edits {
+		if l.edits[i].key == k {
+			return i
+		}
+	}
+	return -1
+}
+
+// at returns k's edit, added (of no kind yet) if there is none.
+func (l *Lazy[V]) at(k string) *edit[V] {
+	if i := l.find(k); i >= 0 {
+		return &l.edits[i]
+	}
+	l.edits = append(l.edits, edit[V]{key: k})
+	if n := len(l.edits); l.index != nil {
+		l.index[k] = n - 1
+	} else if n > indexAfter {
+		l.index = make(map[string]int, 2*n)
+		for i, e := range l.edits {
+			l.index[e.key] = i
+		}
+	}
+	return &l.edits[len(l.edits)-1]
 }
 
 // Lookup finds field k: a written or cached value (ok), else the field's
 // raw JSON (raw.Exists() is false when there is none, or it was deleted).
 func (l *Lazy[V]) Lookup(k string) (v V, ok bool, raw gjson.Result) {
-	if v, ok := l.writes[k]; ok {
-		return v, true, raw
-	}
-	if l.deleted[k] {
-		return v, false, raw
-	}
-	if v, ok := l.cache[k]; ok {
-		return v, true, raw
+	if i := l.find(k); i >= 0 {
+		switch e := &l.edits[i]; e.kind {
+		case written, cached:
+			return e.v, true, raw
+		case deleted:
+			return v, false, raw
+		}
 	}
 	return v, false, gjson.GetBytes(l.Data, FieldPath(k))
 }
@@ -40,42 +93,39 @@ func (l *Lazy[V]) Lookup(k string) (v V, ok bool, raw gjson.Result) {
 // object or array the script may change in place, and whose changes the
 // output then carries.
 func (l *Lazy[V]) Cache(k string, v V) {
-	if l.cache == nil {
-		l.cache = map[string]V{}
-	}
-	l.cache[k] = v
+	e := l.at(k)
+	e.kind, e.v = cached, v
 }
 
 // Set records the write of v to field k.
 func (l *Lazy[V]) Set(k string, v V) {
-	if l.writes == nil {
-		l.writes = map[string]V{}
+	e := l.at(k)
+	if e.first == 0 {
+		l.seq++
+		e.first = l.seq
 	}
-	if _, ok := l.writes[k]; !ok && !slices.Contains(l.order, k) {
-		l.order = append(l.order, k)
-	}
-	l.writes[k] = v
-	delete(l.deleted, k)
-	delete(l.cache, k)
+	e.kind, e.v = written, v
 }
 
 // Delete records the deletion of field k.
 func (l *Lazy[V]) Delete(k string) {
-	if l.deleted == nil {
-		l.deleted = map[string]bool{}
-	}
-	l.deleted[k] = true
-	delete(l.writes, k)
-	delete(l.cache, k)
+	e := l.at(k)
+	var zero V
+	e.kind, e.v = deleted, zero
 }
 
 // Has reports whether field k exists (written, or in the record and not
 // deleted).
 func (l *Lazy[V]) Has(k string) bool {
-	if _, ok := l.writes[k]; ok {
-		return true
+	if i := l.find(k); i >= 0 {
+		switch l.edits[i].kind {
+		case written:
+			return true
+		case deleted:
+			return false
+		}
 	}
-	return !l.deleted[k] && gjson.GetBytes(l.Data, FieldPath(k)).Exists()
+	return gjson.GetBytes(l.Data, FieldPath(k)).Exists()
 }
 
 // Keys lists the record's fields that were neither deleted nor written, in
@@ -83,17 +133,33 @@ func (l *Lazy[V]) Has(k string) bool {
 func (l *Lazy[V]) Keys() []string {
 	var keys []string
 	gjson.ParseBytes(l.Data).ForEach(func(k, _ gjson.Result) bool {
-		if _, written := l.writes[k.Str]; !l.deleted[k.Str] && !written {
+		if i := l.find(k.Str); i < 0 || l.edits[i].kind == cached {
 			keys = append(keys, k.Str)
 		}
 		return true
 	})
-	for _, k := range l.order {
-		if _, ok := l.writes[k]; ok {
-			keys = append(keys, k)
-		}
+	for _, i := range l.writtenOrder() {
+		keys = append(keys, l.edits[i].key)
 	}
 	return keys
+}
+
+// writtenOrder returns the positions of the written fields in edits, in
+// the order they were first written.
+func (l *Lazy[V]) writtenOrder() []int {
+	var w []int
+	for i := range l.edits {
+		if l.edits[i].kind == written {
+			w = append(w, i)
+		}
+	}
+	// Insertion sort: a script writes a few fields.
+	for i := 1; i < len(w); i++ {
+		for j := i; j > 0 && l.edits[w[j]].first < l.edits[w[j-1]].first; j-- {
+			w[j], w[j-1] = w[j-1], w[j]
+		}
+	}
+	return w
 }
 
 // Encoder encodes the values of a lazy view's fields.
@@ -103,13 +169,160 @@ type Encoder[V any] interface {
 	EncodeField(k string, v V) (raw []byte, del bool, err error)
 }
 
-// Encode returns the record with the edits applied: the cached values
-// (changed in place or not), the deletions, then the writes in the order
-// first written.
+// Encode returns the record with the edits applied: a written or cached
+// field replaces the value of the field of that name (its first
+// occurrence) in place, a deleted one goes with its comma, and written
+// fields the record did not have are added at the end, in the order first
+// written. The record is read once (see encodeOnePass); what that pass does
+// not handle (a field name that needs escaping, bytes around the object)
+// goes through sjson, edit by edit, with the same result.
 func (l *Lazy[V]) Encode(enc Encoder[V]) ([]byte, error) {
-	if len(l.writes) == 0 && len(l.deleted) == 0 && len(l.cache) == 0 {
+	if len(l.edits) == 0 {
 		return l.Data, nil
 	}
+	if out, ok, err := l.encodeOnePass(enc); ok || err != nil {
+		return out, err
+	}
+	return l.encodeEdits(enc)
+}
+
+// encodeOnePass applies the edits in one pass over the record's bytes. ok
+// is false (nothing done) for what it leaves to encodeEdits: an edited
+// field name that gjson/sjson paths escape or that is empty, a record field
+// name with escapes, bytes before '{' or after '}', bytes that are not an
+// object.
+func (l *Lazy[V]) encodeOnePass(enc Encoder[V]) (out []byte, ok bool, err error) {
+	for i := range l.edits {
+		if k := l.edits[i].key; k == "" || FieldPath(k) != k || !plainKey(k) {
+			return nil, false, nil
+		}
+	}
+	d := l.Data
+	if len(d) < 2 || d[0] != '{' || d[len(d)-1] != '}' {
+		return nil, false, nil
+	}
+	var doneBuf [indexAfter]bool // edits applied to a field of the record
+	done := doneBuf[:0]
+	if len(l.edits) > indexAfter {
+		done = make([]bool, len(l.edits))
+	} else {
+		done = done[:len(l.edits)]
+	}
+	out = make([]byte, 0, len(d)+64)
+	out = append(out, '{')
+	kept := false // a field was written out
+	i := skipSpace(d, 1)
+	if d[i] != '}' {
+		sep := 0 // the '{' or ',' before the field
+		for {
+			// "key" ws : ws value ws (, or })
+			if d[i] != '"' {
+				return nil, false, nil
+			}
+			ks := i + 1
+			ke, esc := scanString(d, i)
+			if ke < 0 || esc {
+				return nil, false, nil
+			}
+			c := skipSpace(d, ke+1)
+			if d[c] != ':' {
+				return nil, false, nil
+			}
+			vs := skipSpace(d, c+1)
+			ve := scanValue(d, vs)
+			if ve < 0 {
+				return nil, false, nil
+			}
+			end := skipSpace(d, ve) // the ',' or '}' after the field
+			if end >= len(d) || (d[end] != ',' && d[end] != '}') {
+				return nil, false, nil
+			}
+			var e *edit[V]
+			if j := l.find(string(d[ks:ke])); j >= 0 && !done[j] {
+				done[j] = true
+				e = &l.edits[j]
+			}
+			var val []byte // the field's new value; nil: as it is
+			del := false
+			if e != nil {
+				switch e.kind {
+				case deleted:
+					del = true
+				case written, cached:
+					raw, isDel, eerr := enc.EncodeField(e.key, e.v)
+					if eerr != nil {
+						return nil, false, eerr
+					}
+					val, del = raw, isDel
+				}
+			}
+			if del {
+				// As sjson deletes a field: with the comma before it, or
+				// the one after it when it is the first.
+				if kept {
+					out = append(out, d[ve:end]...)
+				}
+			} else {
+				if kept {
+					out = append(out, ',')
+				}
+				out = append(out, d[sep+1:vs]...)
+				if val != nil {
+					out = append(out, val...)
+				} else {
+					out = append(out, d[vs:ve]...)
+				}
+				out = append(out, d[ve:end]...)
+				kept = true
+			}
+			if d[end] == '}' {
+				if end != len(d)-1 || !kept {
+					// Every field deleted: sjson's blanks depend on the
+					// order of the deletions.
+					return nil, false, nil
+				}
+				break
+			}
+			sep = end
+			i = skipSpace(d, end+1)
+			if i >= len(d) {
+				return nil, false, nil
+			}
+		}
+	} else if i != len(d)-1 {
+		return nil, false, nil
+	} else {
+		out = append(out, d[1:i]...) // "{ }" keeps its blanks, as sjson does
+	}
+	// Written fields the record does not have, in the order first written.
+	for _, j := range l.writtenOrder() {
+		if done[j] {
+			continue
+		}
+		e := &l.edits[j]
+		raw, isDel, eerr := enc.EncodeField(e.key, e.v)
+		if eerr != nil {
+			return nil, false, eerr
+		}
+		if isDel {
+			continue
+		}
+		if kept {
+			out = append(out, ',')
+		}
+		out = append(out, '"')
+		out = append(out, e.key...)
+		out = append(out, '"', ':')
+		out = append(out, raw...)
+		kept = true
+	}
+	return append(out, '}'), true, nil
+}
+
+// encodeEdits applies the edits to a copy of the record one by one with
+// sjson: the cached values (changed in place or not), the deletions, then
+// the writes in the order first written.
+func (l *Lazy[V]) encodeEdits(enc Encoder[V]) ([]byte, error) {
 	out := append([]byte(nil), l.Data...)
 	var err error
 	del := func(k string) {
@@ -131,19 +344,102 @@ func (l *Lazy[V]) Encode(enc Encoder[V]) ([]byte, error) {
 			out, err = sjson.SetRawBytes(out, FieldPath(k), raw)
 		}
 	}
-	for k, v := range l.cache {
-		set(k, v)
-	}
-	for k := range l.deleted {
-		del(k)
-	}
-	for _, k := range l.order {
-		if v, ok := l.writes[k]; ok {
-			set(k, v)
+	for _, e := range l.edits {
+		if e.kind == cached {
+			set(e.key, e.v)
 		}
+	}
+	for _, e := range l.edits {
+		if e.kind == deleted {
+			del(e.key)
+		}
+	}
+	for _, i := range l.writtenOrder() {
+		set(l.edits[i].key, l.edits[i].v)
 	}
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// plainKey reports whether k is written between quotes as it is (sjson
+// escapes the names of the fields it adds otherwise).
+func plainKey(k string) bool {
+	for i := 0; i < len(k); i++ {
+		if c := k[i]; c < ' ' || c > 0x7f || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// skipSpace returns the position of the first non-blank byte of d at or
+// after i (len(d) if none).
+func skipSpace(d []byte, i int) int {
+	for i < len(d) && (d[i] == ' ' || d[i] == '\t' || d[i] == '\n' || d[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// scanString returns the position of the closing quote of the string that
+// opens at d[i], and whether it has escapes; -1 if it is not closed.
+func scanString(d []byte, i int) (int, bool) {
+	esc := false
+	for i++; i < len(d); i++ {
+		switch d[i] {
+		case '\\':
+			esc = true
+			i++
+		case '"':
+			return i, esc
+		}
+	}
+	return -1, esc
+}
+
+// scanValue returns the end (exclusive) of the JSON value that starts at
+// d[i], or -1. d is valid JSON: only where the value ends is found.
+func scanValue(d []byte, i int) int {
+	if i >= len(d) {
+		return -1
+	}
+	switch d[i] {
+	case '"':
+		e, _ := scanString(d, i)
+		if e < 0 {
+			return -1
+		}
+		return e + 1
+	case '{', '[':
+		depth := 0
+		for ; i < len(d); i++ {
+			switch d[i] {
+			case '"':
+				e, _ := scanString(d, i)
+				if e < 0 {
+					return -1
+				}
+				i = e
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1
+				}
+			}
+		}
+		return -1
+	}
+	for j := i; j < len(d); j++ {
+		switch d[j] {
+		case ',', '}', ']', ' ', '\t', '\n', '\r':
+			if j == i {
+				return -1
+			}
+			return j
+		}
+	}
+	return -1
 }

@@ -2,6 +2,8 @@ package script
 
 import (
 	"encoding/json"
+	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -57,5 +59,94 @@ func TestLazy(t *testing.T) {
 	l.Delete("c.d")
 	if _, ok, raw := l.Lookup("c.d"); ok || raw.Exists() || l.Has("c.d") {
 		t.Error("a deleted field is still there")
+	}
+}
+
+// TestLazyOnePass checks Encode's one pass over the record against the
+// sjson edits it replaced (encodeEdits), on records with and without
+// blanks and duplicate names, under random edits.
+func TestLazyOnePass(t *testing.T) {
+	records := []string{
+		`{}`, `{ }`, `{"a":1}`, `{"a":1,"b":"x","c":[1,{"d":"}"}],"e":{"f":null}}`,
+		`{"a": 1, "b": "x", "c": [1, 2], "e": {"f": true}}`,
+		`{ "a" : 1 , "b" : "x\"y" ,"c":[ ] , "e":{}}`,
+		`{"a":1,"a":2,"b":3}`, `{"t":"a\\","u":-1.5e3,"v":false}`,
+		"{\"a\":1,\n\t\"b\":2\r\n}",
+	}
+	keys := []string{"a", "b", "c", "e", "t", "u", "z", "new"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	fallbacks := 0
+	for n := 0; n < 20000; n++ {
+		rec := records[rng.IntN(len(records))]
+		mk := func() *Lazy[string] { return &Lazy[string]{Data: []byte(rec)} }
+		a, b := mk(), mk()
+		var ops []string
+		for range rng.IntN(5) + 1 {
+			k := keys[rng.IntN(len(keys))]
+			switch rng.IntN(4) {
+			case 0:
+				a.Delete(k)
+				b.Delete(k)
+				ops = append(ops, "del "+k)
+			case 1:
+				a.Set(k, "undefined")
+				b.Set(k, "undefined")
+				ops = append(ops, "undef "+k)
+			case 2:
+				if _, ok, raw := a.Lookup(k); !ok && raw.Exists() {
+					a.Cache(k, raw.String())
+					b.Cache(k, raw.String())
+					ops = append(ops, "cache "+k)
+				}
+			default:
+				v := fmt.Sprint("v", n)
+				a.Set(k, v)
+				b.Set(k, v)
+				ops = append(ops, "set "+k)
+			}
+		}
+		got, ok, err := a.encodeOnePass(enc{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			fallbacks++
+			continue // Encode uses encodeEdits
+		}
+		want, err := b.encodeEdits(enc{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Errorf("%s %v:\n one pass %s\n sjson    %s", rec, ops, got, want)
+		}
+	}
+	if fallbacks > 2000 {
+		t.Errorf("%d of 20000 edits fell back to sjson; want only those that delete every field", fallbacks)
+	}
+}
+
+// BenchmarkLazyEncode is W3's edit of a record (tags deleted, tag set),
+// applied in one pass and with the sjson edits it replaced.
+func BenchmarkLazyEncode(b *testing.B) {
+	const rec = `{"ts":"2026-01-01T00:00:00.123456Z","level":"info","service":"api","method":"GET","path":"/v1/users","status":200,"latency_ms":12.345,"user":"u123","msg":"request completed","tags":["prod","eu"]}`
+	for _, m := range []struct {
+		name string
+		enc  func(l *Lazy[string]) ([]byte, error)
+	}{
+		{"one-pass", func(l *Lazy[string]) ([]byte, error) { return l.Encode(enc{}) }},
+		{"sjson", func(l *Lazy[string]) ([]byte, error) { return l.encodeEdits(enc{}) }},
+	} {
+		b.Run(m.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for range b.N {
+				l := &Lazy[string]{Data: []byte(rec)}
+				l.Delete("tags")
+				l.Set("tag", "prod")
+				if _, err := m.enc(l); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -5,8 +5,10 @@ package scripttest
 import (
 	"bytes"
 	"context"
+	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -117,5 +119,48 @@ func MemoryLimit(t *testing.T, kind string, codes map[string]string) {
 				t.Errorf("err = %v; want memory_limit exceeded", err)
 			}
 		})
+	}
+}
+
+// MetaReach checks the metadata of records through a stage of kind whose
+// code is the body of transform, for bodies that never name meta (the
+// kind makes no metadata object for them: the records keep theirs, emitted
+// ones inherit it) and for bodies that reach it another way (reach sets
+// metadata "seen" to "yes" without naming meta: arguments, ...).
+func MetaReach(t *testing.T, kind, emitAndReturn, reach string) {
+	t.Helper()
+	for _, c := range []struct {
+		code string
+		want map[string]string
+	}{
+		{emitAndReturn, map[string]string{"src": "s1"}},
+		{reach, map[string]string{"src": "s1", "seen": "yes"}},
+	} {
+		spec := &engine.Spec{Stages: []engine.StageSpec{{Name: "s", Type: kind, Code: c.code}}}
+		p, err := engine.Build(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Load(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		r := engine.NewRecord([]byte("a"))
+		r.Set("src", "s1")
+		out, err := p.Process(context.Background(), r)
+		p.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", c.code, err)
+		}
+		if len(out) == 0 {
+			t.Fatalf("%s: no output", c.code)
+		}
+		for i, o := range out {
+			if !maps.Equal(o.Meta, c.want) {
+				t.Errorf("%s: record %d meta = %v, want %v", c.code, i, o.Meta, c.want)
+			}
+		}
+		if len(out) == 2 && reflect.ValueOf(out[0].Meta).UnsafePointer() == reflect.ValueOf(out[1].Meta).UnsafePointer() {
+			t.Errorf("%s: the records share a metadata map", c.code)
+		}
 	}
 }

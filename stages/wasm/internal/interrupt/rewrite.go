@@ -11,6 +11,14 @@
 // of wasmtime's epoch interruption, with ticks because Go cannot preempt
 // native code: a guest that never left it would hold up the garbage
 // collector's stop-the-world, and with it the watchdog.
+//
+// Rewrite also bounds the call stack (Options.StackLimit): a third global,
+// exported as StackExport, sums an estimate of the frame of every function
+// running (FrameEstimate), added at the function's entry and subtracted on
+// every way out of it; a call that would take it past the limit traps. So
+// endless recursion stops at a stack of about the limit, instead of at
+// wazero's own ceiling of about 80 MB per instance (which, with the copies
+// of the stack as it doubles, took the process to 340-550 MB).
 package interrupt
 
 import (
@@ -29,6 +37,41 @@ const FlagExport = "pipe_interrupt"
 // Flag can exist) and exports instead: the host calls it, armed, right
 // after instantiation and before anything else.
 const StartExport = "pipe_interrupt_start"
+
+// StackExport names the added global that holds the call stack estimate:
+// i32, mutable, the sum of FrameEstimate of every function running. After
+// a trap it is above Options.StackLimit if the stack bound caused it.
+const StackExport = "pipe_call_stack"
+
+// MaxStackLimit is the largest Options.StackLimit.
+const MaxStackLimit = 1 << 30
+
+// Options says what Rewrite adds.
+type Options struct {
+	// Interrupt adds the interrupt flag (FlagExport), the countdown, the
+	// checks at function entries and loop headers, and moves a start
+	// function to StartExport.
+	Interrupt bool
+	// StackLimit, if not 0, bounds the call stack estimate (StackExport)
+	// to this many bytes: a call that would take it higher traps
+	// (unreachable) before running its body. At most MaxStackLimit.
+	StackLimit uint32
+	// MergeData writes the data section in as few segments as it can (see
+	// mergeData) when every segment is active at a constant offset and
+	// the code refers to none (memory.init, data.drop).
+	MergeData bool
+}
+
+// FrameEstimate is what a call of a function with n parameters and locals
+// adds to the call stack estimate: 32 bytes plus 16 per parameter and
+// local. It is on the high side of what wazero 1.12's compiler uses on
+// amd64 (measured: 24, 79, 270 and 943 bytes a frame for recursive
+// functions with 1, 8, 32 and 128 i64 locals live across the call, against
+// 48, 160, 544 and 2080 here); a frame also holds values of the operand
+// stack live across a call, which the estimate does not count, so a
+// function with few locals and deep expressions around its calls may use
+// more than it is charged.
+func FrameEstimate(n uint64) uint64 { return 32 + 16*n }
 
 // ErrUnsupported is wrapped by Rewrite's errors: the module uses an encoding
 // or instruction the rewriter does not know, or is malformed. The caller
@@ -67,27 +110,44 @@ type section struct {
 	payload []byte
 }
 
-// Rewrite returns a copy of the binary module bin with the checks of
-// checkCode at every function entry and loopCode at every loop header (the
-// target of its back-edges). The two globals are appended after the
-// module's globals and the counter after each function's locals, so no
-// existing index changes (calls, tables, exports and the name section stay
-// valid). A module must export a function or have a start function (the
-// tick's ref.func names it). A start section is removed and its function exported as StartExport.
-// Custom sections that hold code offsets (DWARF .debug_*, metadata.code.*)
-// are dropped; the others are kept.
+// Rewrite returns a copy of the binary module bin with what o asks for.
+//
+// With o.Interrupt, the checks of checkCode at every function entry and
+// loopCode at every loop header (the target of its back-edges): the flag
+// and the countdown globals are appended after the module's globals and
+// the counter after each function's locals. A module must then export a
+// function or have a start function (the tick's ref.func names it); a
+// start section is removed and its function exported as StartExport.
+//
+// With o.StackLimit, the stack global (StackExport) is appended too; each
+// function body adds its FrameEstimate to it at entry (trapping past the
+// limit), runs inside an added block that every branch to the function's
+// own label now leaves, and subtracts the estimate after that block and
+// before each return, return_call and return_call_indirect. (A trap
+// leaves the sum high: the instance is to be discarded after any trap.
+// Exceptions, which wazero's default features leave out, would unwind
+// frames without subtracting.) Types for the added blocks of functions with
+// several results are appended to the type section.
+//
+// Nothing is renumbered (globals, locals and types are appended), so
+// calls, tables, exports and the name section stay valid. Custom sections
+// that hold code offsets (DWARF .debug_*, metadata.code.*) are dropped; the
+// others are kept.
 //
 // Rewrite validates only what it must read; the result is meant to be
 // compiled (and so validated) by the caller. Errors wrap ErrUnsupported.
-func Rewrite(bin []byte) ([]byte, error) {
-	out, err := rewrite(bin)
+func Rewrite(bin []byte, o Options) ([]byte, error) {
+	if o.StackLimit > MaxStackLimit {
+		return nil, fmt.Errorf("stack limit %d over the maximum %d", o.StackLimit, MaxStackLimit)
+	}
+	out, err := rewrite(bin, o)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnsupported, err)
 	}
 	return out, nil
 }
 
-func rewrite(bin []byte) (out []byte, err error) {
+func rewrite(bin []byte, o Options) (out []byte, err error) {
 	if !bytes.HasPrefix(bin, header) {
 		return nil, errors.New("not a version 1 core module")
 	}
@@ -128,22 +188,44 @@ func rewrite(bin []byte) (out []byte, err error) {
 	// The tick's exit to Go is a ref.func, which must name a function the
 	// module declares: an exported one, or the start function (exported
 	// below).
-	tickFunc, ok := exportedFunc(secs)
-	if !ok {
-		return nil, errors.New("the module exports no function (the tick's ref.func needs one)")
+	var tickFunc uint32
+	if o.Interrupt {
+		var ok bool
+		if tickFunc, ok = exportedFunc(secs); !ok {
+			return nil, errors.New("the module exports no function (the tick's ref.func needs one)")
+		}
 	}
-	params, err := functionParams(secs)
+	sigs, ntypes, err := functionSigs(secs)
 	if err != nil {
 		return nil, err
 	}
-	flag := importedGlobals + definedGlobals
-	entry := checkCode(flag, flag+1, tickFunc)
-	flagEntry := []byte{0x7f, 0x01, 0x41, 0x00, 0x0b} // i32 mut, i32.const 0, end
-	countEntry := appendS32([]byte{0x7f, 0x01, 0x41}, TickEvery)
-	countEntry = append(countEntry, 0x0b)
-	globals := append(flagEntry, countEntry...)
+	c := &codeRewrite{o: o, tickFunc: tickFunc, blockTypes: map[string]uint32{}, ntypes: ntypes}
+	next := importedGlobals + definedGlobals
+	var globals []byte
+	var nglobals uint32
+	var exports []export
+	if o.Interrupt {
+		c.flag, c.count = next, next+1
+		next += 2
+		globals = append(globals, 0x7f, 0x01, 0x41, 0x00, 0x0b) // i32 mut, i32.const 0, end
+		globals = appendS32(append(globals, 0x7f, 0x01, 0x41), TickEvery)
+		globals = append(globals, 0x0b)
+		nglobals += 2
+		c.entry = checkCode(c.flag, c.count, tickFunc)
+		exports = append(exports, export{FlagExport, 0x03, c.flag})
+	}
+	if o.StackLimit > 0 {
+		c.stack = next
+		globals = append(globals, 0x7f, 0x01, 0x41, 0x00, 0x0b)
+		nglobals++
+		exports = append(exports, export{StackExport, 0x03, c.stack})
+	}
+	if nglobals == 0 && !o.MergeData {
+		return append([]byte(nil), bin...), nil
+	}
 
 	var kept []section
+	var dataCount *uint32 // the segments after merging
 	var startFunc uint32
 	hasStart := false
 	for _, s := range secs {
@@ -154,14 +236,8 @@ func rewrite(bin []byte) (out []byte, err error) {
 				continue
 			}
 		case s.id == secGlobal:
-			s.payload = appendVecItems(s.payload, definedGlobals, 2, globals)
-		case s.id == secExport:
-			p, err := addExports(s.payload, flag, nil)
-			if err != nil {
-				return nil, fmt.Errorf("export section: %w", err)
-			}
-			s.payload = p
-		case s.id == secStart:
+			s.payload = appendVecItems(s.payload, definedGlobals, nglobals, globals)
+		case s.id == secStart && o.Interrupt:
 			sr := &reader{b: s.payload}
 			startFunc, hasStart = sr.u32(), true
 			if sr.err != nil || sr.pos != len(sr.b) {
@@ -169,37 +245,51 @@ func rewrite(bin []byte) (out []byte, err error) {
 			}
 			continue
 		case s.id == secCode:
-			p, err := rewriteCode(s.payload, params, entry, flag, tickFunc)
+			p, err := c.code(s.payload, sigs)
 			if err != nil {
 				return nil, fmt.Errorf("code section: %w", err)
 			}
 			s.payload = p
+		case s.id == secData && o.MergeData && !c.dataRefs:
+			// (The code section, which comes before, has been read.)
+			if p, n, ok := mergeData(s.payload); ok {
+				s.payload = p
+				dataCount = &n
+			}
 		}
 		kept = append(kept, s)
 	}
 	if hasStart {
-		// The export section now also exports the start function.
+		exports = append(exports, export{StartExport, 0x00, startFunc})
+	}
+	if dataCount != nil {
 		for i := range kept {
-			if kept[i].id == secExport {
-				kept[i].payload, err = addExports(kept[i].payload, 0, &startFunc)
-				if err != nil {
-					return nil, err
-				}
+			if kept[i].id == secDataCount {
+				kept[i].payload = appendU32(nil, *dataCount)
+			}
+		}
+	}
+	if len(c.newTypes) > 0 {
+		// The code section comes after the type section: the block types
+		// its rewrite needed are known only now.
+		for i := range kept {
+			if kept[i].id == secType {
+				kept[i].payload = appendVecItems(kept[i].payload, ntypes, uint32(len(c.newTypes)), bytes.Join(c.newTypes, nil))
 			}
 		}
 	}
 	if globalAt < 0 {
-		kept = insertSection(kept, section{secGlobal, appendVecItems([]byte{0}, 0, 2, globals)})
+		kept = insertSection(kept, section{secGlobal, appendVecItems([]byte{0}, 0, nglobals, globals)})
 	}
 	if exportAt < 0 {
-		p, err := addExports([]byte{0}, flag, nil)
-		if err == nil && hasStart {
-			p, err = addExports(p, 0, &startFunc)
+		kept = insertSection(kept, section{secExport, []byte{0}})
+	}
+	for i := range kept {
+		if kept[i].id == secExport {
+			if kept[i].payload, err = addExports(kept[i].payload, exports); err != nil {
+				return nil, fmt.Errorf("export section: %w", err)
+			}
 		}
-		if err != nil {
-			return nil, err
-		}
-		kept = insertSection(kept, section{secExport, p})
 	}
 
 	out = append(make([]byte, 0, len(bin)+len(bin)/16), header...)
@@ -317,12 +407,6 @@ func insertSection(secs []section, s section) []section {
 	return append(secs[:at], append([]section{s}, secs[at:]...)...)
 }
 
-// appendVecItem returns vec (a count followed by items, whose count is n)
-// with item added.
-func appendVecItem(vec []byte, n uint32, item []byte) []byte {
-	return appendVecItems(vec, n, 1, item)
-}
-
 // appendVecItems returns vec (a count followed by items, whose count is n)
 // with k items (encoded in items) added.
 func appendVecItems(vec []byte, n, k uint32, items []byte) []byte {
@@ -333,16 +417,19 @@ func appendVecItems(vec []byte, n, k uint32, items []byte) []byte {
 	return append(out, items...)
 }
 
-// addExports adds the flag global's export (start == nil) or the start
-// function's export to an export section's payload, refusing a name the
-// module already exports.
-func addExports(payload []byte, flag uint32, start *uint32) ([]byte, error) {
+// export is an export to add: a name, a kind (0x00 function, 0x03
+// global) and an index.
+type export struct {
+	name string
+	kind byte
+	idx  uint32
+}
+
+// addExports adds exports to an export section's payload, refusing a name
+// the module already exports.
+func addExports(payload []byte, exports []export) ([]byte, error) {
 	r := &reader{b: payload}
 	n := r.u32()
-	want := FlagExport
-	if start != nil {
-		want = StartExport
-	}
 	for range n {
 		name, _ := r.name()
 		r.byte()
@@ -350,21 +437,22 @@ func addExports(payload []byte, flag uint32, start *uint32) ([]byte, error) {
 		if r.err != nil {
 			return nil, r.err
 		}
-		if name == want {
-			return nil, fmt.Errorf("the module already exports %q", want)
+		for _, e := range exports {
+			if name == e.name {
+				return nil, fmt.Errorf("the module already exports %q", e.name)
+			}
 		}
 	}
 	if r.pos != len(r.b) {
 		return nil, errors.New("trailing bytes")
 	}
-	item := appendU32(nil, uint32(len(want)))
-	item = append(item, want...)
-	if start != nil {
-		item = appendU32(append(item, 0x00), *start)
-	} else {
-		item = appendU32(append(item, 0x03), flag)
+	var items []byte
+	for _, e := range exports {
+		items = appendU32(items, uint32(len(e.name)))
+		items = append(items, e.name...)
+		items = appendU32(append(items, e.kind), e.idx)
 	}
-	return appendVecItem(payload, n, item), nil
+	return appendVecItems(payload, n, uint32(len(exports)), items), nil
 }
 
 // countImports reads an import section and counts its globals.
@@ -402,9 +490,17 @@ func countImports(payload []byte) (globals uint32, err error) {
 	return globals, nil
 }
 
-// functionParams returns the number of parameters of each function the
-// module defines (in code section order).
-func functionParams(secs []section) ([]uint32, error) {
+// sig is what the rewrite needs of a function's type: the number of its
+// parameters and its results (their encoded value types, and how many).
+type sig struct {
+	params   uint32
+	results  []byte
+	nresults uint32
+}
+
+// functionSigs returns the signature of each function the module defines
+// (in code section order) and the number of types.
+func functionSigs(secs []section) ([]sig, uint32, error) {
 	var types, funcs []byte
 	for _, s := range secs {
 		switch s.id {
@@ -414,55 +510,71 @@ func functionParams(secs []section) ([]uint32, error) {
 			funcs = s.payload
 		}
 	}
-	var counts []uint32
+	var all []sig
 	r := &reader{b: types}
 	if types != nil {
 		for range r.u32() {
 			if form := r.byte(); form != 0x60 {
-				return nil, fmt.Errorf("type section: unknown type form %#x", form)
+				return nil, 0, fmt.Errorf("type section: unknown type form %#x", form)
 			}
-			n := r.u32()
-			for range n {
+			var t sig
+			t.params = r.u32()
+			for range t.params {
 				r.valType()
 				if r.err != nil {
 					break
 				}
 			}
-			for range r.u32() {
+			t.nresults = r.u32()
+			from := r.pos
+			for range t.nresults {
 				r.valType()
 				if r.err != nil {
 					break
 				}
 			}
-			counts = append(counts, n)
 			if r.err != nil {
-				return nil, fmt.Errorf("type section: %w", r.err)
+				return nil, 0, fmt.Errorf("type section: %w", r.err)
 			}
+			t.results = r.b[from:r.pos]
+			all = append(all, t)
 		}
 	}
-	var params []uint32
+	var sigs []sig
 	r = &reader{b: funcs}
 	if funcs != nil {
 		for range r.u32() {
 			t := r.u32()
-			if r.err != nil || int(t) >= len(counts) {
-				return nil, errors.New("function section: bad type index")
+			if r.err != nil || int(t) >= len(all) {
+				return nil, 0, errors.New("function section: bad type index")
 			}
-			params = append(params, counts[t])
+			sigs = append(sigs, all[t])
 		}
 	}
-	return params, nil
+	return sigs, uint32(len(all)), nil
 }
 
-// rewriteCode inserts the check entry at the entry of each function body
-// and a loop check at the start of each loop body.
-func rewriteCode(payload []byte, params []uint32, entry []byte, flag, tickFunc uint32) ([]byte, error) {
+// codeRewrite is the rewrite of the code section.
+type codeRewrite struct {
+	o           Options
+	flag, count uint32 // globals of Interrupt
+	stack       uint32 // global of StackLimit
+	tickFunc    uint32
+	entry       []byte            // the interrupt check at function entries
+	blockTypes  map[string]uint32 // type index of () -> results, by results
+	ntypes      uint32            // types in the module, before newTypes
+	newTypes    [][]byte          // encoded types to append
+	dataRefs    bool              // the code has memory.init or data.drop
+}
+
+// code returns the rewritten code section payload.
+func (c *codeRewrite) code(payload []byte, sigs []sig) ([]byte, error) {
 	r := &reader{b: payload}
 	n := r.u32()
 	if r.err != nil {
 		return nil, r.err
 	}
-	if int(n) != len(params) {
+	if int(n) != len(sigs) {
 		return nil, errors.New("function and code sections disagree")
 	}
 	out := appendU32(make([]byte, 0, len(payload)+len(payload)/4), n)
@@ -474,7 +586,7 @@ func rewriteCode(payload []byte, params []uint32, entry []byte, flag, tickFunc u
 			return nil, fmt.Errorf("function body %d: %w", i, r.err)
 		}
 		var err error
-		body, err = rewriteBody(body[:0], b, params[i], entry, flag, tickFunc)
+		body, err = c.body(body[:0], b, sigs[i])
 		if err != nil {
 			return nil, fmt.Errorf("function body %d: %w", i, err)
 		}
@@ -487,17 +599,61 @@ func rewriteCode(payload []byte, params []uint32, entry []byte, flag, tickFunc u
 	return out, nil
 }
 
+// blockType returns the encoded block type of a block with no parameters
+// and the results of s, adding a type for it if it needs one.
+func (c *codeRewrite) blockType(s sig) []byte {
+	switch s.nresults {
+	case 0:
+		return []byte{0x40}
+	case 1:
+		return s.results
+	}
+	key := string(s.results)
+	idx, ok := c.blockTypes[key]
+	if !ok {
+		idx = c.ntypes + uint32(len(c.newTypes))
+		t := appendU32([]byte{0x60, 0x00}, s.nresults)
+		c.newTypes = append(c.newTypes, append(t, s.results...))
+		c.blockTypes[key] = idx
+	}
+	return appendS32(nil, int32(idx))
+}
+
+// stackEntry is the stack check at the entry of a function whose frame is
+// charged w, with the global stack and the limit:
+//
+//	global.get $stack  i32.const w  i32.add  global.set $stack
+//	global.get $stack  i32.const limit  i32.gt_u
+//	if  unreachable  end
+func stackEntry(stack, w, limit uint32) []byte {
+	b := appendU32([]byte{0x23}, stack)
+	b = appendS32(append(b, 0x41), int32(w))
+	b = appendU32(append(b, 0x6a, 0x24), stack)
+	b = appendU32(append(b, 0x23), stack)
+	b = appendS32(append(b, 0x41), int32(limit))
+	return append(b, 0x4b, 0x04, 0x40, 0x00, 0x0b)
+}
+
+// stackExit gives back what stackEntry charged:
+//
+//	global.get $stack  i32.const w  i32.sub  global.set $stack
+func stackExit(stack, w uint32) []byte {
+	b := appendU32([]byte{0x23}, stack)
+	b = appendS32(append(b, 0x41), int32(w))
+	return appendU32(append(b, 0x6b, 0x24), stack)
+}
+
 // maxLocals bounds a function's locals (wazero's own limit is lower).
 const maxLocals = 1 << 20
 
-// rewriteBody appends the rewritten function body b, of a function with
-// params parameters, to out. It adds an i32 local, the loop checks'
+// body appends the rewritten function body b, of a function of signature
+// sg, to out. With Interrupt it adds an i32 local, the loop checks'
 // counter.
-func rewriteBody(out, b []byte, params uint32, entry []byte, flag, tickFunc uint32) ([]byte, error) {
+func (c *codeRewrite) body(out, b []byte, sg sig) ([]byte, error) {
 	r := &reader{b: b}
 	groups := r.u32()
 	start := r.pos
-	locals := uint64(params)
+	locals := uint64(sg.params)
 	for range groups {
 		locals += uint64(r.u32())
 		r.valType()
@@ -511,18 +667,43 @@ func rewriteBody(out, b []byte, params uint32, entry []byte, flag, tickFunc uint
 	if locals >= maxLocals {
 		return nil, errors.New("too many locals")
 	}
-	loop := loopCode(flag, uint32(locals), tickFunc)
-	out = appendU32(out, groups+1)
-	out = append(out, b[start:r.pos]...)
-	out = append(out, 0x01, 0x7f) // one i32: the counter
-	out = append(out, entry...)
+	var loop, exit []byte
+	if c.o.Interrupt {
+		loop = loopCode(c.flag, uint32(locals), c.tickFunc)
+		out = appendU32(out, groups+1)
+		out = append(out, b[start:r.pos]...)
+		out = append(out, 0x01, 0x7f) // one i32: the counter
+	} else {
+		out = append(out, b[:r.pos]...)
+	}
+	if c.o.StackLimit > 0 {
+		w := uint32(FrameEstimate(locals))
+		out = append(out, stackEntry(c.stack, w, c.o.StackLimit)...)
+		exit = stackExit(c.stack, w)
+	}
+	out = append(out, c.entry...)
+	if exit != nil {
+		// The body runs in a block: a branch to the function's label
+		// (br, br_if, br_table) now leaves the block, and the exit code
+		// after it runs.
+		out = append(out, 0x02)
+		out = append(out, c.blockType(sg)...)
+	}
 	from := r.pos // bytes copied up to here
 	depth := 1    // the function's own block
 	for depth > 0 {
 		if r.pos >= len(b) {
 			return nil, errors.New("body ends inside a block")
 		}
+		at := r.pos
 		op := r.byte()
+		if exit != nil && (op == 0x0f || op == 0x12 || op == 0x13) {
+			// return, return_call, return_call_indirect: the frame ends
+			// here, not after the added block.
+			out = append(out, b[from:at]...)
+			out = append(out, exit...)
+			from = at
+		}
 		switch op {
 		case 0x02, 0x04: // block, if
 			r.blockType()
@@ -530,7 +711,7 @@ func rewriteBody(out, b []byte, params uint32, entry []byte, flag, tickFunc uint
 		case 0x03: // loop
 			r.blockType()
 			depth++
-			if r.err == nil {
+			if r.err == nil && loop != nil {
 				out = append(out, b[from:r.pos]...)
 				out = append(out, loop...)
 				from = r.pos
@@ -615,14 +796,21 @@ func rewriteBody(out, b []byte, params uint32, entry []byte, flag, tickFunc uint
 	if r.pos != len(b) {
 		return nil, errors.New("bytes after the body's end")
 	}
-	return append(out, b[from:]...), nil
+	c.dataRefs = c.dataRefs || r.dataRefs
+	out = append(out, b[from:]...) // up to the end (of the added block, if any)
+	if exit != nil {
+		out = append(out, exit...)
+		out = append(out, 0x0b)
+	}
+	return out, nil
 }
 
 // reader reads the binary format; the first error sticks.
 type reader struct {
-	b   []byte
-	pos int
-	err error
+	b        []byte
+	pos      int
+	err      error
+	dataRefs bool // read a memory.init or data.drop
 }
 
 var errTruncated = errors.New("truncated")
@@ -758,7 +946,11 @@ func (r *reader) prefixedFC() {
 	case 8: // memory.init data, mem
 		r.u32()
 		r.u32()
-	case 9, 13, 15, 16, 17: // data.drop, elem.drop, table.grow/size/fill
+		r.dataRefs = true
+	case 9: // data.drop
+		r.u32()
+		r.dataRefs = true
+	case 13, 15, 16, 17: // elem.drop, table.grow/size/fill
 		r.u32()
 	case 10, 12, 14: // memory.copy, table.init, table.copy
 		r.u32()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -79,59 +80,74 @@ func spinRuntime(tb testing.TB) (wazero.Runtime, <-chan struct{}) {
 
 // TestRewriteKeepsResults: every export of sink.wat returns the same values
 // from the rewritten module as from the original (the start function run
-// through StartExport), and the rewritten module has the flag.
+// through StartExport when the interrupt checks moved it there), with the
+// interrupt checks, the stack bound, or both; the flag is there only with
+// the interrupt checks, the stack global only with the bound.
 func TestRewriteKeepsResults(t *testing.T) {
 	orig := wat(t, "sink")
-	rw, err := Rewrite(orig)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
 	rt := newRuntime(t)
 	instantiate(t, rt, wat(t, "env"), "env")
-	a := instantiate(t, rt, orig, "orig") // (wazero ran its start section)
-	b := instantiate(t, rt, rw, "rewritten")
-	if b.ExportedFunction(StartExport) == nil {
-		t.Fatalf("the rewritten module does not export %s", StartExport)
-	}
-	if _, err := b.ExportedFunction(StartExport).Call(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := New(b); err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct {
-		fn   string
-		args []uint64
-	}{
-		{"fib", []uint64{20}}, {"sum", []uint64{1000}}, {"multi", []uint64{100}}, {"pair", []uint64{6}},
-		{"indirect", []uint64{0, 12}}, {"indirect", []uint64{1, 15}}, {"imported", []uint64{7}},
-		{"counter", nil}, {"switch", []uint64{0}}, {"switch", []uint64{1}}, {"switch", []uint64{2}},
-		{"switch", []uint64{9}}, {"bulk", nil}, {"simd", nil}, {"trunc", []uint64{api.EncodeF64(-3.7e12)}},
-		{"refs", nil}, {"mem", []uint64{api.EncodeI32(-5)}},
-	}
-	for _, tc := range tests {
-		want, err := a.ExportedFunction(tc.fn).Call(ctx, tc.args...)
+	for _, o := range []Options{{Interrupt: true}, {StackLimit: 1 << 20}, {Interrupt: true, StackLimit: 1 << 20, MergeData: true}} {
+		name := fmt.Sprintf("%+v", o)
+		a := instantiate(t, rt, orig, "orig "+name) // (wazero ran its start section)
+		rw, err := Rewrite(orig, o)
 		if err != nil {
-			t.Fatalf("%s%v original: %v", tc.fn, tc.args, err)
+			t.Fatal(err)
 		}
-		got, err := b.ExportedFunction(tc.fn).Call(ctx, tc.args...)
-		if err != nil {
-			t.Fatalf("%s%v rewritten: %v", tc.fn, tc.args, err)
+		b := instantiate(t, rt, rw, name)
+		if o.Interrupt {
+			if b.ExportedFunction(StartExport) == nil {
+				t.Fatalf("%s: the rewritten module does not export %s", name, StartExport)
+			}
+			if _, err := b.ExportedFunction(StartExport).Call(ctx); err != nil {
+				t.Fatal(err)
+			}
+		} else if b.ExportedFunction(StartExport) != nil {
+			t.Errorf("%s: the start function was moved to %s", name, StartExport)
 		}
-		if len(got) != len(want) || (len(got) > 0 && got[0] != want[0]) {
-			t.Errorf("%s%v = %v rewritten, %v original", tc.fn, tc.args, got, want)
+		if _, err := New(b); (err == nil) != o.Interrupt {
+			t.Errorf("%s: interrupt.New: %v", name, err)
 		}
-	}
-	if got, _ := b.ExportedFunction("counter").Call(ctx); got[0] != 5 {
-		t.Errorf("counter = %d, want 5 (the start function ran)", got[0])
+		if (b.ExportedGlobal(StackExport) != nil) != (o.StackLimit > 0) {
+			t.Errorf("%s: the stack global is exported: %v", name, b.ExportedGlobal(StackExport) != nil)
+		}
+		tests := []struct {
+			fn   string
+			args []uint64
+		}{
+			{"fib", []uint64{20}}, {"sum", []uint64{1000}}, {"multi", []uint64{100}}, {"pair", []uint64{6}},
+			{"indirect", []uint64{0, 12}}, {"indirect", []uint64{1, 15}}, {"imported", []uint64{7}},
+			{"counter", nil}, {"switch", []uint64{0}}, {"switch", []uint64{1}}, {"switch", []uint64{2}},
+			{"switch", []uint64{9}}, {"bulk", nil}, {"simd", nil}, {"trunc", []uint64{api.EncodeF64(-3.7e12)}},
+			{"refs", nil}, {"mem", []uint64{api.EncodeI32(-5)}},
+		}
+		for _, tc := range tests {
+			want, err := a.ExportedFunction(tc.fn).Call(ctx, tc.args...)
+			if err != nil {
+				t.Fatalf("%s%v original: %v", tc.fn, tc.args, err)
+			}
+			got, err := b.ExportedFunction(tc.fn).Call(ctx, tc.args...)
+			if err != nil {
+				t.Fatalf("%s: %s%v rewritten: %v", name, tc.fn, tc.args, err)
+			}
+			if len(got) != len(want) || (len(got) > 0 && got[0] != want[0]) {
+				t.Errorf("%s: %s%v = %v rewritten, %v original", name, tc.fn, tc.args, got, want)
+			}
+			if g := b.ExportedGlobal(StackExport); g != nil && g.Get() != 0 {
+				t.Errorf("%s: after %s the stack global is %d, want 0", name, tc.fn, g.Get())
+			}
+		}
+		if got, _ := b.ExportedFunction("counter").Call(ctx); got[0] != 5 {
+			t.Errorf("%s: counter = %d, want 5 (the start function ran)", name, got[0])
+		}
 	}
 }
 
 // TestRewriteInsertsChecks: one check per function plus one per loop.
 func TestRewriteInsertsChecks(t *testing.T) {
 	orig := wat(t, "spin")
-	rw, err := Rewrite(orig)
+	rw, err := Rewrite(orig, Options{Interrupt: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +172,7 @@ func TestRewriteInsertsChecks(t *testing.T) {
 // armed context is cancelled while it runs; disarm reports it, and the instance then runs
 // normally (the flag is cleared).
 func TestInterrupt(t *testing.T) {
-	rw, err := Rewrite(wat(t, "spin"))
+	rw, err := Rewrite(wat(t, "spin"), Options{Interrupt: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +223,7 @@ func TestInterrupt(t *testing.T) {
 // TestInterruptStart: a spinning start function does not run inside
 // instantiation; called through StartExport it is interruptible.
 func TestInterruptStart(t *testing.T) {
-	rw, err := Rewrite(wat(t, "spinstart"))
+	rw, err := Rewrite(wat(t, "spinstart"), Options{Interrupt: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +245,7 @@ func TestInterruptStart(t *testing.T) {
 // TestArmRace exercises Arm and disarm against contexts cancelled from other
 // goroutines, for the race detector, while the guest runs.
 func TestArmRace(t *testing.T) {
-	rw, err := Rewrite(wat(t, "spin"))
+	rw, err := Rewrite(wat(t, "spin"), Options{Interrupt: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +271,7 @@ func TestArmRace(t *testing.T) {
 // flag's name are errors wrapping ErrUnsupported, never a panic.
 func TestRewriteRefuses(t *testing.T) {
 	sink := wat(t, "sink")
-	rw, err := Rewrite(sink)
+	rw, err := Rewrite(sink, Options{Interrupt: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,14 +284,15 @@ func TestRewriteRefuses(t *testing.T) {
 		"bad_section": append(append([]byte{}, header...), 0x42, 0x00),
 		"no_function": header, // nothing for the tick's ref.func to name
 	} {
-		if _, err := Rewrite(bin); !errors.Is(err, ErrUnsupported) {
+		if _, err := Rewrite(bin, Options{Interrupt: true}); !errors.Is(err, ErrUnsupported) {
 			t.Errorf("%s: err = %v, want ErrUnsupported", name, err)
 		}
 	}
 }
 
 // TestRewriteGoGuests: the Go guests built by make fixtures (WASI
-// reactors of several MB) rewrite and compile.
+// reactors of several MB) rewrite (interrupt checks and stack bound) and
+// compile.
 func TestRewriteGoGuests(t *testing.T) {
 	paths, _ := filepath.Glob("../../testdata/bin/*.wasm")
 	if len(paths) == 0 {
@@ -288,7 +305,7 @@ func TestRewriteGoGuests(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rw, err := Rewrite(bin)
+		rw, err := Rewrite(bin, Options{Interrupt: true, StackLimit: 8 << 20, MergeData: true})
 		if err != nil {
 			t.Errorf("%s: %v", p, err)
 			continue
@@ -308,15 +325,20 @@ func TestRewriteGoGuests(t *testing.T) {
 // FuzzRewrite: Rewrite never panics, and whatever it accepts of a module
 // wazero accepts, wazero accepts rewritten.
 func FuzzRewrite(f *testing.F) {
-	for _, name := range []string{"sink", "spin", "spinstart", "env"} {
-		f.Add(wat(f, name))
+	for _, name := range []string{"sink", "spin", "spinstart", "env", "stack", "data"} {
+		f.Add(wat(f, name), false)
+		f.Add(wat(f, name), true)
 	}
-	f.Add(header)
+	f.Add(header, true)
 	ctx := context.Background()
 	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
 	defer rt.Close(ctx)
-	f.Fuzz(func(t *testing.T, bin []byte) {
-		rw, err := Rewrite(bin)
+	f.Fuzz(func(t *testing.T, bin []byte, stack bool) {
+		o := Options{Interrupt: true}
+		if stack {
+			o.StackLimit, o.MergeData = 1<<20, true
+		}
+		rw, err := Rewrite(bin, o)
 		if err != nil {
 			return
 		}
@@ -338,7 +360,7 @@ func FuzzRewrite(f *testing.F) {
 // exit to Go lets the collector stop the world), and the watchdog still
 // gets to stop the guest; with a flag alone both would wait for ever.
 func TestInterruptDuringGC(t *testing.T) {
-	rw, err := Rewrite(wat(t, "spin"))
+	rw, err := Rewrite(wat(t, "spin"), Options{Interrupt: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -388,8 +410,130 @@ func BenchmarkRewrite(b *testing.B) {
 	}
 	b.SetBytes(int64(len(bin)))
 	for b.Loop() {
-		if _, err := Rewrite(bin); err != nil {
+		if _, err := Rewrite(bin, Options{Interrupt: true}); err != nil {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestStackBound: with a stack limit, every way out of a function gives
+// back what its entry charged (the stack global is 0 after each export
+// returns, with or without the interrupt checks), results are unchanged,
+// and a recursion without end traps after exactly limit / FrameEstimate
+// calls, leaving the global above the limit.
+func TestStackBound(t *testing.T) {
+	orig := wat(t, "stack")
+	const limit = 48 * 1000 // endless has one parameter: 48 bytes a call
+	ctx := context.Background()
+	rt := newRuntime(t)
+	a := instantiate(t, rt, orig, "orig")
+	for _, o := range []Options{{StackLimit: limit}, {StackLimit: limit, Interrupt: true}} {
+		rw, err := Rewrite(orig, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := fmt.Sprintf("interrupt=%v", o.Interrupt)
+		b := instantiate(t, rt, rw, name)
+		stack := b.ExportedGlobal(StackExport)
+		if stack == nil {
+			t.Fatalf("%s: %s is not exported", name, StackExport)
+		}
+		for _, tc := range []struct {
+			fn string
+			n  uint64
+		}{{"ret", 0}, {"ret", 50}, {"br", 0}, {"br", 50}, {"brif", 0}, {"brif", 50}, {"table", 0}, {"table", 50},
+			{"pair", 3}, {"pairsum", 3}, {"dead", 20}} {
+			want, err := a.ExportedFunction(tc.fn).Call(ctx, tc.n)
+			if err != nil {
+				t.Fatalf("%s(%d) original: %v", tc.fn, tc.n, err)
+			}
+			got, err := b.ExportedFunction(tc.fn).Call(ctx, tc.n)
+			if err != nil {
+				t.Fatalf("%s: %s(%d): %v", name, tc.fn, tc.n, err)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("%s: %s(%d) = %v, original %v", name, tc.fn, tc.n, got, want)
+			}
+			if v := stack.Get(); v != 0 {
+				t.Errorf("%s: after %s(%d) the stack global is %d, want 0", name, tc.fn, tc.n, v)
+			}
+		}
+		// Deep but within the limit: ret charges 48 a call.
+		if _, err := b.ExportedFunction("ret").Call(ctx, limit/48-1); err != nil {
+			t.Errorf("%s: ret(%d), within the limit: %v", name, limit/48-1, err)
+		}
+		_, err = b.ExportedFunction("endless").Call(ctx, 0)
+		if err == nil || !strings.Contains(err.Error(), "unreachable") {
+			t.Fatalf("%s: endless: err = %v, want the stack bound's trap", name, err)
+		}
+		if calls := b.ExportedGlobal("calls").Get(); calls != limit/48 {
+			t.Errorf("%s: endless ran %d calls, want %d", name, calls, limit/48)
+		}
+		if v := stack.Get(); v <= limit {
+			t.Errorf("%s: after the trap the stack global is %d, want above %d", name, v, limit)
+		}
+	}
+}
+
+// TestMergeData: merged, data.wat's segments leave the memory exactly as
+// the original's do, in fewer segments; the W1 Go guest's 39,303 shrink to
+// a handful. A module whose code uses memory.init or data.drop (sink.wat)
+// keeps its segments.
+func TestMergeData(t *testing.T) {
+	orig := wat(t, "data")
+	rw, err := Rewrite(orig, Options{MergeData: true, StackLimit: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := dataSegments(t, rw), uint32(2); got != want {
+		t.Errorf("%d segments merged, want %d (the near ones joined, the far one apart)", got, want)
+	}
+	rt := newRuntime(t)
+	a := instantiate(t, rt, orig, "orig")
+	b := instantiate(t, rt, rw, "merged")
+	ma, _ := a.Memory().Read(0, a.Memory().Size())
+	mb, _ := b.Memory().Read(0, b.Memory().Size())
+	if !bytes.Equal(ma, mb) {
+		t.Errorf("the merged segments leave another memory than the original's")
+	}
+
+	sink := wat(t, "sink")
+	rw, err = Rewrite(sink, Options{MergeData: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := dataSegments(t, rw), dataSegments(t, sink); got != want {
+		t.Errorf("sink.wat (memory.init, data.drop): %d segments after the rewrite, want its %d", got, want)
+	}
+
+	w1, err := os.ReadFile("../../testdata/bin/w1.wasm")
+	if err != nil {
+		t.Skip("w1.wasm not built (run make fixtures)")
+	}
+	rw, err = Rewrite(w1, Options{MergeData: true, Interrupt: true, StackLimit: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, after := dataSegments(t, w1), dataSegments(t, rw)
+	if after > 100 || after >= before {
+		t.Errorf("the W1 guest's %d data segments merged into %d, want at most 100", before, after)
+	}
+	t.Logf("the W1 guest's %d data segments merged into %d", before, after)
+}
+
+// dataSegments returns the number of segments of bin's data section.
+func dataSegments(t *testing.T, bin []byte) uint32 {
+	t.Helper()
+	r := &reader{b: bin, pos: len(header)}
+	for r.pos < len(r.b) {
+		id := r.byte()
+		p := r.bytes(int(r.u32()))
+		if id == secData {
+			return (&reader{b: p}).u32()
+		}
+	}
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	return 0
 }

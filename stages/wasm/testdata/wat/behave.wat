@@ -8,6 +8,7 @@
 ;;   "logs"  logs "behave: logs" through pipe.log at level warn
 ;;   "slow"  counts down from 100000 before passing (a slow record: about
 ;;           100-200µs on the machine of bench/RESULTS.md)
+;;   "deep"  recurses without end (until the stack bound traps)
 ;; Build: wat2wasm behave.wat
 (module
   (import "pipe" "log" (func $log (param i32 i32 i32)))
@@ -15,6 +16,9 @@
   (data (i32.const 16) "behave: logs")
 
   (func (export "pipe_abi_version") (result i32) (i32.const 1))
+
+  (func $deep (param $n i32) (result i32)
+    (i32.add (call $deep (i32.add (local.get $n) (i32.const 1))) (i32.const 1)))
 
   (func (export "pipe_alloc") (param $size i32) (result i32)
     (local $need i32)
@@ -73,6 +77,8 @@
                 (loop $count
                   (local.set $n (i32.sub (local.get $n) (i32.const 1)))
                   (br_if $count (local.get $n)))))
+            (if (i32.eq (local.get $word) (i32.const 0x70656564)) ;; "deep"
+              (then (drop (call $deep (i32.const 0)))))
             (if (i32.eq (local.get $word) (i32.const 0x73676f6c)) ;; "logs"
               (then (call $log (i32.const 2) (i32.const 16) (i32.const 12))))))
         ;; emit the record unchanged, metadata inherited

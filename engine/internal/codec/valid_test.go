@@ -1,0 +1,102 @@
+package codec
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/tidwall/gjson"
+)
+
+var validCases = []struct {
+	in   string
+	want bool
+}{
+	{`{}`, true},
+	{` {"a":1} `, true},
+	{"\t[1, 2.5e-3, -0, true, false, null, \"x\"]\r\n", true},
+	{`{"a":{"b":[{"c":"\u00e9\n\"\\\/"}]}}`, true},
+	{`"a long string with more than eight bytes and an escape \" in it"`, true},
+	{`"tab	inside"`, false},
+	{`"ctrl` + "\x01" + `"`, false},
+	{`"unterminated`, false},
+	{`"bad escape \x"`, false},
+	{`"short \u12"`, false},
+	{`"é ü 漢字 é ü 漢字"`, true},
+	{``, false},
+	{`   `, false},
+	{`{`, false},
+	{`{"a"}`, false},
+	{`{"a":}`, false},
+	{`{"a":1,}`, false},
+	{`{,}`, false},
+	{`[1,]`, false},
+	{`[,1]`, false},
+	{`[1 2]`, false},
+	{`{"a":1]`, false},
+	{`[1}`, false},
+	{`{} {}`, false},
+	{`01`, false},
+	{`-`, false},
+	{`-a`, false},
+	{`1.`, false},
+	{`1.e5`, false},
+	{`1e`, false},
+	{`1e+`, false},
+	{`1E-7`, true},
+	{`tru`, false},
+	{`nul`, false},
+	{`fals`, false},
+	{`truex`, false},
+	{`{"a":1}x`, false},
+	{`{1:2}`, false},
+	{strings.Repeat("[", 3000) + strings.Repeat("]", 3000), true},
+	{strings.Repeat(`{"a":`, 2000) + "1" + strings.Repeat("}", 2000), true},
+	{strings.Repeat("[", 3000) + strings.Repeat("]", 2999), false},
+	{strings.Repeat("[", 1000) + strings.Repeat("]", 1001), false},
+}
+
+func TestValidJSON(t *testing.T) {
+	for _, c := range validCases {
+		if got := ValidJSON([]byte(c.in)); got != c.want {
+			t.Errorf("ValidJSON(%.40q) = %v, want %v", c.in, got, c.want)
+		}
+		if g := gjson.ValidBytes([]byte(c.in)); g != c.want {
+			t.Errorf("gjson.ValidBytes(%.40q) = %v: the case's want is wrong", c.in, g)
+		}
+	}
+}
+
+// FuzzValidJSON: ValidJSON accepts exactly what gjson.ValidBytes accepts.
+func FuzzValidJSON(f *testing.F) {
+	for _, c := range validCases {
+		f.Add([]byte(c.in))
+	}
+	f.Add(benchRecord)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got, want := ValidJSON(b), gjson.ValidBytes(b); got != want {
+			t.Fatalf("ValidJSON(%q) = %v, gjson.ValidBytes = %v", b, got, want)
+		}
+	})
+}
+
+var benchRecord = []byte(`{"ts":"2026-01-01T00:00:00.000454Z","level":"error","service":"worker","method":"GET","path":"/health","status":503,"latency_ms":130.999,"user":"u36701","msg":"token slow connection slow","tags":["prod","prod"]}`)
+
+// BenchmarkValidJSON checks one record of the shared benchmark data (221
+// bytes); BenchmarkValidJSONGJSON is the check it replaced.
+func BenchmarkValidJSON(b *testing.B) {
+	b.SetBytes(int64(len(benchRecord)))
+	for b.Loop() {
+		if !ValidJSON(benchRecord) {
+			b.Fatal("invalid")
+		}
+	}
+}
+
+func BenchmarkValidJSONGJSON(b *testing.B) {
+	b.SetBytes(int64(len(benchRecord)))
+	for b.Loop() {
+		if !gjson.ValidBytes(benchRecord) {
+			b.Fatal("invalid")
+		}
+	}
+}

@@ -1,0 +1,92 @@
+package jsonkey
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func TestPath(t *testing.T) {
+	cases := []struct {
+		data, path string
+		dup        string // "" for none
+	}{
+		{`{"password":"a","password":"secret"}`, "password", "password"},
+		{`{"password":"a","pass\u0077ord":"secret"}`, "password", "password"},
+		{`{"password":"a","other":"password"}`, "password", ""},
+		{`{"a":{"b":1},"c":{"b":2}}`, "a.b", ""},
+		{`{"a":{"b":1,"b":2}}`, "a.b", "a.b"},
+		{`{"a":1,"a":{"b":2}}`, "a.b", "a"},
+		{`{"a":[{"b":1},{"b":2,"b":3}]}`, "a.1.b", "a.1.b"},
+		{`{"a":[{"b":1,"b":2},{"b":3}]}`, "a.1.b", ""},
+		{`{"x.y":1,"x.y":2}`, `x\.y`, `x\.y`},
+		{`{"a":1}`, "missing.deeper", ""},
+		{`["a","a"]`, "0", ""},
+		{`not json "a" "a"`, "a", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.data+" "+c.path, func(t *testing.T) {
+			err := Path([]byte(c.data), c.path)
+			check(t, err, c.dup)
+		})
+	}
+}
+
+func TestAny(t *testing.T) {
+	many := func(dup bool) string {
+		var b strings.Builder
+		b.WriteString("{")
+		for i := range 100 {
+			fmt.Fprintf(&b, `"k%d":%d,`, i, i)
+		}
+		if dup {
+			b.WriteString(`"k50":0,`)
+		}
+		b.WriteString(`"end":1}`)
+		return b.String()
+	}
+	cases := []struct{ data, dup string }{
+		{`{"password":"a","password":"secret"}`, "password"},
+		{`{"a":{"b":1},"c":{"b":2},"b":{"a":1}}`, ""},
+		{`{"a":[{"k":1},{"k":2}],"k":3}`, ""},
+		{`[{"k":1,"x":"k","k":2}]`, "k"},
+		{`{"a":"{\"k\":1,\"k\":2}"}`, ""},
+		{`{"p\u0061ss":1,"pass":2}`, "pass"},
+		{`{"a":{"x":1},"a":{"x":1}}`, "a"},
+		{`{"a":{"x":1,"y":{"z":1}},"b":{"z":2,"z":3}}`, "z"},
+		{many(false), ""},
+		{many(true), "k50"},
+		{`{"a":1,`, ""},
+		{`}}]]{"a":1,"a"`, "a"},
+		{`"unterminated`, ""},
+		{strings.Repeat("[", 100000), ""},
+	}
+	for _, c := range cases {
+		t.Run(c.data[:min(len(c.data), 40)], func(t *testing.T) {
+			check(t, Any([]byte(c.data)), c.dup)
+		})
+	}
+}
+
+func check(t *testing.T, err error, dup string) {
+	t.Helper()
+	if dup == "" {
+		if err != nil {
+			t.Fatalf("got %v, want no duplicate", err)
+		}
+		return
+	}
+	var e *Error
+	if !errors.As(err, &e) || e.Path != dup || !errors.Is(err, ErrDuplicate) {
+		t.Fatalf("got %v, want duplicate %q", err, dup)
+	}
+}
+
+func FuzzAny(f *testing.F) {
+	f.Add([]byte(`{"a":{"b":1,"b":2}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_ = Any(data)
+		_ = Path(data, "a.b")
+	})
+}

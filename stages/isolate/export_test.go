@@ -1,0 +1,4 @@
+package isolate
+
+// OutOfMemory exports outOfMemory to the tests.
+var OutOfMemory = outOfMemory

@@ -148,10 +148,12 @@ type FieldCondition interface {
 	// something else (it is then called through Transform).
 	ConditionField() string
 	// TestField reports whether the condition holds for the field's JSON
-	// text raw ("" when the record has no such field). raw is valid only
-	// during the call. It is called only for records that are JSON objects;
-	// Transform decides the others (and fails them as it does).
-	TestField(rec *Record, raw string) bool
+	// text raw ("" when the record has no such field), as Transform would
+	// decide, with the same error for a record Transform fails (a key
+	// repeated on the path). raw is valid only during the call. It is
+	// called only for records that are JSON objects; Transform decides the
+	// others (and fails them as it does).
+	TestField(rec *Record, raw string) (bool, error)
 }
 
 // fieldIndex looks up the fields of a router's field conditions: one pass
@@ -275,7 +277,11 @@ func (r *router) Transform(ctx context.Context, rec *Record, emit func(*Record))
 	for i, c := range r.conds {
 		if decoded {
 			if j := r.fields.slot[i]; j >= 0 {
-				if c.(FieldCondition).TestField(rec, r.fields.vals[j]) {
+				hit, err := c.(FieldCondition).TestField(rec, r.fields.vals[j])
+				if err != nil {
+					return fmt.Errorf("case %d (%s): %w", i+1, r.s.kinds[i], err)
+				}
+				if hit {
 					rec.Set(branchKey, strconv.Itoa(r.s.to[i]))
 					emit(rec)
 					return nil

@@ -73,7 +73,6 @@ func TestSwitchSelectCasesDecodeOnce(t *testing.T) {
 		` {"a.b":"dotted","a":{"b":"x"},"missing":1}`,
 		`{"tags":["x","slow"],"missing":1}`,
 		`{"user":{"name":"admin"},"missing":1}`,
-		`{"level":"info","level":"error","missing":1}`,
 		`{"user":{"name":"bob"}}`,
 		`{"missing":1,"user":{"name":"bob"}}`,
 		`{"level":"er\u0072or","missing":null}`,
@@ -104,6 +103,12 @@ func TestSwitchSelectCasesDecodeOnce(t *testing.T) {
 		if got != want {
 			t.Errorf("%s: branch %s, select stages alone give %s", in, got, want)
 		}
+	}
+	// A key repeated on a case's path fails the record, as in the select
+	// stage.
+	if _, err := p.Process(context.Background(), engine.NewRecord([]byte(`{"level":"info","level":"error"}`))); err == nil ||
+		!strings.Contains(err.Error(), "case 1") || !strings.Contains(err.Error(), "duplicate key") {
+		t.Fatalf("repeated key: err = %v, want case 1's duplicate key error", err)
 	}
 	// A record that is not a JSON object fails as the select stage fails it.
 	if _, err := casesPipeline(t, "lines").Process(context.Background(), engine.NewRecord([]byte("plain text"))); err == nil ||

@@ -8,6 +8,7 @@ import (
 
 	"github.com/pipe-dev/pipe/component"
 	"github.com/pipe-dev/pipe/engine"
+	"github.com/pipe-dev/pipe/stages/internal/jsonkey"
 	"github.com/tidwall/gjson"
 )
 
@@ -164,8 +165,11 @@ func (s *Select) ConditionField() string {
 }
 
 // TestField implements engine.FieldCondition.
-func (s *Select) TestField(_ *engine.Record, raw string) bool {
-	return s.test(gjson.Parse(raw))
+func (s *Select) TestField(r *engine.Record, raw string) (bool, error) {
+	if err := jsonkey.Path(r.Data, s.field); err != nil {
+		return false, err
+	}
+	return s.test(gjson.Parse(raw)), nil
 }
 
 // metaValue returns metadata key k of r as a value select can test: a

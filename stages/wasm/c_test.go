@@ -3,12 +3,14 @@ package wasm_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"sync"
@@ -293,11 +295,38 @@ func TestCWorkloadsEdgeCases(t *testing.T) {
 		for i, line := range lines {
 			native, nerr := runEdge(t, workload(t, "native", w), line)
 			c, cerr := runEdge(t, workload(t, "wasm-c", w), line)
-			if c != native || (nerr == nil) != (cerr == nil) {
+			if nerr != nil && strings.Contains(nerr.Error(), "duplicate key") {
+				// pipe's rule for repeated keys binds the native, lua and
+				// js stages, which read fields for the user; a wasm guest
+				// gets the record's bytes and decides (README, "The stage").
+				continue
+			}
+			if (c != native && !sameJSONLines(c, native)) || (nerr == nil) != (cerr == nil) {
 				t.Errorf("%s, edge.ndjson line %d %s:\n C      %q (error %v)\n native %q (error %v)", w, i+1, line, c, cerr, native, nerr)
 			}
 		}
 	}
+}
+
+// sameJSONLines reports whether a and b are the same JSON values line by
+// line, whatever the escapes chosen (the C guests escape <, >, & and
+// U+2028 as Go's encoding/json does; the native stages write them as
+// they are).
+func sameJSONLines(a, b string) bool {
+	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+	if len(al) != len(bl) {
+		return false
+	}
+	for i := range al {
+		if al[i] == bl[i] {
+			continue
+		}
+		var av, bv any
+		if json.Unmarshal([]byte(al[i]), &av) != nil || json.Unmarshal([]byte(bl[i]), &bv) != nil || !reflect.DeepEqual(av, bv) {
+			return false
+		}
+	}
+	return true
 }
 
 func runEdge(t *testing.T, spec *engine.Spec, line string) (string, error) {

@@ -354,6 +354,12 @@ func (in *Instance) TransformBatch(ctx context.Context, recs []*engine.Record, o
 		}
 	}()
 	for i, r := range recs {
+		if in.st.JSON { // the script may read any field: see package jsonkey
+			if kerr := jsonkey.Any(r.Data); kerr != nil {
+				out.Fail(i, kerr)
+				continue
+			}
+		}
 		in.cur, in.emitted = r, in.emitted[:0]
 		rerr := in.run(bctx, r, false)
 		if rerr == nil {

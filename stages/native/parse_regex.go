@@ -33,7 +33,6 @@ type parseRegexConfig struct {
 }
 
 type regexParser struct {
-	fieldsParser
 	re      *regexp.Regexp
 	atStart *linearMatcher // the pattern anchored at the start, when it is linear
 	whole   bool           // the pattern is anchored: atStart decides alone

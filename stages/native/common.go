@@ -95,6 +95,22 @@ func editString(r *engine.Record, path string, f func(string) string) error {
 	return err
 }
 
+// appendEscapedASCII appends the JSON escape of the ASCII byte c (a quote,
+// a backslash or a control character).
+func appendEscapedASCII(dst []byte, c byte) []byte {
+	switch c {
+	case '"', '\\':
+		return append(dst, '\\', c)
+	case '\n':
+		return append(dst, '\\', 'n')
+	case '\r':
+		return append(dst, '\\', 'r')
+	case '\t':
+		return append(dst, '\\', 't')
+	}
+	return append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+}
+
 // appendStringKeep appends s as a JSON string, escaping what JSON requires
 // and keeping every byte from 0x80 up as it is, valid UTF-8 or not.
 func appendStringKeep(dst []byte, s string) []byte {
@@ -105,19 +121,7 @@ func appendStringKeep(dst []byte, s string) []byte {
 		if c >= 0x20 && c != '"' && c != '\\' {
 			continue
 		}
-		dst = append(dst, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		}
+		dst = appendEscapedASCII(append(dst, s[start:i]...), c)
 		start = i + 1
 	}
 	return append(append(dst, s[start:]...), '"')

@@ -53,6 +53,10 @@ func runStage(t *testing.T, sp engine.StageSpec, in []string) run {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // a hang guard
 	defer cancel()
 	out, err := p.Process(ctx, recs...)
+	// Close before reading the log: the plugin's stderr is relayed by a
+	// goroutine of go-plugin that Close (Kill) waits for, so lines the
+	// plugin wrote are in the log only once it returns.
+	p.Close()
 	evMu.Lock()
 	r := run{err: err, log: logs.String(), events: strings.Join(events, " ")}
 	evMu.Unlock()

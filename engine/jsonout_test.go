@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 )
@@ -120,3 +121,30 @@ func (flushVouch) Flush(_ context.Context, emit func(*Record)) error {
 }
 
 func (flushVouch) JSONOutput() JSONGuarantee { return JSONPreserved }
+
+// BenchmarkNDJSONOutputTrust runs ndjson records through a stage that
+// passes them on, to an ndjson output: "checked" (the stage vouches for
+// nothing: the output checks every record) against "trusted"
+// (JSONPreserved: the output writes the batches as they are).
+func BenchmarkNDJSONOutputTrust(b *testing.B) {
+	rec := `{"ts":"2026-01-01T00:00:00.000454Z","level":"error","service":"worker","method":"GET","path":"/health","status":503,"latency_ms":130.999,"user":"u36701","msg":"token slow connection slow","tags":["prod","prod"]}` + "\n"
+	in := strings.Repeat(rec, 10000)
+	for _, c := range []struct {
+		name string
+		g    JSONGuarantee
+	}{{"checked", JSONUnchecked}, {"trusted", JSONPreserved}} {
+		b.Run(c.name, func(b *testing.B) {
+			p, err := Build(&Spec{Input: InputSpec{Codec: "ndjson"}, Output: OutputSpec{Codec: "ndjson"},
+				Stages: []StageSpec{goStageSpec("pass", 1, func() Transformer { return &vouch{g: c.g} })}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(len(in)))
+			for b.Loop() {
+				if err := p.RunReader(context.Background(), strings.NewReader(in), io.Discard); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -187,3 +187,48 @@ func FuzzFastPaths(f *testing.F) {
 		}
 	})
 }
+
+// benchRecords are records shaped like the shared generator's (W1).
+var benchRecords = []string{
+	`{"ts":"2026-01-01T00:00:00.000454Z","level":"error","service":"worker","method":"GET","path":"/health","status":503,"latency_ms":130.999,"user":"u36701","msg":"token slow connection slow","tags":["prod","prod"]}`,
+	`{"ts":"2026-01-01T00:00:00.001409Z","level":"warn","service":"search","method":"PUT","path":"/v1/orders","status":200,"latency_ms":136.482,"user":"u72475","msg":"failed connection quota retry payment upstream retry request","tags":["us"]}`,
+}
+
+// BenchmarkW1Stages runs W1's stages (select level == error, case msg
+// upper, set processed: true) on one record, with their fast paths
+// ("fast") and without ("general": gjson, jsonkey.Path and sjson).
+func BenchmarkW1Stages(b *testing.B) {
+	mk := func(fast bool) []engine.Transformer {
+		sel, _ := newSelect(engine.ConfigOf(map[string]any{"field": "level", "equals": "error"}))
+		cs, _ := newCase(engine.ConfigOf(map[string]any{"field": "msg", "to": "upper"}))
+		st, _ := newSet(engine.ConfigOf(map[string]any{"fields": map[string]any{"processed": true}}))
+		ts := []engine.Transformer{sel, cs, st}
+		if !fast {
+			for i, t := range ts {
+				ts[i] = general(t)
+			}
+		}
+		return ts
+	}
+	for _, mode := range []string{"fast", "general"} {
+		b.Run(mode, func(b *testing.B) {
+			ts := mk(mode == "fast")
+			buf := make([]byte, 0, 512)
+			ctx := context.Background()
+			var out *engine.Record
+			emit := func(r *engine.Record) { out = r }
+			b.ReportAllocs()
+			for b.Loop() {
+				buf = append(buf[:0], benchRecords[0]...)
+				r := engine.NewRecord(buf)
+				for _, t := range ts {
+					out = nil
+					if err := t.Transform(ctx, r, emit); err != nil || out == nil {
+						b.Fatal(err)
+					}
+					r = out
+				}
+			}
+		})
+	}
+}

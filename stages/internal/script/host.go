@@ -179,6 +179,7 @@ type Instance struct {
 	emitted          []*engine.Record
 	broken           bool // interrupted or panicked: replace the VM before the next call
 	mem              memGuard
+	keys             jsonkey.Checker // repeated keys in JSON records, buffers reused
 }
 
 // reset makes a fresh VM (at start, and after an interrupted call left the
@@ -308,7 +309,7 @@ func (in *Instance) Transform(ctx context.Context, r *engine.Record, emit func(*
 		return err
 	}
 	if in.st.JSON { // the script may read any field: see package jsonkey
-		if err := jsonkey.Any(r.Data); err != nil {
+		if err := in.keys.Any(r.Data); err != nil {
 			return err
 		}
 	}
@@ -355,7 +356,7 @@ func (in *Instance) TransformBatch(ctx context.Context, recs []*engine.Record, o
 	}()
 	for i, r := range recs {
 		if in.st.JSON { // the script may read any field: see package jsonkey
-			if kerr := jsonkey.Any(r.Data); kerr != nil {
+			if kerr := in.keys.Any(r.Data); kerr != nil {
 				out.Fail(i, kerr)
 				continue
 			}

@@ -152,7 +152,16 @@ func toLua(L *lua.LState, v any) (lua.LValue, error) {
 // marked as arrays) become arrays, other tables objects (an empty
 // unmarked table is {}); integral numbers print without a fraction.
 func encodeJSON(v lua.LValue, ord order) ([]byte, error) {
-	return appendJSON(nil, v, map[*lua.LTable]bool{}, 0, ord)
+	return appendValue(nil, v, ord)
+}
+
+// appendValue appends the JSON of v to b (see encodeJSON).
+func appendValue(b []byte, v lua.LValue, ord order) ([]byte, error) {
+	var seen map[*lua.LTable]bool
+	if _, ok := v.(*lua.LTable); ok { // only a table can contain itself
+		seen = map[*lua.LTable]bool{}
+	}
+	return appendJSON(b, v, seen, 0, ord)
 }
 
 func appendJSON(b []byte, v lua.LValue, seen map[*lua.LTable]bool, depth int, ord order) ([]byte, error) {

@@ -74,6 +74,15 @@ func (e fieldEncoder) EncodeField(_ string, v lua.LValue) ([]byte, bool, error) 
 	return raw, false, err
 }
 
+// AppendField implements script.FieldAppender: the value's JSON goes
+// straight into the record's bytes.
+func (e fieldEncoder) AppendField(b []byte, _ string, v lua.LValue) ([]byte, bool, error) {
+	b, err := appendValue(b, v, e.ord)
+	return b, false, err
+}
+
+var _ script.FieldAppender[lua.LValue] = fieldEncoder{}
+
 // materialize returns a plain table of the whole, edited record.
 func (lr *lazyRec) materialize(L *lua.LState, ord order) (*lua.LTable, error) {
 	data, err := lr.encode(ord)

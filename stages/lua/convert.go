@@ -84,7 +84,7 @@ func (c *converter) fromResult(r gjson.Result) lua.LValue {
 		return lua.LString(r.Str)
 	}
 	if r.IsArray() {
-		t := L.CreateTable(8, 0)
+		t := L.CreateTable(arrayCap(r.Raw), 0)
 		r.ForEach(func(_, v gjson.Result) bool {
 			t.Append(c.fromResult(v))
 			return c.err == nil
@@ -107,6 +107,44 @@ func (c *converter) fromResult(r gjson.Result) lua.LValue {
 		ord[t] = keys
 	}
 	return t
+}
+
+// arrayCap is the capacity for the table of a JSON array: its number of
+// elements when the array is short (counted in one pass over its bytes),
+// else 8 to start with.
+func arrayCap(raw string) int {
+	if len(raw) > 256 {
+		return 8
+	}
+	n, depth, empty := 1, 0, true
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; c {
+		case '"':
+			for i++; i < len(raw) && raw[i] != '"'; i++ {
+				if raw[i] == '\\' {
+					i++
+				}
+			}
+			empty = false
+		case '[', '{':
+			if depth++; depth > 1 {
+				empty = false
+			}
+		case ']', '}':
+			depth--
+		case ',':
+			if depth == 1 {
+				n++
+			}
+		case ' ', '\t', '\n', '\r':
+		default:
+			empty = false
+		}
+	}
+	if empty {
+		return 0
+	}
+	return n
 }
 
 // toLua converts plain Go values (a stage's config) to Lua.

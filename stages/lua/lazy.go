@@ -18,13 +18,16 @@ const proxyMTKey = "pipe.proxy"
 // (script.Lazy), with the key order of the nested objects it decodes.
 type lazyRec struct {
 	script.Lazy[lua.LValue]
-	ord order // key order of decoded nested objects
+	ord order         // key order of decoded nested objects
+	ud  lua.LUserData // the script's handle: Value is the lazyRec (one allocation for both)
 }
 
 // newLazy makes the lazy table of a record; mt is the lazy tables'
 // metatable (the registry's proxyMTKey).
 func newLazy(mt lua.LValue, data []byte, ord order) lua.LValue {
-	return &lua.LUserData{Value: &lazyRec{Lazy: script.Lazy[lua.LValue]{Data: data}, ord: ord}, Metatable: mt}
+	lr := &lazyRec{Lazy: script.Lazy[lua.LValue]{Data: data}, ord: ord}
+	lr.ud.Value, lr.ud.Metatable = lr, mt
+	return &lr.ud
 }
 
 func lazyOf(v lua.LValue) *lazyRec {
@@ -65,6 +68,10 @@ func (lr *lazyRec) set(k string, v lua.LValue) {
 
 // encode applies the edits to the record's bytes.
 func (lr *lazyRec) encode(ord order) ([]byte, error) { return lr.Encode(fieldEncoder{ord}) }
+
+// encodeAgain is encode for emit, which a script may call again and again
+// with a field changed (see script.Lazy.EncodeAgain).
+func (lr *lazyRec) encodeAgain(ord order) ([]byte, error) { return lr.EncodeAgain(fieldEncoder{ord}) }
 
 // fieldEncoder encodes the fields of a lazy record.
 type fieldEncoder struct{ ord order }

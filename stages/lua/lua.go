@@ -408,7 +408,11 @@ func (v *vm) emit(L *lua.LState) int {
 // is the record unchanged, are then not copied.
 func (v *vm) encode(val lua.LValue, result bool) ([]byte, error) {
 	if lr := lazyOf(val); lr != nil && v.l.st.JSON { // a lazy record: its bytes, edited
-		data, err := lr.encode(v.order)
+		encode := lr.encodeAgain // emit may be called again with a field changed
+		if result {
+			encode = lr.encode
+		}
+		data, err := encode(v.order)
 		if err != nil {
 			return nil, err
 		}

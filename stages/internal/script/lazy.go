@@ -16,7 +16,8 @@ import (
 //
 // The edits are a short list (a script touches a few fields of a record),
 // searched in order, with a map index once it grows past indexAfter; they
-// are applied in one pass over the record's bytes (Encode).
+// are applied in one pass over the record's bytes (Encode). A Lazy must
+// not be copied once used (it points into itself).
 type Lazy[V any] struct {
 	Data  []byte
 	edits []edit[V]
@@ -34,6 +35,11 @@ type Lazy[V any] struct {
 	encoded  int // shape+1 of the last encode, 0 if none
 	tmpl     *template
 	tmplData *byte // the Data tmpl was made of
+
+	// Room for the first edits and the template, allocated with the
+	// Lazy (a script touches a few fields).
+	editBuf [3]edit[V]
+	tmplBuf template
 }
 
 // indexAfter is how many edited fields a linear search handles before
@@ -78,7 +84,7 @@ func (l *Lazy[V]) at(k string) *edit[V] {
 		return &l.edits[i]
 	}
 	if l.edits == nil {
-		l.edits = make([]edit[V], 0, 4) // a script touches a few fields
+		l.edits = l.editBuf[:0]
 	}
 	l.edits = append(l.edits, edit[V]{key: k})
 	if n := len(l.edits); l.index != nil {
@@ -220,12 +226,14 @@ func appendField[V any](b []byte, enc Encoder[V], e *edit[V]) ([]byte, bool, err
 
 // template is an encoded record with holes where the edited values go:
 // the output is lit[:holes[0].at], the value of edits[holes[0].edit],
-// lit[holes[0].at:holes[1].at], ... and lit[holes[len-1].at:].
+// lit[holes[0].at:holes[1].at], ... and lit[holes[len-1].at:]. It serves
+// the encodes of one shape of edits (see Lazy.shape); -1: none.
 type template struct {
-	shape int
-	lit   []byte
-	holes []hole
-	vals  int // the values' size at the last encode: the next output's capacity
+	shape   int
+	lit     []byte
+	holes   []hole
+	vals    int // the values' size at the last encode: the next output's capacity
+	holeBuf [4]hole
 }
 
 type hole struct{ at, edit int }
@@ -241,7 +249,15 @@ type hole struct{ at, edit int }
 // or tables changed in place), the record is not read again: the bytes
 // around the edited values are kept from the last encode (see template).
 // The result is the caller's, except with no edits, when it is Data.
-func (l *Lazy[V]) Encode(enc Encoder[V]) ([]byte, error) {
+func (l *Lazy[V]) Encode(enc Encoder[V]) ([]byte, error) { return l.encode(enc, false) }
+
+// EncodeAgain is Encode for a caller that expects to encode the record
+// again with the same fields edited (emit in a loop, one record per tag):
+// it keeps the bytes around the edited values at once, where Encode waits
+// for the second encode of the same edits.
+func (l *Lazy[V]) EncodeAgain(enc Encoder[V]) ([]byte, error) { return l.encode(enc, true) }
+
+func (l *Lazy[V]) encode(enc Encoder[V], again bool) ([]byte, error) {
 	if len(l.edits) == 0 {
 		return l.Data, nil
 	}
@@ -252,13 +268,16 @@ func (l *Lazy[V]) Encode(enc Encoder[V]) ([]byte, error) {
 		}
 	}
 	var t *template
-	if l.encoded == l.shape+1 { // encoded before as it is now: keep a template
-		t = &template{shape: l.shape}
+	if again || l.encoded == l.shape+1 { // encoded again as it is now: keep a template
+		if t = l.tmpl; t == nil {
+			t = &l.tmplBuf
+		}
+		t.shape, t.lit, t.holes, t.vals = -1, t.lit[:0], t.holeBuf[:0], 0
 	}
 	l.encoded = l.shape + 1
 	out, ok, err := l.encodeOnePass(enc, t)
 	if ok || err != nil {
-		if ok && t != nil && t.lit != nil { // made (no value deleted its field)
+		if ok && t != nil && t.shape >= 0 { // made (no value deleted its field)
 			l.tmpl, l.tmplData = t, data
 		}
 		return out, err
@@ -288,9 +307,9 @@ func (l *Lazy[V]) fill(t *template, enc Encoder[V]) (out []byte, ok bool, err er
 // is false (nothing done) for what it leaves to encodeEdits: an edited
 // field name that gjson/sjson paths escape or that is empty, a record field
 // name with escapes, bytes before '{' or after '}', bytes that are not an
-// object. With t, it also fills in t (the output without the edited values,
-// and where they go), unless an edited value deleted its field; then t
-// stays unused (no lit).
+// object. With t (empty), it also fills in t (the output without the
+// edited values, and where they go) and sets its shape, unless an edited
+// value deleted its field.
 func (l *Lazy[V]) encodeOnePass(enc Encoder[V], t *template) (out []byte, ok bool, err error) {
 	for i := range l.edits {
 		if k := l.edits[i].key; k == "" || FieldPath(k) != k || !plainKey(k) {
@@ -441,8 +460,7 @@ func (l *Lazy[V]) encodeOnePass(enc Encoder[V], t *template) (out []byte, ok boo
 	}
 	out = append(out, '}')
 	if tmplOK {
-		t.lit = make([]byte, 0, len(out))
-		t.holes = make([]hole, 0, len(holes))
+		t.shape = l.shape
 		prev := 0
 		for _, h := range holes {
 			t.lit = append(t.lit, out[prev:h[0]]...)

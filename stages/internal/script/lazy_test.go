@@ -176,7 +176,11 @@ func TestLazyTemplate(t *testing.T) {
 				a.Set(k, v)
 				ops = append(ops, "set "+k)
 			default:
-				got, err := a.Encode(e)
+				encode := a.Encode
+				if rng.IntN(2) == 0 {
+					encode = a.EncodeAgain
+				}
+				got, err := encode(e)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -234,7 +238,7 @@ func BenchmarkLazyEncode(b *testing.B) {
 				l.Delete("tags")
 				for i := range tags {
 					l.Set("tag", fmt.Sprint("t", i))
-					if _, err := l.Encode(appender{}); err != nil {
+					if _, err := l.EncodeAgain(appender{}); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -23,9 +23,10 @@ type lazyRec struct {
 }
 
 // newLazy makes the lazy table of a record; mt is the lazy tables'
-// metatable (the registry's proxyMTKey).
-func newLazy(mt lua.LValue, data []byte, ord order) lua.LValue {
-	lr := &lazyRec{Lazy: script.Lazy[lua.LValue]{Data: data}, ord: ord}
+// metatable (the registry's proxyMTKey), fields the instance's index of the
+// record (nil if none).
+func newLazy(mt lua.LValue, data []byte, ord order, fields *script.Fields) lua.LValue {
+	lr := &lazyRec{Lazy: script.Lazy[lua.LValue]{Data: data, Fields: fields}, ord: ord}
 	lr.ud.Value, lr.ud.Metatable = lr, mt
 	return &lr.ud
 }

@@ -302,7 +302,11 @@ func (v *vm) SetRecord(r *engine.Record) error {
 			if v.lazyMT == nil {
 				v.lazyMT = L.GetField(L.G.Registry, proxyMTKey)
 			}
-			v.rec = newLazy(v.lazyMT, r.Data, v.order)
+			var fields *script.Fields
+			if v.in != nil {
+				fields = v.in.Fields()
+			}
+			v.rec = newLazy(v.lazyMT, r.Data, v.order, fields)
 		} else {
 			rec, err := decodeJSON(L, r.Data, v.order)
 			if err != nil {

@@ -19,10 +19,13 @@ import (
 // are applied in one pass over the record's bytes (Encode). A Lazy must
 // not be copied once used (it points into itself).
 type Lazy[V any] struct {
-	Data  []byte
-	edits []edit[V]
-	index map[string]int // key → position in edits, past indexAfter edits
-	seq   int            // writes so far: the order of first writes
+	Data []byte
+	// Fields, if set, is the instance's index of the current record (see
+	// Instance.Fields): Lookup uses it while it is Data's.
+	Fields *Fields
+	edits  []edit[V]
+	index  map[string]int // key → position in edits, past indexAfter edits
+	seq    int            // writes so far: the order of first writes
 
 	// shape counts the changes of which fields are edited and how (a
 	// field added to edits, or its kind changed); a write that replaces
@@ -108,6 +111,9 @@ func (l *Lazy[V]) Lookup(k string) (v V, ok bool, raw gjson.Result) {
 		case deleted:
 			return v, false, raw
 		}
+	}
+	if raw, ok := l.Fields.lookup(l.Data, k); ok {
+		return v, false, raw
 	}
 	return v, false, gjson.GetBytes(l.Data, FieldPath(k))
 }
@@ -346,6 +352,10 @@ func (l *Lazy[V]) encodeOnePass(enc Encoder[V], t *template) (out []byte, ok boo
 		}
 		return false, nil
 	}
+	var idx []field // the record's fields, when the instance's index is d's
+	if f := l.Fields; f != nil && f.data == unsafe.SliceData(d) && f.n == len(d) && f.data != nil {
+		idx = f.fields
+	}
 	out = make([]byte, 0, len(d)+64)
 	out = append(out, '{')
 	kept := false // a field was written out
@@ -354,22 +364,28 @@ func (l *Lazy[V]) encodeOnePass(enc Encoder[V], t *template) (out []byte, ok boo
 		sep := 0 // the '{' or ',' before the field
 		for {
 			// "key" ws : ws value ws (, or })
-			if d[i] != '"' {
-				return nil, false, nil
-			}
-			ks := i + 1
-			ke, esc := scanString(d, i)
-			if ke < 0 || esc {
-				return nil, false, nil
-			}
-			c := skipSpace(d, ke+1)
-			if d[c] != ':' {
-				return nil, false, nil
-			}
-			vs := skipSpace(d, c+1)
-			ve := scanValue(d, vs)
-			if ve < 0 {
-				return nil, false, nil
+			var ks, ke, vs, ve int
+			if idx != nil { // read already (Fields)
+				ks, ke, vs, ve = idx[0].ks, idx[0].ke, idx[0].vs, idx[0].ve
+				idx = idx[1:]
+			} else {
+				if d[i] != '"' {
+					return nil, false, nil
+				}
+				ks = i + 1
+				var esc bool
+				ke, esc = scanString(d, i)
+				if ke < 0 || esc {
+					return nil, false, nil
+				}
+				c := skipSpace(d, ke+1)
+				if d[c] != ':' {
+					return nil, false, nil
+				}
+				vs = skipSpace(d, c+1)
+				if ve = scanValue(d, vs); ve < 0 {
+					return nil, false, nil
+				}
 			}
 			end := skipSpace(d, ve) // the ',' or '}' after the field
 			if end >= len(d) || (d[end] != ',' && d[end] != '}') {

@@ -80,6 +80,9 @@ func TestLazyOnePass(t *testing.T) {
 		rec := records[rng.IntN(len(records))]
 		mk := func() *Lazy[string] { return &Lazy[string]{Data: []byte(rec)} }
 		a, b := mk(), mk()
+		if n%2 == 0 { // a reads the fields through the index (Fields)
+			indexed(a)
+		}
 		var ops []string
 		for range rng.IntN(5) + 1 {
 			k := keys[rng.IntN(len(keys))]
@@ -152,6 +155,9 @@ func TestLazyTemplate(t *testing.T) {
 	for n := 0; n < 3000; n++ {
 		rec := records[rng.IntN(len(records))]
 		a := &Lazy[string]{Data: []byte(rec)}
+		if n%3 == 0 {
+			indexed(a)
+		}
 		var ops []string
 		var e Encoder[string] = enc{}
 		if n%2 == 1 {
@@ -196,6 +202,15 @@ func TestLazyTemplate(t *testing.T) {
 				ops = append(ops, "encode")
 			}
 		}
+	}
+}
+
+// indexed gives l an index of its record (Fields), if the record has no
+// repeated key.
+func indexed(l *Lazy[string]) {
+	f := new(Fields)
+	if f.Check(l.Data) == nil {
+		l.Fields = f
 	}
 }
 

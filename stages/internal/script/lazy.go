@@ -39,10 +39,9 @@ type Lazy[V any] struct {
 	tmpl     *template
 	tmplData *byte // the Data tmpl was made of
 
-	// Room for the first edits and the template, allocated with the
-	// Lazy (a script touches a few fields).
-	editBuf [3]edit[V]
-	tmplBuf template
+	// Room for the first edits, allocated with the Lazy (a script
+	// touches a few fields).
+	editBuf [2]edit[V]
 }
 
 // indexAfter is how many edited fields a linear search handles before
@@ -276,7 +275,7 @@ func (l *Lazy[V]) encode(enc Encoder[V], again bool) ([]byte, error) {
 	var t *template
 	if again || l.encoded == l.shape+1 { // encoded again as it is now: keep a template
 		if t = l.tmpl; t == nil {
-			t = &l.tmplBuf
+			t = new(template)
 		}
 		t.shape, t.lit, t.holes, t.vals = -1, t.lit[:0], t.holeBuf[:0], 0
 	}

@@ -38,3 +38,39 @@ func TestEmitKeepsMeta(t *testing.T) {
 		})
 	}
 }
+
+// emit in a loop re-encodes what changed between emits (the record's
+// template keeps the rest): written strings, a table changed in place, a
+// field deleted and written again.
+func TestEmitLoopEncodesChanges(t *testing.T) {
+	code := `local tags = rec.tags
+rec.tags = nil
+rec.n = {}
+for i, tag in ipairs(tags) do
+  rec.tag = tag
+  rec.n.i = i
+  if i == 3 then rec.a = nil end
+  if i == 4 then rec.a = "back" end
+  emit(rec)
+end`
+	tr := scripttest.NewInstance(t, "lua", true, code)
+	r := engine.NewRecord([]byte(`{"a":1, "tags":["x","y","z","w"],"b":true}`))
+	var out []string
+	if err := tr.Transform(context.Background(), r, func(r *engine.Record) { out = append(out, string(r.Data)) }); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`{"a":1,"b":true,"n":{"i":1},"tag":"x"}`,
+		`{"a":1,"b":true,"n":{"i":2},"tag":"y"}`,
+		`{"b":true,"n":{"i":3},"tag":"z"}`,
+		`{"a":"back","b":true,"n":{"i":4},"tag":"w"}`,
+	}
+	if len(out) != len(want) {
+		t.Fatalf("got %q, want %q", out, want)
+	}
+	for i := range want {
+		if out[i] != want[i] {
+			t.Errorf("record %d: %s, want %s", i, out[i], want[i])
+		}
+	}
+}

@@ -82,6 +82,9 @@ func (l *language) newRuntime(v *vm) *goja.Runtime {
 	boundNativeLoops(vm)
 	boundRegexps(vm)
 	boundStringify(vm, v)
+	if err := installForOf(vm); err != nil {
+		panic(err) // a fresh runtime's built-ins: not reached
+	}
 	vm.Set("emit", func(call goja.FunctionCall) goja.Value {
 		if v.in == nil {
 			return goja.Undefined()

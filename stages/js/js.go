@@ -103,14 +103,14 @@ const prelude = "(function(rec, meta) {"
 func (l *language) Compile(src *script.Source) (bool, error) {
 	l.source = src.Code
 	if prog, err := parser.ParseFile(nil, src.Name, src.Code, 0); err == nil && declaresTransform(prog.Body) {
-		p, err := goja.Compile(src.Name, src.Code, false)
+		p, err := compile(src.Name, src.Code)
 		if err != nil {
 			return false, l.syntaxError(err, 0)
 		}
 		l.prog = p
 		return false, nil
 	}
-	p, err := goja.Compile(src.Name, prelude+src.Code+"\n})", false)
+	p, err := compile(src.Name, prelude+src.Code+"\n})")
 	if err != nil {
 		return false, l.syntaxError(err, len(prelude))
 	}
@@ -125,6 +125,17 @@ func (l *language) Compile(src *script.Source) (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+// compile compiles a script as goja.Compile does, with its for-of loops
+// rewritten (see rewriteForOf).
+func compile(name, code string) (*goja.Program, error) {
+	prog, err := goja.Parse(name, code)
+	if err != nil {
+		return nil, err
+	}
+	rewriteForOf(prog)
+	return goja.CompileAST(prog, false)
 }
 
 // syntaxError positions a compile error; shift is the prelude's length on

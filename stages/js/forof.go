@@ -79,6 +79,11 @@ type forOf struct {
 	aipNext goja.Value   // its next
 	proto   *goja.Object // the prototype of arrayIter objects: [Symbol.iterator]() { return this }
 	next    goja.Value   // arrayIter's next
+
+	// The iterator of the last step and its object: the next step is
+	// most often the same loop's, found without Export (which allocates).
+	last    *arrayIter
+	lastObj *goja.Object
 }
 
 // installForOf defines __pipe_of__ in rt.
@@ -132,6 +137,7 @@ func (f *forOf) of(call goja.FunctionCall) goja.Value {
 	it := &arrayIter{f: f, arr: o}
 	obj := f.rt.NewDynamicObject(it)
 	_ = obj.SetPrototype(f.proto)
+	f.last, f.lastObj = it, obj
 	return obj
 }
 
@@ -145,9 +151,13 @@ func (f *forOf) step(call goja.FunctionCall) goja.Value {
 	if o == nil {
 		return goja.Undefined()
 	}
-	it, _ := o.Export().(*arrayIter)
-	if it == nil {
-		panic(f.rt.NewTypeError("next called on an incompatible receiver"))
+	it := f.last
+	if o != f.lastObj {
+		it, _ = o.Export().(*arrayIter)
+		if it == nil {
+			panic(f.rt.NewTypeError("next called on an incompatible receiver"))
+		}
+		f.last, f.lastObj = it, o
 	}
 	it.value = goja.Undefined()
 	if it.arr == nil {
@@ -160,6 +170,7 @@ func (f *forOf) step(call goja.FunctionCall) goja.Value {
 	}
 	if it.i >= l {
 		it.arr, it.done = nil, true
+		f.last, f.lastObj = nil, nil
 		return o
 	}
 	v := it.arr.Get(strconv.FormatInt(it.i, 10))

@@ -2,6 +2,7 @@ package js
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"strconv"
 	"strings"
@@ -94,7 +95,11 @@ func (l *language) newRuntime(v *vm) *goja.Runtime {
 		if err != nil {
 			panic(vm.NewTypeError("emit: %v", err))
 		}
-		v.in.Emit(data, v.readMeta())
+		meta := v.readMeta()
+		if v.meta == nil { // out of the script's reach: the record's own
+			meta = maps.Clone(v.recMeta) // (each emitted record has its own map)
+		}
+		v.in.Emit(data, meta)
 		return goja.Undefined()
 	})
 	l.enableRequire(vm)

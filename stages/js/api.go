@@ -3,6 +3,7 @@ package js
 import (
 	"fmt"
 	"maps"
+	"slices"
 	"math"
 	"strconv"
 	"strings"
@@ -373,6 +374,7 @@ func appendPrimitive(b []byte, v goja.Value) (_ []byte, ok bool) {
 func appendJSONString(b []byte, s string) (_ []byte, ok bool) {
 	const hex = "0123456789abcdef"
 	orig := len(b)
+	b = slices.Grow(b, len(s)+2) // (one allocation at most, for the usual string)
 	b = append(b, '"')
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {

@@ -3,8 +3,8 @@ package js
 import (
 	"fmt"
 	"maps"
-	"slices"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"

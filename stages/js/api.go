@@ -92,7 +92,7 @@ func (l *language) newRuntime(v *vm) *goja.Runtime {
 		if v.in == nil {
 			return goja.Undefined()
 		}
-		data, err := v.encode(call.Argument(0))
+		data, err := v.encode(call.Argument(0), true)
 		if err != nil {
 			panic(vm.NewTypeError("emit: %v", err))
 		}
@@ -299,7 +299,17 @@ func (o *lazyObj) Delete(k string) bool {
 	return true
 }
 
-func (o *lazyObj) encode() ([]byte, error) { return o.Lazy.Encode(o) }
+// encode applies the edits to the record's bytes; again keeps the bytes
+// around the edited values at once, for an emit that may come again with a
+// field changed (script.Lazy.EncodeAgain).
+func (o *lazyObj) encode(again bool) ([]byte, error) {
+	if again {
+		return o.Lazy.EncodeAgain(o)
+	}
+	return o.Lazy.Encode(o)
+}
+
+var _ script.FieldAppender[goja.Value] = (*lazyObj)(nil)
 
 // EncodeField implements script.Encoder: undefined deletes the field.
 func (o *lazyObj) EncodeField(k string, v goja.Value) ([]byte, bool, error) {

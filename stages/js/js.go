@@ -293,6 +293,9 @@ func (v *vm) SetRecord(r *engine.Record) error {
 	if v.l.st.JSON {
 		if script.IsObject(r.Data) {
 			lo := &lazyObj{v: v, Lazy: script.Lazy[goja.Value]{Data: r.Data}}
+			if v.in != nil { // the instance's index of the record's fields
+				lo.Fields = v.in.Fields()
+			}
 			v.rec = rt.NewDynamicObject(lo)
 			v.recObj, v.recLazy = v.rec.(*goja.Object), lo
 		} else {
@@ -343,7 +346,7 @@ func (v *vm) Result() ([]byte, map[string]string, bool, error) {
 	if ret == nil || goja.IsUndefined(ret) || goja.IsNull(ret) {
 		return nil, nil, false, nil
 	}
-	data, err := v.encode(ret)
+	data, err := v.encode(ret, false)
 	if err != nil {
 		return nil, nil, false, err
 	}
@@ -385,16 +388,18 @@ func (v *vm) readMeta() map[string]string {
 	return m
 }
 
-// encode turns a returned or emitted value into record bytes.
-func (v *vm) encode(val goja.Value) ([]byte, error) {
+// encode turns a returned or emitted value into record bytes; again is
+// true for emit, which a script may call again and again with a field of
+// the same record changed (see script.Lazy.EncodeAgain).
+func (v *vm) encode(val goja.Value, again bool) ([]byte, error) {
 	if _, ok := val.(*goja.Symbol); ok {
 		return nil, errors.New("cannot output a Symbol")
 	}
 	if o, ok := val.(*goja.Object); ok && o == v.recObj {
-		return v.recLazy.encode()
+		return v.recLazy.encode(again)
 	}
 	if o, ok := val.(*goja.Object); ok && o.ExportType() == lazyType {
-		return o.Export().(*lazyObj).encode() // (Export of any other object converts all of it)
+		return o.Export().(*lazyObj).encode(again) // (Export of any other object converts all of it)
 	}
 	if !v.l.st.JSON {
 		if o, ok := val.(*goja.Object); ok && o.ClassName() != "String" {

@@ -154,7 +154,7 @@ func (l *Lazy[V]) Delete(k string) {
 }
 
 // Has reports whether field k exists (written, or in the record and not
-// deleted).
+// deleted); like Lookup, it uses Fields while it is Data's.
 func (l *Lazy[V]) Has(k string) bool {
 	if i := l.find(k); i >= 0 {
 		switch l.edits[i].kind {
@@ -163,6 +163,9 @@ func (l *Lazy[V]) Has(k string) bool {
 		case deleted:
 			return false
 		}
+	}
+	if raw, ok := l.Fields.lookup(l.Data, k); ok {
+		return raw.Exists()
 	}
 	return gjson.GetBytes(l.Data, FieldPath(k)).Exists()
 }

@@ -108,6 +108,11 @@ func TestLazyOnePass(t *testing.T) {
 				ops = append(ops, "set "+k)
 			}
 		}
+		for _, k := range keys { // Has through the index as through gjson
+			if a.Has(k) != b.Has(k) {
+				t.Fatalf("%s %v: Has(%q) = %v, through gjson %v", rec, ops, k, a.Has(k), b.Has(k))
+			}
+		}
 		got, ok, err := a.encodeOnePass(enc{}, nil)
 		if err != nil {
 			t.Fatal(err)

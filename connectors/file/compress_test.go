@@ -93,8 +93,13 @@ func TestTruncatedGzip(t *testing.T) {
 	full := gzipped(t, strings.Repeat("a line of text\n", 1000))
 	write(t, filepath.Join(dir, "cut.log.gz"), string(full[:len(full)/2]), os.O_TRUNC)
 	_, err := run(t, dir, "input: {type: file, path: cut.log.gz}\n")
-	if !errors.Is(err, compress.ErrTruncated) || !strings.Contains(err.Error(), "cut.log.gz") {
-		t.Fatalf("err = %v, want a truncation error naming the file", err)
+	if !errors.Is(err, compress.ErrTruncated) || strings.Count(err.Error(), "cut.log.gz") != 1 {
+		t.Fatalf("err = %v, want a truncation error naming the file once", err)
+	}
+	// stdin: pipe run p.yaml < cut.log.gz
+	err = build(t, dir, "name: stdin\n").Run(context.Background(), bytes.NewReader(full[:len(full)/2]), io.Discard)
+	if !errors.Is(err, compress.ErrTruncated) || strings.Count(err.Error(), "stdin") != 1 {
+		t.Fatalf("stdin: err = %v, want a truncation error naming stdin once", err)
 	}
 }
 

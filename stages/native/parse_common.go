@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -452,15 +453,46 @@ var jsonPlain = func() (t [256]bool) {
 	return t
 }()
 
+// plainRun returns the index of the first byte of s from i on that a JSON
+// string cannot take as it is (jsonPlain), or len(s): eight bytes at a
+// time, then one by one.
+func plainRun[T []byte | string](s T, i int) int {
+	for i+8 <= len(s) {
+		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		if m := notPlain8(w); m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+		i += 8
+	}
+	for i < len(s) && jsonPlain[s[i]] {
+		i++
+	}
+	return i
+}
+
+const (
+	swarOnes  = 0x0101010101010101
+	swarHighs = 0x8080808080808080
+)
+
+// notPlain8 has the high bit set of each byte of w (little endian) that is
+// '"', '\\', a control character or from 0x80 up; below the lowest such byte
+// no bit is set (a subtraction's borrow only runs upwards), so
+// TrailingZeros64/8 is the index of the first one.
+func notPlain8(w uint64) uint64 {
+	q := w ^ ('"' * swarOnes)
+	b := w ^ ('\\' * swarOnes)
+	return ((q-swarOnes)&^q | (b-swarOnes)&^b | (w-0x20*swarOnes)&^w | w) & swarHighs
+}
+
 // appendJSONString appends s as a JSON string. Invalid UTF-8 becomes
 // U+FFFD, so the output is always valid JSON.
 func appendJSONString[T []byte | string](dst []byte, s T) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
-		for i < len(s) && jsonPlain[s[i]] {
-			i++
-		}
+		i = plainRun(s, i)
 		if i == len(s) {
 			break
 		}
@@ -544,11 +576,14 @@ func (s *parseStage) Transform(ctx context.Context, r *engine.Record, emit func(
 	if s.io.Target == "" && (len(obj) == 0 || obj[0] != '{') {
 		return errNotObject
 	}
+	if s.io.Field == "" && s.io.Target == "" && s.io.Original == "" {
+		r.Data = s.keep(obj) // the object is the record
+		emit(r)
+		return nil
+	}
 	if s.io.Field == "" {
 		out := s.out[:0]
 		switch {
-		case s.io.Target == "" && s.io.Original == "":
-			out = append(out, obj...)
 		case s.io.Target == "":
 			out = append(out, '{')
 			out = appendJSONString(out, s.io.Original)

@@ -367,8 +367,8 @@ func appendInt(dst, v []byte) ([]byte, bool) {
 // a JSON number already (in float64's range), otherwise as strconv reads
 // it (+1.5, .5, 1.).
 func appendFloat(dst, v []byte) ([]byte, bool) {
-	if isJSONNumber(v) {
-		if bytes.ContainsAny(v, "eE") || len(v) > 300 { // may be out of float64's range
+	if ok, exp := jsonNumber(v); ok {
+		if exp || len(v) > 300 { // may be out of float64's range
 			if f, err := strconv.ParseFloat(string(v), 64); err != nil || math.IsInf(f, 0) {
 				return dst, false
 			}
@@ -402,6 +402,13 @@ func appendJSONFloat(dst []byte, f float64) []byte {
 
 // isJSONNumber reports whether v is a number in JSON's grammar.
 func isJSONNumber(v []byte) bool {
+	ok, _ := jsonNumber(v)
+	return ok
+}
+
+// jsonNumber reports whether v is a number in JSON's grammar, and whether
+// it has an exponent.
+func jsonNumber(v []byte) (ok, exp bool) {
 	i := 0
 	if i < len(v) && v[i] == '-' {
 		i++
@@ -414,7 +421,7 @@ func isJSONNumber(v []byte) bool {
 			i++
 		}
 	default:
-		return false
+		return false, false
 	}
 	if i < len(v) && v[i] == '.' {
 		i++
@@ -423,10 +430,11 @@ func isJSONNumber(v []byte) bool {
 			i++
 		}
 		if i == j {
-			return false
+			return false, false
 		}
 	}
 	if i < len(v) && (v[i] == 'e' || v[i] == 'E') {
+		exp = true
 		i++
 		if i < len(v) && (v[i] == '+' || v[i] == '-') {
 			i++
@@ -436,10 +444,10 @@ func isJSONNumber(v []byte) bool {
 			i++
 		}
 		if i == j {
-			return false
+			return false, false
 		}
 	}
-	return i == len(v)
+	return i == len(v), exp
 }
 
 const hexDigits = "0123456789abcdef"

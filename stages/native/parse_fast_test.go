@@ -2,8 +2,11 @@ package native
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/pipe-dev/pipe/engine"
 )
 
 // appendJSONStringRef is appendJSONString one byte at a time (its code
@@ -67,4 +70,70 @@ func FuzzAppendJSONString(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(checkJSONString)
+}
+
+var logfmtSeeds = []string{
+	`ts=2026-01-01T00:00:00.000454Z level=error service=worker method=GET path=/health status=503 latency_ms=130.999 user=u36701 msg="token slow connection slow"`,
+	`a=1 b="x \"y\" \\ \n \t \u00e9 \q" c= d e=""`, `status=abc`, `latency_ms=1e999 status=-0`, `a=1 a=2`, `a=1 b=2 a=3`,
+	`"a"=1`, `=x`, `a=x"y`, `a="x"y`, `a="unterminated`, "a=\xff\xfe b=é", "  a=1\t\tb=2  ", `status= latency_ms=""`,
+	`a b c=d`, `k=v=w`, `a="\u12"`, `a="\ud800"`, `status=1 a=2`, `a=2 status=1`, `b=true b2=0`, `b=maybe`,
+	manyKeys(70), manyKeys(70) + " k3=dup",
+}
+
+// manyKeys is a line of n keys, more than logfmtFast keeps in its cache.
+func manyKeys(n int) string {
+	var b []byte
+	for i := range n {
+		b = fmt.Appendf(b, "k%d=%d ", i, i)
+	}
+	return string(b)
+}
+
+// checkLogfmtFast compares logfmtFast with the general path on line:
+// where the fast path takes a line, it writes what the general one does.
+func checkLogfmtFast(t *testing.T, p *kvParser, line []byte) bool {
+	fast, ok := p.logfmtFast([]byte("prefix"), line)
+	if !ok {
+		if string(fast) != "prefix" {
+			t.Fatalf("%q: declined with %q written", line, fast)
+		}
+		return false
+	}
+	want, err := p.parsePairs([]byte("prefix"), line)
+	if err != nil {
+		t.Fatalf("%q: fast path wrote %s, general path fails: %v", line, fast, err)
+	}
+	if !bytes.Equal(fast, want) {
+		t.Fatalf("%q: fast path wrote %s, general path %s", line, fast, want)
+	}
+	return true
+}
+
+func newTestLogfmt(t testing.TB) *kvParser {
+	tr, err := newParseLogfmt(engine.ConfigOf(map[string]any{"types": map[string]any{"status": "int", "latency_ms": "float", "b": "bool"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr.(*parseStage).p.(*kvParser)
+}
+
+func TestLogfmtFast(t *testing.T) {
+	p := newTestLogfmt(t)
+	taken := 0
+	for _, l := range logfmtSeeds {
+		if checkLogfmtFast(t, p, []byte(l)) {
+			taken++
+		}
+	}
+	if !checkLogfmtFast(t, p, []byte(logfmtSeeds[0])) || taken < 5 {
+		t.Fatalf("the fast path took %d lines; want the ordinary ones", taken)
+	}
+}
+
+func FuzzLogfmtFast(f *testing.F) {
+	for _, l := range logfmtSeeds {
+		f.Add([]byte(l))
+	}
+	p := newTestLogfmt(f)
+	f.Fuzz(func(t *testing.T, line []byte) { checkLogfmtFast(t, p, line) })
 }

@@ -54,8 +54,8 @@ type kvParser struct {
 	quotes          string
 	standalone      string
 	trim            bool
-	quote           [256]bool // the quote characters
-	logfmt          bool      // escapes and logfmt's strictness
+	quote           [256]bool   // the quote characters
+	logfmt          bool        // escapes and logfmt's strictness
 	keySpans        [][2]int    // logfmtFast: the line's keys so far
 	keyCache        []logfmtKey // logfmtFast: the keys of the line before, by position
 	keyMiss         logfmtKey   // logfmtFast: a key past maxLogfmtKeyCache

@@ -246,7 +246,6 @@ func (p *kvParser) logfmtFast(dst, text []byte) ([]byte, bool) {
 	dst0 := len(dst)
 	dst = append(dst, '{')
 	spans := p.keySpans[:0]
-	defer func() { p.keySpans = spans }()
 	var seen uint64 // a bit per key, from its length and end bytes: most keys skip the comparisons
 	i := 0
 	for i < len(text) {
@@ -258,12 +257,13 @@ func (p *kvParser) logfmtFast(dst, text []byte) ([]byte, bool) {
 		}
 		k0 := i
 		for i < len(text) {
-			if c := text[i]; c == '=' || c == '"' || c <= ' ' && isSpace(c) {
+			if logfmtKeyStop[text[i]] {
 				break
 			}
 			i++
 		}
 		if i == k0 || i < len(text) && text[i] == '"' {
+			p.keySpans = spans
 			return dst[:dst0], false // no key, or a quote in it
 		}
 		key := text[k0:i]
@@ -271,6 +271,7 @@ func (p *kvParser) logfmtFast(dst, text []byte) ([]byte, bool) {
 		if seen&bit != 0 {
 			for _, sp := range spans {
 				if string(text[sp[0]:sp[1]]) == string(key) {
+					p.keySpans = spans
 					return dst[:dst0], false
 				}
 			}
@@ -307,18 +308,20 @@ func (p *kvParser) logfmtFast(dst, text []byte) ([]byte, bool) {
 			p.p.buf = p.p.buf[:0]
 			var err error
 			if i, err = p.unquote(text, i); err != nil || i < len(text) && !isSpace(text[i]) {
+				p.keySpans = spans
 				return dst[:dst0], false
 			}
 			v = p.p.buf
 		} else {
 			v0 := i
 			for i < len(text) {
-				if c := text[i]; c == '"' || c <= ' ' && isSpace(c) {
+				if logfmtValueStop[text[i]] {
 					break
 				}
 				i++
 			}
 			if i < len(text) && text[i] == '"' {
+				p.keySpans = spans
 				return dst[:dst0], false // a quote inside an unquoted value
 			}
 			v = text[v0:i]
@@ -330,11 +333,23 @@ func (p *kvParser) logfmtFast(dst, text []byte) ([]byte, bool) {
 		}
 		var err error
 		if dst, err = appendTyped(dst, key, v, kind); err != nil {
+			p.keySpans = spans
 			return dst[:dst0], false
 		}
 	}
+	p.keySpans = spans
 	return append(dst, '}'), true
 }
+
+// logfmtKeyStop and logfmtValueStop hold the bytes that end a logfmt key
+// and an unquoted value (for logfmtFast, which declines on a quote).
+var logfmtKeyStop, logfmtValueStop = func() (k, v [256]bool) {
+	for c := range 256 {
+		v[c] = c == '"' || isSpace(byte(c))
+		k[c] = v[c] || c == '='
+	}
+	return k, v
+}()
 
 func (p *kvParser) isQuote(c byte) bool { return p.quote[c] }
 

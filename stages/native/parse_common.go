@@ -576,6 +576,27 @@ func (s *parseStage) Transform(ctx context.Context, r *engine.Record, emit func(
 		s.src = append(s.src[:0], v.Str...)
 		text = s.src
 	}
+	if s.io.Field == "" && s.io.Target == "" && s.io.Original == "" {
+		// The object is the record: it is written straight into the
+		// free end of the slab (keep) and cut from there.
+		if cap(s.slab)-len(s.slab) < slabMinFree {
+			s.slab = make([]byte, 0, slabSize)
+		}
+		free := s.slab[len(s.slab):]
+		obj, err := s.p.parseLine(free, text)
+		if err != nil {
+			return err
+		}
+		if len(obj) == 0 || obj[0] != '{' {
+			return errNotObject
+		}
+		if cap(obj) == cap(free) { // still in the slab
+			s.slab = s.slab[:len(s.slab)+len(obj)]
+		}
+		r.Data = obj[:len(obj):len(obj)] // else in a block of its own
+		emit(r)
+		return nil
+	}
 	obj, err := s.p.parseLine(s.obj[:0], text)
 	s.obj = obj
 	if err != nil {
@@ -583,11 +604,6 @@ func (s *parseStage) Transform(ctx context.Context, r *engine.Record, emit func(
 	}
 	if s.io.Target == "" && (len(obj) == 0 || obj[0] != '{') {
 		return errNotObject
-	}
-	if s.io.Field == "" && s.io.Target == "" && s.io.Original == "" {
-		r.Data = s.keep(obj) // the object is the record
-		emit(r)
-		return nil
 	}
 	if s.io.Field == "" {
 		out := s.out[:0]
@@ -649,13 +665,21 @@ func (s *parseStage) Transform(ctx context.Context, r *engine.Record, emit func(
 	return nil
 }
 
+// slabSize is the size of the blocks output records are cut from;
+// slabMinFree the free space below which a parsed object is written into
+// a new block (one that outgrows the space gets a block of its own).
+const (
+	slabSize    = 64 << 10
+	slabMinFree = 4 << 10
+)
+
 // keep returns a copy of out for an output record. Copies are cut from a
 // shared block (one allocation per 64 KiB of output rather than one per
 // record); each has its capacity cut to its length, so an append to one
 // never reaches the next, and a block is freed when its records are.
 func (s *parseStage) keep(out []byte) []byte {
 	if cap(s.slab)-len(s.slab) < len(out) {
-		s.slab = make([]byte, 0, max(64<<10, len(out)))
+		s.slab = make([]byte, 0, max(slabSize, len(out)))
 	}
 	s0 := len(s.slab)
 	s.slab = append(s.slab, out...)

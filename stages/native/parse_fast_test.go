@@ -2,6 +2,7 @@ package native
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"testing"
 	"unicode/utf8"
@@ -136,4 +137,33 @@ func FuzzLogfmtFast(f *testing.F) {
 	}
 	p := newTestLogfmt(f)
 	f.Fuzz(func(t *testing.T, line []byte) { checkLogfmtFast(t, p, line) })
+}
+
+// TestParseSlabRecords keeps every output record of a run whose objects
+// are written into shared blocks (small ones, ones that fill a block's
+// free end, ones larger than a block) and checks them at the end: no
+// record is overwritten by a later one.
+func TestParseSlabRecords(t *testing.T) {
+	tr, err := newParseLogfmt(engine.ConfigOf(map[string]any{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got, want [][]byte
+	for i := range 3000 {
+		v := bytes.Repeat([]byte{'a' + byte(i%26)}, []int{1, 100, 3000, 5000, 70000}[i%5])
+		line := fmt.Appendf(nil, "i=%d v=%s", i, v)
+		r := engine.NewRecord(line)
+		if err := tr.Transform(context.Background(), r, func(o *engine.Record) { got = append(got, o.Data) }); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, fmt.Appendf(nil, `{"i":"%d","v":"%s"}`, i, v))
+	}
+	for i := range want {
+		if !bytes.Equal(got[i], want[i]) {
+			t.Fatalf("record %d: %.80s, want %.80s", i, got[i], want[i])
+		}
+		if cap(got[i]) != len(got[i]) {
+			t.Fatalf("record %d: capacity %d past its length %d", i, cap(got[i]), len(got[i]))
+		}
+	}
 }

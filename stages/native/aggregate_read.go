@@ -226,18 +226,22 @@ func (t *topFields) indexBytes(key []byte) int {
 // it has escapes.
 func stringEndAt(data []byte, i int) (int, bool) {
 	esc := false
-	for ; i < len(data); i++ {
+	for {
+		if i = plainRun(data, i); i >= len(data) {
+			return -1, false
+		}
 		switch c := data[i]; {
 		case c == '"':
 			return i, esc
 		case c == '\\':
 			esc = true
-			i++
+			i += 2
 		case c < 0x20:
 			return -1, false
+		default: // from 0x80 up: part of the string
+			i++
 		}
 	}
-	return -1, false
 }
 
 // skipNested returns the index after the object or array starting at

@@ -79,6 +79,7 @@ var logfmtSeeds = []string{
 	`"a"=1`, `=x`, `a=x"y`, `a="x"y`, `a="unterminated`, "a=\xff\xfe b=é", "  a=1\t\tb=2  ", `status= latency_ms=""`,
 	`a b c=d`, `k=v=w`, `a="\u12"`, `a="\ud800"`, `status=1 a=2`, `a=2 status=1`, `b=true b2=0`, `b=maybe`,
 	manyKeys(70), manyKeys(70) + " k3=dup",
+	`s="x \"y\" \\ \/ \n \r \t \q \é" c=1`, "a=\"\xc3\\n\xa9\" s2=\"\\\xff\"", `a="\"`, `a="x\`, `a="ctl` + "\x01\x7f" + `"`,
 }
 
 // manyKeys is a line of n keys, more than logfmtFast keeps in its cache.

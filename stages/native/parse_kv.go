@@ -304,6 +304,14 @@ func (p *kvParser) logfmtFast(dst, text []byte) ([]byte, bool) {
 		}
 		i++
 		var v []byte
+		if i < len(text) && text[i] == '"' && kc.kind == typeString {
+			var ok bool
+			if dst, i, ok = appendLogfmtQuoted(dst, text, i); !ok || i < len(text) && !isSpace(text[i]) {
+				p.keySpans = spans
+				return dst[:dst0], false
+			}
+			continue
+		}
 		if i < len(text) && text[i] == '"' {
 			p.p.buf = p.p.buf[:0]
 			var err error
@@ -350,6 +358,52 @@ var logfmtKeyStop, logfmtValueStop = func() (k, v [256]bool) {
 	}
 	return k, v
 }()
+
+// appendLogfmtQuoted appends the logfmt quoted value starting at text[i]
+// (the quote) to dst as a JSON string, as unquote and appendJSONString
+// would, without the unquoted copy, and returns the index after the closing
+// quote. ok is false for what it leaves to them (a \\u escape, a missing
+// closing quote). Escapes write ASCII, so the runs between them are
+// written with the UTF-8 checks appendJSONString makes on the whole value.
+func appendLogfmtQuoted(dst, text []byte, i int) (_ []byte, end int, ok bool) {
+	dst = append(dst, '"')
+	i++
+	for {
+		j := i
+		for j < len(text) && text[j] != '"' && text[j] != '\\' {
+			j++
+		}
+		dst = appendJSONBody(dst, text[i:j])
+		switch {
+		case j == len(text): // no closing quote
+			return dst, j, false
+		case text[j] == '"':
+			return append(dst, '"'), j + 1, true
+		case j+1 == len(text): // a backslash last
+			return dst, j, false
+		}
+		i = j + 2
+		switch text[j+1] {
+		case '"':
+			dst = append(dst, '\\', '"')
+		case '\\':
+			dst = append(dst, '\\', '\\')
+		case '/':
+			dst = append(dst, '/')
+		case 'n':
+			dst = append(dst, '\\', 'n')
+		case 'r':
+			dst = append(dst, '\\', 'r')
+		case 't':
+			dst = append(dst, '\\', 't')
+		case 'u':
+			return dst, j, false
+		default: // kept as written: the backslash here, the byte with the next run
+			dst = append(dst, '\\', '\\')
+			i = j + 1
+		}
+	}
+}
 
 func (p *kvParser) isQuote(c byte) bool { return p.quote[c] }
 

@@ -668,13 +668,10 @@ func (s *parseStage) Transform(ctx context.Context, r *engine.Record, emit func(
 	return nil
 }
 
-// slabSize is the size of the blocks output records are cut from;
-// slabMinFree the free space below which a parsed object is written into
-// a new block (one that outgrows the space gets a block of its own).
-const (
-	slabSize    = 64 << 10
-	slabMinFree = 4 << 10
-)
+// slabMinFree is the free space of an output block (slabSize) below which
+// a parsed object is written into a new block (one that outgrows the space
+// gets a block of its own).
+const slabMinFree = 4 << 10
 
 // keep returns a copy of out for an output record. Copies are cut from a
 // shared block (one allocation per 64 KiB of output rather than one per

@@ -788,3 +788,27 @@ func (fp *fieldsParser) finish(dst []byte) ([]byte, error) {
 }
 
 var _ engine.Transformer = (*parseStage)(nil)
+
+// jsonBuilder is a lineParser that writes every value of its object
+// itself (appendJSONString, appendTyped, literals), so that what it
+// returns is one JSON value on one line whatever the text.
+type jsonBuilder interface{ buildsJSON() }
+
+func (*regexParser) buildsJSON() {}
+func (*kvParser) buildsJSON()    {}
+
+// JSONOutput implements engine.JSONOutput for the parsers that build their
+// JSON (parse_regex, parse_logfmt, parse_kv): a parsed line is always JSON;
+// merged into a JSON record (field:) it is JSON when the record was. The
+// other parsers promise nothing and have their output checked.
+func (s *parseStage) JSONOutput() engine.JSONGuarantee {
+	if _, ok := s.p.(jsonBuilder); !ok {
+		return engine.JSONUnchecked
+	}
+	if s.io.Field != "" {
+		return engine.JSONPreserved
+	}
+	return engine.JSONAlways
+}
+
+var _ engine.JSONOutput = (*parseStage)(nil)

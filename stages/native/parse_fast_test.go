@@ -3,6 +3,7 @@ package native
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"testing"
 	"unicode/utf8"
@@ -167,4 +168,63 @@ func TestParseSlabRecords(t *testing.T) {
 			t.Fatalf("record %d: capacity %d past its length %d", i, cap(got[i]), len(got[i]))
 		}
 	}
+}
+
+// checkBuiltJSON runs the stages that vouch for their JSON
+// (engine.JSONAlways) on line: whatever they emit is one JSON value on one
+// line.
+func checkBuiltJSON(t *testing.T, line []byte) {
+	configs := []struct {
+		use string
+		cfg map[string]any
+	}{
+		{"parse_logfmt", map[string]any{"types": map[string]any{"status": "int", "latency_ms": "float", "b": "bool"}}},
+		{"parse_logfmt", map[string]any{"target": "p.q", "original": "line"}},
+		{"parse_kv", map[string]any{"field_split": "&", "quotes": `"'`}},
+		{"parse_regex", map[string]any{"pattern": `^(?P<client>\S+) \S+ (?P<user>\S+) \[(?P<time>[^\]]+)\] "(?P<req>[^"]*)" (?P<status>\d+)`, "types": map[string]any{"status": "int"}}},
+		{"parse_regex", map[string]any{"pattern": `(?P<a>.)(?P<b>[\s\S]*)`, "original": "o"}},
+	}
+	for _, c := range configs {
+		n, _ := engine.DefaultRegistry.LookupNative(c.use)
+		tr, err := n.New(engine.ConfigOf(c.cfg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g := tr.(engine.JSONOutput).JSONOutput(); g != engine.JSONAlways {
+			t.Fatalf("%s: guarantee %v, want JSONAlways", c.use, g)
+		}
+		_ = tr.Transform(context.Background(), engine.NewRecord(bytes.Clone(line)), func(o *engine.Record) {
+			if !json.Valid(o.Data) || bytes.IndexByte(o.Data, '\n') >= 0 {
+				t.Fatalf("%s %v on %q: emitted %q, not one JSON value on one line", c.use, c.cfg, line, o.Data)
+			}
+		})
+	}
+}
+
+var hostileLines = []string{
+	`a="x\ny" b=\ q="\u0000\ud800" c=` + "\x00\x01\n\r\t\xff\xfe\"\\",
+	"10.0.0.1 - u\xff [01/Jan/2026:00:00:00 +0000] \"GET /\x00\n\\ HTTP/1.1\" 200",
+	"a=1&b='x\\'y\n'&c=\"\x7f\xc3\"", "é=\"\\é\\\"\" \u2028=\u2029",
+}
+
+func TestParseBuiltJSON(t *testing.T) {
+	for _, l := range append(hostileLines, logfmtSeeds...) {
+		checkBuiltJSON(t, []byte(l))
+	}
+	// Parsers that pass text through promise nothing.
+	n, _ := engine.DefaultRegistry.LookupNative("parse_json")
+	tr, err := n.New(engine.ConfigOf(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := tr.(engine.JSONOutput).JSONOutput(); g != engine.JSONUnchecked {
+		t.Fatalf("parse_json: guarantee %v, want JSONUnchecked", g)
+	}
+}
+
+func FuzzParseBuiltJSON(f *testing.F) {
+	for _, l := range hostileLines {
+		f.Add([]byte(l))
+	}
+	f.Fuzz(checkBuiltJSON)
 }

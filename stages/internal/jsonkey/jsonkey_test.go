@@ -90,3 +90,39 @@ func FuzzAny(f *testing.F) {
 		_ = Path(data, "a.b")
 	})
 }
+
+// TestPathNoAllocs: the common case (no escapes, no repeated segment)
+// allocates nothing; Path runs per record and field.
+func TestPathNoAllocs(t *testing.T) {
+	data := []byte(`{"level":"error","msg":"disk full","user":{"id":7,"name":"ann"}}`)
+	for _, path := range []string{"level", "user.name", "a.very.long.path.whose.segments.do.not.exist.in.the.record.at.all.xxxxxxxxxxxxxxxxxxxxx"} {
+		if n := testing.AllocsPerRun(100, func() {
+			if err := Path(data, path); err != nil {
+				t.Fatal(err)
+			}
+		}); n != 0 {
+			t.Errorf("Path(%q): %v allocations, want 0", path, n)
+		}
+	}
+}
+
+// TestMaybeRepeatedPlain: the unsplit fast test agrees with the split one.
+func TestMaybeRepeatedPlain(t *testing.T) {
+	datas := []string{`{"a":{"b":1,"b":2}}`, `{"a":1,"b":2}`, `{"a.b":1}`, `{"":1,"":2}`, `{"a":"a"}`, `{"x":{"y":{"x":1}}}`, `"a"`}
+	paths := []string{"a", "a.b", "b", "", ".", "a.", "x.y.x", "y"}
+	for _, d := range datas {
+		for _, p := range paths {
+			if got, want := maybeRepeatedPlain([]byte(d), p), maybeRepeated([]byte(d), splitPath(p)); got != want {
+				t.Errorf("%s %q: plain %v, split %v", d, p, got, want)
+			}
+		}
+	}
+}
+
+func BenchmarkPath(b *testing.B) {
+	data := []byte(`{"level":"error","msg":"disk full","user":{"id":7,"name":"ann"}}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = Path(data, "user.name")
+	}
+}

@@ -14,6 +14,10 @@ type batch struct {
 	arena []byte
 	final bool // a worker's flush output: the last batch it sends
 	last  bool // a failing worker's partial output: nothing follows
+	// json: every record is known to be one JSON value on one line (the
+	// ndjson input checked it, or stages vouched for it: JSONOutput), so
+	// an ndjson output need not check it again. false: unknown.
+	json bool
 	// ack is the input batch's acknowledgement, settled by the output
 	// (zero: untracked, as for stdin and flush output).
 	ack ackToken
@@ -34,7 +38,7 @@ func putBatch(b *batch) {
 	clear(b.spare)
 	// b.store is not cleared: add overwrites every field of a record it
 	// reuses, and clearing 48 KiB per batch cost W0 40% of its time.
-	b.recs, b.spare, b.store, b.arena, b.final, b.last, b.ack = b.recs[:0], b.spare[:0], b.store[:0], b.arena[:0], false, false, ackToken{}
+	b.recs, b.spare, b.store, b.arena, b.final, b.last, b.json, b.ack = b.recs[:0], b.spare[:0], b.store[:0], b.arena[:0], false, false, false, ackToken{}
 	batchPool.Put(b)
 }
 

@@ -397,7 +397,7 @@ func (s *connSink) write(rs *runState, c *counters, b *batch, more bool) error {
 		s.enc = newLineEncoder(s.outPlan)
 	}
 	for _, r := range b.recs {
-		if s.outPlan.Validate && !codec.ValidJSON(r.Data) {
+		if s.outPlan.Validate && !b.json && !codec.ValidJSON(r.Data) {
 			cause := fmt.Errorf("%w: not one JSON value (output codec is ndjson)", ErrInvalidRecord)
 			if err := onError(s.outPlan.OnError, rs, c, "output", r, cause, &StageError{Stage: "output", Op: "write", Record: r.Number(), Err: cause}); err != nil {
 				return err

@@ -166,12 +166,21 @@ func (in *inputRun) send() bool {
 	in.c.out.Add(n)
 	in.base += int64(len(in.b.arena))
 	in.track(in.b, in.base)
+	in.b.json = in.framedJSON()
 	ok := in.rs.send(in.out, in.b, 0)
 	in.b = getBatch()
 	if !ok {
 		in.stopped = true
 	}
 	return ok
+}
+
+// framedJSON reports whether the records framed are known to be one JSON
+// value each: under the ndjson codec the Splitter checked every one
+// (codec.ValidJSON, as the ndjson output would), and a line holds no
+// newline. Lines decoded by a text codec (csv, logfmt) are not vouched for.
+func (in *inputRun) framedJSON() bool {
+	return in.opt.Codec == codec.NDJSON && in.dec == nil
 }
 
 func (in *inputRun) bad(re *codec.RecordError) {
@@ -193,16 +202,7 @@ const minRead = 16 << 10
 // read is carried (copied) into the next batch.
 func (in *inputRun) readLines(r io.Reader) error {
 	sp := codec.NewSplitter(in.opt)
-	rec := func(start, end int) {
-		if in.failErr == nil && in.dec != nil {
-			in.decode(start, end)
-		} else if in.failErr == nil {
-			in.num++
-			in.b.addRef(start, end, in.num)
-		}
-	}
-	bad := in.bad
-	for eof := false; !eof; {
+	for {
 		b := in.b
 		if cap(b.arena)-len(b.arena) < minRead { // a long line: grow
 			grown := make([]byte, len(b.arena), 2*cap(b.arena)+minRead)
@@ -211,45 +211,8 @@ func (in *inputRun) readLines(r io.Reader) error {
 		}
 		n, err := r.Read(b.arena[len(b.arena):cap(b.arena)])
 		b.arena = b.arena[:len(b.arena)+n]
-		if s := in.settings.Load(); s != in.cur {
-			// A reload changed them: for what was not framed yet, so
-			// that whatever was sent after the reload took effect
-			// meets them (a read may have been waiting since before).
-			in.apply(s)
-			sp.SetOptions(in.opt)
-		}
-		var readErr error // after the records before it (a truncated .gz) are framed and sent
-		switch {
-		case err == io.EOF:
-			eof = true
-		case err != nil:
-			readErr = &StageError{Stage: "input", Op: "read", Err: fmt.Errorf("%s: %w", displayName(in.name), err)}
-		}
-		for {
-			keep, more := sp.Split(in.b.arena, 0, DefaultBatchRecords-len(in.b.recs), rec, bad)
-			if in.failErr != nil {
-				in.send() // the records before the failing one go on
-				return in.failErr
-			}
-			in.carry(keep)
-			if in.stopped {
-				return nil
-			}
-			if !more {
-				break
-			}
-		}
-		if readErr != nil {
-			in.send()
-			return readErr
-		}
-		if eof {
-			sp.Finish(in.b.arena, 0, rec, bad)
-			in.send() // its records point into the arena: the next file gets a fresh one
-			if len(in.b.recs) == 0 {
-				in.b.arena = in.b.arena[:0]
-			}
-			return in.failErr
+		if done, ferr := in.frameRead(sp, 0, err); done {
+			return ferr
 		}
 		select {
 		case <-in.ctx.Done(): // stop reading: what was read has gone on
@@ -258,7 +221,75 @@ func (in *inputRun) readLines(r io.Reader) error {
 		default:
 		}
 	}
-	return nil
+}
+
+// frameRead frames the records of the current batch's arena after a read
+// that returned err: from arena[from:] on (from is where the unfinished
+// line of the previous read begins; before it is what the batch does not
+// hold), sending each batch as it fills and carrying the unfinished last
+// line to the front of the next. It is the framing half of readLines and
+// readLinesAhead (which differ in how they read). done says to stop
+// reading the stream: at its end, on a read error (returned after the
+// records before it are sent), a record failing under on_error: fail, or
+// when the run stops taking input.
+func (in *inputRun) frameRead(sp *codec.Splitter, from int, err error) (done bool, _ error) {
+	if s := in.settings.Load(); s != in.cur {
+		// A reload changed them: for what was not framed yet, so that
+		// whatever was sent after the reload took effect meets them (a
+		// read may have been waiting since before).
+		in.apply(s)
+		sp.SetOptions(in.opt)
+	}
+	var readErr error // after the records before it (a truncated .gz) are framed and sent
+	eof := false
+	switch {
+	case err == io.EOF:
+		eof = true
+	case err != nil:
+		readErr = &StageError{Stage: "input", Op: "read", Err: fmt.Errorf("%s: %w", displayName(in.name), err)}
+	}
+	for {
+		keep, more := sp.Split(in.b.arena, from, DefaultBatchRecords-len(in.b.recs), in.frameRec, in.bad)
+		if in.failErr != nil {
+			in.send() // the records before the failing one go on
+			return true, in.failErr
+		}
+		in.carry(keep) // moves arena[keep:] to the front
+		sp.Shift(keep)
+		from = 0
+		if in.stopped {
+			return true, nil
+		}
+		if !more {
+			break
+		}
+	}
+	if readErr != nil {
+		in.send()
+		return true, readErr
+	}
+	if eof {
+		sp.Finish(in.b.arena, 0, in.frameRec, in.bad)
+		in.send() // its records point into the arena: the next file gets a fresh one
+		if len(in.b.recs) == 0 {
+			in.b.arena = in.b.arena[:0]
+		}
+		return true, in.failErr
+	}
+	return false, nil
+}
+
+// frameRec takes the record arena[start:end] of the current batch (a
+// Splitter's rec).
+func (in *inputRun) frameRec(start, end int) {
+	switch {
+	case in.failErr != nil:
+	case in.dec != nil:
+		in.decode(start, end)
+	default:
+		in.num++
+		in.b.addRef(start, end, in.num)
+	}
 }
 
 // carry sends the current batch when it has records and moves what Split
@@ -280,6 +311,7 @@ func (in *inputRun) carry(keep int) {
 	in.c.passed.Add(int64(len(b.recs)))
 	in.c.out.Add(int64(len(b.recs)))
 	in.track(b, in.base)
+	b.json = in.framedJSON()
 	if !in.rs.send(in.out, b, 0) {
 		in.stopped = true
 	}
@@ -511,7 +543,9 @@ func (s *writerSink) write(rs *runState, c *counters, b *batch, more bool) error
 	if s.enc != nil {
 		return s.writeEncoded(rs, c, b, more)
 	}
-	if s.codec != CodecRaw && !s.validate {
+	// A batch known to be JSON (b.json: checked by the ndjson input or
+	// vouched for by its stages, see JSONOutput) is not checked again.
+	if s.codec != CodecRaw && (!s.validate || b.json) {
 		n, err := s.writeRuns(b)
 		c.passed.Add(n)
 		c.out.Add(n)

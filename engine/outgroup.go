@@ -51,7 +51,7 @@ func (g *outGroup) add(rs *runState, c *counters, b *batch) error {
 	c.in.Add(int64(len(b.recs)))
 	plan := g.s.outPlan
 	for _, r := range b.recs {
-		if plan.Validate && !codec.ValidJSON(r.Data) {
+		if plan.Validate && !b.json && !codec.ValidJSON(r.Data) {
 			cause := fmt.Errorf("%w: not one JSON value (output codec is ndjson)", ErrInvalidRecord)
 			if err := onError(plan.OnError, rs, c, "output", r, cause, &StageError{Stage: "output", Op: "write", Record: r.Number(), Err: cause}); err != nil {
 				return err

@@ -3,7 +3,6 @@ package engine
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"runtime"
 
@@ -102,15 +101,6 @@ func (in *inputRun) readLinesAhead(r io.Reader, stop context.CancelFunc) error {
 	}()
 
 	sp := codec.NewSplitter(in.opt)
-	rec := func(start, end int) {
-		if in.failErr == nil && in.dec != nil {
-			in.decode(start, end)
-		} else if in.failErr == nil {
-			in.num++
-			in.b.addRef(start, end, in.num)
-		}
-	}
-	bad := in.bad
 	for {
 		var c chunk
 		select {
@@ -141,47 +131,8 @@ func (in *inputRun) readLinesAhead(r io.Reader, stop context.CancelFunc) error {
 			in.b.arena = append(in.b.arena, data...)
 			putBatch(c.b)
 		}
-		if s := in.settings.Load(); s != in.cur {
-			// A reload changed them: for what was not framed yet (see
-			// readLines).
-			in.apply(s)
-			sp.SetOptions(in.opt)
-		}
-		eof := false
-		var readErr error // after the records before it (a truncated .gz) are framed and sent
-		switch {
-		case c.err == io.EOF:
-			eof = true
-		case c.err != nil:
-			readErr = &StageError{Stage: "input", Op: "read", Err: fmt.Errorf("%s: %w", displayName(in.name), c.err)}
-		}
-		for {
-			keep, more := sp.Split(in.b.arena, from, DefaultBatchRecords-len(in.b.recs), rec, bad)
-			if in.failErr != nil {
-				in.send() // the records before the failing one go on
-				return in.failErr
-			}
-			in.carry(keep) // moves arena[keep:] to the front
-			sp.Shift(keep)
-			from = 0
-			if in.stopped {
-				return nil
-			}
-			if !more {
-				break
-			}
-		}
-		if readErr != nil {
-			in.send()
-			return readErr
-		}
-		if eof {
-			sp.Finish(in.b.arena, 0, rec, bad)
-			in.send()
-			if len(in.b.recs) == 0 {
-				in.b.arena = in.b.arena[:0]
-			}
-			return in.failErr
+		if done, err := in.frameRead(sp, from, c.err); done {
+			return err
 		}
 	}
 }

@@ -727,6 +727,7 @@ func (g *graphRun) startFanout(seg *segment, rs *runState, in <-chan *batch, bc 
 			for _, n := range nodes {
 				cp := getBatch()
 				cp.recs = append(cp.recs, b.recs...)
+				cp.json = b.json // the same records
 				cp.ack = share.token()
 				g.deliver(rs, n, cp)
 			}

@@ -73,6 +73,7 @@ func (w *worker) receive(in <-chan *batch, send func(*batch) bool) (*batch, bool
 // is returned only when the pipeline must stop.
 func (w *worker) runTick(now time.Time) (*batch, error) {
 	b := getBatch()
+	b.json = outputJSON(w.json, w.allJSON)
 	w.curIn = &Record{}
 	w.pending = w.pending[:0]
 	ctx := w.begin()

@@ -35,6 +35,10 @@ type worker struct {
 	tick  *ticking   // the clock of a stage.Ticker; nil when none (ticker.go)
 	ret   *retention // acknowledgements held for a stage.Retainer; nil when none (retain.go)
 	given int64      // records given to the instance for the current batch
+	// json is the instance's JSONOutput guarantee; allJSON whether every
+	// batch it was handed so far was known JSON (for Flush and Tick).
+	json    JSONGuarantee
+	allJSON bool
 	// parent is the context of the stage's calls (the run's): a Reset
 	// after a timeout runs on it.
 	parent context.Context
@@ -52,6 +56,7 @@ type worker struct {
 func newWorker(st *stageExec, rs *runState, c *counters, t Transformer) *worker {
 	w := &worker{st: st, rs: rs, c: c, t: t, level: st.level, wd: newWatchdog(rs.ctx, st.plan.Timeout), parent: rs.ctx}
 	w.bt, _ = t.(BatchTransformer)
+	w.json, w.allJSON = jsonGuarantee(t), true
 	w.ret = newRetention(t)
 	w.emitFn = func(r *Record) {
 		if r == nil {
@@ -143,6 +148,8 @@ func (w *worker) process(b *batch) error {
 		err = w.processRecords(b)
 	}
 	b.recs, b.spare = b.spare, b.recs
+	w.allJSON = w.allJSON && b.json
+	b.json = outputJSON(w.json, b.json)
 	return err
 }
 
@@ -310,6 +317,7 @@ func (w *worker) failed(rec *Record, err error) error {
 func (w *worker) flush() (*batch, error) {
 	b := getBatch()
 	b.final = true
+	b.json = outputJSON(w.json, w.allJSON)
 	f, ok := w.t.(Flusher)
 	if !ok {
 		return b, nil

@@ -30,6 +30,7 @@ type caseConfig struct {
 type Case struct {
 	upper bool
 	field string
+	top   topKey // field as a top-level key (fast lookup), when it is one
 }
 
 func newCase(cfg engine.Config) (engine.Transformer, error) {
@@ -37,7 +38,7 @@ func newCase(cfg engine.Config) (engine.Transformer, error) {
 	if err := cfg.Decode(&c); err != nil {
 		return nil, err
 	}
-	t := &Case{field: c.Field}
+	t := &Case{field: c.Field, top: newTopKey(c.Field)}
 	switch c.To {
 	case "upper":
 		t.upper = true
@@ -60,12 +61,38 @@ func (t *Case) Transform(_ context.Context, r *engine.Record, emit func(*engine.
 		emit(r)
 		return nil
 	}
+	if t.top.key != "" {
+		if vs, ve, found, ok := t.top.lookup(r.Data); ok {
+			if !found || r.Data[vs] != '"' {
+				emit(r) // missing or not a string: left alone
+				return nil
+			}
+			if s := r.Data[vs+1 : ve-1]; plainString(s) {
+				// Printable ASCII without escapes: changed in place, as
+				// the general path would write it (same length, nothing
+				// to escape), with no copy of the record.
+				t.apply(s)
+				emit(r)
+				return nil
+			}
+		}
+	}
 	conv := func(s string) string { return string(appendCase(nil, s, t.upper)) }
 	if err := editString(r, t.field, conv); err != nil {
 		return err
 	}
 	emit(r)
 	return nil
+}
+
+// JSONOutput implements engine.JSONOutput: a field's string is rewritten
+// as a JSON string (escaped as JSON needs), the rest of the record is
+// kept; the case of a whole record (true becomes TRUE) is not JSON.
+func (t *Case) JSONOutput() engine.JSONGuarantee {
+	if t.field != "" {
+		return engine.JSONPreserved
+	}
+	return engine.JSONUnchecked
 }
 
 // apply changes case in place for ASCII text (eight bytes at a time),
@@ -134,4 +161,7 @@ func appendCase(dst []byte, s string, upper bool) []byte {
 	return dst
 }
 
-var _ engine.Transformer = (*Case)(nil)
+var (
+	_ engine.Transformer = (*Case)(nil)
+	_ engine.JSONOutput  = (*Case)(nil)
+)

@@ -40,6 +40,7 @@ type selectConfig struct {
 // Select keeps the JSON records whose field satisfies one condition.
 type Select struct {
 	field string
+	top   topKey // field as a top-level key (fast lookup), when it is one
 	meta  string // a metadata key, tested instead of field
 	test  func(gjson.Result) bool
 }
@@ -99,7 +100,7 @@ func newSelect(cfg engine.Config) (engine.Transformer, error) {
 	if len(tests) == 0 {
 		return nil, cfg.Errorf("", "select needs a condition: equals, not_equals, matches, gt, gte, lt, lte or exists")
 	}
-	s := &Select{field: c.Field, meta: c.Meta, test: tests[0]}
+	s := &Select{field: c.Field, top: newTopKey(c.Field), meta: c.Meta, test: tests[0]}
 	if len(tests) > 1 { // all conditions must hold (e.g. gte and lt for a range)
 		s.test = func(v gjson.Result) bool {
 			for _, t := range tests {
@@ -141,9 +142,19 @@ func equalTo(cfg engine.Config, key string, want any) (func(gjson.Result) bool, 
 // Transform implements engine.Transformer.
 func (s *Select) Transform(_ context.Context, r *engine.Record, emit func(*engine.Record)) error {
 	var v gjson.Result
-	if s.meta != "" {
+	switch {
+	case s.meta != "":
 		v = metaValue(r, s.meta)
-	} else {
+	case s.top.key != "":
+		vs, ve, found, ok := s.top.lookup(r.Data)
+		if ok {
+			if found {
+				v = view(r.Data[vs:ve]) // tested here and let go
+			}
+			break
+		}
+		fallthrough
+	default:
 		var err error
 		if v, err = field(r.Data, s.field); err != nil {
 			return err
@@ -154,6 +165,10 @@ func (s *Select) Transform(_ context.Context, r *engine.Record, emit func(*engin
 	}
 	return nil
 }
+
+// JSONOutput implements engine.JSONOutput: select emits its input record
+// unchanged.
+func (s *Select) JSONOutput() engine.JSONGuarantee { return engine.JSONPreserved }
 
 // ConditionField implements engine.FieldCondition: a switch case looks
 // the field up once for all its cases.
@@ -189,4 +204,5 @@ func metaValue(r *engine.Record, k string) gjson.Result {
 var (
 	_ engine.Transformer    = (*Select)(nil)
 	_ engine.FieldCondition = (*Select)(nil)
+	_ engine.JSONOutput     = (*Select)(nil)
 )

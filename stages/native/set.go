@@ -1,6 +1,7 @@
 package native
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"slices"
@@ -36,10 +37,15 @@ type setConfig struct {
 type setOp struct {
 	path string
 	raw  []byte // JSON of the value
+	top  topKey // path as a top-level key (fast path), when it is one
 }
 
 // Set sets JSON fields to constant values, creating objects along the path.
-type Set struct{ ops []setOp }
+type Set struct {
+	ops    []setOp
+	simple bool // every path is a top-level key: the fast path applies
+	slab   slab // where records that grow are built
+}
 
 func newSet(cfg engine.Config) (engine.Transformer, error) {
 	var c setConfig
@@ -57,7 +63,7 @@ func newSet(cfg engine.Config) (engine.Transformer, error) {
 		return nil, cfg.Errorf("", "set needs fields: {path: value} or field: and value:")
 	}
 	keys := sortedKeys(fields)
-	s := &Set{}
+	s := &Set{simple: true}
 	for _, k := range keys {
 		if err := checkPath(cfg, "fields", k); err != nil {
 			return nil, err
@@ -66,7 +72,9 @@ func newSet(cfg engine.Config) (engine.Transformer, error) {
 		if err != nil {
 			return nil, cfg.Errorf("fields", "value of %s: %v", k, err)
 		}
-		s.ops = append(s.ops, setOp{k, raw})
+		op := setOp{path: k, raw: raw, top: newTopKey(k)}
+		s.simple = s.simple && op.top.key != ""
+		s.ops = append(s.ops, op)
 	}
 	return s, nil
 }
@@ -82,11 +90,82 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // Transform implements engine.Transformer.
 func (s *Set) Transform(_ context.Context, r *engine.Record, emit func(*engine.Record)) error {
-	if _, err := field(r.Data, s.ops[0].path); err != nil {
-		return err
+	from := 0
+	if s.simple {
+		for ; from < len(s.ops); from++ {
+			if !s.setTop(r, &s.ops[from]) {
+				break
+			}
+		}
+		if from == len(s.ops) {
+			emit(r)
+			return nil
+		}
+	}
+	return s.transform(r, from, emit)
+}
+
+// setTop sets op, a top-level key, as sjson would, and reports whether it
+// could (false: r is unchanged, the general path decides).
+func (s *Set) setTop(r *engine.Record, op *setOp) bool {
+	data := r.Data
+	vs, ve, found, ok := op.top.lookup(data)
+	if !ok {
+		return false
+	}
+	if found { // replace the value
+		if ve-vs == len(op.raw) {
+			copy(data[vs:ve], op.raw)
+			return true
+		}
+		out := s.slab.alloc(len(data) - (ve - vs) + len(op.raw))
+		out = append(append(append(out, data[:vs]...), op.raw...), data[ve:]...)
+		r.Data = out
+		return true
+	}
+	// Add the key before the object's closing brace; like sjson, what is
+	// before the opening brace and after the closing one is not kept.
+	open := skipBlanks(data, 0) // lookup saw '{' there
+	end := bytes.LastIndexByte(data, '}')
+	if end <= open {
+		return false
+	}
+	comma := false
+	for i := open + 1; i < end; i++ {
+		if data[i] > ' ' {
+			comma = true
+			break
+		}
+	}
+	out := s.slab.alloc(end - open + 1 + len(op.top.quoted) + 1 + len(op.raw) + 1)
+	out = append(out, data[open:end]...)
+	if comma {
+		out = append(out, ',')
+	}
+	out = append(append(append(out, op.top.quoted...), ':'), op.raw...)
+	r.Data = append(out, '}')
+	return true
+}
+
+// JSONOutput implements engine.JSONOutput: JSON values (json.Marshal's)
+// put at top-level keys of a JSON object keep it one JSON value. Nested
+// paths go through sjson, which is not vouched for.
+func (s *Set) JSONOutput() engine.JSONGuarantee {
+	if s.simple {
+		return engine.JSONPreserved
+	}
+	return engine.JSONUnchecked
+}
+
+// transform sets s.ops[from:] with sjson: the general path.
+func (s *Set) transform(r *engine.Record, from int, emit func(*engine.Record)) error {
+	if from == 0 {
+		if _, err := field(r.Data, s.ops[0].path); err != nil {
+			return err
+		}
 	}
 	var err error
-	for _, op := range s.ops {
+	for _, op := range s.ops[from:] {
 		if err = jsonkey.Path(r.Data, op.path); err != nil {
 			return err
 		}
@@ -198,6 +277,7 @@ func (t *Rename) Transform(_ context.Context, r *engine.Record, emit func(*engin
 
 var (
 	_ engine.Transformer = (*Set)(nil)
+	_ engine.JSONOutput  = (*Set)(nil)
 	_ engine.Transformer = (*Delete)(nil)
 	_ engine.Transformer = (*Rename)(nil)
 )

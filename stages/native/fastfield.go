@@ -1,0 +1,217 @@
+package native
+
+import (
+	"bytes"
+	"unsafe"
+
+	"github.com/tidwall/gjson"
+)
+
+// topKey is a field path that is one key of the record's top-level object,
+// made of letters, digits, '_' and '-' (level, msg, status_code): the
+// paths the hot stages (select, case, set) look up most. For such a path,
+// lookup finds the value in one pass over the record instead of three
+// (jsonkey.Path's searches for a backslash and for the key twice, then
+// gjson.Get), and allocates nothing.
+type topKey struct {
+	key    string // "" when the path is not such a key: callers use field
+	quoted []byte // `"key"`
+}
+
+func newTopKey(path string) topKey {
+	if path == "" {
+		return topKey{}
+	}
+	for i := 0; i < len(path); i++ {
+		c := path[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return topKey{}
+		}
+	}
+	return topKey{key: path, quoted: []byte(`"` + path + `"`)}
+}
+
+// lookup finds the key in data, a JSON object (leading blanks allowed).
+// With ok, found tells whether the key is there, and data[vs:ve] is its
+// value's JSON text; the result is what field (gjson.Get after
+// jsonkey.Path) gives for a record that passes jsonkey.Path. ok is false
+// when lookup cannot decide cheaply and exactly: data is not an object or
+// not well formed where it looked, a key before the one found holds a
+// backslash (it might be an escaped spelling of the key), or the text
+// after the value holds a backslash or the quoted key (it might repeat the
+// key). The caller then takes the general path (field), which gives the
+// same answer or the error.
+func (k *topKey) lookup(data []byte) (vs, ve int, found, ok bool) {
+	i := skipBlanks(data, 0)
+	if i >= len(data) || data[i] != '{' {
+		return 0, 0, false, false
+	}
+	i = skipBlanks(data, i+1)
+	if i < len(data) && data[i] == '}' {
+		return 0, 0, false, true
+	}
+	for i < len(data) {
+		if data[i] != '"' {
+			return 0, 0, false, false
+		}
+		q := bytes.IndexByte(data[i+1:], '"')
+		if q < 0 {
+			return 0, 0, false, false
+		}
+		key := data[i+1 : i+1+q]
+		if bytes.IndexByte(key, '\\') >= 0 {
+			return 0, 0, false, false
+		}
+		i = skipBlanks(data, i+q+2)
+		if i >= len(data) || data[i] != ':' {
+			return 0, 0, false, false
+		}
+		vs = skipBlanks(data, i+1)
+		ve = skipValue(data, vs)
+		if ve < 0 {
+			return 0, 0, false, false
+		}
+		if string(key) == k.key {
+			rest := data[ve:]
+			if bytes.IndexByte(rest, '\\') >= 0 || bytes.Contains(rest, k.quoted) {
+				return 0, 0, false, false
+			}
+			return vs, ve, true, true
+		}
+		i = skipBlanks(data, ve)
+		if i >= len(data) {
+			return 0, 0, false, false
+		}
+		switch data[i] {
+		case '}':
+			return 0, 0, false, true
+		case ',':
+			i = skipBlanks(data, i+1)
+		default:
+			return 0, 0, false, false
+		}
+	}
+	return 0, 0, false, false
+}
+
+// skipBlanks returns the index of the first byte of data[i:] that is not
+// JSON white space.
+func skipBlanks(data []byte, i int) int {
+	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' || data[i] == '\n') {
+		i++
+	}
+	return i
+}
+
+// skipValue returns the end of the JSON value starting at data[i], or -1
+// when it does not look like one (it checks the shape only: the records
+// were validated by the ndjson input, and a record that was not is sent
+// to the general path by lookup's other checks or gives a result that
+// gjson's lenient parse could give too).
+func skipValue(data []byte, i int) int {
+	if i >= len(data) {
+		return -1
+	}
+	switch c := data[i]; c {
+	case '"':
+		return skipString(data, i)
+	case '{', '[':
+		depth := 0
+		for i < len(data) {
+			switch data[i] {
+			case '"':
+				if i = skipString(data, i); i < 0 {
+					return -1
+				}
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+			i++
+		}
+		return -1
+	default:
+		j := i
+		for j < len(data) {
+			switch data[j] {
+			case ',', '}', ']', ' ', '\t', '\r', '\n':
+				if j == i {
+					return -1
+				}
+				return j
+			}
+			j++
+		}
+		return -1 // a record that is one scalar has no object around it
+	}
+}
+
+// skipString returns the end (past the closing quote) of the JSON string
+// starting at data[i] (a quote), or -1.
+func skipString(data []byte, i int) int {
+	i++
+	for {
+		q := bytes.IndexByte(data[i:], '"')
+		if q < 0 {
+			return -1
+		}
+		i += q
+		n := 0 // backslashes right before the quote
+		for j := i - 1; j >= 0 && data[j] == '\\'; j-- {
+			n++
+		}
+		i++
+		if n%2 == 0 {
+			return i
+		}
+	}
+}
+
+// view returns the gjson value of the JSON text raw without copying it:
+// its strings alias raw, so it is valid only while raw is not changed and
+// must not be kept (select tests it and lets it go).
+func view(raw []byte) gjson.Result {
+	if len(raw) == 0 {
+		return gjson.Result{}
+	}
+	return gjson.Parse(unsafe.String(&raw[0], len(raw)))
+}
+
+// plainString reports whether s, the contents of a JSON string, holds
+// printable ASCII only with no escape: such a string can be changed in
+// place by a transform that maps ASCII letters to ASCII letters.
+func plainString(s []byte) bool {
+	for _, c := range s {
+		if c < 0x20 || c >= 0x7f || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// slabSize is the size of the blocks a slab carves records from.
+const slabSize = 64 << 10
+
+// slab hands out room for records built by a stage instance, carved from
+// blocks of slabSize bytes instead of one allocation each. A block is
+// never reused: it is freed when the last record carved from it is, so a
+// record may live as long as it likes.
+type slab struct{ buf []byte }
+
+// alloc returns an empty slice with room for n bytes.
+func (s *slab) alloc(n int) []byte {
+	if n > slabSize/8 {
+		return make([]byte, 0, n)
+	}
+	if cap(s.buf)-len(s.buf) < n {
+		s.buf = make([]byte, 0, slabSize)
+	}
+	l := len(s.buf)
+	s.buf = s.buf[:l+n]
+	return s.buf[l : l : l+n]
+}

@@ -1,0 +1,231 @@
+package native
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/pipe-dev/pipe/engine"
+	"github.com/tidwall/gjson"
+)
+
+// fastRecords are records the fast paths (topKey) must treat exactly as
+// the general path does: present, missing, repeated and escaped keys,
+// blanks, nesting, strings that need escapes, non-objects, and a few
+// malformed records of the lines codec.
+var fastRecords = []string{
+	`{"level":"error","msg":"disk full","n":1}`,
+	`{"level":"info","msg":"ok"}`,
+	`  {"msg" : "spaced" , "level" : "error" }  `,
+	`{}`,
+	`{ }`,
+	`{"a":{"level":"nested"},"level":"error"}`,
+	`{"level":"error","a":{"level":"x"}}`,
+	`{"level":"error","level":"info"}`,
+	`{"level":"info","msg":"a","level":"error"}`,
+	`{"le\u0076el":"error","msg":"x"}`,
+	`{"msg":"x","le\u0076el":"error"}`,
+	`{"level":"err\"or","msg":"quote \" and \\ back"}`,
+	`{"msg":"tab\there","level":"warn"}`,
+	`{"msg":"caf\u00e9 ÉCOLE","level":"error"}`,
+	`{"msg":"ünïcödé","level":"error"}`,
+	`{"msg":123,"level":true,"processed":false}`,
+	`{"msg":null,"level":null}`,
+	`{"msg":["a","b"],"level":{"x":1}}`,
+	`{"processed":"already","msg":"x"}`,
+	`{"processed":1234567,"msg":"x"}`,
+	`{"tags":["a","}","\""],"msg":"lower"}`,
+	`{"n":-1.5e3,"msg":"num"}`,
+	`[1,2,3]`,
+	`"just a string"`,
+	`42`,
+	`not json`,
+	``,
+	`{"msg":"unterminated`,
+	`{"msg" "missing colon"}`,
+	`{"msg":"x",}`,
+	`{"msg":"x" "level":"y"}`,
+	`{"level":"error"} trailing`,
+	`{"msg":"x"`,
+}
+
+// runT runs t on a copy of rec and returns what it emitted (joined by
+// newlines) and its error.
+func runT(t engine.Transformer, rec string) (string, error) {
+	r := engine.NewRecord([]byte(rec))
+	var out []string
+	err := t.Transform(context.Background(), r, func(e *engine.Record) { out = append(out, string(e.Data)) })
+	return fmt.Sprint(out), err
+}
+
+func sameErr(a, b error) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Error() == b.Error()
+}
+
+// general returns a copy of t with its fast path turned off.
+func general(t engine.Transformer) engine.Transformer {
+	switch x := t.(type) {
+	case *Select:
+		c := *x
+		c.top = topKey{}
+		return &c
+	case *Case:
+		c := *x
+		c.top = topKey{}
+		return &c
+	case *Set:
+		c := *x
+		c.simple = false
+		return &c
+	}
+	panic(fmt.Sprintf("%T", t))
+}
+
+func fastStages(t testing.TB) []engine.Transformer {
+	t.Helper()
+	mk := []struct {
+		new func(engine.Config) (engine.Transformer, error)
+		cfg map[string]any
+	}{
+		{newSelect, map[string]any{"field": "level", "equals": "error"}},
+		{newSelect, map[string]any{"field": "msg", "matches": "^[a-z]"}},
+		{newSelect, map[string]any{"field": "level", "exists": true}},
+		{newSelect, map[string]any{"field": "msg", "not_equals": 123}},
+		{newCase, map[string]any{"field": "msg", "to": "upper"}},
+		{newCase, map[string]any{"field": "level", "to": "lower"}},
+		{newSet, map[string]any{"fields": map[string]any{"processed": true}}},
+		{newSet, map[string]any{"fields": map[string]any{"processed": "yes", "msg": 7}}},
+		{newSet, map[string]any{"fields": map[string]any{"level": map[string]any{"a": []any{1, "x"}}}}},
+	}
+	var ts []engine.Transformer
+	for _, m := range mk {
+		tr, err := m.new(engine.ConfigOf(m.cfg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts = append(ts, tr)
+	}
+	return ts
+}
+
+// The fast paths of select, case and set give the general path's output
+// and errors, byte for byte, on every record.
+func TestFastPathsMatchGeneral(t *testing.T) {
+	for i, tr := range fastStages(t) {
+		for _, rec := range fastRecords {
+			got, gerr := runT(tr, rec)
+			want, werr := runT(general(tr), rec)
+			if got != want || !sameErr(gerr, werr) {
+				t.Errorf("stage %d (%T) on %s:\n fast    %s %v\n general %s %v", i, tr, rec, got, gerr, want, werr)
+			}
+		}
+	}
+}
+
+// A stage that declares engine.JSONPreserved emits valid JSON for every
+// valid JSON record it is handed.
+func TestFastPathsKeepJSON(t *testing.T) {
+	for _, tr := range fastStages(t) {
+		if tr.(engine.JSONOutput).JSONOutput() != engine.JSONPreserved {
+			t.Errorf("%T does not vouch for its JSON", tr)
+			continue
+		}
+		for _, rec := range fastRecords {
+			if !gjson.Valid(rec) {
+				continue
+			}
+			r := engine.NewRecord([]byte(rec))
+			// A record may fail (set on an array, a repeated key): it is
+			// then not emitted. What is emitted must be JSON.
+			_ = tr.Transform(context.Background(), r, func(e *engine.Record) {
+				if !gjson.ValidBytes(e.Data) || containsNewline(e.Data) {
+					t.Errorf("%T: %s became %s", tr, rec, e.Data)
+				}
+			})
+		}
+	}
+	whole, _ := newCase(engine.ConfigOf(map[string]any{"to": "upper"}))
+	if whole.(engine.JSONOutput).JSONOutput() != engine.JSONUnchecked {
+		t.Error("case of a whole record vouches for JSON (true becomes TRUE)")
+	}
+	nested, _ := newSet(engine.ConfigOf(map[string]any{"fields": map[string]any{"a.b": 1}}))
+	if nested.(engine.JSONOutput).JSONOutput() != engine.JSONUnchecked {
+		t.Error("set of a nested path vouches for JSON")
+	}
+}
+
+func containsNewline(b []byte) bool {
+	for _, c := range b {
+		if c == '\n' {
+			return true
+		}
+	}
+	return false
+}
+
+func FuzzFastPaths(f *testing.F) {
+	for _, r := range fastRecords {
+		f.Add(r)
+	}
+	ts := fastStages(f)
+	f.Fuzz(func(t *testing.T, rec string) {
+		for i, tr := range ts {
+			got, gerr := runT(tr, rec)
+			want, werr := runT(general(tr), rec)
+			if !gjson.Valid(rec) {
+				continue // malformed records: only that nothing panics
+			}
+			if got != want || !sameErr(gerr, werr) {
+				t.Errorf("stage %d (%T) on %q:\n fast    %s %v\n general %s %v", i, tr, rec, got, gerr, want, werr)
+			}
+		}
+	})
+}
+
+// benchRecords are records shaped like the shared generator's (W1).
+var benchRecords = []string{
+	`{"ts":"2026-01-01T00:00:00.000454Z","level":"error","service":"worker","method":"GET","path":"/health","status":503,"latency_ms":130.999,"user":"u36701","msg":"token slow connection slow","tags":["prod","prod"]}`,
+	`{"ts":"2026-01-01T00:00:00.001409Z","level":"warn","service":"search","method":"PUT","path":"/v1/orders","status":200,"latency_ms":136.482,"user":"u72475","msg":"failed connection quota retry payment upstream retry request","tags":["us"]}`,
+}
+
+// BenchmarkW1Stages runs W1's stages (select level == error, case msg
+// upper, set processed: true) on one record, with their fast paths
+// ("fast") and without ("general": gjson, jsonkey.Path and sjson).
+func BenchmarkW1Stages(b *testing.B) {
+	mk := func(fast bool) []engine.Transformer {
+		sel, _ := newSelect(engine.ConfigOf(map[string]any{"field": "level", "equals": "error"}))
+		cs, _ := newCase(engine.ConfigOf(map[string]any{"field": "msg", "to": "upper"}))
+		st, _ := newSet(engine.ConfigOf(map[string]any{"fields": map[string]any{"processed": true}}))
+		ts := []engine.Transformer{sel, cs, st}
+		if !fast {
+			for i, t := range ts {
+				ts[i] = general(t)
+			}
+		}
+		return ts
+	}
+	for _, mode := range []string{"fast", "general"} {
+		b.Run(mode, func(b *testing.B) {
+			ts := mk(mode == "fast")
+			buf := make([]byte, 0, 512)
+			ctx := context.Background()
+			var out *engine.Record
+			emit := func(r *engine.Record) { out = r }
+			b.ReportAllocs()
+			for b.Loop() {
+				buf = append(buf[:0], benchRecords[0]...)
+				r := engine.NewRecord(buf)
+				for _, t := range ts {
+					out = nil
+					if err := t.Transform(ctx, r, emit); err != nil || out == nil {
+						b.Fatal(err)
+					}
+					r = out
+				}
+			}
+		})
+	}
+}

@@ -2,8 +2,17 @@ package engine
 
 import "sync"
 
-// queueDepth is how many batches wait between two stages.
-const queueDepth = 4
+// queueDepth is how many batches wait between two stages. Two keep a
+// stage busy while its neighbour works on the next batch; each more batch
+// in a queue is up to DefaultBatchBytes of arena and 56 KiB of records
+// resident, twice over at the GC's goal (4 took about 1.2 MB more peak RSS
+// on W1 and W3 with two workers, bench/NOTES.md).
+const queueDepth = 2
+
+// outputQueueDepth is the queue of a routed output (fan-out): a copy under
+// policy drop or dead_letter is refused when it is full (documented as 4
+// batches).
+const outputQueueDepth = 4
 
 // batch is the unit that moves between stages. Input records live in store
 // and their bytes in arena, both reused once the batch is written.

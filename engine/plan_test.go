@@ -246,7 +246,7 @@ input:
 output:
   type: stdout
   codec: ndjson # records that are not one JSON value take on_error: fail (defaults.on_error)
-stages: # batches of up to 1024 records or 64KiB, 4 batches queued between stages
+stages: # batches of up to 1024 records or 64KiB, 2 batches queued between stages
   - name: up
     type: native
     use: up

@@ -202,11 +202,11 @@ func (r *run) startGraph(root *runState, v *runVersion, insts [][]Transformer) *
 	p := v.p
 	c := &chain{v: v, insts: insts, first: make(chan *batch, queueDepth)}
 	g := &graphRun{r: r, v: v, root: root, insts: insts, wg: &c.wg, outs: map[string]*outNode{}}
-	mainOut := &outNode{name: MainOutput, policy: PolicyBlock, ch: make(chan *batch, queueDepth), c: r.out}
+	mainOut := &outNode{name: MainOutput, policy: PolicyBlock, ch: make(chan *batch, outputQueueDepth), c: r.out}
 	g.outs[MainOutput] = mainOut
 	c.last = mainOut.ch
 	for _, o := range p.plan.Outputs {
-		g.outs[o.Name] = &outNode{name: o.Name, policy: o.Policy, ch: make(chan *batch, queueDepth), c: v.routes.outputs[o.Name]}
+		g.outs[o.Name] = &outNode{name: o.Name, policy: o.Policy, ch: make(chan *batch, outputQueueDepth), c: v.routes.outputs[o.Name]}
 	}
 	c.rs, _ = g.startSeg(p.graph, c.first)
 	for _, o := range p.plan.Outputs {

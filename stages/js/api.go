@@ -2,9 +2,12 @@ package js
 
 import (
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/dop251/goja"
 	"github.com/dop251/goja/ast"
@@ -82,6 +85,9 @@ func (l *language) newRuntime(v *vm) *goja.Runtime {
 	boundNativeLoops(vm)
 	boundRegexps(vm)
 	boundStringify(vm, v)
+	if err := installForOf(vm); err != nil {
+		panic(err) // a fresh runtime's built-ins: not reached
+	}
 	vm.Set("emit", func(call goja.FunctionCall) goja.Value {
 		if v.in == nil {
 			return goja.Undefined()
@@ -90,7 +96,11 @@ func (l *language) newRuntime(v *vm) *goja.Runtime {
 		if err != nil {
 			panic(vm.NewTypeError("emit: %v", err))
 		}
-		v.in.Emit(data, v.readMeta())
+		meta := v.readMeta()
+		if v.meta == nil { // out of the script's reach: the record's own
+			meta = maps.Clone(v.recMeta) // (each emitted record has its own map)
+		}
+		v.in.Emit(data, meta)
 		return goja.Undefined()
 	})
 	l.enableRequire(vm)
@@ -247,7 +257,8 @@ func fromJSON(rt *goja.Runtime, r gjson.Result) (v goja.Value, ok bool) {
 	}
 	ok = true
 	if r.IsArray() {
-		var items []any
+		var buf [8]any // (NewArray copies the items)
+		items := buf[:0]
 		r.ForEach(func(_, e gjson.Result) bool {
 			var x goja.Value
 			x, ok = fromJSON(rt, e)
@@ -292,53 +303,105 @@ func (o *lazyObj) encode() ([]byte, error) { return o.Lazy.Encode(o) }
 
 // EncodeField implements script.Encoder: undefined deletes the field.
 func (o *lazyObj) EncodeField(k string, v goja.Value) ([]byte, bool, error) {
+	return o.AppendField(nil, k, v)
+}
+
+// AppendField is EncodeField appending to b (script.FieldAppender): the
+// primitives pipe encodes itself go straight into b.
+func (o *lazyObj) AppendField(b []byte, k string, v goja.Value) ([]byte, bool, error) {
 	if goja.IsUndefined(v) {
-		return nil, true, nil
+		return b, true, nil
 	}
-	if raw := primitiveJSON(v); raw != nil {
-		return raw, false, nil
+	if out, ok := appendPrimitive(b, v); ok {
+		return out, false, nil
 	}
 	raw, err := o.v.stringifyValue(v)
 	if err != nil {
-		return nil, false, fmt.Errorf("field %s: %w", k, err)
+		return b, false, fmt.Errorf("field %s: %w", k, err)
 	}
-	return raw, false, nil
+	return append(b, raw...), false, nil
 }
 
-// primitiveJSON is JSON.stringify(v) for the primitives whose JSON is
-// plain, without calling into the runtime: null, booleans, integers within
-// 2^53, and strings of printable ASCII without quotes or backslashes. It
-// returns nil for anything else (objects, other numbers, strings to
-// escape), which goes through JSON.stringify.
+// primitiveJSON is appendPrimitive to a new slice, nil when it leaves v to
+// JSON.stringify.
 func primitiveJSON(v goja.Value) []byte {
-	if _, isObj := v.(*goja.Object); isObj || v == nil {
+	b, ok := appendPrimitive(nil, v)
+	if !ok {
 		return nil
 	}
-	switch x := v.Export().(type) {
-	case nil:
-		if goja.IsNull(v) {
-			return []byte("null")
+	return b
+}
+
+// appendPrimitive appends JSON.stringify(v) to b for the primitives,
+// without calling into the runtime: null, booleans, finite numbers (as
+// JavaScript writes them) and strings that are valid UTF-16. ok is false
+// (b unchanged) for anything else (objects, NaN and the infinities, which
+// are errors, symbols, BigInts, strings with lone surrogates), which goes
+// through JSON.stringify.
+func appendPrimitive(b []byte, v goja.Value) (_ []byte, ok bool) {
+	switch {
+	case v == nil:
+		return b, false
+	case goja.IsString(v):
+		return appendJSONString(b, v.String())
+	case goja.IsNumber(v):
+		f := v.ToFloat()
+		switch {
+		case math.IsNaN(f) || math.IsInf(f, 0):
+			return b, false
+		case f == math.Trunc(f) && math.Abs(f) <= 1<<53:
+			return strconv.AppendInt(b, int64(f), 10), true // -0 is 0, as in JavaScript
 		}
-	case bool:
-		return strconv.AppendBool(nil, x)
-	case int64:
-		if -1<<53 <= x && x <= 1<<53 {
-			return strconv.AppendInt(nil, x, 10)
-		}
-	case float64:
-		if x == math.Trunc(x) && math.Abs(x) <= 1<<53 {
-			return strconv.AppendInt(nil, int64(x), 10) // -0 is 0, as in JavaScript
-		}
-	case string:
-		for i := 0; i < len(x); i++ {
-			if c := x[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
-				return nil
-			}
-		}
-		b := make([]byte, 0, len(x)+2)
-		b = append(b, '"')
-		b = append(b, x...)
-		return append(b, '"')
+		return append(b, v.String()...), true // Number::toString, as JSON.stringify writes it
+	case goja.IsNull(v):
+		return append(b, "null"...), true
 	}
-	return nil
+	if _, isObj := v.(*goja.Object); isObj {
+		return b, false
+	}
+	if x, isBool := v.Export().(bool); isBool {
+		return strconv.AppendBool(b, x), true
+	}
+	return b, false
+}
+
+// appendJSONString appends s quoted as JSON.stringify quotes it: '"' and
+// '\' and the control characters escaped (\b \t \n \f \r, else
+// \u00xx), everything else as it is. s is the UTF-8 form of a JavaScript
+// string, in which a lone surrogate became U+FFFD: a string holding U+FFFD
+// is left to JSON.stringify (ok false, b unchanged), which writes a lone
+// surrogate as \udxxx.
+func appendJSONString(b []byte, s string) (_ []byte, ok bool) {
+	const hex = "0123456789abcdef"
+	orig := len(b)
+	b = slices.Grow(b, len(s)+2) // (one allocation at most, for the usual string)
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf:
+			b = append(b, c)
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c == '\b':
+			b = append(b, '\\', 'b')
+		case c == '\t':
+			b = append(b, '\\', 't')
+		case c == '\n':
+			b = append(b, '\\', 'n')
+		case c == '\f':
+			b = append(b, '\\', 'f')
+		case c == '\r':
+			b = append(b, '\\', 'r')
+		case c < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		default:
+			r, n := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError { // U+FFFD, or bytes that are not UTF-8
+				return b[:orig], false
+			}
+			b = append(b, s[i:i+n]...)
+			i += n - 1
+		}
+	}
+	return append(b, '"'), true
 }

@@ -58,7 +58,10 @@ func TestPrimitiveJSON(t *testing.T) {
 	rt := goja.New()
 	stringify, _ := goja.AssertFunction(rt.Get("JSON").ToObject(rt).Get("stringify"))
 	vals, err := rt.RunString(`[null, true, false, 0, -0, 1, -17, 2**53, 2**53+2, 1e21, 0.5, 1e-7, NaN, Infinity,
-		"", "plain ascii", "q\"uote", "back\\slash", "tab\t", "caf\u00e9", "<&>", "\u007f", new String("boxed"), [1], {a: 1}]`)
+		130.999, -1e-7, 0.1+0.2, 5e-324, 1.7976931348623157e308, -(2**63), 123456789012345680000,
+		"", "plain ascii", "q\"uote", "back\\slash", "tab\t", "caf\u00e9", "<&>", "\u007f", "\b\f\n\r\u0001\u001f",
+		"\ud83d\ude00", "lone \ud800", "lone \udfff end", "\ufffd", "\u2028\u2029", "\u00ef\u00bf",
+		new String("boxed"), [1], {a: 1}, Symbol("s"), 10n, undefined]`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,9 +83,49 @@ func TestPrimitiveJSON(t *testing.T) {
 			t.Errorf("%v: primitiveJSON %s, JSON.stringify %s", v, got, want)
 		}
 	}
-	if fast < 10 {
+	if fast < 30 {
 		t.Errorf("only %d of %d values took the fast path", fast, n)
 	}
+}
+
+// FuzzAppendPrimitive compares appendPrimitive with JSON.stringify on
+// strings (any UTF-16, lone surrogates too) and numbers.
+func FuzzAppendPrimitive(f *testing.F) {
+	f.Add("plain", 1.5)
+	f.Add("q\"\\\x00\x1f\x7f\u00e9\ufffd", -0.0)
+	f.Add("\U0001F600", 1e21)
+	rt := goja.New()
+	stringify, _ := goja.AssertFunction(rt.Get("JSON").ToObject(rt).Get("stringify"))
+	fromUnits, _ := goja.AssertFunction(rt.Get("String").ToObject(rt).Get("fromCharCode"))
+	f.Fuzz(func(t *testing.T, s string, x float64) {
+		var units []goja.Value // s's bytes as UTF-16 code units, two at a time
+		for i := 0; i+1 < len(s); i += 2 {
+			units = append(units, rt.ToValue(int(s[i])<<8|int(s[i+1])))
+		}
+		str, err := fromUnits(goja.Undefined(), units...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range []goja.Value{rt.ToValue(s), str, rt.ToValue(x)} {
+			got, ok := appendPrimitive([]byte("prefix"), v)
+			if string(got[:6]) != "prefix" {
+				t.Fatalf("%q: the bytes before were changed: %q", v, got)
+			}
+			if !ok {
+				if len(got) != 6 {
+					t.Fatalf("%q: not encoded, but b grew: %q", v, got)
+				}
+				continue
+			}
+			want, err := stringify(goja.Undefined(), v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got[6:]) != want.String() {
+				t.Fatalf("%q: appendPrimitive %s, JSON.stringify %s", v, got[6:], want)
+			}
+		}
+	})
 }
 
 // BenchmarkNestedField reads W3's tags field of a lazy record: built from

@@ -103,14 +103,14 @@ const prelude = "(function(rec, meta) {"
 func (l *language) Compile(src *script.Source) (bool, error) {
 	l.source = src.Code
 	if prog, err := parser.ParseFile(nil, src.Name, src.Code, 0); err == nil && declaresTransform(prog.Body) {
-		p, err := goja.Compile(src.Name, src.Code, false)
+		p, err := compile(src.Name, src.Code)
 		if err != nil {
 			return false, l.syntaxError(err, 0)
 		}
 		l.prog = p
 		return false, nil
 	}
-	p, err := goja.Compile(src.Name, prelude+src.Code+"\n})", false)
+	p, err := compile(src.Name, prelude+src.Code+"\n})")
 	if err != nil {
 		return false, l.syntaxError(err, len(prelude))
 	}
@@ -125,6 +125,17 @@ func (l *language) Compile(src *script.Source) (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+// compile compiles a script as goja.Compile does, with its for-of loops
+// rewritten (see rewriteForOf).
+func compile(name, code string) (*goja.Program, error) {
+	prog, err := goja.Parse(name, code)
+	if err != nil {
+		return nil, err
+	}
+	rewriteForOf(prog)
+	return goja.CompileAST(prog, false)
 }
 
 // syntaxError positions a compile error; shift is the prelude's length on
@@ -212,6 +223,11 @@ type vm struct {
 	stringify goja.Callable
 	parse     goja.Callable
 	rec, ret  goja.Value
+	args      [2]goja.Value // transform's
+	// The current record's lazy object, if it is one: emit finds it
+	// without Export (which allocates).
+	recObj    *goja.Object
+	recLazy   *lazyObj
 	meta      *goja.Object
 	hadMeta   bool              // the current record has metadata
 	recMeta   map[string]string // the current record's, when meta is out of reach
@@ -276,7 +292,9 @@ func (v *vm) SetRecord(r *engine.Record) error {
 	v.hadMeta = len(r.Meta) > 0
 	if v.l.st.JSON {
 		if script.IsObject(r.Data) {
-			v.rec = rt.NewDynamicObject(&lazyObj{v: v, Lazy: script.Lazy[goja.Value]{Data: r.Data}})
+			lo := &lazyObj{v: v, Lazy: script.Lazy[goja.Value]{Data: r.Data}}
+			v.rec = rt.NewDynamicObject(lo)
+			v.recObj, v.recLazy = v.rec.(*goja.Object), lo
 		} else {
 			if err := script.CheckDepth(r.Data); err != nil {
 				return fmt.Errorf("record: %w", err)
@@ -308,7 +326,11 @@ func (v *vm) Call(flush bool) error {
 		if v.meta != nil {
 			meta = v.meta
 		}
-		v.ret, err = v.transform(goja.Undefined(), v.rec, meta)
+		// (the arguments in a slice of the VM's: a variadic call of
+		// rec, meta would allocate one a record)
+		v.args[0], v.args[1] = v.rec, meta
+		v.ret, err = v.transform(goja.Undefined(), v.args[:]...)
+		v.args = [2]goja.Value{}
 	}
 	v.rec = nil
 	return err
@@ -367,6 +389,9 @@ func (v *vm) readMeta() map[string]string {
 func (v *vm) encode(val goja.Value) ([]byte, error) {
 	if _, ok := val.(*goja.Symbol); ok {
 		return nil, errors.New("cannot output a Symbol")
+	}
+	if o, ok := val.(*goja.Object); ok && o == v.recObj {
+		return v.recLazy.encode()
 	}
 	if o, ok := val.(*goja.Object); ok && o.ExportType() == lazyType {
 		return o.Export().(*lazyObj).encode() // (Export of any other object converts all of it)

@@ -84,7 +84,7 @@ func (c *converter) fromResult(r gjson.Result) lua.LValue {
 		return lua.LString(r.Str)
 	}
 	if r.IsArray() {
-		t := L.CreateTable(8, 0)
+		t := L.CreateTable(arrayCap(r.Raw), 0)
 		r.ForEach(func(_, v gjson.Result) bool {
 			t.Append(c.fromResult(v))
 			return c.err == nil
@@ -107,6 +107,44 @@ func (c *converter) fromResult(r gjson.Result) lua.LValue {
 		ord[t] = keys
 	}
 	return t
+}
+
+// arrayCap is the capacity for the table of a JSON array: its number of
+// elements when the array is short (counted in one pass over its bytes),
+// else 8 to start with.
+func arrayCap(raw string) int {
+	if len(raw) > 256 {
+		return 8
+	}
+	n, depth, empty := 1, 0, true
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; c {
+		case '"':
+			for i++; i < len(raw) && raw[i] != '"'; i++ {
+				if raw[i] == '\\' {
+					i++
+				}
+			}
+			empty = false
+		case '[', '{':
+			if depth++; depth > 1 {
+				empty = false
+			}
+		case ']', '}':
+			depth--
+		case ',':
+			if depth == 1 {
+				n++
+			}
+		case ' ', '\t', '\n', '\r':
+		default:
+			empty = false
+		}
+	}
+	if empty {
+		return 0
+	}
+	return n
 }
 
 // toLua converts plain Go values (a stage's config) to Lua.
@@ -152,7 +190,16 @@ func toLua(L *lua.LState, v any) (lua.LValue, error) {
 // marked as arrays) become arrays, other tables objects (an empty
 // unmarked table is {}); integral numbers print without a fraction.
 func encodeJSON(v lua.LValue, ord order) ([]byte, error) {
-	return appendJSON(nil, v, map[*lua.LTable]bool{}, 0, ord)
+	return appendValue(nil, v, ord)
+}
+
+// appendValue appends the JSON of v to b (see encodeJSON).
+func appendValue(b []byte, v lua.LValue, ord order) ([]byte, error) {
+	var seen map[*lua.LTable]bool
+	if _, ok := v.(*lua.LTable); ok { // only a table can contain itself
+		seen = map[*lua.LTable]bool{}
+	}
+	return appendJSON(b, v, seen, 0, ord)
 }
 
 func appendJSON(b []byte, v lua.LValue, seen map[*lua.LTable]bool, depth int, ord order) ([]byte, error) {

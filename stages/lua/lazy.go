@@ -18,13 +18,17 @@ const proxyMTKey = "pipe.proxy"
 // (script.Lazy), with the key order of the nested objects it decodes.
 type lazyRec struct {
 	script.Lazy[lua.LValue]
-	ord order // key order of decoded nested objects
+	ord order         // key order of decoded nested objects
+	ud  lua.LUserData // the script's handle: Value is the lazyRec (one allocation for both)
 }
 
 // newLazy makes the lazy table of a record; mt is the lazy tables'
-// metatable (the registry's proxyMTKey).
-func newLazy(mt lua.LValue, data []byte, ord order) lua.LValue {
-	return &lua.LUserData{Value: &lazyRec{Lazy: script.Lazy[lua.LValue]{Data: data}, ord: ord}, Metatable: mt}
+// metatable (the registry's proxyMTKey), fields the instance's index of the
+// record (nil if none).
+func newLazy(mt lua.LValue, data []byte, ord order, fields *script.Fields) lua.LValue {
+	lr := &lazyRec{Lazy: script.Lazy[lua.LValue]{Data: data, Fields: fields}, ord: ord}
+	lr.ud.Value, lr.ud.Metatable = lr, mt
+	return &lr.ud
 }
 
 func lazyOf(v lua.LValue) *lazyRec {
@@ -66,6 +70,10 @@ func (lr *lazyRec) set(k string, v lua.LValue) {
 // encode applies the edits to the record's bytes.
 func (lr *lazyRec) encode(ord order) ([]byte, error) { return lr.Encode(fieldEncoder{ord}) }
 
+// encodeAgain is encode for emit, which a script may call again and again
+// with a field changed (see script.Lazy.EncodeAgain).
+func (lr *lazyRec) encodeAgain(ord order) ([]byte, error) { return lr.EncodeAgain(fieldEncoder{ord}) }
+
 // fieldEncoder encodes the fields of a lazy record.
 type fieldEncoder struct{ ord order }
 
@@ -73,6 +81,15 @@ func (e fieldEncoder) EncodeField(_ string, v lua.LValue) ([]byte, bool, error) 
 	raw, err := encodeJSON(v, e.ord)
 	return raw, false, err
 }
+
+// AppendField implements script.FieldAppender: the value's JSON goes
+// straight into the record's bytes.
+func (e fieldEncoder) AppendField(b []byte, _ string, v lua.LValue) ([]byte, bool, error) {
+	b, err := appendValue(b, v, e.ord)
+	return b, false, err
+}
+
+var _ script.FieldAppender[lua.LValue] = fieldEncoder{}
 
 // materialize returns a plain table of the whole, edited record.
 func (lr *lazyRec) materialize(L *lua.LState, ord order) (*lua.LTable, error) {

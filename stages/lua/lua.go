@@ -8,13 +8,16 @@
 package lua
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/pipe-dev/pipe/component"
 	"github.com/pipe-dev/pipe/engine"
@@ -233,6 +236,7 @@ type vm struct {
 	hadMeta   bool              // the current record has metadata
 	recMeta   map[string]string // the current record's, when meta is out of reach
 	order     order             // key order of the objects decoded for the current record
+	curData   []byte            // the current record's bytes
 	lazyMT    lua.LValue        // the metatable of lazy records
 }
 
@@ -287,16 +291,22 @@ func (v *vm) Init(config any) error {
 func (v *vm) SetRecord(r *engine.Record) error {
 	L := v.L
 	if r == nil {
+		v.curData = nil
 		v.meta, v.hadMeta = L.NewTable(), false
 		return nil
 	}
 	clear(v.order)
+	v.curData = r.Data
 	if v.l.st.JSON {
 		if script.IsObject(r.Data) {
 			if v.lazyMT == nil {
 				v.lazyMT = L.GetField(L.G.Registry, proxyMTKey)
 			}
-			v.rec = newLazy(v.lazyMT, r.Data, v.order)
+			var fields *script.Fields
+			if v.in != nil {
+				fields = v.in.Fields()
+			}
+			v.rec = newLazy(v.lazyMT, r.Data, v.order, fields)
 		} else {
 			rec, err := decodeJSON(L, r.Data, v.order)
 			if err != nil {
@@ -350,7 +360,7 @@ func (v *vm) Result() ([]byte, map[string]string, bool, error) {
 	if ret == nil || ret == lua.LNil {
 		return nil, nil, false, nil
 	}
-	data, err := v.encode(ret)
+	data, err := v.encode(ret, true)
 	if err != nil {
 		return nil, nil, false, err
 	}
@@ -383,16 +393,40 @@ func (v *vm) emit(L *lua.LState) int {
 	if v.in == nil {
 		return 0
 	}
-	data, err := v.encode(L.CheckAny(1))
+	data, err := v.encode(L.CheckAny(1), false)
 	if err != nil {
 		L.RaiseError("emit: %v", err)
 	}
-	v.in.Emit(data, v.readMeta())
+	meta := v.recMeta // meta out of the script's reach: the record's own
+	if v.meta != nil {
+		meta = v.readMeta()
+	} else {
+		meta = maps.Clone(meta) // each emitted record has its own map
+	}
+	v.in.Emit(data, meta)
 	return 0
 }
 
-// encode turns a returned or emitted Lua value into record bytes.
-func (v *vm) encode(val lua.LValue) ([]byte, error) {
+// encode turns a returned or emitted Lua value into record bytes. result
+// is true for what transform returned: the current record's bytes, when it
+// is the record unchanged, are then not copied.
+func (v *vm) encode(val lua.LValue, result bool) ([]byte, error) {
+	if lr := lazyOf(val); lr != nil && v.l.st.JSON { // a lazy record: its bytes, edited
+		encode := lr.encodeAgain // emit may be called again with a field changed
+		if result {
+			encode = lr.encode
+		}
+		data, err := encode(v.order)
+		if err != nil {
+			return nil, err
+		}
+		if d := unsafe.SliceData(data); d == unsafe.SliceData(lr.Data) && (!result || d != unsafe.SliceData(v.curData)) {
+			// Unchanged, and not the current record's own result: a
+			// record of its own, so that no two records share bytes.
+			data = bytes.Clone(data)
+		}
+		return data, nil
+	}
 	if v.l.st.JSON {
 		if s, ok := val.(lua.LString); ok { // a string is raw JSON, if it parses
 			if !jsonValid([]byte(s)) {

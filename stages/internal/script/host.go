@@ -9,7 +9,6 @@ import (
 
 	"github.com/pipe-dev/pipe/engine"
 	"github.com/pipe-dev/pipe/stage"
-	"github.com/pipe-dev/pipe/stages/internal/jsonkey"
 )
 
 // LoadTimeout bounds a script's top-level code and init(config), which run
@@ -179,7 +178,13 @@ type Instance struct {
 	emitted          []*engine.Record
 	broken           bool // interrupted or panicked: replace the VM before the next call
 	mem              memGuard
+	fields           Fields // repeated keys in JSON records; the current one's fields
 }
+
+// Fields returns the index of the fields of the current record (a JSON
+// object), for a lazy view of it (Lazy.Fields). It is valid for the record
+// it was made of only; Lazy checks that.
+func (in *Instance) Fields() *Fields { return &in.fields }
 
 // reset makes a fresh VM (at start, and after an interrupted call left the
 // old one unusable); the script's top level and init(config) run under ctx
@@ -308,7 +313,7 @@ func (in *Instance) Transform(ctx context.Context, r *engine.Record, emit func(*
 		return err
 	}
 	if in.st.JSON { // the script may read any field: see package jsonkey
-		if err := jsonkey.Any(r.Data); err != nil {
+		if err := in.fields.Check(r.Data); err != nil {
 			return err
 		}
 	}
@@ -355,7 +360,7 @@ func (in *Instance) TransformBatch(ctx context.Context, recs []*engine.Record, o
 	}()
 	for i, r := range recs {
 		if in.st.JSON { // the script may read any field: see package jsonkey
-			if kerr := jsonkey.Any(r.Data); kerr != nil {
+			if kerr := in.fields.Check(r.Data); kerr != nil {
 				out.Fail(i, kerr)
 				continue
 			}

@@ -1,6 +1,8 @@
 package script
 
 import (
+	"unsafe"
+
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
 )
@@ -14,12 +16,32 @@ import (
 //
 // The edits are a short list (a script touches a few fields of a record),
 // searched in order, with a map index once it grows past indexAfter; they
-// are applied in one pass over the record's bytes (Encode).
+// are applied in one pass over the record's bytes (Encode). A Lazy must
+// not be copied once used (it points into itself).
 type Lazy[V any] struct {
-	Data  []byte
-	edits []edit[V]
-	index map[string]int // key → position in edits, past indexAfter edits
-	seq   int            // writes so far: the order of first writes
+	Data []byte
+	// Fields, if set, is the instance's index of the current record (see
+	// Instance.Fields): Lookup uses it while it is Data's.
+	Fields *Fields
+	edits  []edit[V]
+	index  map[string]int // key → position in edits, past indexAfter edits
+	seq    int            // writes so far: the order of first writes
+
+	// shape counts the changes of which fields are edited and how (a
+	// field added to edits, or its kind changed); a write that replaces
+	// a written value leaves it. Encode keeps the output's bytes around
+	// the edited values as a template (tmpl), made on the second encode
+	// of one shape and used until the shape changes, so that a script
+	// that changes a field and emits the record again and again (one
+	// record per tag) re-encodes just the changed values.
+	shape    int
+	encoded  int // shape+1 of the last encode, 0 if none
+	tmpl     *template
+	tmplData *byte // the Data tmpl was made of
+
+	// Room for the first edits, allocated with the Lazy (a script
+	// touches a few fields).
+	editBuf [2]edit[V]
 }
 
 // indexAfter is how many edited fields a linear search handles before
@@ -63,6 +85,9 @@ func (l *Lazy[V]) at(k string) *edit[V] {
 	if i := l.find(k); i >= 0 {
 		return &l.edits[i]
 	}
+	if l.edits == nil {
+		l.edits = l.editBuf[:0]
+	}
 	l.edits = append(l.edits, edit[V]{key: k})
 	if n := len(l.edits); l.index != nil {
 		l.index[k] = n - 1
@@ -86,6 +111,9 @@ func (l *Lazy[V]) Lookup(k string) (v V, ok bool, raw gjson.Result) {
 			return v, false, raw
 		}
 	}
+	if raw, ok := l.Fields.lookup(l.Data, k); ok {
+		return v, false, raw
+	}
 	return v, false, gjson.GetBytes(l.Data, FieldPath(k))
 }
 
@@ -94,7 +122,16 @@ func (l *Lazy[V]) Lookup(k string) (v V, ok bool, raw gjson.Result) {
 // output then carries.
 func (l *Lazy[V]) Cache(k string, v V) {
 	e := l.at(k)
-	e.kind, e.v = cached, v
+	l.kind(e, cached)
+	e.v = v
+}
+
+// kind sets the kind of e, a change of shape if it is another.
+func (l *Lazy[V]) kind(e *edit[V], k editKind) {
+	if e.kind != k {
+		e.kind = k
+		l.shape++
+	}
 }
 
 // Set records the write of v to field k.
@@ -104,14 +141,16 @@ func (l *Lazy[V]) Set(k string, v V) {
 		l.seq++
 		e.first = l.seq
 	}
-	e.kind, e.v = written, v
+	l.kind(e, written)
+	e.v = v
 }
 
 // Delete records the deletion of field k.
 func (l *Lazy[V]) Delete(k string) {
 	e := l.at(k)
 	var zero V
-	e.kind, e.v = deleted, zero
+	l.kind(e, deleted)
+	e.v = zero
 }
 
 // Has reports whether field k exists (written, or in the record and not
@@ -138,16 +177,16 @@ func (l *Lazy[V]) Keys() []string {
 		}
 		return true
 	})
-	for _, i := range l.writtenOrder() {
+	var buf [indexAfter]int
+	for _, i := range l.writtenOrder(buf[:0]) {
 		keys = append(keys, l.edits[i].key)
 	}
 	return keys
 }
 
 // writtenOrder returns the positions of the written fields in edits, in
-// the order they were first written.
-func (l *Lazy[V]) writtenOrder() []int {
-	var w []int
+// the order they were first written, appended to w.
+func (l *Lazy[V]) writtenOrder(w []int) []int {
 	for i := range l.edits {
 		if l.edits[i].kind == written {
 			w = append(w, i)
@@ -169,29 +208,114 @@ type Encoder[V any] interface {
 	EncodeField(k string, v V) (raw []byte, del bool, err error)
 }
 
+// FieldAppender is an Encoder that can also append a field's raw JSON to
+// a buffer (no allocation of its own); Encode uses it when it can.
+type FieldAppender[V any] interface {
+	Encoder[V]
+	// AppendField appends the raw JSON of v, the value of field k, to b,
+	// or reports (b unchanged) that writing it deletes the field.
+	AppendField(b []byte, k string, v V) (out []byte, del bool, err error)
+}
+
+// appendField appends the raw JSON of edit e's value to b.
+func appendField[V any](b []byte, enc Encoder[V], e *edit[V]) ([]byte, bool, error) {
+	if a, ok := enc.(FieldAppender[V]); ok {
+		return a.AppendField(b, e.key, e.v)
+	}
+	raw, del, err := enc.EncodeField(e.key, e.v)
+	if err != nil || del {
+		return b, del, err
+	}
+	return append(b, raw...), false, nil
+}
+
+// template is an encoded record with holes where the edited values go:
+// the output is lit[:holes[0].at], the value of edits[holes[0].edit],
+// lit[holes[0].at:holes[1].at], ... and lit[holes[len-1].at:]. It serves
+// the encodes of one shape of edits (see Lazy.shape); -1: none.
+type template struct {
+	shape   int
+	lit     []byte
+	holes   []hole
+	vals    int // the values' size at the last encode: the next output's capacity
+	holeBuf [4]hole
+}
+
+type hole struct{ at, edit int }
+
 // Encode returns the record with the edits applied: a written or cached
 // field replaces the value of the field of that name (its first
 // occurrence) in place, a deleted one goes with its comma, and written
 // fields the record did not have are added at the end, in the order first
 // written. The record is read once (see encodeOnePass); what that pass does
 // not handle (a field name that needs escaping, bytes around the object)
-// goes through sjson, edit by edit, with the same result.
-func (l *Lazy[V]) Encode(enc Encoder[V]) ([]byte, error) {
+// goes through sjson, edit by edit, with the same result. Encoded again
+// with the same fields edited the same way (only written values replaced,
+// or tables changed in place), the record is not read again: the bytes
+// around the edited values are kept from the last encode (see template).
+// The result is the caller's, except with no edits, when it is Data.
+func (l *Lazy[V]) Encode(enc Encoder[V]) ([]byte, error) { return l.encode(enc, false) }
+
+// EncodeAgain is Encode for a caller that expects to encode the record
+// again with the same fields edited (emit in a loop, one record per tag):
+// it keeps the bytes around the edited values at once, where Encode waits
+// for the second encode of the same edits.
+func (l *Lazy[V]) EncodeAgain(enc Encoder[V]) ([]byte, error) { return l.encode(enc, true) }
+
+func (l *Lazy[V]) encode(enc Encoder[V], again bool) ([]byte, error) {
 	if len(l.edits) == 0 {
 		return l.Data, nil
 	}
-	if out, ok, err := l.encodeOnePass(enc); ok || err != nil {
+	data := unsafe.SliceData(l.Data)
+	if t := l.tmpl; t != nil && t.shape == l.shape && l.tmplData == data {
+		if out, ok, err := l.fill(t, enc); ok || err != nil {
+			return out, err
+		}
+	}
+	var t *template
+	if again || l.encoded == l.shape+1 { // encoded again as it is now: keep a template
+		if t = l.tmpl; t == nil {
+			t = new(template)
+		}
+		t.shape, t.lit, t.holes, t.vals = -1, t.lit[:0], t.holeBuf[:0], 0
+	}
+	l.encoded = l.shape + 1
+	out, ok, err := l.encodeOnePass(enc, t)
+	if ok || err != nil {
+		if ok && t != nil && t.shape >= 0 { // made (no value deleted its field)
+			l.tmpl, l.tmplData = t, data
+		}
 		return out, err
 	}
 	return l.encodeEdits(enc)
+}
+
+// fill encodes the record by template t; ok is false (nothing done) when an
+// edited value now deletes its field (JavaScript's undefined).
+func (l *Lazy[V]) fill(t *template, enc Encoder[V]) (out []byte, ok bool, err error) {
+	out = make([]byte, 0, len(t.lit)+t.vals+t.vals/4+8)
+	prev := 0
+	for _, h := range t.holes {
+		out = append(out, t.lit[prev:h.at]...)
+		var del bool
+		if out, del, err = appendField(out, enc, &l.edits[h.edit]); err != nil || del {
+			return nil, false, err
+		}
+		prev = h.at
+	}
+	out = append(out, t.lit[prev:]...)
+	t.vals = len(out) - len(t.lit)
+	return out, true, nil
 }
 
 // encodeOnePass applies the edits in one pass over the record's bytes. ok
 // is false (nothing done) for what it leaves to encodeEdits: an edited
 // field name that gjson/sjson paths escape or that is empty, a record field
 // name with escapes, bytes before '{' or after '}', bytes that are not an
-// object.
-func (l *Lazy[V]) encodeOnePass(enc Encoder[V]) (out []byte, ok bool, err error) {
+// object. With t (empty), it also fills in t (the output without the
+// edited values, and where they go) and sets its shape, unless an edited
+// value deleted its field.
+func (l *Lazy[V]) encodeOnePass(enc Encoder[V], t *template) (out []byte, ok bool, err error) {
 	for i := range l.edits {
 		if k := l.edits[i].key; k == "" || FieldPath(k) != k || !plainKey(k) {
 			return nil, false, nil
@@ -208,6 +332,29 @@ func (l *Lazy[V]) encodeOnePass(enc Encoder[V]) (out []byte, ok bool, err error)
 	} else {
 		done = done[:len(l.edits)]
 	}
+	// holes: where the edited values are in out (start, end, edit).
+	var holeBuf [indexAfter][3]int
+	holes := holeBuf[:0]
+	tmplOK := t != nil
+	// put appends the value of edit j, or reports that it deletes its field.
+	put := func(j int) (bool, error) {
+		start := len(out)
+		var del bool
+		var perr error
+		out, del, perr = appendField(out, enc, &l.edits[j])
+		if perr != nil || del {
+			tmplOK = false
+			return del, perr
+		}
+		if tmplOK {
+			holes = append(holes, [3]int{start, len(out), j})
+		}
+		return false, nil
+	}
+	var idx []field // the record's fields, when the instance's index is d's
+	if f := l.Fields; f != nil && f.data == unsafe.SliceData(d) && f.n == len(d) && f.data != nil {
+		idx = f.fields
+	}
 	out = make([]byte, 0, len(d)+64)
 	out = append(out, '{')
 	kept := false // a field was written out
@@ -216,63 +363,71 @@ func (l *Lazy[V]) encodeOnePass(enc Encoder[V]) (out []byte, ok bool, err error)
 		sep := 0 // the '{' or ',' before the field
 		for {
 			// "key" ws : ws value ws (, or })
-			if d[i] != '"' {
-				return nil, false, nil
-			}
-			ks := i + 1
-			ke, esc := scanString(d, i)
-			if ke < 0 || esc {
-				return nil, false, nil
-			}
-			c := skipSpace(d, ke+1)
-			if d[c] != ':' {
-				return nil, false, nil
-			}
-			vs := skipSpace(d, c+1)
-			ve := scanValue(d, vs)
-			if ve < 0 {
-				return nil, false, nil
+			var ks, ke, vs, ve int
+			if idx != nil { // read already (Fields)
+				ks, ke, vs, ve = idx[0].ks, idx[0].ke, idx[0].vs, idx[0].ve
+				idx = idx[1:]
+			} else {
+				if d[i] != '"' {
+					return nil, false, nil
+				}
+				ks = i + 1
+				var esc bool
+				ke, esc = scanString(d, i)
+				if ke < 0 || esc {
+					return nil, false, nil
+				}
+				c := skipSpace(d, ke+1)
+				if d[c] != ':' {
+					return nil, false, nil
+				}
+				vs = skipSpace(d, c+1)
+				if ve = scanValue(d, vs); ve < 0 {
+					return nil, false, nil
+				}
 			}
 			end := skipSpace(d, ve) // the ',' or '}' after the field
 			if end >= len(d) || (d[end] != ',' && d[end] != '}') {
 				return nil, false, nil
 			}
-			var e *edit[V]
-			if j := l.find(string(d[ks:ke])); j >= 0 && !done[j] {
-				done[j] = true
-				e = &l.edits[j]
+			j := -1
+			if f := l.find(string(d[ks:ke])); f >= 0 && !done[f] {
+				done[f] = true
+				j = f
 			}
-			var val []byte // the field's new value; nil: as it is
-			del := false
-			if e != nil {
-				switch e.kind {
-				case deleted:
-					del = true
-				case written, cached:
-					raw, isDel, eerr := enc.EncodeField(e.key, e.v)
-					if eerr != nil {
-						return nil, false, eerr
-					}
-					val, del = raw, isDel
-				}
-			}
-			if del {
+			switch {
+			case j >= 0 && l.edits[j].kind == deleted:
 				// As sjson deletes a field: with the comma before it, or
 				// the one after it when it is the first.
 				if kept {
 					out = append(out, d[ve:end]...)
 				}
-			} else {
+			case j >= 0 && (l.edits[j].kind == written || l.edits[j].kind == cached):
+				// The new value goes where the old one was; when it
+				// deletes the field, the field goes as a deleted one.
+				mark := len(out)
 				if kept {
 					out = append(out, ',')
 				}
 				out = append(out, d[sep+1:vs]...)
-				if val != nil {
-					out = append(out, val...)
-				} else {
-					out = append(out, d[vs:ve]...)
+				del, perr := put(j)
+				if perr != nil {
+					return nil, false, perr
+				}
+				if del {
+					out = out[:mark]
+					if kept {
+						out = append(out, d[ve:end]...)
+					}
+					break
 				}
 				out = append(out, d[ve:end]...)
+				kept = true
+			default:
+				if kept {
+					out = append(out, ',')
+				}
+				out = append(out, d[sep+1:end]...)
 				kept = true
 			}
 			if d[end] == '}' {
@@ -295,28 +450,42 @@ func (l *Lazy[V]) encodeOnePass(enc Encoder[V]) (out []byte, ok bool, err error)
 		out = append(out, d[1:i]...) // "{ }" keeps its blanks, as sjson does
 	}
 	// Written fields the record does not have, in the order first written.
-	for _, j := range l.writtenOrder() {
+	var orderBuf [indexAfter]int
+	for _, j := range l.writtenOrder(orderBuf[:0]) {
 		if done[j] {
 			continue
 		}
 		e := &l.edits[j]
-		raw, isDel, eerr := enc.EncodeField(e.key, e.v)
-		if eerr != nil {
-			return nil, false, eerr
-		}
-		if isDel {
-			continue
-		}
+		mark := len(out)
 		if kept {
 			out = append(out, ',')
 		}
 		out = append(out, '"')
 		out = append(out, e.key...)
 		out = append(out, '"', ':')
-		out = append(out, raw...)
+		del, perr := put(j)
+		if perr != nil {
+			return nil, false, perr
+		}
+		if del {
+			out = out[:mark]
+			continue
+		}
 		kept = true
 	}
-	return append(out, '}'), true, nil
+	out = append(out, '}')
+	if tmplOK {
+		t.shape = l.shape
+		prev := 0
+		for _, h := range holes {
+			t.lit = append(t.lit, out[prev:h[0]]...)
+			t.holes = append(t.holes, hole{at: len(t.lit), edit: h[2]})
+			t.vals += h[1] - h[0]
+			prev = h[1]
+		}
+		t.lit = append(t.lit, out[prev:]...)
+	}
+	return out, true, nil
 }
 
 // encodeEdits applies the edits to a copy of the record one by one with
@@ -354,7 +523,8 @@ func (l *Lazy[V]) encodeEdits(enc Encoder[V]) ([]byte, error) {
 			del(e.key)
 		}
 	}
-	for _, i := range l.writtenOrder() {
+	var buf [indexAfter]int
+	for _, i := range l.writtenOrder(buf[:0]) {
 		set(l.edits[i].key, l.edits[i].v)
 	}
 	if err != nil {

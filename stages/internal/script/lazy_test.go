@@ -80,6 +80,9 @@ func TestLazyOnePass(t *testing.T) {
 		rec := records[rng.IntN(len(records))]
 		mk := func() *Lazy[string] { return &Lazy[string]{Data: []byte(rec)} }
 		a, b := mk(), mk()
+		if n%2 == 0 { // a reads the fields through the index (Fields)
+			indexed(a)
+		}
 		var ops []string
 		for range rng.IntN(5) + 1 {
 			k := keys[rng.IntN(len(keys))]
@@ -105,7 +108,7 @@ func TestLazyOnePass(t *testing.T) {
 				ops = append(ops, "set "+k)
 			}
 		}
-		got, ok, err := a.encodeOnePass(enc{})
+		got, ok, err := a.encodeOnePass(enc{}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -124,6 +127,98 @@ func TestLazyOnePass(t *testing.T) {
 	if fallbacks > 2000 {
 		t.Errorf("%d of 20000 edits fell back to sjson; want only those that delete every field", fallbacks)
 	}
+}
+
+// appender is enc as a FieldAppender.
+type appender struct{ enc }
+
+func (appender) AppendField(b []byte, k string, v string) ([]byte, bool, error) {
+	raw, del, err := enc{}.EncodeField(k, v)
+	if err != nil || del {
+		return b, del, err
+	}
+	return append(b, raw...), false, nil
+}
+
+// TestLazyTemplate encodes records again and again between random edits
+// (most of them writes of new values to fields already written, which
+// keep the template), and checks every result against the sjson edits on
+// a twin that is encoded only then.
+func TestLazyTemplate(t *testing.T) {
+	records := []string{
+		`{}`, `{"a":1}`, `{"a":1,"b":"x","c":[1,{"d":"}"}],"e":{"f":null}}`,
+		`{ "a" : 1 , "b" : "x\"y" ,"c":[ ] , "e":{}}`, `{"a":1,"a":2,"b":3}`,
+		`{"ts":"t","level":"info","msg":"m","tags":["prod","eu"]}`,
+	}
+	keys := []string{"a", "b", "c", "e", "z", "tag", "tags"}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for n := 0; n < 3000; n++ {
+		rec := records[rng.IntN(len(records))]
+		a := &Lazy[string]{Data: []byte(rec)}
+		if n%3 == 0 {
+			indexed(a)
+		}
+		var ops []string
+		var e Encoder[string] = enc{}
+		if n%2 == 1 {
+			e = appender{}
+		}
+		for step := range 30 {
+			k := keys[rng.IntN(len(keys))]
+			switch r := rng.IntN(20); {
+			case r == 0:
+				a.Delete(k)
+				ops = append(ops, "del "+k)
+			case r == 1:
+				a.Set(k, "undefined")
+				ops = append(ops, "undef "+k)
+			case r == 2:
+				if _, ok, raw := a.Lookup(k); !ok && raw.Exists() {
+					a.Cache(k, raw.String())
+					ops = append(ops, "cache "+k)
+				}
+			case r < 10:
+				v := fmt.Sprint("v", n, "-", step)
+				a.Set(k, v)
+				ops = append(ops, "set "+k)
+			default:
+				encode := a.Encode
+				if rng.IntN(2) == 0 {
+					encode = a.EncodeAgain
+				}
+				got, err := encode(e)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b := &Lazy[string]{Data: []byte(rec)}
+				replay(b, a)
+				want, err := b.encodeEdits(enc{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if string(got) != string(want) {
+					t.Fatalf("%s %v:\n encoded %s\n sjson   %s", rec, ops, got, want)
+				}
+				ops = append(ops, "encode")
+			}
+		}
+	}
+}
+
+// indexed gives l an index of its record (Fields), if the record has no
+// repeated key.
+func indexed(l *Lazy[string]) {
+	f := new(Fields)
+	if f.Check(l.Data) == nil {
+		l.Fields = f
+	}
+}
+
+// replay makes b's edits a's (the same fields, kinds, values and order of
+// first writes).
+func replay(b, a *Lazy[string]) {
+	b.edits = append(b.edits[:0], a.edits...)
+	b.seq = a.seq
 }
 
 // BenchmarkLazyEncode is W3's edit of a record (tags deleted, tag set),
@@ -145,6 +240,22 @@ func BenchmarkLazyEncode(b *testing.B) {
 				l.Set("tag", "prod")
 				if _, err := m.enc(l); err != nil {
 					b.Fatal(err)
+				}
+			}
+		})
+	}
+	// W3 proper: one encode per tag (the second and later by template).
+	for _, tags := range []int{2, 4} {
+		b.Run(fmt.Sprint("per-tag-", tags), func(b *testing.B) {
+			b.ReportAllocs()
+			for range b.N {
+				l := &Lazy[string]{Data: []byte(rec)}
+				l.Delete("tags")
+				for i := range tags {
+					l.Set("tag", fmt.Sprint("t", i))
+					if _, err := l.EncodeAgain(appender{}); err != nil {
+						b.Fatal(err)
+					}
 				}
 			}
 		})

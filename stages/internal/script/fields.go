@@ -1,0 +1,125 @@
+package script
+
+import (
+	"bytes"
+	"unsafe"
+
+	"github.com/pipe-dev/pipe/stages/internal/jsonkey"
+	"github.com/tidwall/gjson"
+)
+
+// Fields checks a JSON record for repeated keys as jsonkey.Any does (same
+// errors, in the same order) and, in the same pass, indexes the fields of
+// a record that is a plain object, so that a lazy view of it finds a field
+// without parsing the record again (Lazy.Fields). One Fields serves one
+// instance, record after record (its buffers are reused); it is never used
+// concurrently.
+type Fields struct {
+	data   *byte // the record indexed; nil if none
+	n      int
+	fields []field
+	keys   jsonkey.Checker
+}
+
+// field is one member of the indexed object: key data[ks:ke] (no
+// escapes), value data[vs:ve].
+type field struct{ ks, ke, vs, ve int }
+
+// maxIndexed is the number of fields past which Fields leaves a record to
+// jsonkey (which keeps a map of the keys of a large object).
+const maxIndexed = 32
+
+// Check returns a *jsonkey.Error for the first key that occurs twice in
+// one object anywhere in data (see jsonkey.Any), and indexes data's fields
+// when data is an object it can read in one pass: no escaped key, at most
+// maxIndexed fields, nothing after the closing brace but blanks. It falls
+// back to jsonkey for anything else, without an index.
+func (f *Fields) Check(data []byte) error {
+	f.data, f.n, f.fields = nil, 0, f.fields[:0]
+	if !f.index(data) {
+		f.fields = f.fields[:0]
+		return f.keys.Any(data)
+	}
+	// The keys are unique. Nested objects are checked on their own, in
+	// the order of the record, as jsonkey.Any would meet them.
+	for i, fl := range f.fields {
+		for _, prev := range f.fields[:i] {
+			if prev.ke-prev.ks == fl.ke-fl.ks && bytes.Equal(data[prev.ks:prev.ke], data[fl.ks:fl.ke]) {
+				f.fields = f.fields[:0]
+				return &jsonkey.Error{Path: string(data[fl.ks:fl.ke])}
+			}
+		}
+		if v := data[fl.vs:fl.ve]; (v[0] == '{' || v[0] == '[') && bytes.IndexByte(v, '{') >= 0 {
+			if err := f.keys.Any(v); err != nil {
+				f.fields = f.fields[:0]
+				return err
+			}
+		}
+	}
+	f.data, f.n = unsafe.SliceData(data), len(data)
+	return nil
+}
+
+// index reads data's members into f.fields; false if data is not an
+// object it reads (see Check).
+func (f *Fields) index(d []byte) bool {
+	i := skipSpace(d, 0)
+	if i >= len(d) || d[i] != '{' {
+		return false
+	}
+	i = skipSpace(d, i+1)
+	if i >= len(d) {
+		return false
+	}
+	if d[i] != '}' {
+		for {
+			if d[i] != '"' || len(f.fields) == maxIndexed {
+				return false
+			}
+			ke, esc := scanString(d, i)
+			if ke < 0 || esc {
+				return false
+			}
+			c := skipSpace(d, ke+1)
+			if c >= len(d) || d[c] != ':' {
+				return false
+			}
+			vs := skipSpace(d, c+1)
+			ve := scanValue(d, vs)
+			if ve < 0 {
+				return false
+			}
+			f.fields = append(f.fields, field{ks: i + 1, ke: ke, vs: vs, ve: ve})
+			end := skipSpace(d, ve)
+			if end >= len(d) {
+				return false
+			}
+			if d[end] == '}' {
+				i = end
+				break
+			}
+			if d[end] != ',' {
+				return false
+			}
+			if i = skipSpace(d, end+1); i >= len(d) {
+				return false
+			}
+		}
+	}
+	return skipSpace(d, i+1) == len(d)
+}
+
+// lookup finds field k of data through the index: ok is false when the
+// index is not data's or cannot answer for k (then gjson does); raw does
+// not exist when data has no field k.
+func (f *Fields) lookup(data []byte, k string) (raw gjson.Result, ok bool) {
+	if f == nil || f.data == nil || f.data != unsafe.SliceData(data) || f.n != len(data) || k == "" || FieldPath(k) != k {
+		return raw, false
+	}
+	for _, fl := range f.fields {
+		if fl.ke-fl.ks == len(k) && string(data[fl.ks:fl.ke]) == k {
+			return gjson.ParseBytes(data[fl.vs:fl.ve]), true
+		}
+	}
+	return raw, true
+}

@@ -357,6 +357,11 @@ type Env struct {
 	// raw (lines under the csv and logfmt codecs, whose lines the engine
 	// decodes and encodes).
 	Codec string
+	// TextCodec is csv or logfmt when the engine decodes (input) or
+	// encodes (output) each line of Codec under that text codec, "" for
+	// any other codec. An output is then handed each record as its
+	// encoded line, not as a JSON object: it has no JSON field to read.
+	TextCodec string
 	// Stdin and Stdout are the run's standard streams (what the embedding
 	// program handed the engine); only stdio connectors use them. They are
 	// nil when the pipeline is only being built (pipe lint).

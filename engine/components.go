@@ -40,7 +40,8 @@ func builtinComponents() []component.Spec {
 				"another number of fields, an unterminated quote or a stray quote is a record error of the input (`on_error`).\n\n"+
 				"Output: each record, a JSON object, becomes one row of the values of `columns` (default: the first record's "+
 				"keys), after a header row unless `header: false`; strings are written as text, null and missing fields as "+
-				"empty, other values as JSON, quoted where needed. A record that is not an object is a record error of the output.",
+				"empty, other values as JSON, quoted where needed. A record that is not an object, or that repeats a key, is a record error of the output. "+
+				"An output is handed the encoded line: its `{{field.PATH}}` templates (a broker's subject, topic or key) are refused; use `{{meta.KEY}}`.",
 			"input: {type: stdin, codec: csv, csv: {columns: [time, level, msg], delimiter: ';'}}"),
 		textCodec(CodecLogfmt, "logfmt lines (key=value key2=\"quoted value\") in and out; the stages see NDJSON records",
 			"Input: each line becomes a JSON object of its pairs, values as strings (a key without `=` is true, `key=` is \"\"); "+
@@ -49,7 +50,8 @@ func builtinComponents() []component.Spec {
 				"key is a record error of the input (`on_error`); use the parse_logfmt stage for typed values.\n\n"+
 				"Output: each record, a JSON object, becomes one line of its top-level fields: strings as text (quoted when "+
 				"they hold white space, `=`, quotes or control characters), null as `key=`, other values as JSON. A record that "+
-				"is not an object, or a key that logfmt cannot hold, is a record error of the output.",
+				"is not an object, repeats a key, or has a key that logfmt cannot hold, is a record error of the output. "+
+				"An output is handed the encoded line: its `{{field.PATH}}` templates (a broker's subject, topic or key) are refused; use `{{meta.KEY}}`.",
 			"input: {type: stdin, codec: logfmt}"),
 		switchSpec(), fanoutSpec(),
 	}

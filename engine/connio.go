@@ -26,6 +26,9 @@ func (p *Pipeline) connEnv(kind, name, codecName string, r *run, stdin io.Reader
 		Stdin:   stdin,
 		Stdout:  stdout,
 	}
+	if isTextCodec(codecName) {
+		env.TextCodec = codecName
+	}
 	if r != nil {
 		env.Sync = r.syncOutput
 		env.Stats = &r.connStats

@@ -19,6 +19,7 @@ import (
 
 	"github.com/pipe-dev/pipe/connector"
 	"github.com/pipe-dev/pipe/engine/internal/codec"
+	"github.com/pipe-dev/pipe/internal/fsync"
 )
 
 // source produces input batches on out until the end of input, ctx (the
@@ -762,7 +763,7 @@ func (d *deadLetter) sync() error {
 	if d.closed {
 		return nil // close synced it
 	}
-	return d.f.Sync()
+	return fsync.File(d.f)
 }
 
 func (d *deadLetter) close() error {
@@ -772,7 +773,7 @@ func (d *deadLetter) close() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.closed = true
-	return errors.Join(d.f.Sync(), d.f.Close())
+	return errors.Join(fsync.File(d.f), d.f.Close())
 }
 
 // countingWriter counts the bytes written to the output (before any

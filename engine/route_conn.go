@@ -56,7 +56,7 @@ func (p *Pipeline) buildNamedOutputs() error {
 // openNamedOutput makes and connects a named output and returns its sink:
 // the writer given with WithOutput, else its connector (with its retry:
 // and on_error:, as for output:).
-func (r *run) openNamedOutput(ctx context.Context, o NamedOutputPlan) (sink, func() error, error) {
+func (r *run) openNamedOutput(ctx context.Context, root *runState, o NamedOutputPlan) (sink, func() error, error) {
 	p := r.p
 	if w, ok := p.opts.outputs[o.Name]; ok {
 		return newWriterSink(w, o.OutputPlan), func() error { return nil }, nil
@@ -73,6 +73,11 @@ func (r *run) openNamedOutput(ctx context.Context, o NamedOutputPlan) (sink, fun
 	closeOut := func() error {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
+		// As for output: (connectOutput), a run that failed before it
+		// read a record leaves the destination as it was.
+		if a, ok := out.(connector.Aborter); ok && r.in.in.Load() == 0 && root.failed() {
+			return a.Abort(cctx)
+		}
 		return out.Close(cctx)
 	}
 	r.keepEarlierRuns(out)

@@ -360,7 +360,7 @@ func (r *run) closeNamed() {
 // writeNamed opens named output o and writes what reaches it, node by
 // node.
 func (r *run) writeNamed(root *runState, o NamedOutputPlan, w *namedWriter) {
-	snk, closeOut, err := r.openNamedOutput(root.ctx, o)
+	snk, closeOut, err := r.openNamedOutput(root.ctx, root, o)
 	if err != nil {
 		root.abort(err)
 		for n := range w.nodes {

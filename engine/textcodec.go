@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"unicode/utf8"
 
 	"github.com/pipe-dev/pipe/engine/internal/codec"
@@ -303,7 +304,10 @@ func newLineEncoder(o OutputPlan) lineEncoder {
 
 var errNotObject = errors.New("not a JSON object")
 
-type logfmtEncoder struct{ scratch []byte }
+type logfmtEncoder struct {
+	scratch []byte
+	keys    keySet
+}
 
 func (e *logfmtEncoder) header(dst []byte) []byte { return dst }
 
@@ -315,10 +319,14 @@ func (e *logfmtEncoder) encode(dst, rec []byte) ([]byte, error) {
 	start := len(dst)
 	var err error
 	n := 0
+	e.keys.reset()
 	v.ForEach(func(k, val gjson.Result) bool {
 		key := []byte(k.Str)
 		if !textfmt.ValidLogfmtKey(key) {
 			err = fmt.Errorf("key %q cannot be written in logfmt (empty, or with white space, = or a quote)", k.Str)
+			return false
+		}
+		if err = e.keys.add(k.Str); err != nil {
 			return false
 		}
 		if n > 0 {
@@ -358,6 +366,7 @@ type csvEncoder struct {
 	cols    []string
 	head    bool
 	scratch []byte
+	keys    keySet
 }
 
 func (e *csvEncoder) header(dst []byte) []byte {
@@ -378,12 +387,17 @@ func (e *csvEncoder) encode(dst, rec []byte) ([]byte, error) {
 	if !v.IsObject() || !gjson.ValidBytes(rec) {
 		return dst, fmt.Errorf("%w (output codec is csv)", errNotObject)
 	}
+	e.keys.reset()
+	var err error
+	v.ForEach(func(k, _ gjson.Result) bool {
+		err = e.keys.add(k.Str)
+		return err == nil
+	})
+	if err != nil {
+		return dst, err
+	}
 	if e.cols == nil { // the first record's keys name the columns
-		e.cols = []string{}
-		v.ForEach(func(k, _ gjson.Result) bool {
-			e.cols = append(e.cols, k.Str)
-			return true
-		})
+		e.cols = append([]string{}, e.keys.list...)
 	}
 	for i, c := range e.cols {
 		if i > 0 {
@@ -453,4 +467,42 @@ func csvJSON(o *CSVOptions) string {
 	}
 	b, _ := json.Marshal(o)
 	return string(b)
+}
+
+// keySet is the keys of one object, for repeated ones: a text codec
+// writes a key once, and which of two values would be the one is the
+// choice RATIONALE.md ("Lost or changed data") refuses to make.
+type keySet struct {
+	list []string
+	m    map[string]struct{} // beyond 32 keys
+}
+
+func (s *keySet) reset() {
+	s.list = s.list[:0]
+	clear(s.m)
+}
+
+// add adds key; a key already there is an error.
+func (s *keySet) add(key string) error {
+	if len(s.list) < 32 {
+		if slices.Contains(s.list, key) {
+			return fmt.Errorf("key %q repeated in the object", key)
+		}
+		s.list = append(s.list, key)
+		return nil
+	}
+	if s.m == nil {
+		s.m = make(map[string]struct{})
+	}
+	if len(s.m) == 0 {
+		for _, k := range s.list {
+			s.m[k] = struct{}{}
+		}
+	}
+	if _, ok := s.m[key]; ok {
+		return fmt.Errorf("key %q repeated in the object", key)
+	}
+	s.m[key] = struct{}{}
+	s.list = append(s.list, key)
+	return nil
 }

@@ -93,8 +93,13 @@ func TestTruncatedGzip(t *testing.T) {
 	full := gzipped(t, strings.Repeat("a line of text\n", 1000))
 	write(t, filepath.Join(dir, "cut.log.gz"), string(full[:len(full)/2]), os.O_TRUNC)
 	_, err := run(t, dir, "input: {type: file, path: cut.log.gz}\n")
-	if !errors.Is(err, compress.ErrTruncated) || !strings.Contains(err.Error(), "cut.log.gz") {
-		t.Fatalf("err = %v, want a truncation error naming the file", err)
+	if !errors.Is(err, compress.ErrTruncated) || strings.Count(err.Error(), "cut.log.gz") != 1 {
+		t.Fatalf("err = %v, want a truncation error naming the file once", err)
+	}
+	// stdin: pipe run p.yaml < cut.log.gz
+	err = build(t, dir, "name: stdin\n").Run(context.Background(), bytes.NewReader(full[:len(full)/2]), io.Discard)
+	if !errors.Is(err, compress.ErrTruncated) || strings.Count(err.Error(), "stdin") != 1 {
+		t.Fatalf("stdin: err = %v, want a truncation error naming stdin once", err)
 	}
 }
 
@@ -146,5 +151,33 @@ func TestCheckpointWithReplacedOutput(t *testing.T) {
 	out, _ := os.ReadFile(filepath.Join(dir, "out.txt"))
 	if string(out) != "a\nb\n" || !strings.Contains(string(ck), `"offset": 4`) {
 		t.Fatalf("out %q, checkpoint %s", out, ck)
+	}
+}
+
+// A run that fails before it reads a record (a .gz cut before its first
+// line) leaves every file output as it was, the named outputs of outputs:
+// too, and no temporary file behind.
+func TestOutputsLeftAsTheyWereOnEarlyFailure(t *testing.T) {
+	dir := t.TempDir()
+	full := gzipped(t, "a line of text\n")
+	write(t, filepath.Join(dir, "cut.log.gz"), string(full[:10]), os.O_TRUNC)
+	for _, name := range []string{"main.txt", "errs.txt"} {
+		write(t, filepath.Join(dir, name), "old\n", os.O_TRUNC)
+	}
+	_, err := run(t, dir, "input: {type: file, path: cut.log.gz}\noutput: {type: file, path: main.txt}\n"+
+		"outputs: {errs: {type: file, path: errs.txt}}\nstages: [{name: f, fanout: [{to: output}, {to: errs}]}]\n")
+	if !errors.Is(err, compress.ErrTruncated) {
+		t.Fatalf("err = %v, want the truncation", err)
+	}
+	for _, name := range []string{"main.txt", "errs.txt"} {
+		if b, _ := os.ReadFile(filepath.Join(dir, name)); string(b) != "old\n" {
+			t.Errorf("%s after a run that failed before its first record: %q, want it untouched", name, b)
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".pipe-") {
+			t.Errorf("temporary file left: %s", e.Name())
+		}
 	}
 }

@@ -76,3 +76,48 @@ func TestFailedWriteFailsRun(t *testing.T) {
 		})
 	}
 }
+
+// TestOutputToDeviceOrPipe: a file output or dead-letter file that is a
+// character device or a pipe (`--output /dev/null`, `/dev/stdout` into a
+// pipe, dead_letter /dev/stderr) has nothing to fsync: the run succeeds
+// and writes every record (fsync's EINVAL there failed the run).
+func TestOutputToDeviceOrPipe(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the pipe binary")
+	}
+	bin, err := pipeBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "in.log"), "a\nb\nc\n", os.O_TRUNC)
+	cases := []struct{ name, args, want string }{
+		{"output /dev/null", "--output /dev/null", ""},
+		{"output /dev/stdout into a pipe", "--output /dev/stdout", "A\nB\nC\n"},
+		{"dead letter /dev/stderr", "dl", ""},
+	}
+	// Every line fails (not JSON) and goes to the dead-letter file.
+	dl := filepath.Join(dir, "dl.yaml")
+	write(t, dl, "input: {type: file, path: in.log}\ndead_letter: {path: /dev/stderr}\nstages: [{name: up, type: native, use: case, config: {field: msg, to: upper}, on_error: dead_letter}]\n", os.O_TRUNC)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			args := append([]string{"run", "--input", filepath.Join(dir, "in.log"), "--native", "case", "--config", "to=upper"}, strings.Fields(c.args)...)
+			if c.args == "dl" {
+				args = []string{"run", dl}
+			}
+			cmd := exec.Command(bin, args...)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			out, err := cmd.Output() // stdout is a pipe
+			if err != nil {
+				t.Fatalf("%v: %v\nstderr: %s", args, err, stderr.String())
+			}
+			if string(out) != c.want {
+				t.Errorf("stdout %q, want %q", out, c.want)
+			}
+			if c.args == "dl" && strings.Count(stderr.String(), `"stage":"up"`) != 3 {
+				t.Errorf("dead-letter lines on stderr: want 3 of stage up:\n%s", stderr.String())
+			}
+		})
+	}
+}

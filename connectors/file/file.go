@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -260,7 +261,7 @@ func (in *Input) NextStream(ctx context.Context) (*connector.Stream, error) {
 			}
 			st, err := t.f.Stat()
 			if err != nil {
-				return nil, fmt.Errorf("%s: %w", t.path, err)
+				return nil, fmt.Errorf("%s: %w", t.path, bare(err))
 			}
 			size := st.Size()
 			if size < t.readPos || in.rewritten(t, size) { // truncated: start over
@@ -410,9 +411,9 @@ func (in *Input) stream(ctx context.Context, t *tracked) (*connector.Stream, err
 	var done func() error
 	if t.zipped {
 		if _, err := t.f.Seek(0, io.SeekStart); err != nil {
-			return nil, fmt.Errorf("%s: %w", t.path, err)
+			return nil, fmt.Errorf("%s: %w", t.path, bare(err))
 		}
-		zr := compress.Reader(iox.CountingReader{R: t.f, N: &in.read}, t.path)
+		zr := compress.Reader(iox.CountingReader{R: t.f, N: &in.read})
 		if start > 0 {
 			if _, err := io.CopyN(io.Discard, zr, start); err != nil && err != io.EOF {
 				zr.Close()
@@ -423,7 +424,7 @@ func (in *Input) stream(ctx context.Context, t *tracked) (*connector.Stream, err
 		done = func() error { zr.Close(); return in.finishRead(t) }
 	} else {
 		if _, err := t.f.Seek(start, io.SeekStart); err != nil {
-			return nil, fmt.Errorf("%s: %w", t.path, err)
+			return nil, fmt.Errorf("%s: %w", t.path, bare(err))
 		}
 		if in.cfg.Follow {
 			r = &followReader{in: in, t: t, ctx: ctx, budget: streamBudget}
@@ -617,6 +618,18 @@ func fingerprint(f *os.File, n int64) (string, int64) {
 	return hex.EncodeToString(sum[:]), int64(m)
 }
 
+// bare drops the file name from err, an error of an *os.File call (an
+// *fs.PathError names the file by the path it was opened with): the
+// caller names the file once, by the name the user gave (a stream's read
+// errors are named by the engine, from connector.Stream's Name).
+func bare(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %w", pe.Op, pe.Err)
+	}
+	return err
+}
+
 // positionReader keeps t.readPos as the engine reads.
 type positionReader struct {
 	r io.Reader
@@ -650,7 +663,7 @@ func (r *followReader) Read(p []byte) (int, error) {
 		}
 		n, err := t.f.Read(p)
 		if err != nil && err != io.EOF {
-			return n, fmt.Errorf("%s: %w", t.path, err)
+			return n, bare(err)
 		}
 		r.in.read.Add(int64(n))
 		if n > 0 {
@@ -661,14 +674,14 @@ func (r *followReader) Read(p []byte) (int, error) {
 			case i >= 0 && !t.gone:
 				// Give back the unfinished line: it is read again whole.
 				if _, err := t.f.Seek(int64(i+1-n), io.SeekCurrent); err != nil {
-					return 0, fmt.Errorf("%s: %w", t.path, err)
+					return 0, bare(err)
 				}
 				n = i + 1
 				r.partial = false
 			case i < 0 && n < len(p) && !r.partial && !t.gone:
 				// Only the start of a line: wait for the rest.
 				if _, err := t.f.Seek(int64(-n), io.SeekCurrent); err != nil {
-					return 0, fmt.Errorf("%s: %w", t.path, err)
+					return 0, bare(err)
 				}
 				n = 0
 			default: // a long line, or the last line of a file that went

@@ -12,6 +12,7 @@ import (
 
 	"github.com/pipe-dev/pipe/connector"
 	"github.com/pipe-dev/pipe/connectors/internal/compress"
+	"github.com/pipe-dev/pipe/internal/fsync"
 	"github.com/pipe-dev/pipe/stage"
 )
 
@@ -148,7 +149,7 @@ func (o *Output) Sync(context.Context) error {
 		o.mu.Lock()
 		defer o.mu.Unlock()
 	}
-	return o.f.Sync()
+	return fsync.File(o.f)
 }
 
 // Close implements connector.Output: it ends the compressed stream, syncs
@@ -163,7 +164,7 @@ func (o *Output) Close(context.Context) error {
 		errs = append(errs, o.zw.Close())
 		o.mu.Unlock()
 	}
-	errs = append(errs, o.f.Sync(), o.f.Close())
+	errs = append(errs, fsync.File(o.f), o.f.Close())
 	tmp := o.f.Name()
 	o.f = nil
 	err := errors.Join(errs...)

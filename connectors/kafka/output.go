@@ -52,7 +52,13 @@ func NewOutput(cfg OutputConfig, env connector.Env) (*Output, string, error) {
 		}
 		return nil, "topic", err
 	}
+	if err := o.topic.CheckCodec(env.TextCodec); err != nil {
+		return nil, "topic", err
+	}
 	if o.key, err = tmpl.Parse(cfg.Key); err != nil {
+		return nil, "key", err
+	}
+	if err := o.key.CheckCodec(env.TextCodec); err != nil {
 		return nil, "key", err
 	}
 	if cfg.MaxInFlight < 1 {

@@ -64,6 +64,8 @@ other errors are retried by the engine, and a retried batch may write some
 records twice (Kafka has no cross-producer deduplication).
 
 Templates start with {{, which YAML reads as a mapping: quote them
-(key: '{{field.id}}').
+(key: '{{field.id}}'). Under the csv and logfmt codecs the output is handed
+each record as its encoded line: {{field.PATH}} is refused there (pipe
+lint), {{meta.KEY}} works.
 
 Tested against franz-go's kfake (an in-memory Kafka) only.`

@@ -67,7 +67,10 @@ func NewOutput(cfg OutputConfig, env connector.Env) (*Output, string, error) {
 		o.idMode = "none"
 	default:
 		o.idMode = "template"
-		if o.msgID, err = tmpl.Parse(cfg.MsgID); err != nil {
+		if o.msgID, err = tmpl.Parse(cfg.MsgID); err == nil {
+			err = o.msgID.CheckCodec(env.TextCodec)
+		}
+		if err != nil {
 			return nil, "msg_id", err
 		}
 	}

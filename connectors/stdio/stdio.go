@@ -89,7 +89,7 @@ func (in *Input) NextStream(context.Context) (*connector.Stream, error) {
 	if in.counted {
 		r = iox.CountingReader{R: r, N: &in.read}
 	}
-	zr := compress.Reader(r, "")
+	zr := compress.Reader(r)
 	return &connector.Stream{Reader: zr, Done: zr.Close}, nil
 }
 

@@ -129,7 +129,10 @@ func testBombs(t *testing.T, kind, code string, n int, refused bool) {
 			var ev events
 			p := build(t, bombStage(kind, code, engine.OnErrorDrop), ev.option())
 			recs, nb := input(n)
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			// A bound against a hang only: under -race at load 25 on two
+			// cores the js emit loop alone took over 5 minutes to reach its
+			// limit (seen 2026-12-03).
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 			defer cancel()
 			out, err := p.Process(ctx, recs...)
 			if err != nil {

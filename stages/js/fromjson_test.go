@@ -1,6 +1,7 @@
 package js
 
 import (
+	"math"
 	"strconv"
 	"testing"
 
@@ -92,7 +93,7 @@ func TestPrimitiveJSON(t *testing.T) {
 // strings (any UTF-16, lone surrogates too) and numbers.
 func FuzzAppendPrimitive(f *testing.F) {
 	f.Add("plain", 1.5)
-	f.Add("q\"\\\x00\x1f\x7f\u00e9\ufffd", -0.0)
+	f.Add("q\"\\\x00\x1f\x7f\u00e9\ufffd", math.Copysign(0, -1))
 	f.Add("\U0001F600", 1e21)
 	rt := goja.New()
 	stringify, _ := goja.AssertFunction(rt.Get("JSON").ToObject(rt).Get("stringify"))

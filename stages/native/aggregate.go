@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/DataDog/sketches-go/ddsketch/mapping"
 	"github.com/pipe-dev/pipe/component"
@@ -145,6 +146,8 @@ type Aggregate struct {
 	maxDistinct int
 	emitEmpty   bool // count without by: {"count":0} for an empty input
 	needJSON    bool
+	top         *topFields // reads every path in one pass, when they are plain keys
+	topOK       bool       // top holds the current record's fields
 	now         func() time.Time
 	seed        maphash.Seed
 
@@ -236,6 +239,7 @@ func buildAggregate(cfg engine.Config, c aggregateConfig) (*Aggregate, error) {
 			}
 			a.event.formats = append(a.event.formats, f)
 		}
+		a.event.rfc3339First = a.event.formats[0].name == "rfc3339"
 		var err error
 		if a.event.loc, err = loadZone(c.Timezone); err != nil {
 			return nil, cfg.Errorf("timezone", "timezone: %v", err)
@@ -351,6 +355,16 @@ func buildAggregate(cfg engine.Config, c aggregateConfig) (*Aggregate, error) {
 		}
 	}
 	a.vals = make([]aggValue, len(a.fields))
+	if a.needJSON {
+		paths := slices.Clone(a.groupBy)
+		if a.timeField != "" {
+			paths = append(paths, a.timeField)
+		}
+		for _, f := range a.fields {
+			paths = append(paths, f.path)
+		}
+		a.top = newTopFields(paths)
+	}
 	return a, nil
 }
 
@@ -400,11 +414,14 @@ func (a *Aggregate) Transform(ctx context.Context, r *engine.Record, emit func(*
 	a.inTransform = true
 	defer func() { a.inTransform = false }()
 	// Read everything first: a record that fails changes nothing.
+	a.topOK = a.top != nil && a.top.scan(r.Data)
 	var t int64
 	var now time.Time
-	if a.mode == modeTime {
-		now = a.now()
+	if a.mode == modeTime && (a.event == nil || a.idle) {
+		now = a.now() // event time reads the clock only to advance idle windows
 		t = now.UnixNano()
+	}
+	if a.mode == modeTime {
 		if a.event != nil {
 			var err error
 			if t, err = a.eventTime(r.Data); err != nil {
@@ -489,15 +506,28 @@ func (a *Aggregate) lateRecord(t int64) error {
 	return nil
 }
 
+// get returns the value at path of the record data, as field does.
+func (a *Aggregate) get(data []byte, path string) (gjson.Result, error) {
+	if a.topOK {
+		return a.top.get(path)
+	}
+	return field(data, path)
+}
+
 // eventTime reads the record's event time (ns since the epoch).
 func (a *Aggregate) eventTime(data []byte) (int64, error) {
-	v, err := field(data, a.timeField)
+	v, err := a.get(data, a.timeField)
 	if err != nil {
 		return 0, err
 	}
 	var tm time.Time
 	switch v.Type {
 	case gjson.String:
+		if a.event.rfc3339First {
+			if ns, y, ok := parseRFC3339Fast(unsafe.Slice(unsafe.StringData(v.Str), len(v.Str))); ok && y >= 1678 && y <= 2261 {
+				return ns, nil
+			}
+		}
 		a.buf = append(a.buf[:0], v.Str...)
 		tm, err = a.event.parse(a.buf, false)
 	case gjson.Number:
@@ -524,11 +554,13 @@ func (a *Aggregate) read(data []byte) error {
 	if !a.needJSON {
 		return nil
 	}
-	if _, err := field(data, "x"); err != nil {
-		return err // not a JSON object or array
+	if !a.topOK {
+		if _, err := field(data, "x"); err != nil {
+			return err // not a JSON object or array
+		}
 	}
 	for i, g := range a.groupBy {
-		v, err := field(data, g) // a repeated key fails the record (package jsonkey)
+		v, err := a.get(data, g) // a repeated key fails the record (package jsonkey)
 		if err != nil {
 			return err
 		}
@@ -545,7 +577,7 @@ func (a *Aggregate) read(data []byte) error {
 		}
 	}
 	for i, f := range a.fields {
-		v, err := field(data, f.path)
+		v, err := a.get(data, f.path)
 		if err != nil {
 			return err
 		}

@@ -1,6 +1,7 @@
 package native
 
 import (
+	"bytes"
 	"regexp/syntax"
 	"unicode"
 	"unicode/utf8"
@@ -25,8 +26,9 @@ import (
 // compares the two on generated patterns and texts). compileLinear returns
 // nil for any other expression; the caller then uses package regexp.
 type linearMatcher struct {
-	seq   []lnode
-	ncap  int // number of capture groups, as regexp.NumSubexp
+	seq   []lnode // the checked expression
+	prog  []lnode // seq flattened for matching (see flatten)
+	ncap  int     // number of capture groups, as regexp.NumSubexp
 	caps  []int
 	empty []int
 }
@@ -49,6 +51,13 @@ const (
 	lCap              // capture group cap around subs[0]
 	lAlt              // one of subs, chosen by firsts
 	lEnd              // the end of the text
+
+	// Only in a flattened program (linearMatcher.prog):
+	lByte     // the one byte lit[0]
+	lScan     // any number (at least min <= 1) of bytes in tab
+	lScanNot  // any number (at least min <= 1) of bytes other than not
+	lCapStart // capture group cap starts here
+	lCapEnd   // capture group cap ends here
 )
 
 type lnode struct {
@@ -61,6 +70,58 @@ type lnode struct {
 	cap      int
 	subs     [][]lnode
 	firsts   []byteSet
+	tab      *[256]bool // lScan: set as a table
+	not      byte       // lScanNot: the one byte not in set
+}
+
+// flatten returns seq as a program for match: capture groups become
+// start and end marks around their nodes (no call per group), one-byte
+// literals compare one byte, and an unbounded repetition of a class scans
+// with a table, or with bytes.IndexByte when the class is every byte but
+// one ([^"]*, [^\]]+: a class holding every non-ASCII character holds
+// every byte from 0x80, see classNode).
+func flatten(seq []lnode) []lnode {
+	var out []lnode
+	for _, n := range seq {
+		switch n.kind {
+		case lCap:
+			out = append(out, lnode{kind: lCapStart, cap: n.cap})
+			out = append(out, flatten(n.subs[0])...)
+			out = append(out, lnode{kind: lCapEnd, cap: n.cap})
+		case lAlt:
+			subs := make([][]lnode, len(n.subs))
+			for i, b := range n.subs {
+				subs[i] = flatten(b)
+			}
+			n.subs = subs
+			out = append(out, n)
+		case lLit:
+			if len(n.lit) == 1 {
+				n.kind = lByte
+			}
+			out = append(out, n)
+		case lRep:
+			if n.max < 0 && n.min <= 1 {
+				var tab [256]bool
+				missing, count := 0, 0
+				for c := range 256 {
+					tab[c] = n.set.has(byte(c))
+					if !tab[c] {
+						missing, count = c, count+1
+					}
+				}
+				if count == 1 {
+					n.kind, n.not = lScanNot, byte(missing)
+				} else {
+					n.kind, n.tab = lScan, &tab
+				}
+			}
+			out = append(out, n)
+		default:
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // linearAtStart returns a linear matcher of pattern anchored at the start,
@@ -95,7 +156,7 @@ func compileLinear(pattern string) *linearMatcher {
 		return nil
 	}
 	n := re.MaxCap()
-	m := &linearMatcher{seq: seq, ncap: n, caps: make([]int, 2*(n+1)), empty: make([]int, 2*(n+1))}
+	m := &linearMatcher{seq: seq, prog: flatten(seq), ncap: n, caps: make([]int, 2*(n+1)), empty: make([]int, 2*(n+1))}
 	for i := range m.empty {
 		m.empty[i] = -1
 	}
@@ -336,7 +397,7 @@ func checkSeq(seq []lnode, out follow) bool {
 // call.
 func (m *linearMatcher) match(text []byte) []int {
 	copy(m.caps, m.empty)
-	end, ok := m.seq1(m.seq, text, 0)
+	end, ok := m.seq1(m.prog, text, 0)
 	if !ok {
 		return nil
 	}
@@ -348,6 +409,33 @@ func (m *linearMatcher) seq1(seq []lnode, text []byte, i int) (int, bool) {
 	for k := range seq {
 		n := &seq[k]
 		switch n.kind {
+		case lByte:
+			if i >= len(text) || text[i] != n.lit[0] {
+				return i, false
+			}
+			i++
+		case lScanNot:
+			j := bytes.IndexByte(text[i:], n.not)
+			if j < 0 {
+				j = len(text) - i
+			}
+			if j < n.min {
+				return i, false
+			}
+			i += j
+		case lScan:
+			j := i
+			for j < len(text) && n.tab[text[j]] {
+				j++
+			}
+			if j-i < n.min {
+				return i, false
+			}
+			i = j
+		case lCapStart:
+			m.caps[2*n.cap] = i
+		case lCapEnd:
+			m.caps[2*n.cap+1] = i
 		case lLit:
 			if len(text)-i < len(n.lit) || string(text[i:i+len(n.lit)]) != string(n.lit) {
 				return i, false

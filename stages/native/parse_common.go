@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -366,8 +367,8 @@ func appendInt(dst, v []byte) ([]byte, bool) {
 // a JSON number already (in float64's range), otherwise as strconv reads
 // it (+1.5, .5, 1.).
 func appendFloat(dst, v []byte) ([]byte, bool) {
-	if isJSONNumber(v) {
-		if bytes.ContainsAny(v, "eE") || len(v) > 300 { // may be out of float64's range
+	if ok, exp := jsonNumber(v); ok {
+		if exp || len(v) > 300 { // may be out of float64's range
 			if f, err := strconv.ParseFloat(string(v), 64); err != nil || math.IsInf(f, 0) {
 				return dst, false
 			}
@@ -401,6 +402,13 @@ func appendJSONFloat(dst []byte, f float64) []byte {
 
 // isJSONNumber reports whether v is a number in JSON's grammar.
 func isJSONNumber(v []byte) bool {
+	ok, _ := jsonNumber(v)
+	return ok
+}
+
+// jsonNumber reports whether v is a number in JSON's grammar, and whether
+// it has an exponent.
+func jsonNumber(v []byte) (ok, exp bool) {
 	i := 0
 	if i < len(v) && v[i] == '-' {
 		i++
@@ -413,7 +421,7 @@ func isJSONNumber(v []byte) bool {
 			i++
 		}
 	default:
-		return false
+		return false, false
 	}
 	if i < len(v) && v[i] == '.' {
 		i++
@@ -422,10 +430,11 @@ func isJSONNumber(v []byte) bool {
 			i++
 		}
 		if i == j {
-			return false
+			return false, false
 		}
 	}
 	if i < len(v) && (v[i] == 'e' || v[i] == 'E') {
+		exp = true
 		i++
 		if i < len(v) && (v[i] == '+' || v[i] == '-') {
 			i++
@@ -435,10 +444,10 @@ func isJSONNumber(v []byte) bool {
 			i++
 		}
 		if i == j {
-			return false
+			return false, false
 		}
 	}
-	return i == len(v)
+	return i == len(v), exp
 }
 
 const hexDigits = "0123456789abcdef"
@@ -452,15 +461,50 @@ var jsonPlain = func() (t [256]bool) {
 	return t
 }()
 
+// plainRun returns the index of the first byte of s from i on that a JSON
+// string cannot take as it is (jsonPlain), or len(s): eight bytes at a
+// time, then one by one.
+func plainRun[T []byte | string](s T, i int) int {
+	for i+8 <= len(s) {
+		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		if m := notPlain8(w); m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+		i += 8
+	}
+	for i < len(s) && jsonPlain[s[i]] {
+		i++
+	}
+	return i
+}
+
+const (
+	swarOnes  = 0x0101010101010101
+	swarHighs = 0x8080808080808080
+)
+
+// notPlain8 has the high bit set of each byte of w (little endian) that is
+// '"', '\\', a control character or from 0x80 up; below the lowest such byte
+// no bit is set (a subtraction's borrow only runs upwards), so
+// TrailingZeros64/8 is the index of the first one.
+func notPlain8(w uint64) uint64 {
+	q := w ^ ('"' * swarOnes)
+	b := w ^ ('\\' * swarOnes)
+	return ((q-swarOnes)&^q | (b-swarOnes)&^b | (w-0x20*swarOnes)&^w | w) & swarHighs
+}
+
 // appendJSONString appends s as a JSON string. Invalid UTF-8 becomes
 // U+FFFD, so the output is always valid JSON.
 func appendJSONString[T []byte | string](dst []byte, s T) []byte {
-	dst = append(dst, '"')
+	return append(appendJSONBody(append(dst, '"'), s), '"')
+}
+
+// appendJSONBody is appendJSONString without the quotes.
+func appendJSONBody[T []byte | string](dst []byte, s T) []byte {
 	start := 0
 	for i := 0; i < len(s); {
-		for i < len(s) && jsonPlain[s[i]] {
-			i++
-		}
+		i = plainRun(s, i)
 		if i == len(s) {
 			break
 		}
@@ -481,8 +525,7 @@ func appendJSONString[T []byte | string](dst []byte, s T) []byte {
 		}
 		i += size
 	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
+	return append(dst, s[start:]...)
 }
 
 // lineParser turns one text into a JSON value: an object, or any value
@@ -536,6 +579,27 @@ func (s *parseStage) Transform(ctx context.Context, r *engine.Record, emit func(
 		s.src = append(s.src[:0], v.Str...)
 		text = s.src
 	}
+	if s.io.Field == "" && s.io.Target == "" && s.io.Original == "" {
+		// The object is the record: it is written straight into the
+		// free end of the slab (keep) and cut from there.
+		if cap(s.slab)-len(s.slab) < slabMinFree {
+			s.slab = make([]byte, 0, slabSize)
+		}
+		free := s.slab[len(s.slab):]
+		obj, err := s.p.parseLine(free, text)
+		if err != nil {
+			return err
+		}
+		if len(obj) == 0 || obj[0] != '{' {
+			return errNotObject
+		}
+		if cap(obj) == cap(free) { // still in the slab
+			s.slab = s.slab[:len(s.slab)+len(obj)]
+		}
+		r.Data = obj[:len(obj):len(obj)] // else in a block of its own
+		emit(r)
+		return nil
+	}
 	obj, err := s.p.parseLine(s.obj[:0], text)
 	s.obj = obj
 	if err != nil {
@@ -547,8 +611,6 @@ func (s *parseStage) Transform(ctx context.Context, r *engine.Record, emit func(
 	if s.io.Field == "" {
 		out := s.out[:0]
 		switch {
-		case s.io.Target == "" && s.io.Original == "":
-			out = append(out, obj...)
 		case s.io.Target == "":
 			out = append(out, '{')
 			out = appendJSONString(out, s.io.Original)
@@ -606,13 +668,18 @@ func (s *parseStage) Transform(ctx context.Context, r *engine.Record, emit func(
 	return nil
 }
 
+// slabMinFree is the free space of an output block (slabSize) below which
+// a parsed object is written into a new block (one that outgrows the space
+// gets a block of its own).
+const slabMinFree = 4 << 10
+
 // keep returns a copy of out for an output record. Copies are cut from a
 // shared block (one allocation per 64 KiB of output rather than one per
 // record); each has its capacity cut to its length, so an append to one
 // never reaches the next, and a block is freed when its records are.
 func (s *parseStage) keep(out []byte) []byte {
 	if cap(s.slab)-len(s.slab) < len(out) {
-		s.slab = make([]byte, 0, max(64<<10, len(out)))
+		s.slab = make([]byte, 0, max(slabSize, len(out)))
 	}
 	s0 := len(s.slab)
 	s.slab = append(s.slab, out...)
@@ -721,3 +788,27 @@ func (fp *fieldsParser) finish(dst []byte) ([]byte, error) {
 }
 
 var _ engine.Transformer = (*parseStage)(nil)
+
+// jsonBuilder is a lineParser that writes every value of its object
+// itself (appendJSONString, appendTyped, literals), so that what it
+// returns is one JSON value on one line whatever the text.
+type jsonBuilder interface{ buildsJSON() }
+
+func (*regexParser) buildsJSON() {}
+func (*kvParser) buildsJSON()    {}
+
+// JSONOutput implements engine.JSONOutput for the parsers that build their
+// JSON (parse_regex, parse_logfmt, parse_kv): a parsed line is always JSON;
+// merged into a JSON record (field:) it is JSON when the record was. The
+// other parsers promise nothing and have their output checked.
+func (s *parseStage) JSONOutput() engine.JSONGuarantee {
+	if _, ok := s.p.(jsonBuilder); !ok {
+		return engine.JSONUnchecked
+	}
+	if s.io.Field != "" {
+		return engine.JSONPreserved
+	}
+	return engine.JSONAlways
+}
+
+var _ engine.JSONOutput = (*parseStage)(nil)

@@ -54,8 +54,20 @@ type kvParser struct {
 	quotes          string
 	standalone      string
 	trim            bool
-	quote           [256]bool // the quote characters
-	logfmt          bool      // escapes and logfmt's strictness
+	quote           [256]bool   // the quote characters
+	logfmt          bool        // escapes and logfmt's strictness
+	keySpans        [][2]int    // logfmtFast: the line's keys so far
+	keyCache        []logfmtKey // logfmtFast: the keys of the line before, by position
+	keyMiss         logfmtKey   // logfmtFast: a key past maxLogfmtKeyCache
+}
+
+// maxLogfmtKeyCache is how many keys of a line keyCache keeps.
+const maxLogfmtKeyCache = 64
+
+// logfmtKey is a key as logfmtFast last saw it at one position.
+type logfmtKey struct {
+	raw, json []byte // the key, and its JSON with the colon
+	kind      valueType
 }
 
 func newParseLogfmt(cfg engine.Config) (engine.Transformer, error) {
@@ -118,6 +130,16 @@ func isSpace(c byte) bool {
 var errUnterminated = errors.New("unterminated quoted value")
 
 func (p *kvParser) parseLine(dst, text []byte) ([]byte, error) {
+	if p.logfmt {
+		if out, ok := p.logfmtFast(dst, text); ok {
+			return out, nil
+		}
+	}
+	return p.parsePairs(dst, text)
+}
+
+// parsePairs is parseLine's general path.
+func (p *kvParser) parsePairs(dst, text []byte) ([]byte, error) {
 	p.p.reset()
 	i := 0
 	for i < len(text) {
@@ -216,6 +238,173 @@ func (p *kvParser) parseLine(dst, text []byte) ([]byte, error) {
 	return p.finish(dst)
 }
 
+// logfmtFast is parseLine for logfmt in one pass: each pair is written to
+// dst as it is read. It declines (false, dst unchanged) a line with a
+// repeated key, an error or a value that does not convert: parseLine's
+// general path then decides, so the result is always the general path's.
+func (p *kvParser) logfmtFast(dst, text []byte) ([]byte, bool) {
+	dst0 := len(dst)
+	dst = append(dst, '{')
+	spans := p.keySpans[:0]
+	var seen uint64 // a bit per key, from its length and end bytes: most keys skip the comparisons
+	i := 0
+	for i < len(text) {
+		for i < len(text) && isSpace(text[i]) {
+			i++
+		}
+		if i >= len(text) {
+			break
+		}
+		k0 := i
+		for i < len(text) {
+			if logfmtKeyStop[text[i]] {
+				break
+			}
+			i++
+		}
+		if i == k0 || i < len(text) && text[i] == '"' {
+			p.keySpans = spans
+			return dst[:dst0], false // no key, or a quote in it
+		}
+		key := text[k0:i]
+		bit := uint64(1) << ((uint(len(key))*7 + uint(key[0])*3 + uint(key[len(key)-1])) & 63)
+		if seen&bit != 0 {
+			for _, sp := range spans {
+				if string(text[sp[0]:sp[1]]) == string(key) {
+					p.keySpans = spans
+					return dst[:dst0], false
+				}
+			}
+		}
+		seen |= bit
+		n := len(spans)
+		spans = append(spans, [2]int{k0, i})
+		if n > 0 {
+			dst = append(dst, ',')
+		}
+		// Lines repeat their keys in the same places: the key's JSON and
+		// its type are those of the previous line's key n, most often.
+		kc := &p.keyMiss
+		switch {
+		case n < len(p.keyCache):
+			kc = &p.keyCache[n]
+		case n < maxLogfmtKeyCache:
+			p.keyCache = append(p.keyCache, logfmtKey{})
+			kc = &p.keyCache[n]
+		}
+		if string(kc.raw) != string(key) {
+			kc.raw = append(kc.raw[:0], key...)
+			kc.json = append(appendJSONString(kc.json[:0], key), ':')
+			kc.kind, _ = p.types.lookup(key)
+		}
+		dst = append(dst, kc.json...)
+		if i >= len(text) || text[i] != '=' {
+			dst = append(dst, "true"...) // a key alone
+			continue
+		}
+		i++
+		var v []byte
+		if i < len(text) && text[i] == '"' && kc.kind == typeString {
+			var ok bool
+			if dst, i, ok = appendLogfmtQuoted(dst, text, i); !ok || i < len(text) && !isSpace(text[i]) {
+				p.keySpans = spans
+				return dst[:dst0], false
+			}
+			continue
+		}
+		if i < len(text) && text[i] == '"' {
+			p.p.buf = p.p.buf[:0]
+			var err error
+			if i, err = p.unquote(text, i); err != nil || i < len(text) && !isSpace(text[i]) {
+				p.keySpans = spans
+				return dst[:dst0], false
+			}
+			v = p.p.buf
+		} else {
+			v0 := i
+			for i < len(text) {
+				if logfmtValueStop[text[i]] {
+					break
+				}
+				i++
+			}
+			if i < len(text) && text[i] == '"' {
+				p.keySpans = spans
+				return dst[:dst0], false // a quote inside an unquoted value
+			}
+			v = text[v0:i]
+		}
+		kind := kc.kind
+		if kind == typeString {
+			dst = appendJSONString(dst, v)
+			continue
+		}
+		var err error
+		if dst, err = appendTyped(dst, key, v, kind); err != nil {
+			p.keySpans = spans
+			return dst[:dst0], false
+		}
+	}
+	p.keySpans = spans
+	return append(dst, '}'), true
+}
+
+// logfmtKeyStop and logfmtValueStop hold the bytes that end a logfmt key
+// and an unquoted value (for logfmtFast, which declines on a quote).
+var logfmtKeyStop, logfmtValueStop = func() (k, v [256]bool) {
+	for c := range 256 {
+		v[c] = c == '"' || isSpace(byte(c))
+		k[c] = v[c] || c == '='
+	}
+	return k, v
+}()
+
+// appendLogfmtQuoted appends the logfmt quoted value starting at text[i]
+// (the quote) to dst as a JSON string, as unquote and appendJSONString
+// would, without the unquoted copy, and returns the index after the closing
+// quote. ok is false for what it leaves to them (a \\u escape, a missing
+// closing quote). Escapes write ASCII, so the runs between them are
+// written with the UTF-8 checks appendJSONString makes on the whole value.
+func appendLogfmtQuoted(dst, text []byte, i int) (_ []byte, end int, ok bool) {
+	dst = append(dst, '"')
+	i++
+	for {
+		j := i
+		for j < len(text) && text[j] != '"' && text[j] != '\\' {
+			j++
+		}
+		dst = appendJSONBody(dst, text[i:j])
+		switch {
+		case j == len(text): // no closing quote
+			return dst, j, false
+		case text[j] == '"':
+			return append(dst, '"'), j + 1, true
+		case j+1 == len(text): // a backslash last
+			return dst, j, false
+		}
+		i = j + 2
+		switch text[j+1] {
+		case '"':
+			dst = append(dst, '\\', '"')
+		case '\\':
+			dst = append(dst, '\\', '\\')
+		case '/':
+			dst = append(dst, '/')
+		case 'n':
+			dst = append(dst, '\\', 'n')
+		case 'r':
+			dst = append(dst, '\\', 'r')
+		case 't':
+			dst = append(dst, '\\', 't')
+		case 'u':
+			return dst, j, false
+		default: // kept as written: the backslash here, the byte with the next run
+			dst = append(dst, '\\', '\\')
+			i = j + 1
+		}
+	}
+}
+
 func (p *kvParser) isQuote(c byte) bool { return p.quote[c] }
 
 // keyEnd returns where the key starting at text[i] ends: at the value
@@ -272,6 +461,14 @@ func (p *kvParser) unquote(text []byte, i int) (int, error) {
 	open := i
 	i++
 	for i < len(text) {
+		j := i
+		for j < len(text) && text[j] != q && text[j] != '\\' {
+			j++
+		}
+		p.p.buf = append(p.p.buf, text[i:j]...)
+		if i = j; i == len(text) {
+			break
+		}
 		c := text[i]
 		switch {
 		case c == q:

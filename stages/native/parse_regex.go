@@ -129,8 +129,13 @@ func (p *regexParser) parseLine(dst, text []byte) ([]byte, error) {
 		}
 		first = false
 		dst = append(dst, key...)
+		v := text[m[2*i]:m[2*i+1]]
+		if p.kinds[i] == typeString {
+			dst = appendJSONString(dst, v)
+			continue
+		}
 		var err error
-		if dst, err = appendTyped(dst, p.names[i], text[m[2*i]:m[2*i+1]], p.kinds[i]); err != nil {
+		if dst, err = appendTyped(dst, p.names[i], v, p.kinds[i]); err != nil {
 			return dst[:start], err
 		}
 	}

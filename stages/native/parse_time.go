@@ -88,6 +88,7 @@ type ParseTime struct {
 	loc, outLoc   *time.Location
 	now           func() time.Time
 	buf, tbuf     []byte
+	rfc3339First  bool // formats[0] is rfc3339: parseRFC3339Fast may decide (aggregate)
 }
 
 func newParseTime(cfg engine.Config) (engine.Transformer, error) {

@@ -23,7 +23,7 @@ func (s *stage) compile(ctx context.Context, bin []byte) (wazero.Runtime, wazero
 	s.interruptible, s.stackBounded = false, false
 	var why string // why the rewrite is not used
 	if !s.noRewrite {
-		o := interrupt.Options{Interrupt: s.closeOnDone && interrupt.Supported(), StackLimit: s.stackLimit, MergeData: true}
+		o := interrupt.Options{Interrupt: s.closeOnDone && interrupt.Supported(), StackLimit: s.stackLimit, MergeData: true, ThreadJumps: true}
 		rw, err := interrupt.Rewrite(bin, o)
 		if err == nil {
 			runtime.GC() // the rewrite's garbage, before compiling (see Load)

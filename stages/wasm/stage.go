@@ -182,10 +182,13 @@ func build(spec *engine.StageSpec, env *engine.BuildEnv) (engine.Stage, error) {
 
 // compilationCache is shared by every wasm stage of the process: in the user
 // cache directory (pipe/wasm) when there is one, so that a restarted pipe
-// does not compile a module again, else in memory.
+// does not compile a module again, else in memory. The directory is
+// pruned to compileCacheLimit first (pruneCache).
 var compilationCache = sync.OnceValue(func() wazero.CompilationCache {
 	if dir, err := os.UserCacheDir(); err == nil {
-		if c, err := wazero.NewCompilationCacheWithDir(filepath.Join(dir, "pipe", "wasm")); err == nil {
+		dir = filepath.Join(dir, "pipe", "wasm")
+		pruneCache(dir, compileCacheLimit, time.Now())
+		if c, err := wazero.NewCompilationCacheWithDir(dir); err == nil {
 			return c
 		}
 	}

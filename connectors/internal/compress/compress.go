@@ -22,15 +22,15 @@ var (
 // Reader returns a reader of r's bytes, decompressed when they start with
 // the gzip or zstd magic bytes. Uncompressed data is read straight into the
 // caller's buffers (no copy), and the first read does not wait for more
-// bytes than r gives it, unless those could begin a magic number. name is
-// used in errors. close releases the decompressor.
-func Reader(r io.Reader, name string) io.ReadCloser {
-	return &sniffer{r: r, name: name}
+// bytes than r gives it, unless those could begin a magic number. Its
+// errors do not name the stream: the engine names it (connector.Stream's
+// Name) in front of a read error. Close releases the decompressor.
+func Reader(r io.Reader) io.ReadCloser {
+	return &sniffer{r: r}
 }
 
 type sniffer struct {
 	r    io.Reader
-	name string
 	dec  io.Reader
 	done func()
 	seen bool
@@ -40,7 +40,7 @@ func (s *sniffer) Read(p []byte) (int, error) {
 	if s.dec != nil {
 		n, err := s.dec.Read(p)
 		if err != nil && err != io.EOF {
-			err = truncated(s.name, err)
+			err = truncated(err)
 		}
 		return n, err
 	}
@@ -80,13 +80,13 @@ func (s *sniffer) Read(p []byte) (int, error) {
 	case "gzip":
 		zr, gerr := gzip.NewReader(src)
 		if gerr != nil {
-			return 0, truncated(s.name, gerr)
+			return 0, truncated(gerr)
 		}
 		s.dec, s.done = zr, func() { zr.Close() }
 	default:
 		zr, zerr := zstd.NewReader(src, zstd.WithDecoderConcurrency(1))
 		if zerr != nil {
-			return 0, fmt.Errorf("%s: %w", s.name, zerr)
+			return 0, zerr
 		}
 		s.dec, s.done = zr, zr.Close
 	}
@@ -101,14 +101,11 @@ func couldBeMagic(b []byte) bool {
 // before its end marker (a .gz cut off by a crash or a partial copy).
 var ErrTruncated = errors.New("compressed data is truncated")
 
-func truncated(name string, err error) error {
-	if name == "" {
-		name = "stdin"
-	}
+func truncated(err error) error {
 	if errors.Is(err, io.ErrUnexpectedEOF) {
-		return fmt.Errorf("%s: %w (%v)", name, ErrTruncated, err)
+		return fmt.Errorf("%w (%v)", ErrTruncated, err)
 	}
-	return fmt.Errorf("%s: %w", name, err)
+	return err
 }
 
 func (s *sniffer) Close() error {

@@ -36,7 +36,7 @@ func TestReaderDetectsByMagic(t *testing.T) {
 			if one { // a pipe that delivers one byte per read
 				src = iotest.OneByteReader(src)
 			}
-			got, err := io.ReadAll(Reader(src, "x"))
+			got, err := io.ReadAll(Reader(src))
 			if err != nil || string(got) != tc.want {
 				t.Errorf("%s (one byte per read %v): %q, %v; want %q", tc.name, one, got, err, tc.want)
 			}
@@ -49,7 +49,7 @@ func TestReaderTruncated(t *testing.T) {
 	zw := gzip.NewWriter(&gz)
 	zw.Write(bytes.Repeat([]byte("some text\n"), 500))
 	zw.Close()
-	_, err := io.ReadAll(Reader(bytes.NewReader(gz.Bytes()[:gz.Len()/2]), "cut.gz"))
+	_, err := io.ReadAll(Reader(bytes.NewReader(gz.Bytes()[:gz.Len()/2])))
 	if !errors.Is(err, ErrTruncated) {
 		t.Fatalf("err = %v, want ErrTruncated", err)
 	}

@@ -271,6 +271,9 @@ func NewOutput(c *Config, subject string, env connector.Env) (Output, string, er
 		return Output{}, "subject", errors.New("a subject is needed")
 	}
 	t, err := tmpl.Parse(subject)
+	if err == nil {
+		err = t.CheckCodec(env.TextCodec)
+	}
 	if err != nil {
 		return Output{}, "subject", err
 	}

@@ -7,6 +7,10 @@
 //
 // A reference to a missing value is an error of the record (an empty
 // subject token would silently route elsewhere).
+//
+// Under the csv and logfmt codecs an output is handed each record as its
+// encoded line: a {{field.PATH}} template is refused when the output is
+// built (Template.CheckCodec).
 package tmpl
 
 import (
@@ -77,6 +81,23 @@ func (t Template) Static() bool {
 		}
 	}
 	return true
+}
+
+// CheckCodec returns an error when t reads a field of the record
+// ({{field.PATH}}) and the output is handed records encoded by a text codec
+// (textCodec, connector.Env's TextCodec: csv or logfmt): such a record is a
+// line, with no JSON field to read, so the template could never expand.
+// Outputs call it when they are built, so that pipe lint refuses it.
+func (t Template) CheckCodec(textCodec string) error {
+	if textCodec == "" {
+		return nil
+	}
+	for _, p := range t.parts {
+		if p.kind == 'f' {
+			return fmt.Errorf("template %q: {{field.%s}} reads a field of the record's JSON, but under codec %s the output is handed each record as a %s line: use codec ndjson, or {{meta.KEY}} with the value set by a stage", t.src, p.name, textCodec, textCodec)
+		}
+	}
+	return nil
 }
 
 // IsZero reports whether t is empty.

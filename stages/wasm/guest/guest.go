@@ -64,7 +64,10 @@ type Meta map[string]string
 // reused for the next record: do not keep it.
 //
 // Return the output records: none (nil) drops the record, one passes it,
-// several split it (they leave in order). A non-nil error fails the record
+// several split it (they leave in order). The SDK copies them into the
+// call's result before it calls the function again, so the function may
+// return slices of buffers it reuses (and reuse the [][]byte): no
+// allocation per record. A non-nil error fails the record
 // with err.Error() as its message; the stage's on_error policy decides what
 // follows.
 type Func func(rec []byte, meta Meta) ([][]byte, error)

@@ -60,6 +60,13 @@ type Options struct {
 	// mergeData) when every segment is active at a constant offset and
 	// the code refers to none (memory.init, data.drop).
 	MergeData bool
+	// ThreadJumps turns a branch to a dispatch loop (see threadable)
+	// that is known to land, through the loop's br_table, at the end of
+	// a block enclosing the branch into a branch to that block: the same
+	// place, without the loop's header and its br_table. Go's wasm
+	// backend compiles every jump between basic blocks of a function to
+	// such a branch.
+	ThreadJumps bool
 }
 
 // FrameEstimate is what a call of a function with n parameters and locals
@@ -220,7 +227,7 @@ func rewrite(bin []byte, o Options) (out []byte, err error) {
 		nglobals++
 		exports = append(exports, export{StackExport, 0x03, c.stack})
 	}
-	if nglobals == 0 && !o.MergeData {
+	if nglobals == 0 && !o.MergeData && !o.ThreadJumps {
 		return append([]byte(nil), bin...), nil
 	}
 
@@ -691,12 +698,19 @@ func (c *codeRewrite) body(out, b []byte, sg sig) ([]byte, error) {
 	}
 	from := r.pos // bytes copied up to here
 	depth := 1    // the function's own block
+	// With ThreadJumps: the open blocks, loops and ifs inside the
+	// function (frames), the dispatch blocks still to open (pending, of
+	// the latest dispatch loop) and the two instructions before this one.
+	var frames []frame
+	var pending, pendingLoop int
+	var prev, prev2 instr
 	for depth > 0 {
 		if r.pos >= len(b) {
 			return nil, errors.New("body ends inside a block")
 		}
 		at := r.pos
 		op := r.byte()
+		cur := instr{op: op}
 		if exit != nil && (op == 0x0f || op == 0x12 || op == 0x13) {
 			// return, return_call, return_call_indirect: the frame ends
 			// here, not after the added block.
@@ -708,9 +722,24 @@ func (c *codeRewrite) body(out, b []byte, sg sig) ([]byte, error) {
 		case 0x02, 0x04: // block, if
 			r.blockType()
 			depth++
+			f := frame{loop: -1}
+			if op == 0x02 && pending > 0 {
+				pending--
+				f = frame{loop: pendingLoop, j: pending}
+			}
+			frames = append(frames, f)
 		case 0x03: // loop
+			bt := r.pos
 			r.blockType()
 			depth++
+			f := frame{loop: -1}
+			if c.o.ThreadJumps && r.err == nil && r.pos == bt+1 && b[bt] == 0x40 {
+				if d := dispatchAt(b[r.pos:]); d != nil {
+					f.d = d
+					pending, pendingLoop = d.blocks, len(frames)
+				}
+			}
+			frames = append(frames, f)
 			if r.err == nil && loop != nil {
 				out = append(out, b[from:r.pos]...)
 				out = append(out, loop...)
@@ -719,6 +748,7 @@ func (c *codeRewrite) body(out, b []byte, sg sig) ([]byte, error) {
 		case 0x06: // try (legacy exceptions)
 			r.blockType()
 			depth++
+			frames = append(frames, frame{loop: -1})
 		case 0x1f: // try_table
 			r.blockType()
 			for range r.u32() {
@@ -736,13 +766,32 @@ func (c *codeRewrite) body(out, b []byte, sg sig) ([]byte, error) {
 				}
 			}
 			depth++
+			frames = append(frames, frame{loop: -1})
 		case 0x0b: // end
 			depth--
+			if len(frames) > 0 {
+				frames = frames[:len(frames)-1]
+			}
 		case 0x18: // delegate (ends a legacy try)
 			r.u32()
 			depth--
+			if len(frames) > 0 {
+				frames = frames[:len(frames)-1]
+			}
+		case 0x0c: // br
+			l := r.u32()
+			if nl, ok := thread(frames, l, prev, prev2); ok && r.err == nil {
+				out = append(out, b[from:at]...)
+				out = appendU32(append(out, 0x0c), nl)
+				from = r.pos
+			}
+		case 0x21: // local.set
+			cur.arg = r.u32()
+		case 0x41: // i32.const
+			cur.val = r.s32()
+			cur.ok = r.err == nil
 		case 0x00, 0x01, 0x05, 0x0f, 0x19, 0x1a, 0x1b, 0x0a, 0xd1: // no immediates
-		case 0x07, 0x08, 0x09, 0x0c, 0x0d, 0x10, 0x12, 0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0xd2:
+		case 0x07, 0x08, 0x09, 0x0d, 0x10, 0x12, 0x20, 0x22, 0x23, 0x24, 0x25, 0x26, 0xd2:
 			r.u32() // one index
 		case 0x0e: // br_table
 			for range r.u32() {
@@ -764,8 +813,6 @@ func (c *codeRewrite) body(out, b []byte, sg sig) ([]byte, error) {
 			}
 		case 0x3f, 0x40: // memory.size, memory.grow
 			r.u32()
-		case 0x41:
-			r.leb(5)
 		case 0x42:
 			r.leb(10)
 		case 0x43:
@@ -792,6 +839,7 @@ func (c *codeRewrite) body(out, b []byte, sg sig) ([]byte, error) {
 		if r.err != nil {
 			return nil, fmt.Errorf("opcode %#x: %w", op, r.err)
 		}
+		prev2, prev = prev, cur
 	}
 	if r.pos != len(b) {
 		return nil, errors.New("bytes after the body's end")
@@ -1005,4 +1053,107 @@ func appendS32(b []byte, v int32) []byte {
 // appendU32 appends v as unsigned LEB128.
 func appendU32(b []byte, v uint32) []byte {
 	return binary.AppendUvarint(b, uint64(v))
+}
+
+// A dispatch loop is the shape Go's wasm backend gives every function with
+// jumps between its basic blocks:
+//
+//	loop                     (no parameters, no results)
+//	  block ... block        (M blocks, no results)
+//	    local.get $pc
+//	    br_table t0 t1 ... default
+//	  end  (code of resume point 0)
+//	  end  (code of resume point 1)
+//	  ...
+//
+// and a jump to the basic block at pc P is `i32.const P  local.set $pc
+// br $loop`: through the loop's header and its br_table, it lands at the
+// end of dispatch block j = t_P (counting from the innermost, 0). When
+// that block is still open where the branch is (j is after the branch's
+// own resume point: a forward jump), `br` to the block lands at the same
+// place with the same locals ($pc is set all the same) and the same empty
+// operand stack, without the header and the indirect jump of the
+// br_table; the interrupt check at the loop header is not needed there,
+// as a forward jump closes no cycle (backward jumps keep going through the
+// header).
+type dispatch struct {
+	local   uint32
+	targets []uint32 // the br_table's labels, then its default
+	blocks  int      // the dispatch blocks
+}
+
+// frame is a block, loop, if or try open in the function body being
+// rewritten. A dispatch loop has d; dispatch block j of the loop at
+// frames[loop] has loop >= 0 (else -1).
+type frame struct {
+	d    *dispatch
+	loop int
+	j    int
+}
+
+// instr is what thread needs of an instruction: its opcode and its
+// local index (local.set) or value (i32.const, ok when read).
+type instr struct {
+	op  byte
+	arg uint32
+	val int32
+	ok  bool
+}
+
+// dispatchAt returns the dispatch loop whose body starts at b (right
+// after the loop's block type), or nil.
+func dispatchAt(b []byte) *dispatch {
+	r := &reader{b: b}
+	m := 0
+	for r.pos+1 < len(b) && b[r.pos] == 0x02 && b[r.pos+1] == 0x40 {
+		r.pos += 2
+		m++
+	}
+	if m == 0 || r.byte() != 0x20 {
+		return nil
+	}
+	d := &dispatch{local: r.u32(), blocks: m}
+	if r.byte() != 0x0e {
+		return nil
+	}
+	n := r.u32()
+	if r.err != nil || uint64(n) >= uint64(len(b)) {
+		return nil
+	}
+	d.targets = make([]uint32, 0, n+1)
+	for range n + 1 {
+		t := r.u32()
+		if t >= uint32(m) {
+			return nil // a label outside the dispatch blocks
+		}
+		d.targets = append(d.targets, t)
+	}
+	if r.err != nil || r.byte() != 0x0b {
+		return nil
+	}
+	return d
+}
+
+// thread returns the label of a `br l` at the end of frames, preceded by
+// prev2 and prev, that leads to the same place as l without passing a
+// dispatch loop's header, if there is one (see dispatch).
+func thread(frames []frame, l uint32, prev, prev2 instr) (uint32, bool) {
+	li := len(frames) - 1 - int(l)
+	if li < 0 || frames[li].d == nil {
+		return 0, false
+	}
+	d := frames[li].d
+	if prev.op != 0x21 || prev.arg != d.local || prev2.op != 0x41 || !prev2.ok || prev2.val < 0 {
+		return 0, false
+	}
+	k := int(prev2.val)
+	t := d.targets[len(d.targets)-1]
+	if k < len(d.targets)-1 {
+		t = d.targets[k]
+	}
+	bi := li + d.blocks - int(t)
+	if bi >= len(frames) || frames[bi].loop != li || frames[bi].j != int(t) {
+		return 0, false // that block has ended: a backward jump
+	}
+	return uint32(len(frames) - 1 - bi), true
 }

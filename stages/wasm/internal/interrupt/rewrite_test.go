@@ -88,7 +88,7 @@ func TestRewriteKeepsResults(t *testing.T) {
 	ctx := context.Background()
 	rt := newRuntime(t)
 	instantiate(t, rt, wat(t, "env"), "env")
-	for _, o := range []Options{{Interrupt: true}, {StackLimit: 1 << 20}, {Interrupt: true, StackLimit: 1 << 20, MergeData: true}} {
+	for _, o := range []Options{{Interrupt: true}, {StackLimit: 1 << 20}, {Interrupt: true, StackLimit: 1 << 20, MergeData: true, ThreadJumps: true}} {
 		name := fmt.Sprintf("%+v", o)
 		a := instantiate(t, rt, orig, "orig "+name) // (wazero ran its start section)
 		rw, err := Rewrite(orig, o)
@@ -305,7 +305,7 @@ func TestRewriteGoGuests(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rw, err := Rewrite(bin, Options{Interrupt: true, StackLimit: 8 << 20, MergeData: true})
+		rw, err := Rewrite(bin, Options{Interrupt: true, StackLimit: 8 << 20, MergeData: true, ThreadJumps: true})
 		if err != nil {
 			t.Errorf("%s: %v", p, err)
 			continue
@@ -325,7 +325,7 @@ func TestRewriteGoGuests(t *testing.T) {
 // FuzzRewrite: Rewrite never panics, and whatever it accepts of a module
 // wazero accepts, wazero accepts rewritten.
 func FuzzRewrite(f *testing.F) {
-	for _, name := range []string{"sink", "spin", "spinstart", "env", "stack", "data"} {
+	for _, name := range []string{"sink", "spin", "spinstart", "env", "stack", "data", "dispatch"} {
 		f.Add(wat(f, name), false)
 		f.Add(wat(f, name), true)
 	}
@@ -336,7 +336,7 @@ func FuzzRewrite(f *testing.F) {
 	f.Fuzz(func(t *testing.T, bin []byte, stack bool) {
 		o := Options{Interrupt: true}
 		if stack {
-			o.StackLimit, o.MergeData = 1<<20, true
+			o.StackLimit, o.MergeData, o.ThreadJumps = 1<<20, true, true
 		}
 		rw, err := Rewrite(bin, o)
 		if err != nil {
@@ -536,4 +536,84 @@ func dataSegments(t *testing.T, bin []byte) uint32 {
 		t.Fatal(r.err)
 	}
 	return 0
+}
+
+// TestThreadJumps: in dispatch loops (dispatch.wat), ThreadJumps turns each
+// forward jump (`i32.const P  local.set $pc  br $loop`) into a branch to
+// the dispatch block that the loop's br_table would reach, keeps backward
+// jumps and jumps whose target is not a constant, and the functions return
+// what they did; with the interrupt checks, a loop of backward jumps is
+// still stopped.
+func TestThreadJumps(t *testing.T) {
+	orig := wat(t, "dispatch")
+	rw, err := Rewrite(orig, Options{ThreadJumps: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// sum's $pc is local 1. Forward: from resume point 0 to 2 (inside $b1:
+	// $b2 is label 1), from 1 to 2 ($b2 is label 0), from 2 to 3 ($b3 is
+	// label 0). Backward: from 2 to 1 inside the if (the loop is label 2).
+	for _, c := range []struct {
+		name      string
+		seq, orig []byte
+	}{
+		{"0 to 2", []byte{0x41, 2, 0x21, 1, 0x0c, 1}, []byte{0x41, 2, 0x21, 1, 0x0c, 3}},
+		{"1 to 2", []byte{0x41, 2, 0x21, 1, 0x0c, 0}, []byte{0x41, 2, 0x21, 1, 0x0c, 2}},
+		{"2 to 3", []byte{0x41, 3, 0x21, 1, 0x0c, 0}, []byte{0x41, 3, 0x21, 1, 0x0c, 1}},
+		{"2 to 1 (backward)", []byte{0x41, 1, 0x21, 1, 0x0c, 2}, []byte{0x41, 1, 0x21, 1, 0x0c, 2}},
+	} {
+		if !bytes.Contains(orig, c.orig) {
+			t.Fatalf("%s: dispatch.wat does not compile to % x", c.name, c.orig)
+		}
+		if !bytes.Contains(rw, c.seq) {
+			t.Errorf("%s: the rewritten module has no % x", c.name, c.seq)
+		}
+	}
+	ctx := context.Background()
+	rt := newRuntime(t)
+	a := instantiate(t, rt, orig, "orig")
+	for _, o := range []Options{{ThreadJumps: true}, {ThreadJumps: true, Interrupt: true, StackLimit: 1 << 20}} {
+		rw, err := Rewrite(orig, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := fmt.Sprintf("%+v", o)
+		b := instantiate(t, rt, rw, name)
+		for _, tc := range []struct {
+			fn  string
+			arg uint64
+		}{{"sum", 0}, {"sum", 1}, {"sum", 100}, {"pick", 0}, {"pick", 1}, {"pick", 2}, {"pick", 3}, {"pick", 7}} {
+			want, err := a.ExportedFunction(tc.fn).Call(ctx, tc.arg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := b.ExportedFunction(tc.fn).Call(ctx, tc.arg)
+			if err != nil || got[0] != want[0] {
+				t.Errorf("%s: %s(%d) = %v, %v; want %v", name, tc.fn, tc.arg, got, err, want)
+			}
+		}
+		if !o.Interrupt {
+			continue
+		}
+		f, err := New(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cctx, cancel := context.WithCancel(ctx)
+		disarm := f.Arm(cctx)
+		done := make(chan error, 1)
+		go func() {
+			_, err := b.ExportedFunction("sum").Call(ctx, api.EncodeI32(-1)) // 2^32 iterations
+			done <- err
+		}()
+		cancel()
+		select {
+		case err = <-done:
+		case <-time.After(time.Minute):
+			t.Fatal("sum(2^32-1) was not interrupted")
+		}
+		if !disarm() || err == nil {
+			t.Errorf("sum(2^32-1): err = %v, want the interrupt's trap", err)
+		}
+	}
 }

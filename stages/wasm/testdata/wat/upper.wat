@@ -29,6 +29,7 @@
   (func (export "pipe_transform") (param $ptr i32) (param $len i32) (result i64)
     (local $count i32) (local $i i32) (local $p i32) (local $o i32) (local $out i32)
     (local $dlen i32) (local $d i32) (local $end i32) (local $c i32) (local $m i32)
+    (local $v v128)
     (local.set $count (i32.load (local.get $ptr)))
     (local.set $p (i32.add (local.get $ptr) (i32.const 4)))
     (local.set $out (i32.add (local.get $ptr) (local.get $len)))
@@ -58,6 +59,21 @@
         (i32.store (i32.add (local.get $o) (i32.const 5)) (local.get $dlen))
         (local.set $o (i32.add (local.get $o) (i32.const 9)))
         (local.set $end (i32.add (local.get $d) (local.get $dlen)))
+        ;; sixteen bytes a step (SIMD): a byte b is lower case when b - 'a'
+        ;; (wrapping) is below 26; those lose 32
+        (block $wide
+          (loop $chunks
+            (br_if $wide (i32.lt_u (i32.sub (local.get $end) (local.get $d)) (i32.const 16)))
+            (local.set $v (v128.load (local.get $d)))
+            (v128.store (local.get $o)
+              (i8x16.sub (local.get $v)
+                (v128.and
+                  (i8x16.lt_u (i8x16.sub (local.get $v) (i8x16.splat (i32.const 97))) (i8x16.splat (i32.const 26)))
+                  (i8x16.splat (i32.const 32)))))
+            (local.set $d (i32.add (local.get $d) (i32.const 16)))
+            (local.set $o (i32.add (local.get $o) (i32.const 16)))
+            (br $chunks)))
+        ;; the rest byte by byte
         (block $copied
           (loop $bytes
             (br_if $copied (i32.ge_u (local.get $d) (local.get $end)))

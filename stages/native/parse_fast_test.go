@@ -1,0 +1,230 @@
+package native
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/pipe-dev/pipe/engine"
+)
+
+// appendJSONStringRef is appendJSONString one byte at a time (its code
+// before plainRun): the reference the eight-byte scan must equal.
+func appendJSONStringRef(dst, s []byte) []byte {
+	dst = append(dst, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case jsonPlain[c]:
+			dst = append(dst, c)
+			i++
+		case c < utf8.RuneSelf:
+			dst = appendEscapedASCII(dst, c)
+			i++
+		default:
+			r, size := utf8.DecodeRune(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				dst = append(dst, `\ufffd`...)
+			} else {
+				dst = append(dst, s[i:i+size]...)
+			}
+			i += size
+		}
+	}
+	return append(dst, '"')
+}
+
+var jsonStringSeeds = []string{"", "plain text of some length", `a"b\c`, "tab\there\nnl\x01\x1f\x7f",
+	"é中文🎉 mixed ascii", "\xff\xfe bad utf8 \xe2\x82", "12345678\"", "1234567\\8", "\x80", "abcdefgh\xc3\xa9ijklmnop\x00"}
+
+func checkJSONString(t *testing.T, s []byte) {
+	want := appendJSONStringRef(nil, s)
+	if got := appendJSONString(nil, s); !bytes.Equal(got, want) {
+		t.Fatalf("appendJSONString(%q) = %s, want %s", s, got, want)
+	}
+	if got := appendJSONString(nil, string(s)); !bytes.Equal(got, want) {
+		t.Fatalf("appendJSONString(string %q) = %s, want %s", s, got, want)
+	}
+}
+
+func TestAppendJSONStringSWAR(t *testing.T) {
+	for _, s := range jsonStringSeeds {
+		checkJSONString(t, []byte(s))
+		// Every offset of the special byte within an eight-byte word.
+		for pad := range 9 {
+			checkJSONString(t, append(bytes.Repeat([]byte{'x'}, pad), s...))
+		}
+	}
+	for c := range 256 {
+		for pad := range 16 {
+			b := bytes.Repeat([]byte{'y'}, 17)
+			b[pad] = byte(c)
+			checkJSONString(t, b)
+		}
+	}
+}
+
+func FuzzAppendJSONString(f *testing.F) {
+	for _, s := range jsonStringSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(checkJSONString)
+}
+
+var logfmtSeeds = []string{
+	`ts=2026-01-01T00:00:00.000454Z level=error service=worker method=GET path=/health status=503 latency_ms=130.999 user=u36701 msg="token slow connection slow"`,
+	`a=1 b="x \"y\" \\ \n \t \u00e9 \q" c= d e=""`, `status=abc`, `latency_ms=1e999 status=-0`, `a=1 a=2`, `a=1 b=2 a=3`,
+	`"a"=1`, `=x`, `a=x"y`, `a="x"y`, `a="unterminated`, "a=\xff\xfe b=é", "  a=1\t\tb=2  ", `status= latency_ms=""`,
+	`a b c=d`, `k=v=w`, `a="\u12"`, `a="\ud800"`, `status=1 a=2`, `a=2 status=1`, `b=true b2=0`, `b=maybe`,
+	manyKeys(70), manyKeys(70) + " k3=dup",
+	`s="x \"y\" \\ \/ \n \r \t \q \é" c=1`, "a=\"\xc3\\n\xa9\" s2=\"\\\xff\"", `a="\"`, `a="x\`, `a="ctl` + "\x01\x7f" + `"`,
+}
+
+// manyKeys is a line of n keys, more than logfmtFast keeps in its cache.
+func manyKeys(n int) string {
+	var b []byte
+	for i := range n {
+		b = fmt.Appendf(b, "k%d=%d ", i, i)
+	}
+	return string(b)
+}
+
+// checkLogfmtFast compares logfmtFast with the general path on line:
+// where the fast path takes a line, it writes what the general one does.
+func checkLogfmtFast(t *testing.T, p *kvParser, line []byte) bool {
+	fast, ok := p.logfmtFast([]byte("prefix"), line)
+	if !ok {
+		if string(fast) != "prefix" {
+			t.Fatalf("%q: declined with %q written", line, fast)
+		}
+		return false
+	}
+	want, err := p.parsePairs([]byte("prefix"), line)
+	if err != nil {
+		t.Fatalf("%q: fast path wrote %s, general path fails: %v", line, fast, err)
+	}
+	if !bytes.Equal(fast, want) {
+		t.Fatalf("%q: fast path wrote %s, general path %s", line, fast, want)
+	}
+	return true
+}
+
+func newTestLogfmt(t testing.TB) *kvParser {
+	tr, err := newParseLogfmt(engine.ConfigOf(map[string]any{"types": map[string]any{"status": "int", "latency_ms": "float", "b": "bool"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr.(*parseStage).p.(*kvParser)
+}
+
+func TestLogfmtFast(t *testing.T) {
+	p := newTestLogfmt(t)
+	taken := 0
+	for _, l := range logfmtSeeds {
+		if checkLogfmtFast(t, p, []byte(l)) {
+			taken++
+		}
+	}
+	if !checkLogfmtFast(t, p, []byte(logfmtSeeds[0])) || taken < 5 {
+		t.Fatalf("the fast path took %d lines; want the ordinary ones", taken)
+	}
+}
+
+func FuzzLogfmtFast(f *testing.F) {
+	for _, l := range logfmtSeeds {
+		f.Add([]byte(l))
+	}
+	p := newTestLogfmt(f)
+	f.Fuzz(func(t *testing.T, line []byte) { checkLogfmtFast(t, p, line) })
+}
+
+// TestParseSlabRecords keeps every output record of a run whose objects
+// are written into shared blocks (small ones, ones that fill a block's
+// free end, ones larger than a block) and checks them at the end: no
+// record is overwritten by a later one.
+func TestParseSlabRecords(t *testing.T) {
+	tr, err := newParseLogfmt(engine.ConfigOf(map[string]any{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got, want [][]byte
+	for i := range 3000 {
+		v := bytes.Repeat([]byte{'a' + byte(i%26)}, []int{1, 100, 3000, 5000, 70000}[i%5])
+		line := fmt.Appendf(nil, "i=%d v=%s", i, v)
+		r := engine.NewRecord(line)
+		if err := tr.Transform(context.Background(), r, func(o *engine.Record) { got = append(got, o.Data) }); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, fmt.Appendf(nil, `{"i":"%d","v":"%s"}`, i, v))
+	}
+	for i := range want {
+		if !bytes.Equal(got[i], want[i]) {
+			t.Fatalf("record %d: %.80s, want %.80s", i, got[i], want[i])
+		}
+		if cap(got[i]) != len(got[i]) {
+			t.Fatalf("record %d: capacity %d past its length %d", i, cap(got[i]), len(got[i]))
+		}
+	}
+}
+
+// checkBuiltJSON runs the stages that vouch for their JSON
+// (engine.JSONAlways) on line: whatever they emit is one JSON value on one
+// line.
+func checkBuiltJSON(t *testing.T, line []byte) {
+	configs := []struct {
+		use string
+		cfg map[string]any
+	}{
+		{"parse_logfmt", map[string]any{"types": map[string]any{"status": "int", "latency_ms": "float", "b": "bool"}}},
+		{"parse_logfmt", map[string]any{"target": "p.q", "original": "line"}},
+		{"parse_kv", map[string]any{"field_split": "&", "quotes": `"'`}},
+		{"parse_regex", map[string]any{"pattern": `^(?P<client>\S+) \S+ (?P<user>\S+) \[(?P<time>[^\]]+)\] "(?P<req>[^"]*)" (?P<status>\d+)`, "types": map[string]any{"status": "int"}}},
+		{"parse_regex", map[string]any{"pattern": `(?P<a>.)(?P<b>[\s\S]*)`, "original": "o"}},
+	}
+	for _, c := range configs {
+		n, _ := engine.DefaultRegistry.LookupNative(c.use)
+		tr, err := n.New(engine.ConfigOf(c.cfg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g := tr.(engine.JSONOutput).JSONOutput(); g != engine.JSONAlways {
+			t.Fatalf("%s: guarantee %v, want JSONAlways", c.use, g)
+		}
+		_ = tr.Transform(context.Background(), engine.NewRecord(bytes.Clone(line)), func(o *engine.Record) {
+			if !json.Valid(o.Data) || bytes.IndexByte(o.Data, '\n') >= 0 {
+				t.Fatalf("%s %v on %q: emitted %q, not one JSON value on one line", c.use, c.cfg, line, o.Data)
+			}
+		})
+	}
+}
+
+var hostileLines = []string{
+	`a="x\ny" b=\ q="\u0000\ud800" c=` + "\x00\x01\n\r\t\xff\xfe\"\\",
+	"10.0.0.1 - u\xff [01/Jan/2026:00:00:00 +0000] \"GET /\x00\n\\ HTTP/1.1\" 200",
+	"a=1&b='x\\'y\n'&c=\"\x7f\xc3\"", "é=\"\\é\\\"\" \u2028=\u2029",
+}
+
+func TestParseBuiltJSON(t *testing.T) {
+	for _, l := range append(hostileLines, logfmtSeeds...) {
+		checkBuiltJSON(t, []byte(l))
+	}
+	// Parsers that pass text through promise nothing.
+	n, _ := engine.DefaultRegistry.LookupNative("parse_json")
+	tr, err := n.New(engine.ConfigOf(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := tr.(engine.JSONOutput).JSONOutput(); g != engine.JSONUnchecked {
+		t.Fatalf("parse_json: guarantee %v, want JSONUnchecked", g)
+	}
+}
+
+func FuzzParseBuiltJSON(f *testing.F) {
+	for _, l := range hostileLines {
+		f.Add([]byte(l))
+	}
+	f.Fuzz(checkBuiltJSON)
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/dop251/goja"
 	"github.com/dop251/goja/ast"
+	"github.com/dop251/goja/parser"
 	"github.com/pipe-dev/pipe/stages/internal/script"
 	"github.com/tidwall/gjson"
 )
@@ -58,6 +59,9 @@ func (l *language) newRuntime(v *vm) *goja.Runtime {
 	log := l.st.Log
 	vm := goja.New()
 	vm.SetMaxCallStackSize(maxCallStack)
+	// eval and Function parse at run time; goja would read the file a
+	// "//# sourceMappingURL=" comment names (any path, /dev/zero too).
+	vm.SetParserOptions(parser.WithDisableSourceMaps)
 	console := vm.NewObject()
 	for _, lvl := range []string{"log", "info", "warn", "error", "debug"} {
 		console.Set(lvl, func(call goja.FunctionCall) goja.Value {

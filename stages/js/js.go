@@ -102,7 +102,7 @@ const prelude = "(function(rec, meta) {"
 // compiled as is; any other code is the body of transform.
 func (l *language) Compile(src *script.Source) (bool, error) {
 	l.source = src.Code
-	if prog, err := parser.ParseFile(nil, src.Name, src.Code, 0); err == nil && declaresTransform(prog.Body) {
+	if prog, err := parser.ParseFile(nil, src.Name, src.Code, 0, parser.WithDisableSourceMaps); err == nil && declaresTransform(prog.Body) {
 		p, err := compile(src.Name, src.Code)
 		if err != nil {
 			return false, l.syntaxError(err, 0)
@@ -130,7 +130,9 @@ func (l *language) Compile(src *script.Source) (bool, error) {
 // compile compiles a script as goja.Compile does, with its for-of loops
 // rewritten (see rewriteForOf).
 func compile(name, code string) (*goja.Program, error) {
-	prog, err := goja.Parse(name, code)
+	// No source maps: goja would read whatever file a "//#
+	// sourceMappingURL=" comment names, outside the sandbox.
+	prog, err := goja.Parse(name, code, parser.WithDisableSourceMaps)
 	if err != nil {
 		return nil, err
 	}

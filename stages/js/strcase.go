@@ -1,10 +1,10 @@
 package js
 
 import (
-	"encoding/binary"
 	"unsafe"
 
 	"github.com/dop251/goja"
+	"github.com/pipe-dev/pipe/stages/internal/bytecase"
 )
 
 // goja's String.prototype.toUpperCase and toLowerCase go through Go's
@@ -42,37 +42,13 @@ func fastCase(vm *goja.Runtime) {
 // eight bytes at a time; ok is false, and nothing done, when s has a byte
 // outside ASCII.
 func asciiCase(s string, upper bool) (string, bool) {
-	// from..to is the range to flip: a-z for upper, A-Z for lower.
-	from, to := byte('a'), byte('z')
-	if !upper {
-		from, to = 'A', 'Z'
-	}
-	const hi = 0x8080808080808080
-	lo := uint64(0x0101010101010101)
-	addFrom := lo * uint64(0x80-from) // byte >= from sets its high bit
-	addPast := lo * uint64(0x80-to-1) // byte > to sets its high bit
 	if len(s) == 0 {
 		return s, true
 	}
-	b := make([]byte, len(s))
-	copy(b, s)
-	i := 0
-	for ; i+8 <= len(b); i += 8 {
-		w := binary.LittleEndian.Uint64(b[i:])
-		if w&hi != 0 {
-			return "", false
-		}
-		in := (w + addFrom) &^ (w + addPast) & hi
-		binary.LittleEndian.PutUint64(b[i:], w^(in>>2)) // flip 0x20 where in range
-	}
-	for ; i < len(b); i++ {
-		c := b[i]
-		if c >= 0x80 {
-			return "", false
-		}
-		if from <= c && c <= to {
-			b[i] = c ^ 0x20
-		}
+	b := []byte(s)
+	from, to := bytecase.Range(upper)
+	if !bytecase.FlipASCII(b, from, to) {
+		return "", false
 	}
 	return unsafe.String(&b[0], len(b)), true // b is not used again
 }

@@ -2,13 +2,13 @@ package native
 
 import (
 	"context"
-	"encoding/binary"
 	"slices"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/pipe-dev/pipe/component"
 	"github.com/pipe-dev/pipe/engine"
+	"github.com/pipe-dev/pipe/stages/internal/bytecase"
 )
 
 func init() {
@@ -98,32 +98,8 @@ func (t *Case) JSONOutput() engine.JSONGuarantee {
 // apply changes case in place for ASCII text (eight bytes at a time),
 // allocating only for other text.
 func (t *Case) apply(b []byte) []byte {
-	// from..to is the range to flip: a-z for upper, A-Z for lower.
-	from, to := byte('a'), byte('z')
-	if !t.upper {
-		from, to = 'A', 'Z'
-	}
-	const hi = 0x8080808080808080
-	lo := uint64(0x0101010101010101)
-	addFrom := lo * uint64(0x80-from) // byte >= from sets its high bit
-	addPast := lo * uint64(0x80-to-1) // byte > to sets its high bit
-	i := 0
-	for ; i+8 <= len(b); i += 8 {
-		w := binary.LittleEndian.Uint64(b[i:])
-		if w&hi != 0 {
-			return t.slow(b)
-		}
-		in := (w + addFrom) &^ (w + addPast) & hi
-		binary.LittleEndian.PutUint64(b[i:], w^(in>>2)) // flip 0x20 where in range
-	}
-	for ; i < len(b); i++ {
-		c := b[i]
-		if c >= 0x80 {
-			return t.slow(b)
-		}
-		if from <= c && c <= to {
-			b[i] = c ^ 0x20
-		}
+	if from, to := bytecase.Range(t.upper); !bytecase.FlipASCII(b, from, to) {
+		return t.slow(b)
 	}
 	return b
 }

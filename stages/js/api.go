@@ -216,7 +216,7 @@ func (o *lazyObj) Get(k string) goja.Value {
 	vm := o.v.rt
 	switch r.Type {
 	case gjson.String:
-		return vm.ToValue(r.Str)
+		return asciiValue(vm, r.Str)
 	case gjson.Number:
 		return vm.ToValue(r.Num)
 	case gjson.True, gjson.False:
@@ -248,7 +248,7 @@ func (o *lazyObj) Get(k string) goja.Value {
 func fromJSON(rt *goja.Runtime, r gjson.Result) (v goja.Value, ok bool) {
 	switch r.Type {
 	case gjson.String:
-		return rt.ToValue(r.Str), true
+		return asciiValue(rt, r.Str), true
 	case gjson.Number:
 		if math.IsInf(r.Num, 0) {
 			return nil, false

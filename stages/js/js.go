@@ -206,6 +206,7 @@ func (l *language) Broken(err error) bool {
 func (l *language) NewVM(in *script.Instance) script.VM {
 	v := &vm{l: l, in: in}
 	rt := l.newRuntime(v)
+	findASCII(rt)
 	v.rt = rt
 	v.interrupt = func() { rt.Interrupt("timeout") }
 	js := rt.Get("JSON").ToObject(rt)
@@ -311,7 +312,7 @@ func (v *vm) SetRecord(r *engine.Record) error {
 			v.rec = val
 		}
 	} else {
-		v.rec = rt.ToValue(string(r.Data))
+		v.rec = asciiValue(rt, string(r.Data))
 	}
 	if v.l.noMeta {
 		v.meta, v.recMeta = nil, r.Meta

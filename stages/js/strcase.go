@@ -24,7 +24,7 @@ func fastCase(vm *goja.Runtime) {
 		fn := vm.ToValue(func(call goja.FunctionCall) goja.Value {
 			if s, ok := call.This.(goja.String); ok {
 				if out, ok := asciiCase(s.String(), upper); ok {
-					return vm.ToValue(out)
+					return asciiString(vm, out)
 				}
 			}
 			v, err := orig(call.This, call.Arguments...)

@@ -1,0 +1,89 @@
+package js
+
+import (
+	"encoding/binary"
+	"reflect"
+	"sync"
+	"unsafe"
+
+	"github.com/dop251/goja"
+)
+
+// goja keeps a string that is all ASCII as an asciiString (a Go string),
+// and any other as UTF-16. Runtime.ToValue makes a string longer than 16
+// bytes an importedString instead: a wrapper that scans the string byte by
+// byte (unistring.Scan) the first time the script does anything with it
+// but pass it through, e.g. rec.toUpperCase() on a line (W2: 9% of the
+// samples, and one allocation more a record). Go code cannot make an
+// asciiString: asciiValue makes one the way the compiler does, an
+// interface value whose type word is asciiString's (taken from a value
+// ToValue made) and whose data word points to the string, after checking
+// the string is ASCII eight bytes at a time. If goja ever stops making
+// asciiString values (asciiTab finds none), asciiValue is ToValue.
+
+// iface is the layout of a non-empty interface value.
+type iface struct {
+	tab  unsafe.Pointer
+	data unsafe.Pointer
+}
+
+var (
+	asciiOnce sync.Once
+	asciiTab  unsafe.Pointer // the type word of asciiString values; nil: unknown
+)
+
+// findASCII sets asciiTab from a short string rt made (ToValue makes
+// strings of up to 16 ASCII bytes asciiString values).
+func findASCII(rt *goja.Runtime) {
+	asciiOnce.Do(func() {
+		v := rt.ToValue("ascii")
+		t := reflect.TypeOf(v)
+		if t == nil || t.Kind() != reflect.String || t.Name() != "asciiString" || t.PkgPath() != "github.com/dop251/goja" {
+			return
+		}
+		asciiTab = (*iface)(unsafe.Pointer(&v)).tab
+	})
+}
+
+// asciiValue returns the JavaScript string s (as rt.ToValue(s)).
+func asciiValue(rt *goja.Runtime, s string) goja.Value {
+	if !isASCII(s) {
+		return rt.ToValue(s)
+	}
+	return asciiString(rt, s)
+}
+
+// asciiString returns s, which is all ASCII, as goja's asciiString value.
+func asciiString(rt *goja.Runtime, s string) goja.Value {
+	if asciiTab == nil {
+		return rt.ToValue(s)
+	}
+	p := new(string)
+	*p = s
+	var v goja.Value
+	w := (*iface)(unsafe.Pointer(&v))
+	w.tab, w.data = asciiTab, unsafe.Pointer(p)
+	return v
+}
+
+// isASCII reports whether every byte of s is below 0x80, eight at a time.
+func isASCII(s string) bool {
+	const hi = 0x8080808080808080
+	i := 0
+	if len(s) >= 8 {
+		b := unsafe.Slice(unsafe.StringData(s), len(s))
+		var acc uint64
+		for ; i+8 <= len(b); i += 8 {
+			acc |= binary.LittleEndian.Uint64(b[i:])
+		}
+		if acc&hi != 0 {
+			return false
+		}
+	}
+	for ; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,80 @@
+package js
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/dop251/goja"
+)
+
+// TestASCIIValue checks that asciiValue makes goja's own ASCII strings (so
+// that a goja upgrade that renames them shows here, not as a slowdown),
+// and that a script sees them as it sees the strings ToValue makes: the
+// same length, characters, comparisons, property keys, methods and JSON.
+func TestASCIIValue(t *testing.T) {
+	rt := goja.New()
+	findASCII(rt)
+	if asciiTab == nil {
+		t.Fatal("goja makes no asciiString values: asciiValue falls back to ToValue")
+	}
+	long := "a line of plain ASCII text longer than sixteen bytes: {\"k\": [1, 2]} \\ \t end"
+	inputs := []string{"", "a", "0123456789abcdef", "0123456789abcdefg", long, long + "\u00e9", "caf\u00e9 au lait, longer than 16", "\x7f\x00\x01" + long}
+	for _, s := range inputs {
+		v := asciiValue(rt, s)
+		if got := v.String(); got != s {
+			t.Fatalf("%q: String() = %q", s, got)
+		}
+		if isASCII(s) && reflect.TypeOf(v).Name() != "asciiString" {
+			t.Errorf("%q: %T, want goja's asciiString", s, v)
+		}
+		ref := rt.ToValue(s)
+		if !v.StrictEquals(ref) || !ref.StrictEquals(v) || !v.Equals(ref) || !v.SameAs(ref) {
+			t.Errorf("%q: not equal to ToValue's string", s)
+		}
+		_ = rt.Set("a", v)
+		_ = rt.Set("b", ref)
+		got, err := rt.RunString(`[a.length, a === b, a == b, typeof a, a.toUpperCase() === b.toUpperCase(),
+			a.charCodeAt(a.length - 1), a.slice(1, 20), a.split(" ").length, JSON.stringify(a), a + b === b + a,
+			({[a]: 1})[b], [...a].length, a.indexOf("t"), a < b + "x", String(a) === b].join("|")`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := rt.RunString(`[b.length, b === b, b == b, typeof b, b.toUpperCase() === b.toUpperCase(),
+			b.charCodeAt(b.length - 1), b.slice(1, 20), b.split(" ").length, JSON.stringify(b), b + b === b + b,
+			({[b]: 1})[b], [...b].length, b.indexOf("t"), b < b + "x", String(b) === b].join("|")`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != want.String() {
+			t.Errorf("%q:\n got %s\nwant %s", s, got, want)
+		}
+	}
+}
+
+func TestIsASCII(t *testing.T) {
+	base := strings.Repeat("abcdefgh", 3)
+	for n := 0; n <= len(base); n++ {
+		s := base[:n]
+		if !isASCII(s) {
+			t.Errorf("isASCII(%q) = false", s)
+		}
+		for i := 0; i < n; i++ {
+			b := []byte(s)
+			b[i] = 0x80 | b[i]
+			if isASCII(string(b)) {
+				t.Errorf("isASCII(%q) = true", b)
+			}
+		}
+	}
+}
+
+func BenchmarkASCIIValue(b *testing.B) {
+	rt := goja.New()
+	findASCII(rt)
+	s := strings.Repeat("The quick brown fox ", 11)
+	b.ReportAllocs()
+	for range b.N {
+		_ = asciiValue(rt, s)
+	}
+}

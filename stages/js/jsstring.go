@@ -87,3 +87,49 @@ func isASCII(s string) bool {
 	}
 	return true
 }
+
+// goja drops its value stack at the end of every call from Go (Runtime's
+// leave sets vm.stack to nil), so that each record's call allocates it
+// anew, and again each time it grows (W3: two allocations and 370 bytes a
+// record, 17% of all it allocated). A vm keeps one stack of its own
+// (keptStack values) and hands it back to goja before each call from Go:
+// goja grows past it as before when a call needs more, and a nil stack
+// and an empty one with room are the same to it (vm.stack.expand). The
+// field is found by reflection (stackOffsets); if goja's layout changes,
+// nothing is reused.
+
+// keptStack is the size of the value stack a vm keeps.
+const keptStack = 512
+
+var (
+	stackOnce            sync.Once
+	stackVMOff, stackOff uintptr // Runtime.vm, vm.stack
+	stackFound           bool
+)
+
+func findStack() {
+	stackOnce.Do(func() {
+		rf, ok := reflect.TypeFor[goja.Runtime]().FieldByName("vm")
+		if !ok || rf.Type.Kind() != reflect.Pointer || rf.Type.Elem().Kind() != reflect.Struct {
+			return
+		}
+		sf, ok := rf.Type.Elem().FieldByName("stack")
+		if !ok || sf.Type.Kind() != reflect.Slice || sf.Type.Elem() != reflect.TypeFor[goja.Value]() {
+			return
+		}
+		stackVMOff, stackOff, stackFound = rf.Offset, sf.Offset, true
+	})
+}
+
+// valueStack returns a pointer to rt's value stack, nil if not found.
+func valueStack(rt *goja.Runtime) *[]goja.Value {
+	findStack()
+	if !stackFound {
+		return nil
+	}
+	vmp := *(*unsafe.Pointer)(unsafe.Add(unsafe.Pointer(rt), stackVMOff))
+	if vmp == nil {
+		return nil
+	}
+	return (*[]goja.Value)(unsafe.Add(vmp, stackOff))
+}

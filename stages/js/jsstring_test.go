@@ -1,6 +1,9 @@
 package js
 
 import (
+	"fmt"
+
+	"github.com/pipe-dev/pipe/stages/internal/script/scripttest"
 	"reflect"
 	"strings"
 	"testing"
@@ -76,5 +79,35 @@ func BenchmarkASCIIValue(b *testing.B) {
 	b.ReportAllocs()
 	for range b.N {
 		_ = asciiValue(rt, s)
+	}
+}
+
+// TestKeptStack checks that the vm finds goja's value stack and that calls
+// on the kept stack give what they give on goja's own: calls that need
+// more than it (deep recursion with many locals), calls from Go inside a
+// call (JSON.stringify with toJSON from emit) and calls after a throw.
+func TestKeptStack(t *testing.T) {
+	if valueStack(goja.New()) == nil {
+		t.Fatal("goja's value stack not found: every call allocates one")
+	}
+	code := `function deep(n) { const a = n, b = n + 1, c = n + 2, d = [a, b, c]; return n === 0 ? 0 : deep(n - 1) + d.length }
+function transform(rec) {
+  if (rec.n === 3) throw new Error("three")
+  emit({n: rec.n, s: {toJSON() { return JSON.stringify([rec.n, "x"]) }}})
+  return {n: rec.n, deep: deep(rec.n * 150)}
+}`
+	var in, want strings.Builder
+	for n := 1; n <= 5; n++ {
+		fmt.Fprintf(&in, "{\"n\":%d}\n", n)
+		if n != 3 {
+			fmt.Fprintf(&want, "{\"n\":%d,\"s\":\"[%d,\\\"x\\\"]\"}\n{\"n\":%d,\"deep\":%d}\n", n, n, n, n*150*3)
+		}
+	}
+	out, _, err := scripttest.Run(t, scripttest.Stage("js", code), in.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != want.String() {
+		t.Errorf("got\n%s\nwant\n%s", out, want.String())
 	}
 }

@@ -1,7 +1,6 @@
 package js
 
 import (
-	"encoding/binary"
 	"reflect"
 	"sync"
 	"unsafe"
@@ -66,21 +65,26 @@ func asciiString(rt *goja.Runtime, s string) goja.Value {
 	return v
 }
 
-// isASCII reports whether every byte of s is below 0x80, eight at a time.
+// isASCII reports whether every byte of s is below 0x80, 32 bytes a step
+// then eight at a time.
 func isASCII(s string) bool {
 	const hi = 0x8080808080808080
+	n := len(s)
+	p := unsafe.Pointer(unsafe.StringData(s))
 	i := 0
-	if len(s) >= 8 {
-		b := unsafe.Slice(unsafe.StringData(s), len(s))
-		var acc uint64
-		for ; i+8 <= len(b); i += 8 {
-			acc |= binary.LittleEndian.Uint64(b[i:])
-		}
-		if acc&hi != 0 {
+	for ; i+32 <= n; i += 32 {
+		w := *(*uint64)(unsafe.Add(p, i)) | *(*uint64)(unsafe.Add(p, i+8)) |
+			*(*uint64)(unsafe.Add(p, i+16)) | *(*uint64)(unsafe.Add(p, i+24))
+		if w&hi != 0 {
 			return false
 		}
 	}
-	for ; i < len(s); i++ {
+	for ; i+8 <= n; i += 8 {
+		if *(*uint64)(unsafe.Add(p, i))&hi != 0 {
+			return false
+		}
+	}
+	for ; i < n; i++ {
 		if s[i] >= 0x80 {
 			return false
 		}

@@ -56,7 +56,7 @@ func TestASCIIValue(t *testing.T) {
 }
 
 func TestIsASCII(t *testing.T) {
-	base := strings.Repeat("abcdefgh", 3)
+	base := strings.Repeat("abcdefgh", 9)
 	for n := 0; n <= len(base); n++ {
 		s := base[:n]
 		if !isASCII(s) {

@@ -351,7 +351,11 @@ func (v *vm) SetRecord(r *engine.Record) error {
 			v.rec = val
 		}
 	} else {
-		v.rec = asciiValue(rt, string(r.Data))
+		if val, _, ok := asciiCopy(rt, r.Data); ok {
+			v.rec = val
+		} else {
+			v.rec = rt.ToValue(string(r.Data))
+		}
 	}
 	if v.l.noMeta {
 		v.meta, v.recMeta = nil, r.Meta

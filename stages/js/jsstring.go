@@ -65,6 +65,35 @@ func asciiString(rt *goja.Runtime, s string) goja.Value {
 	return v
 }
 
+// asciiCopy returns a copy of b as a JavaScript string, and the copy's
+// bytes, which the caller may change before the string is used (to change
+// their case); ok is false (nothing made) when b has a byte outside ASCII.
+// The string's header and its bytes are one allocation: the value's data
+// word points to the header at the start of a block whose bytes follow
+// it. The block holds no pointer for the collector to scan but the
+// header's own, into the same block, which the data word keeps alive.
+func asciiCopy(rt *goja.Runtime, b []byte) (v goja.Value, bytes []byte, ok bool) {
+	n := len(b)
+	if n == 0 || !isASCII(unsafe.String(&b[0], n)) {
+		if n == 0 {
+			return rt.ToValue(""), nil, true
+		}
+		return nil, nil, false
+	}
+	if asciiTab == nil {
+		buf := append([]byte(nil), b...)
+		return rt.ToValue(unsafe.String(&buf[0], n)), buf, true
+	}
+	const hdr = int(unsafe.Sizeof(""))
+	blk := make([]byte, hdr+n)
+	body := blk[hdr:]
+	copy(body, b)
+	*(*string)(unsafe.Pointer(&blk[0])) = unsafe.String(&body[0], n)
+	w := (*iface)(unsafe.Pointer(&v))
+	w.tab, w.data = asciiTab, unsafe.Pointer(&blk[0])
+	return v, body, true
+}
+
 // isASCII reports whether every byte of s is below 0x80, 32 bytes a step
 // then eight at a time.
 func isASCII(s string) bool {

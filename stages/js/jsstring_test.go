@@ -2,6 +2,7 @@ package js
 
 import (
 	"fmt"
+	"runtime"
 
 	"github.com/pipe-dev/pipe/stages/internal/script/scripttest"
 	"reflect"
@@ -109,5 +110,50 @@ function transform(rec) {
 	}
 	if out != want.String() {
 		t.Errorf("got\n%s\nwant\n%s", out, want.String())
+	}
+}
+
+// TestASCIICopy checks the strings asciiCopy makes in one block: their
+// bytes are a copy (changing the input does not change them), they are
+// goja's ASCII strings, and they survive collections while only the
+// runtime holds them.
+func TestASCIICopy(t *testing.T) {
+	rt := goja.New()
+	findASCII(rt)
+	var vals []goja.Value
+	var want []string
+	for n := 0; n < 300; n += 7 {
+		b := []byte(strings.Repeat("abcdefghij", 30)[:n])
+		v, _, ok := asciiCopy(rt, b)
+		if !ok {
+			t.Fatalf("n=%d: not ASCII", n)
+		}
+		want = append(want, string(b))
+		for i := range b {
+			b[i] = 'X'
+		}
+		vals = append(vals, v)
+	}
+	arr := rt.NewArray()
+	for i, v := range vals {
+		_ = arr.Set(fmt.Sprint(i), v)
+	}
+	_ = rt.Set("arr", arr)
+	vals = nil
+	runtime.GC()
+	runtime.GC()
+	got, err := rt.RunString(`arr.map(s => s + "|" + s.length + "|" + typeof s).join("\n")`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w []string
+	for _, s := range want {
+		w = append(w, fmt.Sprintf("%s|%d|string", s, len(s)))
+	}
+	if got.String() != strings.Join(w, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", got, strings.Join(w, "\n"))
+	}
+	if _, _, ok := asciiCopy(rt, []byte("caf\u00e9")); ok {
+		t.Error("asciiCopy accepted non-ASCII bytes")
 	}
 }

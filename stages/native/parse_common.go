@@ -466,9 +466,7 @@ var jsonPlain = func() (t [256]bool) {
 // time, then one by one.
 func plainRun[T []byte | string](s T, i int) int {
 	for i+8 <= len(s) {
-		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
-		if m := notPlain8(w); m != 0 {
+		if m := notPlain8(load64(s, i)); m != 0 {
 			return i + bits.TrailingZeros64(m)/8
 		}
 		i += 8
@@ -477,6 +475,14 @@ func plainRun[T []byte | string](s T, i int) int {
 		i++
 	}
 	return i
+}
+
+// load64 returns the eight bytes of s from i on as a little-endian word
+// (one load, one bounds check).
+func load64[T []byte | string](s T, i int) uint64 {
+	b := s[i : i+8]
+	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
 }
 
 const (
@@ -550,6 +556,7 @@ type parseStage struct {
 	used []bool
 	slab []byte   // where output records are cut from (keep)
 	outs [][]byte // TransformBatch: the output data by record
+	errs []error  // TransformBatch: the errors by record, up to the last one
 }
 
 func newParseStage(o parseIO, p lineParser) *parseStage {
@@ -584,35 +591,48 @@ const batchCheck = 64
 // batch that its context cut short is re-run by the engine from the
 // original records.
 func (s *parseStage) TransformBatch(ctx context.Context, recs []*engine.Record, out *engine.BatchResult) error {
-	outs := s.outs[:0]
+	return s.transformBatch(ctx, recs, out, s.transform)
+}
+
+// transformBatch runs f, which returns a record's output data without
+// changing it (nil and no error: the record is dropped), over recs. The
+// outcomes are reported, and the records changed, once every record was
+// done and ctx is still alive.
+func (s *parseStage) transformBatch(ctx context.Context, recs []*engine.Record, out *engine.BatchResult, f func(*engine.Record) ([]byte, error)) error {
+	outs, errs := s.outs[:0], s.errs[:0]
+	defer func() {
+		clear(outs)
+		clear(errs)
+		s.outs, s.errs = outs[:0], errs[:0]
+	}()
 	for i, r := range recs {
 		if i%batchCheck == 0 {
 			if err := ctx.Err(); err != nil {
-				clear(outs)
-				s.outs = outs[:0]
 				return err
 			}
 		}
-		data, err := s.transform(r)
+		data, err := f(r)
 		if err != nil {
-			out.Fail(i, err)
+			for len(errs) < i {
+				errs = append(errs, nil)
+			}
+			errs = append(errs, err)
 			data = nil
 		}
-		outs = append(outs, data) // nil for a failed record
+		outs = append(outs, data) // nil for a failed or dropped record
 	}
 	if err := ctx.Err(); err != nil {
-		clear(outs)
-		s.outs = outs[:0]
 		return err
 	}
 	for i, r := range recs {
-		if outs[i] != nil {
+		switch {
+		case i < len(errs) && errs[i] != nil:
+			out.Fail(i, errs[i])
+		case outs[i] != nil:
 			r.Data = outs[i]
 			out.Emit(i, r)
 		}
 	}
-	clear(outs)
-	s.outs = outs[:0]
 	return nil
 }
 

@@ -133,6 +133,20 @@ func TestLogfmtFast(t *testing.T) {
 	}
 }
 
+// TestLogfmtFastKeyCache runs every seed line after every other one, so
+// that each key is compared with the cached keys of another line (same
+// key, a prefix of it, a longer one, a key with a quote or none).
+func TestLogfmtFastKeyCache(t *testing.T) {
+	lines := append(logfmtSeeds, `statu=1 level2=x`, `status2=1`, `stat"us=1`, `ts ts=1`, `ts=1 level`)
+	for _, a := range lines {
+		for _, b := range lines {
+			p := newTestLogfmt(t)
+			checkLogfmtFast(t, p, []byte(a))
+			checkLogfmtFast(t, p, []byte(b))
+		}
+	}
+}
+
 func FuzzLogfmtFast(f *testing.F) {
 	for _, l := range logfmtSeeds {
 		f.Add([]byte(l))

@@ -38,7 +38,7 @@ type regexParser struct {
 	whole   bool           // the pattern is anchored: atStart decides alone
 	names   []string       // per group; "" leaves the group out
 	kinds   []valueType    // per group: the conversion of types:
-	keys    [][]byte       // per group: "name": in JSON, nil when left out
+	keys    [][]byte       // per group: ,"name": in JSON, nil when left out
 }
 
 func newParseRegex(cfg engine.Config) (engine.Transformer, error) {
@@ -96,7 +96,7 @@ func newRegexParser(re *regexp.Regexp, pattern string, names []string, types *ty
 			p.kinds[i] = t
 		}
 		if name != "" {
-			p.keys[i] = append(appendJSONString(nil, name), ':')
+			p.keys[i] = append(appendJSONString([]byte{','}, name), ':')
 		}
 	}
 	return p
@@ -106,8 +106,11 @@ func (p *regexParser) parseLine(dst, text []byte) ([]byte, error) {
 	// A match at the start is the leftmost one; most patterns are
 	// anchored, so the linear matcher decides alone.
 	var m []int
+	var clean []bool // by group: the text needs no escaping
 	if p.atStart != nil {
-		m = p.atStart.match(text)
+		if m = p.atStart.match(text); m != nil {
+			clean = p.atStart.clean
+		}
 	}
 	if m == nil && !p.whole {
 		m = p.re.FindSubmatchIndex(text)
@@ -119,24 +122,26 @@ func (p *regexParser) parseLine(dst, text []byte) ([]byte, error) {
 	// straight into dst, each key's JSON made once (keys).
 	start := len(dst)
 	dst = append(dst, '{')
-	first := true
+	sep := 1 // no comma before the first field
 	for i, key := range p.keys {
 		if key == nil || m[2*i] < 0 {
 			continue
 		}
-		if !first {
-			dst = append(dst, ',')
-		}
-		first = false
-		dst = append(dst, key...)
+		dst = append(dst, key[sep:]...)
+		sep = 0
 		v := text[m[2*i]:m[2*i+1]]
-		if p.kinds[i] == typeString {
+		switch {
+		case p.kinds[i] != typeString:
+			var err error
+			if dst, err = appendTyped(dst, p.names[i], v, p.kinds[i]); err != nil {
+				return dst[:start], err
+			}
+		case clean != nil && clean[i]:
+			dst = append(dst, '"')
+			dst = append(dst, v...)
+			dst = append(dst, '"')
+		default:
 			dst = appendJSONString(dst, v)
-			continue
-		}
-		var err error
-		if dst, err = appendTyped(dst, p.names[i], v, p.kinds[i]); err != nil {
-			return dst[:start], err
 		}
 	}
 	return append(dst, '}'), nil

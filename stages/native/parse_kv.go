@@ -57,12 +57,11 @@ type kvParser struct {
 	trim            bool
 	quote           [256]bool   // the quote characters
 	logfmt          bool        // escapes and logfmt's strictness
-	keySpans        [][2]int    // logfmtFast: the line's keys so far
-	keyCache        []logfmtKey // logfmtFast: the keys of the line before, by position
-	keyMiss         logfmtKey   // logfmtFast: a key past maxLogfmtKeyCache
+	keyCache        []logfmtKey // logfmtFast: the keys of the line so far, then of the line before, by position
 }
 
-// maxLogfmtKeyCache is how many keys of a line keyCache keeps.
+// maxLogfmtKeyCache is how many keys of a line keyCache keeps: logfmtFast
+// leaves longer lines to the general path.
 const maxLogfmtKeyCache = 64
 
 // logfmtKey is a key as logfmtFast last saw it at one position.
@@ -254,8 +253,8 @@ func (p *kvParser) parsePairs(dst, text []byte) ([]byte, error) {
 func (p *kvParser) logfmtFast(dst, text []byte) ([]byte, bool) {
 	dst0 := len(dst)
 	dst = append(dst, '{')
-	spans := p.keySpans[:0]
 	var seen uint64 // a bit per key, from its length and end bytes: most keys skip the comparisons
+	n := 0          // keys so far
 	i := 0
 	for i < len(text) {
 		if text[i] == ' ' { // most often one space between pairs
@@ -268,14 +267,15 @@ func (p *kvParser) logfmtFast(dst, text []byte) ([]byte, bool) {
 			break
 		}
 		k0 := i
-		n := len(spans)
-		kc := &p.keyMiss
+		var kc *logfmtKey
 		switch {
 		case n < len(p.keyCache):
 			kc = &p.keyCache[n]
 		case n < maxLogfmtKeyCache:
 			p.keyCache = append(p.keyCache, logfmtKey{})
 			kc = &p.keyCache[n]
+		default:
+			return dst[:dst0], false // a line of many keys
 		}
 		// The key ends at the first byte of logfmtKeyStop; the cached key
 		// has none, so text holding it followed by such a byte (or the
@@ -288,7 +288,6 @@ func (p *kvParser) logfmtFast(dst, text []byte) ([]byte, bool) {
 				i++
 			}
 			if i == k0 {
-				p.keySpans = spans
 				return dst[:dst0], false // no key
 			}
 			key := text[k0:i]
@@ -298,21 +297,19 @@ func (p *kvParser) logfmtFast(dst, text []byte) ([]byte, bool) {
 			kc.bit = uint64(1) << ((uint(len(key))*7 + uint(key[0])*3 + uint(key[len(key)-1])) & 63)
 		}
 		if i < len(text) && text[i] == '"' {
-			p.keySpans = spans
 			return dst[:dst0], false // a quote in the key
 		}
 		if seen&kc.bit != 0 {
-			key := text[k0:i]
-			for _, sp := range spans {
-				if string(text[sp[0]:sp[1]]) == string(key) {
-					p.keySpans = spans
+			// keyCache[:n] holds this line's keys so far.
+			for j := range p.keyCache[:n] {
+				if string(p.keyCache[j].raw) == string(kc.raw) {
 					return dst[:dst0], false
 				}
 			}
 		}
 		seen |= kc.bit
-		spans = append(spans, [2]int{k0, i})
-		if n > 0 {
+		n++
+		if n > 1 {
 			dst = append(dst, kc.json...)
 		} else {
 			dst = append(dst, kc.json[1:]...)
@@ -327,7 +324,6 @@ func (p *kvParser) logfmtFast(dst, text []byte) ([]byte, bool) {
 			if kind == typeString {
 				var ok bool
 				if dst, i, ok = appendLogfmtQuoted(dst, text, i); !ok || i < len(text) && !isSpace(text[i]) {
-					p.keySpans = spans
 					return dst[:dst0], false
 				}
 				continue
@@ -335,11 +331,9 @@ func (p *kvParser) logfmtFast(dst, text []byte) ([]byte, bool) {
 			p.p.buf = p.p.buf[:0]
 			var err error
 			if i, err = p.unquote(text, i); err != nil || i < len(text) && !isSpace(text[i]) {
-				p.keySpans = spans
 				return dst[:dst0], false
 			}
 			if dst, err = appendTyped(dst, kc.raw, p.p.buf, kind); err != nil {
-				p.keySpans = spans
 				return dst[:dst0], false
 			}
 			continue
@@ -355,7 +349,6 @@ func (p *kvParser) logfmtFast(dst, text []byte) ([]byte, bool) {
 				i++
 			}
 			if i < len(text) && text[i] == '"' {
-				p.keySpans = spans
 				return dst[:dst0], false // a quote inside an unquoted value
 			}
 		}
@@ -364,7 +357,6 @@ func (p *kvParser) logfmtFast(dst, text []byte) ([]byte, bool) {
 		case kind != typeString:
 			var err error
 			if dst, err = appendTyped(dst, kc.raw, v, kind); err != nil {
-				p.keySpans = spans
 				return dst[:dst0], false
 			}
 		case plain:
@@ -375,7 +367,6 @@ func (p *kvParser) logfmtFast(dst, text []byte) ([]byte, bool) {
 			dst = appendJSONString(dst, v)
 		}
 	}
-	p.keySpans = spans
 	return append(dst, '}'), true
 }
 

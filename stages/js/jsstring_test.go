@@ -157,3 +157,33 @@ func TestASCIICopy(t *testing.T) {
 		t.Error("asciiCopy accepted non-ASCII bytes")
 	}
 }
+
+// FuzzASCIIValue compares the strings asciiValue and asciiCase make with
+// goja's own (ToValue, and toUpperCase/toLowerCase of a runtime without
+// the fast path): the same value, length, JSON and case changes.
+func FuzzASCIIValue(f *testing.F) {
+	for _, s := range []string{"", "a", "Hello, World", "caf\u00e9", "\x00\x7f\x80", strings.Repeat("aB1{", 20)} {
+		f.Add(s)
+	}
+	rt, plain := goja.New(), goja.New()
+	findASCII(rt)
+	probe := `[s.length, JSON.stringify(s), s.toUpperCase(), s.toLowerCase(), s === t].join("|")`
+	f.Fuzz(func(t *testing.T, s string) {
+		v := asciiValue(rt, s)
+		if !v.StrictEquals(rt.ToValue(s)) {
+			t.Fatalf("%q: not ToValue's string", s)
+		}
+		if up, ok := asciiCase(rt, s, true); ok && up.String() != strings.ToUpper(s) {
+			t.Fatalf("%q: asciiCase upper = %q", s, up.String())
+		}
+		_ = rt.Set("s", v)
+		_ = rt.Set("t", rt.ToValue(s))
+		_ = plain.Set("s", plain.ToValue(s))
+		_ = plain.Set("t", plain.ToValue(s))
+		got, err1 := rt.RunString(probe)
+		want, err2 := plain.RunString(probe)
+		if (err1 == nil) != (err2 == nil) || (err1 == nil && got.String() != want.String()) {
+			t.Fatalf("%q: got %v (%v), want %v (%v)", s, got, err1, want, err2)
+		}
+	})
+}

@@ -523,9 +523,6 @@ func (s *writerSink) use(o OutputPlan) {
 }
 
 func (s *writerSink) write(rs *runState, c *counters, b *batch, more bool) error {
-	if s.bw == nil {
-		s.bw = bufio.NewWriterSize(s.w, 256<<10)
-	}
 	if b.ack.tracked() {
 		if b.last {
 			// What a failing stage produced before its failing record:
@@ -542,6 +539,7 @@ func (s *writerSink) write(rs *runState, c *counters, b *batch, more bool) error
 	}
 	c.in.Add(int64(len(b.recs)))
 	if s.enc != nil {
+		s.buffer()
 		return s.writeEncoded(rs, c, b, more)
 	}
 	// A batch known to be JSON (b.json: checked by the ndjson input or
@@ -558,6 +556,7 @@ func (s *writerSink) write(rs *runState, c *counters, b *batch, more bool) error
 		}
 		return nil
 	}
+	s.buffer()
 	var written int64
 	for _, r := range b.recs {
 		data := r.Data
@@ -612,7 +611,7 @@ func (s *writerSink) writeRuns(b *batch) (int64, error) {
 	for i := 0; i < len(recs); {
 		start := offset(recs[i])
 		if start < 0 {
-			s.bw.Write(recs[i].Data)
+			s.buffer().Write(recs[i].Data)
 			s.bw.WriteByte('\n')
 			i++
 			continue
@@ -631,11 +630,20 @@ func (s *writerSink) writeRuns(b *batch) (int64, error) {
 	return int64(len(recs)), nil
 }
 
+// buffer returns the output's buffer, made on first use: W0's output,
+// whose runs all go straight to the output, never needs its 256 KiB.
+func (s *writerSink) buffer() *bufio.Writer {
+	if s.bw == nil {
+		s.bw = bufio.NewWriterSize(s.w, 256<<10)
+	}
+	return s.bw
+}
+
 // writeRun writes p through the buffer, or straight to the output when it
 // is large and the buffer is empty (no copy).
 func (s *writerSink) writeRun(p []byte) error {
-	if len(p) < 32<<10 || s.bw.Buffered() > 0 {
-		_, err := s.bw.Write(p)
+	if len(p) < 32<<10 || s.bw != nil && s.bw.Buffered() > 0 {
+		_, err := s.buffer().Write(p)
 		return s.writeErr(err)
 	}
 	_, err := s.w.Write(p)
@@ -658,10 +666,10 @@ func (s *writerSink) invalid(rs *runState, c *counters, r *Record) error {
 }
 
 func (s *writerSink) flush() error {
-	if s.bw == nil {
-		return nil
+	var err error
+	if s.bw != nil {
+		err = s.writeErr(s.bw.Flush())
 	}
-	err := s.writeErr(s.bw.Flush())
 	for i, t := range s.unflushed {
 		t.done(err)
 		s.unflushed[i] = ackToken{}

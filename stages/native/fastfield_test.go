@@ -247,4 +247,3 @@ func BenchmarkW1Stages(b *testing.B) {
 		})
 	}
 }
-

@@ -49,18 +49,14 @@ value:
 		if obj {
 			switch b[i] {
 			case '}':
-				depth--
-				i++
-				goto after
+				goto closed
 			case '"':
 				goto key
 			}
 			return false
 		}
 		if b[i] == ']' {
-			depth--
-			i++
-			goto after
+			goto closed
 		}
 		goto value
 	case c == '-' || c >= '0' && c <= '9':
@@ -94,7 +90,8 @@ after:
 	if i == len(b) {
 		return false
 	}
-	obj = open[(depth-1)/64]&(1<<((depth-1)%64)) != 0
+	// obj is the innermost open container's kind: set when it opened or,
+	// below, when an inner one closed.
 	switch b[i] {
 	case ',':
 		if i = skipBlank(b, i+1); i == len(b) {
@@ -118,8 +115,14 @@ after:
 	default:
 		return false
 	}
+closed:
+	// b[i] closes the innermost container.
 	depth--
 	i++
+	if depth > 0 {
+		d := uint(depth - 1)
+		obj = open[d/64]&(1<<(d%64)) != 0
+	}
 	goto after
 key:
 	// b[i] is the '"' of an object's key.
@@ -139,7 +142,17 @@ key:
 // checked by gjson.
 const maxDepth = 1024
 
+// skipBlank returns the index of the first byte of b[i:] that is not a
+// blank. Most tokens of a record have none before them: that case is one
+// comparison, inlined.
 func skipBlank(b []byte, i int) int {
+	if i < len(b) && b[i] > ' ' {
+		return i
+	}
+	return skipBlanks(b, i)
+}
+
+func skipBlanks(b []byte, i int) int {
 	for i < len(b) {
 		switch b[i] {
 		case ' ', '\t', '\n', '\r':

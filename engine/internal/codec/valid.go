@@ -30,6 +30,16 @@ value:
 	// b[i] starts a value (no blanks before it).
 	switch c := b[i]; {
 	case c == '"':
+		// A string whose closing quote is among its first eight bytes
+		// (most keys and short values) without a call.
+		if i+9 <= len(b) {
+			if m := special(binary.LittleEndian.Uint64(b[i+1:])); m != 0 {
+				if j := i + 1 + bits.TrailingZeros64(m)/8; b[j] == '"' {
+					i = j + 1
+					break
+				}
+			}
+		}
 		if i = skipString(b, i+1); i < 0 {
 			return false
 		}
@@ -125,10 +135,20 @@ closed:
 	}
 	goto after
 key:
-	// b[i] is the '"' of an object's key.
+	// b[i] is the '"' of an object's key: most are shorter than eight
+	// bytes (see the value strings above).
+	if i+9 <= len(b) {
+		if m := special(binary.LittleEndian.Uint64(b[i+1:])); m != 0 {
+			if j := i + 1 + bits.TrailingZeros64(m)/8; b[j] == '"' {
+				i = j + 1
+				goto colon
+			}
+		}
+	}
 	if i = skipString(b, i+1); i < 0 {
 		return false
 	}
+colon:
 	if i = skipBlank(b, i); i == len(b) || b[i] != ':' {
 		return false
 	}

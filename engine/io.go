@@ -567,7 +567,7 @@ func (s *writerSink) write(rs *runState, c *counters, b *batch, more bool) error
 	// A batch known to be JSON (b.json: checked by the ndjson input or
 	// vouched for by its stages, see JSONOutput) is not checked again.
 	if s.codec != CodecRaw && (!s.validate || b.json) {
-		n, err := s.writeRuns(b)
+		n, err := s.writeRuns(b, !more)
 		c.passed.Add(n)
 		c.out.Add(n)
 		if err != nil {
@@ -613,7 +613,11 @@ func (s *writerSink) write(rs *runState, c *counters, b *batch, more bool) error
 // still lie in the batch's arena, one after the other with their newlines
 // between them (nothing changed their length or replaced their bytes), are
 // written as one run: W0 writes each batch with one call and no copy.
-func (s *writerSink) writeRuns(b *batch) (int64, error) {
+//
+// flushing says the buffer is flushed after the batch: then a run is
+// written straight to the output when the buffer is empty, whatever its
+// size (a copy into the buffer would be written at once anyway).
+func (s *writerSink) writeRuns(b *batch, flushing bool) (int64, error) {
 	base := uintptr(0)
 	if len(b.arena) > 0 {
 		base = uintptr(unsafe.Pointer(unsafe.SliceData(b.arena)))
@@ -644,7 +648,7 @@ func (s *writerSink) writeRuns(b *batch) (int64, error) {
 			end += len(recs[j].Data) + 1
 			j++
 		}
-		if err := s.writeRun(b.arena[start:end]); err != nil {
+		if err := s.writeRun(b.arena[start:end], flushing); err != nil {
 			return int64(i), err
 		}
 		i = j
@@ -661,10 +665,10 @@ func (s *writerSink) buffer() *bufio.Writer {
 	return s.bw
 }
 
-// writeRun writes p through the buffer, or straight to the output when it
-// is large and the buffer is empty (no copy).
-func (s *writerSink) writeRun(p []byte) error {
-	if len(p) < 32<<10 || s.bw != nil && s.bw.Buffered() > 0 {
+// writeRun writes p through the buffer, or straight to the output when the
+// buffer is empty and p is large or about to be flushed (no copy).
+func (s *writerSink) writeRun(p []byte, flushing bool) error {
+	if len(p) < 32<<10 && !flushing || s.bw != nil && s.bw.Buffered() > 0 {
 		_, err := s.buffer().Write(p)
 		return s.writeErr(err)
 	}

@@ -176,8 +176,11 @@ func (wd *watchdog) fire() {
 	if wd.budget != wd.timeout {
 		err = &timeoutError{wd.budget} // a batch call's
 	}
-	wd.ctx.Load().cancel(err)
+	// timerOn goes false before the cancellation lets the worker go on:
+	// its next call must see it and start the timer (under mu, so after
+	// this returns), or it would run unwatched.
 	wd.timerOn.Store(false)
+	wd.ctx.Load().cancel(err)
 }
 
 // begin returns the context for one call, armed with the timeout.

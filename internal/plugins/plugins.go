@@ -43,8 +43,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/Masterminds/semver/v3"
 	"github.com/pipe-dev/pipe/engine"
+	"github.com/pipe-dev/pipe/internal/semver"
 )
 
 // HostAPIVersion is the version of the stage contract this pipe offers to

@@ -25,10 +25,23 @@ type lazyRec struct {
 // newLazy makes the lazy table of a record; mt is the lazy tables'
 // metatable (the registry's proxyMTKey), fields the instance's index of the
 // record (nil if none).
-func newLazy(mt lua.LValue, data []byte, ord order, fields *script.Fields) lua.LValue {
+func newLazy(mt lua.LValue, data []byte, ord order, fields *script.Fields) *lazyRec {
 	lr := &lazyRec{Lazy: script.Lazy[lua.LValue]{Data: data, Fields: fields}, ord: ord}
 	lr.ud.Value, lr.ud.Metatable = lr, mt
-	return &lr.ud
+	return lr
+}
+
+// reuse makes lr, the last record's lazy table (or a new one when lr is
+// nil), the lazy table of another record: for a body that keeps nothing of
+// a call (keepsNothing), whose last record's table no script can reach.
+func reuseLazy(lr *lazyRec, mt lua.LValue, data []byte, ord order, fields *script.Fields) *lazyRec {
+	if lr == nil {
+		lr = &lazyRec{}
+		lr.ud.Value, lr.ud.Metatable = lr, mt
+	}
+	lr.Reset(data, fields)
+	lr.ord = ord
+	return lr
 }
 
 func lazyOf(v lua.LValue) *lazyRec {

@@ -108,8 +108,9 @@ type language struct {
 	st     *script.Stage
 	allow  []string
 	proto  *lua.FunctionProto
-	body   bool // the code is the body of transform
-	noMeta bool // the body cannot reach meta (see Compile)
+	body     bool // the code is the body of transform
+	noMeta   bool // the body cannot reach meta (see Compile)
+	noRetain bool // the body keeps nothing of a call (keepsNothing)
 
 	modMu sync.Mutex
 	mods  map[string]*lua.FunctionProto // compiled modules by real path, read once
@@ -136,6 +137,7 @@ func (l *language) Compile(src *script.Source) (bool, error) {
 		// when the code never names it nor reads the chunk's ... again:
 		// no metadata table is made then (see vm.readMeta).
 		l.noMeta = !strings.Contains(src.Code, "meta") && !strings.Contains(src.Code, "...")
+		l.noRetain = keepsNothing(chunk)
 		return true, nil
 	}
 	l.proto, err = l.compile(src.Code)
@@ -204,7 +206,9 @@ func firstLine(s string) string {
 func (l *language) Message(err error) string {
 	var ae *lua.ApiError
 	if errors.As(err, &ae) {
-		return firstLine(ae.Object.String())
+		// A copy: error(rec) raises the record's bytes (see keepsNothing),
+		// which the engine reuses, and the message outlives the call.
+		return strings.Clone(firstLine(ae.Object.String()))
 	}
 	return firstLine(err.Error())
 }
@@ -237,7 +241,14 @@ type vm struct {
 	recMeta   map[string]string // the current record's, when meta is out of reach
 	order     order             // key order of the objects decoded for the current record
 	curData   []byte            // the current record's bytes
+	curLazy   *lazyRec          // the current record's lazy table, if it has one
 	lazyMT    lua.LValue        // the metatable of lazy records
+	// For a body that keeps nothing of a call (language.noRetain): the
+	// lazy table of the last record, made that of the next; the strings
+	// string.upper and lower made in the current call that no record has
+	// taken the bytes of yet (see bytesOf).
+	lazy  *lazyRec
+	fresh []*byte
 }
 
 // Bind implements script.VM: the state's context interrupts it.
@@ -290,6 +301,7 @@ func (v *vm) Init(config any) error {
 // record of another codec is a string.
 func (v *vm) SetRecord(r *engine.Record) error {
 	L := v.L
+	v.fresh, v.curLazy = v.fresh[:0], nil
 	if r == nil {
 		v.curData = nil
 		v.meta, v.hadMeta = L.NewTable(), false
@@ -306,7 +318,22 @@ func (v *vm) SetRecord(r *engine.Record) error {
 			if v.in != nil {
 				fields = v.in.Fields()
 			}
-			v.rec = newLazy(v.lazyMT, r.Data, v.order, fields)
+			if v.l.noRetain {
+				// Nothing can reach the last record's table: it serves
+				// this one, on the record's own bytes.
+				v.lazy = reuseLazy(v.lazy, v.lazyMT, r.Data, v.order, fields)
+				v.curLazy = v.lazy
+			} else {
+				// The script may keep rec past the call, and the engine
+				// reuses the record's buffer once the batch is written:
+				// the table reads a copy.
+				data := bytes.Clone(r.Data)
+				if fields != nil {
+					fields.Moved(data)
+				}
+				v.curLazy = newLazy(v.lazyMT, data, v.order, fields)
+			}
+			v.rec = &v.curLazy.ud
 		} else {
 			rec, err := decodeJSON(L, r.Data, v.order)
 			if err != nil {
@@ -317,6 +344,10 @@ func (v *vm) SetRecord(r *engine.Record) error {
 			}
 			v.rec = rec
 		}
+	} else if v.l.noRetain {
+		// The body keeps nothing of the call: the string is the record's
+		// bytes, not a copy (unchanged while the call runs).
+		v.rec = lua.LString(unsafe.String(unsafe.SliceData(r.Data), len(r.Data)))
 	} else {
 		v.rec = lua.LString(r.Data)
 	}
@@ -420,31 +451,55 @@ func (v *vm) encode(val lua.LValue, result bool) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		if d := unsafe.SliceData(data); d == unsafe.SliceData(lr.Data) && (!result || d != unsafe.SliceData(v.curData)) {
-			// Unchanged, and not the current record's own result: a
-			// record of its own, so that no two records share bytes.
+		if unsafe.SliceData(data) == unsafe.SliceData(lr.Data) { // unchanged
+			if result && lr == v.curLazy {
+				return v.curData, nil // the current record's own bytes
+			}
+			// A record of its own, so that no two records share bytes.
 			data = bytes.Clone(data)
 		}
 		return data, nil
 	}
 	if v.l.st.JSON {
 		if s, ok := val.(lua.LString); ok { // a string is raw JSON, if it parses
-			if !jsonValid([]byte(s)) {
+			if !jsonValid(unsafe.Slice(unsafe.StringData(string(s)), len(s))) {
 				return nil, fmt.Errorf("returned string is not JSON (the codec is ndjson): %.60q", string(s))
 			}
-			return []byte(s), nil
+			return v.bytesOf(string(s), result), nil
 		}
 		return encodeJSON(val, v.order)
 	}
 	switch x := val.(type) {
 	case lua.LString:
-		return []byte(x), nil
+		return v.bytesOf(string(x), result), nil
 	case lua.LNumber, lua.LBool:
 		return []byte(x.String()), nil
 	case *lua.LTable:
 		return encodeJSON(x, v.order)
 	}
 	return nil, fmt.Errorf("cannot output a %s", val.Type())
+}
+
+// bytesOf returns the bytes of a string a script returned (result) or
+// emitted, for a record: a copy, unless the body keeps nothing of a call
+// and the string is the current record's bytes, returned (the record keeps
+// them), or a string string.upper or lower made in this call whose bytes
+// no record took yet (see vm.fresh): no Lua code can reach it once the
+// call is over.
+func (v *vm) bytesOf(s string, result bool) []byte {
+	if v.l.noRetain && len(s) > 0 {
+		p := unsafe.StringData(s)
+		if result && p == unsafe.SliceData(v.curData) && len(s) == len(v.curData) {
+			return v.curData
+		}
+		for i, f := range v.fresh {
+			if f == p {
+				v.fresh = append(v.fresh[:i], v.fresh[i+1:]...) // taken once
+				return unsafe.Slice(p, len(s))
+			}
+		}
+	}
+	return []byte(s)
 }
 
 var (

@@ -60,6 +60,15 @@ func (f *Fields) Check(data []byte) error {
 	return nil
 }
 
+// Moved points the index of the record it was made of at to, a copy of
+// that record (the same bytes elsewhere), for a lazy view of the copy; it
+// does nothing when to is not of the indexed record's length.
+func (f *Fields) Moved(to []byte) {
+	if f.data != nil && f.n == len(to) && len(to) > 0 {
+		f.data = unsafe.SliceData(to)
+	}
+}
+
 // index reads data's members into f.fields; false if data is not an
 // object it reads (see Check).
 func (f *Fields) index(d []byte) bool {

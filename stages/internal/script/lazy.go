@@ -44,6 +44,19 @@ type Lazy[V any] struct {
 	editBuf [2]edit[V]
 }
 
+// Reset makes l the lazy view of another record, data (fields as in
+// Lazy.Fields), keeping the buffers of the last one's edits and template:
+// for a host that knows nothing of the last record's view is reachable any
+// more (a script that keeps nothing of a call), so one view serves record
+// after record.
+func (l *Lazy[V]) Reset(data []byte, fields *Fields) {
+	clear(l.edits) // the values, for the garbage collector
+	l.Data, l.Fields = data, fields
+	l.edits, l.index = l.edits[:0], nil
+	l.seq, l.shape, l.encoded = 0, 0, 0
+	l.tmplData = nil // the template is made again (its buffers are kept)
+}
+
 // indexAfter is how many edited fields a linear search handles before
 // Lazy keeps a map of them.
 const indexAfter = 16

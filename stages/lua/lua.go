@@ -105,9 +105,9 @@ func build(spec *engine.StageSpec, env *engine.BuildEnv) (engine.Stage, error) {
 // language is the Lua part of one stage: the compiled script and the
 // modules its states require.
 type language struct {
-	st     *script.Stage
-	allow  []string
-	proto  *lua.FunctionProto
+	st       *script.Stage
+	allow    []string
+	proto    *lua.FunctionProto
 	body     bool // the code is the body of transform
 	noMeta   bool // the body cannot reach meta (see Compile)
 	noRetain bool // the body keeps nothing of a call (keepsNothing)

@@ -10,6 +10,7 @@ package lua
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -212,6 +213,13 @@ func (l *language) Message(err error) string {
 	}
 	return firstLine(err.Error())
 }
+
+// VouchesJSON implements script.JSONVouching: under codec ndjson a record
+// is a lazy record's bytes with edits encoded by appendValue, a value
+// encoded by encodeJSON, or a string jsonValid accepted, compacted when it
+// has a newline; so each is one JSON value on one line when the input's
+// records were.
+func (l *language) VouchesJSON() bool { return true }
 
 // Broken implements script.Language: a stack overflow leaves the state
 // unusable.
@@ -465,7 +473,16 @@ func (v *vm) encode(val lua.LValue, result bool) ([]byte, error) {
 			if !jsonValid(unsafe.Slice(unsafe.StringData(string(s)), len(s))) {
 				return nil, fmt.Errorf("returned string is not JSON (the codec is ndjson): %.60q", string(s))
 			}
-			return v.bytesOf(string(s), result), nil
+			b := v.bytesOf(string(s), result)
+			if bytes.IndexByte(b, '\n') >= 0 {
+				// One line, as the ndjson output writes it (see VouchesJSON).
+				var c bytes.Buffer
+				if err := json.Compact(&c, b); err != nil {
+					return nil, fmt.Errorf("returned string is not JSON (the codec is ndjson): %w", err)
+				}
+				b = c.Bytes()
+			}
+			return b, nil
 		}
 		return encodeJSON(val, v.order)
 	}

@@ -1,6 +1,8 @@
 package script
 
 import (
+	"encoding/binary"
+	"math/bits"
 	"unsafe"
 
 	"github.com/tidwall/gjson"
@@ -574,6 +576,17 @@ func skipSpace(d []byte, i int) int {
 func scanString(d []byte, i int) (int, bool) {
 	esc := false
 	for i++; i < len(d); i++ {
+		// Eight bytes at a time to the next quote or backslash.
+		for i+8 <= len(d) {
+			if m := quoteOrBackslash(binary.LittleEndian.Uint64(d[i:])); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			i += 8
+		}
+		if i >= len(d) {
+			break
+		}
 		switch d[i] {
 		case '\\':
 			esc = true
@@ -583,6 +596,15 @@ func scanString(d []byte, i int) (int, bool) {
 		}
 	}
 	return -1, esc
+}
+
+// quoteOrBackslash returns, for the eight bytes of w (little endian), a
+// word whose lowest set bit is the high bit of the first byte that is '"'
+// or '\\' (0 if none). Bits above it may be set wrongly (a borrow).
+func quoteOrBackslash(w uint64) uint64 {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	q, b := w^(lo*'"'), w^(lo*'\\')
+	return ((q - lo) &^ q | (b - lo) &^ b) & hi
 }
 
 // scanValue returns the end (exclusive) of the JSON value that starts at

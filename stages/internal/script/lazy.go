@@ -604,7 +604,7 @@ func scanString(d []byte, i int) (int, bool) {
 func quoteOrBackslash(w uint64) uint64 {
 	const lo, hi = 0x0101010101010101, 0x8080808080808080
 	q, b := w^(lo*'"'), w^(lo*'\\')
-	return ((q - lo) &^ q | (b - lo) &^ b) & hi
+	return ((q-lo)&^q | (b-lo)&^b) & hi
 }
 
 // scanValue returns the end (exclusive) of the JSON value that starts at

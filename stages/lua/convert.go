@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/pipe-dev/pipe/stages/internal/script"
 	"github.com/tidwall/gjson"
@@ -33,19 +34,22 @@ func decodeJSON(L *lua.LState, data []byte, ord order) (lua.LValue, error) {
 	if !gjson.ValidBytes(data) {
 		return nil, errors.New("malformed JSON")
 	}
-	return convert(L, gjson.ParseBytes(data), ord)
+	return convert(L, gjson.ParseBytes(data), ord, nil)
 }
 
 // convert converts a JSON value (valid) to Lua: an error for a value
 // nested deeper than script.MaxDepth (checked first, in one pass), or when
 // the state's context ends during the conversion (it is checked every
-// 1024 values).
-func convert(L *lua.LState, r gjson.Result, ord order) (lua.LValue, error) {
-	if err := script.CheckDepth([]byte(r.Raw)); err != nil {
+// 1024 values). arrayMT is the metatable of arrays (the registry's
+// arrayKey), looked up when nil.
+func convert(L *lua.LState, r gjson.Result, ord order, arrayMT *lua.LTable) (lua.LValue, error) {
+	if err := script.CheckDepth(unsafe.Slice(unsafe.StringData(r.Raw), len(r.Raw))); err != nil {
 		return nil, err
 	}
-	c := converter{L: L, ord: order(ord)}
-	c.arrayMT, _ = L.GetField(L.G.Registry, arrayKey).(*lua.LTable)
+	c := converter{L: L, ord: order(ord), arrayMT: arrayMT}
+	if arrayMT == nil {
+		c.arrayMT, _ = L.GetField(L.G.Registry, arrayKey).(*lua.LTable)
+	}
 	v := c.fromResult(r)
 	if c.err != nil {
 		return nil, c.err

@@ -20,7 +20,7 @@ func (v *vm) strCase(L *lua.LState, from, to byte) int {
 	if v.l.noRetain && len(r) > 0 && unsafe.StringData(r) != unsafe.StringData(s) && len(v.fresh) < maxFresh {
 		v.fresh = append(v.fresh, unsafe.StringData(r))
 	}
-	L.Push(lua.LString(r))
+	L.Push(v.box(r))
 	return 1
 }
 

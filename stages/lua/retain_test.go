@@ -63,6 +63,8 @@ func TestKeepsNothingOutputsOwnBytes(t *testing.T) {
 	}{
 		{"upper emitted and returned", `local u = string.upper(rec) emit(u) emit(rec) return u`, false,
 			[]string{"ab", "cd"}, []string{"AB ", "ab ", "AB ", "CD ", "cd ", "CD "}, nil},
+		{"strings of one call", `local a = string.upper(rec) local b = string.lower(rec) return a .. "|" .. b .. "|" .. rec`, false,
+			[]string{"Ab", "cD"}, []string{"AB|ab|Ab ", "CD|cd|cD "}, nil},
 		{"metadata", `meta.k = rec return string.lower(rec)`, false, []string{"Ab"}, []string{"ab Ab"}, nil},
 		{"error", `error(rec, 0)`, false, []string{"bad"}, nil, []string{"bad"}},
 		{"regexp", `return pipe.match("xay", rec)[1]`, false, []string{"a", "a"}, []string{"a ", "a "}, nil},

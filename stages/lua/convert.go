@@ -40,14 +40,19 @@ func decodeJSON(L *lua.LState, data []byte, ord order) (lua.LValue, error) {
 // convert converts a JSON value (valid) to Lua: an error for a value
 // nested deeper than script.MaxDepth (checked first, in one pass), or when
 // the state's context ends during the conversion (it is checked every
-// 1024 values). arrayMT is the metatable of arrays (the registry's
-// arrayKey), looked up when nil.
-func convert(L *lua.LState, r gjson.Result, ord order, arrayMT *lua.LTable) (lua.LValue, error) {
+// 1024 values). owner, if not nil, is the VM of L: its metatable of arrays,
+// and its boxes for strings (vm.box).
+func convert(L *lua.LState, r gjson.Result, ord order, owner *vm) (lua.LValue, error) {
 	if err := script.CheckDepth(unsafe.Slice(unsafe.StringData(r.Raw), len(r.Raw))); err != nil {
 		return nil, err
 	}
-	c := converter{L: L, ord: order(ord), arrayMT: arrayMT}
-	if arrayMT == nil {
+	c := converter{L: L, ord: order(ord), v: owner}
+	if owner != nil {
+		if owner.arrayMT == nil {
+			owner.arrayMT, _ = L.GetField(L.G.Registry, arrayKey).(*lua.LTable)
+		}
+		c.arrayMT = owner.arrayMT
+	} else {
 		c.arrayMT, _ = L.GetField(L.G.Registry, arrayKey).(*lua.LTable)
 	}
 	v := c.fromResult(r)
@@ -61,6 +66,7 @@ type converter struct {
 	L       *lua.LState
 	arrayMT *lua.LTable
 	ord     order
+	v       *vm   // nil if not known
 	n       int   // values converted
 	err     error // the context's, once it ended
 }
@@ -85,6 +91,9 @@ func (c *converter) fromResult(r gjson.Result) lua.LValue {
 	case gjson.Number:
 		return lua.LNumber(r.Num)
 	case gjson.String:
+		if c.v != nil {
+			return c.v.box(r.Str)
+		}
 		return lua.LString(r.Str)
 	}
 	if r.IsArray() {

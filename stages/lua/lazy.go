@@ -19,7 +19,7 @@ const proxyMTKey = "pipe.proxy"
 type lazyRec struct {
 	script.Lazy[lua.LValue]
 	ord order         // key order of decoded nested objects
-	arr *lua.LTable   // the metatable of arrays (see convert), nil until known
+	v   *vm           // the VM the record is in
 	ud  lua.LUserData // the script's handle: Value is the lazyRec (one allocation for both)
 }
 
@@ -62,10 +62,7 @@ func (lr *lazyRec) get(L *lua.LState, k string) lua.LValue {
 	if !r.Exists() {
 		return lua.LNil
 	}
-	if lr.arr == nil {
-		lr.arr, _ = L.GetField(L.G.Registry, arrayKey).(*lua.LTable)
-	}
-	v, err := convert(L, r, lr.ord, lr.arr)
+	v, err := convert(L, r, lr.ord, lr.v)
 	if err != nil {
 		L.RaiseError("field %s: %v", k, err)
 	}

@@ -251,6 +251,7 @@ type vm struct {
 	curData   []byte            // the current record's bytes
 	curLazy   *lazyRec          // the current record's lazy table, if it has one
 	lazyMT    lua.LValue        // the metatable of lazy records
+	arrayMT   *lua.LTable       // the metatable of arrays, once looked up (see convert)
 	// For a body that keeps nothing of a call (language.noRetain): the
 	// lazy table of the last record, made that of the next; the strings
 	// string.upper and lower made in the current call that no record has
@@ -332,6 +333,7 @@ func (v *vm) SetRecord(r *engine.Record) error {
 				// Nothing can reach the last record's table: it serves
 				// this one, on the record's own bytes.
 				v.lazy = reuseLazy(v.lazy, v.lazyMT, r.Data, v.order, fields)
+				v.lazy.v = v
 				v.curLazy = v.lazy
 			} else {
 				// The script may keep rec past the call, and the engine
@@ -342,6 +344,7 @@ func (v *vm) SetRecord(r *engine.Record) error {
 					fields.Moved(data)
 				}
 				v.curLazy = newLazy(v.lazyMT, data, v.order, fields)
+				v.curLazy.v = v
 			}
 			v.rec = &v.curLazy.ud
 		} else {

@@ -95,6 +95,22 @@ func (l *Lazy[V]) find(k string) int {
 	return -1
 }
 
+// findKey is find for a key in bytes (no string made of them).
+func (l *Lazy[V]) findKey(k []byte) int {
+	if l.index != nil {
+		if i, ok := l.index[string(k)]; ok {
+			return i
+		}
+		return -1
+	}
+	for i := range l.edits {
+		if l.edits[i].key == string(k) {
+			return i
+		}
+	}
+	return -1
+}
+
 // at returns k's edit, added (of no kind yet) if there is none.
 func (l *Lazy[V]) at(k string) *edit[V] {
 	if i := l.find(k); i >= 0 {
@@ -376,6 +392,10 @@ func (l *Lazy[V]) encodeOnePass(enc Encoder[V], t *template) (out []byte, ok boo
 	out = make([]byte, 0, len(d)+64)
 	out = append(out, '{')
 	kept := false // a field was written out
+	// Fields left as they are, one after the other, are copied as one
+	// run d[run:runEnd] (with the commas between them) when a field that
+	// changes, or the end, comes; -1: none pending.
+	run, runEnd := -1, 0
 	i := skipSpace(d, 1)
 	if d[i] != '}' {
 		sep := 0 // the '{' or ',' before the field
@@ -409,9 +429,13 @@ func (l *Lazy[V]) encodeOnePass(enc Encoder[V], t *template) (out []byte, ok boo
 				return nil, false, nil
 			}
 			j := -1
-			if f := l.find(string(d[ks:ke])); f >= 0 && !done[f] {
+			if f := l.findKey(d[ks:ke]); f >= 0 && !done[f] {
 				done[f] = true
 				j = f
+			}
+			if j >= 0 && run >= 0 {
+				out = append(out, d[run:runEnd]...)
+				run = -1
 			}
 			switch {
 			case j >= 0 && l.edits[j].kind == deleted:
@@ -442,10 +466,13 @@ func (l *Lazy[V]) encodeOnePass(enc Encoder[V], t *template) (out []byte, ok boo
 				out = append(out, d[ve:end]...)
 				kept = true
 			default:
-				if kept {
-					out = append(out, ',')
+				if run < 0 {
+					if kept {
+						out = append(out, ',')
+					}
+					run = sep + 1
 				}
-				out = append(out, d[sep+1:end]...)
+				runEnd = end
 				kept = true
 			}
 			if d[end] == '}' {
@@ -461,6 +488,9 @@ func (l *Lazy[V]) encodeOnePass(enc Encoder[V], t *template) (out []byte, ok boo
 			if i >= len(d) {
 				return nil, false, nil
 			}
+		}
+		if run >= 0 {
+			out = append(out, d[run:runEnd]...)
 		}
 	} else if i != len(d)-1 {
 		return nil, false, nil

@@ -38,6 +38,15 @@ func (l *language) newState(v *vm) *lua.LState {
 		installPatterns(str, L)
 		str.RawSetString("upper", L.NewFunction(func(L *lua.LState) int { return v.strCase(L, 'a', 'z') })) // byte-wise, as Lua 5.1's
 		str.RawSetString("lower", L.NewFunction(func(L *lua.LState) int { return v.strCase(L, 'A', 'Z') }))
+		// Strings get a metatable of their own, {__index = string}, as in
+		// Lua 5.1 (gopher-lua uses the string table itself, with
+		// string.__index = string): ("").__index is then nil, not the
+		// string table, which a body that keeps nothing must not reach
+		// (see keepsNothing).
+		str.RawSetString("__index", lua.LNil)
+		mt := L.NewTable()
+		mt.RawSetString("__index", str)
+		L.SetMetatable(lua.LString(""), mt)
 	}
 	// What the sandbox leaves out says so when a script reaches for it.
 	for _, name := range []string{"dofile", "loadfile"} {

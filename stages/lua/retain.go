@@ -41,7 +41,7 @@ func init() {
 		"unpack", "rawequal", "rawget", "emit",
 		"pipe.null", "pipe.now", "pipe.split", "pipe.trim", "pipe.startswith", "pipe.endswith",
 		"pipe.match", "pipe.array", "pipe.json.encode", "pipe.json.decode",
-		"table.concat", "table.insert", "table.remove", "table.sort", "table.maxn",
+		"table.concat", "table.insert", "table.remove", "table.sort", "table.maxn", "table.getn",
 	} {
 		safeGlobals[p] = true
 	}
@@ -50,8 +50,8 @@ func init() {
 		safeGlobals["string."+f] = true
 	}
 	for _, f := range []string{"abs", "acos", "asin", "atan", "atan2", "ceil", "cos", "cosh", "deg",
-		"exp", "floor", "fmod", "frexp", "huge", "ldexp", "log", "log10", "max", "min", "modf", "pi",
-		"pow", "rad", "random", "sin", "sinh", "sqrt", "tan", "tanh"} {
+		"exp", "floor", "fmod", "frexp", "huge", "ldexp", "log", "log10", "max", "min", "mod", "modf", "pi",
+		"pow", "rad", "random", "randomseed", "sin", "sinh", "sqrt", "tan", "tanh"} {
 		safeGlobals["math."+f] = true
 	}
 }

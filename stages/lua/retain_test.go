@@ -141,3 +141,18 @@ func TestUnchangedRecordKeepsItsBytes(t *testing.T) {
 		}
 	}
 }
+
+// Indexing a string reaches the string functions, not the string table
+// (which a body that keeps nothing could otherwise store into); string
+// methods and getmetatable("").__index work as in Lua 5.1.
+func TestStringMetatable(t *testing.T) {
+	out, errs := runInBuffer(t, false, `
+local k = "__index"
+assert(("x")[k] == nil and ("x").__index == nil, "a string's __index is reachable")
+assert(("x").upper == string.upper and rec:upper() == "AB", "string methods")
+assert(getmetatable("").__index == string, "getmetatable")
+return rec`, "ab")
+	if len(errs) > 0 || len(out) != 1 || out[0] != "ab " {
+		t.Fatalf("got %q, errors %q", out, errs)
+	}
+}

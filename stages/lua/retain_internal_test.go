@@ -24,7 +24,7 @@ func TestKeepsNothing(t *testing.T) {
 		{`meta.k = rec.v local a, b = ... for i = 1, 3 do a[i] = b end repeat local z = 1 until z return rec`, true},
 		{`local f = ("x").upper return f(rec)`, true},
 		{`local s = ("x").__index s.keep = rec return rec`, true}, // nil: strings' metatable is not string (see TestStringMetatable)
-		{`local string = {} string.x = rec return rec`, true}, // a local named string
+		{`local string = {} string.x = rec return rec`, true},     // a local named string
 		{`while rec.n > 0 do rec.n = rec.n - 1 end do local q = rec end return #rec.tags, -rec.n, not rec.ok`, true},
 		// globals written, or read outside safeGlobals
 		{`last = rec return rec`, false},

@@ -345,7 +345,7 @@ func (v *vm) SetRecord(r *engine.Record) error {
 				// the table reads a copy.
 				data := bytes.Clone(r.Data)
 				if fields != nil {
-					fields.Moved(data)
+					fields.Moved(r.Data, data)
 				}
 				v.curLazy = newLazy(v.lazyMT, data, v.order, fields)
 				v.curLazy.v = v

@@ -60,15 +60,6 @@ func (f *Fields) Check(data []byte) error {
 	return nil
 }
 
-// Moved points the index of the record it was made of at to, a copy of
-// that record (the same bytes elsewhere), for a lazy view of the copy; it
-// does nothing when to is not of the indexed record's length.
-func (f *Fields) Moved(to []byte) {
-	if f.data != nil && f.n == len(to) && len(to) > 0 {
-		f.data = unsafe.SliceData(to)
-	}
-}
-
 // index reads data's members into f.fields; false if data is not an
 // object it reads (see Check).
 func (f *Fields) index(d []byte) bool {
@@ -116,6 +107,15 @@ func (f *Fields) index(d []byte) bool {
 		}
 	}
 	return skipSpace(d, i+1) == len(d)
+}
+
+// Moved tells f that the record it indexed, from, was copied to to (the
+// same bytes elsewhere): the index then serves to instead (a lazy view
+// that reads a copy of the record).
+func (f *Fields) Moved(from, to []byte) {
+	if f.data != nil && f.data == unsafe.SliceData(from) && f.n == len(from) && len(to) == len(from) {
+		f.data = unsafe.SliceData(to)
+	}
 }
 
 // lookup finds field k of data through the index: ok is false when the

@@ -36,8 +36,17 @@ func (l *language) newState(v *vm) *lua.LState {
 	if str, ok := L.GetGlobal(lua.StringLibName).(*lua.LTable); ok {
 		str.RawSetString("rep", L.NewFunction(strRep))
 		installPatterns(str, L)
-		str.RawSetString("upper", L.NewFunction(strUpper)) // byte-wise, as Lua 5.1's
-		str.RawSetString("lower", L.NewFunction(strLower))
+		str.RawSetString("upper", L.NewFunction(func(L *lua.LState) int { return v.strCase(L, 'a', 'z') })) // byte-wise, as Lua 5.1's
+		str.RawSetString("lower", L.NewFunction(func(L *lua.LState) int { return v.strCase(L, 'A', 'Z') }))
+		// Strings get a metatable of their own, {__index = string}, as in
+		// Lua 5.1 (gopher-lua uses the string table itself, with
+		// string.__index = string): ("").__index is then nil, not the
+		// string table, which a body that keeps nothing must not reach
+		// (see keepsNothing).
+		str.RawSetString("__index", lua.LNil)
+		mt := L.NewTable()
+		mt.RawSetString("__index", str)
+		L.SetMetatable(lua.LString(""), mt)
 	}
 	// What the sandbox leaves out says so when a script reaches for it.
 	for _, name := range []string{"dofile", "loadfile"} {
@@ -116,7 +125,9 @@ func fromMeta(t *lua.LTable) map[string]string {
 	m := map[string]string{}
 	t.ForEach(func(k, v lua.LValue) {
 		if v != lua.LNil {
-			m[k.String()] = v.String()
+			// Copies: a string of the script may be the bytes of its
+			// record (see keepsNothing), which the engine reuses.
+			m[strings.Clone(k.String())] = strings.Clone(v.String())
 		}
 	})
 	return m
@@ -133,6 +144,10 @@ func compiled(L *lua.LState, pattern string) *regexp.Regexp {
 	re, ok := reCache[pattern]
 	if !ok {
 		var err error
+		// A copy: the pattern may be the bytes of a record (see
+		// keepsNothing), which the engine reuses; the cache and the
+		// regexp keep it.
+		pattern = strings.Clone(pattern)
 		if re, err = regexp.Compile(pattern); err != nil {
 			L.RaiseError("invalid regexp %q: %v", pattern, err)
 		}

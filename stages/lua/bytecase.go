@@ -1,21 +1,28 @@
 package lua
 
 import (
+	"unsafe"
+
 	"github.com/pipe-dev/pipe/stages/internal/bytecase"
 	lua "github.com/yuin/gopher-lua"
 )
 
-// strUpper and strLower are string.upper and string.lower as in Lua 5.1:
-// byte by byte, changing ASCII letters only, so that every other byte
-// (UTF-8 sequences, invalid or not) stays as it was. (gopher-lua's own
-// go through Go's strings.ToUpper, which turns invalid UTF-8 into U+FFFD.)
-func strUpper(L *lua.LState) int { return strCase(L, 'a', 'z') }
-func strLower(L *lua.LState) int { return strCase(L, 'A', 'Z') }
-
-// strCase flips the case of the bytes from..to of its string argument. A
-// string without such a byte is returned as it is (no copy).
-func strCase(L *lua.LState, from, to byte) int {
+// strCase is string.upper (from..to a-z) and string.lower (A-Z) as in Lua
+// 5.1: byte by byte, changing ASCII letters only, so that every other byte
+// (UTF-8 sequences, invalid or not) stays as it was. (gopher-lua's own go
+// through Go's strings.ToUpper, which turns invalid UTF-8 into U+FFFD.) A
+// string without such a byte is returned as it is (no copy). For a body
+// that keeps nothing of a call, the copy it makes is noted (vm.fresh): a
+// record may take its bytes without another copy (vm.bytesOf).
+func (v *vm) strCase(L *lua.LState, from, to byte) int {
 	s := L.CheckString(1)
-	L.Push(lua.LString(bytecase.Flip(s, from, to)))
+	r := bytecase.Flip(s, from, to)
+	if v.l.noRetain && len(r) > 0 && unsafe.StringData(r) != unsafe.StringData(s) && len(v.fresh) < maxFresh {
+		v.fresh = append(v.fresh, unsafe.StringData(r))
+	}
+	L.Push(v.box(r))
 	return 1
 }
+
+// maxFresh bounds the strings of one call vm.fresh notes.
+const maxFresh = 8

@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/pipe-dev/pipe/stages/internal/script"
 	"github.com/tidwall/gjson"
@@ -33,19 +34,27 @@ func decodeJSON(L *lua.LState, data []byte, ord order) (lua.LValue, error) {
 	if !gjson.ValidBytes(data) {
 		return nil, errors.New("malformed JSON")
 	}
-	return convert(L, gjson.ParseBytes(data), ord)
+	return convert(L, gjson.ParseBytes(data), ord, nil)
 }
 
 // convert converts a JSON value (valid) to Lua: an error for a value
 // nested deeper than script.MaxDepth (checked first, in one pass), or when
 // the state's context ends during the conversion (it is checked every
-// 1024 values).
-func convert(L *lua.LState, r gjson.Result, ord order) (lua.LValue, error) {
-	if err := script.CheckDepth([]byte(r.Raw)); err != nil {
+// 1024 values). owner, if not nil, is the VM of L: its metatable of arrays,
+// and its boxes for strings (vm.box).
+func convert(L *lua.LState, r gjson.Result, ord order, owner *vm) (lua.LValue, error) {
+	if err := script.CheckDepth(unsafe.Slice(unsafe.StringData(r.Raw), len(r.Raw))); err != nil {
 		return nil, err
 	}
-	c := converter{L: L, ord: order(ord)}
-	c.arrayMT, _ = L.GetField(L.G.Registry, arrayKey).(*lua.LTable)
+	c := converter{L: L, ord: order(ord), v: owner}
+	if owner != nil {
+		if owner.arrayMT == nil {
+			owner.arrayMT, _ = L.GetField(L.G.Registry, arrayKey).(*lua.LTable)
+		}
+		c.arrayMT = owner.arrayMT
+	} else {
+		c.arrayMT, _ = L.GetField(L.G.Registry, arrayKey).(*lua.LTable)
+	}
 	v := c.fromResult(r)
 	if c.err != nil {
 		return nil, c.err
@@ -57,6 +66,7 @@ type converter struct {
 	L       *lua.LState
 	arrayMT *lua.LTable
 	ord     order
+	v       *vm   // nil if not known
 	n       int   // values converted
 	err     error // the context's, once it ended
 }
@@ -81,6 +91,9 @@ func (c *converter) fromResult(r gjson.Result) lua.LValue {
 	case gjson.Number:
 		return lua.LNumber(r.Num)
 	case gjson.String:
+		if c.v != nil {
+			return c.v.box(r.Str)
+		}
 		return lua.LString(r.Str)
 	}
 	if r.IsArray() {

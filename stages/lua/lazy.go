@@ -19,16 +19,30 @@ const proxyMTKey = "pipe.proxy"
 type lazyRec struct {
 	script.Lazy[lua.LValue]
 	ord order         // key order of decoded nested objects
+	v   *vm           // the VM the record is in
 	ud  lua.LUserData // the script's handle: Value is the lazyRec (one allocation for both)
 }
 
 // newLazy makes the lazy table of a record; mt is the lazy tables'
 // metatable (the registry's proxyMTKey), fields the instance's index of the
 // record (nil if none).
-func newLazy(mt lua.LValue, data []byte, ord order, fields *script.Fields) lua.LValue {
+func newLazy(mt lua.LValue, data []byte, ord order, fields *script.Fields) *lazyRec {
 	lr := &lazyRec{Lazy: script.Lazy[lua.LValue]{Data: data, Fields: fields}, ord: ord}
 	lr.ud.Value, lr.ud.Metatable = lr, mt
-	return &lr.ud
+	return lr
+}
+
+// reuse makes lr, the last record's lazy table (or a new one when lr is
+// nil), the lazy table of another record: for a body that keeps nothing of
+// a call (keepsNothing), whose last record's table no script can reach.
+func reuseLazy(lr *lazyRec, mt lua.LValue, data []byte, ord order, fields *script.Fields) *lazyRec {
+	if lr == nil {
+		lr = &lazyRec{}
+		lr.ud.Value, lr.ud.Metatable = lr, mt
+	}
+	lr.Reset(data, fields)
+	lr.ord = ord
+	return lr
 }
 
 func lazyOf(v lua.LValue) *lazyRec {
@@ -48,7 +62,7 @@ func (lr *lazyRec) get(L *lua.LState, k string) lua.LValue {
 	if !r.Exists() {
 		return lua.LNil
 	}
-	v, err := convert(L, r, lr.ord)
+	v, err := convert(L, r, lr.ord, lr.v)
 	if err != nil {
 		L.RaiseError("field %s: %v", k, err)
 	}

@@ -10,6 +10,7 @@ package lua
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -105,15 +106,20 @@ func build(spec *engine.StageSpec, env *engine.BuildEnv) (engine.Stage, error) {
 // language is the Lua part of one stage: the compiled script and the
 // modules its states require.
 type language struct {
-	st     *script.Stage
-	allow  []string
-	proto  *lua.FunctionProto
-	body   bool // the code is the body of transform
-	noMeta bool // the body cannot reach meta (see Compile)
+	st       *script.Stage
+	allow    []string
+	proto    *lua.FunctionProto
+	body     bool // the code is the body of transform
+	noMeta   bool // the body cannot reach meta (see Compile)
+	noRetain bool // the body keeps nothing of a call (keepsNothing)
 
 	modMu sync.Mutex
 	mods  map[string]*lua.FunctionProto // compiled modules by real path, read once
 }
+
+// alwaysCopy turns keepsNothing's fast path off (for tests comparing it
+// with the general one).
+var alwaysCopy = false
 
 var lineRE = regexp.MustCompile(`line:(\d+)\(column:(\d+)\)`)
 
@@ -136,6 +142,7 @@ func (l *language) Compile(src *script.Source) (bool, error) {
 		// when the code never names it nor reads the chunk's ... again:
 		// no metadata table is made then (see vm.readMeta).
 		l.noMeta = !strings.Contains(src.Code, "meta") && !strings.Contains(src.Code, "...")
+		l.noRetain = keepsNothing(chunk) && !alwaysCopy
 		return true, nil
 	}
 	l.proto, err = l.compile(src.Code)
@@ -204,10 +211,19 @@ func firstLine(s string) string {
 func (l *language) Message(err error) string {
 	var ae *lua.ApiError
 	if errors.As(err, &ae) {
-		return firstLine(ae.Object.String())
+		// A copy: error(rec) raises the record's bytes (see keepsNothing),
+		// which the engine reuses, and the message outlives the call.
+		return strings.Clone(firstLine(ae.Object.String()))
 	}
 	return firstLine(err.Error())
 }
+
+// VouchesJSON implements script.JSONVouching: under codec ndjson a record
+// is a lazy record's bytes with edits encoded by appendValue, a value
+// encoded by encodeJSON, or a string jsonValid accepted, compacted when it
+// has a newline; so each is one JSON value on one line when the input's
+// records were.
+func (l *language) VouchesJSON() bool { return true }
 
 // Broken implements script.Language: a stack overflow leaves the state
 // unusable.
@@ -237,7 +253,17 @@ type vm struct {
 	recMeta   map[string]string // the current record's, when meta is out of reach
 	order     order             // key order of the objects decoded for the current record
 	curData   []byte            // the current record's bytes
+	curLazy   *lazyRec          // the current record's lazy table, if it has one
 	lazyMT    lua.LValue        // the metatable of lazy records
+	arrayMT   *lua.LTable       // the metatable of arrays, once looked up (see convert)
+	// For a body that keeps nothing of a call (language.noRetain): the
+	// lazy table of the last record, made that of the next; the strings
+	// string.upper and lower made in the current call that no record has
+	// taken the bytes of yet (see bytesOf).
+	lazy  *lazyRec
+	fresh []*byte
+	boxes [maxBoxes]lua.LString // see box
+	nbox  int
 }
 
 // Bind implements script.VM: the state's context interrupts it.
@@ -290,6 +316,7 @@ func (v *vm) Init(config any) error {
 // record of another codec is a string.
 func (v *vm) SetRecord(r *engine.Record) error {
 	L := v.L
+	v.fresh, v.curLazy, v.nbox = v.fresh[:0], nil, 0
 	if r == nil {
 		v.curData = nil
 		v.meta, v.hadMeta = L.NewTable(), false
@@ -306,7 +333,24 @@ func (v *vm) SetRecord(r *engine.Record) error {
 			if v.in != nil {
 				fields = v.in.Fields()
 			}
-			v.rec = newLazy(v.lazyMT, r.Data, v.order, fields)
+			if v.l.noRetain {
+				// Nothing can reach the last record's table: it serves
+				// this one, on the record's own bytes.
+				v.lazy = reuseLazy(v.lazy, v.lazyMT, r.Data, v.order, fields)
+				v.lazy.v = v
+				v.curLazy = v.lazy
+			} else {
+				// The script may keep rec past the call, and the engine
+				// reuses the record's buffer once the batch is written:
+				// the table reads a copy.
+				data := bytes.Clone(r.Data)
+				if fields != nil {
+					fields.Moved(r.Data, data)
+				}
+				v.curLazy = newLazy(v.lazyMT, data, v.order, fields)
+				v.curLazy.v = v
+			}
+			v.rec = &v.curLazy.ud
 		} else {
 			rec, err := decodeJSON(L, r.Data, v.order)
 			if err != nil {
@@ -317,6 +361,10 @@ func (v *vm) SetRecord(r *engine.Record) error {
 			}
 			v.rec = rec
 		}
+	} else if v.l.noRetain {
+		// The body keeps nothing of the call: the string is the record's
+		// bytes, not a copy (unchanged while the call runs).
+		v.rec = v.box(unsafe.String(unsafe.SliceData(r.Data), len(r.Data)))
 	} else {
 		v.rec = lua.LString(r.Data)
 	}
@@ -420,31 +468,94 @@ func (v *vm) encode(val lua.LValue, result bool) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		if d := unsafe.SliceData(data); d == unsafe.SliceData(lr.Data) && (!result || d != unsafe.SliceData(v.curData)) {
-			// Unchanged, and not the current record's own result: a
-			// record of its own, so that no two records share bytes.
+		if unsafe.SliceData(data) == unsafe.SliceData(lr.Data) { // unchanged
+			if result && lr == v.curLazy {
+				return v.curData, nil // the current record's own bytes
+			}
+			// A record of its own, so that no two records share bytes.
 			data = bytes.Clone(data)
 		}
 		return data, nil
 	}
 	if v.l.st.JSON {
 		if s, ok := val.(lua.LString); ok { // a string is raw JSON, if it parses
-			if !jsonValid([]byte(s)) {
+			if !jsonValid(unsafe.Slice(unsafe.StringData(string(s)), len(s))) {
 				return nil, fmt.Errorf("returned string is not JSON (the codec is ndjson): %.60q", string(s))
 			}
-			return []byte(s), nil
+			b := v.bytesOf(string(s), result)
+			if bytes.IndexByte(b, '\n') >= 0 {
+				// One line, as the ndjson output writes it (see VouchesJSON).
+				var c bytes.Buffer
+				if err := json.Compact(&c, b); err != nil {
+					return nil, fmt.Errorf("returned string is not JSON (the codec is ndjson): %w", err)
+				}
+				b = c.Bytes()
+			}
+			return b, nil
 		}
 		return encodeJSON(val, v.order)
 	}
 	switch x := val.(type) {
 	case lua.LString:
-		return []byte(x), nil
+		return v.bytesOf(string(x), result), nil
 	case lua.LNumber, lua.LBool:
 		return []byte(x.String()), nil
 	case *lua.LTable:
 		return encodeJSON(x, v.order)
 	}
 	return nil, fmt.Errorf("cannot output a %s", val.Type())
+}
+
+// maxBoxes is how many strings of one call box holds in the VM.
+const maxBoxes = 8
+
+// lstringTab is the first word of an lua.LValue holding a lua.LString.
+var lstringTab = func() unsafe.Pointer {
+	var v lua.LValue = lua.LString("")
+	return (*iface)(unsafe.Pointer(&v)).tab
+}()
+
+// iface is the layout of a non-empty interface value.
+type iface struct{ tab, data unsafe.Pointer }
+
+// box returns s as a Lua value. Converting a string to an interface
+// allocates its header; for a body that keeps nothing of a call (no Lua
+// value of the call is reachable once it is over), the first strings of a
+// call have their headers in the VM instead (v.boxes, reused by the next
+// call), which saves W2 one of its three allocations a record.
+func (v *vm) box(s string) lua.LValue {
+	if !v.l.noRetain || v.nbox == len(v.boxes) {
+		return lua.LString(s)
+	}
+	b := &v.boxes[v.nbox]
+	v.nbox++
+	*b = lua.LString(s)
+	var lv lua.LValue
+	w := (*iface)(unsafe.Pointer(&lv))
+	w.tab, w.data = lstringTab, unsafe.Pointer(b)
+	return lv
+}
+
+// bytesOf returns the bytes of a string a script returned (result) or
+// emitted, for a record: a copy, unless the body keeps nothing of a call
+// and the string is the current record's bytes, returned (the record keeps
+// them), or a string string.upper or lower made in this call whose bytes
+// no record took yet (see vm.fresh): no Lua code can reach it once the
+// call is over.
+func (v *vm) bytesOf(s string, result bool) []byte {
+	if v.l.noRetain && len(s) > 0 {
+		p := unsafe.StringData(s)
+		if result && p == unsafe.SliceData(v.curData) && len(s) == len(v.curData) {
+			return v.curData
+		}
+		for i, f := range v.fresh {
+			if f == p {
+				v.fresh = append(v.fresh[:i], v.fresh[i+1:]...) // taken once
+				return unsafe.Slice(p, len(s))
+			}
+		}
+	}
+	return []byte(s)
 }
 
 var (

@@ -89,3 +89,38 @@ func BenchmarkFields(b *testing.B) {
 		}
 	})
 }
+
+// scanStringRef is scanString one byte at a time.
+func scanStringRef(d []byte, i int) (int, bool) {
+	esc := false
+	for i++; i < len(d); i++ {
+		switch d[i] {
+		case '\\':
+			esc = true
+			i++
+		case '"':
+			return i, esc
+		}
+	}
+	return -1, esc
+}
+
+// FuzzScanString compares scanString (eight bytes at a time) with the
+// byte-wise reference, from every quote of the input.
+func FuzzScanString(f *testing.F) {
+	for _, s := range []string{`"abc"`, `"a\"b"`, `"0123456789abcdef\\"`, `"\\\\\\\"x"`, `"unterminated\`, `"é\u00e9"x"`, `"01234567"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, d []byte) {
+		for i, c := range d {
+			if c != '"' {
+				continue
+			}
+			e, esc := scanString(d, i)
+			we, wesc := scanStringRef(d, i)
+			if e != we || esc != wesc {
+				t.Fatalf("scanString(%q, %d) = %d, %v; byte-wise %d, %v", d, i, e, esc, we, wesc)
+			}
+		}
+	})
+}

@@ -41,6 +41,18 @@ type Language interface {
 	Broken(err error) bool
 }
 
+// JSONVouching is an optional interface of a Language whose VMs, under
+// codec ndjson, encode every record they output (returned, emitted, at
+// flush) as one JSON value on one line (codec.ValidJSON's language, no
+// newline byte) whenever the records they were handed were JSON: encoded
+// from the script's values, the input's bytes with edits spliced in, or a
+// string the VM checked (and compacted when it spans lines). The instance
+// then vouches for its output (engine.JSONPreserved), and the ndjson
+// output does not check it again.
+type JSONVouching interface {
+	VouchesJSON() bool
+}
+
 // VM is one runtime instance of a stage's script. The host never calls a
 // VM concurrently, and calls Bind before and Unbind after everything that
 // runs script code.
@@ -420,6 +432,15 @@ func (in *Instance) result(i int, r *engine.Record, out *engine.BatchResult) err
 	return nil
 }
 
+// JSONOutput implements engine.JSONOutput: JSONPreserved under codec
+// ndjson when the language vouches for its VMs' output (JSONVouching).
+func (in *Instance) JSONOutput() engine.JSONGuarantee {
+	if v, ok := in.st.lang.(JSONVouching); ok && in.st.JSON && v.VouchesJSON() {
+		return engine.JSONPreserved
+	}
+	return engine.JSONUnchecked
+}
+
 // Flush implements engine.Flusher: flush() may emit.
 func (in *Instance) Flush(ctx context.Context, emit func(*engine.Record)) error {
 	if !in.flush {
@@ -454,5 +475,6 @@ var (
 	_ engine.BatchTransformer = (*Instance)(nil)
 	_ engine.Flusher          = (*Instance)(nil)
 	_ engine.Closer           = (*Instance)(nil)
+	_ engine.JSONOutput       = (*Instance)(nil)
 	_ stage.Resetter          = (*Instance)(nil)
 )

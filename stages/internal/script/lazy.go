@@ -1,6 +1,8 @@
 package script
 
 import (
+	"encoding/binary"
+	"math/bits"
 	"unsafe"
 
 	"github.com/tidwall/gjson"
@@ -44,6 +46,19 @@ type Lazy[V any] struct {
 	editBuf [2]edit[V]
 }
 
+// Reset makes l the lazy view of another record, data (fields as in
+// Lazy.Fields), keeping the buffers of the last one's edits and template:
+// for a host that knows nothing of the last record's view is reachable any
+// more (a script that keeps nothing of a call), so one view serves record
+// after record.
+func (l *Lazy[V]) Reset(data []byte, fields *Fields) {
+	clear(l.edits) // the values, for the garbage collector
+	l.Data, l.Fields = data, fields
+	l.edits, l.index = l.edits[:0], nil
+	l.seq, l.shape, l.encoded = 0, 0, 0
+	l.tmplData = nil // the template is made again (its buffers are kept)
+}
+
 // indexAfter is how many edited fields a linear search handles before
 // Lazy keeps a map of them.
 const indexAfter = 16
@@ -74,6 +89,22 @@ func (l *Lazy[V]) find(k string) int {
 	}
 	for i := range l.edits {
 		if l.edits[i].key == k {
+			return i
+		}
+	}
+	return -1
+}
+
+// findKey is find for a key in bytes (no string made of them).
+func (l *Lazy[V]) findKey(k []byte) int {
+	if l.index != nil {
+		if i, ok := l.index[string(k)]; ok {
+			return i
+		}
+		return -1
+	}
+	for i := range l.edits {
+		if l.edits[i].key == string(k) {
 			return i
 		}
 	}
@@ -361,6 +392,10 @@ func (l *Lazy[V]) encodeOnePass(enc Encoder[V], t *template) (out []byte, ok boo
 	out = make([]byte, 0, len(d)+64)
 	out = append(out, '{')
 	kept := false // a field was written out
+	// Fields left as they are, one after the other, are copied as one
+	// run d[run:runEnd] (with the commas between them) when a field that
+	// changes, or the end, comes; -1: none pending.
+	run, runEnd := -1, 0
 	i := skipSpace(d, 1)
 	if d[i] != '}' {
 		sep := 0 // the '{' or ',' before the field
@@ -394,9 +429,13 @@ func (l *Lazy[V]) encodeOnePass(enc Encoder[V], t *template) (out []byte, ok boo
 				return nil, false, nil
 			}
 			j := -1
-			if f := l.find(string(d[ks:ke])); f >= 0 && !done[f] {
+			if f := l.findKey(d[ks:ke]); f >= 0 && !done[f] {
 				done[f] = true
 				j = f
+			}
+			if j >= 0 && run >= 0 {
+				out = append(out, d[run:runEnd]...)
+				run = -1
 			}
 			switch {
 			case j >= 0 && l.edits[j].kind == deleted:
@@ -427,10 +466,13 @@ func (l *Lazy[V]) encodeOnePass(enc Encoder[V], t *template) (out []byte, ok boo
 				out = append(out, d[ve:end]...)
 				kept = true
 			default:
-				if kept {
-					out = append(out, ',')
+				if run < 0 {
+					if kept {
+						out = append(out, ',')
+					}
+					run = sep + 1
 				}
-				out = append(out, d[sep+1:end]...)
+				runEnd = end
 				kept = true
 			}
 			if d[end] == '}' {
@@ -446,6 +488,9 @@ func (l *Lazy[V]) encodeOnePass(enc Encoder[V], t *template) (out []byte, ok boo
 			if i >= len(d) {
 				return nil, false, nil
 			}
+		}
+		if run >= 0 {
+			out = append(out, d[run:runEnd]...)
 		}
 	} else if i != len(d)-1 {
 		return nil, false, nil
@@ -561,6 +606,17 @@ func skipSpace(d []byte, i int) int {
 func scanString(d []byte, i int) (int, bool) {
 	esc := false
 	for i++; i < len(d); i++ {
+		// Eight bytes at a time to the next quote or backslash.
+		for i+8 <= len(d) {
+			if m := quoteOrBackslash(binary.LittleEndian.Uint64(d[i:])); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			i += 8
+		}
+		if i >= len(d) {
+			break
+		}
 		switch d[i] {
 		case '\\':
 			esc = true
@@ -570,6 +626,15 @@ func scanString(d []byte, i int) (int, bool) {
 		}
 	}
 	return -1, esc
+}
+
+// quoteOrBackslash returns, for the eight bytes of w (little endian), a
+// word whose lowest set bit is the high bit of the first byte that is '"'
+// or '\\' (0 if none). Bits above it may be set wrongly (a borrow).
+func quoteOrBackslash(w uint64) uint64 {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	q, b := w^(lo*'"'), w^(lo*'\\')
+	return ((q-lo)&^q | (b-lo)&^b) & hi
 }
 
 // scanValue returns the end (exclusive) of the JSON value that starts at

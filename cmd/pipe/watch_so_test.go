@@ -29,8 +29,17 @@ func TestReloadGoPlugins(t *testing.T) {
 		}
 	}
 	file := filepath.Join(dir, "p.yaml")
+	// Edits replace the file in one rename, so --watch never reads it
+	// half-written (an empty file is refused, which would race with the
+	// message each step waits for).
 	edit := func(stages string) {
-		os.WriteFile(file, []byte("stages:\n"+stages), 0o644)
+		tmp := file + ".tmp"
+		if err := os.WriteFile(tmp, []byte("stages:\n"+stages), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, file); err != nil {
+			t.Fatal(err)
+		}
 	}
 	edit("  - {name: s, type: native, path: cases.so, config: {case: split}}\n")
 	cmd := exec.Command(pipeBin, "run", file, "--watch")
@@ -78,10 +87,10 @@ func TestReloadGoPlugins(t *testing.T) {
 	data, _ := os.ReadFile(filepath.Join(dir, "cases.so"))
 	os.WriteFile(filepath.Join(dir, "cases.so"), append(data, 0), 0o755)
 	edit("  - {name: s, type: native, path: cases.so, config: {case: upper}}\n")
-	hup("reload rejected")
 	// The watcher may reload on the new .so before SIGHUP does; either
 	// rejection (the watcher's hash check or the native kind's) must say it.
-	if log := stderr.String(); !strings.Contains(log, "cannot be unloaded or reloaded") || !strings.Contains(log, "restart pipe") {
+	hup("cannot be unloaded or reloaded")
+	if log := stderr.String(); !strings.Contains(log, "reload rejected") || !strings.Contains(log, "restart pipe") {
 		t.Errorf("the rejection does not say to restart:\n%s", stderr.String())
 	}
 	send("c,d", "C,D%d")

@@ -144,7 +144,8 @@ func TestRewriteKeepsResults(t *testing.T) {
 	}
 }
 
-// TestRewriteInsertsChecks: one check per function plus one per loop.
+// TestRewriteInsertsChecks: one check per function plus one per loop,
+// wrapped (see wrapCode) where the loop has no parameters.
 func TestRewriteInsertsChecks(t *testing.T) {
 	orig := wat(t, "spin")
 	rw, err := Rewrite(orig, Options{Interrupt: true})
@@ -157,8 +158,16 @@ func TestRewriteInsertsChecks(t *testing.T) {
 	if n := bytes.Count(rw, checkCode(0, 1, 1)); n != 4 {
 		t.Errorf("%d entry checks, want 4", n)
 	}
-	if n := bytes.Count(rw, loopCode(0, 0, 1)); n != 1 {
-		t.Errorf("%d loop checks with counter 0, want 1", n)
+	// spin's loop (no parameters, no results) is wrapped: the head before
+	// the loop, the check after its block type, the tail after its end.
+	// count's (a parameter) keeps the check inside.
+	head, check, tail := wrapCode(0, 0, 1)
+	want := append(append(append([]byte{}, head...), 0x03, 0x40), check...)
+	if n := bytes.Count(rw, want); n != 1 {
+		t.Errorf("%d wrapped loops with counter 0, want 1", n)
+	}
+	if n := bytes.Count(rw, tail); n != 1 {
+		t.Errorf("%d wrapped loop tails, want 1", n)
 	}
 	if n := bytes.Count(rw, loopCode(0, 1, 1)); n != 1 {
 		t.Errorf("%d loop checks with counter 1, want 1", n)

@@ -626,3 +626,36 @@ func TestThreadJumps(t *testing.T) {
 		}
 	}
 }
+
+// TestWrappedLoops: functions whose loops the rewrite wraps (loops.wat:
+// nested loops, branches out of them by br, br_if and br_table, loops
+// with a result) return what they did, with the interrupt checks alone,
+// with the stack bound and with ThreadJumps too.
+func TestWrappedLoops(t *testing.T) {
+	orig := wat(t, "loops")
+	ctx := context.Background()
+	rt := newRuntime(t)
+	a := instantiate(t, rt, orig, "orig")
+	for i, o := range []Options{{Interrupt: true}, {Interrupt: true, StackLimit: 1 << 20, ThreadJumps: true}} {
+		rw, err := Rewrite(orig, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := instantiate(t, rt, rw, fmt.Sprint("wrapped", i))
+		for _, tc := range []struct {
+			fn  string
+			arg uint64
+		}{{"nested", 0}, {"nested", 1}, {"nested", 7}, {"nested", 40}, {"nested", 5000},
+			{"table", 0}, {"table", 1}, {"table", 2}, {"table", 9},
+			{"result", 0}, {"result", 1}, {"result", 9}, {"result", 100}} {
+			want, err := a.ExportedFunction(tc.fn).Call(ctx, tc.arg)
+			if err != nil {
+				t.Fatalf("%s(%d) original: %v", tc.fn, tc.arg, err)
+			}
+			got, err := b.ExportedFunction(tc.fn).Call(ctx, tc.arg)
+			if err != nil || got[0] != want[0] {
+				t.Errorf("%+v: %s(%d) = %v, %v; want %v", o, tc.fn, tc.arg, got, err, want)
+			}
+		}
+	}
+}

@@ -102,6 +102,36 @@ func (b *batch) addRef(start, end int, num int64) {
 	b.recs = append(b.recs, r)
 }
 
+// addLines appends the records of the arena's lines ending at ends (the
+// index of each one's newline), the first starting at from and each next
+// one after the newline of the one before, numbered from num+1 on; it
+// returns the last number. It is addRef for a whole read of lines.
+func (b *batch) addLines(from int, ends []int, num int64) int64 {
+	n := len(b.store)
+	if n+len(ends) > cap(b.store) {
+		for _, e := range ends {
+			num++
+			b.addRef(from, e, num)
+			from = e + 1
+		}
+		return num
+	}
+	b.store = b.store[:n+len(ends)]
+	store := b.store[n:]
+	for i, e := range ends {
+		r := &store[i]
+		r.Data = b.arena[from:e:e]
+		num++
+		r.SetNumber(num)
+		if r.Meta != nil {
+			r.Meta = nil
+		}
+		b.recs = append(b.recs, r)
+		from = e + 1
+	}
+	return num
+}
+
 func firstPtr(r []*Record) *Record {
 	if len(r) == 0 {
 		return nil

@@ -2,14 +2,52 @@ package engine
 
 import (
 	"slices"
+	"sync"
 
 	"github.com/pipe-dev/pipe/component"
 	"github.com/pipe-dev/pipe/connectors/file"
 	"github.com/pipe-dev/pipe/connectors/stdio"
 )
 
-// builtinComponents are the specs of the codecs built into the engine.
-func builtinComponents() []component.Spec {
+// builtinComponents registers the specs of the codecs and steps built into
+// the engine, each built on first use.
+func builtinComponents(r *Registry) {
+	for _, s := range builtinSpecs {
+		r.registerSpec(s.class, s.name, s.spec)
+	}
+}
+
+// builtinSpecs are the codecs and steps of builtinComponents; spec builds
+// each one's spec.
+var builtinSpecs = []struct {
+	class component.Class
+	name  string
+	spec  func() component.Spec
+}{
+	{component.ClassCodec, CodecLines, func() component.Spec { return builtinSpec(CodecLines) }},
+	{component.ClassCodec, CodecNDJSON, func() component.Spec { return builtinSpec(CodecNDJSON) }},
+	{component.ClassCodec, CodecRaw, func() component.Spec { return builtinSpec(CodecRaw) }},
+	{component.ClassCodec, CodecCSV, func() component.Spec { return builtinSpec(CodecCSV) }},
+	{component.ClassCodec, CodecLogfmt, func() component.Spec { return builtinSpec(CodecLogfmt) }},
+	{component.ClassStep, "switch", switchSpec},
+	{component.ClassStep, "fanout", fanoutSpec},
+}
+
+// builtinSpec returns the spec of the built-in codec name.
+func builtinSpec(name string) component.Spec {
+	for _, s := range builtinCodecSpecs() {
+		if s.Name == name {
+			return s
+		}
+	}
+	panic("engine: no built-in codec " + name)
+}
+
+// builtinCodecSpecs returns the specs of the built-in codecs, built once.
+var builtinCodecSpecs = sync.OnceValue(builtinSpecList)
+
+// builtinSpecList returns the specs of the built-in codecs.
+func builtinSpecList() []component.Spec {
 	codec := func(name, summary, doc string) component.Spec {
 		s := component.New(component.ClassCodec, name, summary, struct{}{})
 		s.Doc = doc
@@ -53,7 +91,6 @@ func builtinComponents() []component.Spec {
 				"is not an object, repeats a key, or has a key that logfmt cannot hold, is a record error of the output. "+
 				"An output is handed the encoded line: its `{{field.PATH}}` templates (a broker's subject, topic or key) are refused; use `{{meta.KEY}}`.",
 			"input: {type: stdin, codec: logfmt}"),
-		switchSpec(), fanoutSpec(),
 	}
 }
 

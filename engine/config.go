@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pipe-dev/pipe/component"
@@ -225,11 +226,11 @@ func resolve(n *yaml.Node) *yaml.Node {
 // pipeline file.
 type ByteSize int64
 
-var sizeRE = regexp.MustCompile(`^\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*$`)
+var sizeRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*$`) })
 
 // ParseByteSize parses sizes such as "512", "64KiB", "16MiB", "1GB".
 func ParseByteSize(s string) (ByteSize, error) {
-	m := sizeRE.FindStringSubmatch(s)
+	m := sizeRE().FindStringSubmatch(s)
 	if m == nil {
 		return 0, fmt.Errorf("invalid size %q (want e.g. 512, 64KiB, 16MiB)", s)
 	}
@@ -680,7 +681,7 @@ func DecodeYAML(data []byte, file string, v any) error {
 // LookupEnv looks up an environment variable; os.LookupEnv is the default.
 type LookupEnv func(name string) (string, bool)
 
-var lineRE = regexp.MustCompile(`line (\d+)`)
+var lineRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`line (\d+)`) })
 
 // parseSpec parses a pipeline file's bytes.
 // Every error of the file is reported (a ConfigErrors when there are
@@ -693,9 +694,9 @@ func parseSpec(data []byte, file string, lookup LookupEnv, reg *Registry) (*Spec
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		e := &ConfigError{File: file, Line: 1, Col: 1, Msg: strings.TrimPrefix(err.Error(), "yaml: "), Err: err}
-		if m := lineRE.FindStringSubmatch(err.Error()); m != nil {
+		if m := lineRE().FindStringSubmatch(err.Error()); m != nil {
 			e.Line, _ = strconv.Atoi(m[1])
-			e.Msg = strings.TrimSpace(lineRE.ReplaceAllString(e.Msg, ""))
+			e.Msg = strings.TrimSpace(lineRE().ReplaceAllString(e.Msg, ""))
 			e.Msg = strings.TrimPrefix(e.Msg, ": ")
 			// yaml.v3 prints the 0-based line for parser errors (and no
 			// line at all for line 0), the 1-based line for scanner errors.
@@ -832,7 +833,7 @@ func expandTree(file string, n *yaml.Node, lookup LookupEnv, depth int, done map
 			return (&decoder{file}).errf(n, "%v", err)
 		}
 		if out != n.Value {
-			whole := envRefRE.MatchString(n.Value)
+			whole := envRefRE().MatchString(n.Value)
 			n.Value = out
 			// A plain value, or one that is wholly a ${VAR} reference
 			// (quoted or not), takes the type of what it expands to:
@@ -876,7 +877,7 @@ func expandTree(file string, n *yaml.Node, lookup LookupEnv, depth int, done map
 	return nil
 }
 
-var envRefRE = regexp.MustCompile(`^\$\{[A-Za-z_][A-Za-z0-9_]*(:[-?][^}]*)?\}$`)
+var envRefRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\$\{[A-Za-z_][A-Za-z0-9_]*(:[-?][^}]*)?\}$`) })
 
 var errUnclosed = errors.New("unclosed ${ in value")
 

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -54,13 +55,18 @@ func RegisterOutput(t connector.OutputType) { DefaultRegistry.RegisterOutput(t) 
 
 // RegisterInput registers an input type: its component spec (the engine's
 // common input fields and those of t.Config) and its constructor. It panics
-// on a programmer error (no name, no constructor, a name taken).
+// on a programmer error (no name, no constructor, a name taken). The spec
+// is reflected from t.Config when first asked for (pipe stages, pipe
+// schema, the reference docs), not here: a config field that repeats one
+// the engine takes panics then.
 func (r *Registry) RegisterInput(t connector.InputType) {
 	if t.Name == "" || t.New == nil {
 		panic("engine: invalid input registration")
 	}
 	checkConfigType(t.Name, t.Config)
-	r.RegisterComponent(connectorSpec(component.ClassInput, t.Name, t.Summary, t.Doc, inputCommon{}, t.Config, t.Examples))
+	r.registerSpec(component.ClassInput, t.Name, func() component.Spec {
+		return connectorSpec(component.ClassInput, t.Name, t.Summary, t.Doc, inputCommon{}, t.Config, t.Examples)
+	})
 	putOnce(r, &r.inputs, "input", t.Name, t)
 }
 
@@ -70,7 +76,9 @@ func (r *Registry) RegisterOutput(t connector.OutputType) {
 		panic("engine: invalid output registration")
 	}
 	checkConfigType(t.Name, t.Config)
-	r.RegisterComponent(connectorSpec(component.ClassOutput, t.Name, t.Summary, t.Doc, outputCommon{}, t.Config, t.Examples))
+	r.registerSpec(component.ClassOutput, t.Name, func() component.Spec {
+		return connectorSpec(component.ClassOutput, t.Name, t.Summary, t.Doc, outputCommon{}, t.Config, t.Examples)
+	})
 	putOnce(r, &r.outputs, "output", t.Name, t)
 }
 
@@ -85,10 +93,9 @@ func (r *Registry) OutputType(name string) (connector.OutputType, bool) {
 }
 
 func (r *Registry) connectorNames(class component.Class) string {
-	var names []string
-	for _, s := range r.SpecsOf(class) {
-		names = append(names, s.Name)
-	}
+	r.mu.RLock()
+	names := slices.Collect(maps.Keys(r.components[class]))
+	r.mu.RUnlock()
 	slices.Sort(names)
 	return strings.Join(names, ", ")
 }

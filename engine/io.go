@@ -115,6 +115,7 @@ type inputRun struct {
 	failErr  error       // a record error under on_error: fail
 	stopped  bool        // the run stopped taking input
 	dec      lineDecoder // csv, logfmt: lines become NDJSON (textcodec.go)
+	ends     []int       // frameLines: where the lines of a read end
 	slab     []byte      // where decoded records live
 
 	// Delivery tracking (acks nil: none). stream is the stream being read
@@ -250,7 +251,13 @@ func (in *inputRun) frameRead(sp *codec.Splitter, from int, err error) (done boo
 		readErr = &StageError{Stage: "input", Op: "read", Err: fmt.Errorf("%s: %w", displayName(in.name), err)}
 	}
 	for {
-		keep, more := sp.Split(in.b.arena, from, DefaultBatchRecords-len(in.b.recs), in.frameRec, in.bad)
+		var keep int
+		var more bool
+		if in.dec == nil && in.failErr == nil && sp.Plain() {
+			keep, more = in.frameLines(sp, from)
+		} else {
+			keep, more = sp.Split(in.b.arena, from, DefaultBatchRecords-len(in.b.recs), in.frameRec, in.bad)
+		}
 		if in.failErr != nil {
 			in.send() // the records before the failing one go on
 			return true, in.failErr
@@ -278,6 +285,21 @@ func (in *inputRun) frameRead(sp *codec.Splitter, from int, err error) (done boo
 		return true, in.failErr
 	}
 	return false, nil
+}
+
+// frameLines is Split for lines without checks: the Splitter lists where
+// the lines end and the batch takes them in one loop (W0 spent a third of
+// its framing in the calls per line); what SplitLines leaves to Split (a
+// line longer than max_record_bytes) goes through Split.
+func (in *inputRun) frameLines(sp *codec.Splitter, from int) (keep int, more bool) {
+	limit := DefaultBatchRecords - len(in.b.recs)
+	ends, next, more, ok := sp.SplitLines(in.b.arena, from, limit, in.ends[:0])
+	in.ends = ends
+	in.num = in.b.addLines(from, ends, in.num)
+	if ok {
+		return next, more
+	}
+	return sp.Split(in.b.arena, next, limit-len(ends), in.frameRec, in.bad)
 }
 
 // frameRec takes the record arena[start:end] of the current batch (a
@@ -523,9 +545,6 @@ func (s *writerSink) use(o OutputPlan) {
 }
 
 func (s *writerSink) write(rs *runState, c *counters, b *batch, more bool) error {
-	if s.bw == nil {
-		s.bw = bufio.NewWriterSize(s.w, 256<<10)
-	}
 	if b.ack.tracked() {
 		if b.last {
 			// What a failing stage produced before its failing record:
@@ -542,12 +561,13 @@ func (s *writerSink) write(rs *runState, c *counters, b *batch, more bool) error
 	}
 	c.in.Add(int64(len(b.recs)))
 	if s.enc != nil {
+		s.buffer()
 		return s.writeEncoded(rs, c, b, more)
 	}
 	// A batch known to be JSON (b.json: checked by the ndjson input or
 	// vouched for by its stages, see JSONOutput) is not checked again.
 	if s.codec != CodecRaw && (!s.validate || b.json) {
-		n, err := s.writeRuns(b)
+		n, err := s.writeRuns(b, !more)
 		c.passed.Add(n)
 		c.out.Add(n)
 		if err != nil {
@@ -558,6 +578,7 @@ func (s *writerSink) write(rs *runState, c *counters, b *batch, more bool) error
 		}
 		return nil
 	}
+	s.buffer()
 	var written int64
 	for _, r := range b.recs {
 		data := r.Data
@@ -592,7 +613,11 @@ func (s *writerSink) write(rs *runState, c *counters, b *batch, more bool) error
 // still lie in the batch's arena, one after the other with their newlines
 // between them (nothing changed their length or replaced their bytes), are
 // written as one run: W0 writes each batch with one call and no copy.
-func (s *writerSink) writeRuns(b *batch) (int64, error) {
+//
+// flushing says the buffer is flushed after the batch: then a run is
+// written straight to the output when the buffer is empty, whatever its
+// size (a copy into the buffer would be written at once anyway).
+func (s *writerSink) writeRuns(b *batch, flushing bool) (int64, error) {
 	base := uintptr(0)
 	if len(b.arena) > 0 {
 		base = uintptr(unsafe.Pointer(unsafe.SliceData(b.arena)))
@@ -612,7 +637,7 @@ func (s *writerSink) writeRuns(b *batch) (int64, error) {
 	for i := 0; i < len(recs); {
 		start := offset(recs[i])
 		if start < 0 {
-			s.bw.Write(recs[i].Data)
+			s.buffer().Write(recs[i].Data)
 			s.bw.WriteByte('\n')
 			i++
 			continue
@@ -623,7 +648,7 @@ func (s *writerSink) writeRuns(b *batch) (int64, error) {
 			end += len(recs[j].Data) + 1
 			j++
 		}
-		if err := s.writeRun(b.arena[start:end]); err != nil {
+		if err := s.writeRun(b.arena[start:end], flushing); err != nil {
 			return int64(i), err
 		}
 		i = j
@@ -631,11 +656,20 @@ func (s *writerSink) writeRuns(b *batch) (int64, error) {
 	return int64(len(recs)), nil
 }
 
-// writeRun writes p through the buffer, or straight to the output when it
-// is large and the buffer is empty (no copy).
-func (s *writerSink) writeRun(p []byte) error {
-	if len(p) < 32<<10 || s.bw.Buffered() > 0 {
-		_, err := s.bw.Write(p)
+// buffer returns the output's buffer, made on first use: W0's output,
+// whose runs all go straight to the output, never needs its 256 KiB.
+func (s *writerSink) buffer() *bufio.Writer {
+	if s.bw == nil {
+		s.bw = bufio.NewWriterSize(s.w, 256<<10)
+	}
+	return s.bw
+}
+
+// writeRun writes p through the buffer, or straight to the output when the
+// buffer is empty and p is large or about to be flushed (no copy).
+func (s *writerSink) writeRun(p []byte, flushing bool) error {
+	if len(p) < 32<<10 && !flushing || s.bw != nil && s.bw.Buffered() > 0 {
+		_, err := s.buffer().Write(p)
 		return s.writeErr(err)
 	}
 	_, err := s.w.Write(p)
@@ -658,10 +692,10 @@ func (s *writerSink) invalid(rs *runState, c *counters, r *Record) error {
 }
 
 func (s *writerSink) flush() error {
-	if s.bw == nil {
-		return nil
+	var err error
+	if s.bw != nil {
+		err = s.writeErr(s.bw.Flush())
 	}
-	err := s.writeErr(s.bw.Flush())
 	for i, t := range s.unflushed {
 		t.done(err)
 		s.unflushed[i] = ackToken{}

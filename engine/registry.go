@@ -227,10 +227,14 @@ type PluginLoader func(ctx context.Context, path string) (NativeFunc, error)
 // (DefaultRegistry, say) to add to an isolated copy; the package-level
 // functions use DefaultRegistry. Its methods are safe for concurrent use.
 type Registry struct {
-	mu         sync.RWMutex
-	kinds      map[string]KindSpec
-	natives    map[string]Native
-	components map[component.Class]map[string]component.Spec
+	mu      sync.RWMutex
+	kinds   map[string]KindSpec
+	natives map[string]Native
+	// components holds the specs of inputs, outputs, codecs and steps as
+	// functions that build them on first use (sync.OnceValue): reflecting
+	// a connector's config struct costs more than a run that never shows
+	// a spec needs (issue 20, start-up).
+	components map[component.Class]map[string]func() component.Spec
 	plugins    PluginLoader
 	isolator   Isolator
 	inputs     map[string]connector.InputType
@@ -240,11 +244,9 @@ type Registry struct {
 // NewRegistry returns a registry that knows the native kind, the built-in
 // inputs, outputs and codecs, and nothing else.
 func NewRegistry() *Registry {
-	r := &Registry{kinds: map[string]KindSpec{}, natives: map[string]Native{}, components: map[component.Class]map[string]component.Spec{}}
+	r := &Registry{kinds: map[string]KindSpec{}, natives: map[string]Native{}, components: map[component.Class]map[string]func() component.Spec{}}
 	r.kinds[nativeKind.Name] = nativeKind
-	for _, c := range builtinComponents() {
-		r.RegisterComponent(c)
-	}
+	builtinComponents(r)
 	builtinConnectors(r)
 	return r
 }
@@ -258,7 +260,7 @@ func (r *Registry) Clone() *Registry {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	c := &Registry{kinds: maps.Clone(r.kinds), natives: maps.Clone(r.natives),
-		components: map[component.Class]map[string]component.Spec{}, plugins: r.plugins, isolator: r.isolator,
+		components: map[component.Class]map[string]func() component.Spec{}, plugins: r.plugins, isolator: r.isolator,
 		inputs: maps.Clone(r.inputs), outputs: maps.Clone(r.outputs)}
 	for class, m := range r.components {
 		c.components[class] = maps.Clone(m)
@@ -343,25 +345,33 @@ func lookup[T any](r *Registry, m *map[string]T, name string) (T, bool) {
 // (class ClassInput, ClassOutput, ClassCodec or ClassStep). It panics on an invalid or
 // duplicate registration.
 func (r *Registry) RegisterComponent(s component.Spec) {
-	switch s.Class {
+	r.registerSpec(s.Class, s.Name, func() component.Spec { return s })
+}
+
+// registerSpec registers the spec of class and name that spec builds; spec
+// is called at most once, when a spec of the class is first asked for
+// (SpecsOf, Specs, Lookup). It panics on an invalid or duplicate
+// registration.
+func (r *Registry) registerSpec(class component.Class, name string, spec func() component.Spec) {
+	switch class {
 	case component.ClassInput, component.ClassOutput, component.ClassCodec, component.ClassStep:
 	default:
-		panic(fmt.Sprintf("engine: RegisterComponent takes inputs, outputs and codecs, not %q (use RegisterNative or RegisterKindSpec)", s.Class))
+		panic(fmt.Sprintf("engine: RegisterComponent takes inputs, outputs and codecs, not %q (use RegisterNative or RegisterKindSpec)", class))
 	}
-	if s.Name == "" {
+	if name == "" {
 		panic("engine: invalid component registration")
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	m := r.components[s.Class]
+	m := r.components[class]
 	if m == nil {
-		m = map[string]component.Spec{}
-		r.components[s.Class] = m
+		m = map[string]func() component.Spec{}
+		r.components[class] = m
 	}
-	if _, dup := m[s.Name]; dup {
-		panic(fmt.Sprintf("engine: %s %q registered twice", s.Class, s.Name))
+	if _, dup := m[name]; dup {
+		panic(fmt.Sprintf("engine: %s %q registered twice", class, name))
 	}
-	m[s.Name] = s
+	m[name] = sync.OnceValue(spec)
 }
 
 // checkConfigType panics unless config is nil or a struct (or a pointer to
@@ -464,10 +474,14 @@ func (r *Registry) SpecsOf(class component.Class) []component.Spec {
 		}
 	default:
 		r.mu.RLock()
+		specs := make([]func() component.Spec, 0, len(r.components[class]))
 		for _, s := range r.components[class] {
-			out = append(out, s)
+			specs = append(specs, s)
 		}
 		r.mu.RUnlock()
+		for _, s := range specs {
+			out = append(out, s()) // outside the lock: a spec is built on first use
+		}
 		slices.SortFunc(out, func(a, b component.Spec) int { return strings.Compare(a.Name, b.Name) })
 	}
 	return out

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -15,32 +16,46 @@ const watchdogTicks = 4
 const batchSlack = 4
 
 // watchdog enforces one worker's per-record timeout. It has one timer that
-// ticks every timeout/watchdogTicks while calls run. Each call bumps gen
-// under mu; a tick that sees the same call running for more than
-// watchdogTicks ticks cancels it, so an overrun is cut off between 1 and
-// 1.25 times the timeout. A call costs an uncontended lock, no clock read
-// (58ns on a kvm-clock VM) and no timer reset; the context it gets is
-// replaced only after it fired.
+// ticks every timeout/watchdogTicks while calls run. Each call bumps gen;
+// a tick that sees the same call running for more than limit ticks
+// cancels it, so an overrun is cut off between 1 and 1.25 times the
+// timeout. A call costs two atomic stores and a load (state, timerOn), no
+// lock, no clock read (58ns on a kvm-clock VM) and no timer reset; the
+// context it gets is replaced only after it fired. Calls whose budget
+// differs from the last one's (batch calls) or that were asked for a
+// deadline take mu to set them.
 type watchdog struct {
 	timeout time.Duration
 	parent  context.Context
 	err     *timeoutError
 	timer   *time.Timer
-	cur     *callCtx // the context calls get; replaced once it is done
+	cur     *callCtx // the context calls get; replaced once it is done (worker only)
+	gen     uint64   // calls begun (worker only; state carries it to fire)
 
-	mu        sync.Mutex
-	armed     *callCtx      // the running call's context; nil when idle
-	gen       uint64        // calls begun
-	seenGen   uint64        // the call the last tick saw
-	seenTicks int           // for how many ticks it has been seen running
-	timerOn   bool          // the timer is pending or its function is running
-	deadline  time.Time     // the running call's deadline, once asked for
-	budget    time.Duration // the running call's: the timeout, more for a batch
-	limit     int           // ticks after which the running call is cut off
+	// state is the running call as fire sees it: gen<<2 | cut<<1 | armed.
+	// The worker sets it when a call begins and ends (Swap: it learns
+	// whether fire cut the call off); fire claims a call it cuts off by
+	// setting cut with a CompareAndSwap, so it never cancels a call that
+	// ended.
+	state atomic.Uint64
+	// ctx is cur for fire: the context it cancels.
+	ctx atomic.Pointer[callCtx]
+	// timerOn: the timer is pending or its function is running. A call
+	// stores state then loads timerOn; fire, finding no call, stores
+	// timerOn then loads state: one of them sees the other, so a call
+	// never runs without the timer.
+	timerOn atomic.Bool
 	// wantDeadline: a transformer asked for a deadline (ctx.Deadline), so
 	// every later call reads the clock when it begins. Transformers that
 	// never ask pay nothing for it.
-	wantDeadline bool
+	wantDeadline atomic.Bool
+
+	mu        sync.Mutex
+	seenGen   uint64        // the call the last tick saw
+	seenTicks int           // for how many ticks it has been seen running
+	deadline  time.Time     // the running call's deadline, once asked for
+	budget    time.Duration // the running call's: the timeout, more for a batch (written under mu by the worker)
+	limit     int           // ticks after which the running call is cut off
 
 	// Batch calls (owned by the worker's goroutine, not under mu): perRec
 	// is the moving average of what one record cost in the worker's batch
@@ -50,6 +65,11 @@ type watchdog struct {
 	batchN  int
 	started time.Time
 }
+
+const (
+	armedBit = 1 // state: a call is running
+	cutBit   = 2 // state: fire cut it off (it cancels ctx right after)
+)
 
 // timeoutError is the cause of a call cut off by its stage's timeout: it
 // matches both ErrStageTimeout and context.DeadlineExceeded.
@@ -90,7 +110,7 @@ func (c *callCtx) Deadline() (time.Time, bool) {
 	wd := c.wd
 	wd.mu.Lock()
 	defer wd.mu.Unlock()
-	wd.wantDeadline = true
+	wd.wantDeadline.Store(true)
 	if wd.deadline.IsZero() {
 		wd.deadline = time.Now().Add(wd.budget)
 	}
@@ -125,12 +145,20 @@ func (wd *watchdog) tick() time.Duration { return max(wd.timeout/watchdogTicks, 
 func (wd *watchdog) fire() {
 	wd.mu.Lock()
 	defer wd.mu.Unlock()
-	if wd.armed == nil {
-		wd.timerOn = false // idle: the next call re-arms
+	st := wd.state.Load()
+	if st&armedBit == 0 || st&cutBit != 0 {
+		wd.timerOn.Store(false) // idle: the next call re-arms
+		if st2 := wd.state.Load(); st2 != st && st2&armedBit != 0 && st2&cutBit == 0 {
+			// A call began after the load above and may have seen
+			// timerOn still true: keep ticking for it.
+			wd.timerOn.Store(true)
+			wd.seenGen, wd.seenTicks = st2>>2, 1
+			wd.timer.Reset(wd.tick())
+		}
 		return
 	}
-	if wd.gen != wd.seenGen {
-		wd.seenGen, wd.seenTicks = wd.gen, 0
+	if gen := st >> 2; gen != wd.seenGen {
+		wd.seenGen, wd.seenTicks = gen, 0
 	}
 	wd.seenTicks++
 	// Seen at k ticks, a call has run at least (k-1) ticks' time.
@@ -138,13 +166,21 @@ func (wd *watchdog) fire() {
 		wd.timer.Reset(wd.tick())
 		return
 	}
+	if !wd.state.CompareAndSwap(st, st|cutBit) {
+		// The call ended (or the next began) meanwhile: look again a
+		// tick later.
+		wd.timer.Reset(wd.tick())
+		return
+	}
 	err := wd.err
 	if wd.budget != wd.timeout {
 		err = &timeoutError{wd.budget} // a batch call's
 	}
-	wd.armed.cancel(err)
-	wd.armed = nil
-	wd.timerOn = false
+	// timerOn goes false before the cancellation lets the worker go on:
+	// its next call must see it and start the timer (under mu, so after
+	// this returns), or it would run unwatched.
+	wd.timerOn.Store(false)
+	wd.ctx.Load().cancel(err)
 }
 
 // begin returns the context for one call, armed with the timeout.
@@ -198,24 +234,54 @@ func (wd *watchdog) arm(budget time.Duration) context.Context {
 	if wd.cur == nil || wd.cur.Context.Err() != nil {
 		ctx, cancel := context.WithCancelCause(wd.parent)
 		wd.cur = &callCtx{Context: ctx, done: ctx.Done(), cancel: cancel, wd: wd}
+		wd.ctx.Store(wd.cur)
+	}
+	wd.gen++
+	if budget == wd.budget && !wd.wantDeadline.Load() {
+		// The common case: a call like the last (limit stands), no
+		// deadline to compute. No lock.
+		wd.state.Store(wd.gen<<2 | armedBit)
+		if !wd.timerOn.Load() {
+			wd.mu.Lock()
+			wd.startTimer()
+			wd.mu.Unlock()
+		}
+		return wd.cur
 	}
 	wd.mu.Lock()
-	wd.armed = wd.cur
-	wd.gen++
 	wd.budget = budget
 	// Cut off after more than budget/tick ticks: between budget and
 	// budget plus a tick after the start.
 	wd.limit = max(watchdogTicks, int((budget+wd.tick()-1)/wd.tick()))
-	if wd.wantDeadline { // (else it stays zero: never asked for)
+	if wd.wantDeadline.Load() { // (else it stays zero: never asked for)
 		wd.deadline = time.Now().Add(budget)
 	}
-	if !wd.timerOn {
-		wd.timerOn = true
-		wd.seenGen, wd.seenTicks = wd.gen, 1 // the first tick comes a full tick after the start
-		wd.timer.Reset(wd.tick())
-	}
+	wd.state.Store(wd.gen<<2 | armedBit)
+	wd.startTimer()
 	wd.mu.Unlock()
 	return wd.cur
+}
+
+// startTimer starts the timer for the call just armed unless it runs
+// (under mu).
+func (wd *watchdog) startTimer() {
+	if wd.timerOn.Load() {
+		return
+	}
+	wd.timerOn.Store(true)
+	wd.seenGen, wd.seenTicks = wd.gen, 1 // the first tick comes a full tick after the start
+	wd.timer.Reset(wd.tick())
+}
+
+// disarm ends the running call for the watchdog: from here on it cannot
+// cancel it. It reports whether the watchdog cut the call off, having
+// waited for the cancellation to land.
+func (wd *watchdog) disarm() (cut bool) {
+	if wd.state.Swap(wd.gen<<2)&cutBit == 0 {
+		return false
+	}
+	<-wd.cur.done // fire cancels right after claiming the call
+	return true
 }
 
 // end decides the outcome of a call that worker.end disarmed and found

@@ -236,3 +236,41 @@ func TestStuckRecordInBatchCutAtOwnTimeout(t *testing.T) {
 		})
 	}
 }
+
+// The watchdog's lock-free per-record path: among many quick calls, the
+// few that wait past the timeout are cut off (their context cancelled with
+// the timeout), the quick ones never are, and the call after a cut one
+// gets a fresh context.
+func TestWatchdogCutsOnlyOverrunningCalls(t *testing.T) {
+	const timeout = 40 * time.Millisecond
+	wd := newWatchdog(context.Background(), timeout)
+	defer wd.stop()
+	for i := range 8000 {
+		ctx := wd.begin()
+		slow := i%1000 == 999
+		if slow {
+			select {
+			case <-ctx.Done():
+			case <-time.After(10 * time.Second):
+				t.Fatalf("call %d: not cut off after 10s (timeout %v)", i, timeout)
+			}
+		}
+		cut := wd.disarm()
+		if cut != slow {
+			t.Fatalf("call %d (slow %v): cut %v", i, slow, cut)
+		}
+		if slow {
+			if ctx.Err() != context.DeadlineExceeded {
+				t.Fatalf("call %d: ctx.Err() = %v, want context.DeadlineExceeded", i, ctx.Err())
+			}
+			err, interrupted := wd.end(nil)
+			if !interrupted || !errors.Is(err, ErrStageTimeout) {
+				t.Fatalf("call %d: end = %v, %v; want the timeout, interrupted", i, err, interrupted)
+			}
+			continue
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("call %d: a quick call's context is done: %v", i, ctx.Err())
+		}
+	}
+}

@@ -93,10 +93,8 @@ func (w *worker) end(err error) error {
 	if wd == nil {
 		return err
 	}
-	wd.mu.Lock()
-	wd.armed = nil // from here on the watchdog cannot cancel this call
-	asked := wd.wantDeadline
-	wd.mu.Unlock()
+	wd.disarm() // from here on the watchdog cannot cancel this call
+	asked := wd.wantDeadline.Load()
 	if wd.cur.Context.Err() == nil && (err == nil || !asked) {
 		if err == nil {
 			wd.ended()

@@ -6,8 +6,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
-
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Set at build time by make (see the Makefile's LDFLAGS):
@@ -88,15 +86,9 @@ func printVersion(w io.Writer, kinds []string) {
 		b.Version, b.Commit, b.Date, b.Go, runtime.GOOS, runtime.GOARCH, HostAPIVersion, strings.Join(kinds, ", "))
 }
 
-// buildInfoGauge is pipe_build_info: always 1, the build in its labels.
-func buildInfoGauge() prometheus.Collector {
+// collectBuildInfo adds pipe_build_info: always 1, the build in its labels.
+func collectBuildInfo(s *promSet) {
 	b := readBuildInfo()
-	g := prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "pipe_build_info",
-		Help: "Always 1; the labels say which build of pipe is running.",
-		ConstLabels: prometheus.Labels{"version": b.Version, "commit": b.Commit, "build_date": b.Date,
-			"goversion": b.Go, "host_api": HostAPIVersion},
-	})
-	g.Set(1)
-	return g
+	s.add("pipe_build_info", "Always 1; the labels say which build of pipe is running.", promGauge, 1,
+		"version", b.Version, "commit", b.Commit, "build_date", b.Date, "goversion", b.Go, "host_api", HostAPIVersion)
 }

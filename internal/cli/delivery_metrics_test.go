@@ -6,7 +6,6 @@ import (
 
 	"github.com/pipe-dev/pipe/connector/connectortest"
 	"github.com/pipe-dev/pipe/engine"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 func TestDeliveryMetrics(t *testing.T) {
@@ -27,12 +26,9 @@ func TestDeliveryMetrics(t *testing.T) {
 	if err := p.Run(context.Background(), nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	pr := prometheus.NewRegistry()
-	pr.MustRegister(newDeliveryCollector(p, "t"))
-	mfs, err := pr.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newPromSet()
+	newDeliveryCollector(p, "t").collect(s)
+	mfs := parseProm(t, s)
 	got := map[string]float64{}
 	for _, mf := range mfs {
 		for _, m := range mf.GetMetric() {

@@ -10,9 +10,6 @@ import (
 	"time"
 
 	"github.com/pipe-dev/pipe/engine"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // stageCollector exports a pipeline's per-stage counts. It reads
@@ -22,85 +19,83 @@ import (
 type stageCollector struct {
 	p        *engine.Pipeline
 	pipeline string
-
-	in, inBytes, out, dropped, failed, dead, timeouts, busy, restarts, latency *prometheus.Desc
-	readBytes, totalBytes, writtenBytes                                        *prometheus.Desc
-	passed, notProcessed                                                       *prometheus.Desc
 }
 
 func newStageCollector(p *engine.Pipeline, pipeline string) *stageCollector {
-	d := func(name, help string) *prometheus.Desc {
-		return prometheus.NewDesc("pipe_stage_"+name, help, []string{"pipeline", "stage", "kind"}, nil)
-	}
-	return &stageCollector{p: p, pipeline: pipeline,
-		inBytes: d("bytes_in_total", "Bytes of the records that entered the stage."),
-		readBytes: prometheus.NewDesc("pipe_input_bytes_read_total",
-			"Bytes the input read from its files (compressed bytes for .gz and .zst, stdin when redirected from a file).", []string{"pipeline"}, nil),
-		totalBytes: prometheus.NewDesc("pipe_input_bytes",
-			"Total size of the input files (0 when the input is not files).", []string{"pipeline"}, nil),
-		writtenBytes: prometheus.NewDesc("pipe_output_bytes_written_total",
-			"Bytes the output wrote (before compression).", []string{"pipeline"}, nil),
-		in:      d("records_in_total", "Records that entered the stage (input: records read)."),
-		out:     d("records_out_total", "Records the stage emitted (splits count each)."),
-		dropped: d("records_dropped_total", "Records the stage dropped (emitted nothing)."),
-		failed:  d("records_failed_total", "Records that failed in the stage (timeouts, schema and size violations included)."),
-		dead:    d("records_dead_lettered_total", "Failed records written to the dead-letter file."),
-		passed:  d("records_passed_total", "Records that produced at least one output."),
-		notProcessed: d("records_not_processed_total",
-			"Records handed to the stage that got no outcome because the run stopped first (set when the run ends): in = passed + dropped + failed + not processed."),
-		timeouts: d("timeouts_total", "Records that exceeded the stage's per-record timeout."),
-		busy:     d("busy_seconds_total", "Time the stage's workers spent processing batches."),
-		restarts: d("restarts_total", "Restarts of the stage's runtime (rpc plugins)."),
-		latency:  d("batch_duration_seconds", "Time the stage took for one batch."),
-	}
+	return &stageCollector{p: p, pipeline: pipeline}
 }
 
-func (c *stageCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.in, c.inBytes, c.out, c.dropped, c.failed, c.dead, c.timeouts, c.busy, c.restarts, c.latency, c.readBytes, c.totalBytes, c.writtenBytes, c.passed, c.notProcessed} {
-		ch <- d
-	}
-}
+// The help of the pipe_stage_* series.
+const (
+	helpStageIn           = "Records that entered the stage (input: records read)."
+	helpStageInBytes      = "Bytes of the records that entered the stage."
+	helpStageOut          = "Records the stage emitted (splits count each)."
+	helpStageDropped      = "Records the stage dropped (emitted nothing)."
+	helpStageFailed       = "Records that failed in the stage (timeouts, schema and size violations included)."
+	helpStageDead         = "Failed records written to the dead-letter file."
+	helpStagePassed       = "Records that produced at least one output."
+	helpStageNotProcessed = "Records handed to the stage that got no outcome because the run stopped first (set when the run ends): in = passed + dropped + failed + not processed."
+	helpStageTimeouts     = "Records that exceeded the stage's per-record timeout."
+	helpStageBusy         = "Time the stage's workers spent processing batches."
+	helpStageRestarts     = "Restarts of the stage's runtime (rpc plugins)."
+	helpStageLatency      = "Time the stage took for one batch."
+)
 
-func (c *stageCollector) Collect(ch chan<- prometheus.Metric) {
+func (c *stageCollector) collect(s *promSet) {
 	read, total := c.p.Progress()
-	ch <- prometheus.MustNewConstMetric(c.readBytes, prometheus.CounterValue, float64(read), c.pipeline)
-	ch <- prometheus.MustNewConstMetric(c.totalBytes, prometheus.GaugeValue, float64(total), c.pipeline)
-	ch <- prometheus.MustNewConstMetric(c.writtenBytes, prometheus.CounterValue, float64(c.p.OutputBytes()), c.pipeline)
+	s.add("pipe_input_bytes_read_total", "Bytes the input read from its files (compressed bytes for .gz and .zst, stdin when redirected from a file).",
+		promCounter, float64(read), "pipeline", c.pipeline)
+	s.add("pipe_input_bytes", "Total size of the input files (0 when the input is not files).", promGauge, float64(total), "pipeline", c.pipeline)
+	s.add("pipe_output_bytes_written_total", "Bytes the output wrote (before compression).", promCounter, float64(c.p.OutputBytes()), "pipeline", c.pipeline)
 	for _, st := range c.p.Stats() {
 		kind := st.Kind
 		if kind == "" {
 			kind = st.Name // input, output
 		}
-		counter := func(d *prometheus.Desc, v float64) {
-			ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, c.pipeline, st.Name, kind)
+		counter := func(name, help string, v float64) {
+			s.add("pipe_stage_"+name, help, promCounter, v, "pipeline", c.pipeline, "stage", st.Name, "kind", kind)
 		}
-		counter(c.in, float64(st.In))
-		counter(c.out, float64(st.Out))
-		counter(c.dropped, float64(st.Dropped))
-		counter(c.failed, float64(st.Errors))
-		counter(c.dead, float64(st.DeadLettered))
-		counter(c.passed, float64(st.Passed))
-		counter(c.notProcessed, float64(st.NotProcessed))
+		counter("records_in_total", helpStageIn, float64(st.In))
+		counter("records_out_total", helpStageOut, float64(st.Out))
+		counter("records_dropped_total", helpStageDropped, float64(st.Dropped))
+		counter("records_failed_total", helpStageFailed, float64(st.Errors))
+		counter("records_dead_lettered_total", helpStageDead, float64(st.DeadLettered))
+		counter("records_passed_total", helpStagePassed, float64(st.Passed))
+		counter("records_not_processed_total", helpStageNotProcessed, float64(st.NotProcessed))
 		if st.Name == "input" || st.Name == "output" {
 			continue
 		}
-		counter(c.inBytes, float64(st.InBytes))
-		counter(c.timeouts, float64(st.Timeouts))
-		counter(c.busy, time.Duration(st.Busy).Seconds())
-		counter(c.restarts, float64(st.Restarts))
-		buckets := map[float64]uint64{}
+		counter("bytes_in_total", helpStageInBytes, float64(st.InBytes))
+		counter("timeouts_total", helpStageTimeouts, float64(st.Timeouts))
+		counter("busy_seconds_total", helpStageBusy, time.Duration(st.Busy).Seconds())
+		counter("restarts_total", helpStageRestarts, float64(st.Restarts))
+		bounds := make([]float64, len(engine.LatencyBuckets))
+		cumulative := make([]uint64, len(engine.LatencyBuckets))
 		var count uint64
 		for i, b := range engine.LatencyBuckets {
 			if i < len(st.BatchLatency) {
 				count += uint64(st.BatchLatency[i])
 			}
-			buckets[b.Seconds()] = count
+			bounds[i], cumulative[i] = b.Seconds(), count
 		}
 		if n := len(st.BatchLatency); n > len(engine.LatencyBuckets) {
 			count += uint64(st.BatchLatency[n-1])
 		}
-		ch <- prometheus.MustNewConstHistogram(c.latency, count, time.Duration(st.Busy).Seconds(), buckets, c.pipeline, st.Name, kind)
+		s.histogram("pipe_stage_batch_duration_seconds", helpStageLatency, bounds, cumulative, count, time.Duration(st.Busy).Seconds(),
+			"pipeline", c.pipeline, "stage", st.Name, "kind", kind)
 	}
+}
+
+// scrape returns everything /metrics serves, in the text format.
+func scrape(stages *stageCollector, delivery *deliveryCollector) *promSet {
+	s := newPromSet()
+	stages.collect(s)
+	delivery.collect(s)
+	collectBuildInfo(s)
+	s.add("pipe_audit_write_errors_total", "Audit log events that could not be written (--audit-log).", promCounter, float64(auditWriteErrors.Load()))
+	collectGo(s)
+	collectProcess(s)
+	return s
 }
 
 // metricsLimits bound what clients of the metrics server can hold: a
@@ -150,10 +145,12 @@ func (c *limitConn) Close() error {
 // serveMetrics serves /metrics, /healthz and /readyz on addr until the
 // returned stop is called.
 func serveMetrics(addr string, p *engine.Pipeline, pipeline string, log *slog.Logger) (stop func(), err error) {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(newStageCollector(p, pipeline), newDeliveryCollector(p, pipeline), buildInfoGauge(), auditWriteErrors, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	stages, delivery := newStageCollector(p, pipeline), newDeliveryCollector(p, pipeline)
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		scrape(stages, delivery).WriteTo(w)
+	})
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Write([]byte("ok\n"))
 	})

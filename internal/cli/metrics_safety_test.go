@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/pipe-dev/pipe/engine"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // /metrics carries passed and not processed, so that
@@ -31,12 +30,9 @@ func TestMetricsNotProcessed(t *testing.T) {
 		fmt.Fprintln(&in, i)
 	}
 	_ = p.RunReader(context.Background(), strings.NewReader(in.String()), &bytes.Buffer{})
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(newStageCollector(p, "t"))
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newPromSet()
+	newStageCollector(p, "t").collect(s)
+	families := parseProm(t, s)
 	got := map[string]float64{}
 	for _, f := range families {
 		for _, m := range f.GetMetric() {

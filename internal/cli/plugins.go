@@ -12,12 +12,12 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
 	"github.com/pipe-dev/pipe/engine"
 	"github.com/pipe-dev/pipe/internal/plugins"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"golang.org/x/crypto/ssh"
 )
@@ -53,10 +53,8 @@ type auditLog struct {
 }
 
 // auditWriteErrors counts audit events that could not be written.
-var auditWriteErrors = prometheus.NewCounter(prometheus.CounterOpts{
-	Name: "pipe_audit_write_errors_total",
-	Help: "Audit log events that could not be written (--audit-log).",
-})
+// It is pipe_audit_write_errors_total in /metrics.
+var auditWriteErrors atomic.Int64
 
 // openAuditFile opens the audit log for appending (a variable for tests).
 var openAuditFile = func(path string) (io.WriteCloser, error) {
@@ -103,7 +101,7 @@ func (l *auditLog) event(kind string, fields map[string]any) {
 		return
 	}
 	if err := l.write(kind, fields); err != nil {
-		auditWriteErrors.Inc()
+		auditWriteErrors.Add(1)
 		l.mu.Lock()
 		l.failed++
 		if l.first == nil {

@@ -367,6 +367,14 @@ func parseConfigFlags(items []string) (map[string]any, error) {
 // scalar reads a --config value as YAML would (numbers, booleans) and
 // falls back to the string.
 func scalar(v string) (any, error) {
+	if plainWord(v) {
+		return v, nil // what YAML reads as this string: skip the parser
+	}
+	return parseScalar(v)
+}
+
+// parseScalar is scalar through the YAML parser.
+func parseScalar(v string) (any, error) {
 	spec, err := engine.Parse([]byte("tests: "+quoteIfNeeded(v)), "--config")
 	if err != nil {
 		return v, nil
@@ -376,6 +384,29 @@ func scalar(v string) (any, error) {
 		return v, nil
 	}
 	return x, nil
+}
+
+// plainWord reports whether YAML reads v as the string v: ASCII letters
+// (and '_', '-' after the first) that are not one of YAML 1.1's or 1.2's
+// booleans or null, in any case. Anything else goes through the parser.
+func plainWord(v string) bool {
+	if v == "" {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
+		case i > 0 && (c == '_' || c == '-'):
+		default:
+			return false
+		}
+	}
+	switch strings.ToLower(v) {
+	case "true", "false", "yes", "no", "on", "off", "y", "n", "null":
+		return false
+	}
+	return true
 }
 
 func quoteIfNeeded(v string) string {

@@ -14,7 +14,6 @@ import (
 	"testing"
 
 	"github.com/pipe-dev/pipe/engine"
-	dto "github.com/prometheus/client_model/go"
 )
 
 // builds counts the stages trustKind built (to see that nothing loads).
@@ -248,7 +247,7 @@ func TestAuditLogWriteFailureIsLoud(t *testing.T) {
 	saved := openAuditFile
 	defer func() { openAuditFile = saved }()
 	openAuditFile = func(string) (io.WriteCloser, error) { return &failingWriter{n: 1}, nil } // audit_opened only
-	before := counterValue(auditWriteErrors)
+	before := auditWriteErrors.Load()
 	code, out, errs := cli(t, reg, "a\n", "run", p, "--audit-log", filepath.Join(dir, "audit.log"))
 	if out != "x:a\n" {
 		t.Errorf("output %q: the run itself should go on", out)
@@ -256,7 +255,7 @@ func TestAuditLogWriteFailureIsLoud(t *testing.T) {
 	if code != 1 || !strings.Contains(errs, "level=ERROR") || !strings.Contains(errs, "audit log write failed") || !strings.Contains(errs, "events could not be written") {
 		t.Errorf("exit %d, stderr:\n%s\nwant an error line and exit 1", code, errs)
 	}
-	if got := counterValue(auditWriteErrors) - before; got < 1 {
+	if got := auditWriteErrors.Load() - before; got < 1 {
 		t.Errorf("pipe_audit_write_errors_total grew by %v", got)
 	}
 }
@@ -288,12 +287,6 @@ func TestSandboxRelaxedAudited(t *testing.T) {
 func jsonOf(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
-}
-
-func counterValue(c interface{ Write(*dto.Metric) error }) float64 {
-	var m dto.Metric
-	c.Write(&m)
-	return m.GetCounter().GetValue()
 }
 
 // TestPluginsVerify: pipe plugins verify prints what is signed, by whom

@@ -42,9 +42,10 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
-	"github.com/Masterminds/semver/v3"
 	"github.com/pipe-dev/pipe/engine"
+	"github.com/pipe-dev/pipe/internal/semver"
 )
 
 // HostAPIVersion is the version of the stage contract this pipe offers to
@@ -109,7 +110,7 @@ type Catalog struct {
 	required bool
 }
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+var nameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`) })
 
 // Kinds a manifest may name.
 var Kinds = []string{"lua", "js", "wasm", "rpc", "native"}
@@ -148,7 +149,7 @@ func LoadManifest(path string) (*Plugin, error) {
 		return doc.Errorf(field, "%s: %s", field, fmt.Sprintf(format, args...))
 	}
 	switch {
-	case !nameRE.MatchString(m.Name):
+	case !nameRE().MatchString(m.Name):
 		return nil, cerr("name", "%q is not a plugin name (letters, digits, - _ .)", m.Name)
 	case !slices.Contains(Kinds, m.Kind):
 		return nil, cerr("kind", "%q is not a stage kind (want one of %s)", m.Kind, strings.Join(Kinds, ", "))

@@ -1,6 +1,7 @@
 package js
 
 import (
+	"bytes"
 	"fmt"
 	"maps"
 	"math"
@@ -8,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/dop251/goja"
 	"github.com/dop251/goja/ast"
@@ -216,7 +218,7 @@ func (o *lazyObj) Get(k string) goja.Value {
 	vm := o.v.rt
 	switch r.Type {
 	case gjson.String:
-		return vm.ToValue(r.Str)
+		return asciiValue(vm, r.Str)
 	case gjson.Number:
 		return vm.ToValue(r.Num)
 	case gjson.True, gjson.False:
@@ -248,7 +250,7 @@ func (o *lazyObj) Get(k string) goja.Value {
 func fromJSON(rt *goja.Runtime, r gjson.Result) (v goja.Value, ok bool) {
 	switch r.Type {
 	case gjson.String:
-		return rt.ToValue(r.Str), true
+		return asciiValue(rt, r.Str), true
 	case gjson.Number:
 		if math.IsInf(r.Num, 0) {
 			return nil, false
@@ -301,6 +303,47 @@ func (o *lazyObj) Set(k string, v goja.Value) bool {
 func (o *lazyObj) Delete(k string) bool {
 	o.Lazy.Delete(k)
 	return true
+}
+
+// lazyInline is the size of the records whose copy newLazyObj keeps in
+// the lazy object's own allocation.
+const lazyInline = 256
+
+// lazyBox is a lazy object with room for the bytes of a small record.
+type lazyBox struct {
+	lazyObj
+	buf [lazyInline]byte
+}
+
+// newLazyObj returns the lazy object of record bytes data, reading a copy
+// of them (in the object's allocation when they fit).
+func newLazyObj(v *vm, data []byte) *lazyObj {
+	if len(data) <= lazyInline {
+		b := &lazyBox{lazyObj: lazyObj{v: v}}
+		n := copy(b.buf[:], data)
+		b.Data = b.buf[:n:n]
+		return &b.lazyObj
+	}
+	lo := &lazyObj{v: v}
+	lo.Data = bytes.Clone(data)
+	return lo
+}
+
+// output encodes the object for a record that is output (see encode). A
+// record the script did not change is its copy of the bytes, which the
+// object keeps reading and which must not be shared with a record (a
+// stage after this one may change a record's bytes in place): it is own,
+// the bytes of the record the object was made of, when given (the
+// current record's own, returned), and a copy of them otherwise.
+func (o *lazyObj) output(again bool, own []byte) ([]byte, error) {
+	out, err := o.encode(again)
+	if err != nil || len(out) == 0 || unsafe.SliceData(out) != unsafe.SliceData(o.Data) {
+		return out, err
+	}
+	if own != nil && !again {
+		return own, nil
+	}
+	return bytes.Clone(out), nil
 }
 
 // encode applies the edits to the record's bytes; again keeps the bytes

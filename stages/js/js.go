@@ -206,12 +206,36 @@ func (l *language) Broken(err error) bool {
 func (l *language) NewVM(in *script.Instance) script.VM {
 	v := &vm{l: l, in: in}
 	rt := l.newRuntime(v)
+	findASCII(rt)
 	v.rt = rt
+	if v.stack = valueStack(rt); v.stack != nil {
+		v.keep = make([]goja.Value, keptStack)
+	}
 	v.interrupt = func() { rt.Interrupt("timeout") }
 	js := rt.Get("JSON").ToObject(rt)
-	v.stringify, _ = goja.AssertFunction(js.Get("stringify"))
-	v.parse, _ = goja.AssertFunction(js.Get("parse"))
+	v.stringify = v.callable(js.Get("stringify"))
+	v.parse = v.callable(js.Get("parse"))
 	return v
+}
+
+// callable returns the function f (nil if it is none) as a Go function
+// that hands the runtime the vm's kept value stack before a call from Go
+// (see keptStack).
+func (v *vm) callable(f goja.Value) goja.Callable {
+	fn, ok := goja.AssertFunction(f)
+	if !ok {
+		return nil
+	}
+	if v.stack == nil {
+		return fn
+	}
+	return func(this goja.Value, args ...goja.Value) (goja.Value, error) {
+		if s := v.stack; len(*s) == 0 && cap(*s) == 0 { // not inside a call
+			*s = v.keep[:0]
+			v.calls++
+		}
+		return fn(this, args...)
+	}
 }
 
 // vm is one runtime of the stage.
@@ -230,19 +254,31 @@ type vm struct {
 	// without Export (which allocates).
 	recObj    *goja.Object
 	recLazy   *lazyObj
+	recData   []byte // the current record's own bytes, which recLazy copied
 	meta      *goja.Object
 	hadMeta   bool              // the current record has metadata
 	recMeta   map[string]string // the current record's, when meta is out of reach
 	interrupt func()
-	stop      func() bool     // of the Bind in force
-	ctx       context.Context // of the Bind in force, for Go loops that check it
+	// The runtime's value stack and the one the vm keeps for it (see
+	// keptStack; nil when not found); calls counts the calls since keep
+	// was last cleared.
+	stack *[]goja.Value
+	keep  []goja.Value
+	calls int
+	stop  func() bool     // of the Bind in force
+	ctx   context.Context // of the Bind in force, for Go loops that check it
 }
 
 // Bind implements script.VM: ctx's end interrupts the runtime.
 func (v *vm) Bind(ctx context.Context) { v.ctx, v.stop = ctx, context.AfterFunc(ctx, v.interrupt) }
 
-// Unbind implements script.VM.
+// Unbind implements script.VM. It also lets go of the values the calls
+// left in the kept stack, every so many calls (goja leaves them there).
 func (v *vm) Unbind(context.Context) bool {
+	if v.calls >= 64 && v.stack != nil && len(*v.stack) == 0 {
+		clear(v.keep)
+		v.calls = 0
+	}
 	if v.stop == nil {
 		return false
 	}
@@ -261,12 +297,12 @@ func (v *vm) Run() error {
 		return err
 	}
 	if v.l.body {
-		v.transform, _ = goja.AssertFunction(val)
+		v.transform = v.callable(val)
 		return nil
 	}
-	v.transform, _ = goja.AssertFunction(v.rt.Get("transform"))
-	v.flush, _ = goja.AssertFunction(v.rt.Get("flush"))
-	v.init, _ = goja.AssertFunction(v.rt.Get("init"))
+	v.transform = v.callable(v.rt.Get("transform"))
+	v.flush = v.callable(v.rt.Get("flush"))
+	v.init = v.callable(v.rt.Get("init"))
 	return nil
 }
 
@@ -294,12 +330,16 @@ func (v *vm) SetRecord(r *engine.Record) error {
 	v.hadMeta = len(r.Meta) > 0
 	if v.l.st.JSON {
 		if script.IsObject(r.Data) {
-			lo := &lazyObj{v: v, Lazy: script.Lazy[goja.Value]{Data: r.Data}}
-			if v.in != nil { // the instance's index of the record's fields
+			// The object reads a copy of the record: the script may
+			// keep it past the call, and r.Data may be a buffer the
+			// engine reuses once the batch is written (stage.Record).
+			lo := newLazyObj(v, r.Data)
+			if v.in != nil { // the instance's index of the record's fields, moved to the copy
 				lo.Fields = v.in.Fields()
+				lo.Fields.Moved(r.Data, lo.Data)
 			}
 			v.rec = rt.NewDynamicObject(lo)
-			v.recObj, v.recLazy = v.rec.(*goja.Object), lo
+			v.recObj, v.recLazy, v.recData = v.rec.(*goja.Object), lo, r.Data
 		} else {
 			if err := script.CheckDepth(r.Data); err != nil {
 				return fmt.Errorf("record: %w", err)
@@ -311,7 +351,11 @@ func (v *vm) SetRecord(r *engine.Record) error {
 			v.rec = val
 		}
 	} else {
-		v.rec = rt.ToValue(string(r.Data))
+		if val, _, ok := asciiCopy(rt, r.Data); ok {
+			v.rec = val
+		} else {
+			v.rec = rt.ToValue(string(r.Data))
+		}
 	}
 	if v.l.noMeta {
 		v.meta, v.recMeta = nil, r.Meta
@@ -398,10 +442,10 @@ func (v *vm) encode(val goja.Value, again bool) ([]byte, error) {
 		return nil, errors.New("cannot output a Symbol")
 	}
 	if o, ok := val.(*goja.Object); ok && o == v.recObj {
-		return v.recLazy.encode(again)
+		return v.recLazy.output(again, v.recData)
 	}
 	if o, ok := val.(*goja.Object); ok && o.ExportType() == lazyType {
-		return o.Export().(*lazyObj).encode(again) // (Export of any other object converts all of it)
+		return o.Export().(*lazyObj).output(again, nil) // (Export of any other object converts all of it)
 	}
 	if !v.l.st.JSON {
 		if o, ok := val.(*goja.Object); ok && o.ClassName() != "String" {

@@ -23,8 +23,8 @@ func fastCase(vm *goja.Runtime) {
 		upper := name == "toUpperCase"
 		fn := vm.ToValue(func(call goja.FunctionCall) goja.Value {
 			if s, ok := call.This.(goja.String); ok {
-				if out, ok := asciiCase(s.String(), upper); ok {
-					return vm.ToValue(out)
+				if out, ok := asciiCase(vm, s.String(), upper); ok {
+					return out
 				}
 			}
 			v, err := orig(call.This, call.Arguments...)
@@ -39,16 +39,17 @@ func fastCase(vm *goja.Runtime) {
 }
 
 // asciiCase returns s with its ASCII letters in upper (or lower) case,
-// eight bytes at a time; ok is false, and nothing done, when s has a byte
-// outside ASCII.
-func asciiCase(s string, upper bool) (string, bool) {
+// eight bytes at a time, as a new string; ok is false, and nothing done,
+// when s has a byte outside ASCII.
+func asciiCase(vm *goja.Runtime, s string, upper bool) (goja.Value, bool) {
 	if len(s) == 0 {
-		return s, true
+		return vm.ToValue(""), true
 	}
-	b := []byte(s)
+	v, b, ok := asciiCopy(vm, unsafe.Slice(unsafe.StringData(s), len(s))) // (read only)
+	if !ok {
+		return nil, false
+	}
 	from, to := bytecase.Range(upper)
-	if !bytecase.FlipASCII(b, from, to) {
-		return "", false
-	}
-	return unsafe.String(&b[0], len(b)), true // b is not used again
+	bytecase.FlipASCII(b, from, to) // ASCII: it flips every letter
+	return v, true
 }

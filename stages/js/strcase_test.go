@@ -41,8 +41,11 @@ func TestFastCase(t *testing.T) {
 		in, up string
 		ok     bool
 	}{{"", "", true}, {"abc xyz{}", "ABC XYZ{}", true}, {"0123456789abcdefghij`{", "0123456789ABCDEFGHIJ`{", true}, {"caf\u00e9", "", false}} {
-		if up, ok := asciiCase(c.in, true); up != c.up || ok != c.ok {
-			t.Errorf("asciiCase(%q) = %q, %v", c.in, up, ok)
+		rt := goja.New()
+		findASCII(rt)
+		up, ok := asciiCase(rt, c.in, true)
+		if ok != c.ok || (ok && (up.String() != c.up || !up.StrictEquals(rt.ToValue(c.up)))) {
+			t.Errorf("asciiCase(%q) = %v, %v", c.in, up, ok)
 		}
 	}
 }

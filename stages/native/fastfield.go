@@ -2,6 +2,8 @@ package native
 
 import (
 	"bytes"
+	"encoding/binary"
+	"math/bits"
 	"unsafe"
 
 	"github.com/tidwall/gjson"
@@ -54,17 +56,21 @@ func (k *topKey) lookup(data []byte) (vs, ve int, found, ok bool) {
 		if data[i] != '"' {
 			return 0, 0, false, false
 		}
-		q := bytes.IndexByte(data[i+1:], '"')
-		if q < 0 {
+		// The key, byte by byte: keys are short, and a backslash in one
+		// sends the record to the general path.
+		j := i + 1
+		for j < len(data) && data[j] != '"' && data[j] != '\\' {
+			j++
+		}
+		if j >= len(data) || data[j] == '\\' {
 			return 0, 0, false, false
 		}
-		key := data[i+1 : i+1+q]
-		if bytes.IndexByte(key, '\\') >= 0 {
-			return 0, 0, false, false
-		}
-		i = skipBlanks(data, i+q+2)
+		key := data[i+1 : j]
+		i = j + 1
 		if i >= len(data) || data[i] != ':' {
-			return 0, 0, false, false
+			if i = skipBlanks(data, i); i >= len(data) || data[i] != ':' {
+				return 0, 0, false, false
+			}
 		}
 		vs = skipBlanks(data, i+1)
 		ve = skipValue(data, vs)
@@ -151,23 +157,45 @@ func skipValue(data []byte, i int) int {
 	}
 }
 
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// quoteOrBackslash has the high bit of each byte of w that is '"' or '\\'
+// set, and of no byte below the lowest such (the borrows of the
+// subtractions run upwards), so TrailingZeros64/8 is the first one's index.
+func quoteOrBackslash(w uint64) uint64 {
+	q := w ^ ('"' * ones)
+	b := w ^ ('\\' * ones)
+	return ((q-ones)&^q | (b-ones)&^b) & highs
+}
+
 // skipString returns the end (past the closing quote) of the JSON string
-// starting at data[i] (a quote), or -1.
+// starting at data[i] (a quote), or -1. It looks at eight bytes at a time
+// for a quote or a backslash.
 func skipString(data []byte, i int) int {
 	i++
 	for {
-		q := bytes.IndexByte(data[i:], '"')
-		if q < 0 {
+		for i+8 <= len(data) {
+			if m := quoteOrBackslash(binary.LittleEndian.Uint64(data[i : i+8])); m != 0 {
+				i += bits.TrailingZeros64(m) / 8
+				break
+			}
+			i += 8
+		}
+		for i < len(data) && data[i] != '"' && data[i] != '\\' {
+			i++
+		}
+		switch {
+		case i >= len(data):
 			return -1
+		case data[i] == '"':
+			return i + 1
 		}
-		i += q
-		n := 0 // backslashes right before the quote
-		for j := i - 1; j >= 0 && data[j] == '\\'; j-- {
-			n++
-		}
-		i++
-		if n%2 == 0 {
-			return i
+		i += 2 // a backslash and the byte it escapes
+		if i > len(data) {
+			return -1
 		}
 	}
 }

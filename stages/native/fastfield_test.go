@@ -47,6 +47,24 @@ var fastRecords = []string{
 	`{"msg":"x" "level":"y"}`,
 	`{"level":"error"} trailing`,
 	`{"msg":"x"`,
+	// select's equals without parsing; escapes and the key's name after
+	// the value, at every offset in an eight-byte word.
+	`{"level":"erro\u0072","msg":"x"}`,
+	`{"level":"errors","msg":"x"}`,
+	`{"level":"","msg":"x"}`,
+	`{"level":"error","x":"a\\b"}`,
+	`{"level":"error","x":"level"}`,
+	`{"level":"error","x":"levels","msg":"lower case"}`,
+	`{"level":"error","x":1,"level":"error"}`,
+	`{"level":"error","xx":1,"level":"error"}`,
+	`{"level":"error","xxx":1,"level":"error"}`,
+	`{"level":"error","xxxx":1,"level":"error"}`,
+	`{"level":"error","xxxxx":1,"level":"error"}`,
+	`{"level":"error","xxxxxx":1,"level":"error"}`,
+	`{"level":"error","xxxxxxx":1,"level":"error"}`,
+	`{"level":"error","xxxxxxxx":1,"msg":"m","level":"error"}`,
+	`{"level":"error","msg":"long value with a backslash at the end \\"}`,
+	`{"msg":"lower","level":"error","latency_ms":1,"lang":"l","level2":"x"}`,
 }
 
 // runT runs t on a copy of rec and returns what it emitted (joined by

@@ -2,6 +2,7 @@ package native
 
 import (
 	"bytes"
+	"math/bits"
 	"regexp/syntax"
 	"unicode"
 	"unicode/utf8"
@@ -31,6 +32,13 @@ type linearMatcher struct {
 	ncap  int     // number of capture groups, as regexp.NumSubexp
 	caps  []int
 	empty []int
+	// clean[g] reports, after a match, that group g's text holds only
+	// bytes a JSON string takes as they are (jsonPlain); false when it
+	// may hold others. dirty counts the scans that may have met such a
+	// byte; dirtyAt[g] is its value where group g started.
+	clean   []bool
+	dirty   int
+	dirtyAt []int
 }
 
 // byteSet is a set of bytes.
@@ -58,6 +66,8 @@ const (
 	lScanNot  // any number (at least min <= 1) of bytes other than not
 	lCapStart // capture group cap starts here
 	lCapEnd   // capture group cap ends here
+	lCapScan  // capture group cap around one lScan
+	lCapNot   // capture group cap around one lScanNot
 )
 
 type lnode struct {
@@ -72,6 +82,11 @@ type lnode struct {
 	firsts   []byteSet
 	tab      *[256]bool // lScan: set as a table
 	not      byte       // lScanNot: the one byte not in set
+	// clean: every text the node matches is made of jsonPlain bytes
+	// (literals, classes of such bytes). spaceStop: lScan's class holds
+	// every byte above 0x20, so a scan can look for its end with
+	// notPlainOrSpace8 eight bytes at a time.
+	clean, spaceStop bool
 }
 
 // flatten returns seq as a program for match: capture groups become
@@ -85,8 +100,16 @@ func flatten(seq []lnode) []lnode {
 	for _, n := range seq {
 		switch n.kind {
 		case lCap:
+			sub := flatten(n.subs[0])
+			if len(sub) == 1 && (sub[0].kind == lScan || sub[0].kind == lScanNot) {
+				one := sub[0]
+				one.cap = n.cap
+				one.kind = map[lkind]lkind{lScan: lCapScan, lScanNot: lCapNot}[one.kind]
+				out = append(out, one)
+				continue
+			}
 			out = append(out, lnode{kind: lCapStart, cap: n.cap})
-			out = append(out, flatten(n.subs[0])...)
+			out = append(out, sub...)
 			out = append(out, lnode{kind: lCapEnd, cap: n.cap})
 		case lAlt:
 			subs := make([][]lnode, len(n.subs))
@@ -99,15 +122,26 @@ func flatten(seq []lnode) []lnode {
 			if len(n.lit) == 1 {
 				n.kind = lByte
 			}
+			n.clean = plainRun(n.lit, 0) == len(n.lit)
 			out = append(out, n)
 		case lRep:
+			n.clean = true
+			for c := range 256 {
+				if n.set.has(byte(c)) && !jsonPlain[c] {
+					n.clean = false
+				}
+			}
 			if n.max < 0 && n.min <= 1 {
 				var tab [256]bool
 				missing, count := 0, 0
+				n.spaceStop = true
 				for c := range 256 {
 					tab[c] = n.set.has(byte(c))
 					if !tab[c] {
 						missing, count = c, count+1
+						if c > ' ' {
+							n.spaceStop = false
+						}
 					}
 				}
 				if count == 1 {
@@ -156,7 +190,8 @@ func compileLinear(pattern string) *linearMatcher {
 		return nil
 	}
 	n := re.MaxCap()
-	m := &linearMatcher{seq: seq, prog: flatten(seq), ncap: n, caps: make([]int, 2*(n+1)), empty: make([]int, 2*(n+1))}
+	m := &linearMatcher{seq: seq, prog: flatten(seq), ncap: n, caps: make([]int, 2*(n+1)), empty: make([]int, 2*(n+1)),
+		clean: make([]bool, n+1), dirtyAt: make([]int, n+1)}
 	for i := range m.empty {
 		m.empty[i] = -1
 	}
@@ -397,6 +432,7 @@ func checkSeq(seq []lnode, out follow) bool {
 // call.
 func (m *linearMatcher) match(text []byte) []int {
 	copy(m.caps, m.empty)
+	m.dirty = 0
 	end, ok := m.seq1(m.prog, text, 0)
 	if !ok {
 		return nil
@@ -413,32 +449,60 @@ func (m *linearMatcher) seq1(seq []lnode, text []byte, i int) (int, bool) {
 			if i >= len(text) || text[i] != n.lit[0] {
 				return i, false
 			}
+			if !n.clean {
+				m.dirty++
+			}
 			i++
-		case lScanNot:
-			j := bytes.IndexByte(text[i:], n.not)
-			if j < 0 {
-				j = len(text) - i
-			}
-			if j < n.min {
-				return i, false
-			}
-			i += j
-		case lScan:
-			j := i
-			for j < len(text) && n.tab[text[j]] {
-				j++
-			}
+		case lCapNot:
+			j, clean := scanNotByte(text, i, n.not)
 			if j-i < n.min {
 				return i, false
+			}
+			m.caps[2*n.cap], m.caps[2*n.cap+1], m.clean[n.cap] = i, j, clean
+			if !clean {
+				m.dirty++ // for the groups around this one
+			}
+			i = j
+		case lCapScan:
+			j, clean := m.scan(n, text, i)
+			if j-i < n.min {
+				return i, false
+			}
+			m.caps[2*n.cap], m.caps[2*n.cap+1], m.clean[n.cap] = i, j, clean
+			if !clean {
+				m.dirty++ // for the groups around this one
+			}
+			i = j
+		case lScanNot:
+			j, clean := scanNotByte(text, i, n.not)
+			if j-i < n.min {
+				return i, false
+			}
+			if !clean {
+				m.dirty++
+			}
+			i = j
+		case lScan:
+			j, clean := m.scan(n, text, i)
+			if j-i < n.min {
+				return i, false
+			}
+			if !clean {
+				m.dirty++
 			}
 			i = j
 		case lCapStart:
 			m.caps[2*n.cap] = i
+			m.dirtyAt[n.cap] = m.dirty
 		case lCapEnd:
 			m.caps[2*n.cap+1] = i
+			m.clean[n.cap] = m.dirty == m.dirtyAt[n.cap]
 		case lLit:
-			if len(text)-i < len(n.lit) || string(text[i:i+len(n.lit)]) != string(n.lit) {
+			if len(text)-i < len(n.lit) || !hasLit(text[i:], n.lit) {
 				return i, false
+			}
+			if !n.clean {
+				m.dirty++
 			}
 			i += len(n.lit)
 		case lRep:
@@ -451,6 +515,9 @@ func (m *linearMatcher) seq1(seq []lnode, text []byte, i int) (int, bool) {
 				}
 				if j-i < n.min {
 					return i, false
+				}
+				if !n.clean {
+					m.dirty++
 				}
 				i = j
 				continue
@@ -476,6 +543,9 @@ func (m *linearMatcher) seq1(seq []lnode, text []byte, i int) (int, bool) {
 			// follows cannot start with a byte of its class (checkSeq).
 			if count < n.min {
 				return i, false
+			}
+			if !n.clean {
+				m.dirty++
 			}
 		case lCap:
 			start := i
@@ -509,4 +579,82 @@ func (m *linearMatcher) seq1(seq []lnode, text []byte, i int) (int, bool) {
 		}
 	}
 	return i, true
+}
+
+// hasLit reports whether text starts with lit (len(text) >= len(lit)).
+func hasLit(text, lit []byte) bool {
+	if len(lit) > 8 {
+		return string(text[:len(lit)]) == string(lit)
+	}
+	for k, c := range lit {
+		if text[k] != c {
+			return false
+		}
+	}
+	return true
+}
+
+// scan returns the end of lScan node n's run from text[i] on, and whether
+// its bytes are all jsonPlain.
+func (m *linearMatcher) scan(n *lnode, text []byte, i int) (int, bool) {
+	if n.spaceStop {
+		// Eight bytes at a time to the first byte that is white space or
+		// not plain: the end, or a byte of the class that needs escaping.
+		for i+8 <= len(text) {
+			if w := notPlainOrSpace8(load64(text, i)); w != 0 {
+				i += bits.TrailingZeros64(w) / 8
+				if !n.tab[text[i]] {
+					return i, true
+				}
+				for i < len(text) && n.tab[text[i]] {
+					i++
+				}
+				return i, false
+			}
+			i += 8
+		}
+	}
+	clean := true
+	for i < len(text) && n.tab[text[i]] {
+		clean = clean && jsonPlain[text[i]]
+		i++
+	}
+	return i, clean || n.clean
+}
+
+// scanNotByte returns the index of the first stop byte of text from i on
+// (len(text) if none), and whether the bytes before it are all jsonPlain:
+// eight bytes at a time to the first stop or not plain byte, then
+// bytes.IndexByte.
+func scanNotByte(text []byte, i int, stop byte) (int, bool) {
+	pat := uint64(stop) * swarOnes
+	for i+8 <= len(text) {
+		w := load64(text, i)
+		x := w ^ pat
+		if b := ((x-swarOnes)&^x)&swarHighs | notPlain8(w); b != 0 {
+			i += bits.TrailingZeros64(b) / 8
+			if text[i] == stop {
+				return i, true
+			}
+			return indexFrom(text, i, stop), false
+		}
+		i += 8
+	}
+	for ; i < len(text); i++ {
+		if c := text[i]; c == stop {
+			return i, true
+		} else if !jsonPlain[c] {
+			return indexFrom(text, i, stop), false
+		}
+	}
+	return i, true
+}
+
+// indexFrom returns the index of the first c in text from i on, or
+// len(text).
+func indexFrom(text []byte, i int, c byte) int {
+	if j := bytes.IndexByte(text[i:], c); j >= 0 {
+		return i + j
+	}
+	return len(text)
 }

@@ -24,8 +24,9 @@ func TestLinearMatchesRegexp(t *testing.T) {
 		`^(?P<w>\S*?) (?P<z>\S+?)$`,
 		`^(?:(?P<a>a)|(?P<b>b))(?P<c>c*)`,
 		`^()(?P<e>)x`,
+		`^(?P<o>(?P<i>\S+) (?P<j>[^"]*))"(?P<k>[^\t]+)`,
 	}
-	alphabet := []string{" ", "a", "b", "c", "x", "yz", "é", "\xff", "\xe2", "-", "\"", "[", "]", "1", "42", "255", ".", "=", ";", "A", "Z", "\n", "GET", "/p", "HTTP/1.1"}
+	alphabet := []string{" ", "a", "b", "c", "x", "yz", "é", "\xff", "\xe2", "-", "\"", "[", "]", "1", "42", "255", ".", "=", ";", "A", "Z", "\n", "GET", "/p", "HTTP/1.1", "\\", "\x01", "\t", "\x7f"}
 	rng := rand.New(rand.NewPCG(1, 2))
 	linear := 0
 	for _, pat := range accepted {
@@ -74,7 +75,18 @@ func TestLinearMatchesRegexp(t *testing.T) {
 			if !slices.Equal(got, want) {
 				t.Fatalf("%s on %q: linear %v, regexp %v", pat, text, got, want)
 			}
+			for g := 1; got != nil && g <= m.ncap; g++ {
+				if v := text[max(got[2*g], 0):max(got[2*g+1], 0)]; m.clean[g] && plainRun(v, 0) != len(v) {
+					t.Fatalf("%s on %q: group %d %q is not plain JSON string text, but clean", pat, text, g, v)
+				}
+			}
 		}
+	}
+	// The bench's lines take the copy without escaping.
+	m := compileLinear(accepted[0])
+	if m.match([]byte(`10.0.0.1 - u1 [01/Jan/2026:00:00:00 +0000] "GET /health HTTP/1.1" 503 26 "-" "pipe-bench/1.0"`)) == nil ||
+		slices.Contains(m.clean[1:], false) {
+		t.Fatalf("combined-log line: clean %v, want every group clean", m.clean)
 	}
 	if linear < len(accepted) {
 		t.Fatalf("only %d patterns are linear", linear)

@@ -115,48 +115,68 @@ var errCSVHeader = errors.New("header: true reads the header from the input's fi
 
 // Transform implements engine.Transformer.
 func (s *csvStage) Transform(ctx context.Context, r *engine.Record, emit func(*engine.Record)) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	data, err := s.transform(r)
+	if err != nil || data == nil {
+		return err
+	}
+	r.Data = data
+	emit(r)
+	return nil
+}
+
+// TransformBatch implements engine.BatchTransformer.
+func (s *csvStage) TransformBatch(ctx context.Context, recs []*engine.Record, out *engine.BatchResult) error {
+	return s.transformBatch(ctx, recs, out, s.transform)
+}
+
+// transform returns record r's output data, or nil for a header row; it
+// does not change r.
+func (s *csvStage) transform(r *engine.Record) ([]byte, error) {
 	p := s.csv
 	if p.fromInput && !p.seen {
 		p.seen, p.firstNum = true, r.Number()
 		if n := r.Number(); n > 1 {
-			return fmt.Errorf("record %d: %w", n, errCSVHeader)
+			return nil, fmt.Errorf("record %d: %w", n, errCSVHeader)
 		}
 		text, err := s.text(r)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := p.split(text); err != nil {
-			return fmt.Errorf("header row: %w", err)
+			return nil, fmt.Errorf("header row: %w", err)
 		}
 		seen := map[string]bool{}
 		for i := 0; i < len(p.ends); i += 2 {
 			col := string(p.p.buf[p.ends[i]:p.ends[i+1]])
 			if col == "" || seen[col] {
 				p.cols = nil
-				return fmt.Errorf("header row: column names must be unique and not empty, got %q", col)
+				return nil, fmt.Errorf("header row: column names must be unique and not empty, got %q", col)
 			}
 			seen[col] = true
 			p.cols = append(p.cols, col)
 		}
 		p.header = bytes.Clone(text)
-		return nil // the header row is consumed
+		return nil, nil // the header row is consumed
 	}
 	if p.fromInput && p.cols == nil {
 		if p.firstNum > 1 {
-			return errCSVHeader
+			return nil, errCSVHeader
 		}
-		return errors.New("no valid header row")
+		return nil, errors.New("no valid header row")
 	}
 	if p.header != nil {
 		text, err := s.text(r)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if bytes.Equal(text, p.header) {
-			return nil // a header row: dropped
+			return nil, nil // a header row: dropped
 		}
 	}
-	return s.parseStage.Transform(ctx, r, emit)
+	return s.parseStage.transform(r)
 }
 
 // text returns the text the stage parses from r.

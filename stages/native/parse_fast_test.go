@@ -133,6 +133,20 @@ func TestLogfmtFast(t *testing.T) {
 	}
 }
 
+// TestLogfmtFastKeyCache runs every seed line after every other one, so
+// that each key is compared with the cached keys of another line (same
+// key, a prefix of it, a longer one, a key with a quote or none).
+func TestLogfmtFastKeyCache(t *testing.T) {
+	lines := append(logfmtSeeds, `statu=1 level2=x`, `status2=1`, `stat"us=1`, `ts ts=1`, `ts=1 level`)
+	for _, a := range lines {
+		for _, b := range lines {
+			p := newTestLogfmt(t)
+			checkLogfmtFast(t, p, []byte(a))
+			checkLogfmtFast(t, p, []byte(b))
+		}
+	}
+}
+
 func FuzzLogfmtFast(f *testing.F) {
 	for _, l := range logfmtSeeds {
 		f.Add([]byte(l))
@@ -227,4 +241,93 @@ func FuzzParseBuiltJSON(f *testing.F) {
 		f.Add([]byte(l))
 	}
 	f.Fuzz(checkBuiltJSON)
+}
+
+// TestParseBatchPath runs parse stages through TransformBatch and through
+// Transform on the same records: the same outputs and the same failures;
+// and a batch whose context is done changes no record and reports
+// nothing, so that the engine's record-by-record re-run starts from the
+// original records.
+func TestParseBatchPath(t *testing.T) {
+	configs := []struct {
+		use   string
+		cfg   map[string]any
+		lines []string
+	}{
+		{"parse_logfmt", map[string]any{"types": map[string]any{"status": "int"}},
+			[]string{`a=1 status=200`, `"a"=1`, `b=2`, `status=x`, `c="q q"`}},
+		{"parse_regex", map[string]any{"pattern": `^(?P<a>\S+) (?P<b>\d+)$`, "types": map[string]any{"b": "int"}},
+			[]string{`x 1`, `y`, `z 22`, "w\xff 3"}},
+		{"parse_csv", map[string]any{"header": true}, []string{`a,b`, `1,2`, `1`, `a,b`, `3,4`}},
+	}
+	for _, c := range configs {
+		n, _ := engine.DefaultRegistry.LookupNative(c.use)
+		newStage := func() engine.Transformer {
+			tr, err := n.New(engine.ConfigOf(c.cfg))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return tr
+		}
+		recs := func() []*engine.Record {
+			var out []*engine.Record
+			for i, l := range c.lines {
+				r := engine.NewRecord([]byte(l))
+				r.SetNumber(int64(i + 1))
+				out = append(out, r)
+			}
+			return out
+		}
+		// One record a call.
+		var want []string
+		one := newStage()
+		for _, r := range recs() {
+			err := one.Transform(context.Background(), r, func(o *engine.Record) { want = append(want, string(o.Data)) })
+			if err != nil {
+				want = append(want, "error: "+err.Error())
+			}
+		}
+		bt, ok := newStage().(engine.BatchTransformer)
+		if !ok {
+			t.Fatalf("%s: not a BatchTransformer", c.use)
+		}
+		// A call whose context is done.
+		in := recs()
+		var res engine.BatchResult
+		res.Reset(len(in))
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if err := bt.TransformBatch(ctx, in, &res); err == nil {
+			t.Fatalf("%s: a cancelled batch returned no error", c.use)
+		}
+		for i, r := range in {
+			if string(r.Data) != c.lines[i] {
+				t.Fatalf("%s: a cancelled batch changed record %d to %q", c.use, i, r.Data)
+			}
+		}
+		// The whole batch.
+		res.Reset(len(in))
+		if err := bt.TransformBatch(context.Background(), in, &res); err != nil || res.Err() != nil {
+			t.Fatalf("%s: %v, %v", c.use, err, res.Err())
+		}
+		var got []string
+		k, f := 0, 0
+		for i := range in {
+			for ; k < len(res.Records()) && res.Source(k) == i; k++ {
+				got = append(got, string(res.Records()[k].Data))
+			}
+			if f < res.NumFailed() {
+				if fi, err := res.Failed(f); fi == i {
+					got = append(got, "error: "+err.Error())
+					f++
+				}
+			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("%s: batch %q, one by one %q", c.use, got, want)
+		}
+		if res.NumFailed() == 0 || len(res.Records()) == 0 {
+			t.Fatalf("%s: %d failed, %d out: want both", c.use, res.NumFailed(), len(res.Records()))
+		}
+	}
 }

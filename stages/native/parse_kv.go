@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math/bits"
 	"unicode/utf8"
 
 	"github.com/pipe-dev/pipe/component"
@@ -56,18 +57,18 @@ type kvParser struct {
 	trim            bool
 	quote           [256]bool   // the quote characters
 	logfmt          bool        // escapes and logfmt's strictness
-	keySpans        [][2]int    // logfmtFast: the line's keys so far
-	keyCache        []logfmtKey // logfmtFast: the keys of the line before, by position
-	keyMiss         logfmtKey   // logfmtFast: a key past maxLogfmtKeyCache
+	keyCache        []logfmtKey // logfmtFast: the keys of the line so far, then of the line before, by position
 }
 
-// maxLogfmtKeyCache is how many keys of a line keyCache keeps.
+// maxLogfmtKeyCache is how many keys of a line keyCache keeps: logfmtFast
+// leaves longer lines to the general path.
 const maxLogfmtKeyCache = 64
 
 // logfmtKey is a key as logfmtFast last saw it at one position.
 type logfmtKey struct {
-	raw, json []byte // the key, and its JSON with the colon
+	raw, json []byte // the key, and its JSON after a comma, with the colon
 	kind      valueType
+	bit       uint64 // the key's bit in logfmtFast's repeated-key filter
 }
 
 func newParseLogfmt(cfg engine.Config) (engine.Transformer, error) {
@@ -242,13 +243,23 @@ func (p *kvParser) parsePairs(dst, text []byte) ([]byte, error) {
 // dst as it is read. It declines (false, dst unchanged) a line with a
 // repeated key, an error or a value that does not convert: parseLine's
 // general path then decides, so the result is always the general path's.
+//
+// Lines repeat their keys in the same places: key n is first compared with
+// the previous line's key n (keyCache, which holds its JSON, its type and
+// its bit of the repeated-key filter), and only scanned when it differs.
+// Unquoted values are scanned eight bytes at a time for their end and for
+// bytes a JSON string cannot take as they are; a value without such bytes
+// is copied as it is.
 func (p *kvParser) logfmtFast(dst, text []byte) ([]byte, bool) {
 	dst0 := len(dst)
 	dst = append(dst, '{')
-	spans := p.keySpans[:0]
 	var seen uint64 // a bit per key, from its length and end bytes: most keys skip the comparisons
+	n := 0          // keys so far
 	i := 0
 	for i < len(text) {
+		if text[i] == ' ' { // most often one space between pairs
+			i++
+		}
 		for i < len(text) && isSpace(text[i]) {
 			i++
 		}
@@ -256,97 +267,132 @@ func (p *kvParser) logfmtFast(dst, text []byte) ([]byte, bool) {
 			break
 		}
 		k0 := i
-		for i < len(text) {
-			if logfmtKeyStop[text[i]] {
-				break
-			}
-			i++
-		}
-		if i == k0 || i < len(text) && text[i] == '"' {
-			p.keySpans = spans
-			return dst[:dst0], false // no key, or a quote in it
-		}
-		key := text[k0:i]
-		bit := uint64(1) << ((uint(len(key))*7 + uint(key[0])*3 + uint(key[len(key)-1])) & 63)
-		if seen&bit != 0 {
-			for _, sp := range spans {
-				if string(text[sp[0]:sp[1]]) == string(key) {
-					p.keySpans = spans
-					return dst[:dst0], false
-				}
-			}
-		}
-		seen |= bit
-		n := len(spans)
-		spans = append(spans, [2]int{k0, i})
-		if n > 0 {
-			dst = append(dst, ',')
-		}
-		// Lines repeat their keys in the same places: the key's JSON and
-		// its type are those of the previous line's key n, most often.
-		kc := &p.keyMiss
+		var kc *logfmtKey
 		switch {
 		case n < len(p.keyCache):
 			kc = &p.keyCache[n]
 		case n < maxLogfmtKeyCache:
 			p.keyCache = append(p.keyCache, logfmtKey{})
 			kc = &p.keyCache[n]
+		default:
+			return dst[:dst0], false // a line of many keys
 		}
-		if string(kc.raw) != string(key) {
+		// The key ends at the first byte of logfmtKeyStop; the cached key
+		// has none, so text holding it followed by such a byte (or the
+		// end) holds the same key.
+		if l := len(kc.raw); l > 0 && k0+l <= len(text) && (k0+l == len(text) || logfmtKeyStop[text[k0+l]]) &&
+			string(text[k0:k0+l]) == string(kc.raw) {
+			i = k0 + l
+		} else {
+			for i < len(text) && !logfmtKeyStop[text[i]] {
+				i++
+			}
+			if i == k0 {
+				return dst[:dst0], false // no key
+			}
+			key := text[k0:i]
 			kc.raw = append(kc.raw[:0], key...)
-			kc.json = append(appendJSONString(kc.json[:0], key), ':')
+			kc.json = append(appendJSONString(append(kc.json[:0], ','), key), ':')
 			kc.kind, _ = p.types.lookup(key)
+			kc.bit = uint64(1) << ((uint(len(key))*7 + uint(key[0])*3 + uint(key[len(key)-1])) & 63)
 		}
-		dst = append(dst, kc.json...)
+		if i < len(text) && text[i] == '"' {
+			return dst[:dst0], false // a quote in the key
+		}
+		if seen&kc.bit != 0 {
+			// keyCache[:n] holds this line's keys so far.
+			for j := range p.keyCache[:n] {
+				if string(p.keyCache[j].raw) == string(kc.raw) {
+					return dst[:dst0], false
+				}
+			}
+		}
+		seen |= kc.bit
+		n++
+		if n > 1 {
+			dst = append(dst, kc.json...)
+		} else {
+			dst = append(dst, kc.json[1:]...)
+		}
 		if i >= len(text) || text[i] != '=' {
 			dst = append(dst, "true"...) // a key alone
 			continue
 		}
 		i++
-		var v []byte
-		if i < len(text) && text[i] == '"' && kc.kind == typeString {
-			var ok bool
-			if dst, i, ok = appendLogfmtQuoted(dst, text, i); !ok || i < len(text) && !isSpace(text[i]) {
-				p.keySpans = spans
-				return dst[:dst0], false
-			}
-			continue
-		}
+		kind := kc.kind
 		if i < len(text) && text[i] == '"' {
+			if kind == typeString {
+				var ok bool
+				if dst, i, ok = appendLogfmtQuoted(dst, text, i); !ok || i < len(text) && !isSpace(text[i]) {
+					return dst[:dst0], false
+				}
+				continue
+			}
 			p.p.buf = p.p.buf[:0]
 			var err error
 			if i, err = p.unquote(text, i); err != nil || i < len(text) && !isSpace(text[i]) {
-				p.keySpans = spans
 				return dst[:dst0], false
 			}
-			v = p.p.buf
-		} else {
-			v0 := i
-			for i < len(text) {
-				if logfmtValueStop[text[i]] {
-					break
-				}
+			if dst, err = appendTyped(dst, kc.raw, p.p.buf, kind); err != nil {
+				return dst[:dst0], false
+			}
+			continue
+		}
+		v0 := i
+		i = logfmtPlainRun(text, i)
+		plain := true
+		if i < len(text) && !isSpace(text[i]) {
+			// A quote, a backslash, a control or a non-ASCII byte: find the
+			// end byte by byte.
+			plain = false
+			for i < len(text) && !logfmtValueStop[text[i]] {
 				i++
 			}
 			if i < len(text) && text[i] == '"' {
-				p.keySpans = spans
 				return dst[:dst0], false // a quote inside an unquoted value
 			}
-			v = text[v0:i]
 		}
-		kind := kc.kind
-		if kind == typeString {
+		v := text[v0:i]
+		switch {
+		case kind != typeString:
+			var err error
+			if dst, err = appendTyped(dst, kc.raw, v, kind); err != nil {
+				return dst[:dst0], false
+			}
+		case plain:
+			dst = append(dst, '"')
+			dst = append(dst, v...)
+			dst = append(dst, '"')
+		default:
 			dst = appendJSONString(dst, v)
-			continue
-		}
-		var err error
-		if dst, err = appendTyped(dst, key, v, kind); err != nil {
-			p.keySpans = spans
-			return dst[:dst0], false
 		}
 	}
-	p.keySpans = spans
 	return append(dst, '}'), true
+}
+
+// logfmtPlainRun returns the index of the first byte of text from i on
+// that is white space or that a JSON string cannot take as it is (a quote,
+// a backslash, a control or a non-ASCII byte), or len(text): eight bytes
+// at a time, then one by one.
+func logfmtPlainRun(text []byte, i int) int {
+	for i+8 <= len(text) {
+		if m := notPlainOrSpace8(load64(text, i)); m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+		i += 8
+	}
+	for i < len(text) && jsonPlain[text[i]] && text[i] != ' ' {
+		i++
+	}
+	return i
+}
+
+// notPlainOrSpace8 is notPlain8 that also marks the space (every byte up
+// to 0x20).
+func notPlainOrSpace8(w uint64) uint64 {
+	q := w ^ ('"' * swarOnes)
+	b := w ^ ('\\' * swarOnes)
+	return ((q-swarOnes)&^q | (b-swarOnes)&^b | (w-0x21*swarOnes)&^w | w) & swarHighs
 }
 
 // logfmtKeyStop and logfmtValueStop hold the bytes that end a logfmt key
@@ -369,11 +415,17 @@ func appendLogfmtQuoted(dst, text []byte, i int) (_ []byte, end int, ok bool) {
 	dst = append(dst, '"')
 	i++
 	for {
-		j := i
-		for j < len(text) && text[j] != '"' && text[j] != '\\' {
-			j++
+		j := plainRun(text, i)
+		dst = append(dst, text[i:j]...)
+		if j < len(text) && text[j] != '"' && text[j] != '\\' {
+			// A control or non-ASCII byte: the rest of the run is checked.
+			k := j
+			for k < len(text) && text[k] != '"' && text[k] != '\\' {
+				k++
+			}
+			dst = appendJSONBody(dst, text[j:k])
+			j = k
 		}
-		dst = appendJSONBody(dst, text[i:j])
 		switch {
 		case j == len(text): // no closing quote
 			return dst, j, false

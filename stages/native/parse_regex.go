@@ -37,8 +37,15 @@ type regexParser struct {
 	atStart *linearMatcher // the pattern anchored at the start, when it is linear
 	whole   bool           // the pattern is anchored: atStart decides alone
 	names   []string       // per group; "" leaves the group out
-	kinds   []valueType    // per group: the conversion of types:
-	keys    [][]byte       // per group: "name": in JSON, nil when left out
+	fields  []regexField   // the groups that are fields, in order
+}
+
+// regexField is a group that becomes a field.
+type regexField struct {
+	group int       // the group's number
+	kind  valueType // its conversion of types:
+	name  string
+	key   []byte // ,"name": in JSON, with the opening quote of a string value
 }
 
 func newParseRegex(cfg engine.Config) (engine.Transformer, error) {
@@ -89,15 +96,18 @@ func newParseRegex(cfg engine.Config) (engine.Transformer, error) {
 // fill the fields names (by group; "" leaves a group out) converted by
 // types.
 func newRegexParser(re *regexp.Regexp, pattern string, names []string, types *typeSet) *regexParser {
-	p := &regexParser{re: re, names: names, kinds: make([]valueType, len(names)), keys: make([][]byte, len(names))}
+	p := &regexParser{re: re, names: names}
 	p.atStart, p.whole = linearAtStart(pattern)
 	for i, name := range names {
-		if t, ok := types.lookup([]byte(name)); ok {
-			p.kinds[i] = t
+		if name == "" {
+			continue
 		}
-		if name != "" {
-			p.keys[i] = append(appendJSONString(nil, name), ':')
+		f := regexField{group: i, name: name, key: append(appendJSONString([]byte{','}, name), ':')}
+		f.kind, _ = types.lookup([]byte(name))
+		if f.kind == typeString {
+			f.key = append(f.key, '"')
 		}
+		p.fields = append(p.fields, f)
 	}
 	return p
 }
@@ -106,8 +116,11 @@ func (p *regexParser) parseLine(dst, text []byte) ([]byte, error) {
 	// A match at the start is the leftmost one; most patterns are
 	// anchored, so the linear matcher decides alone.
 	var m []int
+	var clean []bool // by group: the text needs no escaping
 	if p.atStart != nil {
-		m = p.atStart.match(text)
+		if m = p.atStart.match(text); m != nil {
+			clean = p.atStart.clean
+		}
 	}
 	if m == nil && !p.whole {
 		m = p.re.FindSubmatchIndex(text)
@@ -119,24 +132,28 @@ func (p *regexParser) parseLine(dst, text []byte) ([]byte, error) {
 	// straight into dst, each key's JSON made once (keys).
 	start := len(dst)
 	dst = append(dst, '{')
-	first := true
-	for i, key := range p.keys {
-		if key == nil || m[2*i] < 0 {
+	sep := 1 // no comma before the first field
+	for k := range p.fields {
+		f := &p.fields[k]
+		a, b := m[2*f.group], m[2*f.group+1]
+		if a < 0 {
 			continue
 		}
-		if !first {
-			dst = append(dst, ',')
-		}
-		first = false
-		dst = append(dst, key...)
-		v := text[m[2*i]:m[2*i+1]]
-		if p.kinds[i] == typeString {
-			dst = appendJSONString(dst, v)
-			continue
-		}
-		var err error
-		if dst, err = appendTyped(dst, p.names[i], v, p.kinds[i]); err != nil {
-			return dst[:start], err
+		dst = append(dst, f.key[sep:]...)
+		sep = 0
+		v := text[a:b]
+		switch {
+		case f.kind != typeString:
+			var err error
+			if dst, err = appendTyped(dst, f.name, v, f.kind); err != nil {
+				return dst[:start], err
+			}
+		case clean != nil && clean[f.group]:
+			dst = append(dst, v...)
+			dst = append(dst, '"')
+		default:
+			dst = appendJSONBody(dst, v)
+			dst = append(dst, '"')
 		}
 	}
 	return append(dst, '}'), nil

@@ -1,6 +1,7 @@
 package native
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"regexp"
@@ -43,6 +44,11 @@ type Select struct {
 	top   topKey // field as a top-level key (fast lookup), when it is one
 	meta  string // a metadata key, tested instead of field
 	test  func(gjson.Result) bool
+	// eqStr: the only condition is equals of this string (eq true), so
+	// the fast path compares a plain string value's bytes with it
+	// instead of parsing the value.
+	eqStr string
+	eq    bool
 }
 
 func newSelect(cfg engine.Config) (engine.Transformer, error) {
@@ -101,6 +107,9 @@ func newSelect(cfg engine.Config) (engine.Transformer, error) {
 		return nil, cfg.Errorf("", "select needs a condition: equals, not_equals, matches, gt, gte, lt, lte or exists")
 	}
 	s := &Select{field: c.Field, top: newTopKey(c.Field), meta: c.Meta, test: tests[0]}
+	if w, ok := c.Equals.(string); ok && len(tests) == 1 {
+		s.eqStr, s.eq = w, true
+	}
 	if len(tests) > 1 { // all conditions must hold (e.g. gte and lt for a range)
 		s.test = func(v gjson.Result) bool {
 			for _, t := range tests {
@@ -147,6 +156,14 @@ func (s *Select) Transform(_ context.Context, r *engine.Record, emit func(*engin
 		v = metaValue(r, s.meta)
 	case s.top.key != "":
 		vs, ve, found, ok := s.top.lookup(r.Data)
+		if ok && s.eq {
+			if keep, known := s.equalsPlain(r.Data, vs, ve, found); known {
+				if keep {
+					emit(r)
+				}
+				return nil
+			}
+		}
 		if ok {
 			if found {
 				v = view(r.Data[vs:ve]) // tested here and let go
@@ -164,6 +181,25 @@ func (s *Select) Transform(_ context.Context, r *engine.Record, emit func(*engin
 		emit(r)
 	}
 	return nil
+}
+
+// equalsPlain decides equals: s.eqStr for the value data[vs:ve] that
+// lookup found (or did not) without parsing it, when the value is not a
+// string (never equal) or a string without escapes (its bytes are its
+// text, as gjson gives it); known is false for a string with escapes.
+func (s *Select) equalsPlain(data []byte, vs, ve int, found bool) (keep, known bool) {
+	if !found {
+		return false, true
+	}
+	raw := data[vs:ve]
+	if raw[0] != '"' {
+		return false, true
+	}
+	str := raw[1 : len(raw)-1]
+	if bytes.IndexByte(str, '\\') >= 0 {
+		return false, false
+	}
+	return string(str) == s.eqStr, true
 }
 
 // JSONOutput implements engine.JSONOutput: select emits its input record

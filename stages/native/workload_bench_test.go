@@ -120,3 +120,42 @@ func BenchmarkWorkloadW4C(b *testing.B)      { benchWorkload(b, "w4c", "clf") }
 func BenchmarkWorkloadW4G(b *testing.B)      { benchWorkload(b, "w4g", "clf") }
 func BenchmarkWorkloadW0NDJSON(b *testing.B) { benchWorkload(b, "w0", "ndjson") }
 func BenchmarkWorkloadW5(b *testing.B)       { benchWorkload(b, "w5", "ndjson") }
+
+// benchWorkloadStage runs the one stage of workload file w over the lines
+// of input, one Transform call a line, without the engine: ns/op is one
+// record.
+func benchWorkloadStage(b *testing.B, w, input string) {
+	lines := bytes.Split(bytes.TrimSuffix(workloadInputs(b)[input], []byte{'\n'}), []byte{'\n'})
+	file := filepath.Join("..", "..", "bench", "workloads", "native", w+".yaml")
+	yaml, err := os.ReadFile(file)
+	if err != nil {
+		b.Fatal(err)
+	}
+	spec, err := engine.Parse(yaml, file)
+	if err != nil {
+		b.Fatal(err)
+	}
+	st := spec.Stages[0]
+	n, ok := engine.DefaultRegistry.LookupNative(st.Use)
+	if !ok {
+		b.Fatalf("%s not registered", st.Use)
+	}
+	tr, err := n.New(st.Config)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	var rec engine.Record
+	emit := func(*engine.Record) {}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		rec.Data = lines[i%len(lines)]
+		if err := tr.Transform(ctx, &rec, emit); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkWorkloadStageW4(b *testing.B)  { benchWorkloadStage(b, "w4", "logfmt") }
+func BenchmarkWorkloadStageW4C(b *testing.B) { benchWorkloadStage(b, "w4c", "clf") }
+func BenchmarkWorkloadStageW4G(b *testing.B) { benchWorkloadStage(b, "w4g", "clf") }

@@ -3,6 +3,7 @@ package codec
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -128,11 +129,45 @@ func FuzzReader(f *testing.F) {
 // splitAll runs a Splitter the way the engine does: reads of uneven sizes
 // into a buffer of limited capacity, carrying the unfinished line over.
 func splitAll(data []byte, opt Options, readSize, bufCap int) (recs []string, errs []*RecordError) {
+	return splitAllWith(data, opt, readSize, bufCap, false, nil)
+}
+
+// splitAllWith is splitAll; with lines, a Plain Splitter frames with
+// SplitLines and hands what it leaves to Split, as the engine does; events
+// gets every record and error in the order they came.
+func splitAllWith(data []byte, opt Options, readSize, bufCap int, lines bool, events *[]string) (recs []string, errs []*RecordError) {
 	s := NewSplitter(opt)
 	buf := make([]byte, 0, bufCap)
 	keep := 0
-	rec := func(a, b int) { recs = append(recs, string(buf[a:b])) }
-	bad := func(e *RecordError) { errs = append(errs, e) }
+	rec := func(a, b int) {
+		recs = append(recs, string(buf[a:b]))
+		if events != nil {
+			*events = append(*events, "record "+string(buf[a:b]))
+		}
+	}
+	bad := func(e *RecordError) {
+		errs = append(errs, e)
+		if events != nil {
+			*events = append(*events, fmt.Sprintf("error %v %d %q", e.Err, e.Size, e.Data))
+		}
+	}
+	var ends []int
+	split := func(from, limit int) (int, bool) {
+		if !lines || !s.Plain() {
+			return s.Split(buf, from, limit, rec, bad)
+		}
+		var next int
+		var more, ok bool
+		ends, next, more, ok = s.SplitLines(buf, from, limit, ends[:0])
+		for _, e := range ends {
+			rec(from, e)
+			from = e + 1
+		}
+		if ok {
+			return next, more
+		}
+		return s.Split(buf, next, limit-len(ends), rec, bad)
+	}
 	for len(data) > 0 {
 		// carry the unfinished line to the front of a fresh buffer
 		tail := append([]byte(nil), buf[keep:]...)
@@ -145,7 +180,7 @@ func splitAll(data []byte, opt Options, readSize, bufCap int) (recs []string, er
 		data = data[n:]
 		for {
 			var more bool
-			keep, more = s.Split(buf, 0, 2, rec, bad)
+			keep, more = split(0, 2)
 			if !more {
 				break
 			}
@@ -168,6 +203,38 @@ func TestSplitterMatchesReader(t *testing.T) {
 			}
 		}
 	}
+}
+
+// SplitLines with Split after it where it stops frames plain lines
+// exactly as Split alone: the same records and errors in the same order,
+// for lines longer than MaxBytes ending in a read or across many.
+func TestSplitLinesMatchesSplit(t *testing.T) {
+	in := "a\n\nbb\r\n" + strings.Repeat("z", 300) + "\nshort\n" + strings.Repeat("y", 101) + "\n" + strings.Repeat("w", 100) + "\nx\n" + strings.Repeat("v", 250) + "last"
+	for _, rs := range []int{1, 3, 7, 64, 100, 101, 4096} {
+		for _, c := range []int{16, 128, 1024} {
+			opt := Options{Codec: Lines, MaxBytes: 100}
+			var want, got []string
+			splitAllWith([]byte(in), opt, rs, c, false, &want)
+			splitAllWith([]byte(in), opt, rs, c, true, &got)
+			if strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Errorf("reads of %d: SplitLines\n%q\nSplit\n%q", rs, got, want)
+			}
+		}
+	}
+}
+
+// FuzzSplitLines: SplitLines and Split frame any input alike.
+func FuzzSplitLines(f *testing.F) {
+	f.Add([]byte("a\nb\n\n"+strings.Repeat("x", 70)+"\ny"), uint8(3), uint16(8))
+	f.Fuzz(func(t *testing.T, data []byte, readSize uint8, max uint16) {
+		opt := Options{Codec: Lines, MaxBytes: int(max%200) + 1}
+		var want, got []string
+		splitAllWith(data, opt, int(readSize)+1, 32, false, &want)
+		splitAllWith(data, opt, int(readSize)+1, 32, true, &got)
+		if strings.Join(got, "\x00") != strings.Join(want, "\x00") {
+			t.Fatalf("SplitLines %q, Split %q", got, want)
+		}
+	})
 }
 
 // FuzzSplitter checks that the zero-copy Splitter frames any input exactly

@@ -143,6 +143,52 @@ func (s *Splitter) Split(buf []byte, from, limit int, rec func(start, end int), 
 	return pos, false
 }
 
+// Plain reports whether Split hands every line over as it is (the lines
+// codec without NUL or UTF-8 checks): then SplitLines may frame them.
+func (s *Splitter) Plain() bool {
+	return s.opt.Codec != NDJSON && !s.opt.RejectNUL && !s.opt.ValidateUTF8
+}
+
+// SplitLines is Split for a Plain Splitter without a call per record: it
+// appends the end (the index of its newline) of each complete line of
+// buf[from:] to ends, at most limit (limit <= 0: no limit), each line
+// starting after the newline of the one before (the first at from). With
+// ok, next and more are Split's keep and more. It stops early, ok false,
+// where Split has something to report or discard (a line longer than
+// MaxBytes, ending in this buffer or not, or an oversized line being
+// discarded): the caller then passes buf[next:] on to Split, as from.
+func (s *Splitter) SplitLines(buf []byte, from, limit int, ends []int) (_ []int, next int, more, ok bool) {
+	if s.skipping {
+		return ends, from, false, false
+	}
+	pos := from
+	clean := min(s.clean, len(buf)-pos)
+	s.clean = 0
+	for n := 0; ; n++ {
+		if limit > 0 && n >= limit {
+			return ends, pos, true, true
+		}
+		nl := bytes.IndexByte(buf[pos+clean:], '\n')
+		if nl < 0 {
+			s.scanned += int64(len(buf) - pos - clean)
+			break
+		}
+		s.scanned += int64(nl + 1)
+		nl += clean
+		clean = 0
+		if nl > s.opt.MaxBytes {
+			return ends, pos, false, false
+		}
+		ends = append(ends, pos+nl)
+		pos += nl + 1
+	}
+	if len(buf)-pos > s.opt.MaxBytes {
+		return ends, pos, false, false
+	}
+	s.clean = len(buf) - pos // no newline in the unfinished line
+	return ends, pos, false, true
+}
+
 // Finish handles the end of the stream: buf[from:] is the last line,
 // without a newline (it may be empty).
 func (s *Splitter) Finish(buf []byte, from int, rec func(start, end int), bad func(*RecordError)) {

@@ -30,6 +30,16 @@ value:
 	// b[i] starts a value (no blanks before it).
 	switch c := b[i]; {
 	case c == '"':
+		// A string whose closing quote is among its first eight bytes
+		// (most keys and short values) without a call.
+		if i+9 <= len(b) {
+			if m := special(binary.LittleEndian.Uint64(b[i+1:])); m != 0 {
+				if j := i + 1 + bits.TrailingZeros64(m)/8; b[j] == '"' {
+					i = j + 1
+					break
+				}
+			}
+		}
 		if i = skipString(b, i+1); i < 0 {
 			return false
 		}
@@ -49,18 +59,14 @@ value:
 		if obj {
 			switch b[i] {
 			case '}':
-				depth--
-				i++
-				goto after
+				goto closed
 			case '"':
 				goto key
 			}
 			return false
 		}
 		if b[i] == ']' {
-			depth--
-			i++
-			goto after
+			goto closed
 		}
 		goto value
 	case c == '-' || c >= '0' && c <= '9':
@@ -94,7 +100,8 @@ after:
 	if i == len(b) {
 		return false
 	}
-	obj = open[(depth-1)/64]&(1<<((depth-1)%64)) != 0
+	// obj is the innermost open container's kind: set when it opened or,
+	// below, when an inner one closed.
 	switch b[i] {
 	case ',':
 		if i = skipBlank(b, i+1); i == len(b) {
@@ -118,14 +125,30 @@ after:
 	default:
 		return false
 	}
+closed:
+	// b[i] closes the innermost container.
 	depth--
 	i++
+	if depth > 0 {
+		d := uint(depth - 1)
+		obj = open[d/64]&(1<<(d%64)) != 0
+	}
 	goto after
 key:
-	// b[i] is the '"' of an object's key.
+	// b[i] is the '"' of an object's key: most are shorter than eight
+	// bytes (see the value strings above).
+	if i+9 <= len(b) {
+		if m := special(binary.LittleEndian.Uint64(b[i+1:])); m != 0 {
+			if j := i + 1 + bits.TrailingZeros64(m)/8; b[j] == '"' {
+				i = j + 1
+				goto colon
+			}
+		}
+	}
 	if i = skipString(b, i+1); i < 0 {
 		return false
 	}
+colon:
 	if i = skipBlank(b, i); i == len(b) || b[i] != ':' {
 		return false
 	}
@@ -139,7 +162,17 @@ key:
 // checked by gjson.
 const maxDepth = 1024
 
+// skipBlank returns the index of the first byte of b[i:] that is not a
+// blank. Most tokens of a record have none before them: that case is one
+// comparison, inlined.
 func skipBlank(b []byte, i int) int {
+	if i < len(b) && b[i] > ' ' {
+		return i
+	}
+	return skipBlanks(b, i)
+}
+
+func skipBlanks(b []byte, i int) int {
 	for i < len(b) {
 		switch b[i] {
 		case ' ', '\t', '\n', '\r':

@@ -109,6 +109,15 @@ func (f *Fields) index(d []byte) bool {
 	return skipSpace(d, i+1) == len(d)
 }
 
+// Moved tells f that the record it indexed, from, was copied to to (the
+// same bytes elsewhere): the index then serves to instead (a lazy view
+// that reads a copy of the record).
+func (f *Fields) Moved(from, to []byte) {
+	if f.data != nil && f.data == unsafe.SliceData(from) && f.n == len(from) && len(to) == len(from) {
+		f.data = unsafe.SliceData(to)
+	}
+}
+
 // lookup finds field k of data through the index: ok is false when the
 // index is not data's or cannot answer for k (then gjson does); raw does
 // not exist when data has no field k.

@@ -1,0 +1,6 @@
+//go:build !linux
+
+package cli
+
+// collectProcess adds nothing where /proc is missing.
+func collectProcess(*promSet) {}

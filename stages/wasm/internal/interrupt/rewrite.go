@@ -380,6 +380,55 @@ func checkCode(flag, count, fn uint32) []byte {
 	return append(b, 0x0b)
 }
 
+// wrapCode returns the code that wraps a loop (a loop of no parameters
+// and no or one result) so that its tick runs outside it, with the global
+// flag, the local counter and the tick's function fn. The loop
+//
+//	loop $l  BODY  end
+//
+// becomes
+//
+//	block $after         (the loop's result type)
+//	  loop $retick
+//	    block $tick
+//	      global.get $flag  br_if $tick
+//	      loop $l
+//	        local.get $n  i32.const 1  i32.add  local.tee $n
+//	        i32.const TickEvery-1  i32.and  i32.eqz  if  br $tick  end
+//	        BODY         (branches to labels outside $l: + 3)
+//	      end
+//	      br $after
+//	    end
+//	    (tick)  br $retick
+//	  end
+//	  (unreachable, when the loop has a result)
+//	end
+//
+// head goes between the block type of $after and the loop, check after
+// the loop's block type, tail after the loop's end. The common path per
+// iteration is the same as loopCode's (two register operations and an
+// untaken branch), but the tick's exit to Go, which wazero's compiler
+// treats as a call, is outside the loop: a call inside it made the
+// register allocator store the values the loop carries at every
+// iteration and reload them after every merge. The flag test before the
+// loop gives the tick block a second predecessor, so that the values
+// crossing the tick's call are that block's own (stored only on the way
+// in), not the loop header's (stored at every back-edge).
+func wrapCode(flag, counter, fn uint32) (head, check, tail []byte) {
+	head = []byte{0x03, 0x40, 0x02, 0x40}
+	head = appendU32(append(head, 0x23), flag)
+	head = append(head, 0x0d, 0x00)
+	check = appendU32([]byte{0x20}, counter)
+	check = append(check, 0x41, 0x01, 0x6a)
+	check = appendU32(append(check, 0x22), counter)
+	check = appendS32(append(check, 0x41), TickEvery-1)
+	check = append(check, 0x71, 0x45, 0x04, 0x40, 0x0c, 0x02, 0x0b)
+	tail = []byte{0x0c, 0x02, 0x0b}
+	tail = append(tail, tickCode(flag, fn)...)
+	tail = append(tail, 0x0c, 0x00, 0x0b)
+	return head, check, tail
+}
+
 // loopCode is the check inserted at loop headers, with the global flag, the
 // local counter (one per function call, kept in a register) and the tick's
 // function fn:
@@ -674,9 +723,10 @@ func (c *codeRewrite) body(out, b []byte, sg sig) ([]byte, error) {
 	if locals >= maxLocals {
 		return nil, errors.New("too many locals")
 	}
-	var loop, exit []byte
+	var loop, exit, wrapHead, wrapCheck, wrapTail []byte
 	if c.o.Interrupt {
 		loop = loopCode(c.flag, uint32(locals), c.tickFunc)
+		wrapHead, wrapCheck, wrapTail = wrapCode(c.flag, uint32(locals), c.tickFunc)
 		out = appendU32(out, groups+1)
 		out = append(out, b[start:r.pos]...)
 		out = append(out, 0x01, 0x7f) // one i32: the counter
@@ -704,6 +754,29 @@ func (c *codeRewrite) body(out, b []byte, sg sig) ([]byte, error) {
 	var frames []frame
 	var pending, pendingLoop int
 	var prev, prev2 instr
+	push := func(f frame) {
+		f.cum = f.extra
+		if n := len(frames); n > 0 {
+			f.cum += frames[n-1].cum
+		}
+		frames = append(frames, f)
+	}
+	// shift is what the labels added around wrapped loops between a
+	// branch here and the target of its label l add to l.
+	shift := func(l uint32) uint32 {
+		n := len(frames)
+		if n == 0 {
+			return 0
+		}
+		li := n - 1 - int(l)
+		switch {
+		case li < 0:
+			return uint32(frames[n-1].cum)
+		case li >= n:
+			return 0
+		}
+		return uint32(frames[n-1].cum - frames[li].cum)
+	}
 	for depth > 0 {
 		if r.pos >= len(b) {
 			return nil, errors.New("body ends inside a block")
@@ -718,6 +791,10 @@ func (c *codeRewrite) body(out, b []byte, sg sig) ([]byte, error) {
 			out = append(out, exit...)
 			from = at
 		}
+		if (op == 0x06 || op == 0x1f || op == 0x09 || op == 0x18) && len(frames) > 0 && frames[len(frames)-1].cum > 0 {
+			// (Their labels are not renumbered.)
+			return nil, fmt.Errorf("exception instruction %#x inside a loop", op)
+		}
 		switch op {
 		case 0x02, 0x04: // block, if
 			r.blockType()
@@ -727,7 +804,7 @@ func (c *codeRewrite) body(out, b []byte, sg sig) ([]byte, error) {
 				pending--
 				f = frame{loop: pendingLoop, j: pending}
 			}
-			frames = append(frames, f)
+			push(f)
 		case 0x03: // loop
 			bt := r.pos
 			r.blockType()
@@ -739,16 +816,25 @@ func (c *codeRewrite) body(out, b []byte, sg sig) ([]byte, error) {
 					pending, pendingLoop = d.blocks, len(frames)
 				}
 			}
-			frames = append(frames, f)
-			if r.err == nil && loop != nil {
+			if wt, ok := wrapType(b[bt:r.pos]); ok && r.err == nil && loop != nil {
+				f.extra, f.wrap, f.typed = 3, true, wt[0] != 0x40
+				out = append(out, b[from:at]...)
+				out = append(out, 0x02)
+				out = append(out, wt...)
+				out = append(out, wrapHead...)
+				out = append(out, b[at:r.pos]...)
+				out = append(out, wrapCheck...)
+				from = r.pos
+			} else if r.err == nil && loop != nil {
 				out = append(out, b[from:r.pos]...)
 				out = append(out, loop...)
 				from = r.pos
 			}
+			push(f)
 		case 0x06: // try (legacy exceptions)
 			r.blockType()
 			depth++
-			frames = append(frames, frame{loop: -1})
+			push(frame{loop: -1})
 		case 0x1f: // try_table
 			r.blockType()
 			for range r.u32() {
@@ -766,11 +852,21 @@ func (c *codeRewrite) body(out, b []byte, sg sig) ([]byte, error) {
 				}
 			}
 			depth++
-			frames = append(frames, frame{loop: -1})
+			push(frame{loop: -1})
 		case 0x0b: // end
 			depth--
 			if len(frames) > 0 {
+				f := frames[len(frames)-1]
 				frames = frames[:len(frames)-1]
+				if f.wrap {
+					out = append(out, b[from:r.pos]...)
+					out = append(out, wrapTail...)
+					if f.typed {
+						out = append(out, 0x00)
+					}
+					out = append(out, 0x0b)
+					from = r.pos
+				}
 			}
 		case 0x18: // delegate (ends a legacy try)
 			r.u32()
@@ -782,7 +878,18 @@ func (c *codeRewrite) body(out, b []byte, sg sig) ([]byte, error) {
 			l := r.u32()
 			if nl, ok := thread(frames, l, prev, prev2); ok && r.err == nil {
 				out = append(out, b[from:at]...)
-				out = appendU32(append(out, 0x0c), nl)
+				out = appendU32(append(out, 0x0c), nl+shift(nl))
+				from = r.pos
+			} else if d := shift(l); d > 0 && r.err == nil {
+				out = append(out, b[from:at]...)
+				out = appendU32(append(out, 0x0c), l+d)
+				from = r.pos
+			}
+		case 0x0d: // br_if
+			l := r.u32()
+			if d := shift(l); d > 0 && r.err == nil {
+				out = append(out, b[from:at]...)
+				out = appendU32(append(out, 0x0d), l+d)
 				from = r.pos
 			}
 		case 0x21: // local.set
@@ -791,16 +898,29 @@ func (c *codeRewrite) body(out, b []byte, sg sig) ([]byte, error) {
 			cur.val = r.s32()
 			cur.ok = r.err == nil
 		case 0x00, 0x01, 0x05, 0x0f, 0x19, 0x1a, 0x1b, 0x0a, 0xd1: // no immediates
-		case 0x07, 0x08, 0x09, 0x0d, 0x10, 0x12, 0x20, 0x22, 0x23, 0x24, 0x25, 0x26, 0xd2:
+		case 0x07, 0x08, 0x09, 0x10, 0x12, 0x20, 0x22, 0x23, 0x24, 0x25, 0x26, 0xd2:
 			r.u32() // one index
 		case 0x0e: // br_table
-			for range r.u32() {
-				r.u32()
+			n := r.u32()
+			var labels []uint32
+			moved := false
+			for range n + 1 {
+				l := r.u32()
 				if r.err != nil {
 					break
 				}
+				d := shift(l)
+				moved = moved || d > 0
+				labels = append(labels, l+d)
 			}
-			r.u32()
+			if moved && r.err == nil {
+				out = append(out, b[from:at]...)
+				out = appendU32(append(out, 0x0e), n)
+				for _, l := range labels {
+					out = appendU32(out, l)
+				}
+				from = r.pos
+			}
 		case 0x11, 0x13: // call_indirect, return_call_indirect: type, table
 			r.u32()
 			r.u32()
@@ -1089,6 +1209,25 @@ type frame struct {
 	d    *dispatch
 	loop int
 	j    int
+	// wrap: a loop wrapped by the rewrite in three added blocks (extra
+	// labels around it); typed: with a result; cum: the extra labels of
+	// this frame and those enclosing it.
+	wrap, typed bool
+	extra, cum  int
+}
+
+// wrapType returns the block type of the outermost block added around a
+// loop of block type bt, when the loop can be wrapped: no parameters, no
+// or one result.
+func wrapType(bt []byte) ([]byte, bool) {
+	if len(bt) != 1 {
+		return nil, false
+	}
+	switch bt[0] {
+	case 0x40, 0x7f, 0x7e, 0x7d, 0x7c, 0x7b, 0x70, 0x6f:
+		return bt, true
+	}
+	return nil, false
 }
 
 // instr is what thread needs of an instruction: its opcode and its

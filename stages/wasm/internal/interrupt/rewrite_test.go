@@ -144,7 +144,8 @@ func TestRewriteKeepsResults(t *testing.T) {
 	}
 }
 
-// TestRewriteInsertsChecks: one check per function plus one per loop.
+// TestRewriteInsertsChecks: one check per function plus one per loop,
+// wrapped (see wrapCode) where the loop has no parameters.
 func TestRewriteInsertsChecks(t *testing.T) {
 	orig := wat(t, "spin")
 	rw, err := Rewrite(orig, Options{Interrupt: true})
@@ -157,8 +158,16 @@ func TestRewriteInsertsChecks(t *testing.T) {
 	if n := bytes.Count(rw, checkCode(0, 1, 1)); n != 4 {
 		t.Errorf("%d entry checks, want 4", n)
 	}
-	if n := bytes.Count(rw, loopCode(0, 0, 1)); n != 1 {
-		t.Errorf("%d loop checks with counter 0, want 1", n)
+	// spin's loop (no parameters, no results) is wrapped: the head before
+	// the loop, the check after its block type, the tail after its end.
+	// count's (a parameter) keeps the check inside.
+	head, check, tail := wrapCode(0, 0, 1)
+	want := append(append(append([]byte{}, head...), 0x03, 0x40), check...)
+	if n := bytes.Count(rw, want); n != 1 {
+		t.Errorf("%d wrapped loops with counter 0, want 1", n)
+	}
+	if n := bytes.Count(rw, tail); n != 1 {
+		t.Errorf("%d wrapped loop tails, want 1", n)
 	}
 	if n := bytes.Count(rw, loopCode(0, 1, 1)); n != 1 {
 		t.Errorf("%d loop checks with counter 1, want 1", n)
@@ -614,6 +623,39 @@ func TestThreadJumps(t *testing.T) {
 		}
 		if !disarm() || err == nil {
 			t.Errorf("sum(2^32-1): err = %v, want the interrupt's trap", err)
+		}
+	}
+}
+
+// TestWrappedLoops: functions whose loops the rewrite wraps (loops.wat:
+// nested loops, branches out of them by br, br_if and br_table, loops
+// with a result) return what they did, with the interrupt checks alone,
+// with the stack bound and with ThreadJumps too.
+func TestWrappedLoops(t *testing.T) {
+	orig := wat(t, "loops")
+	ctx := context.Background()
+	rt := newRuntime(t)
+	a := instantiate(t, rt, orig, "orig")
+	for i, o := range []Options{{Interrupt: true}, {Interrupt: true, StackLimit: 1 << 20, ThreadJumps: true}} {
+		rw, err := Rewrite(orig, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := instantiate(t, rt, rw, fmt.Sprint("wrapped", i))
+		for _, tc := range []struct {
+			fn  string
+			arg uint64
+		}{{"nested", 0}, {"nested", 1}, {"nested", 7}, {"nested", 40}, {"nested", 5000},
+			{"table", 0}, {"table", 1}, {"table", 2}, {"table", 9},
+			{"result", 0}, {"result", 1}, {"result", 9}, {"result", 100}} {
+			want, err := a.ExportedFunction(tc.fn).Call(ctx, tc.arg)
+			if err != nil {
+				t.Fatalf("%s(%d) original: %v", tc.fn, tc.arg, err)
+			}
+			got, err := b.ExportedFunction(tc.fn).Call(ctx, tc.arg)
+			if err != nil || got[0] != want[0] {
+				t.Errorf("%+v: %s(%d) = %v, %v; want %v", o, tc.fn, tc.arg, got, err, want)
+			}
 		}
 	}
 }

@@ -244,6 +244,7 @@ type vm struct {
 	l         *language
 	in        *script.Instance // nil for the state Load checks the script with
 	L         *lua.LState
+	bound     *interrupt // the state's context, between Bind and Unbind
 	transform *lua.LFunction
 	flush     *lua.LFunction
 	init      *lua.LFunction
@@ -266,12 +267,20 @@ type vm struct {
 	nbox    int
 }
 
-// Bind implements script.VM: the state's context interrupts it.
-func (v *vm) Bind(ctx context.Context) { v.L.SetContext(ctx) }
+// Bind implements script.VM: the state's context (an interrupt on ctx)
+// interrupts it.
+func (v *vm) Bind(ctx context.Context) {
+	v.bound = newInterrupt(ctx)
+	v.L.SetContext(v.bound)
+}
 
 // Unbind implements script.VM.
 func (v *vm) Unbind(ctx context.Context) bool {
 	v.L.RemoveContext()
+	if v.bound != nil {
+		v.bound.release()
+		v.bound = nil
+	}
 	return ctx.Err() != nil
 }
 

@@ -133,9 +133,22 @@ func (l *language) Compile(src *script.Source) (bool, error) {
 	}
 	if !definesTransform(chunk) {
 		// No transform(): the code is its body. Same line numbers: the
-		// prelude stays on the first line.
-		if l.proto, err = l.compile("local rec, meta = ... " + src.Code); err != nil {
-			return false, err
+		// prelude stays on the first line. A body that does not read the
+		// chunk's ... is the function transform itself, with parameters
+		// rec and meta (Run takes it out of the chunk): a call of a
+		// function with fixed parameters skips the moves of a vararg
+		// one and the VARARG instruction.
+		l.proto = nil
+		if !strings.Contains(src.Code, "...") {
+			if proto, err := l.compile("return function(rec, meta) " + src.Code + "\nend"); err == nil &&
+				len(proto.FunctionPrototypes) == 1 && proto.FunctionPrototypes[0].NumUpvalues == 0 {
+				l.proto = proto.FunctionPrototypes[0]
+			}
+		}
+		if l.proto == nil {
+			if l.proto, err = l.compile("local rec, meta = ... " + src.Code); err != nil {
+				return false, err
+			}
 		}
 		l.body = true
 		// meta, the body's second local, is out of the script's reach

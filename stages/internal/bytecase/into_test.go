@@ -43,7 +43,7 @@ func TestFlipInto(t *testing.T) {
 	cases := []string{"", "a", "Z", "hello, world", "HELLO, WORLD", "12345678abc", "1234567890123456a",
 		"caf\xe9 \xc3\xa9t\xc3\xa9 Ab", string(all), "\xff\xfe\xe1\xfa\x80abcdefgh"}
 	rng := rand.New(rand.NewPCG(5, 6))
-	for n := 0; n < 48; n++ {
+	for n := 0; n < 100; n++ {
 		for range 30 {
 			b := make([]byte, n)
 			for i := range b {

@@ -29,7 +29,6 @@ func TestArmedSignals(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, stop := a.armedContext(log, armed)
-	defer stop()
 	armed.release() // taken: a no-op, stop unregisters
 	select {
 	case <-ctx.Done():
@@ -40,6 +39,7 @@ func TestArmedSignals(t *testing.T) {
 		t.Errorf("signal recorded %v, want SIGTERM", sig)
 	}
 	<-guard // the first SIGTERM's copy, so the next receive waits for the second
+	stop()  // else the next SIGTERM is the run's second: exit at once
 
 	// Armed and never taken (the run failed before it started): release
 	// unregisters both channels, so a later signal reaches neither.

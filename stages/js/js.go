@@ -7,7 +7,9 @@
 package js
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -194,6 +196,14 @@ func (l *language) Message(err error) string {
 	msg, _, _ := strings.Cut(err.Error(), "\n")
 	return msg
 }
+
+// VouchesJSON implements script.JSONVouching: under codec ndjson a record
+// is a lazy record's bytes with edits encoded by appendPrimitive or the
+// runtime's own JSON.stringify (the one NewVM took, whatever the script
+// does to JSON), a value encoded by that stringify, or a string jsonValid
+// accepted, compacted when it has a newline; so each is one JSON value on
+// one line when the input's records were (TestOutputIsJSON).
+func (l *language) VouchesJSON() bool { return true }
 
 // Broken implements script.Language: a stack overflow leaves the runtime
 // unusable.
@@ -454,10 +464,19 @@ func (v *vm) encode(val goja.Value, again bool) ([]byte, error) {
 		return []byte(val.String()), nil
 	}
 	if s, ok := val.Export().(string); ok { // a string is raw JSON, if it parses
-		if !jsonValid([]byte(s)) {
+		b := []byte(s)
+		if !jsonValid(b) {
 			return nil, fmt.Errorf("returned string is not JSON (the codec is ndjson): %.60q", s)
 		}
-		return []byte(s), nil
+		if bytes.IndexByte(b, '\n') >= 0 {
+			// One line, as the ndjson output writes it (see VouchesJSON).
+			var c bytes.Buffer
+			if err := json.Compact(&c, b); err != nil {
+				return nil, fmt.Errorf("returned string is not JSON (the codec is ndjson): %w", err)
+			}
+			b = c.Bytes()
+		}
+		return b, nil
 	}
 	return v.stringifyValue(val)
 }
@@ -484,6 +503,7 @@ func (v *vm) stringifyValue(val goja.Value) ([]byte, error) {
 }
 
 var (
-	_ script.Language = (*language)(nil)
-	_ script.VM       = (*vm)(nil)
+	_ script.Language     = (*language)(nil)
+	_ script.JSONVouching = (*language)(nil)
+	_ script.VM           = (*vm)(nil)
 )

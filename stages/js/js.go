@@ -275,6 +275,7 @@ type vm struct {
 	stack *[]goja.Value
 	keep  []goja.Value
 	calls int
+	out   []byte          // the block own cuts output records from
 	stop  func() bool     // of the Bind in force
 	ctx   context.Context // of the Bind in force, for Go loops that check it
 }
@@ -461,10 +462,10 @@ func (v *vm) encode(val goja.Value, again bool) ([]byte, error) {
 		if o, ok := val.(*goja.Object); ok && o.ClassName() != "String" {
 			return v.stringifyValue(val)
 		}
-		return []byte(val.String()), nil
+		return v.own(val.String()), nil
 	}
 	if s, ok := val.Export().(string); ok { // a string is raw JSON, if it parses
-		b := []byte(s)
+		b := v.own(s)
 		if !jsonValid(b) {
 			return nil, fmt.Errorf("returned string is not JSON (the codec is ndjson): %.60q", s)
 		}
@@ -499,7 +500,31 @@ func (v *vm) stringifyValue(val goja.Value) ([]byte, error) {
 	if err := v.checkFinite(val, s.String()); err != nil {
 		return nil, err
 	}
-	return []byte(s.String()), nil
+	return v.own(s.String()), nil
+}
+
+// outChunk is the size of the blocks own copies output records into.
+const outChunk = 32 << 10
+
+// own returns a copy of s for an output record's bytes, cut from a block
+// the vm shares between the records it outputs (one allocation for many
+// records instead of one each). A record's bytes are capped at their
+// length, so that a later stage appending to them cannot write over the
+// next record's; nothing keeps them past the batch but the records (a
+// stage that keeps bytes copies them: stage.Record), so a block lives
+// until its records are written. A string longer than a quarter block
+// gets an allocation of its own.
+func (v *vm) own(s string) []byte {
+	n := len(s)
+	if n > outChunk/4 {
+		return []byte(s)
+	}
+	if cap(v.out)-len(v.out) < n {
+		v.out = make([]byte, 0, outChunk)
+	}
+	off := len(v.out)
+	v.out = append(v.out, s...)
+	return v.out[off : off+n : off+n]
 }
 
 var (

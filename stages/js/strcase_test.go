@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/dop251/goja"
+	"github.com/pipe-dev/pipe/stages/internal/bytecase"
 )
 
 // TestFastCase checks toUpperCase and toLowerCase with the ASCII fast path
@@ -91,4 +92,20 @@ func TestFlipCopy(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FuzzFlipCopy compares flipCopy with bytecase.FlipASCII on a copy.
+func FuzzFlipCopy(f *testing.F) {
+	f.Add("Hello, World! 0123456789 {\"level\":\"error\"}", true)
+	f.Add("caf\u00e9 au lait, s'il vous pla\u00eet", false)
+	f.Fuzz(func(t *testing.T, s string, upper bool) {
+		from, to := bytecase.Range(upper)
+		want := []byte(s)
+		wok := bytecase.FlipASCII(want, from, to)
+		got := make([]byte, len(s))
+		ok := flipCopy(got, s, from, to)
+		if ok != wok || (ok && string(got) != string(want)) {
+			t.Fatalf("flipCopy(%q, upper %v) = %q, %v; FlipASCII: %q, %v", s, upper, got, ok, want, wok)
+		}
+	})
 }

@@ -1,0 +1,173 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// directRun runs yaml in dir with the direct output on or off and returns
+// what a caller sees: the output, the error, the stats of the input and
+// the output, the checkpoint file (if any), and how the direct output was
+// used (lines counted, batches written).
+type directRun struct {
+	out, err, stats, ckpt string
+	lines, batches        int
+}
+
+func runDirect(t *testing.T, dir, yaml string, direct bool) directRun {
+	t.Helper()
+	noDirect = !direct
+	var mu sync.Mutex
+	var r directRun
+	testHookDirect = func(n int) {
+		mu.Lock()
+		defer mu.Unlock()
+		if n < 0 {
+			r.batches++
+		} else {
+			r.lines += n
+		}
+	}
+	defer func() { noDirect, testHookDirect = false, nil }()
+	os.Remove(filepath.Join(dir, "ck.json"))
+	file := filepath.Join(dir, "p.yaml")
+	writeFile(t, file, []byte(yaml))
+	p, err := Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := p.Run(context.Background(), strings.NewReader(""), &out); err != nil {
+		r.err = err.Error()
+	}
+	r.out = out.String()
+	for _, s := range p.Stats() {
+		r.stats += fmt.Sprintf("%s in %d passed %d out %d dropped %d errors %d not processed %d; ", s.Name, s.In, s.Passed, s.Out, s.Dropped, s.Errors, s.NotProcessed)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "ck.json")); err == nil {
+		r.ckpt = string(b)
+	}
+	return r
+}
+
+// A pipeline without stages whose input is a file writes its output from
+// the input's goroutine (writeDirect), and plain lines go out as runs of
+// bytes without records (CountLines): the output, the error and its
+// record, the stats and the checkpoint are those of the general path
+// (input → queue → output goroutine), whatever the lines, the limits and
+// the codecs.
+func TestDirectOutputMatchesGeneralPath(t *testing.T) {
+	var crlf strings.Builder
+	for i := range 3000 {
+		fmt.Fprintf(&crlf, "r%d\r\n\n%s\n", i, strings.Repeat(" ", i%7))
+	}
+	var nd strings.Builder
+	for i := 1; i <= 6000; i++ {
+		switch i {
+		case 4321:
+			nd.WriteString("{\"n\":4321,\n")
+		case 17:
+			nd.WriteString("   \n")
+		default:
+			fmt.Fprintf(&nd, "{\"n\":%d,\"pad\":%q}\n", i, strings.Repeat("x", i%300))
+		}
+	}
+	data := map[string][]byte{
+		"long.log":    readAheadData(3),                     // lines longer than a read and than the reserve
+		"unterm.log":  append(readAheadData(5), "last"...),  // no newline at the end
+		"crlf.log":    []byte(crlf.String()),                // empty lines, CRs, blanks
+		"nul.log":     []byte("a\nb\x00c\n\xff\xfe\nd\n"),   // NUL, invalid UTF-8
+		"in.ndjson":   []byte(nd.String()),                  // a malformed record at 4321
+		"empty.log":   nil,                                  // nothing at all
+		"oneline.log": []byte(strings.Repeat("y", 300<<10)), // one line over several reads, no newline
+		"mixed.log":   []byte("a\nb\n" + strings.Repeat("z", 300<<10) + "\n" + strings.Repeat("c\n", 50<<10)),
+		"short.log":   bytes.Repeat([]byte("x\n"), 100<<10), // more lines a read than a batch holds
+	}
+	dir := t.TempDir()
+	for name, b := range data {
+		writeFile(t, filepath.Join(dir, name), b)
+	}
+	for _, tc := range []struct {
+		name, yaml string
+		counted    bool // plain lines: counted, not made records
+		// outFails: the output fails, so how many records the input had
+		// read by then (stats in, not processed) depends on timing in the
+		// general path: those are not compared.
+		outFails bool
+	}{
+		{"lines", "input: {type: file, path: long.log}\n", true, false},
+		{"unterminated", "input: {type: file, path: unterm.log}\n", true, false},
+		{"glob", "input: {type: file, path: '*.log'}\n", true, false},
+		{"crlf", "input: {type: file, path: crlf.log}\n", true, false},
+		{"short lines", "input: {type: file, path: short.log}\n", true, false},
+		{"one long line", "input: {type: file, path: oneline.log}\n", false, false},
+		{"a line over the limit among others", "input: {type: file, path: mixed.log, max_record_bytes: 200KiB, on_error: drop}\n", true, false},
+		{"a line over the limit fails", "input: {type: file, path: mixed.log, max_record_bytes: 200KiB}\n", true, false},
+		{"empty", "input: {type: file, path: empty.log}\n", false, false},
+		{"too large dropped", "input: {type: file, path: long.log, max_record_bytes: 6000, on_error: drop}\n", false, false},
+		{"too large fails", "input: {type: file, path: long.log, max_record_bytes: 6000}\n", false, false},
+		{"too large fails unterminated", "input: {type: file, path: oneline.log, max_record_bytes: 100KiB}\n", false, false},
+		{"checkpoint", "input: {type: file, path: unterm.log, checkpoint: ck.json}\n", false, false},
+		{"reject nul", "input: {type: file, path: nul.log, reject_nul: true, on_error: drop}\n", false, false},
+		{"validate utf8 fails", "input: {type: file, path: nul.log, validate_utf8: true}\n", false, false},
+		{"ndjson fails", "input: {type: file, path: in.ndjson, codec: ndjson}\n", false, false},
+		{"ndjson dropped", "input: {type: file, path: in.ndjson, codec: ndjson, on_error: drop}\n", false, false},
+		{"lines to ndjson", "input: {type: file, path: crlf.log}\noutput: {codec: ndjson, on_error: drop}\n", false, true},
+		{"lines to ndjson fails", "input: {type: file, path: crlf.log}\noutput: {codec: ndjson}\n", false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want := runDirect(t, dir, tc.yaml, false)
+			got := runDirect(t, dir, tc.yaml, true)
+			if want.lines != 0 || want.batches != 0 {
+				t.Fatalf("noDirect: the direct output was used (%d lines, %d batches)", want.lines, want.batches)
+			}
+			if got.batches == 0 && got.lines == 0 && want.out != "" {
+				t.Fatal("the direct output was not used")
+			}
+			if tc.counted && got.lines == 0 {
+				t.Error("no line was counted: all went through records")
+			}
+			if !tc.counted && got.lines != 0 {
+				t.Errorf("%d lines counted where records are needed", got.lines)
+			}
+			if got.out != want.out {
+				t.Errorf("output: direct %d bytes, general %d bytes (first difference at %d)", len(got.out), len(want.out), firstDiff(got.out, want.out))
+			}
+			if got.err != want.err {
+				t.Errorf("error: direct %q, general %q", got.err, want.err)
+			}
+			if tc.outFails {
+				got.stats, want.stats = outputStats(got.stats), outputStats(want.stats)
+			}
+			if got.stats != want.stats {
+				t.Errorf("stats: direct %s\ngeneral %s", got.stats, want.stats)
+			}
+			if got.ckpt != want.ckpt {
+				t.Errorf("checkpoint: direct %s, general %s", got.ckpt, want.ckpt)
+			}
+		})
+	}
+}
+
+// outputStats keeps the output's passed, out and errors of a stats line.
+func outputStats(s string) string {
+	_, o, _ := strings.Cut(s, "output in ")
+	_, o, _ = strings.Cut(o, " ")
+	o, _, _ = strings.Cut(o, " not processed")
+	return o
+}
+
+func firstDiff(a, b string) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}

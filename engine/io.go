@@ -58,29 +58,33 @@ type directOut struct {
 	rs  *runState // the chain's
 	snk *writerSink
 	c   *counters // the output's
-	// runs: the output writes records as they are, each with a newline
-	// (writeRuns), so lines framed without checks can be written as the
-	// run of bytes they lie in, without records (writeLines).
-	runs bool
 }
 
 // writeDirect makes the input write the batches of chain c straight to
-// the output when nothing is between them: no stages, no routes, no
-// reloads (the caller's), a stream output, and an input whose reads
-// return promptly once the run stops (files: no read gate). The output is
-// flushed before the input may wait (before each read, or with read-ahead
-// when no read is waiting to be framed), as the output's goroutine would
-// when its queue is empty. It reports whether it did; then c's first queue
-// stays empty and closes when the input ends.
+// the output when nothing is between them and its lines can be counted
+// instead of framed (countsLines): no stages, no routes, no reloads (the
+// caller's), plain lines (no checks, no checkpoint), a stream output that
+// writes records as they are, and an input whose reads return promptly
+// once the run stops (files: no read gate). Where the input has more work
+// (ndjson's check) the output's goroutine keeps the writes off it. The
+// output is flushed before the input may wait (before each read, or with
+// read-ahead when no read is waiting to be framed), as the output's
+// goroutine would when its queue is empty. It reports whether it did; then
+// c's first queue stays empty and closes when the input ends.
 func writeDirect(src source, snk sink, c *chain, out *counters) bool {
 	s, ok := src.(*streamSource)
 	w, wok := snk.(*writerSink)
 	p := c.v.p
-	if !ok || !wok || len(p.stages) > 0 || p.graph != nil || p.plan.Input.Codec == CodecRaw || !s.interruptible() || noDirect {
+	in := p.plan.Input
+	if !ok || !wok || len(p.stages) > 0 || p.graph != nil || !s.interruptible() || s.acks != nil || noDirect ||
+		in.Codec != CodecLines || in.RejectNUL || in.ValidateUTF8 {
 		return false
 	}
 	w.use(p.plan.Output)
-	s.direct = &directOut{rs: c.rs, snk: w, c: out, runs: w.enc == nil && w.codec != CodecRaw && !w.validate}
+	if w.enc != nil || w.codec == CodecRaw || w.validate {
+		return false // the output looks at each record: not a run of lines
+	}
+	s.direct = &directOut{rs: c.rs, snk: w, c: out}
 	return true
 }
 
@@ -237,8 +241,7 @@ type inputRun struct {
 // counted but not made records (frameLines): plain lines, written as they
 // are by a direct output, with no acknowledgement or metadata to attach.
 func (in *inputRun) countsLines() bool {
-	d := in.direct
-	return d != nil && d.runs && in.acks == nil && in.meta == nil && in.dec == nil &&
+	return in.direct != nil && in.acks == nil && in.meta == nil && in.dec == nil &&
 		in.opt.Codec == codec.Lines && !in.opt.RejectNUL && !in.opt.ValidateUTF8
 }
 

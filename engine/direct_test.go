@@ -3,12 +3,14 @@ package engine
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // directRun runs yaml in dir with the direct output on or off and returns
@@ -86,7 +88,7 @@ func TestDirectOutputMatchesGeneralPath(t *testing.T) {
 		"in.ndjson":   []byte(nd.String()),                  // a malformed record at 4321
 		"empty.log":   nil,                                  // nothing at all
 		"oneline.log": []byte(strings.Repeat("y", 300<<10)), // one line over several reads, no newline
-		"mixed.log":   []byte("a\nb\n" + strings.Repeat("z", 300<<10) + "\n" + strings.Repeat("c\n", 50<<10)),
+		"mixed.log":   []byte("a\nb\n" + strings.Repeat("z", 400<<10) + "\n" + strings.Repeat("c\n", 50<<10)),
 		"short.log":   bytes.Repeat([]byte("x\n"), 100<<10), // more lines a read than a batch holds
 	}
 	dir := t.TempDir()
@@ -111,8 +113,8 @@ func TestDirectOutputMatchesGeneralPath(t *testing.T) {
 		{"crlf", "input: {type: file, path: crlf.log}\n", "lines", false},
 		{"short lines", "input: {type: file, path: short.log}\n", "lines", false},
 		{"one long line", "input: {type: file, path: oneline.log}\n", "batches", false},
-		{"a line over the limit among others", "input: {type: file, path: mixed.log, max_record_bytes: 200KiB, on_error: drop}\n", "lines", false},
-		{"a line over the limit fails", "input: {type: file, path: mixed.log, max_record_bytes: 200KiB}\n", "lines", false},
+		{"a line over the limit among others", "input: {type: file, path: mixed.log, max_record_bytes: 300KiB, on_error: drop}\n", "lines", false},
+		{"a line over the limit fails", "input: {type: file, path: mixed.log, max_record_bytes: 300KiB}\n", "lines", false},
 		{"empty", "input: {type: file, path: empty.log}\n", "batches", false},
 		{"too large dropped", "input: {type: file, path: long.log, max_record_bytes: 6000, on_error: drop}\n", "batches", false},
 		{"too large fails", "input: {type: file, path: long.log, max_record_bytes: 6000}\n", "batches", false},
@@ -175,4 +177,65 @@ func firstDiff(a, b string) int {
 		}
 	}
 	return min(len(a), len(b))
+}
+
+// signalWriter passes what it gets to a channel, one write at a time.
+type signalWriter struct{ writes chan string }
+
+func (w signalWriter) Write(p []byte) (int, error) {
+	w.writes <- string(p)
+	return len(p), nil
+}
+
+// A followed file through the direct output: lines appended while the run
+// waits for more come out before the run ends (the output is flushed
+// before each read that may wait), and a stop ends the run.
+func TestDirectOutputFollowedFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "in.log")
+	writeFile(t, path, []byte("one\n"))
+	file := filepath.Join(dir, "p.yaml")
+	writeFile(t, file, []byte("input: {type: file, path: in.log, follow: true, poll_interval: 10ms}\n"))
+	p, err := Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines int
+	testHookDirect = func(n int) { lines += n } // the input's goroutine only
+	defer func() { testHookDirect = nil }()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w := signalWriter{make(chan string, 16)}
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx, strings.NewReader(""), w) }()
+	var out strings.Builder
+	wait := func(want string) {
+		t.Helper()
+		timeout := time.After(30 * time.Second) // bounds a broken test only
+		for out.String() != want {
+			select {
+			case s := <-w.writes:
+				out.WriteString(s)
+			case err := <-done:
+				t.Fatalf("the run ended (%v) with output %q, want %q first", err, out.String(), want)
+			case <-timeout:
+				t.Fatalf("output %q, want %q", out.String(), want)
+			}
+		}
+	}
+	wait("one\n")
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("two\nthree\n")
+	f.Close()
+	wait("one\ntwo\nthree\n")
+	cancel()
+	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatalf("run: %v", err)
+	}
+	if lines != 3 {
+		t.Errorf("%d lines counted by the direct output, want 3", lines)
+	}
 }

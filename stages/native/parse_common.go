@@ -554,9 +554,12 @@ type parseStage struct {
 	keys []string // the parsed object's top-level keys, when merging
 	vals []string
 	used []bool
-	slab []byte   // where output records are cut from (keep)
-	outs [][]byte // TransformBatch: the output data by record
-	errs []error  // TransformBatch: the errors by record, up to the last one
+	slab []byte // where output records are cut from (keep) without an arena
+	// arena is the batch's output arena while the engine lends it
+	// (engine.OutputArena), else nil: output records are written there.
+	arena *[]byte
+	outs  [][]byte // TransformBatch: the output data by record
+	errs  []error  // TransformBatch: the errors by record, up to the last one
 }
 
 func newParseStage(o parseIO, p lineParser) *parseStage {
@@ -655,11 +658,9 @@ func (s *parseStage) transform(r *engine.Record) ([]byte, error) {
 	}
 	if s.io.Field == "" && s.io.Target == "" && s.io.Original == "" {
 		// The object is the record: it is written straight into the
-		// free end of the slab (keep) and cut from there.
-		if cap(s.slab)-len(s.slab) < slabMinFree {
-			s.slab = make([]byte, 0, slabSize)
-		}
-		free := s.slab[len(s.slab):]
+		// free end of the output block (keep) and cut from there.
+		blk := s.block(slabMinFree)
+		free := (*blk)[len(*blk):]
 		obj, err := s.p.parseLine(free, text)
 		if err != nil {
 			return nil, err
@@ -667,10 +668,14 @@ func (s *parseStage) transform(r *engine.Record) ([]byte, error) {
 		if len(obj) == 0 || obj[0] != '{' {
 			return nil, errNotObject
 		}
-		if cap(obj) == cap(free) { // still in the slab
-			s.slab = s.slab[:len(s.slab)+len(obj)]
+		n := len(obj)
+		if cap(obj) == cap(free) { // still in the block: keep it, and a newline after it
+			if n < cap(obj) {
+				obj = append(obj, '\n')
+			}
+			*blk = (*blk)[:len(*blk)+len(obj)]
 		}
-		return obj[:len(obj):len(obj)], nil // else in a block of its own
+		return obj[:n:n], nil // else in a block of its own
 	}
 	obj, err := s.p.parseLine(s.obj[:0], text)
 	s.obj = obj
@@ -737,16 +742,44 @@ const slabMinFree = 4 << 10
 
 // keep returns a copy of out for an output record. Copies are cut from a
 // shared block (one allocation per 64 KiB of output rather than one per
-// record); each has its capacity cut to its length, so an append to one
-// never reaches the next, and a block is freed when its records are.
+// record, or none: the batch's output arena); each has its capacity cut to
+// its length, so an append to one never reaches the next, and is followed
+// by a newline in the block (for the output's runs, see
+// engine.OutputArena). A block of the stage's own is freed when its
+// records are; the arena is reused with its batch.
 func (s *parseStage) keep(out []byte) []byte {
-	if cap(s.slab)-len(s.slab) < len(out) {
-		s.slab = make([]byte, 0, max(slabSize, len(out)))
-	}
-	s0 := len(s.slab)
-	s.slab = append(s.slab, out...)
-	return s.slab[s0:len(s.slab):len(s.slab)]
+	blk := s.block(len(out) + 1)
+	s0 := len(*blk)
+	*blk = append(append(*blk, out...), '\n')
+	return (*blk)[s0 : len(*blk)-1 : len(*blk)-1]
 }
+
+// block returns the block output records are written into (the batch's
+// output arena when the engine lends one, else the stage's slab), with at
+// least n bytes free: a full one is replaced by a new, larger one (the
+// records in it stay where they are).
+func (s *parseStage) block(n int) *[]byte {
+	blk := &s.slab
+	if s.arena != nil {
+		blk = s.arena
+	}
+	if c := cap(*blk); c-len(*blk) < n {
+		size := slabSize
+		if s.arena != nil {
+			// The arena is reused for later batches: grow it to hold
+			// what this batch writes so far twice over.
+			size = min(max(size, 2*c), maxArenaBlock)
+		}
+		*blk = make([]byte, 0, max(size, n))
+	}
+	return blk
+}
+
+// maxArenaBlock is the largest block an output arena grows to at once.
+const maxArenaBlock = 1 << 20
+
+// UseArena implements engine.OutputArena.
+func (s *parseStage) UseArena(a *[]byte) { s.arena = a }
 
 // jsonField returns the value at path in record data, which must be valid
 // JSON (a record from a lines input may not be: the output must be).
@@ -852,6 +885,7 @@ func (fp *fieldsParser) finish(dst []byte) ([]byte, error) {
 var (
 	_ engine.Transformer      = (*parseStage)(nil)
 	_ engine.BatchTransformer = (*parseStage)(nil)
+	_ engine.OutputArena      = (*parseStage)(nil)
 )
 
 // jsonBuilder is a lineParser that writes every value of its object

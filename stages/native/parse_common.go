@@ -3,6 +3,7 @@ package native
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -500,6 +501,28 @@ func notPlain8(w uint64) uint64 {
 	return ((q-swarOnes)&^q | (b-swarOnes)&^b | (w-0x20*swarOnes)&^w | w) & swarHighs
 }
 
+// appendShort appends src[a:a+n] to dst. Up to 16 bytes are copied as
+// two eight-byte words when src has 16 bytes from a on and dst 16 bytes
+// free (instead of a call to memmove): the bytes past n are written into
+// dst's free capacity, where the next append writes. Every dst a parser
+// writes into is its own up to its capacity (lineParser).
+func appendShort(dst, src []byte, a, n int) []byte {
+	if d := len(dst); n <= 16 && a+16 <= len(src) && cap(dst)-d >= 16 {
+		copy16(dst[d:d+16], src[a:a+16])
+		return dst[:d+n]
+	}
+	return append(dst, src[a:a+n]...)
+}
+
+// copy16 copies s[:16] to w[:16] as two eight-byte words.
+func copy16(w, s []byte) {
+	binary.LittleEndian.PutUint64(w[:8], binary.LittleEndian.Uint64(s[:8]))
+	binary.LittleEndian.PutUint64(w[8:16], binary.LittleEndian.Uint64(s[8:16]))
+}
+
+// padded returns b followed by 16 zero bytes, for appendShort.
+func padded(b []byte) []byte { return append(b, make([]byte, 16)...) }
+
 // appendJSONString appends s as a JSON string. Invalid UTF-8 becomes
 // U+FFFD, so the output is always valid JSON.
 func appendJSONString[T []byte | string](dst []byte, s T) []byte {
@@ -536,7 +559,9 @@ func appendJSONBody[T []byte | string](dst []byte, s T) []byte {
 
 // lineParser turns one text into a JSON value: an object, or any value
 // when the stage has a target:. It appends the value to dst; an error
-// fails the record. Instances are not shared between workers.
+// fails the record. Instances are not shared between workers. dst's
+// capacity past its length is free: a parser may write there beyond what
+// it returns (appendShort).
 type lineParser interface {
 	parseLine(dst, text []byte) ([]byte, error)
 }

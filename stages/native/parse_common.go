@@ -583,6 +583,9 @@ type parseStage struct {
 	// arena is the batch's output arena while the engine lends it
 	// (engine.OutputArena), else nil: output records are written there.
 	arena *[]byte
+	// lastOut is how many bytes the last batch's records took (with their
+	// newlines): the size of a new arena block.
+	lastOut int
 	outs  [][]byte // TransformBatch: the output data by record
 	errs  []error  // TransformBatch: the errors by record, up to the last one
 }
@@ -652,6 +655,11 @@ func (s *parseStage) transformBatch(ctx context.Context, recs []*engine.Record, 
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	n := 0
+	for _, d := range outs {
+		n += len(d) + 1
+	}
+	s.lastOut = n
 	for i, r := range recs {
 		switch {
 		case i < len(errs) && errs[i] != nil:
@@ -792,8 +800,9 @@ func (s *parseStage) block(n int) *[]byte {
 		size := slabSize
 		if s.arena != nil {
 			// The arena is reused for later batches: grow it to hold
-			// what this batch writes so far twice over.
-			size = min(max(size, 2*c), maxArenaBlock)
+			// what this batch writes so far twice over, or what the
+			// last batch wrote, with room to spare.
+			size = min(max(size, 2*c, s.lastOut+s.lastOut/4+slabMinFree), maxArenaBlock)
 		}
 		*blk = make([]byte, 0, max(size, n))
 	}

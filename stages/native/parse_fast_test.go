@@ -434,3 +434,23 @@ func arenaOffsetOf(buf, data []byte) int {
 	}
 	return int(p - lo)
 }
+
+// TestAppendShort compares appendShort with append for every length up to
+// 20 at the offsets and free capacities around its two-word case: the
+// same result, and nothing below dst's length changed.
+func TestAppendShort(t *testing.T) {
+	src := []byte("abcdefghijklmnopqrstuvwxyz0123456789")
+	for a := 0; a <= len(src); a++ {
+		for n := 0; a+n <= len(src) && n <= 20; n++ {
+			for free := 0; free <= 20; free++ {
+				dst := make([]byte, 3, 3+free)
+				copy(dst, "XYZ")
+				got := appendShort(dst, src, a, n)
+				want := append([]byte("XYZ"), src[a:a+n]...)
+				if !bytes.Equal(got, want) {
+					t.Fatalf("a=%d n=%d free=%d: %q, want %q", a, n, free, got, want)
+				}
+			}
+		}
+	}
+}

@@ -586,8 +586,8 @@ type parseStage struct {
 	// lastOut is how many bytes the last batch's records took (with their
 	// newlines): the size of a new arena block.
 	lastOut int
-	outs  [][]byte // TransformBatch: the output data by record
-	errs  []error  // TransformBatch: the errors by record, up to the last one
+	outs    [][]byte // TransformBatch: the output data by record
+	errs    []error  // TransformBatch: the errors by record, up to the last one
 }
 
 func newParseStage(o parseIO, p lineParser) *parseStage {

@@ -368,7 +368,17 @@ func (p *kvParser) logfmtFast(dst, text []byte) ([]byte, bool) {
 			continue
 		}
 		v0 := i
-		i = logfmtPlainRun(text, i)
+		// Most values end within their first word: that one is looked at
+		// here, the rest by logfmtPlainRun.
+		if i+8 <= len(text) {
+			if m := notPlainOrSpace8(load64(text, i)); m != 0 {
+				i += bits.TrailingZeros64(m) / 8
+			} else {
+				i = logfmtPlainRun(text, i+8)
+			}
+		} else {
+			i = logfmtPlainRun(text, i)
+		}
 		plain := true
 		if i < len(text) && (text[i] > ' ' || !isSpace(text[i])) {
 			// A quote, a backslash, a control or a non-ASCII byte: find the

@@ -765,24 +765,16 @@ func (s *writerSink) write(rs *runState, c *counters, b *batch, more bool) error
 // written straight to the output when the buffer is empty, whatever its
 // size (a copy into the buffer would be written at once anyway).
 func (s *writerSink) writeRuns(b *batch, flushing bool) (int64, error) {
-	base := uintptr(0)
-	if len(b.arena) > 0 {
-		base = uintptr(unsafe.Pointer(unsafe.SliceData(b.arena)))
-	}
-	// offset returns where r lies in the arena, or -1.
-	offset := func(r *Record) int {
-		if base == 0 || len(r.Data) == 0 {
-			return -1
-		}
-		off := int(uintptr(unsafe.Pointer(unsafe.SliceData(r.Data))) - base)
-		if off < 0 || off+len(r.Data) >= len(b.arena) || b.arena[off+len(r.Data)] != '\n' {
-			return -1
-		}
-		return off
-	}
+	// Runs are looked for in the input's arena, and in the output arena
+	// that stages write their records into (OutputArena).
 	recs := b.recs
 	for i := 0; i < len(recs); {
-		start := offset(recs[i])
+		buf := b.arena
+		start := arenaOffset(buf, recs[i].Data)
+		if start < 0 {
+			buf = b.out
+			start = arenaOffset(buf, recs[i].Data)
+		}
 		if start < 0 {
 			s.buffer().Write(recs[i].Data)
 			s.bw.WriteByte('\n')
@@ -791,16 +783,29 @@ func (s *writerSink) writeRuns(b *batch, flushing bool) (int64, error) {
 		}
 		end := start + len(recs[i].Data) + 1 // past the newline
 		j := i + 1
-		for j < len(recs) && offset(recs[j]) == end {
+		for j < len(recs) && arenaOffset(buf, recs[j].Data) == end {
 			end += len(recs[j].Data) + 1
 			j++
 		}
-		if err := s.writeRun(b.arena[start:end], flushing); err != nil {
+		if err := s.writeRun(buf[start:end], flushing); err != nil {
 			return int64(i), err
 		}
 		i = j
 	}
 	return int64(len(recs)), nil
+}
+
+// arenaOffset returns where data lies in buf, followed by a newline there,
+// or -1.
+func arenaOffset(buf, data []byte) int {
+	if len(buf) == 0 || len(data) == 0 {
+		return -1
+	}
+	off := int(uintptr(unsafe.Pointer(unsafe.SliceData(data))) - uintptr(unsafe.Pointer(unsafe.SliceData(buf))))
+	if off < 0 || off+len(data) >= len(buf) || buf[off+len(data)] != '\n' {
+		return -1
+	}
+	return off
 }
 
 // buffer returns the output's buffer, made on first use: W0's output,

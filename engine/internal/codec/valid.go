@@ -15,7 +15,11 @@ import (
 // about 250 ns of a 221-byte record (a third of W1's CPU time).
 //
 // It walks the value with an explicit stack of open containers instead of
-// recursion, and skips the ordinary bytes of strings eight at a time.
+// recursion. Before the walk it marks every '"', '\\' and control byte of b
+// in a bit map (SSE2, sixteen bytes at a time, on amd64; eight at a time
+// in Go elsewhere or with the purego tag): a string then ends at the first
+// marked byte after its opening quote, found with one shift and a count of
+// trailing zeros, unless that byte is an escape or an error.
 func ValidJSON(b []byte) bool {
 	// sp has bit i%64 of word i/64 set for each byte b[i] that is '"',
 	// '\\' or a control character: a string ends at the first set bit
@@ -196,60 +200,8 @@ func skipBlanks(b []byte, i int) int {
 }
 
 const (
-	ones  = 0x0101010101010101
-	highs = 0x8080808080808080
+	ones = 0x0101010101010101
 )
-
-// special has the high bit of each byte of w that is '"', '\\' or a
-// control character (below 0x20) set; below the lowest such byte no bit is
-// set (the borrows of the subtractions only run upwards), so
-// TrailingZeros64/8 is the index of the first one.
-func special(w uint64) uint64 {
-	q := w ^ ('"' * ones)
-	s := w ^ ('\\' * ones)
-	return ((q-ones)&^q | (s-ones)&^s | (w-0x20*ones)&^w) & highs
-}
-
-// skipString returns the index after the closing quote of the string whose
-// contents start at b[i], or -1 if it is not a valid string.
-func skipString(b []byte, i int) int {
-	for {
-		for i+8 <= len(b) {
-			m := special(binary.LittleEndian.Uint64(b[i:]))
-			if m != 0 {
-				i += bits.TrailingZeros64(m) / 8
-				break
-			}
-			i += 8
-		}
-		if i == len(b) {
-			return -1
-		}
-		switch c := b[i]; {
-		case c == '"':
-			return i + 1
-		case c < ' ':
-			return -1
-		case c == '\\':
-			if i+1 == len(b) {
-				return -1
-			}
-			switch b[i+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				i += 2
-			case 'u':
-				if len(b)-i < 6 || !isHex(b[i+2]) || !isHex(b[i+3]) || !isHex(b[i+4]) || !isHex(b[i+5]) {
-					return -1
-				}
-				i += 6
-			default:
-				return -1
-			}
-		default: // fewer than 8 bytes left: one at a time
-			i++
-		}
-	}
-}
 
 func isHex(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
@@ -295,8 +247,8 @@ func skipNumber(b []byte, i int) int {
 }
 
 // mapWords is the size of ValidJSON's special-byte map on the stack: it
-// covers values up to 4 KiB; longer ones get one on the heap.
-const mapWords = 64
+// covers values up to 2 KiB; longer ones get one on the heap.
+const mapWords = 32
 
 // skipStringMap returns the index after the closing quote of the string
 // whose contents start at b[i], or -1 if it is not a valid string; sp is

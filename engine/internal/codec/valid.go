@@ -199,9 +199,7 @@ func skipBlanks(b []byte, i int) int {
 	return i
 }
 
-const (
-	ones = 0x0101010101010101
-)
+const ones = 0x0101010101010101
 
 func isHex(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'

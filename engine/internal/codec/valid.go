@@ -84,7 +84,20 @@ value:
 			goto closed
 		}
 		goto value
-	case c == '-' || c >= '0' && c <= '9':
+	case c-'1' < 9:
+		// An integer without a sign inline; a fraction or an exponent
+		// after it the general way.
+		j := i + 1
+		for j < len(b) && b[j]-'0' < 10 {
+			j++
+		}
+		if j < len(b) && (b[j] == '.' || b[j]|0x20 == 'e') {
+			if j = skipNumber(b, i); j < 0 {
+				return false
+			}
+		}
+		i = j
+	case c == '-' || c == '0':
 		if i = skipNumber(b, i); i < 0 {
 			return false
 		}

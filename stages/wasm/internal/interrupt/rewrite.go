@@ -429,6 +429,44 @@ func wrapCode(flag, counter, fn uint32) (head, check, tail []byte) {
 	return head, check, tail
 }
 
+// countCode returns the check and the tail of a wrapped loop (see
+// wrapCode; the head is the same) that counts its iterations in the
+// global countdown of the function entries instead of the function's
+// local counter:
+//
+//	loop $l
+//	  global.get $count  i32.const 1  i32.sub  global.set $count
+//	  global.get $count  i32.eqz  if  br $tick  end
+//	  BODY
+//	end
+//	br $after
+//	end  i32.const TickEvery  global.set $count  (tick)  br $retick
+//
+// It is for the dispatch loops of Go's wasm backend (see dispatch), which
+// are the only loop of a Go function and which every backward jump goes
+// through. Their bodies call (every Go function that can grow its stack
+// calls runtime.morestack from inside the loop), so wazero's register
+// allocator keeps a local counter in memory anyway, stored at the
+// br_table's indirect jump and reloaded at every back-edge, and the
+// counter's register was one more the loop's values competed for: the
+// global costs a load and a store and no register (measured: -4,600
+// instructions a record for the W2 Go guest, out of the +6,700 the local
+// counter cost). Loops that do not call, where the counter stays in a
+// register, keep the local counter.
+func countCode(flag, count, fn uint32) (check, tail []byte) {
+	check = appendU32([]byte{0x23}, count)
+	check = append(check, 0x41, 0x01, 0x6b)
+	check = appendU32(append(check, 0x24), count)
+	check = appendU32(append(check, 0x23), count)
+	check = append(check, 0x45, 0x04, 0x40, 0x0c, 0x02, 0x0b)
+	tail = []byte{0x0c, 0x02, 0x0b}
+	tail = appendS32(append(tail, 0x41), TickEvery)
+	tail = appendU32(append(tail, 0x24), count)
+	tail = append(tail, tickCode(flag, fn)...)
+	tail = append(tail, 0x0c, 0x00, 0x0b)
+	return check, tail
+}
+
 // loopCode is the check inserted at loop headers, with the global flag, the
 // local counter (one per function call, kept in a register) and the tick's
 // function fn:
@@ -723,10 +761,11 @@ func (c *codeRewrite) body(out, b []byte, sg sig) ([]byte, error) {
 	if locals >= maxLocals {
 		return nil, errors.New("too many locals")
 	}
-	var loop, exit, wrapHead, wrapCheck, wrapTail []byte
+	var loop, exit, wrapHead, wrapCheck, wrapTail, countCheck, countTail []byte
 	if c.o.Interrupt {
 		loop = loopCode(c.flag, uint32(locals), c.tickFunc)
 		wrapHead, wrapCheck, wrapTail = wrapCode(c.flag, uint32(locals), c.tickFunc)
+		countCheck, countTail = countCode(c.flag, c.count, c.tickFunc)
 		out = appendU32(out, groups+1)
 		out = append(out, b[start:r.pos]...)
 		out = append(out, 0x01, 0x7f) // one i32: the counter
@@ -810,11 +849,13 @@ func (c *codeRewrite) body(out, b []byte, sg sig) ([]byte, error) {
 			r.blockType()
 			depth++
 			f := frame{loop: -1}
-			if c.o.ThreadJumps && r.err == nil && r.pos == bt+1 && b[bt] == 0x40 {
-				if d := dispatchAt(b[r.pos:]); d != nil {
-					f.d = d
-					pending, pendingLoop = d.blocks, len(frames)
-				}
+			var d *dispatch
+			if r.err == nil && r.pos == bt+1 && b[bt] == 0x40 {
+				d = dispatchAt(b[r.pos:])
+			}
+			if c.o.ThreadJumps && d != nil {
+				f.d = d
+				pending, pendingLoop = d.blocks, len(frames)
 			}
 			if wt, ok := wrapType(b[bt:r.pos]); ok && r.err == nil && loop != nil {
 				f.extra, f.wrap, f.typed = 3, true, wt[0] != 0x40
@@ -823,7 +864,13 @@ func (c *codeRewrite) body(out, b []byte, sg sig) ([]byte, error) {
 				out = append(out, wt...)
 				out = append(out, wrapHead...)
 				out = append(out, b[at:r.pos]...)
-				out = append(out, wrapCheck...)
+				if d != nil {
+					// (See countCode.)
+					out = append(out, countCheck...)
+					f.counted = true
+				} else {
+					out = append(out, wrapCheck...)
+				}
 				from = r.pos
 			} else if r.err == nil && loop != nil {
 				out = append(out, b[from:r.pos]...)
@@ -860,7 +907,11 @@ func (c *codeRewrite) body(out, b []byte, sg sig) ([]byte, error) {
 				frames = frames[:len(frames)-1]
 				if f.wrap {
 					out = append(out, b[from:r.pos]...)
-					out = append(out, wrapTail...)
+					if f.counted {
+						out = append(out, countTail...)
+					} else {
+						out = append(out, wrapTail...)
+					}
 					if f.typed {
 						out = append(out, 0x00)
 					}
@@ -1213,7 +1264,10 @@ type frame struct {
 	// labels around it); typed: with a result; cum: the extra labels of
 	// this frame and those enclosing it.
 	wrap, typed bool
-	extra, cum  int
+	// counted: a wrapped loop whose check counts down the global countdown
+	// (countCode), not the function's counter.
+	counted    bool
+	extra, cum int
 }
 
 // wrapType returns the block type of the outermost block added around a

@@ -659,3 +659,72 @@ func TestWrappedLoops(t *testing.T) {
 		}
 	}
 }
+
+// TestDispatchLoopsCount: a dispatch loop (dispatch.wat, the shape of
+// every Go function with jumps) counts its iterations in the global
+// countdown (countCode), with or without ThreadJumps, and a loop of
+// backward jumps through it is still stopped; other loops (loops.wat)
+// keep the function's counter.
+func TestDispatchLoopsCount(t *testing.T) {
+	orig := wat(t, "dispatch")
+	ctx := context.Background()
+	rt := newRuntime(t)
+	// No globals in dispatch.wat: the flag is global 0, the countdown 1.
+	check, tail := countCode(0, 1, 0)
+	head, local, _ := wrapCode(0, 4, 0) // sum: one parameter, three locals
+	for i, o := range []Options{{Interrupt: true}, {Interrupt: true, ThreadJumps: true, StackLimit: 1 << 20}} {
+		rw, err := Rewrite(orig, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// sum and pick: both loops are dispatch loops.
+		if n := bytes.Count(rw, append(append(append([]byte{}, head...), 0x03, 0x40), check...)); n != 2 {
+			t.Errorf("%+v: %d loops counted in the global, want 2", o, n)
+		}
+		if n := bytes.Count(rw, tail); n != 2 {
+			t.Errorf("%+v: %d tails resetting the global, want 2", o, n)
+		}
+		if bytes.Contains(rw, local) {
+			t.Errorf("%+v: sum's loop counts in its local counter", o)
+		}
+		m := instantiate(t, rt, rw, fmt.Sprint("counted", i))
+		f, err := New(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := m.ExportedFunction("sum").Call(ctx, 5000); err != nil || got[0] != 5000*4999/2 {
+			t.Errorf("%+v: sum(5000) = %v, %v", o, got, err)
+		}
+		cctx, cancel := context.WithCancel(ctx)
+		disarm := f.Arm(cctx)
+		done := make(chan error, 1)
+		go func() {
+			_, err := m.ExportedFunction("sum").Call(ctx, api.EncodeI32(-1)) // 2^32 iterations
+			done <- err
+		}()
+		cancel()
+		select {
+		case err = <-done:
+		case <-time.After(time.Minute): // a hang, not a speed limit
+			t.Fatalf("%+v: sum(2^32-1) was not interrupted", o)
+		}
+		if !disarm() || err == nil || !strings.Contains(err.Error(), "unreachable") {
+			t.Errorf("%+v: sum(2^32-1): err = %v, want the interrupt's trap", o, err)
+		}
+	}
+	// loops.wat has no dispatch loop: every wrapped loop keeps its local
+	// counter.
+	rw, err := Rewrite(wat(t, "loops"), Options{Interrupt: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// (br $after  end  i32.const TickEvery  global.set: a counted loop's
+	// tail, whatever the globals' indices.)
+	reset := appendS32([]byte{0x0c, 0x02, 0x0b, 0x41}, TickEvery)
+	if !bytes.HasPrefix(tail, append(reset, 0x24)) {
+		t.Fatalf("the tail % x does not start with % x", tail, reset)
+	}
+	if bytes.Contains(rw, append(reset, 0x24)) {
+		t.Error("loops.wat: a loop counts in the global")
+	}
+}

@@ -3,8 +3,10 @@
 // every loop back-edge and function entry and makes guests 3-11 times
 // slower. Rewrite adds two mutable i32 globals, a flag (exported as
 // FlagExport) and a countdown, and a counter local to every function: each
-// loop header counts in the local, each function entry counts down the
-// global, and every TickEvery counts the guest ticks: it exits to Go (a
+// loop header counts in the local (the dispatch loops of Go's wasm backend
+// count down the global instead), each function entry counts down the
+// global (unless the function opens with such a dispatch loop, whose check
+// counts the entry), and every TickEvery counts the guest ticks: it exits to Go (a
 // ref.func, where the Go runtime can preempt it) and traps
 // (`unreachable`) if the flag is set. A Flag, armed for one call with the
 // call's context, sets the flag when the context is done. This is the idea
@@ -120,7 +122,9 @@ type section struct {
 // Rewrite returns a copy of the binary module bin with what o asks for.
 //
 // With o.Interrupt, the checks of checkCode at every function entry and
-// loopCode at every loop header (the target of its back-edges): the flag
+// loopCode at every loop header (the target of its back-edges; wrapCode
+// or countCode where the loop is wrapped, and no entry check in a function
+// that runs a countCode check before it can call: see entersCountedLoop): the flag
 // and the countdown globals are appended after the module's globals and
 // the counter after each function's locals. A module must then export a
 // function or have a start function (the tick's ref.func names it); a
@@ -309,7 +313,7 @@ func rewrite(bin []byte, o Options) (out []byte, err error) {
 }
 
 // TickEvery is how many loop iterations (per call) or function entries
-// (per instance) pass between two ticks. A tick exits to Go (a ref.func),
+// and iterations of dispatch loops (per instance) pass between two ticks. A tick exits to Go (a ref.func),
 // which lets the Go runtime preempt the goroutine (native code
 // cannot be preempted: without the exits a spinning guest would hold up
 // garbage collection's stop-the-world, and with it the watchdog), then
@@ -465,6 +469,42 @@ func countCode(flag, count, fn uint32) (check, tail []byte) {
 	tail = append(tail, tickCode(flag, fn)...)
 	tail = append(tail, 0x0c, 0x00, 0x0b)
 	return check, tail
+}
+
+// entersCountedLoop reports whether a function body (its code, after the
+// locals) runs the check of a loop counted in the global countdown (a
+// dispatch loop, see countCode) at each entry before it can call, branch
+// or return: it opens with nothing but blocks without parameters and
+// instructions that neither branch nor call, then that loop. The loop's
+// check then counts every call of the function, as the entry check would:
+// the function needs none. (Go's wasm backend gives every function with
+// jumps this shape: `global.get $sp  local.set  block  loop  block ...
+// br_table`. The entry check there was measured to cost the W2 Go guest
+// 1,240 instructions a record for its 22 calls, nearly all of it in
+// bytes.ToUpper, whose loops' register allocation it made worse.)
+func entersCountedLoop(code []byte) bool {
+	r := &reader{b: code}
+	for r.err == nil {
+		switch op := r.byte(); {
+		case op == 0x01: // nop
+		case op == 0x02: // block: without parameters or results
+			if r.byte() != 0x40 {
+				return false
+			}
+		case op == 0x03: // loop
+			return r.byte() == 0x40 && dispatchAt(code[r.pos:]) != nil
+		case op >= 0x20 && op <= 0x24: // local.get/set/tee, global.get/set
+			r.u32()
+		case op == 0x41:
+			r.s32()
+		case op == 0x42:
+			r.leb(10)
+		case op >= 0x45 && op <= 0xc4: // numeric, no immediates
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 // loopCode is the check inserted at loop headers, with the global flag, the
@@ -777,7 +817,9 @@ func (c *codeRewrite) body(out, b []byte, sg sig) ([]byte, error) {
 		out = append(out, stackEntry(c.stack, w, c.o.StackLimit)...)
 		exit = stackExit(c.stack, w)
 	}
-	out = append(out, c.entry...)
+	if c.o.Interrupt && !entersCountedLoop(b[r.pos:]) {
+		out = append(out, c.entry...)
+	}
 	if exit != nil {
 		// The body runs in a block: a branch to the function's label
 		// (br, br_if, br_table) now leaves the block, and the exit code

@@ -662,8 +662,10 @@ func TestWrappedLoops(t *testing.T) {
 
 // TestDispatchLoopsCount: a dispatch loop (dispatch.wat, the shape of
 // every Go function with jumps) counts its iterations in the global
-// countdown (countCode), with or without ThreadJumps, and a loop of
-// backward jumps through it is still stopped; other loops (loops.wat)
+// countdown (countCode), with or without ThreadJumps; a function that
+// opens with one has no entry check, one that calls first keeps it; a
+// loop of backward jumps through a dispatch loop and a recursion through
+// functions that open with one are still stopped; other loops (loops.wat)
 // keep the function's counter.
 func TestDispatchLoopsCount(t *testing.T) {
 	orig := wat(t, "dispatch")
@@ -677,15 +679,20 @@ func TestDispatchLoopsCount(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// sum and pick: both loops are dispatch loops.
-		if n := bytes.Count(rw, append(append(append([]byte{}, head...), 0x03, 0x40), check...)); n != 2 {
-			t.Errorf("%+v: %d loops counted in the global, want 2", o, n)
+		// sum, pick, rec and pre: every loop is a dispatch loop.
+		if n := bytes.Count(rw, append(append(append([]byte{}, head...), 0x03, 0x40), check...)); n != 4 {
+			t.Errorf("%+v: %d loops counted in the global, want 4", o, n)
 		}
-		if n := bytes.Count(rw, tail); n != 2 {
-			t.Errorf("%+v: %d tails resetting the global, want 2", o, n)
+		if n := bytes.Count(rw, tail); n != 4 {
+			t.Errorf("%+v: %d tails resetting the global, want 4", o, n)
 		}
 		if bytes.Contains(rw, local) {
 			t.Errorf("%+v: sum's loop counts in its local counter", o)
+		}
+		// sum, pick and rec open with their dispatch loop: no entry check
+		// (see entersCountedLoop); pre calls first: one.
+		if n := bytes.Count(rw, checkCode(0, 1, 0)); n != 1 {
+			t.Errorf("%+v: %d entry checks, want 1 (pre's)", o, n)
 		}
 		m := instantiate(t, rt, rw, fmt.Sprint("counted", i))
 		f, err := New(m)
@@ -695,21 +702,29 @@ func TestDispatchLoopsCount(t *testing.T) {
 		if got, err := m.ExportedFunction("sum").Call(ctx, 5000); err != nil || got[0] != 5000*4999/2 {
 			t.Errorf("%+v: sum(5000) = %v, %v", o, got, err)
 		}
-		cctx, cancel := context.WithCancel(ctx)
-		disarm := f.Arm(cctx)
-		done := make(chan error, 1)
-		go func() {
-			_, err := m.ExportedFunction("sum").Call(ctx, api.EncodeI32(-1)) // 2^32 iterations
-			done <- err
-		}()
-		cancel()
-		select {
-		case err = <-done:
-		case <-time.After(time.Minute): // a hang, not a speed limit
-			t.Fatalf("%+v: sum(2^32-1) was not interrupted", o)
+		if got, err := m.ExportedFunction("pre").Call(ctx); err != nil || got[0] != 7 {
+			t.Errorf("%+v: pre() = %v, %v", o, got, err)
 		}
-		if !disarm() || err == nil || !strings.Contains(err.Error(), "unreachable") {
-			t.Errorf("%+v: sum(2^32-1): err = %v, want the interrupt's trap", o, err)
+		for _, tc := range []struct {
+			fn  string
+			arg uint64
+		}{{"sum", api.EncodeI32(-1)}, {"rec", 60}} { // 2^32 iterations, 2^60 calls
+			cctx, cancel := context.WithCancel(ctx)
+			disarm := f.Arm(cctx)
+			done := make(chan error, 1)
+			go func() {
+				_, err := m.ExportedFunction(tc.fn).Call(ctx, tc.arg)
+				done <- err
+			}()
+			cancel()
+			select {
+			case err = <-done:
+			case <-time.After(time.Minute): // a hang, not a speed limit
+				t.Fatalf("%+v: %s(%d) was not interrupted", o, tc.fn, tc.arg)
+			}
+			if !disarm() || err == nil || !strings.Contains(err.Error(), "unreachable") {
+				t.Errorf("%+v: %s(%d): err = %v, want the interrupt's trap", o, tc.fn, tc.arg, err)
+			}
 		}
 	}
 	// loops.wat has no dispatch loop: every wrapped loop keeps its local

@@ -33,6 +33,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -206,7 +207,8 @@ type Tag struct {
 // ParseTag reads the struct tags of sf. A field without a yaml name is
 // named by its lower-cased Go name.
 func ParseTag(sf reflect.StructField) Tag {
-	name, opts, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
+	vals := tagValues(sf.Tag)
+	name, opts, _ := strings.Cut(vals[tagYAML], ",")
 	t := Tag{Name: name}
 	switch {
 	case name == "-" || !sf.IsExported() && !(sf.Anonymous && opts == "inline"):
@@ -222,14 +224,77 @@ func ParseTag(sf reflect.StructField) Tag {
 	if t.Name == "" {
 		t.Name = strings.ToLower(sf.Name)
 	}
-	t.Doc = sf.Tag.Get("doc")
-	t.Default = sf.Tag.Get("default")
-	t.Example = sf.Tag.Get("example")
-	t.Required = sf.Tag.Get("required") == "true"
-	if e := sf.Tag.Get("enum"); e != "" {
+	t.Doc = vals[tagDoc]
+	t.Default = vals[tagDefault]
+	t.Example = vals[tagExample]
+	t.Required = vals[tagRequired] == "true"
+	if e := vals[tagEnum]; e != "" {
 		t.Enum = strings.Split(e, ",")
 	}
 	return t
+}
+
+// The struct tag keys ParseTag reads, as indexes of tagValues' result.
+const (
+	tagYAML = iota
+	tagDoc
+	tagDefault
+	tagExample
+	tagRequired
+	tagEnum
+	tagKeys
+)
+
+var tagKeyNames = [tagKeys]string{"yaml", "doc", "default", "example", "required", "enum"}
+
+// tagValues returns tag.Get(key) of each key ParseTag reads, in one pass
+// over the tag: six Gets scanned a field's long doc: text up to six times
+// (reflect.StructTag.Lookup was the top self cost of decoding a pipeline
+// at start-up; bench/NOTES.md). The scan is Lookup's: the first pair of a
+// key wins, a pair whose value does not unquote gives "" for its key, a
+// syntax error ends the tag.
+func tagValues(tag reflect.StructTag) (vals [tagKeys]string) {
+	var done [tagKeys]bool
+	for tag != "" {
+		i := 0
+		for i < len(tag) && tag[i] == ' ' {
+			i++
+		}
+		tag = tag[i:]
+		if tag == "" {
+			break
+		}
+		i = 0
+		for i < len(tag) && tag[i] > ' ' && tag[i] != ':' && tag[i] != '"' && tag[i] != 0x7f {
+			i++
+		}
+		if i == 0 || i+1 >= len(tag) || tag[i] != ':' || tag[i+1] != '"' {
+			break
+		}
+		name := string(tag[:i])
+		tag = tag[i+1:]
+		i = 1
+		for i < len(tag) && tag[i] != '"' {
+			if tag[i] == '\\' {
+				i++
+			}
+			i++
+		}
+		if i >= len(tag) {
+			break
+		}
+		qvalue := string(tag[:i+1])
+		tag = tag[i+1:]
+		for k, key := range tagKeyNames {
+			if key == name && !done[k] {
+				done[k] = true
+				if v, err := strconv.Unquote(qvalue); err == nil {
+					vals[k] = v
+				}
+			}
+		}
+	}
+	return vals
 }
 
 // Field returns the Field that tag t describes for a Go field of type typ.

@@ -580,11 +580,11 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value) error {
 		case f.tag.Required:
 			errs.add(d.errf(pos, "missing required field %q%s", f.tag.Name, enumHint(f.tag.Enum)))
 		case f.tag.Default != "":
-			var dn yaml.Node
-			if err := yaml.Unmarshal([]byte(f.tag.Default), &dn); err != nil {
+			dn, err := defaultNode(f.tag.Default)
+			if err != nil {
 				return fmt.Errorf("engine: field %s: invalid default %q: %w", f.tag.Name, f.tag.Default, err)
 			}
-			if err := d.decode(&dn, fieldByIndex(v, f.index)); err != nil {
+			if err := d.decode(dn, fieldByIndex(v, f.index)); err != nil {
 				return fmt.Errorf("engine: field %s: invalid default %q: %w", f.tag.Name, f.tag.Default, err)
 			}
 		}
@@ -593,6 +593,44 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value) error {
 		fieldByIndex(v, remain).Set(reflect.ValueOf(Config{node: rest, file: d.file, used: new(bool)}))
 	}
 	return errs.err()
+}
+
+// defaultNode returns a field's default (its `default:` tag) as the YAML
+// document yaml.Unmarshal makes of it. A plain scalar that YAML reads as
+// written (a letter or digit, then letters, digits, '.', '_' and '-') is
+// built without the parser, tagged as the parser would (Node.ShortTag
+// resolves it the same way): setting up a parser per defaulted field was
+// about 0.25 ms of every start that decodes a pipeline and a connector
+// (bench/NOTES.md). TestDefaultNodeMatchesParser compares the two.
+func defaultNode(def string) (*yaml.Node, error) {
+	if plainDefault(def) {
+		s := &yaml.Node{Kind: yaml.ScalarNode, Value: def, Line: 1, Column: 1}
+		s.Tag = s.ShortTag()
+		return &yaml.Node{Kind: yaml.DocumentNode, Line: 1, Column: 1, Content: []*yaml.Node{s}}, nil
+	}
+	dn := new(yaml.Node)
+	if err := yaml.Unmarshal([]byte(def), dn); err != nil {
+		return nil, err
+	}
+	return dn, nil
+}
+
+// plainDefault reports whether def is a plain scalar of the characters
+// defaultNode builds without the parser.
+func plainDefault(def string) bool {
+	if def == "" || !isAlnum(def[0]) {
+		return false
+	}
+	for i := 1; i < len(def); i++ {
+		if c := def[i]; !isAlnum(c) && c != '.' && c != '_' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+func isAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
 
 // fieldByIndex is v.FieldByIndex, allocating nil embedded pointers.

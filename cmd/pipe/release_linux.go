@@ -5,6 +5,9 @@ import (
 	"os"
 	"syscall"
 	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // releaseStartupPages unmaps the read-only pages of pipe's own executable
@@ -58,20 +61,63 @@ const releaseAgainAfter = 100 * time.Millisecond
 
 // readOnlySegments returns the page-aligned [start, end) ranges of the
 // executable's read-only PT_LOAD segments; none for a PIE or when the
-// executable cannot be read.
+// program headers cannot be found.
+//
+// The program headers are read where the kernel mapped them for exec (the
+// auxiliary vector's AT_PHDR), not from /proc/self/exe: opening and
+// parsing the ELF file (debug/elf reads every section header) cost about
+// 0.2 ms of every start (bench/NOTES.md).
 func readOnlySegments() [][2]uintptr {
-	f, err := elf.Open("/proc/self/exe")
+	auxv, err := unix.Auxv()
 	if err != nil {
 		return nil
 	}
-	defer f.Close()
-	if f.Type != elf.ET_EXEC { // a PIE would need its load address
+	var phdr, phent, phnum uintptr
+	for _, kv := range auxv {
+		switch kv[0] {
+		case atPHDR:
+			phdr = kv[1]
+		case atPHENT:
+			phent = kv[1]
+		case atPHNUM:
+			phnum = kv[1]
+		}
+	}
+	return segmentsOf(phdr, phent, phnum, uint64(os.Getpagesize()))
+}
+
+// Auxiliary vector keys (<linux/auxvec.h>): where the program headers are
+// mapped, the size of one and their number.
+const (
+	atPHDR  = 3
+	atPHENT = 4
+	atPHNUM = 5
+)
+
+// segmentsOf reads phnum program headers of phent bytes each at address
+// phdr (the executable's, mapped by the kernel) and returns its read-only
+// PT_LOAD ranges, rounded inwards to whole pages. It returns none unless
+// the headers describe themselves (PT_PHDR) at the address they are
+// mapped at, i.e. the executable is loaded where it was linked (not a PIE).
+func segmentsOf(phdr, phent, phnum uintptr, page uint64) [][2]uintptr {
+	if phdr == 0 || phent != unsafe.Sizeof(elf.Prog64{}) || phnum == 0 || phnum > 1<<10 {
 		return nil
 	}
-	page := uint64(os.Getpagesize())
+	// The headers are in the executable's own mapping, never in the Go
+	// heap; read through a pointer-typed copy of the address.
+	progs := unsafe.Slice((*elf.Prog64)(*(*unsafe.Pointer)(unsafe.Pointer(&phdr))), phnum)
+	self := false
+	for _, p := range progs {
+		if elf.ProgType(p.Type) == elf.PT_PHDR {
+			self = uintptr(p.Vaddr) == phdr // a PIE would need its load address
+		}
+	}
+	if !self {
+		return nil
+	}
 	var out [][2]uintptr
-	for _, p := range f.Progs {
-		if p.Type != elf.PT_LOAD || p.Flags&elf.PF_W != 0 {
+	for _, p := range progs {
+		if elf.ProgType(p.Type) != elf.PT_LOAD || elf.ProgFlag(p.Flags)&elf.PF_W != 0 {
 			continue
 		}
 		start := (p.Vaddr + page - 1) &^ (page - 1)

@@ -330,17 +330,55 @@ func (a *app) printComponents(args []string) error {
 // false (--watch, where SIGHUP reloads), SIGHUP stops the run the same way,
 // so a closed terminal or a stray `kill -HUP` never loses records in flight.
 func (a *app) signalContext(log *slog.Logger, hup bool) (context.Context, func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	ch := make(chan os.Signal, 2)
+	return a.armedContext(log, armSignals(hup))
+}
+
+// armedSignals are the channels of a run's signals, registered with
+// os/signal by armSignals on another goroutine.
+type armedSignals struct {
+	ch, pipeCh chan os.Signal
+	ready      chan struct{} // closed once both are registered
+	taken      bool          // armedContext owns them
+}
+
+// armSignals registers the signals signalContext handles on a goroutine of
+// its own and returns at once: os/signal's first registration starts a
+// thread for itself and each signal is a round trip with it (150-250 µs of
+// every start on the shared 2-core machine; bench/NOTES.md), which then
+// overlaps reading and building the pipeline. armedContext waits for it.
+func armSignals(hup bool) *armedSignals {
+	s := &armedSignals{ch: make(chan os.Signal, 2), pipeCh: make(chan os.Signal, 1), ready: make(chan struct{})}
 	sigs := []os.Signal{os.Interrupt, syscall.SIGTERM}
 	if hup {
 		sigs = append(sigs, syscall.SIGHUP)
 	}
-	signal.Notify(ch, sigs...)
-	// With SIGPIPE notified, a write to a closed stdout returns EPIPE
-	// instead of killing the process, so `pipe ... | head -1` ends quietly.
-	pipeCh := make(chan os.Signal, 1)
-	signal.Notify(pipeCh, syscall.SIGPIPE)
+	go func() {
+		defer close(s.ready)
+		signal.Notify(s.ch, sigs...)
+		// With SIGPIPE notified, a write to a closed stdout returns EPIPE
+		// instead of killing the process, so `pipe ... | head -1` ends quietly.
+		signal.Notify(s.pipeCh, syscall.SIGPIPE)
+	}()
+	return s
+}
+
+// release unregisters s unless armedContext took it (whose stop does).
+func (s *armedSignals) release() {
+	if s.taken {
+		return
+	}
+	<-s.ready
+	signal.Stop(s.ch)
+	signal.Stop(s.pipeCh)
+}
+
+// armedContext is signalContext with its signals armed by armSignals;
+// the signals are registered when it returns.
+func (a *app) armedContext(log *slog.Logger, s *armedSignals) (context.Context, func()) {
+	<-s.ready
+	s.taken = true
+	ctx, cancel := context.WithCancel(context.Background())
+	ch, pipeCh := s.ch, s.pipeCh
 	done := make(chan struct{})
 	go func() {
 		var first os.Signal

@@ -163,6 +163,10 @@ func (a *app) run(file string, f *runFlags) error {
 	if f.stats != "" && f.stats != "text" && f.stats != "json" {
 		return usagef("--stats=%s: want --stats or --stats=json", f.stats)
 	}
+	// Registered while the pipeline is read and built; a signal from here
+	// on stops the run as it would once it runs (see armSignals).
+	armed := armSignals(!f.watch)
+	defer armed.release()
 	spec, err := a.spec(file, f)
 	if err != nil {
 		return err
@@ -199,7 +203,7 @@ func (a *app) run(file string, f *runFlags) error {
 		defer stopMetrics()
 	}
 	a.drainTimeout = f.drainTimeout
-	ctx, stop := a.signalContext(log, !f.watch)
+	ctx, stop := a.armedContext(log, armed)
 	defer stop()
 	if f.progress && f.noProgress {
 		return usagef("--progress and --no-progress contradict each other")

@@ -743,3 +743,89 @@ func TestDispatchLoopsCount(t *testing.T) {
 		t.Error("loops.wat: a loop counts in the global")
 	}
 }
+
+// codeBodies returns the function bodies of bin's code section, in order.
+func codeBodies(tb testing.TB, bin []byte) [][]byte {
+	tb.Helper()
+	r := &reader{b: bin, pos: len(header)}
+	for r.pos < len(r.b) {
+		id := r.byte()
+		p := r.bytes(int(r.u32()))
+		if r.err != nil {
+			tb.Fatal(r.err)
+		}
+		if id != secCode {
+			continue
+		}
+		cr := &reader{b: p}
+		var out [][]byte
+		for range cr.u32() {
+			out = append(out, cr.bytes(int(cr.u32())))
+		}
+		if cr.err != nil {
+			tb.Fatal(cr.err)
+		}
+		return out
+	}
+	tb.Fatal("no code section")
+	return nil
+}
+
+// TestEntryChecks: which functions of calls.wat keep their entry check
+// (all but those that open with a dispatch loop, whose check counts each
+// entry), and every shape of endless work stops once interrupted:
+// recursion of a function, mutual recursion, recursion through
+// call_indirect, a loop in a leaf, and nested loops across calls.
+func TestEntryChecks(t *testing.T) {
+	rw, err := Rewrite(wat(t, "calls"), Options{Interrupt: true, StackLimit: 1 << 20, ThreadJumps: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No globals: the flag is global 0, the countdown 1; the tick names
+	// the first export, self (function 0).
+	entry := checkCode(0, 1, 0)
+	bodies := codeBodies(t, rw)
+	for i, c := range []struct {
+		name  string
+		check bool
+	}{{"self", true}, {"dispatch_a", false}, {"dispatch_b", false}, {"dispatch_ind", false},
+		{"leaf_loop", true}, {"leaf", true}, {"chain", true}} {
+		if got := bytes.Contains(bodies[i], entry); got != c.check {
+			t.Errorf("%s: entry check %v, want %v", c.name, got, c.check)
+		}
+	}
+	ctx := context.Background()
+	m := instantiate(t, newRuntime(t), rw, "calls")
+	f, err := New(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		fn  string
+		arg uint64
+	}{{"self", 60}, {"mutual", 60}, {"indirect", 60}, {"leaf_loop", 0}, {"chain", 1 << 20}} {
+		t.Run(tc.fn, func(t *testing.T) {
+			// Bounded, it returns.
+			if _, err := m.ExportedFunction(tc.fn).Call(ctx, 3); err != nil {
+				t.Fatalf("%s(3): %v", tc.fn, err)
+			}
+			cctx, cancel := context.WithCancel(ctx)
+			disarm := f.Arm(cctx)
+			done := make(chan error, 1)
+			go func() {
+				_, err := m.ExportedFunction(tc.fn).Call(ctx, tc.arg)
+				done <- err
+			}()
+			cancel()
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(time.Minute): // a hang, not a speed limit
+				t.Fatalf("%s(%d) was not interrupted", tc.fn, tc.arg)
+			}
+			if !disarm() || err == nil || !strings.Contains(err.Error(), "unreachable") {
+				t.Errorf("%s(%d): err = %v, want the interrupt's trap", tc.fn, tc.arg, err)
+			}
+		})
+	}
+}

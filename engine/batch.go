@@ -21,6 +21,9 @@ type batch struct {
 	spare []*Record
 	store []Record
 	arena []byte
+	// out is the output arena lent to stages (OutputArena): the bytes of
+	// records they emitted, reused with the batch as arena is.
+	out   []byte
 	final bool // a worker's flush output: the last batch it sends
 	last  bool // a failing worker's partial output: nothing follows
 	// json: every record is known to be one JSON value on one line (the
@@ -47,7 +50,10 @@ func putBatch(b *batch) {
 	clear(b.spare)
 	// b.store is not cleared: add overwrites every field of a record it
 	// reuses, and clearing 48 KiB per batch cost W0 40% of its time.
-	b.recs, b.spare, b.store, b.arena, b.final, b.last, b.json, b.ack = b.recs[:0], b.spare[:0], b.store[:0], b.arena[:0], false, false, false, ackToken{}
+	if cap(b.out) > maxOutputArena {
+		b.out = nil
+	}
+	b.recs, b.spare, b.store, b.arena, b.out, b.final, b.last, b.json, b.ack = b.recs[:0], b.spare[:0], b.store[:0], b.arena[:0], b.out[:0], false, false, false, ackToken{}
 	batchPool.Put(b)
 }
 

@@ -37,6 +37,109 @@ type streamSource struct {
 	in   connector.StreamReader
 	acks *acker   // nil: delivery is not tracked
 	gate readGate // watches reads that may block for ever (readgate.go)
+	// direct: the input writes its batches to the output itself (see
+	// writeDirect); nil: it sends them to the first stage.
+	direct *directOut
+}
+
+// Tests: noDirect turns writeDirect off, to compare the two paths;
+// testHookDirect sees each batch (n < 0) or run of n counted lines (n >= 0)
+// written directly.
+var (
+	noDirect       bool
+	testHookDirect func(n int)
+)
+
+// directOut is the output of a chain without stages, written by the
+// input's goroutine: W0 (lines in, lines out, nothing between) handed
+// every read from the framing goroutine to the output's, a goroutine
+// hand-off and a move of the read's bytes between cores per 76 KiB.
+type directOut struct {
+	rs  *runState // the chain's
+	snk *writerSink
+	c   *counters // the output's
+}
+
+// writeDirect makes the input write the batches of chain c straight to
+// the output when nothing is between them and its lines can be counted
+// instead of framed (countsLines): no stages, no routes, no reloads (the
+// caller's), plain lines (no checks, no checkpoint), a stream output that
+// writes records as they are, and an input whose reads return promptly
+// once the run stops (files: no read gate). Where the input has more work
+// (ndjson's check) the output's goroutine keeps the writes off it. The
+// output is flushed before the input may wait (before each read, or with
+// read-ahead when no read is waiting to be framed), as the output's
+// goroutine would when its queue is empty. It reports whether it did; then
+// c's first queue stays empty and closes when the input ends.
+func writeDirect(src source, snk sink, c *chain, out *counters) bool {
+	s, ok := src.(*streamSource)
+	w, wok := snk.(*writerSink)
+	p := c.v.p
+	in := p.plan.Input
+	if !ok || !wok || len(p.stages) > 0 || p.graph != nil || !s.interruptible() || s.acks != nil || noDirect ||
+		in.Codec != CodecLines || in.RejectNUL || in.ValidateUTF8 {
+		return false
+	}
+	w.use(p.plan.Output)
+	if w.enc != nil || w.codec == CodecRaw || w.validate {
+		return false // the output looks at each record: not a run of lines
+	}
+	s.direct = &directOut{rs: c.rs, snk: w, c: out}
+	return true
+}
+
+// write writes b as drain would and recycles it; false: the run stopped.
+func (d *directOut) write(b *batch) bool {
+	select {
+	case <-d.rs.ctx.Done():
+		putBatch(b)
+		return false
+	case <-d.rs.stop(0):
+		putBatch(b)
+		return false
+	default:
+	}
+	if h := testHookDirect; h != nil {
+		h(-1)
+	}
+	if err := d.snk.write(d.rs, d.c, b, true); err != nil {
+		d.rs.abort(err)
+	}
+	putBatch(b)
+	return d.rs.ctx.Err() == nil
+}
+
+// writeLines writes p, n lines each ended by a newline, as write would
+// write a batch of their records; false: the run stopped.
+func (d *directOut) writeLines(p []byte, n int64) bool {
+	select {
+	case <-d.rs.ctx.Done():
+		return false
+	case <-d.rs.stop(0):
+		return false
+	default:
+	}
+	if h := testHookDirect; h != nil {
+		h(int(n))
+	}
+	d.c.in.Add(n)
+	if err := d.snk.writeRun(p, false); err != nil {
+		d.rs.abort(err)
+		return false
+	}
+	d.c.passed.Add(n)
+	d.c.out.Add(n)
+	return d.rs.ctx.Err() == nil
+}
+
+// idle flushes the output before the input may wait.
+func (d *directOut) idle() {
+	if d.rs.ctx.Err() != nil {
+		return
+	}
+	if err := d.snk.flush(); err != nil {
+		d.rs.abort(err)
+	}
 }
 
 func (s *streamSource) interruptible() bool {
@@ -45,18 +148,24 @@ func (s *streamSource) interruptible() bool {
 }
 
 func (s *streamSource) run(ctx context.Context, r *run, rs *runState, out chan<- *batch) error {
-	in := &inputRun{ctx: ctx, rs: rs, c: r.in, out: out, settings: &r.input, acks: s.acks}
+	in := &inputRun{ctx: ctx, rs: rs, c: r.in, out: out, settings: &r.input, acks: s.acks, direct: s.direct}
 	in.apply(r.input.Load())
 	in.b = getBatch()
 	defer func() { putBatch(in.b) }()
-	ahead := readAhead(s.interruptible())
 	for {
+		// Lines counted, not framed (countsLines) take less time than the
+		// read's copy: reading ahead would only add hand-offs and move
+		// every read to the other core.
+		ahead := readAhead(s.interruptible()) && !in.countsLines()
 		// A stream read ahead gets its own context: the framer cancels it
 		// to end a read that would wait (a followed file in the middle of
 		// a line) when it stops early.
 		sctx, cancel := ctx, context.CancelFunc(func() {})
 		if ahead && in.opt.Codec != CodecRaw {
 			sctx, cancel = context.WithCancel(ctx)
+		}
+		if in.direct != nil {
+			in.direct.idle() // the next stream may wait (a followed glob)
 		}
 		st, err := s.in.NextStream(sctx)
 		if err != nil {
@@ -124,6 +233,24 @@ type inputRun struct {
 	stream *connector.Stream
 	base   int64
 	meta   map[string]string // copied to every record framed (Batch.Data)
+
+	direct *directOut // nil: batches go to out
+}
+
+// countsLines reports whether lines go to the output as runs of bytes,
+// counted but not made records (frameLines): plain lines, written as they
+// are by a direct output, with no acknowledgement or metadata to attach.
+func (in *inputRun) countsLines() bool {
+	return in.direct != nil && in.acks == nil && in.meta == nil && in.dec == nil &&
+		in.opt.Codec == codec.Lines && !in.opt.RejectNUL && !in.opt.ValidateUTF8
+}
+
+// hand hands b on: to the first stage, or written to the output (direct).
+func (in *inputRun) hand(b *batch) bool {
+	if in.direct != nil {
+		return in.direct.write(b)
+	}
+	return in.rs.send(in.out, b, 0)
 }
 
 // track registers b with the acker before it is sent; end is the stream
@@ -169,7 +296,7 @@ func (in *inputRun) send() bool {
 	in.base += int64(len(in.b.arena))
 	in.track(in.b, in.base)
 	in.b.json = in.framedJSON()
-	ok := in.rs.send(in.out, in.b, 0)
+	ok := in.hand(in.b)
 	in.b = getBatch()
 	if !ok {
 		in.stopped = true
@@ -210,6 +337,9 @@ func (in *inputRun) readLines(r io.Reader) error {
 			grown := make([]byte, len(b.arena), 2*cap(b.arena)+minRead)
 			copy(grown, b.arena)
 			b.arena = grown
+		}
+		if in.direct != nil {
+			in.direct.idle() // the read may wait (a followed file)
 		}
 		n, err := r.Read(b.arena[len(b.arena):cap(b.arena)])
 		b.arena = b.arena[:len(b.arena)+n]
@@ -292,6 +422,23 @@ func (in *inputRun) frameRead(sp *codec.Splitter, from int, err error) (done boo
 // its framing in the calls per line); what SplitLines leaves to Split (a
 // line longer than max_record_bytes) goes through Split.
 func (in *inputRun) frameLines(sp *codec.Splitter, from int) (keep int, more bool) {
+	if len(in.b.recs) == 0 && in.countsLines() {
+		d := in.direct
+		// Straight to the output, which would write these lines' records
+		// as the bytes they lie in: no records (W0 made 200k for nothing).
+		if n, next, ok := sp.CountLines(in.b.arena, from); ok {
+			if n > 0 {
+				in.num += int64(n)
+				in.c.in.Add(int64(n))
+				in.c.passed.Add(int64(n))
+				in.c.out.Add(int64(n))
+				if !d.writeLines(in.b.arena[from:next], int64(n)) {
+					in.stopped = true
+				}
+			}
+			return next, false
+		}
+	}
 	limit := DefaultBatchRecords - len(in.b.recs)
 	ends, next, more, ok := sp.SplitLines(in.b.arena, from, limit, in.ends[:0])
 	in.ends = ends
@@ -335,7 +482,7 @@ func (in *inputRun) carry(keep int) {
 	in.c.out.Add(int64(len(b.recs)))
 	in.track(b, in.base)
 	b.json = in.framedJSON()
-	if !in.rs.send(in.out, b, 0) {
+	if !in.hand(b) {
 		in.stopped = true
 	}
 	in.b = next
@@ -618,24 +765,16 @@ func (s *writerSink) write(rs *runState, c *counters, b *batch, more bool) error
 // written straight to the output when the buffer is empty, whatever its
 // size (a copy into the buffer would be written at once anyway).
 func (s *writerSink) writeRuns(b *batch, flushing bool) (int64, error) {
-	base := uintptr(0)
-	if len(b.arena) > 0 {
-		base = uintptr(unsafe.Pointer(unsafe.SliceData(b.arena)))
-	}
-	// offset returns where r lies in the arena, or -1.
-	offset := func(r *Record) int {
-		if base == 0 || len(r.Data) == 0 {
-			return -1
-		}
-		off := int(uintptr(unsafe.Pointer(unsafe.SliceData(r.Data))) - base)
-		if off < 0 || off+len(r.Data) >= len(b.arena) || b.arena[off+len(r.Data)] != '\n' {
-			return -1
-		}
-		return off
-	}
+	// Runs are looked for in the input's arena, and in the output arena
+	// that stages write their records into (OutputArena).
 	recs := b.recs
 	for i := 0; i < len(recs); {
-		start := offset(recs[i])
+		buf := b.arena
+		start := arenaOffset(buf, recs[i].Data)
+		if start < 0 {
+			buf = b.out
+			start = arenaOffset(buf, recs[i].Data)
+		}
 		if start < 0 {
 			s.buffer().Write(recs[i].Data)
 			s.bw.WriteByte('\n')
@@ -644,16 +783,29 @@ func (s *writerSink) writeRuns(b *batch, flushing bool) (int64, error) {
 		}
 		end := start + len(recs[i].Data) + 1 // past the newline
 		j := i + 1
-		for j < len(recs) && offset(recs[j]) == end {
+		for j < len(recs) && arenaOffset(buf, recs[j].Data) == end {
 			end += len(recs[j].Data) + 1
 			j++
 		}
-		if err := s.writeRun(b.arena[start:end], flushing); err != nil {
+		if err := s.writeRun(buf[start:end], flushing); err != nil {
 			return int64(i), err
 		}
 		i = j
 	}
 	return int64(len(recs)), nil
+}
+
+// arenaOffset returns where data lies in buf, followed by a newline there,
+// or -1.
+func arenaOffset(buf, data []byte) int {
+	if len(buf) == 0 || len(data) == 0 {
+		return -1
+	}
+	off := int(uintptr(unsafe.Pointer(unsafe.SliceData(data))) - uintptr(unsafe.Pointer(unsafe.SliceData(buf))))
+	if off < 0 || off+len(data) >= len(buf) || buf[off+len(data)] != '\n' {
+		return -1
+	}
+	return off
 }
 
 // buffer returns the output's buffer, made on first use: W0's output,

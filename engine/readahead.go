@@ -103,6 +103,9 @@ func (in *inputRun) readLinesAhead(r io.Reader, stop context.CancelFunc) error {
 	sp := codec.NewSplitter(in.opt)
 	for {
 		var c chunk
+		if in.direct != nil && len(chunks) == 0 {
+			in.direct.idle() // nothing read is waiting: what was written goes out
+		}
 		select {
 		case c = <-chunks:
 		case <-in.ctx.Done(): // stop reading: what was read has gone on

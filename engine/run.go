@@ -313,6 +313,7 @@ func (r *run) execute(ctx context.Context, src source, snk sink, reloads <-chan 
 	first := r.startChain(root, r.versions[0], insts)
 	chains := make(chan *chain, 64)
 	var srcWG sync.WaitGroup
+	direct := reloads == nil && writeDirect(src, snk, first, r.out) // io.go
 	if reloads == nil {
 		startSource(ctx, r, root, src, first.first, first.rs.stop(1), &srcWG)
 		chains <- first
@@ -334,7 +335,12 @@ func (r *run) execute(ctx context.Context, src source, snk sink, reloads <-chan 
 	var closeMu sync.Mutex
 	var closeErrs []error
 	for c := range chains {
-		drain(c.rs, snk, r.out, c.v.p.plan.Output, c.last)
+		if direct {
+			for range c.last { // the input writes the output itself
+			}
+		} else {
+			drain(c.rs, snk, r.out, c.v.p.plan.Output, c.last)
+		}
 		closers.Add(1)
 		go func() {
 			defer closers.Done()

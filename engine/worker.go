@@ -51,11 +51,13 @@ type worker struct {
 	emitFn  func(*Record)
 	res     BatchResult
 	sel     []*Record
+	arena   OutputArena // nil when the instance takes none (arena.go)
 }
 
 func newWorker(st *stageExec, rs *runState, c *counters, t Transformer) *worker {
 	w := &worker{st: st, rs: rs, c: c, t: t, level: st.level, wd: newWatchdog(rs.ctx, st.plan.Timeout), parent: rs.ctx}
 	w.bt, _ = t.(BatchTransformer)
+	w.arena, _ = t.(OutputArena)
 	w.json, w.allJSON = jsonGuarantee(t), true
 	w.ret = newRetention(t)
 	w.emitFn = func(r *Record) {
@@ -213,6 +215,10 @@ func (w *worker) processBatch(b *batch) error {
 	}
 	if len(w.sel) == 0 {
 		return nil
+	}
+	if w.arena != nil {
+		w.arena.UseArena(&b.out)
+		defer w.arena.UseArena(nil)
 	}
 	w.res.Reset(len(w.sel))
 	w.given += int64(len(w.sel))

@@ -45,23 +45,35 @@ func TestSignalEndsStuckStageWithinDrainBound(t *testing.T) {
 			cmd := exec.Command(pipeBin, "run", file, "--drain-timeout", "1s", "--log-level", "info")
 			stdin, _ := cmd.StdinPipe()
 			defer stdin.Close()
-			var stderr bytes.Buffer
-			errPipe, _ := cmd.StderrPipe()
+			// A pipe of the test's own, not cmd.StderrPipe: Wait closes that
+			// one as soon as pipe exits, and a read still under way then
+			// loses the end of stderr (the line this test looks for).
+			errPipe, errW, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer errPipe.Close()
+			cmd.Stderr = errW
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
+			errW.Close() // pipe holds the write end: EOF when it exits
 			fmt.Fprintln(stdin, "x")
 			// Once the record is in the stage (it logs), signal pipe.
 			sc := bufio.NewScanner(errPipe)
 			for sc.Scan() && !strings.Contains(sc.Text(), "stuck") {
 			}
 			cmd.Process.Signal(syscall.SIGTERM)
+			var stderr bytes.Buffer
+			read := make(chan struct{})
 			go func() {
+				defer close(read)
 				for sc.Scan() {
 					stderr.WriteString(sc.Text() + "\n")
 				}
 			}()
-			err := waitExit(t, cmd, time.Minute)
+			err = waitExit(t, cmd, time.Minute)
+			<-read // EOF: pipe has exited, so its write end is closed
 			if c := exitCode(err); c != 143 {
 				t.Errorf("exit code %d, want 143", c)
 			}

@@ -39,17 +39,85 @@ func fastCase(vm *goja.Runtime) {
 }
 
 // asciiCase returns s with its ASCII letters in upper (or lower) case,
-// eight bytes at a time, as a new string; ok is false, and nothing done,
-// when s has a byte outside ASCII.
+// as a new string; ok is false, and nothing returned, when s has a byte
+// outside ASCII. The copy and the change of case are one pass (flipCopy)
+// into one allocation, the string's header and bytes (see asciiCopy).
 func asciiCase(vm *goja.Runtime, s string, upper bool) (goja.Value, bool) {
-	if len(s) == 0 {
+	n := len(s)
+	if n == 0 {
 		return vm.ToValue(""), true
 	}
-	v, b, ok := asciiCopy(vm, unsafe.Slice(unsafe.StringData(s), len(s))) // (read only)
-	if !ok {
+	from, to := bytecase.Range(upper)
+	if asciiTab == nil {
+		b := make([]byte, n)
+		if !flipCopy(b, s, from, to) {
+			return nil, false
+		}
+		return vm.ToValue(unsafe.String(&b[0], n)), true
+	}
+	const hdr = int(unsafe.Sizeof(""))
+	blk := make([]byte, hdr+n)
+	body := blk[hdr:]
+	if !flipCopy(body, s, from, to) {
 		return nil, false
 	}
-	from, to := bytecase.Range(upper)
-	bytecase.FlipASCII(b, from, to) // ASCII: it flips every letter
+	*(*string)(unsafe.Pointer(&blk[0])) = unsafe.String(&body[0], n)
+	var v goja.Value
+	w := (*iface)(unsafe.Pointer(&v))
+	w.tab, w.data = asciiTab, unsafe.Pointer(&blk[0])
 	return v, true
+}
+
+// flipCopy copies src into dst (at least as long) with the bytes in
+// from..to (a-z or A-Z, see bytecase.Range) flipped to the other case,
+// eight bytes at a time, and reports whether src is all ASCII; when it is
+// not, what it wrote to dst is garbage. A byte below 0x80 is in from..to
+// when adding 0x80-from sets its high bit and adding 0x80-to-1 does not
+// (neither sum carries into the next byte); the last word overlaps the
+// one before it rather than taking the tail a byte at a time.
+func flipCopy(dst []byte, src string, from, to byte) bool {
+	const (
+		hi = 0x8080808080808080
+		lo = 0x0101010101010101
+	)
+	n := len(src)
+	if len(dst) < n {
+		panic("flipCopy: dst too short")
+	}
+	if n < 8 {
+		var acc byte
+		for i := 0; i < n; i++ {
+			c := src[i]
+			acc |= c
+			if from <= c && c <= to {
+				c ^= 0x20
+			}
+			dst[i] = c
+		}
+		return acc < 0x80
+	}
+	addFrom, addPast := lo*uint64(0x80-from), lo*uint64(0x80-to-1)
+	s := unsafe.Pointer(unsafe.StringData(src))
+	d := unsafe.Pointer(unsafe.SliceData(dst))
+	var acc uint64
+	i := 0
+	for ; i+16 <= n; i += 16 {
+		w0 := *(*uint64)(unsafe.Add(s, i))
+		w1 := *(*uint64)(unsafe.Add(s, i+8))
+		acc |= w0 | w1
+		*(*uint64)(unsafe.Add(d, i)) = w0 ^ ((w0+addFrom)&^(w0+addPast)&hi)>>2
+		*(*uint64)(unsafe.Add(d, i+8)) = w1 ^ ((w1+addFrom)&^(w1+addPast)&hi)>>2
+	}
+	if i+8 <= n {
+		w := *(*uint64)(unsafe.Add(s, i))
+		acc |= w
+		*(*uint64)(unsafe.Add(d, i)) = w ^ ((w+addFrom)&^(w+addPast)&hi)>>2
+		i += 8
+	}
+	if i < n { // the last eight bytes, some of them done already
+		w := *(*uint64)(unsafe.Add(s, n-8))
+		acc |= w
+		*(*uint64)(unsafe.Add(d, n-8)) = w ^ ((w+addFrom)&^(w+addPast)&hi)>>2
+	}
+	return acc&hi == 0
 }

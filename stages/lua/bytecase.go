@@ -12,17 +12,22 @@ import (
 // (UTF-8 sequences, invalid or not) stays as it was. (gopher-lua's own go
 // through Go's strings.ToUpper, which turns invalid UTF-8 into U+FFFD.) A
 // string without such a byte is returned as it is (no copy). For a body
-// that keeps nothing of a call, the copy it makes is noted (vm.fresh): a
-// record may take its bytes without another copy (vm.bytesOf).
+// that keeps nothing of a call, the result is made in the VM's scratch
+// (vm.scratchFor), not allocated.
 func (v *vm) strCase(L *lua.LState, from, to byte) int {
 	s := L.CheckString(1)
-	r := bytecase.Flip(s, from, to)
-	if v.l.noRetain && len(r) > 0 && unsafe.StringData(r) != unsafe.StringData(s) && len(v.fresh) < maxFresh {
-		v.fresh = append(v.fresh, unsafe.StringData(r))
+	if !v.l.noRetain {
+		L.Push(lua.LString(bytecase.Flip(s, from, to)))
+		return 1
 	}
-	L.Push(v.box(r))
+	if len(s) > 0 {
+		b := v.scratchFor(len(s))
+		if bytecase.FlipInto(b, s, from, to) {
+			s = unsafe.String(unsafe.SliceData(b), len(b))
+		} else {
+			v.scratch = v.scratch[:len(v.scratch)-len(s)] // unused
+		}
+	}
+	L.Push(v.box(s))
 	return 1
 }
-
-// maxFresh bounds the strings of one call vm.fresh notes.
-const maxFresh = 8

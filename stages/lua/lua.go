@@ -133,9 +133,22 @@ func (l *language) Compile(src *script.Source) (bool, error) {
 	}
 	if !definesTransform(chunk) {
 		// No transform(): the code is its body. Same line numbers: the
-		// prelude stays on the first line.
-		if l.proto, err = l.compile("local rec, meta = ... " + src.Code); err != nil {
-			return false, err
+		// prelude stays on the first line. A body that does not read the
+		// chunk's ... is the function transform itself, with parameters
+		// rec and meta (Run takes it out of the chunk): a call of a
+		// function with fixed parameters skips the moves of a vararg
+		// one and the VARARG instruction.
+		l.proto = nil
+		if !strings.Contains(src.Code, "...") {
+			if proto, err := l.compile("return function(rec, meta) " + src.Code + "\nend"); err == nil &&
+				len(proto.FunctionPrototypes) == 1 && proto.FunctionPrototypes[0].NumUpvalues == 0 {
+				l.proto = proto.FunctionPrototypes[0]
+			}
+		}
+		if l.proto == nil {
+			if l.proto, err = l.compile("local rec, meta = ... " + src.Code); err != nil {
+				return false, err
+			}
 		}
 		l.body = true
 		// meta, the body's second local, is out of the script's reach
@@ -244,6 +257,7 @@ type vm struct {
 	l         *language
 	in        *script.Instance // nil for the state Load checks the script with
 	L         *lua.LState
+	bound     *interrupt // the state's context, between Bind and Unbind
 	transform *lua.LFunction
 	flush     *lua.LFunction
 	init      *lua.LFunction
@@ -257,21 +271,29 @@ type vm struct {
 	lazyMT    lua.LValue        // the metatable of lazy records
 	arrayMT   *lua.LTable       // the metatable of arrays, once looked up (see convert)
 	// For a body that keeps nothing of a call (language.noRetain): the
-	// lazy table of the last record, made that of the next; the strings
-	// string.upper and lower made in the current call that no record has
-	// taken the bytes of yet (see bytesOf).
-	lazy  *lazyRec
-	fresh []*byte
-	boxes [maxBoxes]lua.LString // see box
-	nbox  int
+	// lazy table of the last record, made that of the next; the bytes of
+	// the strings string.upper and lower made in the current call (see
+	// scratchFor), reused by the next call.
+	lazy    *lazyRec
+	scratch []byte
+	boxes   [maxBoxes]lua.LString // see box
+	nbox    int
 }
 
-// Bind implements script.VM: the state's context interrupts it.
-func (v *vm) Bind(ctx context.Context) { v.L.SetContext(ctx) }
+// Bind implements script.VM: the state's context (an interrupt on ctx)
+// interrupts it.
+func (v *vm) Bind(ctx context.Context) {
+	v.bound = newInterrupt(ctx)
+	v.L.SetContext(v.bound)
+}
 
 // Unbind implements script.VM.
 func (v *vm) Unbind(ctx context.Context) bool {
 	v.L.RemoveContext()
+	if v.bound != nil {
+		v.bound.release()
+		v.bound = nil
+	}
 	return ctx.Err() != nil
 }
 
@@ -316,7 +338,10 @@ func (v *vm) Init(config any) error {
 // record of another codec is a string.
 func (v *vm) SetRecord(r *engine.Record) error {
 	L := v.L
-	v.fresh, v.curLazy, v.nbox = v.fresh[:0], nil, 0
+	v.curLazy, v.nbox = nil, 0
+	if v.l.noRetain {
+		v.resetScratch()
+	}
 	if r == nil {
 		v.curData = nil
 		v.meta, v.hadMeta = L.NewTable(), false
@@ -408,14 +433,17 @@ func (v *vm) Result() ([]byte, map[string]string, bool, error) {
 	if ret == nil || ret == lua.LNil {
 		return nil, nil, false, nil
 	}
+	// The metadata first: the record's bytes may take the result's (see
+	// bytesOf), and a metadata value may be a string on them.
+	meta := v.recMeta // out of the script's reach: the record's own
+	if v.meta != nil {
+		meta = v.readMeta()
+	}
 	data, err := v.encode(ret, true)
 	if err != nil {
 		return nil, nil, false, err
 	}
-	if v.meta == nil { // out of the script's reach: the record's own
-		return data, v.recMeta, true, nil
-	}
-	return data, v.readMeta(), true, nil
+	return data, meta, true, nil
 }
 
 // Close implements script.VM.
@@ -537,25 +565,48 @@ func (v *vm) box(s string) lua.LValue {
 }
 
 // bytesOf returns the bytes of a string a script returned (result) or
-// emitted, for a record: a copy, unless the body keeps nothing of a call
-// and the string is the current record's bytes, returned (the record keeps
-// them), or a string string.upper or lower made in this call whose bytes
-// no record took yet (see vm.fresh): no Lua code can reach it once the
-// call is over.
+// emitted, for a record: a copy, except for a body that keeps nothing of a
+// call and what it returns: the current record's bytes when the string is
+// them, or when it has their length, the current record's bytes with the
+// string copied over them (no Lua code can reach them once the call is
+// over, the record takes them back, and an emitted record always got a
+// copy). So a result never holds bytes of the VM's scratch, which the next
+// call reuses (see scratchFor).
 func (v *vm) bytesOf(s string, result bool) []byte {
-	if v.l.noRetain && len(s) > 0 {
-		p := unsafe.StringData(s)
-		if result && p == unsafe.SliceData(v.curData) && len(s) == len(v.curData) {
-			return v.curData
+	if v.l.noRetain && result && len(s) > 0 && len(s) == len(v.curData) {
+		if unsafe.StringData(s) != unsafe.SliceData(v.curData) {
+			copy(v.curData, s)
 		}
-		for i, f := range v.fresh {
-			if f == p {
-				v.fresh = append(v.fresh[:i], v.fresh[i+1:]...) // taken once
-				return unsafe.Slice(p, len(s))
-			}
-		}
+		return v.curData
 	}
 	return []byte(s)
+}
+
+// maxScratch is the largest scratch a VM keeps from one call to the next.
+const maxScratch = 64 << 10
+
+// scratchFor returns n bytes for a string a body that keeps nothing of a
+// call makes (string.upper, lower), from the VM's scratch: no Lua value of
+// a call outlives it, and bytesOf copies what a record takes, so the next
+// call may write over them (resetScratch). A string that does not fit
+// gets a new scratch; the strings of the old one keep it alive until the
+// call is over.
+func (v *vm) scratchFor(n int) []byte {
+	if len(v.scratch)+n > cap(v.scratch) {
+		v.scratch = make([]byte, 0, max(2*cap(v.scratch), n, 1<<10))
+	}
+	b := v.scratch[len(v.scratch) : len(v.scratch)+n : len(v.scratch)+n]
+	v.scratch = v.scratch[:len(v.scratch)+n]
+	return b
+}
+
+// resetScratch makes the scratch free for the next call; one grown past
+// maxScratch (a huge record) is left to the collector.
+func (v *vm) resetScratch() {
+	if cap(v.scratch) > maxScratch {
+		v.scratch = nil
+	}
+	v.scratch = v.scratch[:0]
 }
 
 var (

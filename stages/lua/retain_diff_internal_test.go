@@ -25,7 +25,9 @@ func TestKeepsNothingSameAsCopies(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimSuffix(gen.String(), "\n"), "\n")
 	lines = append(lines, `{}`, `{"tags":[]}`, `{"msg":"a\"b\\c\u00e9","tags":["x",1,null,{"y":[2]}],"level":"error"}`,
-		`{"a":1,"a":2}`, `[1,2]`, `"str"`, `{"tags":"notalist"}`, `{ "msg" : "x" , "tags" : [ "p" , "q" ] }`)
+		`{"a":1,"a":2}`, `[1,2]`, `"str"`, `{"tags":"notalist"}`, `{ "msg" : "x" , "tags" : [ "p" , "q" ] }`,
+		// Long records: strings that outgrow a VM's scratch in one call.
+		`{"msg":"`+strings.Repeat("Ab c\u00e9 ", 400)+`","tags":["x"]}`, `{"msg":"`+strings.Repeat("xY", 40000)+`"}`)
 	var runBatches func(size int) []string
 	for _, c := range []struct {
 		code string
@@ -39,6 +41,14 @@ func TestKeepsNothingSameAsCopies(t *testing.T) {
 		{`local a, b = string.upper(rec), string.lower(rec) emit(a) emit(a:sub(1, 9)) meta.k = b:sub(3, 7) return b`, false},
 		{`if #rec % 3 == 0 then error(rec:sub(1, 20), 0) end return rec`, false},
 		{`local t = pipe.split(rec, " ") return t[2] .. "|" .. (pipe.match(rec, "(u[0-9]+)") or {"-"})[1]`, false},
+		// Results of the record's length take its bytes (see vm.bytesOf).
+		{`meta.k = rec:sub(2, 9) return string.lower(rec)`, false},
+		{`local u = string.upper(rec) meta.k = u:sub(1, 5) emit(string.lower(u)) return (rec:gsub("[aeiou]", "-"))`, false},
+		{`local a, b = string.upper(rec), string.lower(rec) local c = string.upper(b) emit(b) return c:sub(2) .. a:sub(1, 1)`, false},
+		{`local u = string.upper(rec) if #u % 2 == 0 then return u end return rec`, false},
+		{`return string.upper(string.lower(string.upper(rec)))`, false},
+		{`return string.upper(rec:sub(1, #rec - 1))`, false},
+		{`rec.msg = string.upper(rec.msg or "") return string.lower(pipe.json.encode(rec))`, true},
 	} {
 		// Batches of 64 records, and of one (each record then at the
 		// buffer's start: the address of the last record's).

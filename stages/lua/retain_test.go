@@ -10,12 +10,14 @@ import (
 
 // runInBuffer feeds the records through one instance, each in the same
 // buffer (as the engine reuses a batch's buffer once it is written), and
-// returns what came out and the records' errors, read once all ran.
+// returns what came out (as the output wrote it, before the buffer was
+// reused; the metadata read once all ran) and the records' errors.
 func runInBuffer(t *testing.T, json bool, code string, recs ...string) (out []string, errs []string) {
 	t.Helper()
 	tr := scripttest.NewInstance(t, "lua", json, code)
 	buf := make([]byte, 0, 256)
 	var got []*engine.Record
+	var data []string
 	var errv []error
 	for _, s := range recs {
 		buf = append(buf[:0], s...)
@@ -23,12 +25,15 @@ func runInBuffer(t *testing.T, json bool, code string, recs ...string) (out []st
 		if err := tr.Transform(context.Background(), r, func(r *engine.Record) { got = append(got, r) }); err != nil {
 			errv = append(errv, err)
 		}
+		for _, g := range got[len(data):] { // the output writes the batch
+			data = append(data, string(g.Data))
+		}
 		for i := range buf { // the engine reads the next batch there
 			buf[i] = 'X'
 		}
 	}
-	for _, g := range got {
-		out = append(out, string(g.Data)+" "+g.Get("k"))
+	for i, g := range got {
+		out = append(out, data[i]+" "+g.Get("k"))
 	}
 	for _, err := range errv {
 		errs = append(errs, err.Error())

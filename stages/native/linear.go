@@ -82,6 +82,7 @@ type lnode struct {
 	firsts   []byteSet
 	tab      *[256]bool // lScan: set as a table
 	not      byte       // lScanNot: the one byte not in set
+	notPat   uint64     // not in every byte of a word
 	// clean: every text the node matches is made of jsonPlain bytes
 	// (literals, classes of such bytes). spaceStop: lScan's class holds
 	// every byte above 0x20, so a scan can look for its end with
@@ -145,7 +146,7 @@ func flatten(seq []lnode) []lnode {
 					}
 				}
 				if count == 1 {
-					n.kind, n.not = lScanNot, byte(missing)
+					n.kind, n.not, n.notPat = lScanNot, byte(missing), uint64(missing)*swarOnes
 				} else {
 					n.kind, n.tab = lScan, &tab
 				}
@@ -454,7 +455,23 @@ func (m *linearMatcher) seq1(seq []lnode, text []byte, i int) (int, bool) {
 			}
 			i++
 		case lCapNot:
-			j, clean := scanNotByte(text, i, n.not)
+			var j int
+			var clean bool
+			if i+8 <= len(text) { // most groups end within their first word
+				w := load64(text, i)
+				x := w ^ n.notPat
+				if b := ((x-swarOnes)&^x)&swarHighs | notPlain8(w); b != 0 {
+					if j = i + bits.TrailingZeros64(b)/8; text[j] == n.not {
+						clean = true
+					} else {
+						j = indexFrom(text, j, n.not)
+					}
+				} else {
+					j, clean = scanNotByte(text, i+8, n.not)
+				}
+			} else {
+				j, clean = scanNotByte(text, i, n.not)
+			}
 			if j-i < n.min {
 				return i, false
 			}
@@ -464,7 +481,19 @@ func (m *linearMatcher) seq1(seq []lnode, text []byte, i int) (int, bool) {
 			}
 			i = j
 		case lCapScan:
-			j, clean := m.scan(n, text, i)
+			var j int
+			var clean bool
+			if n.spaceStop && i+8 <= len(text) { // as scan, the first word here
+				if w := notPlainOrSpace8(load64(text, i)); w == 0 {
+					j, clean = m.scan(n, text, i+8)
+				} else if j = i + bits.TrailingZeros64(w)/8; !n.tab[text[j]] {
+					clean = true
+				} else {
+					j, clean = m.scan(n, text, j)
+				}
+			} else {
+				j, clean = m.scan(n, text, i)
+			}
 			if j-i < n.min {
 				return i, false
 			}

@@ -114,3 +114,26 @@ func TestLinearRefuses(t *testing.T) {
 		}
 	}
 }
+
+// FuzzLinearCombinedLog compares the linear matcher with package regexp
+// on the combined-log pattern over any text: the same submatches, and a
+// group reported clean holds only bytes a JSON string takes as they are.
+func FuzzLinearCombinedLog(f *testing.F) {
+	const pat = `^(?P<client>\S+) \S+ (?P<user>\S+) \[(?P<time>[^\]]+)\] "(?P<method>\S+) (?P<path>\S+) (?P<proto>[^"]+)" (?P<status>\d+) (?P<bytes>\d+|-) "(?P<referrer>[^"]*)" "(?P<agent>[^"]*)"`
+	f.Add(`10.0.0.1 - u1 [01/Jan/2026:00:00:00 +0000] "GET /health HTTP/1.1" 503 26 "-" "pipe-bench/1.0"`)
+	f.Add("10.0.0.1\xff - u\"1 [01/Jan/2026:00:00:00 \\+0000] \"GET /h\xe2 HTTP/1.1\" 503 - \"\x01\" \"é\"")
+	re := regexp.MustCompile(pat)
+	m := compileLinear(pat)
+	f.Fuzz(func(t *testing.T, text string) {
+		want := re.FindSubmatchIndex([]byte(text))
+		got := m.match([]byte(text))
+		if !slices.Equal(got, want) {
+			t.Fatalf("on %q: linear %v, regexp %v", text, got, want)
+		}
+		for g := 1; got != nil && g <= m.ncap; g++ {
+			if v := text[max(got[2*g], 0):max(got[2*g+1], 0)]; m.clean[g] && plainRun(v, 0) != len(v) {
+				t.Fatalf("on %q: group %d %q is not plain JSON string text, but clean", text, g, v)
+			}
+		}
+	})
+}

@@ -3,6 +3,7 @@ package native
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -500,6 +501,28 @@ func notPlain8(w uint64) uint64 {
 	return ((q-swarOnes)&^q | (b-swarOnes)&^b | (w-0x20*swarOnes)&^w | w) & swarHighs
 }
 
+// appendShort appends src[a:a+n] to dst. Up to 16 bytes are copied as
+// two eight-byte words when src has 16 bytes from a on and dst 16 bytes
+// free (instead of a call to memmove): the bytes past n are written into
+// dst's free capacity, where the next append writes. Every dst a parser
+// writes into is its own up to its capacity (lineParser).
+func appendShort(dst, src []byte, a, n int) []byte {
+	if d := len(dst); n <= 16 && a+16 <= len(src) && cap(dst)-d >= 16 {
+		copy16(dst[d:d+16], src[a:a+16])
+		return dst[:d+n]
+	}
+	return append(dst, src[a:a+n]...)
+}
+
+// copy16 copies s[:16] to w[:16] as two eight-byte words.
+func copy16(w, s []byte) {
+	binary.LittleEndian.PutUint64(w[:8], binary.LittleEndian.Uint64(s[:8]))
+	binary.LittleEndian.PutUint64(w[8:16], binary.LittleEndian.Uint64(s[8:16]))
+}
+
+// padded returns b followed by 16 zero bytes, for appendShort.
+func padded(b []byte) []byte { return append(b, make([]byte, 16)...) }
+
 // appendJSONString appends s as a JSON string. Invalid UTF-8 becomes
 // U+FFFD, so the output is always valid JSON.
 func appendJSONString[T []byte | string](dst []byte, s T) []byte {
@@ -536,7 +559,9 @@ func appendJSONBody[T []byte | string](dst []byte, s T) []byte {
 
 // lineParser turns one text into a JSON value: an object, or any value
 // when the stage has a target:. It appends the value to dst; an error
-// fails the record. Instances are not shared between workers.
+// fails the record. Instances are not shared between workers. dst's
+// capacity past its length is free: a parser may write there beyond what
+// it returns (appendShort).
 type lineParser interface {
 	parseLine(dst, text []byte) ([]byte, error)
 }
@@ -554,9 +579,15 @@ type parseStage struct {
 	keys []string // the parsed object's top-level keys, when merging
 	vals []string
 	used []bool
-	slab []byte   // where output records are cut from (keep)
-	outs [][]byte // TransformBatch: the output data by record
-	errs []error  // TransformBatch: the errors by record, up to the last one
+	slab []byte // where output records are cut from (keep) without an arena
+	// arena is the batch's output arena while the engine lends it
+	// (engine.OutputArena), else nil: output records are written there.
+	arena *[]byte
+	// lastOut is how many bytes the last batch's records took (with their
+	// newlines): the size of a new arena block.
+	lastOut int
+	outs    [][]byte // TransformBatch: the output data by record
+	errs    []error  // TransformBatch: the errors by record, up to the last one
 }
 
 func newParseStage(o parseIO, p lineParser) *parseStage {
@@ -624,6 +655,11 @@ func (s *parseStage) transformBatch(ctx context.Context, recs []*engine.Record, 
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	n := 0
+	for _, d := range outs {
+		n += len(d) + 1
+	}
+	s.lastOut = n
 	for i, r := range recs {
 		switch {
 		case i < len(errs) && errs[i] != nil:
@@ -655,11 +691,9 @@ func (s *parseStage) transform(r *engine.Record) ([]byte, error) {
 	}
 	if s.io.Field == "" && s.io.Target == "" && s.io.Original == "" {
 		// The object is the record: it is written straight into the
-		// free end of the slab (keep) and cut from there.
-		if cap(s.slab)-len(s.slab) < slabMinFree {
-			s.slab = make([]byte, 0, slabSize)
-		}
-		free := s.slab[len(s.slab):]
+		// free end of the output block (keep) and cut from there.
+		blk := s.block(slabMinFree)
+		free := (*blk)[len(*blk):]
 		obj, err := s.p.parseLine(free, text)
 		if err != nil {
 			return nil, err
@@ -667,10 +701,14 @@ func (s *parseStage) transform(r *engine.Record) ([]byte, error) {
 		if len(obj) == 0 || obj[0] != '{' {
 			return nil, errNotObject
 		}
-		if cap(obj) == cap(free) { // still in the slab
-			s.slab = s.slab[:len(s.slab)+len(obj)]
+		n := len(obj)
+		if cap(obj) == cap(free) { // still in the block: keep it, and a newline after it
+			if n < cap(obj) {
+				obj = append(obj, '\n')
+			}
+			*blk = (*blk)[:len(*blk)+len(obj)]
 		}
-		return obj[:len(obj):len(obj)], nil // else in a block of its own
+		return obj[:n:n], nil // else in a block of its own
 	}
 	obj, err := s.p.parseLine(s.obj[:0], text)
 	s.obj = obj
@@ -737,16 +775,45 @@ const slabMinFree = 4 << 10
 
 // keep returns a copy of out for an output record. Copies are cut from a
 // shared block (one allocation per 64 KiB of output rather than one per
-// record); each has its capacity cut to its length, so an append to one
-// never reaches the next, and a block is freed when its records are.
+// record, or none: the batch's output arena); each has its capacity cut to
+// its length, so an append to one never reaches the next, and is followed
+// by a newline in the block (for the output's runs, see
+// engine.OutputArena). A block of the stage's own is freed when its
+// records are; the arena is reused with its batch.
 func (s *parseStage) keep(out []byte) []byte {
-	if cap(s.slab)-len(s.slab) < len(out) {
-		s.slab = make([]byte, 0, max(slabSize, len(out)))
-	}
-	s0 := len(s.slab)
-	s.slab = append(s.slab, out...)
-	return s.slab[s0:len(s.slab):len(s.slab)]
+	blk := s.block(len(out) + 1)
+	s0 := len(*blk)
+	*blk = append(append(*blk, out...), '\n')
+	return (*blk)[s0 : len(*blk)-1 : len(*blk)-1]
 }
+
+// block returns the block output records are written into (the batch's
+// output arena when the engine lends one, else the stage's slab), with at
+// least n bytes free: a full one is replaced by a new, larger one (the
+// records in it stay where they are).
+func (s *parseStage) block(n int) *[]byte {
+	blk := &s.slab
+	if s.arena != nil {
+		blk = s.arena
+	}
+	if c := cap(*blk); c-len(*blk) < n {
+		size := slabSize
+		if s.arena != nil {
+			// The arena is reused for later batches: grow it to hold
+			// what this batch writes so far twice over, or what the
+			// last batch wrote, with room to spare.
+			size = min(max(size, 2*c, s.lastOut+s.lastOut/4+slabMinFree), maxArenaBlock)
+		}
+		*blk = make([]byte, 0, max(size, n))
+	}
+	return blk
+}
+
+// maxArenaBlock is the largest block an output arena grows to at once.
+const maxArenaBlock = 1 << 20
+
+// UseArena implements engine.OutputArena.
+func (s *parseStage) UseArena(a *[]byte) { s.arena = a }
 
 // jsonField returns the value at path in record data, which must be valid
 // JSON (a record from a lines input may not be: the output must be).
@@ -852,6 +919,7 @@ func (fp *fieldsParser) finish(dst []byte) ([]byte, error) {
 var (
 	_ engine.Transformer      = (*parseStage)(nil)
 	_ engine.BatchTransformer = (*parseStage)(nil)
+	_ engine.OutputArena      = (*parseStage)(nil)
 )
 
 // jsonBuilder is a lineParser that writes every value of its object

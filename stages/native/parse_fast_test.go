@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"testing"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/pipe-dev/pipe/engine"
 )
@@ -328,6 +329,128 @@ func TestParseBatchPath(t *testing.T) {
 		}
 		if res.NumFailed() == 0 || len(res.Records()) == 0 {
 			t.Fatalf("%s: %d failed, %d out: want both", c.use, res.NumFailed(), len(res.Records()))
+		}
+	}
+}
+
+// TestParseOutputArena runs parse stages through TransformBatch with the
+// batch's output arena lent (engine.OutputArena), as the engine does:
+// the same outputs as without it, each record in the arena followed by a
+// newline there (for the output's runs), the records of earlier batches
+// intact while the arena grows into new blocks, and the arena left alone
+// once it is taken back.
+func TestParseOutputArena(t *testing.T) {
+	configs := []struct {
+		use string
+		cfg map[string]any
+	}{
+		{"parse_logfmt", map[string]any{"types": map[string]any{"status": "int"}}},
+		{"parse_logfmt", map[string]any{"target": "p", "original": "line"}},
+		{"parse_regex", map[string]any{"pattern": `^(?P<i>\S+) (?P<v>.*)$`}},
+		{"grok", map[string]any{"patterns": []any{`%{NOTSPACE:i} %{GREEDYDATA:v}`}}},
+	}
+	for _, c := range configs {
+		n, _ := engine.DefaultRegistry.LookupNative(c.use)
+		newStage := func() engine.Transformer {
+			tr, err := n.New(engine.ConfigOf(c.cfg))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return tr
+		}
+		ref, lent := newStage(), newStage()
+		ar, ok := lent.(engine.OutputArena)
+		if !ok {
+			t.Fatalf("%s: not an engine.OutputArena", c.use)
+		}
+		bt := lent.(engine.BatchTransformer)
+		var arena []byte
+		var got, want [][]byte
+		for b := range 40 {
+			var recs []*engine.Record
+			for i := range 50 {
+				size := []int{1, 90, 3000, 9000}[(b+i)%4]
+				line := fmt.Appendf(nil, "i=%d v=%s", b*50+i, bytes.Repeat([]byte{'a' + byte(i%26)}, size))
+				if err := ref.Transform(context.Background(), engine.NewRecord(bytes.Clone(line)), func(o *engine.Record) {
+					want = append(want, o.Data)
+				}); err != nil {
+					t.Fatal(err)
+				}
+				recs = append(recs, engine.NewRecord(line))
+			}
+			if b%10 == 0 {
+				arena = arena[:0] // the batch was written: its arena is reused
+				got = got[:0]
+				want = want[len(want)-len(recs):]
+			}
+			ar.UseArena(&arena)
+			var res engine.BatchResult
+			res.Reset(len(recs))
+			if err := bt.TransformBatch(context.Background(), recs, &res); err != nil || res.Err() != nil {
+				t.Fatalf("%s: %v %v", c.use, err, res.Err())
+			}
+			ar.UseArena(nil)
+			inArena := 0
+			for _, r := range res.Records() {
+				got = append(got, r.Data)
+				if cap(r.Data) != len(r.Data) {
+					t.Fatalf("%s: capacity %d past the length %d", c.use, cap(r.Data), len(r.Data))
+				}
+				if off := arenaOffsetOf(arena, r.Data); off >= 0 {
+					inArena++
+					if off+len(r.Data) >= len(arena) || arena[off+len(r.Data)] != '\n' {
+						t.Fatalf("%s: record in the arena without a newline after it", c.use)
+					}
+				}
+			}
+			if inArena == 0 {
+				t.Fatalf("%s: batch %d: no record in the arena", c.use, b)
+			}
+			// The stage holds no arena now: a record transformed alone
+			// leaves it as it is.
+			before := len(arena)
+			_ = lent.Transform(context.Background(), engine.NewRecord([]byte("i=1 v=2")), func(*engine.Record) {})
+			if len(arena) != before {
+				t.Fatalf("%s: the arena grew after it was taken back", c.use)
+			}
+			for i := range got {
+				if !bytes.Equal(got[i], want[i]) {
+					t.Fatalf("%s: batch %d record %d: %.60s, want %.60s", c.use, b, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}
+
+// arenaOffsetOf returns where data lies in buf, or -1.
+func arenaOffsetOf(buf, data []byte) int {
+	if len(buf) == 0 || len(data) == 0 {
+		return -1
+	}
+	lo := uintptr(unsafe.Pointer(unsafe.SliceData(buf)))
+	p := uintptr(unsafe.Pointer(unsafe.SliceData(data)))
+	if p < lo || p+uintptr(len(data)) > lo+uintptr(len(buf)) {
+		return -1
+	}
+	return int(p - lo)
+}
+
+// TestAppendShort compares appendShort with append for every length up to
+// 20 at the offsets and free capacities around its two-word case: the
+// same result, and nothing below dst's length changed.
+func TestAppendShort(t *testing.T) {
+	src := []byte("abcdefghijklmnopqrstuvwxyz0123456789")
+	for a := 0; a <= len(src); a++ {
+		for n := 0; a+n <= len(src) && n <= 20; n++ {
+			for free := 0; free <= 20; free++ {
+				dst := make([]byte, 3, 3+free)
+				copy(dst, "XYZ")
+				got := appendShort(dst, src, a, n)
+				want := append([]byte("XYZ"), src[a:a+n]...)
+				if !bytes.Equal(got, want) {
+					t.Fatalf("a=%d n=%d free=%d: %q, want %q", a, n, free, got, want)
+				}
+			}
 		}
 	}
 }

@@ -66,9 +66,27 @@ const maxLogfmtKeyCache = 64
 
 // logfmtKey is a key as logfmtFast last saw it at one position.
 type logfmtKey struct {
-	raw, json []byte // the key, and its JSON after a comma, with the colon
+	raw, json []byte // the key, and its JSON after a comma, with the colon, then padding (appendShort)
+	jlen      int    // json's length without the padding
 	kind      valueType
 	bit       uint64 // the key's bit in logfmtFast's repeated-key filter
+	// The key and its '=' as two little-endian words and the mask of
+	// their bytes (eqLen of them; 0 when longer than 16).
+	eq, eqMask [2]uint64
+	eqLen      int
+}
+
+// setWords sets kc's eq, eqMask and eqLen from its raw key.
+func (kc *logfmtKey) setWords() {
+	kc.eq, kc.eqMask, kc.eqLen = [2]uint64{}, [2]uint64{}, 0
+	if len(kc.raw)+1 > 16 {
+		return
+	}
+	for i, c := range append(kc.raw[:len(kc.raw):len(kc.raw)], '=') {
+		kc.eq[i/8] |= uint64(c) << (8 * (i % 8))
+		kc.eqMask[i/8] |= 0xff << (8 * (i % 8))
+	}
+	kc.eqLen = len(kc.raw) + 1
 }
 
 func newParseLogfmt(cfg engine.Config) (engine.Transformer, error) {
@@ -260,7 +278,7 @@ func (p *kvParser) logfmtFast(dst, text []byte) ([]byte, bool) {
 		if text[i] == ' ' { // most often one space between pairs
 			i++
 		}
-		for i < len(text) && isSpace(text[i]) {
+		for i < len(text) && text[i] <= ' ' && isSpace(text[i]) {
 			i++
 		}
 		if i >= len(text) {
@@ -279,8 +297,14 @@ func (p *kvParser) logfmtFast(dst, text []byte) ([]byte, bool) {
 		}
 		// The key ends at the first byte of logfmtKeyStop; the cached key
 		// has none, so text holding it followed by such a byte (or the
-		// end) holds the same key.
-		if l := len(kc.raw); l > 0 && k0+l <= len(text) && (k0+l == len(text) || logfmtKeyStop[text[k0+l]]) &&
+		// end) holds the same key. Most often it is followed by '=',
+		// compared with it as one or two words.
+		eqd := false // the key and its '=' were matched: i is past them
+		if kc.eqLen > 0 && k0+16 <= len(text) &&
+			(load64(text, k0)^kc.eq[0])&kc.eqMask[0]|(load64(text, k0+8)^kc.eq[1])&kc.eqMask[1] == 0 {
+			i = k0 + kc.eqLen
+			eqd = true
+		} else if l := len(kc.raw); l > 0 && k0+l <= len(text) && (k0+l == len(text) || logfmtKeyStop[text[k0+l]]) &&
 			string(text[k0:k0+l]) == string(kc.raw) {
 			i = k0 + l
 		} else {
@@ -293,10 +317,13 @@ func (p *kvParser) logfmtFast(dst, text []byte) ([]byte, bool) {
 			key := text[k0:i]
 			kc.raw = append(kc.raw[:0], key...)
 			kc.json = append(appendJSONString(append(kc.json[:0], ','), key), ':')
+			kc.jlen = len(kc.json)
+			kc.json = padded(kc.json)
+			kc.setWords()
 			kc.kind, _ = p.types.lookup(key)
 			kc.bit = uint64(1) << ((uint(len(key))*7 + uint(key[0])*3 + uint(key[len(key)-1])) & 63)
 		}
-		if i < len(text) && text[i] == '"' {
+		if !eqd && i < len(text) && text[i] == '"' {
 			return dst[:dst0], false // a quote in the key
 		}
 		if seen&kc.bit != 0 {
@@ -310,15 +337,17 @@ func (p *kvParser) logfmtFast(dst, text []byte) ([]byte, bool) {
 		seen |= kc.bit
 		n++
 		if n > 1 {
-			dst = append(dst, kc.json...)
+			dst = appendShort(dst, kc.json, 0, kc.jlen)
 		} else {
-			dst = append(dst, kc.json[1:]...)
+			dst = appendShort(dst, kc.json, 1, kc.jlen-1)
 		}
-		if i >= len(text) || text[i] != '=' {
-			dst = append(dst, "true"...) // a key alone
-			continue
+		if !eqd {
+			if i >= len(text) || text[i] != '=' {
+				dst = append(dst, "true"...) // a key alone
+				continue
+			}
+			i++
 		}
-		i++
 		kind := kc.kind
 		if i < len(text) && text[i] == '"' {
 			if kind == typeString {
@@ -339,9 +368,19 @@ func (p *kvParser) logfmtFast(dst, text []byte) ([]byte, bool) {
 			continue
 		}
 		v0 := i
-		i = logfmtPlainRun(text, i)
+		// Most values end within their first word: that one is looked at
+		// here, the rest by logfmtPlainRun.
+		if i+8 <= len(text) {
+			if m := notPlainOrSpace8(load64(text, i)); m != 0 {
+				i += bits.TrailingZeros64(m) / 8
+			} else {
+				i = logfmtPlainRun(text, i+8)
+			}
+		} else {
+			i = logfmtPlainRun(text, i)
+		}
 		plain := true
-		if i < len(text) && !isSpace(text[i]) {
+		if i < len(text) && (text[i] > ' ' || !isSpace(text[i])) {
 			// A quote, a backslash, a control or a non-ASCII byte: find the
 			// end byte by byte.
 			plain = false
@@ -361,7 +400,7 @@ func (p *kvParser) logfmtFast(dst, text []byte) ([]byte, bool) {
 			}
 		case plain:
 			dst = append(dst, '"')
-			dst = append(dst, v...)
+			dst = appendShort(dst, text, v0, i-v0)
 			dst = append(dst, '"')
 		default:
 			dst = appendJSONString(dst, v)

@@ -45,7 +45,8 @@ type regexField struct {
 	group int       // the group's number
 	kind  valueType // its conversion of types:
 	name  string
-	key   []byte // ,"name": in JSON, with the opening quote of a string value
+	key   []byte // ,"name": in JSON, with the opening quote of a string value, then padding (appendShort)
+	klen  int    // key's length without the padding
 }
 
 func newParseRegex(cfg engine.Config) (engine.Transformer, error) {
@@ -107,6 +108,8 @@ func newRegexParser(re *regexp.Regexp, pattern string, names []string, types *ty
 		if f.kind == typeString {
 			f.key = append(f.key, '"')
 		}
+		f.klen = len(f.key)
+		f.key = padded(f.key)
 		p.fields = append(p.fields, f)
 	}
 	return p
@@ -139,20 +142,19 @@ func (p *regexParser) parseLine(dst, text []byte) ([]byte, error) {
 		if a < 0 {
 			continue
 		}
-		dst = append(dst, f.key[sep:]...)
+		dst = appendShort(dst, f.key, sep, f.klen-sep)
 		sep = 0
-		v := text[a:b]
 		switch {
 		case f.kind != typeString:
 			var err error
-			if dst, err = appendTyped(dst, f.name, v, f.kind); err != nil {
+			if dst, err = appendTyped(dst, f.name, text[a:b], f.kind); err != nil {
 				return dst[:start], err
 			}
 		case clean != nil && clean[f.group]:
-			dst = append(dst, v...)
+			dst = appendShort(dst, text, a, b-a)
 			dst = append(dst, '"')
 		default:
-			dst = appendJSONBody(dst, v)
+			dst = appendJSONBody(dst, text[a:b])
 			dst = append(dst, '"')
 		}
 	}

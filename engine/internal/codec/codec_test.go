@@ -136,6 +136,12 @@ func splitAll(data []byte, opt Options, readSize, bufCap int) (recs []string, er
 // SplitLines and hands what it leaves to Split, as the engine does; events
 // gets every record and error in the order they came.
 func splitAllWith(data []byte, opt Options, readSize, bufCap int, lines bool, events *[]string) (recs []string, errs []*RecordError) {
+	return splitAllMode(data, opt, readSize, bufCap, lines, false, events)
+}
+
+// splitAllMode is splitAllWith that, with countLines, frames with
+// CountLines wherever it frames (its records cut from the run it reports).
+func splitAllMode(data []byte, opt Options, readSize, bufCap int, lines, countLines bool, events *[]string) (recs []string, errs []*RecordError) {
 	s := NewSplitter(opt)
 	buf := make([]byte, 0, bufCap)
 	keep := 0
@@ -153,6 +159,21 @@ func splitAllWith(data []byte, opt Options, readSize, bufCap int, lines bool, ev
 	}
 	var ends []int
 	split := func(from, limit int) (int, bool) {
+		if countLines {
+			if n, next, ok := s.CountLines(buf, from); ok {
+				got := 0
+				for from < next {
+					e := from + bytes.IndexByte(buf[from:next], '\n')
+					rec(from, e)
+					from = e + 1
+					got++
+				}
+				if got != n {
+					panic(fmt.Sprintf("CountLines counted %d lines, buf[from:next] holds %d", n, got))
+				}
+				return next, false
+			}
+		}
 		if !lines || !s.Plain() {
 			return s.Split(buf, from, limit, rec, bad)
 		}
@@ -223,6 +244,31 @@ func TestSplitLinesMatchesSplit(t *testing.T) {
 	}
 }
 
+// CountLines, where it frames, reports the lines Split would frame: the
+// same records in the same order, the same errors around them.
+func TestCountLinesMatchesSplit(t *testing.T) {
+	in := "a\n\nbb\r\n" + strings.Repeat("z", 300) + "\nshort\n" + strings.Repeat("y", 101) + "\n" + strings.Repeat("w", 100) + "\nx\n" + strings.Repeat("v", 250) + "last"
+	for _, rs := range []int{1, 3, 7, 64, 100, 101, 4096} {
+		for _, max := range []int{100, 1 << 20} {
+			opt := Options{Codec: Lines, MaxBytes: max}
+			var want, got []string
+			splitAllWith([]byte(in), opt, rs, 128, false, &want)
+			splitAllMode([]byte(in), opt, rs, 128, true, true, &got)
+			if strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Errorf("reads of %d, max %d: CountLines\n%q\nSplit\n%q", rs, max, got, want)
+			}
+		}
+	}
+	s := NewSplitter(Options{Codec: NDJSON})
+	if _, _, ok := s.CountLines([]byte("{}\n"), 0); ok {
+		t.Error("CountLines framed ndjson, which Split checks")
+	}
+	s = NewSplitter(Options{Codec: Lines, MaxBytes: 4})
+	if n, next, ok := s.CountLines([]byte("ab\ncd\n"), 0); ok {
+		t.Errorf("CountLines framed 6 bytes under max_record_bytes 4: %d lines to %d", n, next)
+	}
+}
+
 // FuzzSplitLines: SplitLines and Split frame any input alike.
 func FuzzSplitLines(f *testing.F) {
 	f.Add([]byte("a\nb\n\n"+strings.Repeat("x", 70)+"\ny"), uint8(3), uint16(8))
@@ -233,6 +279,11 @@ func FuzzSplitLines(f *testing.F) {
 		splitAllWith(data, opt, int(readSize)+1, 32, true, &got)
 		if strings.Join(got, "\x00") != strings.Join(want, "\x00") {
 			t.Fatalf("SplitLines %q, Split %q", got, want)
+		}
+		var counted []string
+		splitAllMode(data, opt, int(readSize)+1, 32, true, true, &counted)
+		if strings.Join(counted, "\x00") != strings.Join(want, "\x00") {
+			t.Fatalf("CountLines %q, Split %q", counted, want)
 		}
 	})
 }

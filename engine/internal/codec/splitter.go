@@ -189,6 +189,33 @@ func (s *Splitter) SplitLines(buf []byte, from, limit int, ends []int) (_ []int,
 	return ends, pos, false, true
 }
 
+// CountLines is SplitLines for a caller that needs no record bounds (its
+// records pass through unchanged, as one run of bytes): it reports how many
+// complete lines buf[from:] holds and next, where the unfinished line after
+// them begins, so that buf[from:next] is those lines with their newlines.
+// It does so only where Split would hand every line over as it is: a Plain
+// Splitter, not discarding an oversized line, and buf[from:] no longer
+// than MaxBytes (so no line in it, finished or not, is too large). ok false
+// says it did nothing: the caller then uses SplitLines.
+func (s *Splitter) CountLines(buf []byte, from int) (n, next int, ok bool) {
+	if s.skipping || !s.Plain() || len(buf)-from > s.opt.MaxBytes {
+		return 0, from, false
+	}
+	clean := min(s.clean, len(buf)-from)
+	last := bytes.LastIndexByte(buf[from+clean:], '\n')
+	if last < 0 {
+		s.scanned += int64(len(buf) - from - clean)
+		s.clean = len(buf) - from
+		return 0, from, true
+	}
+	next = from + clean + last + 1
+	s.scanned += int64(len(buf) - from - clean)
+	s.clean = len(buf) - next
+	return bytes.Count(buf[from+clean:next], newline), next, true
+}
+
+var newline = []byte{'\n'}
+
 // Finish handles the end of the stream: buf[from:] is the last line,
 // without a newline (it may be empty).
 func (s *Splitter) Finish(buf []byte, from int, rec func(start, end int), bad func(*RecordError)) {

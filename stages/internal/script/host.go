@@ -191,6 +191,17 @@ type Instance struct {
 	broken           bool // interrupted or panicked: replace the VM before the next call
 	mem              memGuard
 	fields           Fields // repeated keys in JSON records; the current one's fields
+	// The input records a TransformBatch call changed (result) and what
+	// they held: a call that fails as a whole puts them back, since the
+	// engine then runs the same records again one by one.
+	changed []changed
+}
+
+// changed is an input record before result changed it.
+type changed struct {
+	r    *engine.Record
+	data []byte
+	meta map[string]string
 }
 
 // Fields returns the index of the fields of the current record (a JSON
@@ -362,13 +373,19 @@ func (in *Instance) TransformBatch(ctx context.Context, recs []*engine.Record, o
 		return err
 	}
 	bctx, unbind := in.bind(ctx)
+	in.changed = in.changed[:0]
 	defer func() {
-		if unbind == nil {
-			return
+		if unbind != nil {
+			if uerr := unbind(); uerr != nil {
+				err = uerr
+			}
 		}
-		if uerr := unbind(); uerr != nil {
-			err = uerr
+		if err != nil { // the engine runs these records again
+			for _, c := range in.changed {
+				c.r.Data, c.r.Meta = c.data, c.meta
+			}
 		}
+		clear(in.changed)
 	}()
 	for i, r := range recs {
 		if in.st.JSON { // the script may read any field: see package jsonkey
@@ -426,6 +443,7 @@ func (in *Instance) result(i int, r *engine.Record, out *engine.BatchResult) err
 	}
 	clear(in.emitted)
 	if keep {
+		in.changed = append(in.changed, changed{r, r.Data, r.Meta})
 		r.Data, r.Meta = data, meta
 		out.Emit(i, r)
 	}

@@ -1,0 +1,32 @@
+package engine
+
+// OutputArena is an optional interface of a compiled-in Go Transformer
+// that writes the bytes of the records it emits itself (the native parse
+// stages): the engine lends it memory that belongs to the batch being
+// transformed, so that those bytes need no allocation of their own and are
+// reused once the batch has been written, as the input's bytes are.
+//
+// Before the TransformBatch calls of a batch the engine calls UseArena
+// with a pointer to the batch's output arena, and UseArena(nil) after the
+// last of them, before the batch moves on; the instance must not touch the
+// arena outside that window. Within it, the instance may append to *a (the
+// bytes below len(*a) are records emitted before, by it or by an earlier
+// stage, and must not change) or replace *a with a new, empty slice of
+// larger capacity when it runs out of room (the old one stays where the
+// records in it point). A record whose Data lies in the arena follows the
+// ownership rule of stage.Record: it is valid until the batch leaves the
+// pipeline, so a stage that keeps it beyond its call copies it.
+//
+// The ndjson output writes runs of records that lie one after the other in
+// the arena, each followed by a newline byte in the arena, with one write
+// (as it does for the input's lines), so an instance that emits a record
+// per input line should end each one with a newline outside its Data.
+// Callers other than the engine (tests, adapters) do not call UseArena:
+// the instance then allocates the bytes it emits.
+type OutputArena interface {
+	UseArena(a *[]byte)
+}
+
+// maxOutputArena is the largest output arena a batch keeps when it is
+// reused.
+const maxOutputArena = 1 << 20

@@ -1,0 +1,43 @@
+//go:build amd64 && !purego
+
+package codec
+
+import "unsafe"
+
+// specialMasks sets bit j of out[k] for each byte b[16k+j] of the first
+// blocks*16 bytes of b that is '"', '\\' or below 0x20 (SSE2, sixteen
+// bytes at a time).
+//
+//go:noescape
+func specialMasks(b *byte, blocks int, out *uint16)
+
+// specialMap sets the bits of sp (zero, at least len(b)/64+1 words) for
+// the special bytes of b: see ValidJSON.
+func specialMap(b []byte, sp []uint64) {
+	if len(b) == 0 {
+		return
+	}
+	_ = sp[len(b)>>6]
+	out := (*uint16)(unsafe.Pointer(&sp[0]))
+	n := len(b) / 16
+	if n > 0 {
+		specialMasks(&b[0], n, out)
+	}
+	r := len(b) % 16
+	if r == 0 {
+		return
+	}
+	var t uint16
+	if len(b) >= 16 {
+		// The last sixteen bytes again, their new part shifted into place.
+		specialMasks(&b[len(b)-16], 1, &t)
+		t >>= 16 - r
+	} else {
+		var pad [16]byte
+		copy(pad[:], b)
+		specialMasks(&pad[0], 1, &t)
+		t &= 1<<r - 1
+	}
+	// Words are little-endian: 16-bit block n of the map.
+	*(*uint16)(unsafe.Add(unsafe.Pointer(out), 2*n)) = t
+}

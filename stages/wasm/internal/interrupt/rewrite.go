@@ -3,8 +3,10 @@
 // every loop back-edge and function entry and makes guests 3-11 times
 // slower. Rewrite adds two mutable i32 globals, a flag (exported as
 // FlagExport) and a countdown, and a counter local to every function: each
-// loop header counts in the local, each function entry counts down the
-// global, and every TickEvery counts the guest ticks: it exits to Go (a
+// loop header counts in the local (the dispatch loops of Go's wasm backend
+// count down the global instead), each function entry counts down the
+// global (unless the function opens with such a dispatch loop, whose check
+// counts the entry), and every TickEvery counts the guest ticks: it exits to Go (a
 // ref.func, where the Go runtime can preempt it) and traps
 // (`unreachable`) if the flag is set. A Flag, armed for one call with the
 // call's context, sets the flag when the context is done. This is the idea
@@ -120,7 +122,9 @@ type section struct {
 // Rewrite returns a copy of the binary module bin with what o asks for.
 //
 // With o.Interrupt, the checks of checkCode at every function entry and
-// loopCode at every loop header (the target of its back-edges): the flag
+// loopCode at every loop header (the target of its back-edges; wrapCode
+// or countCode where the loop is wrapped, and no entry check in a function
+// that runs a countCode check before it can call: see entersCountedLoop): the flag
 // and the countdown globals are appended after the module's globals and
 // the counter after each function's locals. A module must then export a
 // function or have a start function (the tick's ref.func names it); a
@@ -309,7 +313,7 @@ func rewrite(bin []byte, o Options) (out []byte, err error) {
 }
 
 // TickEvery is how many loop iterations (per call) or function entries
-// (per instance) pass between two ticks. A tick exits to Go (a ref.func),
+// and iterations of dispatch loops (per instance) pass between two ticks. A tick exits to Go (a ref.func),
 // which lets the Go runtime preempt the goroutine (native code
 // cannot be preempted: without the exits a spinning guest would hold up
 // garbage collection's stop-the-world, and with it the watchdog), then
@@ -427,6 +431,81 @@ func wrapCode(flag, counter, fn uint32) (head, check, tail []byte) {
 	tail = append(tail, tickCode(flag, fn)...)
 	tail = append(tail, 0x0c, 0x00, 0x0b)
 	return head, check, tail
+}
+
+// countCode returns the check and the tail of a wrapped loop (see
+// wrapCode; the head is the same) that counts its iterations in the
+// global countdown of the function entries instead of the function's
+// local counter:
+//
+//	loop $l
+//	  global.get $count  i32.const 1  i32.sub  global.set $count
+//	  global.get $count  i32.eqz  if  br $tick  end
+//	  BODY
+//	end
+//	br $after
+//	end  i32.const TickEvery  global.set $count  (tick)  br $retick
+//
+// It is for the dispatch loops of Go's wasm backend (see dispatch), which
+// are the only loop of a Go function and which every backward jump goes
+// through. Their bodies call (every Go function that can grow its stack
+// calls runtime.morestack from inside the loop), so wazero's register
+// allocator keeps a local counter in memory anyway, stored at the
+// br_table's indirect jump and reloaded at every back-edge, and the
+// counter's register was one more the loop's values competed for: the
+// global costs a load and a store and no register (measured: 3,060
+// instructions a record less for the W2 Go guest, of the 6,690 its
+// checks cost over timeout: 0). Other loops (clang's, hand-written ones),
+// whose counter can stay in a register, where a load and a store would
+// lengthen a tight loop's critical path, keep the local counter.
+func countCode(flag, count, fn uint32) (check, tail []byte) {
+	check = appendU32([]byte{0x23}, count)
+	check = append(check, 0x41, 0x01, 0x6b)
+	check = appendU32(append(check, 0x24), count)
+	check = appendU32(append(check, 0x23), count)
+	check = append(check, 0x45, 0x04, 0x40, 0x0c, 0x02, 0x0b)
+	tail = []byte{0x0c, 0x02, 0x0b}
+	tail = appendS32(append(tail, 0x41), TickEvery)
+	tail = appendU32(append(tail, 0x24), count)
+	tail = append(tail, tickCode(flag, fn)...)
+	tail = append(tail, 0x0c, 0x00, 0x0b)
+	return check, tail
+}
+
+// entersCountedLoop reports whether a function body (its code, after the
+// locals) runs the check of a loop counted in the global countdown (a
+// dispatch loop, see countCode) at each entry before it can call, branch
+// or return: it opens with nothing but blocks without parameters and
+// instructions that neither branch nor call, then that loop. The loop's
+// check then counts every call of the function, as the entry check would:
+// the function needs none. (Go's wasm backend gives every function with
+// jumps this shape: `global.get $sp  local.set  block  loop  block ...
+// br_table`. The entry check there was measured to cost the W2 Go guest
+// 1,240 instructions a record for its 22 calls, nearly all of it in
+// bytes.ToUpper, whose loops' register allocation it made worse.)
+func entersCountedLoop(code []byte) bool {
+	r := &reader{b: code}
+	for r.err == nil {
+		switch op := r.byte(); {
+		case op == 0x01: // nop
+		case op == 0x02: // block: without parameters or results
+			if r.byte() != 0x40 {
+				return false
+			}
+		case op == 0x03: // loop
+			return r.byte() == 0x40 && dispatchAt(code[r.pos:]) != nil
+		case op >= 0x20 && op <= 0x24: // local.get/set/tee, global.get/set
+			r.u32()
+		case op == 0x41:
+			r.s32()
+		case op == 0x42:
+			r.leb(10)
+		case op >= 0x45 && op <= 0xc4: // numeric, no immediates
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 // loopCode is the check inserted at loop headers, with the global flag, the
@@ -723,10 +802,11 @@ func (c *codeRewrite) body(out, b []byte, sg sig) ([]byte, error) {
 	if locals >= maxLocals {
 		return nil, errors.New("too many locals")
 	}
-	var loop, exit, wrapHead, wrapCheck, wrapTail []byte
+	var loop, exit, wrapHead, wrapCheck, wrapTail, countCheck, countTail []byte
 	if c.o.Interrupt {
 		loop = loopCode(c.flag, uint32(locals), c.tickFunc)
 		wrapHead, wrapCheck, wrapTail = wrapCode(c.flag, uint32(locals), c.tickFunc)
+		countCheck, countTail = countCode(c.flag, c.count, c.tickFunc)
 		out = appendU32(out, groups+1)
 		out = append(out, b[start:r.pos]...)
 		out = append(out, 0x01, 0x7f) // one i32: the counter
@@ -738,7 +818,9 @@ func (c *codeRewrite) body(out, b []byte, sg sig) ([]byte, error) {
 		out = append(out, stackEntry(c.stack, w, c.o.StackLimit)...)
 		exit = stackExit(c.stack, w)
 	}
-	out = append(out, c.entry...)
+	if c.o.Interrupt && !entersCountedLoop(b[r.pos:]) {
+		out = append(out, c.entry...)
+	}
 	if exit != nil {
 		// The body runs in a block: a branch to the function's label
 		// (br, br_if, br_table) now leaves the block, and the exit code
@@ -810,11 +892,13 @@ func (c *codeRewrite) body(out, b []byte, sg sig) ([]byte, error) {
 			r.blockType()
 			depth++
 			f := frame{loop: -1}
-			if c.o.ThreadJumps && r.err == nil && r.pos == bt+1 && b[bt] == 0x40 {
-				if d := dispatchAt(b[r.pos:]); d != nil {
-					f.d = d
-					pending, pendingLoop = d.blocks, len(frames)
-				}
+			var d *dispatch
+			if r.err == nil && r.pos == bt+1 && b[bt] == 0x40 {
+				d = dispatchAt(b[r.pos:])
+			}
+			if c.o.ThreadJumps && d != nil {
+				f.d = d
+				pending, pendingLoop = d.blocks, len(frames)
 			}
 			if wt, ok := wrapType(b[bt:r.pos]); ok && r.err == nil && loop != nil {
 				f.extra, f.wrap, f.typed = 3, true, wt[0] != 0x40
@@ -823,7 +907,13 @@ func (c *codeRewrite) body(out, b []byte, sg sig) ([]byte, error) {
 				out = append(out, wt...)
 				out = append(out, wrapHead...)
 				out = append(out, b[at:r.pos]...)
-				out = append(out, wrapCheck...)
+				if d != nil {
+					// (See countCode.)
+					out = append(out, countCheck...)
+					f.counted = true
+				} else {
+					out = append(out, wrapCheck...)
+				}
 				from = r.pos
 			} else if r.err == nil && loop != nil {
 				out = append(out, b[from:r.pos]...)
@@ -860,7 +950,11 @@ func (c *codeRewrite) body(out, b []byte, sg sig) ([]byte, error) {
 				frames = frames[:len(frames)-1]
 				if f.wrap {
 					out = append(out, b[from:r.pos]...)
-					out = append(out, wrapTail...)
+					if f.counted {
+						out = append(out, countTail...)
+					} else {
+						out = append(out, wrapTail...)
+					}
 					if f.typed {
 						out = append(out, 0x00)
 					}
@@ -1213,7 +1307,10 @@ type frame struct {
 	// labels around it); typed: with a result; cum: the extra labels of
 	// this frame and those enclosing it.
 	wrap, typed bool
-	extra, cum  int
+	// counted: a wrapped loop whose check counts down the global countdown
+	// (countCode), not the function's counter.
+	counted    bool
+	extra, cum int
 }
 
 // wrapType returns the block type of the outermost block added around a

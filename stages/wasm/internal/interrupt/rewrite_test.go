@@ -659,3 +659,173 @@ func TestWrappedLoops(t *testing.T) {
 		}
 	}
 }
+
+// TestDispatchLoopsCount: a dispatch loop (dispatch.wat, the shape of
+// every Go function with jumps) counts its iterations in the global
+// countdown (countCode), with or without ThreadJumps; a function that
+// opens with one has no entry check, one that calls first keeps it; a
+// loop of backward jumps through a dispatch loop and a recursion through
+// functions that open with one are still stopped; other loops (loops.wat)
+// keep the function's counter.
+func TestDispatchLoopsCount(t *testing.T) {
+	orig := wat(t, "dispatch")
+	ctx := context.Background()
+	rt := newRuntime(t)
+	// No globals in dispatch.wat: the flag is global 0, the countdown 1.
+	check, tail := countCode(0, 1, 0)
+	head, local, _ := wrapCode(0, 4, 0) // sum: one parameter, three locals
+	for i, o := range []Options{{Interrupt: true}, {Interrupt: true, ThreadJumps: true, StackLimit: 1 << 20}} {
+		rw, err := Rewrite(orig, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// sum, pick, rec and pre: every loop is a dispatch loop.
+		if n := bytes.Count(rw, append(append(append([]byte{}, head...), 0x03, 0x40), check...)); n != 4 {
+			t.Errorf("%+v: %d loops counted in the global, want 4", o, n)
+		}
+		if n := bytes.Count(rw, tail); n != 4 {
+			t.Errorf("%+v: %d tails resetting the global, want 4", o, n)
+		}
+		if bytes.Contains(rw, local) {
+			t.Errorf("%+v: sum's loop counts in its local counter", o)
+		}
+		// sum, pick and rec open with their dispatch loop: no entry check
+		// (see entersCountedLoop); pre calls first: one.
+		if n := bytes.Count(rw, checkCode(0, 1, 0)); n != 1 {
+			t.Errorf("%+v: %d entry checks, want 1 (pre's)", o, n)
+		}
+		m := instantiate(t, rt, rw, fmt.Sprint("counted", i))
+		f, err := New(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := m.ExportedFunction("sum").Call(ctx, 5000); err != nil || got[0] != 5000*4999/2 {
+			t.Errorf("%+v: sum(5000) = %v, %v", o, got, err)
+		}
+		if got, err := m.ExportedFunction("pre").Call(ctx); err != nil || got[0] != 7 {
+			t.Errorf("%+v: pre() = %v, %v", o, got, err)
+		}
+		for _, tc := range []struct {
+			fn  string
+			arg uint64
+		}{{"sum", api.EncodeI32(-1)}, {"rec", 60}} { // 2^32 iterations, 2^60 calls
+			cctx, cancel := context.WithCancel(ctx)
+			disarm := f.Arm(cctx)
+			done := make(chan error, 1)
+			go func() {
+				_, err := m.ExportedFunction(tc.fn).Call(ctx, tc.arg)
+				done <- err
+			}()
+			cancel()
+			select {
+			case err = <-done:
+			case <-time.After(time.Minute): // a hang, not a speed limit
+				t.Fatalf("%+v: %s(%d) was not interrupted", o, tc.fn, tc.arg)
+			}
+			if !disarm() || err == nil || !strings.Contains(err.Error(), "unreachable") {
+				t.Errorf("%+v: %s(%d): err = %v, want the interrupt's trap", o, tc.fn, tc.arg, err)
+			}
+		}
+	}
+	// loops.wat has no dispatch loop: every wrapped loop keeps its local
+	// counter.
+	rw, err := Rewrite(wat(t, "loops"), Options{Interrupt: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// (br $after  end  i32.const TickEvery  global.set: a counted loop's
+	// tail, whatever the globals' indices.)
+	reset := appendS32([]byte{0x0c, 0x02, 0x0b, 0x41}, TickEvery)
+	if !bytes.HasPrefix(tail, append(reset, 0x24)) {
+		t.Fatalf("the tail % x does not start with % x", tail, reset)
+	}
+	if bytes.Contains(rw, append(reset, 0x24)) {
+		t.Error("loops.wat: a loop counts in the global")
+	}
+}
+
+// codeBodies returns the function bodies of bin's code section, in order.
+func codeBodies(tb testing.TB, bin []byte) [][]byte {
+	tb.Helper()
+	r := &reader{b: bin, pos: len(header)}
+	for r.pos < len(r.b) {
+		id := r.byte()
+		p := r.bytes(int(r.u32()))
+		if r.err != nil {
+			tb.Fatal(r.err)
+		}
+		if id != secCode {
+			continue
+		}
+		cr := &reader{b: p}
+		var out [][]byte
+		for range cr.u32() {
+			out = append(out, cr.bytes(int(cr.u32())))
+		}
+		if cr.err != nil {
+			tb.Fatal(cr.err)
+		}
+		return out
+	}
+	tb.Fatal("no code section")
+	return nil
+}
+
+// TestEntryChecks: which functions of calls.wat keep their entry check
+// (all but those that open with a dispatch loop, whose check counts each
+// entry), and every shape of endless work stops once interrupted:
+// recursion of a function, mutual recursion, recursion through
+// call_indirect, a loop in a leaf, and nested loops across calls.
+func TestEntryChecks(t *testing.T) {
+	rw, err := Rewrite(wat(t, "calls"), Options{Interrupt: true, StackLimit: 1 << 20, ThreadJumps: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No globals: the flag is global 0, the countdown 1; the tick names
+	// the first export, self (function 0).
+	entry := checkCode(0, 1, 0)
+	bodies := codeBodies(t, rw)
+	for i, c := range []struct {
+		name  string
+		check bool
+	}{{"self", true}, {"dispatch_a", false}, {"dispatch_b", false}, {"dispatch_ind", false},
+		{"leaf_loop", true}, {"leaf", true}, {"chain", true}} {
+		if got := bytes.Contains(bodies[i], entry); got != c.check {
+			t.Errorf("%s: entry check %v, want %v", c.name, got, c.check)
+		}
+	}
+	ctx := context.Background()
+	m := instantiate(t, newRuntime(t), rw, "calls")
+	f, err := New(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		fn  string
+		arg uint64
+	}{{"self", 60}, {"mutual", 60}, {"indirect", 60}, {"leaf_loop", 0}, {"chain", 1 << 20}} {
+		t.Run(tc.fn, func(t *testing.T) {
+			// Bounded, it returns.
+			if _, err := m.ExportedFunction(tc.fn).Call(ctx, 3); err != nil {
+				t.Fatalf("%s(3): %v", tc.fn, err)
+			}
+			cctx, cancel := context.WithCancel(ctx)
+			disarm := f.Arm(cctx)
+			done := make(chan error, 1)
+			go func() {
+				_, err := m.ExportedFunction(tc.fn).Call(ctx, tc.arg)
+				done <- err
+			}()
+			cancel()
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(time.Minute): // a hang, not a speed limit
+				t.Fatalf("%s(%d) was not interrupted", tc.fn, tc.arg)
+			}
+			if !disarm() || err == nil || !strings.Contains(err.Error(), "unreachable") {
+				t.Errorf("%s(%d): err = %v, want the interrupt's trap", tc.fn, tc.arg, err)
+			}
+		})
+	}
+}

@@ -52,4 +52,27 @@
         (return (i32.const 11)))
       (return (i32.const 12)))
     (unreachable))
+;; rec(n): 2^n calls, each through a dispatch loop, and no backward
+  ;; jump: the loop's check, which every call runs before it can call
+  ;; again, stands for the entry check (which the rewrite leaves out).
+  (func $rec (export "rec") (param $n i32)
+    (local $pc i32)
+    (loop $entry
+      (block $b0
+        (br_table $b0 $b0 (local.get $pc)))
+      (if (local.get $n)
+        (then
+          (call $rec (i32.sub (local.get $n) (i32.const 1)))
+          (call $rec (i32.sub (local.get $n) (i32.const 1)))))
+      (return)))
+
+  ;; pre() calls before its dispatch loop: it keeps its entry check.
+  (func $pre (export "pre") (result i32)
+    (local $pc i32)
+    (call $rec (i32.const 3))
+    (loop $entry
+      (block $b0
+        (br_table $b0 $b0 (local.get $pc)))
+      (return (i32.const 7)))
+    (unreachable))
 )

@@ -57,11 +57,22 @@ type app struct {
 	plug           pluginFlags
 	signal         atomic.Value  // os.Signal that stopped the run
 	drainTimeout   time.Duration // after the first signal, exit anyway (0: wait)
+	exiting        bool          // the process exits with the command's code (MainExiting)
 }
 
 // Main runs the command line and returns the exit code.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return mainWith(engine.DefaultRegistry, args, stdin, stdout, stderr)
+}
+
+// MainExiting is Main for a process that exits with the code it returns
+// right away (cmd/pipe): a run's SIGINT, SIGTERM and SIGHUP registrations
+// are left for the exit instead of undone, since undoing each is a round
+// trip with os/signal's thread on the way out (bench/NOTES.md). SIGPIPE's
+// is still undone before the exit code's report, as Main does.
+func MainExiting(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, reg: engine.DefaultRegistry, exiting: true}
+	return a.execute(a.rootFor(args), args)
 }
 
 func mainWith(reg *engine.Registry, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -403,13 +414,16 @@ func armSignals(hup bool) *armedSignals {
 	return s
 }
 
-// release unregisters s unless armedContext took it (whose stop does).
-func (s *armedSignals) release() {
+// release unregisters s unless armedContext took it (whose stop does);
+// with exiting, only SIGPIPE (see MainExiting).
+func (s *armedSignals) release(exiting bool) {
 	if s.taken {
 		return
 	}
 	<-s.ready
-	signal.Stop(s.ch)
+	if !exiting {
+		signal.Stop(s.ch)
+	}
 	signal.Stop(s.pipeCh)
 }
 
@@ -449,7 +463,9 @@ func (a *app) armedContext(log *slog.Logger, s *armedSignals) (context.Context, 
 	}()
 	return ctx, func() {
 		close(done)
-		signal.Stop(ch)
+		if !a.exiting { // see MainExiting
+			signal.Stop(ch)
+		}
 		signal.Stop(pipeCh)
 		cancel()
 	}

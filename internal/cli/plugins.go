@@ -21,6 +21,7 @@ import (
 	"github.com/pipe-dev/pipe/engine"
 	"github.com/pipe-dev/pipe/internal/plugins"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -34,8 +35,8 @@ type pluginFlags struct {
 
 func (f *pluginFlags) add(cmd *cobra.Command) {
 	fl := cmd.PersistentFlags()
-	fl.Var(&stringArray{value: &f.dirs}, "plugin-dir", "a plugin directory, searched before the pipeline's plugins.dirs and PIPE_PLUGIN_PATH (repeatable)")
-	fl.Var(&stringArray{value: &f.trust}, "trust", "a public key file whose plugin signatures are trusted (repeatable)")
+	addStringArray(fl, &f.dirs, "plugin-dir", "a plugin directory, searched before the pipeline's plugins.dirs and PIPE_PLUGIN_PATH (repeatable)")
+	addStringArray(fl, &f.trust, "trust", "a public key file whose plugin signatures are trusted (repeatable)")
 	fl.BoolVar(&f.requireSigned, "require-signed", false, "refuse plugins without a signature by a trusted key")
 	fl.StringVar(&f.auditLog, "audit-log", "", "append plugin and security events to this file as JSON lines")
 }
@@ -45,6 +46,15 @@ func (f *pluginFlags) add(cmd *cobra.Command) {
 // which pflag asks for when the flag is added, is made without a CSV
 // writer: a 4 KiB buffer and 0.05 ms of every start for the two flags
 // above (bench/NOTES.md).
+//
+// addStringArray adds one as fl.StringArrayVar(p, name, nil, usage) does.
+// pflag leaves out the "(default [])" of its own type's empty default in
+// the help; for another type it does so when the default's text is empty.
+func addStringArray(fl *pflag.FlagSet, p *[]string, name, usage string) {
+	fl.Var(&stringArray{value: p}, name, usage)
+	fl.Lookup(name).DefValue = ""
+}
+
 type stringArray struct {
 	value   *[]string
 	changed bool

@@ -9,7 +9,7 @@ import (
 
 // TestStringArrayMatchesPflag: the plugin flags' value behaves as pflag's
 // StringArrayVar: the same type, default text, values after repeated
-// flags (the first replaces the default), text, and GetStringArray.
+// flags (the first replaces the default), text, help, GetStringArray.
 func TestStringArrayMatchesPflag(t *testing.T) {
 	for _, args := range [][]string{
 		nil, {"--x", "a"}, {"--x", "a", "--x", "b,c"}, {"--x", `q"u,o`, "--x", "", "--x", "two words"}, {"--x=a b"},
@@ -18,7 +18,7 @@ func TestStringArrayMatchesPflag(t *testing.T) {
 		ref := pflag.NewFlagSet("ref", pflag.ContinueOnError)
 		ref.StringArrayVar(&want, "x", nil, "usage")
 		ours := pflag.NewFlagSet("ours", pflag.ContinueOnError)
-		ours.Var(&stringArray{value: &got}, "x", "usage")
+		addStringArray(ours, &got, "x", "usage")
 		if err := ref.Parse(args); err != nil {
 			t.Fatal(err)
 		}
@@ -29,9 +29,11 @@ func TestStringArrayMatchesPflag(t *testing.T) {
 			t.Errorf("%q: values %q, pflag's %q", args, got, want)
 		}
 		rf, of := ref.Lookup("x"), ours.Lookup("x")
-		if of.DefValue != rf.DefValue || of.Value.String() != rf.Value.String() || of.Value.Type() != rf.Value.Type() {
-			t.Errorf("%q: default %q text %q type %q, pflag's %q %q %q", args,
-				of.DefValue, of.Value.String(), of.Value.Type(), rf.DefValue, rf.Value.String(), rf.Value.Type())
+		if of.Value.String() != rf.Value.String() || of.Value.Type() != rf.Value.Type() {
+			t.Errorf("%q: text %q type %q, pflag's %q %q", args, of.Value.String(), of.Value.Type(), rf.Value.String(), rf.Value.Type())
+		}
+		if u, w := ours.FlagUsages(), ref.FlagUsages(); u != w {
+			t.Errorf("%q: help %q, pflag's %q", args, u, w)
 		}
 		g, err1 := ours.GetStringArray("x")
 		w, err2 := ref.GetStringArray("x")

@@ -158,18 +158,19 @@ func TestDirectOutputMatchesGeneralPath(t *testing.T) {
 }
 
 // mapSmall makes the direct output map any file (mapped_linux.go) in
-// windows of 64 KiB, counted in pieces of 5000 bytes, until the test
-// ends; it returns the number of windows mapped so far.
+// windows of 64 KiB, counted in pieces of 5000 bytes, halves of 1000
+// bytes or more on two goroutines, until the test ends; it returns the
+// number of windows mapped so far.
 func mapSmall(t *testing.T) *int {
-	window, piece, least := mapWindow, mapPiece, minMapBytes
+	window, piece, least, split := mapWindow, mapPiece, minMapBytes, minSplit
 	var windows int
-	mapWindow, mapPiece, minMapBytes = 64<<10, 5000, 0
+	mapWindow, mapPiece, minMapBytes, minSplit = 64<<10, 5000, 0, 1000
 	testHookMapped = func(step string) {
 		if step == "count" {
 			windows++
 		}
 	}
-	t.Cleanup(func() { mapWindow, mapPiece, minMapBytes, testHookMapped = window, piece, least, nil })
+	t.Cleanup(func() { mapWindow, mapPiece, minMapBytes, minSplit, testHookMapped = window, piece, least, split, nil })
 	return &windows
 }
 

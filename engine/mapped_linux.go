@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"runtime"
 	"runtime/debug"
 	"syscall"
 	"unsafe"
@@ -27,14 +28,19 @@ import (
 // of the general path: a line over the limit, the end of the file (its
 // last line, bytes appended since it was measured), a failed mmap, a
 // reload of the input's settings.
+// With a second core, a goroutine of its own (counter) counts the second
+// half of each window while the input's goroutine counts and writes the
+// first: counting reads every byte from memory, the larger part of what
+// is left of W0's work once the copy is gone.
 //
 // A file truncated under the mapping raises SIGBUS where its lost pages
 // are touched: the goroutine runs with debug.SetPanicOnFault, so the fault
-// is a panic that the window recovers from. Before anything of a window is
-// written (the fault came while counting, or fstat shows the file shrank)
-// the window is left to readLines, which reads what the file holds now, as
-// read(2) would have; a fault while writing (a copy into a buffer, or
-// EFAULT from write(2)) fails the run with errFileShrank.
+// is a panic that the window recovers from. A fault while counting (or
+// fstat before the window's first write showing the file shrank) leaves
+// the rest, from the first line not written, to readLines, which reads
+// what the file holds now, as read(2) would have; a fault while writing (a
+// copy into a buffer, or EFAULT from write(2)) fails the run with
+// errFileShrank.
 
 // mapWindow is how much of a file is mapped at a time: a multiple of the
 // huge page size, so that the kernel can map a window's page-cache folios
@@ -45,6 +51,10 @@ var mapWindow int64 = 4 << 20
 // written, so that a write to a pipe or a file copies them from the
 // core's cache.
 var mapPiece = 256 << 10
+
+// minSplit is the least a window's two halves must hold to be counted on
+// two goroutines (a hand-off costs a few microseconds).
+var minSplit = 512 << 10
 
 // minMapBytes: a stream with less left to read is read (mapping costs two
 // system calls and a TLB shoot-down per window).
@@ -90,71 +100,79 @@ func (in *inputRun) readMapped(mr connector.MappableReader) error {
 // reader is moved on to lineOff (Skip), window by window (--progress).
 func (in *inputRun) mapLines(fd uintptr, off, size int64, mr connector.MappableReader) (lineOff int64, err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	max := in.opt.MaxBytes
-	if max <= 0 {
-		max = 1 << 20 // as codec.NewSplitter
+	m := mapper{in: in, fd: fd, max: in.opt.MaxBytes, carry: in.b.arena[:0], lineOff: off}
+	if m.max <= 0 {
+		m.max = 1 << 20 // as codec.NewSplitter
 	}
-	lineOff = off
+	if runtime.GOMAXPROCS(0) > 1 && size-off >= mapWindow {
+		m.counter = newCounter(m.max)
+		defer close(m.counter.jobs)
+	}
+	readErr := func(err error) error {
+		return &StageError{Stage: "input", Op: "read", Err: fmt.Errorf("%s: %w", displayName(in.name), err)}
+	}
 	skipped := off // where the reader is
-	carry := in.b.arena[:0]
 	for pos := off; pos < size; {
 		if in.settings.Load() != in.cur {
 			break // a reload: readLines takes the new settings
 		}
 		start := pos &^ (mapWindow - 1)
 		n := min(mapWindow, size-start)
-		m, merr := syscall.Mmap(int(fd), start, int(n), syscall.PROT_READ, syscall.MAP_SHARED)
+		b, merr := syscall.Mmap(int(fd), start, int(n), syscall.PROT_READ, syscall.MAP_SHARED)
 		if merr != nil {
 			break // read(2) instead
 		}
-		w := window{m: m, start: start, skip: int(pos - start)}
-		done, werr := in.mapWindow(&w, fd, max, &carry, &lineOff)
-		syscall.Munmap(m)
+		done, werr := m.window(b, start, int(pos-start))
+		syscall.Munmap(b)
 		if werr != nil {
-			return lineOff, &StageError{Stage: "input", Op: "read", Err: fmt.Errorf("%s: %w", displayName(in.name), werr)}
+			return m.lineOff, readErr(werr)
 		}
 		if !done || in.stopped {
 			break
 		}
 		pos = start + n
-		if lineOff > skipped {
-			if err := mr.Skip(lineOff - skipped); err != nil {
-				return lineOff, &StageError{Stage: "input", Op: "read", Err: fmt.Errorf("%s: %w", displayName(in.name), err)}
+		if m.lineOff > skipped {
+			if err := mr.Skip(m.lineOff - skipped); err != nil {
+				return m.lineOff, readErr(err)
 			}
-			skipped = lineOff
+			skipped = m.lineOff
 		}
 		if in.ctx.Err() != nil { // stop reading: what was read has gone on
 			in.stopped = true
 			break
 		}
 	}
-	in.b.arena = carry[:0] // it may have grown
-	if err := mr.Skip(lineOff - skipped); err != nil {
-		return lineOff, &StageError{Stage: "input", Op: "read", Err: fmt.Errorf("%s: %w", displayName(in.name), err)}
+	in.b.arena = m.carry[:0] // it may have grown
+	if err := mr.Skip(m.lineOff - skipped); err != nil {
+		return m.lineOff, readErr(err)
 	}
-	return lineOff, nil
+	return m.lineOff, nil
 }
 
-// window is a mapped window of a file: m holds the file's bytes from
-// start on; those before skip were done before.
-type window struct {
-	m     []byte
-	start int64
-	skip  int
+// mapper counts and writes the lines of a mapped file window by window.
+type mapper struct {
+	in      *inputRun
+	fd      uintptr
+	max     int      // max_record_bytes
+	counter *counter // nil: one goroutine counts
+	// carry holds the bytes of the line that began in the window before
+	// (at most max), lineOff the file offset where it begins: everything
+	// before was written.
+	carry   []byte
+	lineOff int64
 }
 
-// mapWindow counts and writes the lines of w that end in it: first the
-// line carried from the window before (carry: its bytes so far, at most
-// max), then the complete lines of the window; the unfinished line at its
-// end is copied to carry. lineOff follows what was written. done false:
-// stop mapping (what is left is for readLines: a line over max, a file
-// that shrank, the run stopped); err: the run fails (the file shrank while
-// a window was being written).
-func (in *inputRun) mapWindow(w *window, fd uintptr, max int, carry *[]byte, lineOff *int64) (done bool, err error) {
+// window counts and writes the lines that end in the mapped window b (the
+// file's bytes from start on; those before skip were done before): the
+// carried line, then the complete lines of the window; the unfinished line
+// at its end is copied to carry. done false: stop mapping (what is left is
+// for readLines: a line over max, a file that shrank, the run stopped);
+// err: the run fails (the file shrank while a window was being written).
+func (m *mapper) window(b []byte, start int64, skip int) (done bool, err error) {
 	writing := false
 	defer func() {
 		if r := recover(); r != nil {
-			if !w.fault(r) {
+			if !isFault(r, b) {
 				panic(r)
 			}
 			if done, err = false, nil; writing {
@@ -162,82 +180,165 @@ func (in *inputRun) mapWindow(w *window, fd uintptr, max int, carry *[]byte, lin
 			}
 		}
 	}()
-	data := w.m[w.skip:]
+	data := b[skip:]
 	if h := testHookMapped; h != nil {
 		h("count")
 	}
-	c := *carry
-	head := -1 // the carried line ends at data[head] (its newline)
+	c := m.carry
+	head := false // the carried line ends in data: c is that line
 	if len(c) > 0 {
-		nl := indexNewline(data, max-len(c))
+		nl := indexNewline(data, m.max-len(c))
 		if nl < 0 {
-			if len(c)+len(data) > max {
+			if len(c)+len(data) > m.max {
 				return false, nil // too long: readLines reports it
 			}
-			*carry = append(c, data...) // it goes on in the next window
+			m.carry = append(c, data...) // it goes on in the next window
 			return true, nil
 		}
-		head = nl
+		head = true
 		c = append(c, data[:nl+1]...)
+		m.carry = c
 		data = data[nl+1:]
 	}
-	pos := 0
-	for first := true; pos < len(data); first = false {
-		end := min(len(data), pos+mapPiece)
-		n, next := codec.CountLinesMax(data[pos:end], max)
-		if next == 0 && end < len(data) {
-			// No line ends in the piece: look as far as a line may go.
-			end = min(len(data), pos+max+1)
-			n, next = codec.CountLinesMax(data[pos:end], max)
+	// On two cores, the counter counts the second half (from a line's
+	// start) while this goroutine counts and writes the first.
+	split, pending := len(data), false
+	if cn := m.counter; cn != nil && len(data) >= 2*minSplit {
+		if k := bytes.IndexByte(data[len(data)/2:], '\n'); k >= 0 {
+			split = len(data)/2 + k + 1
+			cn.jobs <- countJob{data[split:], b}
+			pending = true
+			defer func() {
+				if pending {
+					<-cn.results // before the window is unmapped
+				}
+			}()
 		}
-		if next == 0 {
-			break // the unfinished line, or one over max
-		}
-		if first {
-			if st, err := fstat(fd); err != nil || st.Size < w.start+int64(len(w.m)) {
-				return false, nil // it shrank: readLines reads what it holds now
+	}
+	began := false
+	write := func(p []byte, n int) bool {
+		if !began { // before the window's first write
+			began = true
+			if st, err := fstat(m.fd); err != nil || st.Size < start+int64(len(b)) {
+				return false // it shrank: readLines reads what it holds now
 			}
 			if h := testHookMapped; h != nil {
 				h("write")
 			}
-			writing = true
-			if head >= 0 {
-				if !in.writeMapped(c, 1) {
-					return false, nil
+			if head {
+				if !m.in.writeMapped(c, 1) {
+					return false
 				}
-				*lineOff += int64(len(c))
-				c = c[:0]
+				m.lineOff += int64(len(c))
+				c, head = c[:0], false
 			}
 		}
-		if !in.writeMapped(data[pos:pos+next], int64(n)) {
+		if n == 0 {
+			return true
+		}
+		writing = true
+		if !m.in.writeMapped(p, int64(n)) {
+			return false
+		}
+		writing = false
+		m.lineOff += int64(len(p))
+		return true
+	}
+	part := data[:split]
+	pos := 0
+	for pos < len(part) {
+		end := min(len(part), pos+mapPiece)
+		n, next := codec.CountLinesMax(part[pos:end], m.max)
+		if next == 0 && end < len(part) {
+			// No line ends in the piece: look as far as a line may go.
+			end = min(len(part), pos+m.max+1)
+			n, next = codec.CountLinesMax(part[pos:end], m.max)
+		}
+		if next == 0 {
+			break // the unfinished line, or one over max
+		}
+		if !write(part[pos:pos+next], n) {
 			return false, nil
 		}
-		*lineOff += int64(next)
 		pos += next
 	}
-	writing = false
-	if head >= 0 && len(c) > 0 {
-		*carry = c // the carried line was not written: no line ends after it
+	if pending {
+		r := <-m.counter.results
+		pending = false
+		// The first part ends with a newline: only a line over max
+		// stops before.
+		if pos < split || r.fault {
+			return false, nil // a fault: nothing of the second part was written
+		}
+		if !write(data[split:split+r.next], r.n) {
+			return false, nil
+		}
+		pos = split + r.next
+	}
+	if head && !write(nil, 0) { // the carried line, if no other was written
 		return false, nil
 	}
 	rest := data[pos:]
-	if len(rest) > max {
-		*carry = c
+	if len(rest) > m.max {
+		m.carry = c
 		return false, nil // a line over the limit: readLines reports it
 	}
-	*carry = append(c[:0], rest...)
+	m.carry = append(c[:0], rest...)
 	return true, nil
 }
 
-// fault reports whether r, a recovered panic, is a memory fault at an
-// address of w's mapping.
-func (w *window) fault(r any) bool {
+// counter counts the lines of the second half of each window (countJob)
+// on a goroutine of its own, with the memory faults of a file truncated
+// under the mapping recovered (SetPanicOnFault is per goroutine).
+type counter struct {
+	jobs    chan countJob
+	results chan countResult
+	max     int
+}
+
+// countJob asks to count data, part of the mapping m.
+type countJob struct{ data, m []byte }
+
+// countResult is codec.CountLinesMax's n and next, or fault.
+type countResult struct {
+	n, next int
+	fault   bool
+}
+
+// newCounter starts a counter; closing its jobs ends it.
+func newCounter(max int) *counter {
+	c := &counter{jobs: make(chan countJob), results: make(chan countResult, 1), max: max}
+	go func() {
+		debug.SetPanicOnFault(true)
+		for j := range c.jobs {
+			c.results <- c.count(j)
+		}
+	}()
+	return c
+}
+
+func (c *counter) count(j countJob) (r countResult) {
+	defer func() {
+		if x := recover(); x != nil {
+			if !isFault(x, j.m) {
+				panic(x)
+			}
+			r = countResult{fault: true}
+		}
+	}()
+	r.n, r.next = codec.CountLinesMax(j.data, c.max)
+	return r
+}
+
+// isFault reports whether r, a recovered panic, is a memory fault at an
+// address of the mapping m.
+func isFault(r any, m []byte) bool {
 	f, ok := r.(interface{ Addr() uintptr })
-	if !ok || len(w.m) == 0 {
+	if !ok || len(m) == 0 {
 		return false
 	}
-	base := uintptr(unsafe.Pointer(unsafe.SliceData(w.m)))
-	return f.Addr() >= base && f.Addr() < base+uintptr(len(w.m))
+	base := uintptr(unsafe.Pointer(unsafe.SliceData(m)))
+	return f.Addr() >= base && f.Addr() < base+uintptr(len(m))
 }
 
 // indexNewline is bytes.IndexByte(data, '\n') that gives up after limit+1

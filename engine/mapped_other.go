@@ -10,6 +10,8 @@ var (
 	testHookMapped func(step string)
 	mapWindow      int64 = 4 << 20
 	minMapBytes    int64 = 1 << 20
+	mapPiece             = 256 << 10
+	minSplit             = 512 << 10
 )
 
 // readMapped reads the stream: mapping files is done on Linux only

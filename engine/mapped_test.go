@@ -36,11 +36,11 @@ func FuzzMappedLines(f *testing.F) {
 }
 
 // truncatingRun runs the lines of a 1 MiB file through the direct output,
-// mapped in windows of 64 KiB, to out, and truncates the file to nothing
-// when the third window is about to do step ("count": before anything of
-// it is written; "write": after it was counted and found whole). It
-// returns the run's error and the lines the input counted.
-func truncatingRun(t *testing.T, step string, out io.Writer) (data []byte, err error, in int64) {
+// mapped in windows of 64 KiB, to out, and truncates the file to size when
+// the third window is about to do step ("count": before anything of it is
+// written; "write": after it was counted and found whole). It returns the
+// run's error and the lines the input counted.
+func truncatingRun(t *testing.T, step string, size int64, out io.Writer) (data []byte, err error, in int64) {
 	t.Helper()
 	dir := t.TempDir()
 	for i := 0; len(data) < 1<<20; i++ {
@@ -55,7 +55,7 @@ func truncatingRun(t *testing.T, step string, out io.Writer) (data []byte, err e
 	testHookMapped = func(s string) {
 		if s == step {
 			if n++; n == 3 {
-				if err := os.Truncate(path, 0); err != nil {
+				if err := os.Truncate(path, size); err != nil {
 					t.Error(err)
 				}
 			}
@@ -80,7 +80,7 @@ func truncatingRun(t *testing.T, step string, out io.Writer) (data []byte, err e
 // whole lines up to the window, as if the file had ended there.
 func TestMappedFileTruncatedBeforeWrite(t *testing.T) {
 	var out bytes.Buffer
-	data, err, in := truncatingRun(t, "count", &out)
+	data, err, in := truncatingRun(t, "count", 0, &out)
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}
@@ -90,6 +90,29 @@ func TestMappedFileTruncatedBeforeWrite(t *testing.T) {
 	}
 	if lines := int64(bytes.Count(got, []byte("\n"))); in != lines {
 		t.Errorf("input counted %d records, output has %d lines", in, lines)
+	}
+}
+
+// Truncated in the middle of a window's last page, the window's pages do
+// not fault (bytes past the end read as zeros): the size is checked before
+// the window is written, and what the file holds is read as read(2)
+// would: its lines up to the new end, the last one cut there.
+func TestMappedFileTruncatedInPage(t *testing.T) {
+	var out bytes.Buffer
+	size := int64(3*64<<10 - 100) // in the third window's last page
+	data, err, in := truncatingRun(t, "count", size, &out)
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	want := append(data[:size:size], '\n')
+	if data[size-1] == '\n' {
+		want = want[:size]
+	}
+	if got := out.Bytes(); !bytes.Equal(got, want) {
+		t.Fatalf("output: %d bytes (first difference at %d), want the %d bytes left, whole lines", len(got), firstDiff(string(got), string(want)), len(want))
+	}
+	if lines := int64(bytes.Count(want, []byte("\n"))); in != lines {
+		t.Errorf("input counted %d records, want %d", in, lines)
 	}
 }
 
@@ -110,7 +133,7 @@ func TestMappedFileTruncatedDuringWrite(t *testing.T) {
 		{"write(2)", tmp},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err, _ := truncatingRun(t, "write", tc.out)
+			_, err, _ := truncatingRun(t, "write", 0, tc.out)
 			if err == nil || !strings.Contains(err.Error(), "in.log: the file shrank") {
 				t.Fatalf("run: %v, want the input's error that the file shrank", err)
 			}

@@ -39,8 +39,8 @@ func FuzzMappedLines(f *testing.F) {
 // mapped in windows of 64 KiB, to out, and truncates the file to size when
 // the third window is about to do step ("count": before anything of it is
 // written; "write": after it was counted and found whole). It returns the
-// run's error and the lines the input counted.
-func truncatingRun(t *testing.T, step string, size int64, out io.Writer) (data []byte, err error, in int64) {
+// file's bytes before, the lines the input counted and the run's error.
+func truncatingRun(t *testing.T, step string, size int64, out io.Writer) (data []byte, in int64, err error) {
 	t.Helper()
 	dir := t.TempDir()
 	for i := 0; len(data) < 1<<20; i++ {
@@ -71,7 +71,7 @@ func truncatingRun(t *testing.T, step string, size int64, out io.Writer) (data [
 			in = s.In
 		}
 	}
-	return data, err, in
+	return data, in, err
 }
 
 // A file truncated while it is mapped does not crash the run. Truncated
@@ -80,7 +80,7 @@ func truncatingRun(t *testing.T, step string, size int64, out io.Writer) (data [
 // whole lines up to the window, as if the file had ended there.
 func TestMappedFileTruncatedBeforeWrite(t *testing.T) {
 	var out bytes.Buffer
-	data, err, in := truncatingRun(t, "count", 0, &out)
+	data, in, err := truncatingRun(t, "count", 0, &out)
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}
@@ -100,7 +100,7 @@ func TestMappedFileTruncatedBeforeWrite(t *testing.T) {
 func TestMappedFileTruncatedInPage(t *testing.T) {
 	var out bytes.Buffer
 	size := int64(3*64<<10 - 100) // in the third window's last page
-	data, err, in := truncatingRun(t, "count", size, &out)
+	data, in, err := truncatingRun(t, "count", size, &out)
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}
@@ -133,7 +133,7 @@ func TestMappedFileTruncatedDuringWrite(t *testing.T) {
 		{"write(2)", tmp},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err, _ := truncatingRun(t, "write", 0, tc.out)
+			_, _, err := truncatingRun(t, "write", 0, tc.out)
 			if err == nil || !strings.Contains(err.Error(), "in.log: the file shrank") {
 				t.Fatalf("run: %v, want the input's error that the file shrank", err)
 			}

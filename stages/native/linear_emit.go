@@ -23,7 +23,7 @@ import (
 type linearEmitter struct {
 	m     *linearMatcher // its seq1 matches the nodes an emitter does not scan itself
 	ops   []emitOp
-	tail  []byte // padded (appendShort): the last value's closing quote, if a string, and '}'
+	tail0 uint64 // the last value's closing quote, if a string, and '}', as a word
 	tailN int
 	// extra bounds what a line's output takes beyond its text's length
 	// when no value needs escaping, with room for eight-byte stores past
@@ -45,24 +45,30 @@ const (
 )
 
 // An emitOp matches a literal of up to eight bytes (litN of them, none
-// when 0), then what its kind says.
+// when 0), then what its kind says. The fields emit reads for every line
+// come first.
 type emitOp struct {
 	// The literal as a word, compared under litMask when the text has
 	// eight bytes left, else byte by byte (lit).
 	litW, litMask uint64
-	litN          int
-	lit           []byte
-	kind          emitKind
-	node          *lnode  // eSkip, eSpace, eNot, eTab: the scan
-	nodes         []lnode // eNodes, eGroup
-	// Fields: conn is what comes before the value (padded for copy16):
-	// '{' or the closing quote of the value before, then ,"name": and an
-	// opening quote when the value is a string.
-	conn   []byte
-	connN  int
-	vkind  valueType
-	name   string
-	digits bool // eTab's class is [0-9]: an int is the digits as they are
+	// Fields: conn is what comes before the value: '{' or the closing
+	// quote of the value before, then ,"name": and an opening quote when
+	// the value is a string; its first sixteen bytes as two words.
+	conn0, conn1 uint64
+	notPat       uint64     // eNot: the byte that ends the field, in every byte of a word
+	tab          *[256]bool // eSpace, eTab, eSkip: the class
+	litN, connN  int
+	min          int // eSpace, eNot, eTab, eSkip: the least number of bytes
+	kind         emitKind
+	vkind        valueType
+	not          byte // eNot
+	digits       bool // eTab's class is [0-9]
+	spaceStop    bool // eSkip's class stops at white space (lnode.spaceStop)
+	lit          []byte
+	conn         []byte
+	node         *lnode  // eSkip, eSpace, eNot, eTab: the scan
+	nodes        []lnode // eNodes, eGroup
+	name         string
 }
 
 // newLinearEmitter returns the emitter of m (a linear matcher of the
@@ -111,7 +117,9 @@ func newLinearEmitter(m *linearMatcher, fields []regexField) *linearEmitter {
 		default:
 			c = append(c, f.key[:f.klen]...)
 		}
-		op.connN, op.conn = len(c), padded(c)
+		op.connN, op.conn = len(c), c
+		cw := padded(c)
+		op.conn0, op.conn1 = load64(cw, 0), load64(cw, 8)
 		op.vkind, op.name = f.kind, f.name
 		add(op)
 		// The key, a value's quotes, a conversion's longest growth
@@ -130,21 +138,16 @@ func newLinearEmitter(m *linearMatcher, fields []regexField) *linearEmitter {
 		case n.kind == lScan || n.kind == lScanNot || (n.kind == lCapScan || n.kind == lCapNot) && !isField(n):
 			s := *n
 			s.kind = map[lkind]lkind{lScan: lScan, lCapScan: lScan, lScanNot: lScanNot, lCapNot: lScanNot}[n.kind]
-			add(emitOp{kind: eSkip, node: &s})
+			add(emitOp{kind: eSkip, node: &s, min: s.min, tab: s.tab, spaceStop: s.kind == lScan && s.spaceStop})
 		case n.kind == lCapScan || n.kind == lCapNot:
-			op := emitOp{kind: eTab, node: n}
+			op := emitOp{kind: eTab, node: n, tab: n.tab, min: n.min, not: n.not, notPat: n.notPat}
 			switch {
 			case n.kind == lCapNot:
 				op.kind = eNot
 			case n.spaceStop:
 				op.kind = eSpace
 			default:
-				op.digits = true
-				for c := range 256 {
-					if n.tab[c] != (c >= '0' && c <= '9') {
-						op.digits = false
-					}
-				}
+				op.digits = isDigits(n)
 			}
 			if !field(op, byGroup[n.cap]) {
 				return nil
@@ -157,7 +160,11 @@ func newLinearEmitter(m *linearMatcher, fields []regexField) *linearEmitter {
 			if end == len(prog) || hasField(prog[k+1:end], isField) {
 				return nil // a field inside a field
 			}
-			if !field(emitOp{kind: eGroup, nodes: prog[k+1 : end]}, byGroup[n.cap]) {
+			op := emitOp{kind: eGroup, nodes: prog[k+1 : end]}
+			if digitsBranch(op.nodes) {
+				op.digits, op.min = true, 1 // \d+|-: the digits' fast path
+			}
+			if !field(op, byGroup[n.cap]) {
 				return nil
 			}
 			k = end
@@ -185,9 +192,37 @@ func newLinearEmitter(m *linearMatcher, fields []regexField) *linearEmitter {
 		t = append(t, '"')
 	}
 	t = append(t, '}')
-	e.tailN, e.tail = len(t), padded(t)
+	e.tailN, e.tail0 = len(t), load64(padded(t), 0)
 	e.extra += 16
 	return e
+}
+
+// isDigits reports whether n is a scan of [0-9].
+func isDigits(n *lnode) bool {
+	if n.kind != lScan && n.kind != lCapScan {
+		return false
+	}
+	for c := range 256 {
+		if n.tab[c] != (c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// digitsBranch reports whether nodes are an alternation of which one
+// branch is \d+ alone (\d+|-): when the text starts with a digit, the
+// group is the digits from there.
+func digitsBranch(nodes []lnode) bool {
+	if len(nodes) != 1 || nodes[0].kind != lAlt {
+		return false
+	}
+	for _, b := range nodes[0].subs {
+		if len(b) == 1 && isDigits(&b[0]) && b[0].min == 1 {
+			return true
+		}
+	}
+	return false
 }
 
 // withLit returns op matching lit (up to eight bytes) first.
@@ -216,164 +251,310 @@ func hasField(nodes []lnode, isField func(*lnode) bool) bool {
 	return false
 }
 
+// emitState is where emit is in a line: text[i:] is left to match, the
+// output is written at buf[d:].
+type emitState struct {
+	text []byte
+	buf  []byte // dst up to its capacity
+	i, d int
+}
+
 // emit appends the JSON object of text to dst and returns it, or returns
 // dst and false when it does not handle text (see linearEmitter); it may
 // then have written into dst's free capacity. dst's capacity past its
 // length is its own.
+//
+// Each op is tried by a fast method for the common case (the literal and
+// the field's text in whole words, nothing to escape or convert) that
+// changes nothing when it declines; the op is then done by op, the
+// general one. The fast methods call nothing, so they keep their values
+// in registers.
 func (e *linearEmitter) emit(dst, text []byte) ([]byte, bool) {
-	d := len(dst)
-	if cap(dst)-d < len(text)+e.extra {
+	if cap(dst)-len(dst) < len(text)+e.extra {
 		return dst, false
 	}
 	// Invariant: buf has room for what is left of text plus e.extra from
-	// d on.
-	buf := dst[:cap(dst)]
-	i := 0
-	for k := range e.ops {
-		op := &e.ops[k]
-		if op.litN != 0 {
-			if i+8 <= len(text) {
-				if (load64(text, i)^op.litW)&op.litMask != 0 {
-					return dst, false
-				}
-			} else if len(text)-i < op.litN || !hasLit(text[i:], op.lit) {
-				return dst, false
-			}
-			i += op.litN
-		}
+	// d on, so the fast methods store whole words past what they write.
+	st := emitState{text: text, buf: dst[:cap(dst)], d: len(dst)}
+	ops := e.ops
+	for k := range ops {
+		op := &ops[k]
+		var ok bool
 		switch op.kind {
 		case eNone:
-			continue
+			ok = st.lit(op)
 		case eSkip:
-			n := op.node
-			var j int
-			if n.kind == lScanNot {
-				j, _ = scanNotByte(text, i, n.not)
-			} else {
-				j, _ = e.m.scan(n, text, i)
-			}
-			if j-i < n.min {
-				return dst, false
-			}
-			i = j
-			continue
-		case eNodes:
-			j, ok := e.m.seq1(op.nodes, text, i)
-			if !ok {
-				return dst, false
-			}
-			i = j
-			continue
-		}
-		// A field: what comes before its value, then the value.
-		if op.connN <= 16 {
-			copy16(buf[d:d+16], op.conn)
-		} else {
-			copy(buf[d:], op.conn[:op.connN])
-		}
-		d += op.connN
-		j := i
-		clean := true
-		switch op.kind {
+			ok = st.skipSpace(op)
 		case eSpace:
-			n := op.node
-			for {
-				if j+8 > len(text) {
-					for j < len(text) && n.tab[text[j]] {
-						c := text[j]
-						buf[d+j-i] = c
-						clean = clean && jsonPlain[c]
-						j++
-					}
-					break
-				}
-				w := load64(text, j)
-				binary.LittleEndian.PutUint64(buf[d+j-i:], w)
-				if b := notPlainOrSpace8(w); b != 0 {
-					// The end (white space) or a byte of the class
-					// that needs escaping.
-					if j += bits.TrailingZeros64(b) / 8; n.tab[text[j]] {
-						clean = false
-						j, _ = e.m.scan(n, text, j)
-					}
-					break
-				}
-				j += 8
-			}
-			if j-i < n.min {
-				return dst, false
-			}
+			ok = st.space(op)
 		case eNot:
-			n := op.node
-			for {
-				if j+8 > len(text) {
-					for j < len(text) && text[j] != n.not {
-						c := text[j]
-						buf[d+j-i] = c
-						clean = clean && jsonPlain[c]
-						j++
-					}
-					break
-				}
-				w := load64(text, j)
-				binary.LittleEndian.PutUint64(buf[d+j-i:], w)
-				x := w ^ n.notPat
-				if b := ((x-swarOnes)&^x)&swarHighs | notPlain8(w); b != 0 {
-					// The end or a byte that needs escaping (the
-					// lowest flagged byte is exact: a borrow only runs
-					// upwards).
-					if j += bits.TrailingZeros64(b) / 8; text[j] != n.not {
-						clean = false
-						j = indexFrom(text, j, n.not)
-					}
-					break
-				}
-				j += 8
-			}
-			if j-i < n.min {
-				return dst, false
-			}
-		case eTab:
-			n := op.node
-			for j < len(text) && n.tab[text[j]] {
-				buf[d+j-i] = text[j]
-				j++
-			}
-			if j-i < n.min {
-				return dst, false
-			}
-			clean = n.clean || plainRun(text[:j], i) == j
-		case eGroup:
-			e.m.dirty = 0
-			var ok bool
-			if j, ok = e.m.seq1(op.nodes, text, i); !ok {
-				return dst, false
-			}
-			clean = e.m.dirty == 0
-			if clean && op.vkind == typeString {
-				copy(buf[d:], text[i:j])
-			}
+			ok = st.not(op)
+		case eTab, eGroup:
+			ok = st.digits(op)
 		}
-		switch {
-		case op.vkind == typeString && clean:
-			d += j - i
-		case op.vkind == typeString:
-			out := appendJSONBody(buf[:d], text[i:j])
-			if cap(out) != cap(buf) || cap(out)-len(out) < len(text)-j+e.extra {
-				return dst, false // the escapes took the room of what follows
-			}
-			d = len(out)
-		case op.vkind == typeInt && op.digits && j-i > 0 && j-i < 19 && (text[i] != '0' || j-i == 1):
-			d += j - i // digits without leading zeros: the int as it is
-		default:
-			out, err := appendTyped(buf[:d], op.name, text[i:j], op.vkind)
-			if err != nil || cap(out) != cap(buf) {
-				return dst, false // the general path reports the error
-			}
-			d = len(out)
+		if !ok && !e.op(&st, op) {
+			return dst, false
 		}
-		i = j
 	}
-	copy16(buf[d:d+16], e.tail)
-	return buf[:d+e.tailN], true
+	binary.LittleEndian.PutUint64(st.buf[st.d:], e.tail0)
+	return st.buf[:st.d+e.tailN], true
+}
+
+// lit is the fast path of an op that is a literal only.
+func (st *emitState) lit(op *emitOp) bool {
+	text, i := st.text, st.i
+	var w uint64
+	switch {
+	case i+8 <= len(text):
+		w = load64(text, i)
+	case len(text) >= 8 && len(text)-i >= op.litN:
+		w = load64(text, len(text)-8) >> (64 - 8*(len(text)-i)) // the line's last bytes
+	default:
+		return false
+	}
+	if (w^op.litW)&op.litMask != 0 {
+		return false
+	}
+	st.i = i + op.litN
+	return true
+}
+
+// skipSpace is the fast path of eSkip of a class that stops at white
+// space (\S+).
+func (st *emitState) skipSpace(op *emitOp) bool {
+	text, i := st.text, st.i
+	if !op.spaceStop || i+8 > len(text) || (load64(text, i)^op.litW)&op.litMask != 0 {
+		return false
+	}
+	i += op.litN
+	j := i
+	for j+8 <= len(text) {
+		if b := notPlainOrSpace8(load64(text, j)); b != 0 {
+			j += bits.TrailingZeros64(b) / 8
+			if op.tab[text[j]] || j-i < op.min {
+				return false
+			}
+			st.i = j
+			return true
+		}
+		j += 8
+	}
+	return false
+}
+
+// space is the fast path of eSpace: the text copied eight bytes at a
+// time to the first byte that is white space or not plain (the end, or a
+// byte of the class that needs escaping). The bytes past the end of text
+// read as zero, a stop.
+func (st *emitState) space(op *emitOp) bool {
+	text, i := st.text, st.i
+	buf, d := st.buf, st.d
+	if i+8 > len(text) || (load64(text, i)^op.litW)&op.litMask != 0 || op.vkind != typeString {
+		return false
+	}
+	i += op.litN
+	store64(buf, d, op.conn0)
+	store64(buf, d+8, op.conn1)
+	d += op.connN
+	j, o := i, d-i // the value's byte j goes to buf[o+j]
+	for {
+		var w uint64
+		switch {
+		case j+8 <= len(text):
+			w = load64(text, j)
+		case j < len(text):
+			w = load64(text, len(text)-8) >> (64 - 8*(len(text)-j))
+		default:
+			return false
+		}
+		store64(buf, o+j, w)
+		if b := notPlainOrSpace8(w); b != 0 {
+			j += bits.TrailingZeros64(b) / 8
+			break
+		}
+		j += 8
+	}
+	if j < len(text) && op.tab[text[j]] || j-i < op.min {
+		return false
+	}
+	st.i, st.d = j, d+j-i
+	return true
+}
+
+// not is the fast path of eNot: space up to the first byte op.not or not
+// plain.
+func (st *emitState) not(op *emitOp) bool {
+	text, i := st.text, st.i
+	buf, d := st.buf, st.d
+	if i+8 > len(text) || (load64(text, i)^op.litW)&op.litMask != 0 || op.vkind != typeString {
+		return false
+	}
+	i += op.litN
+	store64(buf, d, op.conn0)
+	store64(buf, d+8, op.conn1)
+	d += op.connN
+	j, o := i, d-i // the value's byte j goes to buf[o+j]
+	for {
+		var w uint64
+		switch {
+		case j+8 <= len(text):
+			w = load64(text, j)
+		case j < len(text):
+			w = load64(text, len(text)-8) >> (64 - 8*(len(text)-j))
+		default:
+			return false
+		}
+		store64(buf, o+j, w)
+		// The lowest flagged byte is exact: a borrow only runs upwards.
+		x := w ^ op.notPat
+		if b := ((x-swarOnes)&^x)&swarHighs | notPlain8(w); b != 0 {
+			j += bits.TrailingZeros64(b) / 8
+			break
+		}
+		j += 8
+	}
+	if j >= len(text) || text[j] != op.not || j-i < op.min {
+		return false
+	}
+	st.i, st.d = j, d+j-i
+	return true
+}
+
+// digits is the fast path of eTab of [0-9] (\d+) and of eGroup of \d+|-
+// (digitsBranch; min 1, so text that does not start with a digit
+// declines): space up to the first byte that is not a digit; an int that
+// would not be written as it is (a leading zero, 19 digits or more)
+// declines.
+func (st *emitState) digits(op *emitOp) bool {
+	text, i := st.text, st.i
+	buf, d := st.buf, st.d
+	if !op.digits || i+8 > len(text) || (load64(text, i)^op.litW)&op.litMask != 0 {
+		return false
+	}
+	i += op.litN
+	store64(buf, d, op.conn0)
+	store64(buf, d+8, op.conn1)
+	d += op.connN
+	j, o := i, d-i // the value's byte j goes to buf[o+j]
+	for {
+		var w uint64
+		switch {
+		case j+8 <= len(text):
+			w = load64(text, j)
+		case j < len(text):
+			w = load64(text, len(text)-8) >> (64 - 8*(len(text)-j))
+		default:
+			return false
+		}
+		store64(buf, o+j, w)
+		if b := notDigit8(w); b != 0 {
+			j += bits.TrailingZeros64(b) / 8
+			break
+		}
+		j += 8
+	}
+	switch n := j - i; {
+	case n < op.min, n == 0 && op.vkind != typeString:
+		return false
+	case op.vkind == typeInt && (n > 18 || n > 1 && text[i] == '0'):
+		return false
+	case op.vkind != typeString && op.vkind != typeInt:
+		return false
+	}
+	st.i, st.d = j, d+j-i
+	return true
+}
+
+// op matches op from st (its literal, then the rest) and writes its field,
+// if it is one: the general path of every op. It reports false when emit
+// must decline.
+func (e *linearEmitter) op(st *emitState, op *emitOp) bool {
+	text, i := st.text, st.i
+	buf, d := st.buf, st.d
+	if len(text)-i < op.litN || !hasLit(text[i:], op.lit) {
+		return false
+	}
+	i += op.litN
+	var j int
+	var ok bool
+	switch op.kind {
+	case eNone:
+		st.i = i
+		return true
+	case eNodes:
+		if j, ok = e.m.seq1(op.nodes, text, i); ok {
+			st.i = j
+		}
+		return ok
+	case eSkip:
+		if n := op.node; n.kind == lScanNot {
+			j, _ = scanNotByte(text, i, n.not)
+		} else {
+			j, _ = e.m.scan(n, text, i)
+		}
+		st.i = j
+		return j-i >= op.min
+	}
+	copy(buf[d:], op.conn)
+	d += op.connN
+	clean := true
+	switch op.kind {
+	case eSpace, eTab:
+		j, clean = e.m.scan(op.node, text, i)
+	case eNot:
+		j, clean = scanNotByte(text, i, op.not)
+	case eGroup:
+		e.m.dirty = 0
+		if j, ok = e.m.seq1(op.nodes, text, i); !ok {
+			return false
+		}
+		clean = e.m.dirty == 0
+	}
+	v := text[i:j]
+	if len(v) < op.min {
+		return false
+	}
+	var out []byte
+	switch {
+	case op.vkind == typeString && clean, op.vkind == typeInt && plainInt(v):
+		out = append(buf[:d], v...) // as it is
+	case op.vkind == typeString:
+		out = appendJSONBody(buf[:d], v)
+	default:
+		var err error
+		if out, err = appendTyped(buf[:d], op.name, v, op.vkind); err != nil {
+			return false // the general path reports the error
+		}
+	}
+	if cap(out) != cap(buf) || cap(out)-len(out) < len(text)-j+e.extra {
+		return false // the output took the room of what follows
+	}
+	st.i, st.d = j, len(out)
+	return true
+}
+
+// plainInt reports whether v is an int field's JSON as it is: digits
+// without a leading zero, fewer than 19 (appendInt).
+func plainInt(v []byte) bool {
+	if len(v) == 0 || len(v) > 18 || v[0] == '0' && len(v) > 1 {
+		return false
+	}
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// store64 stores w at buf[o:o+8], little endian.
+func store64(buf []byte, o int, w uint64) {
+	binary.LittleEndian.PutUint64(buf[o:o+8:o+8], w)
+}
+
+// notDigit8 has the high bit set of each byte of w that is not an ASCII
+// digit (exact for every byte: no carry crosses bytes).
+func notDigit8(w uint64) uint64 {
+	v := w &^ swarHighs
+	return (v + 0x46*swarOnes | ^(v + 0x50*swarOnes) | w) & swarHighs
 }

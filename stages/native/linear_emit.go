@@ -264,205 +264,143 @@ type emitState struct {
 // then have written into dst's free capacity. dst's capacity past its
 // length is its own.
 //
-// Each op is tried by a fast method for the common case (the literal and
-// the field's text in whole words, nothing to escape or convert) that
-// changes nothing when it declines; the op is then done by op, the
-// general one. The fast methods call nothing, so they keep their values
-// in registers.
+// fastRun does the ops it can in the common case (the literal and the
+// field's text in whole words, nothing to escape or convert) without a
+// call, so that it keeps its values in registers; op, the general path,
+// does the one it stops at.
 func (e *linearEmitter) emit(dst, text []byte) ([]byte, bool) {
 	if cap(dst)-len(dst) < len(text)+e.extra {
 		return dst, false
 	}
 	// Invariant: buf has room for what is left of text plus e.extra from
-	// d on, so the fast methods store whole words past what they write.
-	st := emitState{text: text, buf: dst[:cap(dst)], d: len(dst)}
-	ops := e.ops
-	for k := range ops {
-		op := &ops[k]
-		var ok bool
-		switch op.kind {
-		case eNone:
-			ok = st.lit(op)
-		case eSkip:
-			ok = st.skipSpace(op)
-		case eSpace:
-			ok = st.space(op)
-		case eNot:
-			ok = st.not(op)
-		case eTab, eGroup:
-			ok = st.digits(op)
+	// d on, so whole words are stored past what is written.
+	buf := dst[:cap(dst)]
+	k, i, d := 0, 0, len(dst)
+	for {
+		if k, i, d = fastRun(e.ops, k, text, buf, i, d); k == len(e.ops) {
+			break
 		}
-		if !ok && !e.op(&st, op) {
+		st := emitState{text: text, buf: buf, i: i, d: d}
+		if !e.op(&st, &e.ops[k]) {
 			return dst, false
 		}
+		k, i, d = k+1, st.i, st.d
 	}
-	binary.LittleEndian.PutUint64(st.buf[st.d:], e.tail0)
-	return st.buf[:st.d+e.tailN], true
+	store64(buf, d, e.tail0)
+	return buf[:d+e.tailN], true
 }
 
-// lit is the fast path of an op that is a literal only.
-func (st *emitState) lit(op *emitOp) bool {
-	text, i := st.text, st.i
-	var w uint64
-	switch {
-	case i+8 <= len(text):
-		w = load64(text, i)
-	case len(text) >= 8 && len(text)-i >= op.litN:
-		w = load64(text, len(text)-8) >> (64 - 8*(len(text)-i)) // the line's last bytes
-	default:
-		return false
-	}
-	if (w^op.litW)&op.litMask != 0 {
-		return false
-	}
-	st.i = i + op.litN
-	return true
-}
-
-// skipSpace is the fast path of eSkip of a class that stops at white
-// space (\S+).
-func (st *emitState) skipSpace(op *emitOp) bool {
-	text, i := st.text, st.i
-	if !op.spaceStop || i+8 > len(text) || (load64(text, i)^op.litW)&op.litMask != 0 {
-		return false
-	}
-	i += op.litN
-	j := i
-	for j+8 <= len(text) {
-		if b := notPlainOrSpace8(load64(text, j)); b != 0 {
-			j += bits.TrailingZeros64(b) / 8
-			if op.tab[text[j]] || j-i < op.min {
-				return false
+// fastRun does ops[k:] from text[i] on, writing at buf[d:], up to the
+// first op it does not do (see emit), and returns that op's index
+// (len(ops) when it did them all) and where it stopped. Its scans look at
+// eight bytes at a time and copy them as they are; the bytes past the end
+// of text read as zero, which stops every scan.
+func fastRun(ops []emitOp, k int, text, buf []byte, i, d int) (int, int, int) {
+	for ; k < len(ops); k++ {
+		op := &ops[k]
+		var w uint64
+		switch {
+		case i+8 <= len(text):
+			w = load64(text, i)
+		case op.kind == eNone && len(text) >= 8 && len(text)-i >= op.litN:
+			w = load64(text, len(text)-8) >> (64 - 8*(len(text)-i)) // the line's last bytes
+		default:
+			return k, i, d
+		}
+		if (w^op.litW)&op.litMask != 0 {
+			return k, i, d
+		}
+		i0 := i + op.litN
+		switch op.kind {
+		case eNone:
+			i = i0
+			continue
+		case eSkip:
+			if !op.spaceStop {
+				return k, i, d
 			}
-			st.i = j
-			return true
-		}
-		j += 8
-	}
-	return false
-}
-
-// space is the fast path of eSpace: the text copied eight bytes at a
-// time to the first byte that is white space or not plain (the end, or a
-// byte of the class that needs escaping). The bytes past the end of text
-// read as zero, a stop.
-func (st *emitState) space(op *emitOp) bool {
-	text, i := st.text, st.i
-	buf, d := st.buf, st.d
-	if i+8 > len(text) || (load64(text, i)^op.litW)&op.litMask != 0 || op.vkind != typeString {
-		return false
-	}
-	i += op.litN
-	store64(buf, d, op.conn0)
-	store64(buf, d+8, op.conn1)
-	d += op.connN
-	j, o := i, d-i // the value's byte j goes to buf[o+j]
-	for {
-		var w uint64
-		switch {
-		case j+8 <= len(text):
-			w = load64(text, j)
-		case j < len(text):
-			w = load64(text, len(text)-8) >> (64 - 8*(len(text)-j))
+			j := i0
+			for {
+				if j+8 > len(text) {
+					return k, i, d
+				}
+				if b := notPlainOrSpace8(load64(text, j)); b != 0 {
+					j += bits.TrailingZeros64(b) / 8
+					break
+				}
+				j += 8
+			}
+			if op.tab[text[j]] || j-i0 < op.min {
+				return k, i, d
+			}
+			i = j
+			continue
+		case eSpace, eNot:
+			if op.vkind != typeString {
+				return k, i, d
+			}
+		case eTab, eGroup:
+			if !op.digits {
+				return k, i, d
+			}
 		default:
-			return false
+			return k, i, d
 		}
-		store64(buf, o+j, w)
-		if b := notPlainOrSpace8(w); b != 0 {
-			j += bits.TrailingZeros64(b) / 8
-			break
+		// A field: what comes before its value, then the value.
+		store64(buf, d, op.conn0)
+		store64(buf, d+8, op.conn1)
+		d0 := d + op.connN
+		j, o := i0, d0-i0 // the value's byte j goes to buf[o+j]
+		for {
+			switch {
+			case j+8 <= len(text):
+				w = load64(text, j)
+			case j < len(text):
+				w = load64(text, len(text)-8) >> (64 - 8*(len(text)-j))
+			default:
+				return k, i, d
+			}
+			store64(buf, o+j, w)
+			var b uint64
+			switch op.kind {
+			case eSpace: // white space or not plain
+				b = notPlainOrSpace8(w)
+			case eNot: // op.not or not plain; the lowest flagged byte is exact
+				x := w ^ op.notPat
+				b = ((x-swarOnes)&^x)&swarHighs | notPlain8(w)
+			default:
+				b = notDigit8(w)
+			}
+			if b != 0 {
+				j += bits.TrailingZeros64(b) / 8
+				break
+			}
+			j += 8
 		}
-		j += 8
-	}
-	if j < len(text) && op.tab[text[j]] || j-i < op.min {
-		return false
-	}
-	st.i, st.d = j, d+j-i
-	return true
-}
-
-// not is the fast path of eNot: space up to the first byte op.not or not
-// plain.
-func (st *emitState) not(op *emitOp) bool {
-	text, i := st.text, st.i
-	buf, d := st.buf, st.d
-	if i+8 > len(text) || (load64(text, i)^op.litW)&op.litMask != 0 || op.vkind != typeString {
-		return false
-	}
-	i += op.litN
-	store64(buf, d, op.conn0)
-	store64(buf, d+8, op.conn1)
-	d += op.connN
-	j, o := i, d-i // the value's byte j goes to buf[o+j]
-	for {
-		var w uint64
-		switch {
-		case j+8 <= len(text):
-			w = load64(text, j)
-		case j < len(text):
-			w = load64(text, len(text)-8) >> (64 - 8*(len(text)-j))
-		default:
-			return false
+		n := j - i0
+		switch op.kind {
+		case eSpace:
+			// The end, or a byte of the class that needs escaping.
+			if j < len(text) && op.tab[text[j]] || n < op.min {
+				return k, i, d
+			}
+		case eNot:
+			if j >= len(text) || text[j] != op.not || n < op.min {
+				return k, i, d
+			}
+		default: // digits
+			switch {
+			case n < op.min, n == 0 && op.vkind != typeString:
+				return k, i, d
+			case op.vkind == typeInt && (n > 18 || n > 1 && text[i0] == '0'):
+				return k, i, d // not written as it is
+			case op.vkind != typeString && op.vkind != typeInt:
+				return k, i, d
+			}
 		}
-		store64(buf, o+j, w)
-		// The lowest flagged byte is exact: a borrow only runs upwards.
-		x := w ^ op.notPat
-		if b := ((x-swarOnes)&^x)&swarHighs | notPlain8(w); b != 0 {
-			j += bits.TrailingZeros64(b) / 8
-			break
-		}
-		j += 8
+		i, d = j, d0+n
 	}
-	if j >= len(text) || text[j] != op.not || j-i < op.min {
-		return false
-	}
-	st.i, st.d = j, d+j-i
-	return true
-}
-
-// digits is the fast path of eTab of [0-9] (\d+) and of eGroup of \d+|-
-// (digitsBranch; min 1, so text that does not start with a digit
-// declines): space up to the first byte that is not a digit; an int that
-// would not be written as it is (a leading zero, 19 digits or more)
-// declines.
-func (st *emitState) digits(op *emitOp) bool {
-	text, i := st.text, st.i
-	buf, d := st.buf, st.d
-	if !op.digits || i+8 > len(text) || (load64(text, i)^op.litW)&op.litMask != 0 {
-		return false
-	}
-	i += op.litN
-	store64(buf, d, op.conn0)
-	store64(buf, d+8, op.conn1)
-	d += op.connN
-	j, o := i, d-i // the value's byte j goes to buf[o+j]
-	for {
-		var w uint64
-		switch {
-		case j+8 <= len(text):
-			w = load64(text, j)
-		case j < len(text):
-			w = load64(text, len(text)-8) >> (64 - 8*(len(text)-j))
-		default:
-			return false
-		}
-		store64(buf, o+j, w)
-		if b := notDigit8(w); b != 0 {
-			j += bits.TrailingZeros64(b) / 8
-			break
-		}
-		j += 8
-	}
-	switch n := j - i; {
-	case n < op.min, n == 0 && op.vkind != typeString:
-		return false
-	case op.vkind == typeInt && (n > 18 || n > 1 && text[i] == '0'):
-		return false
-	case op.vkind != typeString && op.vkind != typeInt:
-		return false
-	}
-	st.i, st.d = j, d+j-i
-	return true
+	return k, i, d
 }
 
 // op matches op from st (its literal, then the rest) and writes its field,

@@ -55,7 +55,8 @@ type emitOp struct {
 	// quote of the value before, then ,"name": and an opening quote when
 	// the value is a string; its first sixteen bytes as two words.
 	conn0, conn1 uint64
-	notPat       uint64     // eNot: the byte that ends the field, in every byte of a word
+	notPat       uint64     // eNot: the byte that ends the field, in every byte of a word ('"' for eSpace)
+	stopLow      uint64     // eSpace, eNot: bytes below this byte (in every byte of a word) stop a scan
 	tab          *[256]bool // eSpace, eTab, eSkip: the class
 	litN, connN  int
 	min          int // eSpace, eNot, eTab, eSkip: the least number of bytes
@@ -186,6 +187,14 @@ func newLinearEmitter(m *linearMatcher, fields []regexField) *linearEmitter {
 	}
 	if pend != nil {
 		add(emitOp{kind: eNone})
+	}
+	for k := range e.ops {
+		switch op := &e.ops[k]; op.kind {
+		case eSpace: // notPlainOrSpace8
+			op.notPat, op.stopLow = '"'*swarOnes, 0x21*swarOnes
+		case eNot: // notPlain8 or op.not
+			op.stopLow = 0x20 * swarOnes
+		}
 	}
 	var t []byte
 	if prev.kind == typeString {
@@ -362,14 +371,14 @@ func fastRun(ops []emitOp, k int, text, buf []byte, i, d int) (int, int, int) {
 			}
 			store64(buf, o+j, w)
 			var b uint64
-			switch op.kind {
-			case eSpace: // white space or not plain
-				b = notPlainOrSpace8(w)
-			case eNot: // op.not or not plain; the lowest flagged byte is exact
-				x := w ^ op.notPat
-				b = ((x-swarOnes)&^x)&swarHighs | notPlain8(w)
-			default:
+			if op.digits {
 				b = notDigit8(w)
+			} else {
+				// eSpace: white space or not plain; eNot: op.not or not
+				// plain (stopLow and notPat, see newLinearEmitter). The
+				// lowest flagged byte is exact: a borrow only runs upwards.
+				x, q, s := w^op.notPat, w^('"'*swarOnes), w^('\\'*swarOnes)
+				b = ((x-swarOnes)&^x | (q-swarOnes)&^q | (s-swarOnes)&^s | (w-op.stopLow)&^w | w) & swarHighs
 			}
 			if b != 0 {
 				j += bits.TrailingZeros64(b) / 8

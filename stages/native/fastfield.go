@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math/bits"
+	"strings"
 	"unsafe"
 
 	"github.com/tidwall/gjson"
@@ -18,6 +19,15 @@ import (
 type topKey struct {
 	key    string // "" when the path is not such a key: callers use field
 	quoted []byte // `"key"`
+	// word and mask: the first eight bytes of quoted (all of it when it
+	// is shorter, the mask covering its bytes) as a little-endian word,
+	// so that most keys are compared with one load.
+	word, mask uint64
+	// rare is the byte of quoted (at rareAt) least frequent in log
+	// records by a fixed ranking: the search for a repeat of the key
+	// after its value looks for it (see absentFrom).
+	rare   byte
+	rareAt int
 }
 
 func newTopKey(path string) topKey {
@@ -30,7 +40,74 @@ func newTopKey(path string) topKey {
 			return topKey{}
 		}
 	}
-	return topKey{key: path, quoted: []byte(`"` + path + `"`)}
+	k := topKey{key: path, quoted: []byte(`"` + path + `"`)}
+	for i := 0; i < len(k.quoted) && i < 8; i++ {
+		k.word |= uint64(k.quoted[i]) << (8 * i)
+		k.mask |= 0xff << (8 * i)
+	}
+	k.rare, k.rareAt = k.quoted[1], 1
+	for i := 2; i < len(k.quoted)-1; i++ {
+		if c := k.quoted[i]; rarity(c) > rarity(k.rare) {
+			k.rare, k.rareAt = c, i
+		}
+	}
+	return k
+}
+
+// rarity ranks the bytes a top-level key is made of by how seldom they
+// occur in log records (higher: rarer): lower-case letters by their
+// frequency in English text, upper-case ones rarer than those, digits
+// and '-' (timestamps, numbers) the most common, '_' between.
+func rarity(c byte) int {
+	const letters = "etaoinsrhldcumfpgwybvkxjqz" // most to least frequent
+	switch {
+	case 'a' <= c && c <= 'z':
+		return 10 + strings.IndexByte(letters, c)
+	case 'A' <= c && c <= 'Z':
+		return 40 + strings.IndexByte(letters, c|0x20)
+	case c == '_':
+		return 5
+	}
+	return 0
+}
+
+// at reports whether data[i:] starts with the quoted key.
+func (k *topKey) at(data []byte, i int) bool {
+	if len(data)-i >= 8 {
+		if binary.LittleEndian.Uint64(data[i:])&k.mask != k.word {
+			return false
+		}
+		if len(k.quoted) <= 8 {
+			return true
+		}
+	}
+	return len(data)-i >= len(k.quoted) && string(data[i:i+len(k.quoted)]) == k.quotedString()
+}
+
+// quotedString returns quoted as a string without copying it.
+func (k *topKey) quotedString() string { return unsafe.String(&k.quoted[0], len(k.quoted)) }
+
+// absentFrom reports whether rest, the text after the key's value, holds
+// neither a backslash (an escaped spelling of the key might hide behind
+// one) nor the quoted key (a repeat of it). It looks for the key's rarest
+// byte and compares the key around each one it finds, instead of looking
+// for the quoted key, whose quote starts every string of the record.
+func (k *topKey) absentFrom(rest []byte) bool {
+	if bytes.IndexByte(rest, '\\') >= 0 {
+		return false
+	}
+	q := k.quotedString()
+	for i := k.rareAt; i < len(rest); i++ {
+		j := bytes.IndexByte(rest[i:], k.rare)
+		if j < 0 {
+			return true
+		}
+		i += j
+		if p := i - k.rareAt; p+len(q) <= len(rest) && string(rest[p:p+len(q)]) == q {
+			return false
+		}
+	}
+	return true
 }
 
 // lookup finds the key in data, a JSON object (leading blanks allowed).
@@ -56,16 +133,14 @@ func (k *topKey) lookup(data []byte) (vs, ve int, found, ok bool) {
 		if data[i] != '"' {
 			return 0, 0, false, false
 		}
-		// The key, byte by byte: keys are short, and a backslash in one
-		// sends the record to the general path.
-		j := i + 1
-		for j < len(data) && data[j] != '"' && data[j] != '\\' {
-			j++
-		}
-		if j >= len(data) || data[j] == '\\' {
+		// j: the key's closing quote. A backslash in a key sends the
+		// record to the general path.
+		var j int
+		if found = k.at(data, i); found {
+			j = i + len(k.quoted) - 1
+		} else if j = quoteOrBackslashFrom(data, i+1); j >= len(data) || data[j] == '\\' {
 			return 0, 0, false, false
 		}
-		key := data[i+1 : j]
 		i = j + 1
 		if i >= len(data) || data[i] != ':' {
 			if i = skipBlanks(data, i); i >= len(data) || data[i] != ':' {
@@ -77,9 +152,8 @@ func (k *topKey) lookup(data []byte) (vs, ve int, found, ok bool) {
 		if ve < 0 {
 			return 0, 0, false, false
 		}
-		if string(key) == k.key {
-			rest := data[ve:]
-			if bytes.IndexByte(rest, '\\') >= 0 || bytes.Contains(rest, k.quoted) {
+		if found {
+			if !k.absentFrom(data[ve:]) {
 				return 0, 0, false, false
 			}
 			return vs, ve, true, true
@@ -103,7 +177,21 @@ func (k *topKey) lookup(data []byte) (vs, ve int, found, ok bool) {
 // skipBlanks returns the index of the first byte of data[i:] that is not
 // JSON white space.
 func skipBlanks(data []byte, i int) int {
-	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' || data[i] == '\n') {
+	for i < len(data) && data[i] <= ' ' && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' || data[i] == '\n') {
+		i++
+	}
+	return i
+}
+
+// quoteOrBackslashFrom returns the index of the first '"' or '\\' of
+// data[i:], or len(data); eight bytes at a time.
+func quoteOrBackslashFrom(data []byte, i int) int {
+	for ; i+8 <= len(data); i += 8 {
+		if m := quoteOrBackslash(binary.LittleEndian.Uint64(data[i:])); m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	for i < len(data) && data[i] != '"' && data[i] != '\\' {
 		i++
 	}
 	return i

@@ -65,6 +65,19 @@ var fastRecords = []string{
 	`{"level":"error","xxxxxxxx":1,"msg":"m","level":"error"}`,
 	`{"level":"error","msg":"long value with a backslash at the end \\"}`,
 	`{"msg":"lower","level":"error","latency_ms":1,"lang":"l","level2":"x"}`,
+	// The repeat search looks for the key's rarest byte ('v' of level,
+	// 'g' of msg, 'y' of latency_ms) and compares around it: repeats
+	// at the start and end of the rest, near misses, longer keys.
+	`{"level":"error","level":"x"}`,
+	`{"level":"error","v":"v","lev":"level","vlevel":1,"level":2}`,
+	`{"level":"error","v":"levelv","leve":"evel"}`,
+	`{"level":"error","msg":"m","x":"lvl","level"}`,
+	`{"level":"error","msg":"m","msg":"again"}`,
+	`{"latency_ms":150,"x":"latency_m","latency_ms":1}`,
+	`{"latency_ms":150,"latency_mss":2,"y":"latency_ms"}`,
+	`{"latency_ms":150.5,"latency_ms":2}`,
+	`{"latency_mss":150,"latency_ms":99}`,
+	`{"latency_m":1,"latency_ms":501}`,
 }
 
 // runT runs t on a copy of rec and returns what it emitted (joined by
@@ -112,6 +125,7 @@ func fastStages(t testing.TB) []engine.Transformer {
 		{newSelect, map[string]any{"field": "msg", "matches": "^[a-z]"}},
 		{newSelect, map[string]any{"field": "level", "exists": true}},
 		{newSelect, map[string]any{"field": "msg", "not_equals": 123}},
+		{newSelect, map[string]any{"field": "latency_ms", "gte": 100}},
 		{newCase, map[string]any{"field": "msg", "to": "upper"}},
 		{newCase, map[string]any{"field": "level", "to": "lower"}},
 		{newSet, map[string]any{"fields": map[string]any{"processed": true}}},

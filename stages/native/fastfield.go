@@ -260,9 +260,25 @@ func quoteOrBackslash(w uint64) uint64 {
 }
 
 // skipString returns the end (past the closing quote) of the JSON string
-// starting at data[i] (a quote), or -1. It looks at eight bytes at a time
-// for a quote or a backslash.
+// starting at data[i] (a quote), or -1. The first quote after data[i]
+// closes the string unless a backslash is right before it (a backslash
+// further back escapes another byte): that case is left to
+// skipEscapedString.
 func skipString(data []byte, i int) int {
+	q := bytes.IndexByte(data[i+1:], '"')
+	if q < 0 {
+		return -1
+	}
+	if q += i + 1; data[q-1] != '\\' {
+		return q + 1
+	}
+	return skipEscapedString(data, i)
+}
+
+// skipEscapedString is skipString for any string: it looks at eight bytes
+// at a time for a quote or a backslash, and steps over each backslash and
+// the byte it escapes.
+func skipEscapedString(data []byte, i int) int {
 	i++
 	for {
 		for i+8 <= len(data) {

@@ -183,25 +183,22 @@ key:
 			i = j + 1
 			goto colon
 		}
-		if binary.LittleEndian.Uint16(b[j+1:]) == ':'|'"'<<8 {
-			k := marked(sp, j+3)
+		if b[j+1] != ':' {
+			i = j + 1
+			goto colon
+		}
+		i = j + 2 // the value's first byte
+		switch c := b[i]; {
+		case c == '"':
+			k := marked(sp, i+1)
 			if k < 0 {
 				return false // the string never closes
 			}
 			if b[k] != '"' {
-				i = j + 2
 				goto value
 			}
 			i = k + 1
-		} else {
-			if b[j+1] != ':' {
-				i = j + 1
-				goto colon
-			}
-			i = j + 2 // the value's first byte
-			if b[i]-'1' >= 9 {
-				goto member
-			}
+		case c-'1' < 9:
 			k := i + 1
 			for k < len(b) && b[k]-'0' < 10 {
 				k++
@@ -218,9 +215,40 @@ key:
 				goto value
 			}
 			i = k
+		case c == '[':
+			// A list of strings without escapes (tags); any other
+			// list is walked from its '[' the general way.
+			k := i + 1
+			for {
+				if k >= len(b) || b[k] != '"' {
+					goto value
+				}
+				e := marked(sp, k+1)
+				if e < 0 {
+					return false // the string never closes
+				}
+				if b[e] != '"' {
+					goto value
+				}
+				if k = e + 1; k < len(b) && b[k] == ',' {
+					k++
+					continue
+				}
+				break
+			}
+			if k >= len(b) || b[k] != ']' {
+				goto value
+			}
+			i = k + 1
+		default:
+			goto member
 		}
 		// A value ended at b[i-1].
 		if len(b)-i < 2 || binary.LittleEndian.Uint16(b[i:]) != ','|'"'<<8 {
+			if depth == 1 && i < len(b) && b[i] == '}' {
+				// The end of the outermost object: blanks may follow.
+				return skipBlank(b, i+1) == len(b)
+			}
 			goto after
 		}
 		i++

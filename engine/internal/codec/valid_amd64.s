@@ -39,3 +39,40 @@ loop:
 
 done:
 	RET
+
+// func specialMasks32(b *byte, blocks int, out *uint32)
+// specialMasks thirty-two bytes at a time (AVX2).
+TEXT ·specialMasks32(SB), NOSPLIT, $0-24
+	MOVQ b+0(FP), SI
+	MOVQ blocks+8(FP), CX
+	MOVQ out+16(FP), DI
+	MOVQ $0x2222222222222222, AX
+	MOVQ AX, X1
+	VPBROADCASTQ X1, Y1
+	MOVQ $0x5c5c5c5c5c5c5c5c, AX
+	MOVQ AX, X2
+	VPBROADCASTQ X2, Y2
+	MOVQ $0x1f1f1f1f1f1f1f1f, AX
+	MOVQ AX, X3
+	VPBROADCASTQ X3, Y3
+	TESTQ CX, CX
+	JZ done32
+
+loop32:
+	VMOVDQU (SI), Y0
+	VPCMPEQB Y1, Y0, Y4
+	VPCMPEQB Y2, Y0, Y5
+	VPOR Y5, Y4, Y4
+	VPMINUB Y3, Y0, Y6
+	VPCMPEQB Y0, Y6, Y6
+	VPOR Y6, Y4, Y4
+	VPMOVMSKB Y4, AX
+	MOVL AX, (DI)
+	ADDQ $32, SI
+	ADDQ $4, DI
+	DECQ CX
+	JNZ loop32
+
+done32:
+	VZEROUPPER
+	RET

@@ -72,8 +72,60 @@ var validCases = []struct {
 	{`[{},"a":1]`, false},
 	{`{"a":[1],2}`, false},
 	{`{"a" :{ } ,"b": [ ] }`, true},
+	// Members the loop for plain members takes, and their edges.
+	{`{"a":"x","b":12,"c":1.5,"d":["p","q"],"e":[],"f":["p",1],"g":"y"}`, true},
+	{`{"a":["p",]}`, false},
+	{`{"a":["p" ]}`, true},
+	{`{"a":["p","q\"r"],"b":1}`, true},
+	{`{"a":["p"],"b":1} `, true},
+	{`{"a":["p"],"b":1}}`, false},
+	{`{"a":["p"],"b":1},`, false},
+	{`{"a":["p"}`, false},
+	{`{"a":["p",`, false},
+	{`{"a":["p`, false},
+	{`{"a":1.}`, false},
+	{`{"a":1.5e}`, false},
+	{`{"a":1.5e+2,"b":"x"}`, true},
+	{`{"a":0,"b":-1,"c":01}`, false},
+	{`{"a":"x" ,"b":"y"}`, true},
+	{`{"a":"x","b":"y"`, false},
+	{`{"a":"x","b":"y`, false},
+	{`{"a":"x",`, false},
+	{`{"a":`, false},
+	{`{"a"`, false},
+	{`[{"a":"x"}]`, true},
+	{`[{"a":"x"}}`, false},
+	{`{"a":{"b":"x"},"c":"y"}`, true},
+	{`{"a":"` + "" + `"}`, false},
+	{`{"a` + "" + `":1}`, false},
 	{strings.Repeat("[", 3000) + strings.Repeat("]", 3000), true},
 	{strings.Repeat(`{"a":`, 2000) + "1" + strings.Repeat("}", 2000), true},
+	// Members the loop for plain members takes, and their edges.
+	{`{"a":"x","b":12,"c":1.5,"d":["p","q"],"e":[],"f":["p",1],"g":"y"}`, true},
+	{`{"a":["p",]}`, false},
+	{`{"a":["p" ]}`, true},
+	{`{"a":["p","q\"r"],"b":1}`, true},
+	{`{"a":["p"],"b":1} `, true},
+	{`{"a":["p"],"b":1}}`, false},
+	{`{"a":["p"],"b":1},`, false},
+	{`{"a":["p"}`, false},
+	{`{"a":["p",`, false},
+	{`{"a":["p`, false},
+	{`{"a":1.}`, false},
+	{`{"a":1.5e}`, false},
+	{`{"a":1.5e+2,"b":"x"}`, true},
+	{`{"a":0,"b":-1,"c":01}`, false},
+	{`{"a":"x" ,"b":"y"}`, true},
+	{`{"a":"x","b":"y"`, false},
+	{`{"a":"x","b":"y`, false},
+	{`{"a":"x",`, false},
+	{`{"a":`, false},
+	{`{"a"`, false},
+	{`[{"a":"x"}]`, true},
+	{`[{"a":"x"}}`, false},
+	{`{"a":{"b":"x"},"c":"y"}`, true},
+	{`{"a":"` + "" + `"}`, false},
+	{`{"a` + "" + `":1}`, false},
 	{strings.Repeat("[", 3000) + strings.Repeat("]", 2999), false},
 	{strings.Repeat("[", 1000) + strings.Repeat("]", 1001), false},
 }
@@ -127,7 +179,9 @@ func BenchmarkValidJSONGJSON(b *testing.B) {
 // TestSpecialMap: the map of special bytes (SSE2 on amd64) equals the one
 // built a byte at a time, at every length and offset around the 16- and
 // 64-byte block edges, and the SWAR fallback equals it too.
-func TestSpecialMap(t *testing.T) {
+func TestSpecialMap(t *testing.T) { checkSpecialMap(t) }
+
+func checkSpecialMap(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	alphabet := []byte("a\"\\\x00\x1f\x20\x7f\x80\xff:{")
 	for n := 0; n < 300; n++ {

@@ -129,27 +129,26 @@ func (k *topKey) lookup(data []byte) (vs, ve int, found, ok bool) {
 	if i < len(data) && data[i] == '}' {
 		return 0, 0, false, true
 	}
-	for i < len(data) {
-		if data[i] != '"' {
-			return 0, 0, false, false
-		}
-		// j: the key's closing quote. A backslash in a key sends the
-		// record to the general path.
+	if i >= len(data) || data[i] != '"' {
+		return 0, 0, false, false
+	}
+	for {
+		// data[i] opens a key; j: its closing quote. A backslash in a
+		// key sends the record to the general path.
 		var j int
 		if found = k.at(data, i); found {
 			j = i + len(k.quoted) - 1
 		} else if j = quoteOrBackslashFrom(data, i+1); j >= len(data) || data[j] == '\\' {
 			return 0, 0, false, false
 		}
-		i = j + 1
-		if i >= len(data) || data[i] != ':' {
-			if i = skipBlanks(data, i); i >= len(data) || data[i] != ':' {
+		// The value: right after the colon in most records.
+		if vs = j + 2; vs >= len(data) || data[j+1] != ':' || data[vs] <= ' ' {
+			if i = skipBlanks(data, j+1); i >= len(data) || data[i] != ':' {
 				return 0, 0, false, false
 			}
+			vs = skipBlanks(data, i+1)
 		}
-		vs = skipBlanks(data, i+1)
-		ve = skipValue(data, vs)
-		if ve < 0 {
+		if ve = skipValue(data, vs); ve < 0 {
 			return 0, 0, false, false
 		}
 		if found {
@@ -158,20 +157,23 @@ func (k *topKey) lookup(data []byte) (vs, ve int, found, ok bool) {
 			}
 			return vs, ve, true, true
 		}
-		i = skipBlanks(data, ve)
-		if i >= len(data) {
+		// The next key: right after the comma in most records.
+		if i = ve + 1; i < len(data) && data[ve] == ',' && data[i] == '"' {
+			continue
+		}
+		if i = skipBlanks(data, ve); i >= len(data) {
 			return 0, 0, false, false
 		}
 		switch data[i] {
 		case '}':
 			return 0, 0, false, true
 		case ',':
-			i = skipBlanks(data, i+1)
-		default:
-			return 0, 0, false, false
+			if i = skipBlanks(data, i+1); i < len(data) && data[i] == '"' {
+				continue
+			}
 		}
+		return 0, 0, false, false
 	}
-	return 0, 0, false, false
 }
 
 // skipBlanks returns the index of the first byte of data[i:] that is not
@@ -231,19 +233,19 @@ func skipValue(data []byte, i int) int {
 		return -1
 	default:
 		j := i
-		for j < len(data) {
-			switch data[j] {
-			case ',', '}', ']', ' ', '\t', '\r', '\n':
-				if j == i {
-					return -1
-				}
-				return j
-			}
+		for j < len(data) && !endsScalar[data[j]] {
 			j++
 		}
-		return -1 // a record that is one scalar has no object around it
+		if j == i || j == len(data) {
+			return -1 // a record that is one scalar has no object around it
+		}
+		return j
 	}
 }
+
+// endsScalar marks the bytes that end a number, true, false or null
+// inside an object or a list.
+var endsScalar = [256]bool{',': true, '}': true, ']': true, ' ': true, '\t': true, '\r': true, '\n': true}
 
 const (
 	ones  = 0x0101010101010101

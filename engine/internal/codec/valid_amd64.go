@@ -2,11 +2,7 @@
 
 package codec
 
-import (
-	"unsafe"
-
-	"golang.org/x/sys/cpu"
-)
+import "unsafe"
 
 // specialMasks sets bit j of out[k] for each byte b[16k+j] of the first
 // blocks*16 bytes of b that is '"', '\\' or below 0x20 (SSE2, sixteen
@@ -14,15 +10,6 @@ import (
 //
 //go:noescape
 func specialMasks(b *byte, blocks int, out *uint16)
-
-// specialMasks32 is specialMasks thirty-two bytes at a time (AVX2): bit j
-// of out[k] for byte b[32k+j].
-//
-//go:noescape
-func specialMasks32(b *byte, blocks int, out *uint32)
-
-// avx2 tells whether specialMasks32 may run.
-var avx2 = cpu.X86.HasAVX2
 
 // specialMap sets the bits of sp (zero, at least len(b)/64+1 words) for
 // the special bytes of b: see ValidJSON.
@@ -33,13 +20,8 @@ func specialMap(b []byte, sp []uint64) {
 	_ = sp[len(b)>>6]
 	out := (*uint16)(unsafe.Pointer(&sp[0]))
 	n := len(b) / 16
-	done := 0 // sixteen-byte blocks mapped
-	if avx2 && n >= 2 {
-		specialMasks32(&b[0], n/2, (*uint32)(unsafe.Pointer(&sp[0])))
-		done = n &^ 1
-	}
-	if n > done {
-		specialMasks(&b[16*done], n-done, (*uint16)(unsafe.Add(unsafe.Pointer(out), 2*done)))
+	if n > 0 {
+		specialMasks(&b[0], n, out)
 	}
 	r := len(b) % 16
 	if r == 0 {

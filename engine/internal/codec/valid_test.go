@@ -179,9 +179,7 @@ func BenchmarkValidJSONGJSON(b *testing.B) {
 // TestSpecialMap: the map of special bytes (SSE2 on amd64) equals the one
 // built a byte at a time, at every length and offset around the 16- and
 // 64-byte block edges, and the SWAR fallback equals it too.
-func TestSpecialMap(t *testing.T) { checkSpecialMap(t) }
-
-func checkSpecialMap(t *testing.T) {
+func TestSpecialMap(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	alphabet := []byte("a\"\\\x00\x1f\x20\x7f\x80\xff:{")
 	for n := 0; n < 300; n++ {

@@ -28,6 +28,26 @@ type topKey struct {
 	// after its value looks for it (see absentFrom).
 	rare   byte
 	rareAt int
+	// far: the last lookup looked at more than farKeys keys (or did not
+	// find the key): the next one uses the quote map (lookupMap).
+	far bool
+}
+
+// farKeys is how many keys lookup scans before the quote map pays.
+const farKeys = 3
+
+// nextMarked returns the index of the first byte at or after i marked in
+// m (see quoteMap), or -1; i is at most the record's length.
+func nextMarked(m []uint64, i int) int {
+	if x := m[i>>6] >> (uint(i) & 63); x != 0 {
+		return i + bits.TrailingZeros64(x)
+	}
+	for w := i>>6 + 1; w < len(m); w++ {
+		if x := m[w]; x != 0 {
+			return w<<6 + bits.TrailingZeros64(x)
+		}
+	}
+	return -1
 }
 
 func newTopKey(path string) topKey {
@@ -121,6 +141,20 @@ func (k *topKey) absentFrom(rest []byte) bool {
 // key). The caller then takes the general path (field), which gives the
 // same answer or the error.
 func (k *topKey) lookup(data []byte) (vs, ve int, found, ok bool) {
+	if haveQuoteMap && k.far && len(data) < quoteMapWords*64 {
+		return k.lookupMap(data)
+	}
+	return k.lookupScan(data)
+}
+
+// quoteMapWords is the size of lookupMap's map on the stack: records of up
+// to 1 KiB.
+const quoteMapWords = 16
+
+// lookupScan is lookup by scanning the record from its start, the keys
+// eight bytes at a time and the values with bytes.IndexByte.
+func (k *topKey) lookupScan(data []byte) (vs, ve int, found, ok bool) {
+	n := 0 // keys looked at
 	i := skipBlanks(data, 0)
 	if i >= len(data) || data[i] != '{' {
 		return 0, 0, false, false
@@ -135,6 +169,7 @@ func (k *topKey) lookup(data []byte) (vs, ve int, found, ok bool) {
 	for {
 		// data[i] opens a key; j: its closing quote. A backslash in a
 		// key sends the record to the general path.
+		n++
 		var j int
 		if found = k.at(data, i); found {
 			j = i + len(k.quoted) - 1
@@ -155,6 +190,7 @@ func (k *topKey) lookup(data []byte) (vs, ve int, found, ok bool) {
 			if !k.absentFrom(data[ve:]) {
 				return 0, 0, false, false
 			}
+			k.far = n > farKeys
 			return vs, ve, true, true
 		}
 		// The next key: right after the comma in most records.
@@ -166,6 +202,84 @@ func (k *topKey) lookup(data []byte) (vs, ve int, found, ok bool) {
 		}
 		switch data[i] {
 		case '}':
+			k.far = true
+			return 0, 0, false, true
+		case ',':
+			if i = skipBlanks(data, i+1); i < len(data) && data[i] == '"' {
+				continue
+			}
+		}
+		return 0, 0, false, false
+	}
+}
+
+// lookupMap is lookup with a map of the record's quotes and backslashes
+// (quoteMap): keys and strings end at the next marked byte. Building the
+// map costs about as much as scanning two members, so lookup takes it
+// for keys found far into the record or not at all (far).
+func (k *topKey) lookupMap(data []byte) (vs, ve int, found, ok bool) {
+	var buf [quoteMapWords]uint64
+	m := buf[:len(data)/64+1]
+	quoteMap(data, m)
+	n := 0 // keys looked at
+	i := skipBlanks(data, 0)
+	if i >= len(data) || data[i] != '{' {
+		return 0, 0, false, false
+	}
+	i = skipBlanks(data, i+1)
+	if i < len(data) && data[i] == '}' {
+		return 0, 0, false, true
+	}
+	if i >= len(data) || data[i] != '"' {
+		return 0, 0, false, false
+	}
+	for {
+		// data[i] opens a key; j: its closing quote. A backslash in a
+		// key sends the record to the general path.
+		n++
+		j := nextMarked(m, i+1)
+		if j < 0 || data[j] != '"' {
+			return 0, 0, false, false
+		}
+		found = j+1-i == len(k.quoted) && string(data[i:j+1]) == k.quotedString()
+		// The value: right after the colon in most records.
+		if vs = j + 2; vs >= len(data) || data[j+1] != ':' || data[vs] <= ' ' {
+			if i = skipBlanks(data, j+1); i >= len(data) || data[i] != ':' {
+				return 0, 0, false, false
+			}
+			vs = skipBlanks(data, i+1)
+		}
+		if vs < len(data) && data[vs] == '"' {
+			// A string ends at its first quote when no backslash comes
+			// before it.
+			if ve = nextMarked(m, vs+1); ve < 0 {
+				return 0, 0, false, false
+			}
+			if data[ve] == '"' {
+				ve++
+			} else if ve = skipEscapedString(data, vs); ve < 0 {
+				return 0, 0, false, false
+			}
+		} else if ve = skipValue(data, vs); ve < 0 {
+			return 0, 0, false, false
+		}
+		if found {
+			if !k.absentFrom(data[ve:]) {
+				return 0, 0, false, false
+			}
+			k.far = n > farKeys
+			return vs, ve, true, true
+		}
+		// The next key: right after the comma in most records.
+		if i = ve + 1; i < len(data) && data[ve] == ',' && data[i] == '"' {
+			continue
+		}
+		if i = skipBlanks(data, ve); i >= len(data) {
+			return 0, 0, false, false
+		}
+		switch data[i] {
+		case '}':
+			k.far = true
 			return 0, 0, false, true
 		case ',':
 			if i = skipBlanks(data, i+1); i < len(data) && data[i] == '"' {

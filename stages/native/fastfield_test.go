@@ -3,6 +3,7 @@ package native
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/pipe-dev/pipe/engine"
@@ -221,6 +222,57 @@ func FuzzFastPaths(f *testing.F) {
 var benchRecords = []string{
 	`{"ts":"2026-01-01T00:00:00.000454Z","level":"error","service":"worker","method":"GET","path":"/health","status":503,"latency_ms":130.999,"user":"u36701","msg":"token slow connection slow","tags":["prod","prod"]}`,
 	`{"ts":"2026-01-01T00:00:00.001409Z","level":"warn","service":"search","method":"PUT","path":"/v1/orders","status":200,"latency_ms":136.482,"user":"u72475","msg":"failed connection quota retry payment upstream retry request","tags":["us"]}`,
+}
+
+// lookupKeys are the keys TestLookupMap and FuzzLookupMap look up.
+var lookupKeys = []string{"level", "msg", "processed", "latency_ms", "tags", "ts", "a", "n", "x", "le"}
+
+// lookupMap (the quote map) and lookupScan give the same answer on every
+// record, for records moved across the map's 64-byte words by leading
+// blanks.
+func TestLookupMap(t *testing.T) {
+	if !haveQuoteMap {
+		t.Skip("no quote map on this platform")
+	}
+	recs := append(append([]string{}, fastRecords...), benchRecords...)
+	recs = append(recs, `{"msg":"`+strings.Repeat("x", 2000)+`","level":"error"}`)
+	for _, rec := range recs {
+		for pad := 0; pad < 70; pad++ {
+			data := []byte(strings.Repeat(" ", pad) + rec)
+			checkLookupMap(t, data)
+		}
+	}
+}
+
+func checkLookupMap(t *testing.T, data []byte) {
+	t.Helper()
+	for _, key := range lookupKeys {
+		k := newTopKey(key)
+		vs, ve, found, ok := k.lookupScan(data)
+		var mvs, mve int
+		var mfound, mok bool
+		if len(data) < quoteMapWords*64 {
+			mvs, mve, mfound, mok = k.lookupMap(data)
+		} else {
+			mvs, mve, mfound, mok = k.lookup(data)
+		}
+		if mvs != vs || mve != ve || mfound != found || mok != ok {
+			t.Fatalf("key %q in %q: lookupMap %d %d %v %v, lookupScan %d %d %v %v", key, data, mvs, mve, mfound, mok, vs, ve, found, ok)
+		}
+	}
+}
+
+func FuzzLookupMap(f *testing.F) {
+	if !haveQuoteMap {
+		f.Skip("no quote map on this platform")
+	}
+	for _, r := range fastRecords {
+		f.Add(r)
+	}
+	for _, r := range benchRecords {
+		f.Add(r)
+	}
+	f.Fuzz(func(t *testing.T, rec string) { checkLookupMap(t, []byte(rec)) })
 }
 
 // BenchmarkW1Stages runs W1's stages (select level == error, case msg

@@ -155,7 +155,7 @@ const quoteMapWords = 16
 // eight bytes at a time and the values with bytes.IndexByte.
 func (k *topKey) lookupScan(data []byte) (vs, ve int, found, ok bool) {
 	n := 0 // keys looked at
-	i := skipBlanks(data, 0)
+	i := skipLeading(data)
 	if i >= len(data) || data[i] != '{' {
 		return 0, 0, false, false
 	}
@@ -222,7 +222,7 @@ func (k *topKey) lookupMap(data []byte) (vs, ve int, found, ok bool) {
 	m := buf[:len(data)/64+1]
 	quoteMap(data, m)
 	n := 0 // keys looked at
-	i := skipBlanks(data, 0)
+	i := skipLeading(data)
 	if i >= len(data) || data[i] != '{' {
 		return 0, 0, false, false
 	}
@@ -288,6 +288,17 @@ func (k *topKey) lookupMap(data []byte) (vs, ve int, found, ok bool) {
 		}
 		return 0, 0, false, false
 	}
+}
+
+// skipLeading returns the index of the first byte of data that is not a
+// space, tab or CR: the blanks field lets through before a record's value
+// (a record that starts with a newline is not JSON to it).
+func skipLeading(data []byte) int {
+	i := 0
+	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r') {
+		i++
+	}
+	return i
 }
 
 // skipBlanks returns the index of the first byte of data[i:] that is not

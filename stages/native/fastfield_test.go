@@ -79,6 +79,19 @@ var fastRecords = []string{
 	`{"latency_ms":150.5,"latency_ms":2}`,
 	`{"latency_mss":150,"latency_ms":99}`,
 	`{"latency_m":1,"latency_ms":501}`,
+	// select's equals decides strings no longer than its value by their
+	// bytes (an escape makes the text shorter than the JSON).
+	`{"level":"err\n","msg":"x"}`,
+	`{"level":"er\\r","msg":"x"}`,
+	`{"level":"e\q","msg":"x"}`,
+	`{"level":"\u0065rror","msg":"x"}`,
+	`{"level":"a\\b","msg":"x"}`,
+	`{"level":"a\b","msg":"x"}`,
+	`{"level":"a\\\\b","msg":"x"}`,
+	// A newline before the object: not JSON to the general path.
+	"\n{}",
+	"\n{\"level\":\"error\"}",
+	" \t\r{\"level\":\"error\"}",
 }
 
 // runT runs t on a copy of rec and returns what it emitted (joined by
@@ -127,6 +140,7 @@ func fastStages(t testing.TB) []engine.Transformer {
 		{newSelect, map[string]any{"field": "level", "exists": true}},
 		{newSelect, map[string]any{"field": "msg", "not_equals": 123}},
 		{newSelect, map[string]any{"field": "latency_ms", "gte": 100}},
+		{newSelect, map[string]any{"field": "level", "equals": `a\b`}},
 		{newCase, map[string]any{"field": "msg", "to": "upper"}},
 		{newCase, map[string]any{"field": "level", "to": "lower"}},
 		{newSet, map[string]any{"fields": map[string]any{"processed": true}}},

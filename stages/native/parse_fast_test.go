@@ -200,11 +200,7 @@ func checkBuiltJSON(t *testing.T, line []byte) {
 		{"parse_regex", map[string]any{"pattern": `(?P<a>.)(?P<b>[\s\S]*)`, "original": "o"}},
 	}
 	for _, c := range configs {
-		n, _ := engine.DefaultRegistry.LookupNative(c.use)
-		tr, err := n.New(engine.ConfigOf(c.cfg))
-		if err != nil {
-			t.Fatal(err)
-		}
+		tr := newNative(t, c.use, c.cfg)
 		if g := tr.(engine.JSONOutput).JSONOutput(); g != engine.JSONAlways {
 			t.Fatalf("%s: guarantee %v, want JSONAlways", c.use, g)
 		}
@@ -227,12 +223,7 @@ func TestParseBuiltJSON(t *testing.T) {
 		checkBuiltJSON(t, []byte(l))
 	}
 	// Parsers that pass text through promise nothing.
-	n, _ := engine.DefaultRegistry.LookupNative("parse_json")
-	tr, err := n.New(engine.ConfigOf(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if g := tr.(engine.JSONOutput).JSONOutput(); g != engine.JSONUnchecked {
+	if g := newNative(t, "parse_json", nil).(engine.JSONOutput).JSONOutput(); g != engine.JSONUnchecked {
 		t.Fatalf("parse_json: guarantee %v, want JSONUnchecked", g)
 	}
 }
@@ -262,14 +253,7 @@ func TestParseBatchPath(t *testing.T) {
 		{"parse_csv", map[string]any{"header": true}, []string{`a,b`, `1,2`, `1`, `a,b`, `3,4`}},
 	}
 	for _, c := range configs {
-		n, _ := engine.DefaultRegistry.LookupNative(c.use)
-		newStage := func() engine.Transformer {
-			tr, err := n.New(engine.ConfigOf(c.cfg))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return tr
-		}
+		newStage := func() engine.Transformer { return newNative(t, c.use, c.cfg) }
 		recs := func() []*engine.Record {
 			var out []*engine.Record
 			for i, l := range c.lines {
@@ -350,14 +334,7 @@ func TestParseOutputArena(t *testing.T) {
 		{"grok", map[string]any{"patterns": []any{`%{NOTSPACE:i} %{GREEDYDATA:v}`}}},
 	}
 	for _, c := range configs {
-		n, _ := engine.DefaultRegistry.LookupNative(c.use)
-		newStage := func() engine.Transformer {
-			tr, err := n.New(engine.ConfigOf(c.cfg))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return tr
-		}
+		newStage := func() engine.Transformer { return newNative(t, c.use, c.cfg) }
 		ref, lent := newStage(), newStage()
 		ar, ok := lent.(engine.OutputArena)
 		if !ok {
@@ -453,4 +430,19 @@ func TestAppendShort(t *testing.T) {
 			}
 		}
 	}
+}
+
+// newNative builds the built-in native stage use with config cfg, failing the
+// test when use is not registered or refuses cfg.
+func newNative(t testing.TB, use string, cfg map[string]any) engine.Transformer {
+	t.Helper()
+	n, ok := engine.DefaultRegistry.LookupNative(use)
+	if !ok {
+		t.Fatalf("native stage %q is not registered", use)
+	}
+	tr, err := n.New(engine.ConfigOf(cfg))
+	if err != nil {
+		t.Fatalf("%s: %v", use, err)
+	}
+	return tr
 }

@@ -336,38 +336,15 @@ func newLazyObj(v *vm, data []byte) *lazyObj {
 // the bytes of the record the object was made of, when given (the
 // current record's own, returned), and a copy of them otherwise.
 func (o *lazyObj) output(again bool, own []byte) ([]byte, error) {
-	v := o.v
-	// The edited record is encoded into the VM's scratch buffer and
-	// copied to its output record (the batch's arena, see vm.own), so
-	// that it costs no allocation of its own; an encode within an encode
-	// (a toJSON of a field that emits) gets a slice of its own.
-	// (After a panic, which leaves the VM to be replaced, neither is
-	// put back: the next encodes just allocate.)
-	outer, prev := !v.encoding, o.Buf
-	o.Buf = nil
-	if outer {
-		v.encoding, o.Buf = true, &v.scratch
-	}
 	out, err := o.encode(again)
-	o.Buf = prev
-	if outer {
-		v.encoding = false
-	}
-	if err != nil || len(out) == 0 {
+	if err != nil || len(out) == 0 || unsafe.SliceData(out) != unsafe.SliceData(o.Data) {
 		return out, err
 	}
-	if unsafe.SliceData(out) == unsafe.SliceData(o.Data) { // not edited
-		if own != nil && !again {
-			return own, nil
-		}
-	} else if outer && cap(out) <= maxScratch {
-		v.scratch = out[:0] // (grown, or made by the sjson path: reused)
+	if own != nil && !again {
+		return own, nil
 	}
-	return v.own(unsafe.String(&out[0], len(out))), nil
+	return bytes.Clone(out), nil
 }
-
-// maxScratch is the largest encode buffer a VM keeps between records.
-const maxScratch = 64 << 10
 
 // encode applies the edits to the record's bytes; again keeps the bytes
 // around the edited values at once, for an emit that may come again with a

@@ -73,37 +73,3 @@ stages:
 		}
 	}
 }
-
-// Lazy records are encoded into a buffer of the VM's before they are
-// copied to their output record: an encode that runs while another is
-// under way (a field's toJSON that emits another record) must not write
-// into the same buffer.
-func TestLazyEncodeWithinEncode(t *testing.T) {
-	yaml := scripttest.Stage("js", `let first = null, n = 0
-function transform(rec) {
-  if (first === null) { first = rec; return null }
-  rec.x = {toJSON() { first.n = ++n; emit(first); return "t" }}
-  return rec
-}`)
-	var in, want strings.Builder
-	for i := range 3000 {
-		pad := strings.Repeat("p", i%200)
-		fmt.Fprintf(&in, `{"i":%d,"pad":"%s"}`+"\n", i, pad)
-		if i > 0 {
-			fmt.Fprintf(&want, `{"i":0,"pad":"","n":%d}`+"\n"+`{"i":%d,"pad":"%s","x":"t"}`+"\n", i, i, pad)
-		}
-	}
-	out, _, err := scripttest.Run(t, yaml, in.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if out != want.String() {
-		g, w := strings.Split(out, "\n"), strings.Split(want.String(), "\n")
-		for i := range min(len(g), len(w)) {
-			if g[i] != w[i] {
-				t.Fatalf("record %d: %.100q; want %.100q", i, g[i], w[i])
-			}
-		}
-		t.Fatalf("%d lines; want %d", len(g), len(w))
-	}
-}

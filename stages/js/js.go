@@ -278,10 +278,6 @@ type vm struct {
 	calls int
 	stop  func() bool     // of the Bind in force
 	ctx   context.Context // of the Bind in force, for Go loops that check it
-	// scratch is where lazy records are encoded before they are copied
-	// to their output record; encoding: one is being encoded into it.
-	scratch  []byte
-	encoding bool
 }
 
 // Bind implements script.VM: ctx's end interrupts the runtime.

@@ -25,14 +25,9 @@ type Lazy[V any] struct {
 	// Fields, if set, is the instance's index of the current record (see
 	// Instance.Fields): Lookup uses it while it is Data's.
 	Fields *Fields
-	// Buf, if set, is a buffer Encode may write its result into instead
-	// of a new slice: the result is then valid until the next encode
-	// with the same Buf, and the caller copies it (a host that writes
-	// output records into memory of its own).
-	Buf   *[]byte
-	edits []edit[V]
-	index map[string]int // key → position in edits, past indexAfter edits
-	seq   int            // writes so far: the order of first writes
+	edits  []edit[V]
+	index  map[string]int // key → position in edits, past indexAfter edits
+	seq    int            // writes so far: the order of first writes
 
 	// shape counts the changes of which fields are edited and how (a
 	// field added to edits, or its kind changed); a write that replaces
@@ -329,19 +324,10 @@ func (l *Lazy[V]) encode(enc Encoder[V], again bool) ([]byte, error) {
 	return l.encodeEdits(enc)
 }
 
-// newOut returns an empty slice for an encode's result, of capacity n or
-// more: Buf's, when set and large enough.
-func (l *Lazy[V]) newOut(n int) []byte {
-	if l.Buf != nil && cap(*l.Buf) >= n {
-		return (*l.Buf)[:0]
-	}
-	return make([]byte, 0, n)
-}
-
 // fill encodes the record by template t; ok is false (nothing done) when an
 // edited value now deletes its field (JavaScript's undefined).
 func (l *Lazy[V]) fill(t *template, enc Encoder[V]) (out []byte, ok bool, err error) {
-	out = l.newOut(len(t.lit) + t.vals + t.vals/4 + 8)
+	out = make([]byte, 0, len(t.lit)+t.vals+t.vals/4+8)
 	prev := 0
 	for _, h := range t.holes {
 		out = append(out, t.lit[prev:h.at]...)
@@ -403,7 +389,7 @@ func (l *Lazy[V]) encodeOnePass(enc Encoder[V], t *template) (out []byte, ok boo
 	if f := l.Fields; f != nil && f.data == unsafe.SliceData(d) && f.n == len(d) && f.data != nil {
 		idx = f.fields
 	}
-	out = l.newOut(len(d) + 64)
+	out = make([]byte, 0, len(d)+64)
 	out = append(out, '{')
 	kept := false // a field was written out
 	// Fields left as they are, one after the other, are copied as one

@@ -8,12 +8,12 @@ import (
 	"github.com/pipe-dev/pipe/stages/internal/script/scripttest"
 )
 
-// Output records are cut from their batch's output arena, which is reused
-// once the batch is written: over many batches, two workers and two script
-// stages (the second appends to the arena the first wrote in), every record
-// must come out whole and in order, and strings a script kept from earlier
-// records must not change (they are the script's, not the arena's).
-func TestOutputArenaReuse(t *testing.T) {
+// Batches are reused once written (and let go of their records' bytes
+// then): over many batches, two workers and two script stages, every
+// record must come out whole and in order, and strings a script kept from
+// earlier records must not change (they are the script's, not the
+// batch's).
+func TestOutputOverManyBatches(t *testing.T) {
 	yaml := `input: {codec: lines}
 stages:
   - name: up

@@ -13,5 +13,5 @@ import (
 func main() {
 	isolate.ServeIfChild() // started as the child of an isolated stage: serve it, never return
 	releaseStartupPages()
-	os.Exit(cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(cli.MainExiting(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }

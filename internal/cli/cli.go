@@ -57,6 +57,7 @@ type app struct {
 	plug           pluginFlags
 	signal         atomic.Value  // os.Signal that stopped the run
 	drainTimeout   time.Duration // after the first signal, exit anyway (0: wait)
+	exiting        bool          // the process exits with the command's code (MainExiting)
 }
 
 // Main runs the command line and returns the exit code.
@@ -64,14 +65,28 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return mainWith(engine.DefaultRegistry, args, stdin, stdout, stderr)
 }
 
+// MainExiting is Main for a process that exits with the code it returns
+// right away (cmd/pipe): a run's SIGINT, SIGTERM and SIGHUP registrations
+// are left for the exit instead of undone, since undoing each is a round
+// trip with os/signal's thread on the way out (bench/NOTES.md). SIGPIPE's
+// is still undone before the exit code's report, as Main does.
+func MainExiting(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, reg: engine.DefaultRegistry, exiting: true}
+	return a.execute(a.rootFor(args), args)
+}
+
 func mainWith(reg *engine.Registry, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, reg: reg}
-	root := a.rootCmd()
+	return a.execute(a.rootFor(args), args)
+}
+
+// execute runs args with the command tree root and returns the exit code.
+func (a *app) execute(root *cobra.Command, args []string) int {
 	a.logFormat = logFormatArg(args, a.logFormat)
 	root.SetArgs(args)
-	root.SetIn(stdin)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
+	root.SetIn(a.stdin)
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
 	err := root.Execute()
 	return a.exitCode(err)
 }
@@ -172,7 +187,46 @@ const rootExample = `  # run a pipeline file
   # check a pipeline without running it
   pipe lint pipelines/*.yaml`
 
-func (a *app) rootCmd() *cobra.Command {
+// subcommands are pipe's commands, in the order pipe --help lists them.
+var subcommands = []struct {
+	name  string
+	build func(*app) *cobra.Command
+}{
+	{"run", (*app).runCmd}, {"lint", (*app).lintCmd}, {"test", (*app).testCmd}, {"bench", (*app).benchCmd},
+	{"plugins", (*app).pluginsCmd}, {"schema", (*app).schemaCmd}, {"version", (*app).versionCmd},
+	{"stages", (*app).stagesCmd}, {"docs", (*app).docsCmd},
+}
+
+// rootCmd is pipe's whole command tree.
+func (a *app) rootCmd() *cobra.Command { return a.rootFor(nil) }
+
+// rootFor is the command tree that runs args: when args[0] names one of
+// pipe's commands, the root with that command alone (cobra only looks at
+// the command args name: its flags, help and errors are the same), else
+// the whole tree, for help, completion, suggestions and flags before the
+// command. Building every command, its flags and the completion command
+// was about 0.3 ms of every start (bench/NOTES.md).
+func (a *app) rootFor(args []string) *cobra.Command {
+	root := a.newRoot()
+	if len(args) > 0 {
+		for _, c := range subcommands {
+			if c.name == args[0] {
+				root.AddCommand(c.build(a))
+				// Completion goes through the whole tree (args[0] is
+				// __complete or completion), so this one needs none.
+				root.CompletionOptions.DisableDefaultCmd = true
+				return root
+			}
+		}
+	}
+	for _, c := range subcommands {
+		root.AddCommand(c.build(a))
+	}
+	a.addCompletions(root)
+	return root
+}
+
+func (a *app) newRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "pipe",
 		Short:         "streaming data pipelines with pluggable stages",
@@ -198,8 +252,6 @@ func (a *app) rootCmd() *cobra.Command {
 		}
 		return usagef("%s", msg)
 	}
-	root.AddCommand(a.runCmd(), a.lintCmd(), a.testCmd(), a.benchCmd(), a.pluginsCmd(), a.schemaCmd(), a.versionCmd(), a.stagesCmd(), a.docsCmd())
-	a.addCompletions(root)
 	return root
 }
 
@@ -362,13 +414,16 @@ func armSignals(hup bool) *armedSignals {
 	return s
 }
 
-// release unregisters s unless armedContext took it (whose stop does).
-func (s *armedSignals) release() {
+// release unregisters s unless armedContext took it (whose stop does);
+// with exiting, only SIGPIPE (see MainExiting).
+func (s *armedSignals) release(exiting bool) {
 	if s.taken {
 		return
 	}
 	<-s.ready
-	signal.Stop(s.ch)
+	if !exiting {
+		signal.Stop(s.ch)
+	}
 	signal.Stop(s.pipeCh)
 }
 
@@ -408,7 +463,9 @@ func (a *app) armedContext(log *slog.Logger, s *armedSignals) (context.Context, 
 	}()
 	return ctx, func() {
 		close(done)
-		signal.Stop(ch)
+		if !a.exiting { // see MainExiting
+			signal.Stop(ch)
+		}
 		signal.Stop(pipeCh)
 		cancel()
 	}

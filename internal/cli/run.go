@@ -166,7 +166,7 @@ func (a *app) run(file string, f *runFlags) error {
 	// Registered while the pipeline is read and built; a signal from here
 	// on stops the run as it would once it runs (see armSignals).
 	armed := armSignals(!f.watch)
-	defer armed.release()
+	defer armed.release(a.exiting)
 	spec, err := a.spec(file, f)
 	if err != nil {
 		return err

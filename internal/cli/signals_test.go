@@ -29,7 +29,7 @@ func TestArmedSignals(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, stop := a.armedContext(log, armed)
-	armed.release() // taken: a no-op, stop unregisters
+	armed.release(false) // taken: a no-op, stop unregisters
 	select {
 	case <-ctx.Done():
 	case <-time.After(30 * time.Second): // a bound far beyond, not a speed check
@@ -44,7 +44,7 @@ func TestArmedSignals(t *testing.T) {
 	// Armed and never taken (the run failed before it started): release
 	// unregisters both channels, so a later signal reaches neither.
 	other := armSignals(false)
-	other.release()
+	other.release(false)
 	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}

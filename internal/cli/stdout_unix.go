@@ -18,13 +18,14 @@ func stdoutClosed(w io.Writer) bool {
 	if f, ok := w.(*os.File); !ok || f != os.Stdout {
 		return false
 	}
+	// Cheapest test first: a file or a pipe is never it, nor a device
+	// opened write-only (the shell's > /dev/null).
 	var st, null unix.Stat_t
-	if unix.Fstat(1, &st) != nil || unix.Stat(os.DevNull, &null) != nil {
+	if unix.Fstat(1, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR {
 		return false
 	}
-	if st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != null.Rdev {
+	if fl, err := unix.FcntlInt(1, unix.F_GETFL, 0); err != nil || fl&unix.O_ACCMODE != unix.O_RDWR {
 		return false
 	}
-	fl, err := unix.FcntlInt(1, unix.F_GETFL, 0)
-	return err == nil && fl&unix.O_ACCMODE == unix.O_RDWR
+	return unix.Stat(os.DevNull, &null) == nil && st.Rdev == null.Rdev
 }

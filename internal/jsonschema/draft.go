@@ -9,14 +9,15 @@ import (
 
 // A Draft represents json-schema specification.
 type Draft struct {
-	version       int
-	url           string
-	sch           *Schema
-	id            string             // property name used to represent id
-	subschemas    []SchemaPath       // locations of subschemas
-	vocabPrefix   string             // prefix used for vocabulary
-	allVocabs     map[string]*Schema // names of supported vocabs with its schemas
-	defaultVocabs []string           // names of default vocabs
+	version        int
+	url            string
+	sch            *Schema
+	id             string             // property name used to represent id
+	subschemas     []SchemaPath       // locations of subschemas (subschemaList)
+	subschemaPaths []string           // subschemas as written, parsed on first use
+	vocabPrefix    string             // prefix used for vocabulary
+	allVocabs      map[string]*Schema // names of supported vocabs with its schemas
+	defaultVocabs  []string           // names of default vocabs
 }
 
 // String returns the specification url.
@@ -29,22 +30,22 @@ var (
 		version: 4,
 		url:     "http://json-schema.org/draft-04/schema",
 		id:      "id",
-		subschemas: []SchemaPath{
+		subschemaPaths: []string{
 			// type agonistic
-			schemaPath("definitions/*"),
-			schemaPath("not"),
-			schemaPath("allOf/[]"),
-			schemaPath("anyOf/[]"),
-			schemaPath("oneOf/[]"),
+			"definitions/*",
+			"not",
+			"allOf/[]",
+			"anyOf/[]",
+			"oneOf/[]",
 			// object
-			schemaPath("properties/*"),
-			schemaPath("additionalProperties"),
-			schemaPath("patternProperties/*"),
+			"properties/*",
+			"additionalProperties",
+			"patternProperties/*",
 			// array
-			schemaPath("items"),
-			schemaPath("items/[]"),
-			schemaPath("additionalItems"),
-			schemaPath("dependencies/*"),
+			"items",
+			"items/[]",
+			"additionalItems",
+			"dependencies/*",
 		},
 		vocabPrefix:   "",
 		allVocabs:     map[string]*Schema{},
@@ -55,9 +56,9 @@ var (
 		version: 6,
 		url:     "http://json-schema.org/draft-06/schema",
 		id:      "$id",
-		subschemas: joinSubschemas(Draft4.subschemas,
-			schemaPath("propertyNames"),
-			schemaPath("contains"),
+		subschemaPaths: joinPaths(Draft4.subschemaPaths,
+			"propertyNames",
+			"contains",
 		),
 		vocabPrefix:   "",
 		allVocabs:     map[string]*Schema{},
@@ -68,10 +69,10 @@ var (
 		version: 7,
 		url:     "http://json-schema.org/draft-07/schema",
 		id:      "$id",
-		subschemas: joinSubschemas(Draft6.subschemas,
-			schemaPath("if"),
-			schemaPath("then"),
-			schemaPath("else"),
+		subschemaPaths: joinPaths(Draft6.subschemaPaths,
+			"if",
+			"then",
+			"else",
 		),
 		vocabPrefix:   "",
 		allVocabs:     map[string]*Schema{},
@@ -82,12 +83,12 @@ var (
 		version: 2019,
 		url:     "https://json-schema.org/draft/2019-09/schema",
 		id:      "$id",
-		subschemas: joinSubschemas(Draft7.subschemas,
-			schemaPath("$defs/*"),
-			schemaPath("dependentSchemas/*"),
-			schemaPath("unevaluatedProperties"),
-			schemaPath("unevaluatedItems"),
-			schemaPath("contentSchema"),
+		subschemaPaths: joinPaths(Draft7.subschemaPaths,
+			"$defs/*",
+			"dependentSchemas/*",
+			"unevaluatedProperties",
+			"unevaluatedItems",
+			"contentSchema",
 		),
 		vocabPrefix: "https://json-schema.org/draft/2019-09/vocab/",
 		allVocabs: map[string]*Schema{
@@ -105,8 +106,8 @@ var (
 		version: 2020,
 		url:     "https://json-schema.org/draft/2020-12/schema",
 		id:      "$id",
-		subschemas: joinSubschemas(Draft2019.subschemas,
-			schemaPath("prefixItems/[]"),
+		subschemaPaths: joinPaths(Draft2019.subschemaPaths,
+			"prefixItems/[]",
 		),
 		vocabPrefix: "https://json-schema.org/draft/2020-12/vocab/",
 		allVocabs: map[string]*Schema{
@@ -364,9 +365,25 @@ func (e *DuplicateAnchorError) Error() string {
 
 // --
 
-func joinSubschemas(a1 []SchemaPath, a2 ...SchemaPath) []SchemaPath {
-	var a []SchemaPath
+func joinPaths(a1 []string, a2 ...string) []string {
+	var a []string
 	a = append(a, a1...)
 	a = append(a, a2...)
 	return a
+}
+
+// pipe: the drafts' subschema locations are parsed on first use, not in
+// init (0.07 ms and 150 allocations of every start; bench/NOTES.md).
+var subschemasOnce sync.Once
+
+// subschemaList returns the locations of d's subschemas.
+func (d *Draft) subschemaList() []SchemaPath {
+	subschemasOnce.Do(func() {
+		for _, d := range []*Draft{Draft4, Draft6, Draft7, Draft2019, Draft2020} {
+			for _, p := range d.subschemaPaths {
+				d.subschemas = append(d.subschemas, schemaPath(p))
+			}
+		}
+	})
+	return d.subschemas
 }

@@ -44,3 +44,41 @@ func TestMetaschemasLoadedOnFirstUse(t *testing.T) {
 		}
 	}
 }
+
+// The drafts' subschema locations, parsed on first use, still find
+// resources embedded under each draft's keywords (an embedded "$id" that a
+// "$ref" names is not loaded from the network but found in place).
+func TestSubschemaLocationsOnFirstUse(t *testing.T) {
+	cases := []struct {
+		d      *Draft
+		schema string
+	}{
+		{Draft4, `{"definitions": {"a": {"id": "http://x.test/a.json", "type": "string"}}, "allOf": [{"$ref": "http://x.test/a.json"}]}`},
+		{Draft6, `{"definitions": {"a": {"$id": "http://x.test/a.json", "type": "string"}}, "allOf": [{"$ref": "http://x.test/a.json"}]}`},
+		{Draft7, `{"if": {"$id": "http://x.test/a.json", "type": "string"}, "allOf": [{"$ref": "http://x.test/a.json"}]}`},
+		{Draft2019, `{"$defs": {"a": {"$id": "http://x.test/a.json", "type": "string"}}, "$ref": "http://x.test/a.json"}`},
+		{Draft2020, `{"prefixItems": [{"$id": "http://x.test/a.json", "type": "string"}], "$ref": "http://x.test/a.json"}`},
+	}
+	for _, tc := range cases {
+		doc, err := UnmarshalJSON(strings.NewReader(tc.schema))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := NewCompiler()
+		c.DefaultDraft(tc.d)
+		if err := c.AddResource("mem://s.json", doc); err != nil {
+			t.Fatal(err)
+		}
+		sch, err := c.Compile("mem://s.json")
+		if err != nil {
+			t.Errorf("%v: %v", tc.d, err)
+			continue
+		}
+		if err := sch.Validate("a"); err != nil {
+			t.Errorf("%v: \"a\": %v", tc.d, err)
+		}
+		if err := sch.Validate(5.0); err == nil {
+			t.Errorf("%v: 5 passed the embedded schema", tc.d)
+		}
+	}
+}

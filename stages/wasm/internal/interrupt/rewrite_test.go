@@ -196,22 +196,8 @@ func TestInterrupt(t *testing.T) {
 		args []uint64
 	}{{"spin", nil}, {"rec", []uint64{60}}, {"count", []uint64{1}}} {
 		t.Run(tc.fn, func(t *testing.T) {
-			ctx, cancel := context.WithCancel(context.Background())
-			disarm := f.Arm(ctx)
-			done := make(chan error, 1)
-			go func() {
-				_, err := m.ExportedFunction(tc.fn).Call(context.Background(), tc.args...)
-				done <- err
-			}()
-			<-ready // the guest runs, past its first checks
-			cancel()
-			var err error
-			select {
-			case err = <-done:
-			case <-time.After(time.Minute): // a hang, not a speed limit
-				t.Fatal("the guest was not interrupted")
-			}
-			if !disarm() {
+			fired, err := interruptCall(t, f, m, ready, tc.fn, tc.args...)
+			if !fired {
 				t.Error("disarm reports the flag was not set")
 			}
 			if err == nil || !strings.Contains(err.Error(), "unreachable") {
@@ -608,20 +594,8 @@ func TestThreadJumps(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cctx, cancel := context.WithCancel(ctx)
-		disarm := f.Arm(cctx)
-		done := make(chan error, 1)
-		go func() {
-			_, err := b.ExportedFunction("sum").Call(ctx, api.EncodeI32(-1)) // 2^32 iterations
-			done <- err
-		}()
-		cancel()
-		select {
-		case err = <-done:
-		case <-time.After(time.Minute):
-			t.Fatal("sum(2^32-1) was not interrupted")
-		}
-		if !disarm() || err == nil {
+		fired, err := interruptCall(t, f, b, nil, "sum", api.EncodeI32(-1)) // 2^32 iterations
+		if !fired || err == nil {
 			t.Errorf("sum(2^32-1): err = %v, want the interrupt's trap", err)
 		}
 	}
@@ -709,20 +683,8 @@ func TestDispatchLoopsCount(t *testing.T) {
 			fn  string
 			arg uint64
 		}{{"sum", api.EncodeI32(-1)}, {"rec", 60}} { // 2^32 iterations, 2^60 calls
-			cctx, cancel := context.WithCancel(ctx)
-			disarm := f.Arm(cctx)
-			done := make(chan error, 1)
-			go func() {
-				_, err := m.ExportedFunction(tc.fn).Call(ctx, tc.arg)
-				done <- err
-			}()
-			cancel()
-			select {
-			case err = <-done:
-			case <-time.After(time.Minute): // a hang, not a speed limit
-				t.Fatalf("%+v: %s(%d) was not interrupted", o, tc.fn, tc.arg)
-			}
-			if !disarm() || err == nil || !strings.Contains(err.Error(), "unreachable") {
+			fired, err := interruptCall(t, f, m, nil, tc.fn, tc.arg)
+			if !fired || err == nil || !strings.Contains(err.Error(), "unreachable") {
 				t.Errorf("%+v: %s(%d): err = %v, want the interrupt's trap", o, tc.fn, tc.arg, err)
 			}
 		}
@@ -809,23 +771,38 @@ func TestEntryChecks(t *testing.T) {
 			if _, err := m.ExportedFunction(tc.fn).Call(ctx, 3); err != nil {
 				t.Fatalf("%s(3): %v", tc.fn, err)
 			}
-			cctx, cancel := context.WithCancel(ctx)
-			disarm := f.Arm(cctx)
-			done := make(chan error, 1)
-			go func() {
-				_, err := m.ExportedFunction(tc.fn).Call(ctx, tc.arg)
-				done <- err
-			}()
-			cancel()
-			var err error
-			select {
-			case err = <-done:
-			case <-time.After(time.Minute): // a hang, not a speed limit
-				t.Fatalf("%s(%d) was not interrupted", tc.fn, tc.arg)
-			}
-			if !disarm() || err == nil || !strings.Contains(err.Error(), "unreachable") {
+			fired, err := interruptCall(t, f, m, nil, tc.fn, tc.arg)
+			if !fired || err == nil || !strings.Contains(err.Error(), "unreachable") {
 				t.Errorf("%s(%d): err = %v, want the interrupt's trap", tc.fn, tc.arg, err)
 			}
 		})
 	}
+}
+
+// interruptCall arms f, calls the export fn of m with args on another
+// goroutine, waits for ready when it is not nil (the guest is past its first
+// checks), cancels the armed context and waits for the call to return. It
+// returns what disarm reports (the flag was set) and the call's error; a call
+// that does not return within a minute fails the test (a hang, not a speed
+// limit).
+func interruptCall(t *testing.T, f *Flag, m api.Module, ready <-chan struct{}, fn string, args ...uint64) (fired bool, err error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	disarm := f.Arm(ctx)
+	done := make(chan error, 1)
+	go func() {
+		_, err := m.ExportedFunction(fn).Call(context.Background(), args...)
+		done <- err
+	}()
+	if ready != nil {
+		<-ready
+	}
+	cancel()
+	select {
+	case err = <-done:
+	case <-time.After(time.Minute):
+		t.Fatalf("%s%v was not interrupted", fn, args)
+	}
+	return disarm(), err
 }

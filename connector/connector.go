@@ -50,6 +50,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/pipe-dev/pipe/stage"
@@ -180,6 +181,23 @@ type StreamReader interface {
 // make a blocked read return.
 type Interruptible interface {
 	Interruptible() bool
+}
+
+// MappableReader is optionally implemented by a Stream's Reader that
+// returns the bytes of a regular file as they are, from its current offset
+// on (not decompressed, not followed). The engine may then map the file
+// and take the bytes from memory instead of reading them (no copy into its
+// buffers), calling Skip for what it took; it reads the rest (the end of
+// the file, bytes appended since) with Read as usual. The file stays
+// owned by the Reader: the engine neither closes it nor moves its offset.
+type MappableReader interface {
+	io.Reader
+	// MapFile returns the file and the offset in it of the next byte Read
+	// would return.
+	MapFile() (f *os.File, off int64)
+	// Skip moves the reader n bytes on, as reading them would have (the
+	// next Read starts after them; progress and positions count them).
+	Skip(n int64) error
 }
 
 // Progresser is optionally implemented by inputs of a known size (files,

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -129,36 +130,81 @@ func TestDirectOutputMatchesGeneralPath(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			want := runDirect(t, dir, tc.yaml, false)
-			got := runDirect(t, dir, tc.yaml, true)
 			if want.lines != 0 || want.batches != 0 {
 				t.Fatalf("noDirect: the direct output was used (%d lines, %d batches)", want.lines, want.batches)
 			}
-			switch {
-			case tc.use == "lines" && got.lines == 0:
-				t.Error("no line was counted: all went through records")
-			case tc.use != "lines" && got.lines != 0:
-				t.Errorf("%d lines counted where records are needed", got.lines)
-			case tc.use == "batches" && got.batches == 0 && want.out != "":
-				t.Error("the direct output was not used")
-			case tc.use == "none" && got.batches+got.lines != 0:
-				t.Errorf("the direct output was used (%d batches) where the general path is needed", got.batches)
+			noMap = true
+			got := runDirect(t, dir, tc.yaml, true)
+			noMap = false
+			checkDirect(t, tc.use, tc.outFails, got, want)
+			// Mapped: every file (on Linux), in small windows, so that
+			// lines cross windows and pieces, and some are longer than a
+			// window.
+			windows := mapSmall(t)
+			got = runDirect(t, dir, tc.yaml, true)
+			if tc.use == "lines" && runtime.GOOS == "linux" && *windows == 0 {
+				t.Error("no window was mapped")
 			}
-			if got.out != want.out {
-				t.Errorf("output: direct %d bytes, general %d bytes (first difference at %d)", len(got.out), len(want.out), firstDiff(got.out, want.out))
+			if tc.use == "none" && *windows != 0 {
+				t.Errorf("%d windows mapped where the general path is needed", *windows)
 			}
-			if got.err != want.err {
-				t.Errorf("error: direct %q, general %q", got.err, want.err)
+			t.Logf("%d windows mapped", *windows)
+			if tc.use == "batches" {
+				tc.use = "some" // mapped windows count lines of any size
 			}
-			if tc.outFails {
-				got.stats, want.stats = outputStats(got.stats), outputStats(want.stats)
-			}
-			if got.stats != want.stats {
-				t.Errorf("stats: direct %s\ngeneral %s", got.stats, want.stats)
-			}
-			if got.ckpt != want.ckpt {
-				t.Errorf("checkpoint: direct %s, general %s", got.ckpt, want.ckpt)
-			}
+			checkDirect(t, tc.use, tc.outFails, got, want)
 		})
+	}
+}
+
+// mapSmall makes the direct output map any file (mapped_linux.go) in
+// windows of 64 KiB, counted in pieces of 5000 bytes, halves of 1000
+// bytes or more on two goroutines, until the test ends; it returns the
+// number of windows mapped so far.
+func mapSmall(t *testing.T) *int {
+	window, piece, least, split := mapWindow, mapPiece, minMapBytes, minSplit
+	var windows int
+	mapWindow, mapPiece, minMapBytes, minSplit = 64<<10, 5000, 0, 1000
+	testHookMapped = func(step string) {
+		if step == "count" {
+			windows++
+		}
+	}
+	t.Cleanup(func() { mapWindow, mapPiece, minMapBytes, minSplit, testHookMapped = window, piece, least, split, nil })
+	return &windows
+}
+
+// checkDirect compares a run of the direct output with one of the general
+// path. use says how the direct output was to be used (see
+// TestDirectOutputMatchesGeneralPath; "some": lines may be counted or
+// made records); outFails that the output fails (the input's stats then
+// depend on timing).
+func checkDirect(t *testing.T, use string, outFails bool, got, want directRun) {
+	t.Helper()
+	switch {
+	case use == "lines" && got.lines == 0:
+		t.Error("no line was counted: all went through records")
+	case use != "lines" && use != "some" && got.lines != 0:
+		t.Errorf("%d lines counted where records are needed", got.lines)
+	case use == "batches" && got.batches == 0 && want.out != "":
+		t.Error("the direct output was not used")
+	case use == "none" && got.batches+got.lines != 0:
+		t.Errorf("the direct output was used (%d batches) where the general path is needed", got.batches)
+	}
+	if got.out != want.out {
+		t.Errorf("output: direct %d bytes, general %d bytes (first difference at %d)", len(got.out), len(want.out), firstDiff(got.out, want.out))
+	}
+	if got.err != want.err {
+		t.Errorf("error: direct %q, general %q", got.err, want.err)
+	}
+	if outFails {
+		got.stats, want.stats = outputStats(got.stats), outputStats(want.stats)
+	}
+	if got.stats != want.stats {
+		t.Errorf("stats: direct %s\ngeneral %s", got.stats, want.stats)
+	}
+	if got.ckpt != want.ckpt {
+		t.Errorf("checkpoint: direct %s, general %s", got.ckpt, want.ckpt)
 	}
 }
 

@@ -112,24 +112,34 @@ func (d *directOut) write(b *batch) bool {
 // writeLines writes p, n lines each ended by a newline, as write would
 // write a batch of their records; false: the run stopped.
 func (d *directOut) writeLines(p []byte, n int64) bool {
+	ok, err := d.lines(p, n, false)
+	if err != nil {
+		d.rs.abort(err)
+	}
+	return ok
+}
+
+// lines is writeLines that returns the write's error instead of failing
+// the run with it (ok is then false); with now, p goes straight to the
+// output when nothing is buffered, however short.
+func (d *directOut) lines(p []byte, n int64, now bool) (ok bool, err error) {
 	select {
 	case <-d.rs.ctx.Done():
-		return false
+		return false, nil
 	case <-d.rs.stop(0):
-		return false
+		return false, nil
 	default:
 	}
 	if h := testHookDirect; h != nil {
 		h(int(n))
 	}
 	d.c.in.Add(n)
-	if err := d.snk.writeRun(p, false); err != nil {
-		d.rs.abort(err)
-		return false
+	if err := d.snk.writeRun(p, now); err != nil {
+		return false, err
 	}
 	d.c.passed.Add(n)
 	d.c.out.Add(n)
-	return d.rs.ctx.Err() == nil
+	return d.rs.ctx.Err() == nil, nil
 }
 
 // idle flushes the output before the input may wait.
@@ -190,6 +200,12 @@ func (s *streamSource) run(ctx context.Context, r *run, rs *runState, out chan<-
 			err = in.readRaw(sr)
 		case ahead:
 			err = in.readLinesAhead(sr, cancel)
+		case in.countsLines():
+			if mr, ok := sr.(connector.MappableReader); ok {
+				err = in.readMapped(mr) // map the file instead of reading it
+			} else {
+				err = in.readLines(sr)
+			}
 		default:
 			err = in.readLines(sr)
 		}

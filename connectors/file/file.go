@@ -429,7 +429,7 @@ func (in *Input) stream(ctx context.Context, t *tracked) (*connector.Stream, err
 		if in.cfg.Follow {
 			r = &followReader{in: in, t: t, ctx: ctx, budget: streamBudget}
 		} else {
-			r = &positionReader{r: iox.CountingReader{R: t.f, N: &in.read}, t: t}
+			r = &fileReader{positionReader{r: iox.CountingReader{R: t.f, N: &in.read}, t: t}, in}
 		}
 		done = func() error { return in.finishRead(t) }
 	}
@@ -642,6 +642,24 @@ func (p *positionReader) Read(b []byte) (int, error) {
 	return n, err
 }
 
+// fileReader reads a file that is neither compressed nor followed; the
+// engine may map it instead of reading it (connector.MappableReader).
+type fileReader struct {
+	positionReader
+	in *Input
+}
+
+func (r *fileReader) MapFile() (*os.File, int64) { return r.t.f, r.t.readPos }
+
+func (r *fileReader) Skip(n int64) error {
+	if _, err := r.t.f.Seek(n, io.SeekCurrent); err != nil {
+		return bare(err)
+	}
+	r.t.readPos += n
+	r.in.read.Add(n)
+	return nil
+}
+
 // followReader reads a followed file up to its current end, returning
 // io.EOF only after a newline (the writer may be in the middle of a line),
 // unless the file went (rotated away or deleted): then its last line is
@@ -722,4 +740,6 @@ var (
 	_ connector.StreamReader  = (*Input)(nil)
 	_ connector.Interruptible = (*Input)(nil)
 	_ connector.Progresser    = (*Input)(nil)
+
+	_ connector.MappableReader = (*fileReader)(nil)
 )

@@ -216,6 +216,30 @@ func (s *Splitter) CountLines(buf []byte, from int) (n, next int, ok bool) {
 
 var newline = []byte{'\n'}
 
+// CountLinesMax counts the complete lines at the front of buf (each ended
+// by a newline) that are at most max bytes long, newline not counted, as
+// Split hands them over: n lines, buf[:next] holds them with their
+// newlines. It stops at the first line longer than max, or at the
+// unfinished line after the last newline: buf[next:] begins with it. So
+// len(buf)-next > max says the line at next is too large (Split has an
+// error to report or a line to discard there); otherwise buf[next:] is the
+// unfinished last line. buf must begin at the start of a line.
+//
+// It looks at each byte about once: a newline search backwards from max+1
+// bytes on, then bytes.Count up to the newline found (no per-line call).
+func CountLinesMax(buf []byte, max int) (n, next int) {
+	for next < len(buf) {
+		seg := buf[next:min(len(buf), next+max+1)]
+		last := bytes.LastIndexByte(seg, '\n')
+		if last < 0 {
+			break // a line over max, or the unfinished last one
+		}
+		n += bytes.Count(seg[:last+1], newline)
+		next += last + 1
+	}
+	return n, next
+}
+
 // Finish handles the end of the stream: buf[from:] is the last line,
 // without a newline (it may be empty).
 func (s *Splitter) Finish(buf []byte, from int, rec func(start, end int), bad func(*RecordError)) {

@@ -3,6 +3,7 @@ package native
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/pipe-dev/pipe/engine"
@@ -65,6 +66,32 @@ var fastRecords = []string{
 	`{"level":"error","xxxxxxxx":1,"msg":"m","level":"error"}`,
 	`{"level":"error","msg":"long value with a backslash at the end \\"}`,
 	`{"msg":"lower","level":"error","latency_ms":1,"lang":"l","level2":"x"}`,
+	// The repeat search looks for the key's rarest byte ('v' of level,
+	// 'g' of msg, 'y' of latency_ms) and compares around it: repeats
+	// at the start and end of the rest, near misses, longer keys.
+	`{"level":"error","level":"x"}`,
+	`{"level":"error","v":"v","lev":"level","vlevel":1,"level":2}`,
+	`{"level":"error","v":"levelv","leve":"evel"}`,
+	`{"level":"error","msg":"m","x":"lvl","level"}`,
+	`{"level":"error","msg":"m","msg":"again"}`,
+	`{"latency_ms":150,"x":"latency_m","latency_ms":1}`,
+	`{"latency_ms":150,"latency_mss":2,"y":"latency_ms"}`,
+	`{"latency_ms":150.5,"latency_ms":2}`,
+	`{"latency_mss":150,"latency_ms":99}`,
+	`{"latency_m":1,"latency_ms":501}`,
+	// select's equals decides strings no longer than its value by their
+	// bytes (an escape makes the text shorter than the JSON).
+	`{"level":"err\n","msg":"x"}`,
+	`{"level":"er\\r","msg":"x"}`,
+	`{"level":"e\q","msg":"x"}`,
+	`{"level":"\u0065rror","msg":"x"}`,
+	`{"level":"a\\b","msg":"x"}`,
+	`{"level":"a\b","msg":"x"}`,
+	`{"level":"a\\\\b","msg":"x"}`,
+	// A newline before the object: not JSON to the general path.
+	"\n{}",
+	"\n{\"level\":\"error\"}",
+	" \t\r{\"level\":\"error\"}",
 }
 
 // runT runs t on a copy of rec and returns what it emitted (joined by
@@ -112,6 +139,8 @@ func fastStages(t testing.TB) []engine.Transformer {
 		{newSelect, map[string]any{"field": "msg", "matches": "^[a-z]"}},
 		{newSelect, map[string]any{"field": "level", "exists": true}},
 		{newSelect, map[string]any{"field": "msg", "not_equals": 123}},
+		{newSelect, map[string]any{"field": "latency_ms", "gte": 100}},
+		{newSelect, map[string]any{"field": "level", "equals": `a\b`}},
 		{newCase, map[string]any{"field": "msg", "to": "upper"}},
 		{newCase, map[string]any{"field": "level", "to": "lower"}},
 		{newSet, map[string]any{"fields": map[string]any{"processed": true}}},
@@ -207,6 +236,57 @@ func FuzzFastPaths(f *testing.F) {
 var benchRecords = []string{
 	`{"ts":"2026-01-01T00:00:00.000454Z","level":"error","service":"worker","method":"GET","path":"/health","status":503,"latency_ms":130.999,"user":"u36701","msg":"token slow connection slow","tags":["prod","prod"]}`,
 	`{"ts":"2026-01-01T00:00:00.001409Z","level":"warn","service":"search","method":"PUT","path":"/v1/orders","status":200,"latency_ms":136.482,"user":"u72475","msg":"failed connection quota retry payment upstream retry request","tags":["us"]}`,
+}
+
+// lookupKeys are the keys TestLookupMap and FuzzLookupMap look up.
+var lookupKeys = []string{"level", "msg", "processed", "latency_ms", "tags", "ts", "a", "n", "x", "le"}
+
+// lookupMap (the quote map) and lookupScan give the same answer on every
+// record, for records moved across the map's 64-byte words by leading
+// blanks.
+func TestLookupMap(t *testing.T) {
+	if !haveQuoteMap {
+		t.Skip("no quote map on this platform")
+	}
+	recs := append(append([]string{}, fastRecords...), benchRecords...)
+	recs = append(recs, `{"msg":"`+strings.Repeat("x", 2000)+`","level":"error"}`)
+	for _, rec := range recs {
+		for pad := 0; pad < 70; pad++ {
+			data := []byte(strings.Repeat(" ", pad) + rec)
+			checkLookupMap(t, data)
+		}
+	}
+}
+
+func checkLookupMap(t *testing.T, data []byte) {
+	t.Helper()
+	for _, key := range lookupKeys {
+		k := newTopKey(key)
+		vs, ve, found, ok := k.lookupScan(data)
+		var mvs, mve int
+		var mfound, mok bool
+		if len(data) < quoteMapWords*64 {
+			mvs, mve, mfound, mok = k.lookupMap(data)
+		} else {
+			mvs, mve, mfound, mok = k.lookup(data)
+		}
+		if mvs != vs || mve != ve || mfound != found || mok != ok {
+			t.Fatalf("key %q in %q: lookupMap %d %d %v %v, lookupScan %d %d %v %v", key, data, mvs, mve, mfound, mok, vs, ve, found, ok)
+		}
+	}
+}
+
+func FuzzLookupMap(f *testing.F) {
+	if !haveQuoteMap {
+		f.Skip("no quote map on this platform")
+	}
+	for _, r := range fastRecords {
+		f.Add(r)
+	}
+	for _, r := range benchRecords {
+		f.Add(r)
+	}
+	f.Fuzz(func(t *testing.T, rec string) { checkLookupMap(t, []byte(rec)) })
 }
 
 // BenchmarkW1Stages runs W1's stages (select level == error, case msg

@@ -35,6 +35,7 @@ type parseRegexConfig struct {
 type regexParser struct {
 	re      *regexp.Regexp
 	atStart *linearMatcher // the pattern anchored at the start, when it is linear
+	emit    *linearEmitter // atStart writing the fields as it matches, when it can
 	whole   bool           // the pattern is anchored: atStart decides alone
 	names   []string       // per group; "" leaves the group out
 	fields  []regexField   // the groups that are fields, in order
@@ -112,10 +113,22 @@ func newRegexParser(re *regexp.Regexp, pattern string, names []string, types *ty
 		f.key = padded(f.key)
 		p.fields = append(p.fields, f)
 	}
+	p.emit = newLinearEmitter(p.atStart, p.fields)
 	return p
 }
 
 func (p *regexParser) parseLine(dst, text []byte) ([]byte, error) {
+	if p.emit != nil {
+		if out, ok := p.emit.emit(dst, text); ok {
+			return out, nil
+		}
+	}
+	return p.parseMatched(dst, text)
+}
+
+// parseMatched is parseLine without the emitter: the match, then the
+// fields.
+func (p *regexParser) parseMatched(dst, text []byte) ([]byte, error) {
 	// A match at the start is the leftmost one; most patterns are
 	// anchored, so the linear matcher decides alone.
 	var m []int

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/pipe-dev/pipe/component"
 	"github.com/pipe-dev/pipe/engine"
@@ -49,6 +50,8 @@ type Select struct {
 	// instead of parsing the value.
 	eqStr string
 	eq    bool
+	// eqPlain: eqStr holds no backslash (see equalsPlain).
+	eqPlain bool
 }
 
 func newSelect(cfg engine.Config) (engine.Transformer, error) {
@@ -108,7 +111,7 @@ func newSelect(cfg engine.Config) (engine.Transformer, error) {
 	}
 	s := &Select{field: c.Field, top: newTopKey(c.Field), meta: c.Meta, test: tests[0]}
 	if w, ok := c.Equals.(string); ok && len(tests) == 1 {
-		s.eqStr, s.eq = w, true
+		s.eqStr, s.eq, s.eqPlain = w, true, !strings.Contains(w, `\`)
 	}
 	if len(tests) > 1 { // all conditions must hold (e.g. gte and lt for a range)
 		s.test = func(v gjson.Result) bool {
@@ -196,6 +199,12 @@ func (s *Select) equalsPlain(data []byte, vs, ve int, found bool) (keep, known b
 		return false, true
 	}
 	str := raw[1 : len(raw)-1]
+	if len(str) <= len(s.eqStr) && s.eqPlain {
+		// An escape makes a string's text shorter than its JSON (\n
+		// is one byte, \u00e9 two), so a string this short equals
+		// eqStr, which has no backslash, only as the same bytes.
+		return string(str) == s.eqStr, true
+	}
 	if bytes.IndexByte(str, '\\') >= 0 {
 		return false, false
 	}

@@ -11,6 +11,15 @@ import "unsafe"
 //go:noescape
 func specialMasks(b *byte, blocks int, out *uint16)
 
+// specialWords is specialMasks for the first words*64 bytes of b, each
+// word of out written with one store: ValidJSON loads the map's words
+// right after they are built, and a load that spans several smaller
+// stores is not forwarded from them (it waits for them to reach the
+// cache).
+//
+//go:noescape
+func specialWords(b *byte, words int, out *uint64)
+
 // specialMap sets the bits of sp (zero, at least len(b)/64+1 words) for
 // the special bytes of b: see ValidJSON.
 func specialMap(b []byte, sp []uint64) {
@@ -20,8 +29,13 @@ func specialMap(b []byte, sp []uint64) {
 	_ = sp[len(b)>>6]
 	out := (*uint16)(unsafe.Pointer(&sp[0]))
 	n := len(b) / 16
-	if n > 0 {
-		specialMasks(&b[0], n, out)
+	done := 0 // sixteen-byte blocks mapped
+	if w := len(b) / 64; w > 0 {
+		specialWords(&b[0], w, &sp[0])
+		done = 4 * w
+	}
+	if n > done {
+		specialMasks(&b[16*done], n-done, (*uint16)(unsafe.Add(unsafe.Pointer(out), 2*done)))
 	}
 	r := len(b) % 16
 	if r == 0 {

@@ -39,3 +39,86 @@ loop:
 
 done:
 	RET
+
+// func specialWords(b *byte, words int, out *uint64)
+// specialMasks for words*64 bytes, each 64 written as one word (a later
+// load of the word is then forwarded from one store, not four).
+TEXT ·specialWords(SB), NOSPLIT, $0-24
+	MOVQ b+0(FP), SI
+	MOVQ words+8(FP), CX
+	MOVQ out+16(FP), DI
+	MOVQ $0x2222222222222222, AX
+	MOVQ AX, X1
+	PUNPCKLQDQ X1, X1
+	MOVQ $0x5c5c5c5c5c5c5c5c, AX
+	MOVQ AX, X2
+	PUNPCKLQDQ X2, X2
+	MOVQ $0x1f1f1f1f1f1f1f1f, AX
+	MOVQ AX, X3
+	PUNPCKLQDQ X3, X3
+	TESTQ CX, CX
+	JZ wdone
+
+wloop:
+	MOVOU (SI), X0
+	MOVO X0, X4
+	PCMPEQB X1, X4
+	MOVO X0, X5
+	PCMPEQB X2, X5
+	POR X5, X4
+	MOVO X0, X6
+	PMINUB X3, X6
+	PCMPEQB X0, X6
+	POR X6, X4
+	PMOVMSKB X4, AX
+
+	MOVOU 16(SI), X0
+	MOVO X0, X4
+	PCMPEQB X1, X4
+	MOVO X0, X5
+	PCMPEQB X2, X5
+	POR X5, X4
+	MOVO X0, X6
+	PMINUB X3, X6
+	PCMPEQB X0, X6
+	POR X6, X4
+	PMOVMSKB X4, BX
+	SHLQ $16, BX
+	ORQ BX, AX
+
+	MOVOU 32(SI), X0
+	MOVO X0, X4
+	PCMPEQB X1, X4
+	MOVO X0, X5
+	PCMPEQB X2, X5
+	POR X5, X4
+	MOVO X0, X6
+	PMINUB X3, X6
+	PCMPEQB X0, X6
+	POR X6, X4
+	PMOVMSKB X4, BX
+	SHLQ $32, BX
+	ORQ BX, AX
+
+	MOVOU 48(SI), X0
+	MOVO X0, X4
+	PCMPEQB X1, X4
+	MOVO X0, X5
+	PCMPEQB X2, X5
+	POR X5, X4
+	MOVO X0, X6
+	PMINUB X3, X6
+	PCMPEQB X0, X6
+	POR X6, X4
+	PMOVMSKB X4, BX
+	SHLQ $48, BX
+	ORQ BX, AX
+
+	MOVQ AX, (DI)
+	ADDQ $64, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ wloop
+
+wdone:
+	RET

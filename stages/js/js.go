@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/dop251/goja"
 	"github.com/dop251/goja/parser"
@@ -459,54 +460,67 @@ func (v *vm) encode(val goja.Value, again bool) ([]byte, error) {
 	}
 	if !v.l.st.JSON {
 		if o, ok := val.(*goja.Object); ok && o.ClassName() != "String" {
-			return v.stringifyValue(val)
+			return v.output(val)
 		}
 		return v.own(val.String()), nil
 	}
 	if s, ok := val.Export().(string); ok { // a string is raw JSON, if it parses
-		b := v.own(s)
-		if !jsonValid(b) {
+		if !jsonValid(unsafe.Slice(unsafe.StringData(s), len(s))) { // (read only)
 			return nil, fmt.Errorf("returned string is not JSON (the codec is ndjson): %.60q", s)
 		}
-		if bytes.IndexByte(b, '\n') >= 0 {
+		if strings.IndexByte(s, '\n') >= 0 {
 			// One line, as the ndjson output writes it (see VouchesJSON).
 			var c bytes.Buffer
-			if err := json.Compact(&c, b); err != nil {
+			if err := json.Compact(&c, []byte(s)); err != nil {
 				return nil, fmt.Errorf("returned string is not JSON (the codec is ndjson): %w", err)
 			}
-			b = c.Bytes()
+			return c.Bytes(), nil
 		}
-		return b, nil
+		return v.own(s), nil
 	}
-	return v.stringifyValue(val)
+	return v.output(val)
 }
 
-func (v *vm) stringifyValue(val goja.Value) ([]byte, error) {
+// output is stringifyValue's JSON as an output record's bytes.
+func (v *vm) output(val goja.Value) ([]byte, error) {
+	s, err := v.stringifyValue(val)
+	if err != nil {
+		return nil, err
+	}
+	return v.own(s), nil
+}
+
+// stringifyValue returns JSON.stringify(val), checked for the values JSON
+// cannot hold (see checkFinite).
+func (v *vm) stringifyValue(val goja.Value) (string, error) {
 	switch val.ExportType().Kind().String() {
 	case "func":
-		return nil, errors.New("cannot output a function")
+		return "", errors.New("cannot output a function")
 	}
 	if val.ExportType().String() == "*goja.Symbol" {
-		return nil, errors.New("cannot output a Symbol")
+		return "", errors.New("cannot output a Symbol")
 	}
 	s, err := v.stringify(goja.Undefined(), val)
 	if err != nil {
-		return nil, fmt.Errorf("cannot output the value: %s", v.l.Message(err))
+		return "", fmt.Errorf("cannot output the value: %s", v.l.Message(err))
 	}
 	if goja.IsUndefined(s) {
-		return nil, fmt.Errorf("cannot output a %s", val.ExportType())
+		return "", fmt.Errorf("cannot output a %s", val.ExportType())
 	}
-	if err := v.checkFinite(val, s.String()); err != nil {
-		return nil, err
+	str := s.String()
+	if err := v.checkFinite(val, str); err != nil {
+		return "", err
 	}
-	return v.own(s.String()), nil
+	return str, nil
 }
 
 // own returns a copy of s for an output record's bytes. One allocation
-// a record: cutting records from 32 KiB blocks shared by many saved that
-// allocation but kept each block alive until its last record was written,
-// 2.5 MB more peak RSS on W2 with 2 workers (50.9 → 53.4 MB, 3 runs each)
-// for no measured wall-time gain, against the memory goal of issue 20.
+// a record: cutting records from 32 KiB blocks shared by many (js5), or
+// from the batch's output arena (engine.OutputArena, js6), saved that
+// allocation, but the blocks lived until their last record was written
+// and an arena's room stays with every batch in the pool: both kept more
+// peak RSS on W2 with 2 workers (bench/NOTES.md) for a CPU gain, against
+// the memory goal of issue 20.
 func (v *vm) own(s string) []byte { return []byte(s) }
 
 var (

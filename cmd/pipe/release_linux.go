@@ -44,7 +44,10 @@ import (
 // writable data (and the RELRO page that the dynamic loader wrote) is
 // never touched, and MADV_DONTNEED on a private file mapping that was
 // never written only removes page-table entries. Any failure leaves the
-// process as it was. PIPE_KEEP_STARTUP_PAGES=1 turns both off.
+// process as it was. PIPE_KEEP_STARTUP_PAGES=1 turns both off;
+// PIPE_RELEASE_AGAIN_AFTER (a Go duration such as 250ms) moves the second
+// release, e.g. later for a pipeline whose wasm modules take longer to
+// compile.
 func releaseStartupPages() {
 	if os.Getenv("PIPE_KEEP_STARTUP_PAGES") != "" {
 		return
@@ -52,12 +55,27 @@ func releaseStartupPages() {
 	ranges := readOnlySegments()
 	release(ranges)
 	if len(ranges) > 0 {
-		time.AfterFunc(releaseAgainAfter, func() { release(ranges) })
+		time.AfterFunc(againAfter(os.Getenv("PIPE_RELEASE_AGAIN_AFTER")), func() { release(ranges) })
 	}
 }
 
-// releaseAgainAfter is when the pages are released the second time.
-const releaseAgainAfter = 100 * time.Millisecond
+// againAfter is the delay of the second release: v parsed as a positive Go
+// duration, releaseAgainAfter when v is empty or not one.
+func againAfter(v string) time.Duration {
+	if d, err := time.ParseDuration(v); err == nil && d > 0 {
+		return d
+	}
+	return releaseAgainAfter
+}
+
+// releaseAgainAfter is when the pages are released the second time: after
+// a pipeline has been built and its scripts compiled (well under 30 ms on
+// this machine for every bench workload), and before the peak of a run
+// that keeps several batches in flight. 100 ms kept the start-up pages
+// through the peak of js W2 with two workers: 200k records, 6 interleaved
+// runs each, peak RSS median 31.9 MB at 100 ms, 29.3 MB at 30 ms
+// (bench/NOTES.md). S0 and W0 end before it.
+const releaseAgainAfter = 30 * time.Millisecond
 
 // readOnlySegments returns the page-aligned [start, end) ranges of the
 // executable's read-only PT_LOAD segments; none for a PIE or when the

@@ -26,7 +26,6 @@ func TestLinearMatchesRegexp(t *testing.T) {
 		`^()(?P<e>)x`,
 		`^(?P<o>(?P<i>\S+) (?P<j>[^"]*))"(?P<k>[^\t]+)`,
 	}
-	alphabet := []string{" ", "a", "b", "c", "x", "yz", "é", "\xff", "\xe2", "-", "\"", "[", "]", "1", "42", "255", ".", "=", ";", "A", "Z", "\n", "GET", "/p", "HTTP/1.1", "\\", "\x01", "\t", "\x7f"}
 	rng := rand.New(rand.NewPCG(1, 2))
 	linear := 0
 	for _, pat := range accepted {
@@ -39,36 +38,10 @@ func TestLinearMatchesRegexp(t *testing.T) {
 		if m.ncap != re.NumSubexp() {
 			t.Fatalf("%s: %d groups, regexp has %d", pat, m.ncap, re.NumSubexp())
 		}
-		texts := []string{"", `10.0.0.1 - u1 [01/Jan/2026:00:00:00 +0000] "GET /health HTTP/1.1" 503 26 "-" "pipe-bench/1.0"`,
-			`10.0.0.1 - u1 [01/Jan/2026:00:00:00 +0000] "GET /health HTTP/1.1" 503 - "-" "é\xff"`, "ERROR disk full", "a=b;c=d"}
-		// Seeds with one or two pieces replaced, inserted or removed.
-		for range 3000 {
-			b := []byte(texts[1+rng.IntN(4)])
-			for range 1 + rng.IntN(2) {
-				at := rng.IntN(len(b) + 1)
-				piece := alphabet[rng.IntN(len(alphabet))]
-				switch rng.IntN(3) {
-				case 0:
-					b = slices.Insert(b, at, []byte(piece)...)
-				case 1:
-					if at < len(b) {
-						b = slices.Delete(b, at, at+1)
-					}
-				default:
-					if at < len(b) {
-						b[at] = piece[0]
-					}
-				}
-			}
-			texts = append(texts, string(b))
-		}
-		for range 3000 {
-			var b []byte
-			for range rng.IntN(12) {
-				b = append(b, alphabet[rng.IntN(len(alphabet))]...)
-			}
-			texts = append(texts, string(b))
-		}
+		// The seeds, the seeds with one or two pieces replaced, inserted or
+		// removed, and random strings of pieces (emitTexts).
+		texts := emitTexts(rng, []string{"", `10.0.0.1 - u1 [01/Jan/2026:00:00:00 +0000] "GET /health HTTP/1.1" 503 26 "-" "pipe-bench/1.0"`,
+			`10.0.0.1 - u1 [01/Jan/2026:00:00:00 +0000] "GET /health HTTP/1.1" 503 - "-" "é\xff"`, "ERROR disk full", "a=b;c=d"}, 3000)
 		for _, text := range texts {
 			want := re.FindSubmatchIndex([]byte(text))
 			got := m.match([]byte(text))

@@ -2,7 +2,6 @@ package native
 
 import (
 	"encoding/binary"
-	"math/bits"
 )
 
 // A linearEmitter writes the JSON object of a parse_regex line while its
@@ -23,8 +22,14 @@ import (
 type linearEmitter struct {
 	m     *linearMatcher // its seq1 matches the nodes an emitter does not scan itself
 	ops   []emitOp
+	run   []runOp // ops as fastRun does them
 	tail0 uint64 // the last value's closing quote, if a string, and '}', as a word
 	tailN int
+	// c1 and c2 are bytes that end an eNot scan and are in no other stop
+	// map (the stop map's stopC1 and stopC2).
+	c1, c2 byte
+	owns   int      // how many of c1 and c2 are taken
+	big    []uint64 // the stop map of lines longer than emit's on the stack
 	// extra bounds what a line's output takes beyond its text's length
 	// when no value needs escaping, with room for eight-byte stores past
 	// the end of what is written.
@@ -55,8 +60,6 @@ type emitOp struct {
 	// quote of the value before, then ,"name": and an opening quote when
 	// the value is a string; its first sixteen bytes as two words.
 	conn0, conn1 uint64
-	notPat       uint64     // eNot: the byte that ends the field, in every byte of a word ('"' for eSpace)
-	stopLow      uint64     // eSpace, eNot: bytes below this byte (in every byte of a word) stop a scan
 	tab          *[256]bool // eSpace, eTab, eSkip: the class
 	litN, connN  int
 	min          int // eSpace, eNot, eTab, eSkip: the least number of bytes
@@ -141,7 +144,7 @@ func newLinearEmitter(m *linearMatcher, fields []regexField) *linearEmitter {
 			s.kind = map[lkind]lkind{lScan: lScan, lCapScan: lScan, lScanNot: lScanNot, lCapNot: lScanNot}[n.kind]
 			add(emitOp{kind: eSkip, node: &s, min: s.min, tab: s.tab, spaceStop: s.kind == lScan && s.spaceStop})
 		case n.kind == lCapScan || n.kind == lCapNot:
-			op := emitOp{kind: eTab, node: n, tab: n.tab, min: n.min, not: n.not, notPat: n.notPat}
+			op := emitOp{kind: eTab, node: n, tab: n.tab, min: n.min, not: n.not}
 			switch {
 			case n.kind == lCapNot:
 				op.kind = eNot
@@ -188,13 +191,9 @@ func newLinearEmitter(m *linearMatcher, fields []regexField) *linearEmitter {
 	if pend != nil {
 		add(emitOp{kind: eNone})
 	}
+	e.run = make([]runOp, len(e.ops))
 	for k := range e.ops {
-		switch op := &e.ops[k]; op.kind {
-		case eSpace: // notPlainOrSpace8
-			op.notPat, op.stopLow = '"'*swarOnes, 0x21*swarOnes
-		case eNot: // notPlain8 or op.not
-			op.stopLow = 0x20 * swarOnes
-		}
+		e.run[k] = e.runOp(&e.ops[k])
 	}
 	var t []byte
 	if prev.kind == typeString {
@@ -268,14 +267,18 @@ type emitState struct {
 	i, d int
 }
 
+// emitMapWords is how many words of stop map emit keeps on its stack:
+// lines of up to 255 bytes.
+const emitMapWords = 20
+
 // emit appends the JSON object of text to dst and returns it, or returns
 // dst and false when it does not handle text (see linearEmitter); it may
 // then have written into dst's free capacity. dst's capacity past its
 // length is its own.
 //
-// fastRun does the ops it can in the common case (the literal and the
-// field's text in whole words, nothing to escape or convert) without a
-// call, so that it keeps its values in registers; op, the general path,
+// fastRun does the ops it can in the common case (the literal, the field's
+// end found in the line's stop map, nothing to escape or convert) without
+// a call, so that it keeps its values in registers; op, the general path,
 // does the one it stops at.
 func (e *linearEmitter) emit(dst, text []byte) ([]byte, bool) {
 	if cap(dst)-len(dst) < len(text)+e.extra {
@@ -285,131 +288,43 @@ func (e *linearEmitter) emit(dst, text []byte) ([]byte, bool) {
 	// d on, so whole words are stored past what is written.
 	buf := dst[:cap(dst)]
 	k, i, d := 0, 0, len(dst)
+	var stack [emitMapWords]uint64
+	var sm []uint64
+	if len(text) >= 8 {
+		sm = stack[:]
+		if n := stopMapLen(len(text)); n > len(stack) {
+			if len(e.big) < n {
+				e.big = make([]uint64, n)
+			}
+			sm = e.big
+		}
+		stopMap(text, e.c1, e.c2, sm)
+	}
 	for {
-		if k, i, d = fastRun(e.ops, k, text, buf, i, d); k == len(e.ops) {
-			break
+		if sm != nil {
+			if k, i, d = fastRun(e.run, k, text, buf, i, d, sm); k == len(e.ops) {
+				break
+			}
 		}
 		st := emitState{text: text, buf: buf, i: i, d: d}
 		if !e.op(&st, &e.ops[k]) {
 			return dst, false
 		}
-		k, i, d = k+1, st.i, st.d
+		if k, i, d = k+1, st.i, st.d; k == len(e.ops) {
+			break
+		}
 	}
 	store64(buf, d, e.tail0)
 	return buf[:d+e.tailN], true
 }
 
-// fastRun does ops[k:] from text[i] on, writing at buf[d:], up to the
-// first op it does not do (see emit), and returns that op's index
-// (len(ops) when it did them all) and where it stopped. Its scans look at
-// eight bytes at a time and copy them as they are; the bytes past the end
-// of text read as zero, which stops every scan.
-func fastRun(ops []emitOp, k int, text, buf []byte, i, d int) (int, int, int) {
-	for ; k < len(ops); k++ {
-		op := &ops[k]
-		var w uint64
-		switch {
-		case i+8 <= len(text):
-			w = load64(text, i)
-		case op.kind == eNone && len(text) >= 8 && len(text)-i >= op.litN:
-			w = load64(text, len(text)-8) >> (64 - 8*(len(text)-i)) // the line's last bytes
-		default:
-			return k, i, d
-		}
-		if (w^op.litW)&op.litMask != 0 {
-			return k, i, d
-		}
-		i0 := i + op.litN
-		switch op.kind {
-		case eNone:
-			i = i0
-			continue
-		case eSkip:
-			if !op.spaceStop {
-				return k, i, d
-			}
-			j := i0
-			for {
-				if j+8 > len(text) {
-					return k, i, d
-				}
-				if b := notPlainOrSpace8(load64(text, j)); b != 0 {
-					j += bits.TrailingZeros64(b) / 8
-					break
-				}
-				j += 8
-			}
-			if op.tab[text[j]] || j-i0 < op.min {
-				return k, i, d
-			}
-			i = j
-			continue
-		case eSpace, eNot:
-			if op.vkind != typeString {
-				return k, i, d
-			}
-		case eTab, eGroup:
-			if !op.digits {
-				return k, i, d
-			}
-		default:
-			return k, i, d
-		}
-		// A field: what comes before its value, then the value.
-		store64(buf, d, op.conn0)
-		store64(buf, d+8, op.conn1)
-		d0 := d + op.connN
-		j, o := i0, d0-i0 // the value's byte j goes to buf[o+j]
-		for {
-			switch {
-			case j+8 <= len(text):
-				w = load64(text, j)
-			case j < len(text):
-				w = load64(text, len(text)-8) >> (64 - 8*(len(text)-j))
-			default:
-				return k, i, d
-			}
-			store64(buf, o+j, w)
-			var b uint64
-			if op.digits {
-				b = notDigit8(w)
-			} else {
-				// eSpace: white space or not plain; eNot: op.not or not
-				// plain (stopLow and notPat, see newLinearEmitter). The
-				// lowest flagged byte is exact: a borrow only runs upwards.
-				x, q, s := w^op.notPat, w^('"'*swarOnes), w^('\\'*swarOnes)
-				b = ((x-swarOnes)&^x | (q-swarOnes)&^q | (s-swarOnes)&^s | (w-op.stopLow)&^w | w) & swarHighs
-			}
-			if b != 0 {
-				j += bits.TrailingZeros64(b) / 8
-				break
-			}
-			j += 8
-		}
-		n := j - i0
-		switch op.kind {
-		case eSpace:
-			// The end, or a byte of the class that needs escaping.
-			if j < len(text) && op.tab[text[j]] || n < op.min {
-				return k, i, d
-			}
-		case eNot:
-			if j >= len(text) || text[j] != op.not || n < op.min {
-				return k, i, d
-			}
-		default: // digits
-			switch {
-			case n < op.min, n == 0 && op.vkind != typeString:
-				return k, i, d
-			case op.vkind == typeInt && (n > 18 || n > 1 && text[i0] == '0'):
-				return k, i, d // not written as it is
-			case op.vkind != typeString && op.vkind != typeInt:
-				return k, i, d
-			}
-		}
-		i, d = j, d0+n
+// loadTail64 is text's eight bytes from i on (i < len(text), at least
+// eight bytes), those past its end read as zero.
+func loadTail64(text []byte, i int) uint64 {
+	if i+8 <= len(text) {
+		return load64(text, i)
 	}
-	return k, i, d
+	return load64(text, len(text)-8) >> (64 - 8*(len(text)-i))
 }
 
 // op matches op from st (its literal, then the rest) and writes its field,

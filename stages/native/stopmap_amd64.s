@@ -1,0 +1,109 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// One sixteen-byte block of text at off(SI) into the six masks' bits
+// shift and up (SSE2). X1-X8 hold the constants (see stopWords).
+#define BLOCK(off, shift) \
+	MOVOU off(SI), X0 \
+	MOVO X0, X9 \
+	PCMPGTB X1, X9 \
+	MOVO X0, X10 \
+	PCMPEQB X2, X10 \
+	MOVO X0, X11 \
+	PCMPEQB X3, X11 \
+	POR X11, X10 \
+	MOVO X0, X11 \
+	PCMPEQB X4, X11 \
+	MOVO X0, X12 \
+	PCMPGTB X5, X12 \
+	MOVO X6, X13 \
+	PCMPGTB X0, X13 \
+	PAND X13, X12 \
+	MOVO X0, X13 \
+	PCMPEQB X7, X13 \
+	PCMPEQB X8, X0 \
+	PMOVMSKB X9, R11 \
+	SHLQ $shift, R11 \
+	ORQ R11, AX \
+	PMOVMSKB X10, R11 \
+	SHLQ $shift, R11 \
+	ORQ R11, BX \
+	PMOVMSKB X11, R11 \
+	SHLQ $shift, R11 \
+	ORQ R11, DX \
+	PMOVMSKB X12, R11 \
+	SHLQ $shift, R11 \
+	ORQ R11, R8 \
+	PMOVMSKB X13, R11 \
+	SHLQ $shift, R11 \
+	ORQ R11, R9 \
+	PMOVMSKB X0, R11 \
+	SHLQ $shift, R11 \
+	ORQ R11, R10
+
+// func stopWords(b *byte, chunks int, c1, c2 byte, out *uint64)
+// For each 64 bytes b[64k:64k+64], bit j of out[5k+m] is set when byte
+// 64k+j is in map m (see stopMap): 0 not plain (a control byte, '"',
+// '\\', from 0x80 up), 1 ' ', 2 not an ASCII digit, 3 c1, 4 c2.
+TEXT ·stopWords(SB), NOSPLIT, $0-32
+	MOVQ b+0(FP), SI
+	MOVQ chunks+8(FP), CX
+	MOVQ out+24(FP), DI
+	MOVQ $0x1f1f1f1f1f1f1f1f, AX
+	MOVQ AX, X1
+	PUNPCKLQDQ X1, X1
+	MOVQ $0x2222222222222222, AX
+	MOVQ AX, X2
+	PUNPCKLQDQ X2, X2
+	MOVQ $0x5c5c5c5c5c5c5c5c, AX
+	MOVQ AX, X3
+	PUNPCKLQDQ X3, X3
+	MOVQ $0x2020202020202020, AX
+	MOVQ AX, X4
+	PUNPCKLQDQ X4, X4
+	MOVQ $0x2f2f2f2f2f2f2f2f, AX
+	MOVQ AX, X5
+	PUNPCKLQDQ X5, X5
+	MOVQ $0x3a3a3a3a3a3a3a3a, AX
+	MOVQ AX, X6
+	PUNPCKLQDQ X6, X6
+	MOVQ $0x0101010101010101, BX
+	MOVBQZX c1+16(FP), AX
+	IMULQ BX, AX
+	MOVQ AX, X7
+	PUNPCKLQDQ X7, X7
+	MOVBQZX c2+17(FP), AX
+	IMULQ BX, AX
+	MOVQ AX, X8
+	PUNPCKLQDQ X8, X8
+	TESTQ CX, CX
+	JZ done
+
+loop:
+	XORL AX, AX
+	XORL BX, BX
+	XORL DX, DX
+	XORL R8, R8
+	XORL R9, R9
+	XORL R10, R10
+	BLOCK(0, 0)
+	BLOCK(16, 16)
+	BLOCK(32, 32)
+	BLOCK(48, 48)
+	// AX: plain bytes (0x20-0x7f), BX: quotes and backslashes.
+	NOTQ AX
+	ORQ BX, AX
+	MOVQ AX, 0(DI)
+	MOVQ DX, 8(DI)
+	NOTQ R8
+	MOVQ R8, 16(DI)
+	MOVQ R9, 24(DI)
+	MOVQ R10, 32(DI)
+	ADDQ $64, SI
+	ADDQ $40, DI
+	DECQ CX
+	JNZ loop
+
+done:
+	RET

@@ -23,7 +23,7 @@ type linearEmitter struct {
 	m     *linearMatcher // its seq1 matches the nodes an emitter does not scan itself
 	ops   []emitOp
 	run   []runOp // ops as fastRun does them
-	tail0 uint64 // the last value's closing quote, if a string, and '}', as a word
+	tail0 uint64  // the last value's closing quote, if a string, and '}', as a word
 	tailN int
 	// c1 and c2 are bytes that end an eNot scan and are in no other stop
 	// map (the stop map's stopC1 and stopC2).

@@ -140,6 +140,12 @@ func TestLinearEmitMatchesGeneral(t *testing.T) {
 		{`^a very long literal prefix (?P<a>\S+) and a second long one (?P<b>[^"]*)"`, nil, false,
 			[]string{`a very long literal prefix x and a second long one y"`}, true},
 		{`^(?P<a>\d+)$`, map[string]string{"a": "int"}, false, []string{"123456789012345678", "1234567890123456789", "9223372036854775808", "0", "00"}, true},
+		// Lines longer than the stop map emit keeps on its stack; [^x]
+		// scans of two bytes of their own (c1, c2) and of a third.
+		{w4cPattern, map[string]string{"status": "int", "bytes": "int"}, false, []string{
+			`10.0.0.1 - u1 [01/Jan/2026:00:00:00 +0000] "GET /` + strings.Repeat("abcdefgh", 40) + ` HTTP/1.1" 200 26 "-" "` + strings.Repeat("agent ", 50) + `"`}, true},
+		{`^(?P<a>[^,]*),(?P<b>[^;]*);(?P<c>[^|]*)\|(?P<d>[^,]*),(?P<e>\d+)`, map[string]string{"e": "int"}, false,
+			[]string{"x,y;z|w,12", "a,;|,0", "abcdefghijklmnop,abcdefghijklmnopq;r|s,1"}, true},
 	}
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, c := range cases {

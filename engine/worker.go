@@ -264,6 +264,20 @@ func (w *worker) processBatch(b *batch) error {
 func (w *worker) applyResult(b *batch, in []*Record) error {
 	r := &w.res
 	recs, nf := r.Records(), r.NumFailed()
+	if nf == 0 && len(recs) == len(in) && oneEach(r, len(recs)) {
+		// Each record emitted one (a stage that changes records in
+		// place): what the loop below does, in one append.
+		for k, rec := range recs {
+			inherit(rec, in[k])
+		}
+		if len(recs) > 0 {
+			w.nPassed += int64(len(recs))
+			w.nOut += int64(len(recs))
+			b.spare = append(b.spare, recs...)
+		}
+		r.Reset(0)
+		return nil
+	}
 	k, f := 0, 0
 	for i, rec := range in {
 		if fi, ferr := failedAt(r, f, nf); fi == i {
@@ -291,6 +305,17 @@ func (w *worker) applyResult(b *batch, in []*Record) error {
 	}
 	r.Reset(0)
 	return nil
+}
+
+// oneEach reports whether output record k of r came from input record k
+// for every k < n.
+func oneEach(r *BatchResult, n int) bool {
+	for k := range n {
+		if r.Source(k) != k {
+			return false
+		}
+	}
+	return true
 }
 
 // failedAt returns the f-th failure of r, or -1 when there is none left.

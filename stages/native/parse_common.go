@@ -636,6 +636,7 @@ func (s *parseStage) transformBatch(ctx context.Context, recs []*engine.Record, 
 		clear(errs)
 		s.outs, s.errs = outs[:0], errs[:0]
 	}()
+	n := 0 // the bytes of the outputs, each with a newline
 	for i, r := range recs {
 		if i%batchCheck == 0 {
 			if err := ctx.Err(); err != nil {
@@ -651,13 +652,10 @@ func (s *parseStage) transformBatch(ctx context.Context, recs []*engine.Record, 
 			data = nil
 		}
 		outs = append(outs, data) // nil for a failed or dropped record
+		n += len(data) + 1
 	}
 	if err := ctx.Err(); err != nil {
 		return err
-	}
-	n := 0
-	for _, d := range outs {
-		n += len(d) + 1
 	}
 	s.lastOut = n
 	for i, r := range recs {

@@ -2,11 +2,11 @@
 
 package native
 
-// stopWords writes the maps of chunks times 64 bytes from b: for chunk k,
-// bit j of out[5k+m] is set when byte 64k+j is in map m (see stopMap).
+// stopWords writes the stop map of the n >= 1 bytes at b to out (see
+// stopMap), the last n%64 bytes read as the 64 bytes that end at b+n.
 //
 //go:noescape
-func stopWords(b *byte, chunks int, c1, c2 byte, out *uint64)
+func stopWords(b *byte, n int, c1, c2 byte, out *uint64)
 
 // stopMap sets, for each byte text[i], bit i%64 of m[5*(i/64)+s] for
 // each map s it is in: stopNotPlain (a control byte, '"', '\\', from 0x80
@@ -15,31 +15,16 @@ func stopWords(b *byte, chunks int, c1, c2 byte, out *uint64)
 // set bit ends at len(text) at the latest. m has at least stopMapLen
 // words.
 func stopMap(text []byte, c1, c2 byte, m []uint64) {
-	n := len(text) / 64
-	t := m[5*n : 5*n+5 : 5*n+5]
-	if n > 0 {
-		stopWords(&text[0], n, c1, c2, &m[0])
-	}
-	r := len(text) % 64
+	_ = m[stopMapLen(len(text))-1]
 	switch {
-	case r == 0:
-		t[0], t[1], t[2], t[3], t[4] = ^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0)
-		return
 	case len(text) >= 64:
-		// The last 64 bytes again, their new part shifted into place.
-		stopWords(&text[len(text)-64], 1, c1, c2, &t[0])
-		for k := range t {
-			t[k] >>= 64 - r
-		}
-	default:
+		stopWords(&text[0], len(text), c1, c2, &m[0])
+	case len(text) > 0:
+		// Shorter: at the end of 64 bytes, where stopWords reads its tail.
 		var pad [64]byte
-		copy(pad[:], text)
-		stopWords(&pad[0], 1, c1, c2, &t[0])
+		at := copy(pad[64-len(text):], text)
+		stopWords(&pad[64-at], at, c1, c2, &m[0])
+	default:
+		m[0], m[1], m[2], m[3], m[4] = ^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0)
 	}
-	past := ^uint64(0) << r
-	t[0] |= past
-	t[1] |= past
-	t[2] |= past
-	t[3] |= past
-	t[4] |= past
 }

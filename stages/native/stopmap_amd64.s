@@ -42,13 +42,32 @@
 	SHLQ $shift, R11 \
 	ORQ R11, R10
 
-// func stopWords(b *byte, chunks int, c1, c2 byte, out *uint64)
-// For each 64 bytes b[64k:64k+64], bit j of out[5k+m] is set when byte
-// 64k+j is in map m (see stopMap): 0 not plain (a control byte, '"',
-// '\\', from 0x80 up), 1 ' ', 2 not an ASCII digit, 3 c1, 4 c2.
+// One 64-byte chunk at SI into AX (not plain), DX (' '), R8 (not a
+// digit), R9 (c1), R10 (c2); BX and R11 scratch.
+#define CHUNK \
+	XORL AX, AX \
+	XORL BX, BX \
+	XORL DX, DX \
+	XORL R8, R8 \
+	XORL R9, R9 \
+	XORL R10, R10 \
+	BLOCK(0, 0) \
+	BLOCK(16, 16) \
+	BLOCK(32, 32) \
+	BLOCK(48, 48) \
+	NOTQ AX \
+	ORQ BX, AX \
+	NOTQ R8
+
+// func stopWords(b *byte, n int, c1, c2 byte, out *uint64)
+// The stop map of the n >= 1 bytes at b (see stopMap): for each 64
+// bytes b[64k:64k+64], bit j of out[5k+m] is set when byte 64k+j is in
+// map m: 0 not plain (a control byte, '"', '\\', from 0x80 up), 1 ' ',
+// 2 not an ASCII digit, 3 c1, 4 c2; then the words of the last n%64
+// bytes (the last 64 bytes read again, shifted), every bit past n set.
 TEXT ·stopWords(SB), NOSPLIT, $0-32
 	MOVQ b+0(FP), SI
-	MOVQ chunks+8(FP), CX
+	MOVQ n+8(FP), R13
 	MOVQ out+24(FP), DI
 	MOVQ $0x1f1f1f1f1f1f1f1f, AX
 	MOVQ AX, X1
@@ -77,33 +96,58 @@ TEXT ·stopWords(SB), NOSPLIT, $0-32
 	IMULQ BX, AX
 	MOVQ AX, X8
 	PUNPCKLQDQ X8, X8
-	TESTQ CX, CX
-	JZ done
+	MOVQ R13, R12
+	SHRQ $6, R12
+	JZ tail
 
 loop:
-	XORL AX, AX
-	XORL BX, BX
-	XORL DX, DX
-	XORL R8, R8
-	XORL R9, R9
-	XORL R10, R10
-	BLOCK(0, 0)
-	BLOCK(16, 16)
-	BLOCK(32, 32)
-	BLOCK(48, 48)
-	// AX: plain bytes (0x20-0x7f), BX: quotes and backslashes.
-	NOTQ AX
-	ORQ BX, AX
+	CHUNK
 	MOVQ AX, 0(DI)
 	MOVQ DX, 8(DI)
-	NOTQ R8
 	MOVQ R8, 16(DI)
 	MOVQ R9, 24(DI)
 	MOVQ R10, 32(DI)
 	ADDQ $64, SI
 	ADDQ $40, DI
-	DECQ CX
+	DECQ R12
 	JNZ loop
 
-done:
+tail:
+	MOVQ $-1, R11
+	MOVQ R13, CX
+	ANDQ $63, CX
+	JZ past
+	MOVQ b+0(FP), SI
+	LEAQ -64(SI)(R13*1), SI
+	CHUNK
+	// The last n%64 bytes' bits to the bottom, every bit past them set.
+	MOVQ R13, CX
+	NEGQ CX
+	ANDQ $63, CX
+	SHRQ CX, AX
+	SHRQ CX, DX
+	SHRQ CX, R8
+	SHRQ CX, R9
+	SHRQ CX, R10
+	MOVQ R13, CX
+	MOVQ $-1, R11
+	SHLQ CX, R11
+	ORQ R11, AX
+	ORQ R11, DX
+	ORQ R11, R8
+	ORQ R11, R9
+	ORQ R11, R10
+	MOVQ AX, 0(DI)
+	MOVQ DX, 8(DI)
+	MOVQ R8, 16(DI)
+	MOVQ R9, 24(DI)
+	MOVQ R10, 32(DI)
+	RET
+
+past:
+	MOVQ R11, 0(DI)
+	MOVQ R11, 8(DI)
+	MOVQ R11, 16(DI)
+	MOVQ R11, 24(DI)
+	MOVQ R11, 32(DI)
 	RET

@@ -2,8 +2,10 @@
 
 #include "textflag.h"
 
-// One sixteen-byte block of text at off(SI) into the six masks' bits
-// shift and up (SSE2). X1-X8 hold the constants (see stopWords).
+// One sixteen-byte block of text at off(SI) into the five masks' bits
+// shift and up (SSE2): AX plain bytes (0x20-0x7f but '"' and '\\'), DX
+// ' ', R8 digits, R9 c1, R10 c2. X1-X8 hold the constants (see
+// stopWords).
 #define BLOCK(off, shift) \
 	MOVOU off(SI), X0 \
 	MOVO X0, X9 \
@@ -13,6 +15,7 @@
 	MOVO X0, X11 \
 	PCMPEQB X3, X11 \
 	POR X11, X10 \
+	PANDN X9, X10 \
 	MOVO X0, X11 \
 	PCMPEQB X4, X11 \
 	MOVO X0, X12 \
@@ -23,12 +26,9 @@
 	MOVO X0, X13 \
 	PCMPEQB X7, X13 \
 	PCMPEQB X8, X0 \
-	PMOVMSKB X9, R11 \
-	SHLQ $shift, R11 \
-	ORQ R11, AX \
 	PMOVMSKB X10, R11 \
 	SHLQ $shift, R11 \
-	ORQ R11, BX \
+	ORQ R11, AX \
 	PMOVMSKB X11, R11 \
 	SHLQ $shift, R11 \
 	ORQ R11, DX \
@@ -43,10 +43,9 @@
 	ORQ R11, R10
 
 // One 64-byte chunk at SI into AX (not plain), DX (' '), R8 (not a
-// digit), R9 (c1), R10 (c2); BX and R11 scratch.
+// digit), R9 (c1), R10 (c2); R11 scratch.
 #define CHUNK \
 	XORL AX, AX \
-	XORL BX, BX \
 	XORL DX, DX \
 	XORL R8, R8 \
 	XORL R9, R9 \
@@ -56,7 +55,6 @@
 	BLOCK(32, 32) \
 	BLOCK(48, 48) \
 	NOTQ AX \
-	ORQ BX, AX \
 	NOTQ R8
 
 // func stopWords(b *byte, n int, c1, c2 byte, out *uint64)

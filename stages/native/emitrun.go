@@ -50,14 +50,12 @@ func (e *linearEmitter) runOp(op *emitOp) runOp {
 		r.stop, r.notPlain = stopNotPlain, ^uint64(0)
 		switch c := op.not; {
 		case c < 0x20 || c == '"' || c == '\\' || c >= 0x80: // in stopNotPlain
-		case e.owns > 0 && e.c1 == c:
-			r.stop = stopC1
-		case e.owns > 1 && e.c2 == c:
-			r.stop = stopC2
+		case e.owns > 0 && e.c1 == c, e.owns > 1 && e.c2 == c:
+			r.stop = stopOwn
 		case e.owns == 0:
-			e.c1, e.owns, r.stop = c, 1, stopC1
+			e.c1, e.c2, e.owns, r.stop = c, c, 1, stopOwn
 		case e.owns == 1:
-			e.c2, e.owns, r.stop = c, 2, stopC2
+			e.c2, e.owns, r.stop = c, 2, stopOwn
 		default:
 			return r // no map left for c
 		}
@@ -101,10 +99,10 @@ func fastRunGo(ops []runOp, k int, text, buf []byte, i, d int, sm []uint64) (int
 		}
 		// The scan: the next byte of the op's stop map from i0 on.
 		c, j := i0>>6, i0
-		m := (sm[5*c+op.stop] | sm[5*c]&op.notPlain) >> (i0 & 63)
+		m := (sm[4*c+op.stop] | sm[4*c]&op.notPlain) >> (i0 & 63)
 		for m == 0 { // the map's last word has every bit past the text set
 			c++
-			m, j = sm[5*c+op.stop]|sm[5*c]&op.notPlain, 64*c
+			m, j = sm[4*c+op.stop]|sm[4*c]&op.notPlain, 64*c
 		}
 		j += bits.TrailingZeros64(m)
 		n := j - i0

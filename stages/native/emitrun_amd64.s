@@ -89,14 +89,14 @@ scan:
 	JLT chunk
 	CMPQ R13, $128
 	JGE chunkn
-	ADDQ $40, DX
+	ADDQ $32, DX
 	JMP chunk
 
 chunkn:
 	MOVQ R13, AX
 	SHRQ $6, AX
-	LEAQ (AX)(AX*4), AX
-	LEAQ (DX)(AX*8), DX
+	SHLQ $5, AX
+	ADDQ AX, DX
 
 chunk:
 	MOVQ (DX), AX
@@ -110,7 +110,7 @@ chunk:
 
 more:
 	// The map's last word has every bit past the text set.
-	ADDQ $40, DX
+	ADDQ $32, DX
 	ADDQ $64, CX
 	MOVQ (DX), AX
 	ANDQ OP_NOTPLAIN(R11), AX

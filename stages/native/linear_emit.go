@@ -26,7 +26,8 @@ type linearEmitter struct {
 	tail0 uint64  // the last value's closing quote, if a string, and '}', as a word
 	tailN int
 	// c1 and c2 are bytes that end an eNot scan and are in no other stop
-	// map (the stop map's stopC1 and stopC2).
+	// map (the stop map's stopOwn: a scan for one that meets the other
+	// leaves the op to the general path).
 	c1, c2 byte
 	owns   int      // how many of c1 and c2 are taken
 	big    []uint64 // the stop map of lines longer than emit's on the stack
@@ -269,7 +270,7 @@ type emitState struct {
 
 // emitMapWords is how many words of stop map emit keeps on its stack:
 // lines of up to 255 bytes.
-const emitMapWords = 20
+const emitMapWords = 16
 
 // emit appends the JSON object of text to dst and returns it, or returns
 // dst and false when it does not handle text (see linearEmitter); it may

@@ -8,9 +8,9 @@ package native
 //go:noescape
 func stopWords(b *byte, n int, c1, c2 byte, out *uint64)
 
-// stopMap sets, for each byte text[i], bit i%64 of m[5*(i/64)+s] for
+// stopMap sets, for each byte text[i], bit i%64 of m[4*(i/64)+s] for
 // each map s it is in: stopNotPlain (a control byte, '"', '\\', from 0x80
-// up), stopSpace (' '), stopNotDigit, stopC1 (c1) and stopC2 (c2). The
+// up), stopSpace (' '), stopNotDigit and stopOwn (c1 or c2). The
 // bits past the end of text are set in every map, so a scan for the next
 // set bit ends at len(text) at the latest. m has at least stopMapLen
 // words.
@@ -25,6 +25,6 @@ func stopMap(text []byte, c1, c2 byte, m []uint64) {
 		at := copy(pad[64-len(text):], text)
 		stopWords(&pad[64-at], at, c1, c2, &m[0])
 	default:
-		m[0], m[1], m[2], m[3], m[4] = ^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0)
+		m[0], m[1], m[2], m[3] = ^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0)
 	}
 }

@@ -2,9 +2,9 @@
 
 #include "textflag.h"
 
-// One sixteen-byte block of text at off(SI) into the five masks' bits
+// One sixteen-byte block of text at off(SI) into the four masks' bits
 // shift and up (SSE2): AX plain bytes (0x20-0x7f but '"' and '\\'), DX
-// ' ', R8 digits, R9 c1, R10 c2. X1-X8 hold the constants (see
+// ' ', R8 digits, R9 c1 or c2. X1-X8 hold the constants (see
 // stopWords).
 #define BLOCK(off, shift) \
 	MOVOU off(SI), X0 \
@@ -26,6 +26,7 @@
 	MOVO X0, X13 \
 	PCMPEQB X7, X13 \
 	PCMPEQB X8, X0 \
+	POR X13, X0 \
 	PMOVMSKB X10, R11 \
 	SHLQ $shift, R11 \
 	ORQ R11, AX \
@@ -35,21 +36,17 @@
 	PMOVMSKB X12, R11 \
 	SHLQ $shift, R11 \
 	ORQ R11, R8 \
-	PMOVMSKB X13, R11 \
-	SHLQ $shift, R11 \
-	ORQ R11, R9 \
 	PMOVMSKB X0, R11 \
 	SHLQ $shift, R11 \
-	ORQ R11, R10
+	ORQ R11, R9
 
 // One 64-byte chunk at SI into AX (not plain), DX (' '), R8 (not a
-// digit), R9 (c1), R10 (c2); R11 scratch.
+// digit), R9 (c1 or c2); R11 scratch.
 #define CHUNK \
 	XORL AX, AX \
 	XORL DX, DX \
 	XORL R8, R8 \
 	XORL R9, R9 \
-	XORL R10, R10 \
 	BLOCK(0, 0) \
 	BLOCK(16, 16) \
 	BLOCK(32, 32) \
@@ -59,9 +56,9 @@
 
 // func stopWords(b *byte, n int, c1, c2 byte, out *uint64)
 // The stop map of the n >= 1 bytes at b (see stopMap): for each 64
-// bytes b[64k:64k+64], bit j of out[5k+m] is set when byte 64k+j is in
+// bytes b[64k:64k+64], bit j of out[4k+m] is set when byte 64k+j is in
 // map m: 0 not plain (a control byte, '"', '\\', from 0x80 up), 1 ' ',
-// 2 not an ASCII digit, 3 c1, 4 c2; then the words of the last n%64
+// 2 not an ASCII digit, 3 c1 or c2; then the words of the last n%64
 // bytes (the last 64 bytes read again, shifted), every bit past n set.
 TEXT ·stopWords(SB), NOSPLIT, $0-32
 	MOVQ b+0(FP), SI
@@ -104,9 +101,8 @@ loop:
 	MOVQ DX, 8(DI)
 	MOVQ R8, 16(DI)
 	MOVQ R9, 24(DI)
-	MOVQ R10, 32(DI)
 	ADDQ $64, SI
-	ADDQ $40, DI
+	ADDQ $32, DI
 	DECQ R12
 	JNZ loop
 
@@ -126,7 +122,6 @@ tail:
 	SHRQ CX, DX
 	SHRQ CX, R8
 	SHRQ CX, R9
-	SHRQ CX, R10
 	MOVQ R13, CX
 	MOVQ $-1, R11
 	SHLQ CX, R11
@@ -134,12 +129,10 @@ tail:
 	ORQ R11, DX
 	ORQ R11, R8
 	ORQ R11, R9
-	ORQ R11, R10
 	MOVQ AX, 0(DI)
 	MOVQ DX, 8(DI)
 	MOVQ R8, 16(DI)
 	MOVQ R9, 24(DI)
-	MOVQ R10, 32(DI)
 	RET
 
 past:
@@ -147,5 +140,4 @@ past:
 	MOVQ R11, 8(DI)
 	MOVQ R11, 16(DI)
 	MOVQ R11, 24(DI)
-	MOVQ R11, 32(DI)
 	RET

@@ -30,7 +30,7 @@ func TestStopMap(t *testing.T) {
 			stopMapBytes(text, c1, c2, want)
 			for i := range want {
 				if got[i] != want[i] {
-					t.Fatalf("%d bytes %q, c1 %q c2 %q: word %d (map %d) %#x, want %#x", n, text, c1, c2, i, i%5, got[i], want[i])
+					t.Fatalf("%d bytes %q, c1 %q c2 %q: word %d (map %d) %#x, want %#x", n, text, c1, c2, i, i%4, got[i], want[i])
 				}
 			}
 			for i := len(want); i < len(got); i++ {

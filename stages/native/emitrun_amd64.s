@@ -39,16 +39,108 @@ TEXT ·emitRun(SB), NOSPLIT, $0-96
 	MOVQ d+56(FP), R10
 	IMUL3Q $OP_SIZE, BX, R11
 	ADDQ ops+0(FP), R11
-
-loop:
 	CMPQ BX, nops+8(FP)
 	JGE out
-	// The literal: the word at i, or the line's last bytes.
+
+loop:
+	// The literal: the word at i, or the line's last bytes (littail).
 	LEAQ 8(R9), AX
 	CMPQ AX, R8
 	JGT littail
 	MOVQ (SI)(R9*1), AX
-	JMP litcmp
+
+litcmp:
+	XORQ OP_LITW(R11), AX
+	ANDQ OP_LITMASK(R11), AX
+	JNZ out
+	MOVQ OP_LITN(R11), R13
+	ADDQ R9, R13
+	MOVQ OP_KIND(R11), AX
+	TESTQ AX, AX // R_NONE
+	JZ none
+	CMPQ AX, $R_OTHER
+	JGE out
+	// The next byte of the stop map from i0 on: DX the chunk's words,
+	// R12 the op's map, CX where the word's bit 0 is. The first two
+	// chunks' words are chosen by a branch, so that their loads do not
+	// wait for i0.
+	MOVQ sm+64(FP), DX
+	MOVQ OP_STOP(R11), R12
+	CMPQ R13, $64
+	JGE chunk1
+
+chunk:
+	MOVQ (DX), AX
+	ANDQ OP_NOTPLAIN(R11), AX
+	ORQ (DX)(R12*8), AX
+	MOVQ R13, CX
+	SHRQ CX, AX
+	TESTQ AX, AX
+	JZ more
+
+found:
+	TZCNTQ AX, AX // BSFQ where there is no BMI1: AX is not zero
+	ADDQ AX, CX // j
+	MOVQ CX, DX
+	SUBQ R13, DX // n
+	CMPQ DX, OP_MIN(R11)
+	JLT out
+	MOVQ OP_KIND(R11), AX
+	CMPQ AX, $R_NOT
+	JEQ knot
+	JGT kdigits
+	// rSkip, rSpace: the end, or a byte of the class that needs escaping.
+	CMPQ CX, R8
+	JGE spaceend
+	MOVBQZX (SI)(CX*1), R12
+	MOVQ OP_TAB(R11), AX
+	CMPB (AX)(R12*1), $0
+	JNE out
+
+spaceend:
+	CMPQ OP_KIND(R11), $R_SKIP
+	JEQ skip
+
+field:
+	// What comes before the value, then the value: DX bytes from i0.
+	MOVQ CX, R9 // i = j
+	MOVQ OP_CONN0(R11), AX
+	MOVQ AX, (DI)(R10*1)
+	MOVQ OP_CONN1(R11), AX
+	MOVQ AX, 8(DI)(R10*1)
+	ADDQ OP_CONNN(R11), R10 // d0
+	LEAQ 16(R13), AX
+	CMPQ AX, R8
+	JGT copyshort
+	MOVQ (SI)(R13*1), AX
+	MOVQ AX, (DI)(R10*1)
+	MOVQ 8(SI)(R13*1), AX
+	MOVQ AX, 8(DI)(R10*1)
+	CMPQ DX, $16
+	JGT copylong
+
+copied:
+	ADDQ DX, R10
+
+next:
+	INCQ BX
+	ADDQ $OP_SIZE, R11
+	CMPQ BX, nops+8(FP)
+	JLT loop
+
+out:
+	MOVQ BX, ret+72(FP)
+	MOVQ R9, ret1+80(FP)
+	MOVQ R10, ret2+88(FP)
+	RET
+
+none:
+	MOVQ R13, R9
+	JMP next
+
+skip:
+	MOVQ CX, R9
+	JMP next
 
 littail:
 	MOVQ R8, CX
@@ -63,30 +155,9 @@ littail:
 	ADDQ $8, CX
 	SHLQ $3, CX
 	SHRQ CX, AX
+	JMP litcmp
 
-litcmp:
-	XORQ OP_LITW(R11), AX
-	ANDQ OP_LITMASK(R11), AX
-	JNZ out
-	MOVQ R9, R13
-	ADDQ OP_LITN(R11), R13
-	MOVQ OP_KIND(R11), AX
-	CMPQ AX, $R_NONE
-	JNE scan
-	MOVQ R13, R9
-	JMP next
-
-scan:
-	CMPQ AX, $R_OTHER
-	JGE out
-	// The next byte of the stop map from i0 on: DX the chunk's words,
-	// R12 the op's map, CX where the word's bit 0 is. The first two
-	// chunks' words are chosen by a branch, so that their loads do not
-	// wait for i0.
-	MOVQ sm+64(FP), DX
-	MOVQ OP_STOP(R11), R12
-	CMPQ R13, $64
-	JLT chunk
+chunk1:
 	CMPQ R13, $128
 	JGE chunkn
 	ADDQ $32, DX
@@ -97,50 +168,20 @@ chunkn:
 	SHRQ $6, AX
 	SHLQ $5, AX
 	ADDQ AX, DX
-
-chunk:
-	MOVQ (DX), AX
-	ANDQ OP_NOTPLAIN(R11), AX
-	ORQ (DX)(R12*8), AX
-	MOVQ R13, CX
-	SHRQ CX, AX
-	TESTQ AX, AX
-	JNZ found
-	ANDQ $-64, CX
+	JMP chunk
 
 more:
 	// The map's last word has every bit past the text set.
+	ANDQ $-64, CX
+
+morenext:
 	ADDQ $32, DX
 	ADDQ $64, CX
 	MOVQ (DX), AX
 	ANDQ OP_NOTPLAIN(R11), AX
 	ORQ (DX)(R12*8), AX
-	JZ more
-
-found:
-	TZCNTQ AX, AX // BSFQ where there is no BMI1: AX is not zero
-	ADDQ AX, CX // j
-	MOVQ CX, DX
-	SUBQ R13, DX // n
-	MOVQ OP_KIND(R11), AX
-	CMPQ AX, $R_NOT
-	JEQ knot
-	JGT kdigits
-	// rSkip, rSpace: the end, or a byte of the class that needs escaping.
-	CMPQ CX, R8
-	JGE spaceend
-	MOVBQZX (SI)(CX*1), R12
-	MOVQ OP_TAB(R11), AX
-	CMPB (AX)(R12*1), $0
-	JNE out
-
-spaceend:
-	CMPQ DX, OP_MIN(R11)
-	JLT out
-	CMPQ OP_KIND(R11), $R_SKIP
-	JNE field
-	MOVQ CX, R9
-	JMP next
+	JZ morenext
+	JMP found
 
 knot:
 	CMPQ CX, R8
@@ -148,13 +189,9 @@ knot:
 	MOVBQZX (SI)(CX*1), AX
 	CMPQ AX, OP_NOT(R11)
 	JNE out
-	CMPQ DX, OP_MIN(R11)
-	JLT out
 	JMP field
 
 kdigits:
-	CMPQ DX, OP_MIN(R11)
-	JLT out
 	CMPQ AX, $R_DIGINT
 	JNE field
 	// An int written as it is: 1 to 18 digits, no leading zero.
@@ -166,23 +203,13 @@ kdigits:
 	JEQ field
 	CMPB (SI)(R13*1), $0x30
 	JEQ out
+	JMP field
 
-field:
-	// What comes before the value, then the value: DX bytes from i0.
-	MOVQ CX, R9 // i = j
-	MOVQ OP_CONN0(R11), AX
-	MOVQ AX, (DI)(R10*1)
-	MOVQ OP_CONN1(R11), AX
-	MOVQ AX, 8(DI)(R10*1)
-	ADDQ OP_CONNN(R11), R10 // d0
+copyshort:
 	XORL R12, R12 // x
-	LEAQ 16(R13), AX
-	CMPQ AX, R8
-	JGT copyword
-	MOVQ (SI)(R13*1), AX
-	MOVQ AX, (DI)(R10*1)
-	MOVQ 8(SI)(R13*1), AX
-	MOVQ AX, 8(DI)(R10*1)
+	JMP copyword
+
+copylong:
 	MOVQ $16, R12
 
 copyword:
@@ -209,17 +236,3 @@ copystore:
 	MOVQ AX, (CX)(R12*1)
 	ADDQ $8, R12
 	JMP copyword
-
-copied:
-	ADDQ DX, R10
-
-next:
-	INCQ BX
-	ADDQ $OP_SIZE, R11
-	JMP loop
-
-out:
-	MOVQ BX, ret+72(FP)
-	MOVQ R9, ret1+80(FP)
-	MOVQ R10, ret2+88(FP)
-	RET

@@ -54,6 +54,17 @@
 	NOTQ AX \
 	NOTQ R8
 
+// The byte in AX in each of x's sixteen bytes (BX holds 0x0101010101010101).
+#define SPREAD(x) \
+	IMULQ BX, AX \
+	MOVQ AX, x \
+	PUNPCKLQDQ x, x
+
+// The byte c (a constant) in each of x's sixteen bytes.
+#define BYTES(c, x) \
+	MOVL c, AX \
+	SPREAD(x)
+
 // func stopWords(b *byte, n int, c1, c2 byte, out *uint64)
 // The stop map of the n >= 1 bytes at b (see stopMap): for each 64
 // bytes b[64k:64k+64], bit j of out[4k+m] is set when byte 64k+j is in
@@ -64,33 +75,17 @@ TEXT ·stopWords(SB), NOSPLIT, $0-32
 	MOVQ b+0(FP), SI
 	MOVQ n+8(FP), R13
 	MOVQ out+24(FP), DI
-	MOVQ $0x1f1f1f1f1f1f1f1f, AX
-	MOVQ AX, X1
-	PUNPCKLQDQ X1, X1
-	MOVQ $0x2222222222222222, AX
-	MOVQ AX, X2
-	PUNPCKLQDQ X2, X2
-	MOVQ $0x5c5c5c5c5c5c5c5c, AX
-	MOVQ AX, X3
-	PUNPCKLQDQ X3, X3
-	MOVQ $0x2020202020202020, AX
-	MOVQ AX, X4
-	PUNPCKLQDQ X4, X4
-	MOVQ $0x2f2f2f2f2f2f2f2f, AX
-	MOVQ AX, X5
-	PUNPCKLQDQ X5, X5
-	MOVQ $0x3a3a3a3a3a3a3a3a, AX
-	MOVQ AX, X6
-	PUNPCKLQDQ X6, X6
 	MOVQ $0x0101010101010101, BX
+	BYTES($0x1f, X1)
+	BYTES($0x22, X2) // '"'
+	BYTES($0x5c, X3) // '\\'
+	BYTES($0x20, X4)
+	BYTES($0x2f, X5)
+	BYTES($0x3a, X6)
 	MOVBQZX c1+16(FP), AX
-	IMULQ BX, AX
-	MOVQ AX, X7
-	PUNPCKLQDQ X7, X7
+	SPREAD(X7)
 	MOVBQZX c2+17(FP), AX
-	IMULQ BX, AX
-	MOVQ AX, X8
-	PUNPCKLQDQ X8, X8
+	SPREAD(X8)
 	MOVQ R13, R12
 	SHRQ $6, R12
 	JZ tail

@@ -55,16 +55,10 @@ func asciiCase(vm *goja.Runtime, s string, upper bool) (goja.Value, bool) {
 		}
 		return vm.ToValue(unsafe.String(&b[0], n)), true
 	}
-	const hdr = int(unsafe.Sizeof(""))
-	blk := make([]byte, hdr+n)
-	body := blk[hdr:]
+	v, body := asciiBlock(n)
 	if !flipCopy(body, s, from, to) {
 		return nil, false
 	}
-	*(*string)(unsafe.Pointer(&blk[0])) = unsafe.String(&body[0], n)
-	var v goja.Value
-	w := (*iface)(unsafe.Pointer(&v))
-	w.tab, w.data = asciiTab, unsafe.Pointer(&blk[0])
 	return v, true
 }
 

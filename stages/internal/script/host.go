@@ -198,10 +198,11 @@ type Instance struct {
 	// arena is the batch's output arena while the engine lends it
 	// (engine.OutputArena, see Output), else nil; written counts what
 	// the batch's records took in it, lastOut what the last batch's did.
-	// expect is the size of the batch's input records, for the first
-	// block.
-	arena                    *[]byte
-	written, lastOut, expect int
+	// batch is the current TransformBatch call's records (their size is
+	// the first block's, before any batch wrote).
+	arena            *[]byte
+	written, lastOut int
+	batch            []*engine.Record
 }
 
 // changed is an input record before result changed it.
@@ -339,7 +340,7 @@ func (in *Instance) UseArena(a *[]byte) {
 	if a == nil && in.arena != nil && in.written > 0 {
 		in.lastOut = in.written
 	}
-	in.arena, in.written, in.expect = a, 0, 0
+	in.arena, in.written = a, 0
 }
 
 // Output returns a copy of s as an output record's bytes. While the engine
@@ -362,7 +363,9 @@ func (in *Instance) Output(s string) []byte {
 		// twice the full one.
 		size := in.lastOut + in.lastOut/16 + minArenaBlock
 		if in.lastOut == 0 {
-			size = in.expect
+			for _, r := range in.batch {
+				size += len(r.Data) + 1
+			}
 		}
 		size = min(max(size, 2*cap(*a), minArenaBlock), maxArenaBlock)
 		*a = make([]byte, 0, max(size, n))
@@ -427,11 +430,7 @@ func (in *Instance) TransformBatch(ctx context.Context, recs []*engine.Record, o
 	if err := in.ready(ctx); err != nil {
 		return err
 	}
-	if in.arena != nil && in.lastOut == 0 && in.expect == 0 {
-		for _, r := range recs {
-			in.expect += len(r.Data) + 1
-		}
-	}
+	in.batch = recs
 	bctx, unbind := in.bind(ctx)
 	in.changed = in.changed[:0]
 	defer func() {
@@ -446,6 +445,7 @@ func (in *Instance) TransformBatch(ctx context.Context, recs []*engine.Record, o
 			}
 		}
 		clear(in.changed)
+		in.batch = nil
 	}()
 	for i, r := range recs {
 		if in.st.JSON { // the script may read any field: see package jsonkey

@@ -503,7 +503,17 @@ func (in *Instance) result(i int, r *engine.Record, out *engine.BatchResult) err
 	}
 	clear(in.emitted)
 	if keep {
-		in.changed = append(in.changed, changed{r, r.Data, r.Meta})
+		// Fields set in place: appending a changed literal is a
+		// typedmemmove, whose bulk write barrier cost W2 js 3% of its
+		// samples while the collector runs.
+		n := len(in.changed)
+		if n < cap(in.changed) {
+			in.changed = in.changed[:n+1]
+		} else {
+			in.changed = append(in.changed, changed{})
+		}
+		c := &in.changed[n]
+		c.r, c.data, c.meta = r, r.Data, r.Meta
 		r.Data, r.Meta = data, meta
 		out.Emit(i, r)
 	}

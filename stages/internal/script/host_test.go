@@ -259,6 +259,7 @@ func TestHostBatch(t *testing.T) {
 		t.Errorf("after an interrupted batch: %q, %v; want a fresh VM", got, err)
 	}
 }
+
 // TestOutputArena checks Output: a copy of its own outside a batch; while
 // the engine lends an arena, records cut from it one after the other, each
 // followed by a newline, capped at its length, the bytes already in the

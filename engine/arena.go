@@ -4,12 +4,14 @@ import "sync"
 
 // OutputArena is an optional interface of a compiled-in Go Transformer
 // that writes the bytes of the records it emits itself (the native parse
-// stages): the engine lends it memory that belongs to the batch being
-// transformed, so that those bytes need no allocation of their own and are
-// reused once the batch has been written, as the input's bytes are.
+// stages, the script host): the engine lends it memory that belongs to the
+// batch being transformed, so that those bytes need no allocation of their
+// own and are reused once the batch has been written, as the input's bytes
+// are.
 //
 // Before the TransformBatch calls of a batch the engine calls UseArena
-// with a pointer to the batch's output arena, and UseArena(nil) after the
+// with a pointer to the batch's output arena (an empty one kept from a
+// written batch, or nil: see outArenas), and UseArena(nil) after the
 // last of them, before the batch moves on; the instance must not touch the
 // arena outside that window. Within it, the instance may append to *a (the
 // bytes below len(*a) are records emitted before, by it or by an earlier

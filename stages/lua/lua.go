@@ -191,7 +191,7 @@ func (l *language) compile(src string) (*lua.FunctionProto, error) {
 	if err != nil {
 		return nil, l.st.Spec.Errorf(l.st.Src.Field(), "lua: %v", err)
 	}
-	return proto, nil
+	return unboxKeys(proto), nil
 }
 
 func (l *language) parse(src string) ([]ast.Stmt, error) {

@@ -120,15 +120,26 @@ func (f *Fields) Moved(from, to []byte) {
 
 // lookup finds field k of data through the index: ok is false when the
 // index is not data's or cannot answer for k (then gjson does); raw does
-// not exist when data has no field k.
+// not exist when data has no field k. raw is on a copy of the value's
+// bytes.
 func (f *Fields) lookup(data []byte, k string) (raw gjson.Result, ok bool) {
+	v, found, ok := f.span(data, k)
+	if found {
+		raw = gjson.ParseBytes(v)
+	}
+	return raw, ok
+}
+
+// span is lookup's search: the value of field k in data (found), ok as
+// lookup's.
+func (f *Fields) span(data []byte, k string) (v []byte, found, ok bool) {
 	if f == nil || f.data == nil || f.data != unsafe.SliceData(data) || f.n != len(data) || k == "" || FieldPath(k) != k {
-		return raw, false
+		return nil, false, false
 	}
 	for _, fl := range f.fields {
 		if fl.ke-fl.ks == len(k) && string(data[fl.ks:fl.ke]) == k {
-			return gjson.ParseBytes(data[fl.vs:fl.ve]), true
+			return data[fl.vs:fl.ve], true, true
 		}
 	}
-	return raw, true
+	return nil, false, true
 }

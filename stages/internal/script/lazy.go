@@ -25,6 +25,11 @@ type Lazy[V any] struct {
 	// Fields, if set, is the instance's index of the current record (see
 	// Instance.Fields): Lookup uses it while it is Data's.
 	Fields *Fields
+	// Shared lets Lookup's raw JSON (and the strings of it that need no
+	// unescaping) share Data's bytes rather than a copy of the field's:
+	// for a host none of whose values outlive Data's bytes (a Lua body
+	// that keeps nothing of a call).
+	Shared bool
 	edits  []edit[V]
 	index  map[string]int // key → position in edits, past indexAfter edits
 	seq    int            // writes so far: the order of first writes
@@ -142,7 +147,14 @@ func (l *Lazy[V]) Lookup(k string) (v V, ok bool, raw gjson.Result) {
 			return v, false, raw
 		}
 	}
-	if raw, ok := l.Fields.lookup(l.Data, k); ok {
+	if b, found, ok := l.Fields.span(l.Data, k); ok {
+		switch {
+		case !found:
+		case l.Shared:
+			raw = gjson.Parse(unsafe.String(unsafe.SliceData(b), len(b)))
+		default:
+			raw = gjson.ParseBytes(b)
+		}
 		return v, false, raw
 	}
 	return v, false, gjson.GetBytes(l.Data, FieldPath(k))

@@ -42,11 +42,19 @@ func (f *Fields) Check(data []byte) error {
 	}
 	// The keys are unique. Nested objects are checked on their own, in
 	// the order of the record, as jsonkey.Any would meet them.
+	// seen has the keyBit of every key so far: a key whose bit is not
+	// in it repeats none of them.
+	var seen uint64
 	for i, fl := range f.fields {
-		for _, prev := range f.fields[:i] {
-			if prev.ke-prev.ks == fl.ke-fl.ks && bytes.Equal(data[prev.ks:prev.ke], data[fl.ks:fl.ke]) {
-				f.fields = f.fields[:0]
-				return &jsonkey.Error{Path: string(data[fl.ks:fl.ke])}
+		k := data[fl.ks:fl.ke]
+		if b := keyBit(k); seen&b == 0 {
+			seen |= b
+		} else {
+			for _, prev := range f.fields[:i] {
+				if prev.ke-prev.ks == len(k) && bytes.Equal(data[prev.ks:prev.ke], k) {
+					f.fields = f.fields[:0]
+					return &jsonkey.Error{Path: string(k)}
+				}
 			}
 		}
 		if v := data[fl.vs:fl.ve]; (v[0] == '{' || v[0] == '[') && bytes.IndexByte(v, '{') >= 0 {
@@ -58,6 +66,16 @@ func (f *Fields) Check(data []byte) error {
 	}
 	f.data, f.n = unsafe.SliceData(data), len(data)
 	return nil
+}
+
+// keyBit is one of 64 bits picked by key k's length and first and last
+// bytes: equal keys have the same.
+func keyBit(k []byte) uint64 {
+	h := uint(len(k))
+	if len(k) > 0 {
+		h += 7*uint(k[0]) + 3*uint(k[len(k)-1])
+	}
+	return 1 << (h & 63)
 }
 
 // index reads data's members into f.fields; false if data is not an
@@ -133,7 +151,7 @@ func (f *Fields) lookup(data []byte, k string) (raw gjson.Result, ok bool) {
 // span is lookup's search: the value of field k in data (found), ok as
 // lookup's.
 func (f *Fields) span(data []byte, k string) (v []byte, found, ok bool) {
-	if f == nil || f.data == nil || f.data != unsafe.SliceData(data) || f.n != len(data) || k == "" || FieldPath(k) != k {
+	if f == nil || f.data == nil || f.data != unsafe.SliceData(data) || f.n != len(data) || k == "" || !plainPath(k) {
 		return nil, false, false
 	}
 	for _, fl := range f.fields {

@@ -363,7 +363,7 @@ func (l *Lazy[V]) fill(t *template, enc Encoder[V]) (out []byte, ok bool, err er
 // value deleted its field.
 func (l *Lazy[V]) encodeOnePass(enc Encoder[V], t *template) (out []byte, ok bool, err error) {
 	for i := range l.edits {
-		if k := l.edits[i].key; k == "" || FieldPath(k) != k || !plainKey(k) {
+		if k := l.edits[i].key; k == "" || !plainPath(k) || !plainKey(k) {
 			return nil, false, nil
 		}
 	}
@@ -607,7 +607,8 @@ func plainKey(k string) bool {
 // skipSpace returns the position of the first non-blank byte of d at or
 // after i (len(d) if none).
 func skipSpace(d []byte, i int) int {
-	for i < len(d) && (d[i] == ' ' || d[i] == '\t' || d[i] == '\n' || d[i] == '\r') {
+	// (Most bytes are past ' ': one comparison for them.)
+	for i < len(d) && d[i] <= ' ' && (d[i] == ' ' || d[i] == '\t' || d[i] == '\n' || d[i] == '\r') {
 		i++
 	}
 	return i

@@ -113,7 +113,7 @@ func TestLazyOnePass(t *testing.T) {
 				t.Fatalf("%s %v: Has(%q) = %v, through gjson %v", rec, ops, k, a.Has(k), b.Has(k))
 			}
 		}
-		got, ok, err := a.encodeOnePass(enc{}, nil)
+		got, ok, err := a.encodeOnePass(enc{}, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -275,6 +275,7 @@ type vm struct {
 	// the strings string.upper and lower made in the current call (see
 	// scratchFor), reused by the next call.
 	lazy    *lazyRec
+	arrays  tablePool // the tables of the arrays decoded from records
 	scratch []byte
 	boxes   [maxBoxes]lua.LString // see box
 	nbox    int
@@ -341,6 +342,7 @@ func (v *vm) SetRecord(r *engine.Record) error {
 	v.curLazy, v.nbox = nil, 0
 	if v.l.noRetain {
 		v.resetScratch()
+		v.arrays.reset()
 	}
 	if r == nil {
 		v.curData = nil

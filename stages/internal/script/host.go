@@ -187,7 +187,7 @@ type Instance struct {
 	vm               VM
 	transform, flush bool
 	cur              *engine.Record // the record of the current call
-	emitted          []*engine.Record
+	emitted          []emitted      // what the current call emitted
 	broken           bool // interrupted or panicked: replace the VM before the next call
 	mem              memGuard
 	fields           Fields // repeated keys in JSON records; the current one's fields
@@ -195,6 +195,13 @@ type Instance struct {
 	// they held: a call that fails as a whole puts them back, since the
 	// engine then runs the same records again one by one.
 	changed []changed
+}
+
+// emitted is a record the script emitted: its bytes and metadata (the
+// record is made when the call is over: see result).
+type emitted struct {
+	data []byte
+	meta map[string]string
 }
 
 // changed is an input record before result changed it.
@@ -321,9 +328,19 @@ func (in *Instance) Reset(ctx context.Context) error { return in.reset(ctx) }
 // Emit adds a record the script emitted during the current call: derived
 // from the call's input record, with data and meta.
 func (in *Instance) Emit(data []byte, meta map[string]string) {
-	r := in.cur.Derive(data)
-	r.Meta = meta
-	in.emitted = append(in.emitted, r)
+	in.emitted = append(in.emitted, emitted{data, meta})
+}
+
+// derive makes the record of e: derived from the call's input record (its
+// number), with e's bytes and metadata.
+func (in *Instance) derive(e emitted) *engine.Record {
+	cur := in.cur
+	m := cur.Meta
+	cur.Meta = nil // Derive would copy what e replaces
+	r := cur.Derive(e.data)
+	cur.Meta = m
+	r.Meta = e.meta
+	return r
 }
 
 // Transform implements engine.Transformer: transform(rec, meta); records
@@ -345,7 +362,7 @@ func (in *Instance) Transform(ctx context.Context, r *engine.Record, emit func(*
 		return err
 	}
 	for _, e := range in.emitted {
-		emit(e)
+		emit(in.derive(e))
 	}
 	data, meta, keep, err := in.vm.Result()
 	if err != nil || !keep {
@@ -438,8 +455,17 @@ func (in *Instance) result(i int, r *engine.Record, out *engine.BatchResult) err
 	if err != nil {
 		return err
 	}
-	for _, e := range in.emitted {
-		out.Emit(i, e)
+	for j, e := range in.emitted {
+		if j == 0 && !keep && len(r.Meta) == 0 && len(e.meta) == 0 {
+			// r is dropped: it carries the first emitted record (one
+			// allocation less). Only without metadata: the engine gives
+			// the metadata of r to emitted records that have none.
+			in.changed = append(in.changed, changed{r, r.Data, r.Meta})
+			r.Data, r.Meta = e.data, e.meta
+			out.Emit(i, r)
+			continue
+		}
+		out.Emit(i, in.derive(e))
 	}
 	clear(in.emitted)
 	if keep {
@@ -472,7 +498,7 @@ func (in *Instance) Flush(ctx context.Context, emit func(*engine.Record)) error 
 		return err
 	}
 	for _, e := range in.emitted {
-		emit(e)
+		emit(in.derive(e))
 	}
 	return nil
 }

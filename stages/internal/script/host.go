@@ -188,7 +188,7 @@ type Instance struct {
 	transform, flush bool
 	cur              *engine.Record // the record of the current call
 	emitted          []emitted      // what the current call emitted
-	broken           bool // interrupted or panicked: replace the VM before the next call
+	broken           bool           // interrupted or panicked: replace the VM before the next call
 	mem              memGuard
 	fields           Fields // repeated keys in JSON records; the current one's fields
 	// The input records a TransformBatch call changed (result) and what

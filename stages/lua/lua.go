@@ -342,7 +342,9 @@ func (v *vm) SetRecord(r *engine.Record) error {
 	v.curLazy, v.nbox = nil, 0
 	if v.l.noRetain {
 		v.resetScratch()
-		v.arrays.reset()
+		if v.arrays.n > 0 {
+			v.arrays.reset()
+		}
 	}
 	if r == nil {
 		v.curData = nil

@@ -1,7 +1,6 @@
 package script
 
 import (
-	"bytes"
 	"encoding/binary"
 	"math/bits"
 	"unsafe"
@@ -46,7 +45,6 @@ type Lazy[V any] struct {
 	encoded  int // shape+1 of the last encode, 0 if none
 	tmpl     *template
 	tmplData *byte // the Data tmpl was made of
-	reused   bool  // Reset was called: the template's buffers serve record after record
 
 	// Room for the first edits, allocated with the Lazy (a script
 	// touches a few fields).
@@ -64,7 +62,6 @@ func (l *Lazy[V]) Reset(data []byte, fields *Fields) {
 	l.edits, l.index = l.edits[:0], nil
 	l.seq, l.shape, l.encoded = 0, 0, 0
 	l.tmplData = nil // the template is made again (its buffers are kept)
-	l.reused = true
 }
 
 // indexAfter is how many edited fields a linear search handles before
@@ -278,20 +275,14 @@ func appendField[V any](b []byte, enc Encoder[V], e *edit[V]) ([]byte, bool, err
 	return append(b, raw...), false, nil
 }
 
-// maxScratch is the largest template.out a Lazy keeps.
-const maxScratch = 64 << 10
-
 // template is an encoded record with holes where the edited values go:
 // the output is lit[:holes[0].at], the value of edits[holes[0].edit],
 // lit[holes[0].at:holes[1].at], ... and lit[holes[len-1].at:]. It serves
 // the encodes of one shape of edits (see Lazy.shape); -1: none.
 type template struct {
-	shape int
-	lit   []byte
-	holes []hole
-	// out is where a reused Lazy (see encode) writes the record the
-	// template is made of, before copying it out at its size.
-	out     []byte
+	shape   int
+	lit     []byte
+	holes   []hole
 	vals    int // the values' size at the last encode: the next output's capacity
 	holeBuf [4]hole
 }
@@ -335,25 +326,10 @@ func (l *Lazy[V]) encode(enc Encoder[V], again bool) ([]byte, error) {
 		t.shape, t.lit, t.holes, t.vals = -1, t.lit[:0], t.holeBuf[:0], 0
 	}
 	l.encoded = l.shape + 1
-	// A Lazy that serves record after record writes into the template's
-	// buffer and copies the record out at its size (the next encodes by
-	// template are made at their size: see fill), rather than into a new
-	// buffer with room to grow.
-	var buf []byte
-	scratch := t != nil && l.reused
-	if scratch {
-		buf = t.out[:0]
-	}
-	out, ok, err := l.encodeOnePass(enc, t, buf)
+	out, ok, err := l.encodeOnePass(enc, t)
 	if ok || err != nil {
 		if ok && t != nil && t.shape >= 0 { // made (no value deleted its field)
 			l.tmpl, l.tmplData = t, data
-		}
-		if ok && scratch {
-			if t.out = out; cap(out) > maxScratch {
-				t.out = nil
-			}
-			out = bytes.Clone(out)
 		}
 		return out, err
 	}
@@ -385,7 +361,7 @@ func (l *Lazy[V]) fill(t *template, enc Encoder[V]) (out []byte, ok bool, err er
 // object. With t (empty), it also fills in t (the output without the
 // edited values, and where they go) and sets its shape, unless an edited
 // value deleted its field.
-func (l *Lazy[V]) encodeOnePass(enc Encoder[V], t *template, buf []byte) (out []byte, ok bool, err error) {
+func (l *Lazy[V]) encodeOnePass(enc Encoder[V], t *template) (out []byte, ok bool, err error) {
 	for i := range l.edits {
 		if k := l.edits[i].key; k == "" || !plainPath(k) || !plainKey(k) {
 			return nil, false, nil
@@ -425,9 +401,7 @@ func (l *Lazy[V]) encodeOnePass(enc Encoder[V], t *template, buf []byte) (out []
 	if f := l.Fields; f != nil && f.data == unsafe.SliceData(d) && f.n == len(d) && f.data != nil {
 		idx = f.fields
 	}
-	if out = buf; out == nil {
-		out = make([]byte, 0, len(d)+64)
-	}
+	out = make([]byte, 0, len(d)+64)
 	out = append(out, '{')
 	kept := false // a field was written out
 	// Fields left as they are, one after the other, are copied as one

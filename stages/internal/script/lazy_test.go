@@ -114,7 +114,7 @@ func TestLazyOnePass(t *testing.T) {
 				t.Fatalf("%s %v: Has(%q) = %v, through gjson %v", rec, ops, k, a.Has(k), b.Has(k))
 			}
 		}
-		got, ok, err := a.encodeOnePass(enc{}, nil, nil)
+		got, ok, err := a.encodeOnePass(enc{}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

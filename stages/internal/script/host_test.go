@@ -111,6 +111,20 @@ func newFake(t *testing.T, f *fake, code string) *Stage {
 	return s
 }
 
+// loadedFake is an instance of a loaded stage of f.
+func loadedFake(t *testing.T, f *fake) *Instance {
+	t.Helper()
+	s := newFake(t, f, "code")
+	if err := s.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := s.New(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr.(*Instance)
+}
+
 func TestHost(t *testing.T) {
 	f := &fake{}
 	s := newFake(t, f, "code")
@@ -196,23 +210,15 @@ func TestHostBody(t *testing.T) {
 }
 
 func TestHostReplacementFails(t *testing.T) {
-	f := &fake{initFail: true}
-	s := newFake(t, f, "code")
-	if err := s.Load(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	tr, err := s.New(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := loadedFake(t, &fake{initFail: true})
 	emit := func(*engine.Record) {}
 	if err := tr.Transform(context.Background(), engine.NewRecord([]byte("panic")), emit); err == nil {
 		t.Fatal("panic: no error")
 	}
-	if err := tr.(*Instance).Reset(context.Background()); err == nil || !strings.Contains(err.Error(), "init: fake: init failed") {
+	if err := tr.Reset(context.Background()); err == nil || !strings.Contains(err.Error(), "init: fake: init failed") {
 		t.Errorf("Reset = %v, want the init error", err)
 	}
-	err = tr.Transform(context.Background(), engine.NewRecord([]byte("a")), emit)
+	err := tr.Transform(context.Background(), engine.NewRecord([]byte("a")), emit)
 	if !errors.Is(err, engine.ErrFatal) || !strings.Contains(err.Error(), "init: fake: init failed") {
 		t.Errorf("err = %v, want a fatal init error: a VM that cannot be replaced stops the stage", err)
 	}
@@ -220,15 +226,7 @@ func TestHostReplacementFails(t *testing.T) {
 
 func TestHostBatch(t *testing.T) {
 	f := &fake{}
-	s := newFake(t, f, "code")
-	if err := s.Load(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	tr, err := s.New(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := tr.(*Instance)
+	in := loadedFake(t, f)
 	batch := func(ctx context.Context, data ...string) (string, error) {
 		recs := make([]*engine.Record, len(data))
 		for i, d := range data {
@@ -281,16 +279,7 @@ func TestHostBatch(t *testing.T) {
 // engine.inherit) and number, whether the input record, dropped, carries
 // the first of them or not.
 func TestHostBatchEmitted(t *testing.T) {
-	f := &fake{}
-	s := newFake(t, f, "code")
-	if err := s.Load(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	tr, err := s.New(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := tr.(*Instance)
+	in := loadedFake(t, &fake{})
 	// inherit is engine.inherit's.
 	inherit := func(out, r *engine.Record) {
 		if out != r && out.Meta == nil && len(r.Meta) > 0 {

@@ -123,3 +123,38 @@ func TestOutputArena(t *testing.T) {
 		}
 	}
 }
+
+// A written batch gives its output arena to outArenas, not to the batch
+// pool: a batch taken from the pool holds none (the input's read-ahead
+// and the queues before an arena stage carry no output room), and the next
+// arena stage's batch gets the kept one, empty. An arena too large to keep
+// is dropped.
+func TestOutArenasApartFromBatches(t *testing.T) {
+	b := getBatch()
+	b.out = append(make([]byte, 0, 4096), "rec\n"...)
+	putBatch(b)
+	if nb := getBatch(); cap(nb.out) != 0 {
+		t.Errorf("a pooled batch holds an output arena of %d bytes", cap(nb.out))
+	} else {
+		putBatch(nb)
+	}
+	// (sync.Pool may drop what it holds at any collection: look a few times)
+	got := false
+	for range 10 {
+		a := getOutArena()
+		if cap(a) == 4096 && len(a) == 0 {
+			got = true
+			break
+		}
+		putOutArena(append(make([]byte, 0, 4096), "x\n"...))
+	}
+	if !got {
+		t.Error("the written batch's arena was not kept for the next one")
+	}
+	putOutArena(make([]byte, 0, maxOutputArena+1))
+	for range 3 {
+		if a := getOutArena(); cap(a) > maxOutputArena {
+			t.Fatalf("an arena of %d bytes was kept", cap(a))
+		}
+	}
+}

@@ -22,7 +22,8 @@ type batch struct {
 	store []Record
 	arena []byte
 	// out is the output arena lent to stages (OutputArena): the bytes of
-	// records they emitted, reused with the batch as arena is.
+	// records they emitted. A written batch gives it back to outArenas,
+	// not to the batch pool (see putOutArena).
 	out   []byte
 	final bool // a worker's flush output: the last batch it sends
 	last  bool // a failing worker's partial output: nothing follows
@@ -58,10 +59,8 @@ func putBatch(b *batch) {
 	for i := range b.store {
 		b.store[i].Data, b.store[i].Meta = nil, nil
 	}
-	if cap(b.out) > maxOutputArena {
-		b.out = nil
-	}
-	b.recs, b.spare, b.store, b.arena, b.out, b.final, b.last, b.json, b.ack = b.recs[:0], b.spare[:0], b.store[:0], b.arena[:0], b.out[:0], false, false, false, ackToken{}
+	putOutArena(b.out)
+	b.recs, b.spare, b.store, b.arena, b.out, b.final, b.last, b.json, b.ack = b.recs[:0], b.spare[:0], b.store[:0], b.arena[:0], nil, false, false, false, ackToken{}
 	batchPool.Put(b)
 }
 

@@ -217,6 +217,9 @@ func (w *worker) processBatch(b *batch) error {
 		return nil
 	}
 	if w.arena != nil {
+		if cap(b.out) == 0 {
+			b.out = getOutArena()
+		}
 		w.arena.UseArena(&b.out)
 		defer w.arena.UseArena(nil)
 	}

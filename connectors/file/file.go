@@ -143,7 +143,7 @@ type tracked struct {
 	fpLen   int64
 	gone    bool  // the glob no longer matches it (rotated away, deleted)
 	stuck   int64 // the size at which only an unfinished line was left
-	idle    int   // scans that found a gone file at its end
+	idle    int   // scans since it went that found it at its end
 	done    bool
 }
 
@@ -246,10 +246,12 @@ func (in *Input) NextStream(ctx context.Context) (*connector.Stream, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		scanned := false
 		if time.Since(in.lastScan) >= in.cfg.PollInterval || len(in.files) == 0 {
 			if err := in.scan(); err != nil {
 				return nil, err
 			}
+			scanned = true
 		}
 		for _, t := range in.files {
 			if t.done {
@@ -277,8 +279,11 @@ func (in *Input) NextStream(ctx context.Context) (*connector.Stream, error) {
 				t.idle = 0
 				return in.stream(ctx, t)
 			}
-			if t.gone {
-				if t.idle++; t.idle >= 2 { // finished: nothing came since it went
+			if t.gone && scanned {
+				// Finished when two scans since it went found nothing more
+				// (counted in scans, not in calls: a call that only hands
+				// out another file's stream proves nothing about this one).
+				if t.idle++; t.idle >= 2 {
 					in.finish(t)
 				}
 			}
@@ -312,18 +317,54 @@ func (in *Input) rewritten(t *tracked, size int64) bool {
 	return fp != want
 }
 
+// testHookAfterGlob, when set (by tests), runs after each scan's listing
+// of the directory and before the files listed are looked at.
+var testHookAfterGlob func()
+
 // scan finds new files matching the glob and marks those that went.
 func (in *Input) scan() error {
 	in.lastScan = time.Now()
+	seen := map[fileID]bool{}
+	if err := in.scanOnce(seen); err != nil {
+		return err
+	}
+	missing := false
+	for _, t := range in.files {
+		missing = missing || (!t.done && !seen[t.id] && !t.gone)
+	}
+	if missing {
+		// A file renamed between the listing and the look at a name (a
+		// rotation: app.log renamed app.log.1, a new app.log created) is
+		// in neither: the listing had only its old name, which now names
+		// the new file. A second listing, made after the rename, has it.
+		if err := in.scanOnce(seen); err != nil {
+			return err
+		}
+	}
+	for _, t := range in.files {
+		if !t.done && !seen[t.id] && !t.gone {
+			t.gone, t.idle = true, 0
+			in.log.Info("file rotated away or deleted; finishing it", "file", t.path)
+			in.event("file_rotated")
+		}
+	}
+	return nil
+}
+
+// scanOnce lists the files matching the glob, adds their identities to
+// seen, follows renames of tracked files and starts tracking new ones.
+func (in *Input) scanOnce(seen map[fileID]bool) error {
 	matches, err := in.glob()
 	if err != nil {
 		return err
+	}
+	if testHookAfterGlob != nil {
+		testHookAfterGlob()
 	}
 	if len(matches) == 0 && len(in.files) == 0 && !in.waiting {
 		in.waiting = true
 		in.log.Warn("no file matches the input path yet; waiting for one", "path", in.pattern)
 	}
-	seen := map[fileID]bool{}
 	for _, m := range matches {
 		st, err := os.Stat(m)
 		if err != nil {
@@ -341,20 +382,15 @@ func (in *Input) scan() error {
 			t.gone = false
 			continue
 		}
-		if _, err := in.open(m); err != nil {
+		t, err := in.open(m)
+		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
 				continue
 			}
 			return err
 		}
+		seen[t.id] = true // renamed between the stat and the open: the file opened
 		in.waiting = false
-	}
-	for _, t := range in.files {
-		if !t.done && !seen[t.id] && !t.gone {
-			t.gone = true
-			in.log.Info("file rotated away or deleted; finishing it", "file", t.path)
-			in.event("file_rotated")
-		}
 	}
 	return nil
 }
@@ -376,6 +412,12 @@ func (in *Input) open(path string) (*tracked, error) {
 		return nil, fmt.Errorf("input %s is a directory", path)
 	}
 	t := &tracked{id: idOf(st), path: path, f: f}
+	if old := in.byID[t.id]; old != nil && in.cfg.Follow {
+		// Renamed between the scan's look at the name and the open: the
+		// name now holds a file followed already.
+		f.Close()
+		return old, nil
+	}
 	var magic [4]byte
 	n, _ := f.ReadAt(magic[:], 0)
 	t.zipped = compress.IsCompressed(magic[:n])

@@ -12,7 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"sync/atomic"
+
 	"github.com/klauspost/compress/gzip"
+	"github.com/pipe-dev/pipe/connectors/file"
 	"github.com/pipe-dev/pipe/engine"
 	"github.com/pipe-dev/pipe/internal/testkit"
 )
@@ -276,5 +279,49 @@ func TestCheckpointedInputKeepsEarlierOutput(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(filepath.Join(dir, "out.log")); string(got) != "a\nb\nc\n" {
 		t.Fatalf("output = %q, want the input once", got)
+	}
+}
+
+// TestFollowRotationDuringScan: a rotation (rename, then a new file under
+// the old name) that lands between a scan's directory listing and its look
+// at the names listed hides the renamed file from that listing. It must
+// not be taken as gone, finished, and found again under its new name as a
+// new file, read a second time from its start.
+func TestFollowRotationDuringScan(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "app.log")
+	write(t, log, "1\n2\n", os.O_TRUNC)
+	var arm atomic.Bool
+	var globs atomic.Int64
+	file.SetTestHookAfterGlob(func() {
+		globs.Add(1)
+		if arm.CompareAndSwap(true, false) {
+			if err := os.Rename(log, log+".1"); err != nil {
+				panic(err)
+			}
+			if err := os.WriteFile(log, []byte("3\n"), 0o644); err != nil {
+				panic(err)
+			}
+		}
+	})
+	defer file.SetTestHookAfterGlob(nil)
+	p := build(t, dir, "input: {type: file, path: 'app.log*', follow: true, poll_interval: 5ms}\n")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := &testkit.Buffer{}
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx, nil, out) }()
+	waitFor(t, "the first lines", func() bool { return out.String() == "1\n2\n" })
+	arm.Store(true)
+	waitFor(t, "the rotated-in file's line", func() bool { return strings.Contains(out.String(), "3\n") })
+	// Scans enough for a file taken as gone to be finished and found again.
+	n := globs.Load()
+	waitFor(t, "ten more scans", func() bool { return globs.Load() >= n+10 })
+	cancel()
+	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+	if got := out.String(); got != "1\n2\n3\n" {
+		t.Errorf("output %q, want each line once", got)
 	}
 }

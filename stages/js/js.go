@@ -514,14 +514,19 @@ func (v *vm) stringifyValue(val goja.Value) (string, error) {
 	return str, nil
 }
 
-// own returns a copy of s for an output record's bytes. One allocation
-// a record: cutting records from 32 KiB blocks shared by many (js5), or
-// from the batch's output arena (engine.OutputArena, js6), saved that
-// allocation, but the blocks lived until their last record was written
-// and an arena's room stays with every batch in the pool: both kept more
-// peak RSS on W2 with 2 workers (bench/NOTES.md) for a CPU gain, against
-// the memory goal of issue 20.
-func (v *vm) own(s string) []byte { return []byte(s) }
+// own returns a copy of s for an output record's bytes: cut from the
+// batch's output arena while the engine lends the instance one
+// (script.Instance.Output), so an output record costs no allocation of its
+// own and its bytes are reused once its batch is written. (js5's 32 KiB
+// blocks shared by the VM's output records saved the allocation too, but a
+// block lived until its last record was written; js6's arena stayed with
+// every pooled batch: both kept more peak RSS on W2 with 2 workers.)
+func (v *vm) own(s string) []byte {
+	if v.in == nil {
+		return []byte(s)
+	}
+	return v.in.Output(s)
+}
 
 var (
 	_ script.Language     = (*language)(nil)

@@ -68,10 +68,7 @@ func asciiString(rt *goja.Runtime, s string) goja.Value {
 // asciiCopy returns a copy of b as a JavaScript string, and the copy's
 // bytes, which the caller may change before the string is used (to change
 // their case); ok is false (nothing made) when b has a byte outside ASCII.
-// The string's header and its bytes are one allocation: the value's data
-// word points to the header at the start of a block whose bytes follow
-// it. The block holds no pointer for the collector to scan but the
-// header's own, into the same block, which the data word keeps alive.
+// The string's header and its bytes are one allocation (asciiBlock).
 func asciiCopy(rt *goja.Runtime, b []byte) (v goja.Value, bytes []byte, ok bool) {
 	n := len(b)
 	if n == 0 || !isASCII(unsafe.String(&b[0], n)) {
@@ -84,14 +81,27 @@ func asciiCopy(rt *goja.Runtime, b []byte) (v goja.Value, bytes []byte, ok bool)
 		buf := append([]byte(nil), b...)
 		return rt.ToValue(unsafe.String(&buf[0], n)), buf, true
 	}
+	v, body := asciiBlock(n)
+	copy(body, b)
+	return v, body, true
+}
+
+// asciiBlock returns an asciiString value of n bytes (n > 0, asciiTab
+// known) and its bytes, for the caller to fill before the string is used:
+// one allocation holding the string's header and then its bytes. The
+// block holds no pointer for the collector to scan but the header's own,
+// into the same block, which the value's data word keeps alive; so the
+// header is written as plain words, without the write barrier a string
+// store into the heap would take (the collector never reads it).
+func asciiBlock(n int) (v goja.Value, body []byte) {
 	const hdr = int(unsafe.Sizeof(""))
 	blk := make([]byte, hdr+n)
-	body := blk[hdr:]
-	copy(body, b)
-	*(*string)(unsafe.Pointer(&blk[0])) = unsafe.String(&body[0], n)
+	body = blk[hdr:]
+	h := (*[2]uintptr)(unsafe.Pointer(&blk[0])) // a string header: data, len
+	h[0], h[1] = uintptr(unsafe.Pointer(&body[0])), uintptr(n)
 	w := (*iface)(unsafe.Pointer(&v))
 	w.tab, w.data = asciiTab, unsafe.Pointer(&blk[0])
-	return v, body, true
+	return v, body
 }
 
 // isASCII reports whether every byte of s is below 0x80, 32 bytes a step

@@ -8,11 +8,12 @@ import (
 	"github.com/pipe-dev/pipe/stages/internal/script/scripttest"
 )
 
-// Batches are reused once written (and let go of their records' bytes
-// then): over many batches, two workers and two script stages, every
-// record must come out whole and in order, and strings a script kept from
-// earlier records must not change (they are the script's, not the
-// batch's).
+// Batches and their output arenas are reused once written (batches let go
+// of their records' bytes then): over many batches, two workers and two
+// script stages (the second appends to the arena the first wrote in),
+// every record must come out whole and in order, and strings a script
+// kept from earlier records must not change (they are the script's, not
+// the batch's or its arena's).
 func TestOutputOverManyBatches(t *testing.T) {
 	yaml := `input: {codec: lines}
 stages:

@@ -52,7 +52,7 @@ func TestFastCase(t *testing.T) {
 }
 
 // TestFlipCopy compares flipCopy with a byte-by-byte change of case on
-// every length up to 40 (each tail and overlap), with a byte outside
+// every length up to 80 (each tail and overlap), with a byte outside
 // ASCII at each position and the bytes around the letters' bounds.
 func TestFlipCopy(t *testing.T) {
 	ref := func(s string, from, to byte) (string, bool) {
@@ -73,7 +73,7 @@ func TestFlipCopy(t *testing.T) {
 		if !upper {
 			from, to = 'A', 'Z'
 		}
-		for n := 0; n <= 40; n++ {
+		for n := 0; n <= 80; n++ {
 			src := make([]byte, n)
 			for i := range src {
 				src[i] = alphabet[(i*7+n)%len(alphabet)]

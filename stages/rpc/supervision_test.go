@@ -192,7 +192,7 @@ func TestUnresponsivePlugin(t *testing.T) {
 	start := time.Now()
 	r := runStage(t, sp, []string{"a", "stop", "b"})
 	if r.err != nil {
-		t.Fatal(r.err)
+		t.Fatalf("%v (after %v; events: %s)\nlog:\n%s", r.err, time.Since(start), r.events, r.log)
 	}
 	if !equal(r.out, []string{"a", "stop", "b"}) {
 		t.Fatalf("output = %q", r.out)

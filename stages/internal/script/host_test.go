@@ -329,3 +329,72 @@ func TestHostBatchEmitted(t *testing.T) {
 		t.Error("the dropped record without metadata does not carry the first emitted one")
 	}
 }
+
+// TestOutputArena checks Output: a copy of its own outside a batch; while
+// the engine lends an arena, records cut from it one after the other, each
+// followed by a newline, capped at its length, the bytes already in the
+// arena untouched, and earlier records kept when a full arena is replaced.
+func TestOutputArena(t *testing.T) {
+	in := &Instance{}
+	s := "abc"
+	if out := in.Output(s); string(out) != s {
+		t.Errorf("no arena: %q", out)
+	}
+	var nilIn *Instance
+	if out := nilIn.Output(s); string(out) != s {
+		t.Errorf("nil instance: %q", out)
+	}
+	arena := append(make([]byte, 0, 16), "before\n"...)
+	in.UseArena(&arena)
+	var outs [][]byte
+	var want []string
+	for i := range 40 { // grows past the first block several times
+		rec := strings.Repeat(string(rune('a'+i%26)), i+1)
+		out := in.Output(rec)
+		if string(out) != rec || cap(out) != len(out) {
+			t.Fatalf("record %d: %q (cap %d); want %q capped at its length", i, out, cap(out), rec)
+		}
+		outs, want = append(outs, out), append(want, rec)
+	}
+	if out := in.Output(""); len(out) != 0 {
+		t.Errorf("empty record: %q", out)
+	}
+	last := arena[len(arena)-len(outs[len(outs)-1])-1:]
+	if string(last) != want[len(want)-1]+"\n" {
+		t.Errorf("arena ends %q; want the last record and a newline", last)
+	}
+	for i, out := range outs {
+		if string(out) != want[i] {
+			t.Errorf("record %d changed to %q", i, out)
+		}
+	}
+	in.UseArena(nil)
+	if out := in.Output(s); string(out) != s || len(arena) > 0 && &arena[len(arena)-1] == &out[len(out)-1] {
+		t.Errorf("after UseArena(nil): %q, in the arena", out)
+	}
+	if in.lastOut == 0 {
+		t.Error("the batch's output size was not kept for the next first block")
+	}
+	// The next batch's first block holds what the last batch wrote.
+	var next []byte
+	in.UseArena(&next)
+	in.Output("x")
+	if cap(next) < in.lastOut {
+		t.Errorf("next block %d bytes; want at least the last batch's %d", cap(next), in.lastOut)
+	}
+	in.UseArena(nil)
+}
+
+// Before any batch wrote, the first block holds the batch's input records
+// (and their newlines) with room to spare.
+func TestOutputArenaFirstBlock(t *testing.T) {
+	in := &Instance{}
+	var a []byte
+	in.UseArena(&a)
+	in.batch = []*engine.Record{engine.NewRecord(make([]byte, 100_000)), engine.NewRecord(make([]byte, 50_000))}
+	in.Output("x")
+	if cap(a) < 150_002 {
+		t.Errorf("first block %d bytes; want the batch's 150,002 at least", cap(a))
+	}
+	in.UseArena(nil)
+}

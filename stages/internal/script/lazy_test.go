@@ -114,7 +114,7 @@ func TestLazyOnePass(t *testing.T) {
 				t.Fatalf("%s %v: Has(%q) = %v, through gjson %v", rec, ops, k, a.Has(k), b.Has(k))
 			}
 		}
-		got, ok, err := a.encodeOnePass(enc{}, nil)
+		got, ok, err := a.encodeOnePass(enc{}, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -159,6 +159,7 @@ func TestLazyTemplate(t *testing.T) {
 	keys := []string{"a", "b", "c", "e", "z", "tag", "tags"}
 	rng := rand.New(rand.NewPCG(3, 4))
 	var reused Lazy[string]
+	var buf []byte
 	var outs, copies [][]byte // every encode's result stays as it was made
 	defer func() {
 		for i := range outs {
@@ -205,8 +206,13 @@ func TestLazyTemplate(t *testing.T) {
 				ops = append(ops, "set "+k)
 			default:
 				encode := a.Encode
-				if rng.IntN(2) == 0 {
+				to := false // into buf, which the next encode reuses
+				switch rng.IntN(3) {
+				case 0:
 					encode = a.EncodeAgain
+				case 1:
+					encode = func(e Encoder[string]) ([]byte, error) { return a.EncodeAgainTo(buf, e) }
+					to = true
 				}
 				got, err := encode(e)
 				if err != nil {
@@ -221,7 +227,12 @@ func TestLazyTemplate(t *testing.T) {
 				if string(got) != string(want) {
 					t.Fatalf("%s %v:\n encoded %s\n sjson   %s", rec, ops, got, want)
 				}
-				if len(got) > 0 && &got[0] != &a.Data[0] {
+				switch {
+				case to:
+					if len(got) == 0 || &got[0] != &a.Data[0] { // not Data (no edits)
+						buf = got
+					}
+				case len(got) > 0 && &got[0] != &a.Data[0]:
 					outs, copies = append(outs, got), append(copies, bytes.Clone(got))
 				}
 				ops = append(ops, "encode")

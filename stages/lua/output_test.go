@@ -8,12 +8,9 @@ import (
 	"github.com/pipe-dev/pipe/stages/internal/script/scripttest"
 )
 
-// Records a Lua stage emits from a lazy record are cut from the batch's
-// output arena (script.Instance.Output): over many batches and two
-// workers, followed by a stage that keeps some of them in a global until
-// flush, every record comes out as emitted and none kept changes.
-func TestEmitOverManyBatches(t *testing.T) {
-	yaml := `input: {codec: ndjson}
+// emitYAML emits a lazy record per tag, then keeps some records in a
+// global until flush.
+const emitYAML = `input: {codec: ndjson}
 stages:
   - name: per-tag
     type: lua
@@ -42,6 +39,12 @@ stages:
         emit({kept = #kept})
       end
 `
+
+// Records a Lua stage emits from a lazy record are cut from the batch's
+// output arena (script.Instance.Output): over many batches and two
+// workers, followed by a stage that keeps some of them in a global until
+// flush, every record comes out as emitted and none kept changes.
+func TestEmitOverManyBatches(t *testing.T) {
 	var in, want strings.Builder
 	kept := 0
 	for i := range 20000 {
@@ -61,7 +64,7 @@ stages:
 			kept += max(1, len(tags))
 		}
 	}
-	out, _, err := scripttest.Run(t, yaml, in.String())
+	out, _, err := scripttest.Run(t, emitYAML, in.String())
 	if err != nil {
 		t.Fatal(err) // a flush that found a kept record changed fails the run
 	}

@@ -31,6 +31,7 @@ func (l *language) newState(v *vm) *lua.LState {
 		L.Push(lua.LString(lib.name))
 		L.Call(1, 0)
 	}
+	installIpairs(L)
 	// string.rep is the one call that can ask for any amount of memory at
 	// once; Go cannot recover from running out of it, so it is bounded.
 	if str, ok := L.GetGlobal(lua.StringLibName).(*lua.LTable); ok {
@@ -331,6 +332,7 @@ func (l *language) module(real, chunkName string) (*lua.FunctionProto, error) {
 	if err != nil {
 		return nil, err
 	}
+	unboxKeys(p)
 	if l.mods == nil {
 		l.mods = map[string]*lua.FunctionProto{}
 	}

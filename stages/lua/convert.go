@@ -52,6 +52,9 @@ func convert(L *lua.LState, r gjson.Result, ord order, owner *vm) (lua.LValue, e
 			owner.arrayMT, _ = L.GetField(L.G.Registry, arrayKey).(*lua.LTable)
 		}
 		c.arrayMT = owner.arrayMT
+		if owner.l.noRetain && poolTables {
+			c.arrays = &owner.arrays
+		}
 	} else {
 		c.arrayMT, _ = L.GetField(L.G.Registry, arrayKey).(*lua.LTable)
 	}
@@ -66,9 +69,10 @@ type converter struct {
 	L       *lua.LState
 	arrayMT *lua.LTable
 	ord     order
-	v       *vm   // nil if not known
-	n       int   // values converted
-	err     error // the context's, once it ended
+	v       *vm        // nil if not known
+	arrays  *tablePool // the tables for arrays, if they come from a pool
+	n       int        // values converted
+	err     error      // the context's, once it ended
 }
 
 func (c *converter) fromResult(r gjson.Result) lua.LValue {
@@ -97,7 +101,12 @@ func (c *converter) fromResult(r gjson.Result) lua.LValue {
 		return lua.LString(r.Str)
 	}
 	if r.IsArray() {
-		t := L.CreateTable(arrayCap(r.Raw), 0)
+		var t *lua.LTable
+		if c.arrays != nil {
+			t = c.arrays.get(L, r.Raw)
+		} else {
+			t = L.CreateTable(arrayCap(r.Raw), 0)
+		}
 		r.ForEach(func(_, v gjson.Result) bool {
 			t.Append(c.fromResult(v))
 			return c.err == nil

@@ -34,11 +34,13 @@ func newLazy(mt lua.LValue, data []byte, ord order, fields *script.Fields) *lazy
 
 // reuse makes lr, the last record's lazy table (or a new one when lr is
 // nil), the lazy table of another record: for a body that keeps nothing of
-// a call (keepsNothing), whose last record's table no script can reach.
+// a call (keepsNothing), whose last record's table no script can reach,
+// and whose strings may then be the record's bytes (Lazy.Shared).
 func reuseLazy(lr *lazyRec, mt lua.LValue, data []byte, ord order, fields *script.Fields) *lazyRec {
 	if lr == nil {
 		lr = &lazyRec{}
 		lr.ud.Value, lr.ud.Metatable = lr, mt
+		lr.Shared = true
 	}
 	lr.Reset(data, fields)
 	lr.ord = ord

@@ -191,7 +191,7 @@ func (l *language) compile(src string) (*lua.FunctionProto, error) {
 	if err != nil {
 		return nil, l.st.Spec.Errorf(l.st.Src.Field(), "lua: %v", err)
 	}
-	return proto, nil
+	return unboxKeys(proto), nil
 }
 
 func (l *language) parse(src string) ([]ast.Stmt, error) {
@@ -275,6 +275,8 @@ type vm struct {
 	// the strings string.upper and lower made in the current call (see
 	// scratchFor), reused by the next call.
 	lazy    *lazyRec
+	emitBuf []byte    // where emit encodes a lazy record (see emit)
+	arrays  tablePool // the tables of the arrays decoded from records
 	scratch []byte
 	boxes   [maxBoxes]lua.LString // see box
 	nbox    int
@@ -341,6 +343,9 @@ func (v *vm) SetRecord(r *engine.Record) error {
 	v.curLazy, v.nbox = nil, 0
 	if v.l.noRetain {
 		v.resetScratch()
+		if v.arrays.n > 0 {
+			v.arrays.reset()
+		}
 	}
 	if r == nil {
 		v.curData = nil
@@ -469,7 +474,22 @@ func (v *vm) emit(L *lua.LState) int {
 	if v.in == nil {
 		return 0
 	}
-	data, err := v.encode(L.CheckAny(1), false)
+	val := L.CheckAny(1)
+	var data []byte
+	var err error
+	if lr := lazyOf(val); lr != nil && v.l.st.JSON {
+		// A lazy record (emit in a loop, one record per tag): encoded in
+		// the VM's buffer, then copied into the batch's output arena.
+		data, err = lr.EncodeAgainTo(v.emitBuf, fieldEncoder{v.order})
+		if err == nil {
+			if unsafe.SliceData(data) != unsafe.SliceData(lr.Data) && cap(data) <= maxScratch {
+				v.emitBuf = data
+			}
+			data = v.in.Output(unsafe.String(unsafe.SliceData(data), len(data)))
+		}
+	} else {
+		data, err = v.encode(val, false)
+	}
 	if err != nil {
 		L.RaiseError("emit: %v", err)
 	}

@@ -27,7 +27,9 @@ func TestKeepsNothingSameAsCopies(t *testing.T) {
 	lines = append(lines, `{}`, `{"tags":[]}`, `{"msg":"a\"b\\c\u00e9","tags":["x",1,null,{"y":[2]}],"level":"error"}`,
 		`{"a":1,"a":2}`, `[1,2]`, `"str"`, `{"tags":"notalist"}`, `{ "msg" : "x" , "tags" : [ "p" , "q" ] }`,
 		// Long records: strings that outgrow a VM's scratch in one call.
-		`{"msg":"`+strings.Repeat("Ab c\u00e9 ", 400)+`","tags":["x"]}`, `{"msg":"`+strings.Repeat("xY", 40000)+`"}`)
+		`{"msg":"`+strings.Repeat("Ab c\u00e9 ", 400)+`","tags":["x"]}`, `{"msg":"`+strings.Repeat("xY", 40000)+`"}`,
+		// Arrays in arrays, and an array too large for the pool to keep.
+		`{"a":[1,[2,[3]]],"tags":[[],["q"],"r"]}`, `{"tags":[`+strings.Repeat(`"t",`, 2000)+`"u"]}`, `{"tags":["v"]}`)
 	var runBatches func(size int) []string
 	for _, c := range []struct {
 		code string
@@ -49,6 +51,11 @@ func TestKeepsNothingSameAsCopies(t *testing.T) {
 		{`return string.upper(string.lower(string.upper(rec)))`, false},
 		{`return string.upper(rec:sub(1, #rec - 1))`, false},
 		{`rec.msg = string.upper(rec.msg or "") return string.lower(pipe.json.encode(rec))`, true},
+		// The tables of decoded arrays, which the fast path reuses from
+		// one record to the next (see tablePool), changed in place.
+		{`local t = rec.tags if type(t) ~= "table" then return nil end rec.k0 = t.k if #t > 1 then t.k = #t end table.insert(t, "z") t[#t + 2] = "w" rec.n = #t return rec`, true},
+		{`local t = rec.tags if type(t) ~= "table" then return nil end table.sort(t) if #t > 0 then t[#t] = nil end emit(t) return rec`, true},
+		{`local n = 0 for _, x in ipairs(type(rec.tags) == "table" and rec.tags or {}) do if type(x) == "table" then n = n + #x x[1] = n else n = n + 1 end end rec.n = n rec.a2 = rec.a return rec`, true},
 	} {
 		// Batches of 64 records, and of one (each record then at the
 		// buffer's start: the address of the last record's).

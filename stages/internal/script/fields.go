@@ -42,11 +42,19 @@ func (f *Fields) Check(data []byte) error {
 	}
 	// The keys are unique. Nested objects are checked on their own, in
 	// the order of the record, as jsonkey.Any would meet them.
+	// seen has the keyBit of every key so far: a key whose bit is not
+	// in it repeats none of them.
+	var seen uint64
 	for i, fl := range f.fields {
-		for _, prev := range f.fields[:i] {
-			if prev.ke-prev.ks == fl.ke-fl.ks && bytes.Equal(data[prev.ks:prev.ke], data[fl.ks:fl.ke]) {
-				f.fields = f.fields[:0]
-				return &jsonkey.Error{Path: string(data[fl.ks:fl.ke])}
+		k := data[fl.ks:fl.ke]
+		if b := keyBit(k); seen&b == 0 {
+			seen |= b
+		} else {
+			for _, prev := range f.fields[:i] {
+				if prev.ke-prev.ks == len(k) && bytes.Equal(data[prev.ks:prev.ke], k) {
+					f.fields = f.fields[:0]
+					return &jsonkey.Error{Path: string(k)}
+				}
 			}
 		}
 		if v := data[fl.vs:fl.ve]; (v[0] == '{' || v[0] == '[') && bytes.IndexByte(v, '{') >= 0 {
@@ -58,6 +66,16 @@ func (f *Fields) Check(data []byte) error {
 	}
 	f.data, f.n = unsafe.SliceData(data), len(data)
 	return nil
+}
+
+// keyBit is one of 64 bits picked by key k's length and first and last
+// bytes: equal keys have the same.
+func keyBit(k []byte) uint64 {
+	h := uint(len(k))
+	if len(k) > 0 {
+		h += 7*uint(k[0]) + 3*uint(k[len(k)-1])
+	}
+	return 1 << (h & 63)
 }
 
 // index reads data's members into f.fields; false if data is not an
@@ -120,15 +138,26 @@ func (f *Fields) Moved(from, to []byte) {
 
 // lookup finds field k of data through the index: ok is false when the
 // index is not data's or cannot answer for k (then gjson does); raw does
-// not exist when data has no field k.
+// not exist when data has no field k. raw is on a copy of the value's
+// bytes.
 func (f *Fields) lookup(data []byte, k string) (raw gjson.Result, ok bool) {
-	if f == nil || f.data == nil || f.data != unsafe.SliceData(data) || f.n != len(data) || k == "" || FieldPath(k) != k {
-		return raw, false
+	v, found, ok := f.span(data, k)
+	if found {
+		raw = gjson.ParseBytes(v)
+	}
+	return raw, ok
+}
+
+// span is lookup's search: the value of field k in data (found), ok as
+// lookup's.
+func (f *Fields) span(data []byte, k string) (v []byte, found, ok bool) {
+	if f == nil || f.data == nil || f.data != unsafe.SliceData(data) || f.n != len(data) || k == "" || !plainPath(k) {
+		return nil, false, false
 	}
 	for _, fl := range f.fields {
 		if fl.ke-fl.ks == len(k) && string(data[fl.ks:fl.ke]) == k {
-			return gjson.ParseBytes(data[fl.vs:fl.ve]), true
+			return data[fl.vs:fl.ve], true, true
 		}
 	}
-	return raw, true
+	return nil, false, true
 }

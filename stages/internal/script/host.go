@@ -187,8 +187,8 @@ type Instance struct {
 	vm               VM
 	transform, flush bool
 	cur              *engine.Record // the record of the current call
-	emitted          []*engine.Record
-	broken           bool // interrupted or panicked: replace the VM before the next call
+	emitted          []emitted      // what the current call emitted
+	broken           bool           // interrupted or panicked: replace the VM before the next call
 	mem              memGuard
 	fields           Fields // repeated keys in JSON records; the current one's fields
 	// The input records a TransformBatch call changed (result) and what
@@ -203,6 +203,13 @@ type Instance struct {
 	arena            *[]byte
 	written, lastOut int
 	batch            []*engine.Record
+}
+
+// emitted is a record the script emitted: its bytes and metadata (the
+// record is made when the call is over: see result).
+type emitted struct {
+	data []byte
+	meta map[string]string
 }
 
 // changed is an input record before result changed it.
@@ -329,9 +336,19 @@ func (in *Instance) Reset(ctx context.Context) error { return in.reset(ctx) }
 // Emit adds a record the script emitted during the current call: derived
 // from the call's input record, with data and meta.
 func (in *Instance) Emit(data []byte, meta map[string]string) {
-	r := in.cur.Derive(data)
-	r.Meta = meta
-	in.emitted = append(in.emitted, r)
+	in.emitted = append(in.emitted, emitted{data, meta})
+}
+
+// derive makes the record of e: derived from the call's input record (its
+// number), with e's bytes and metadata.
+func (in *Instance) derive(e emitted) *engine.Record {
+	cur := in.cur
+	m := cur.Meta
+	cur.Meta = nil // Derive would copy what e replaces
+	r := cur.Derive(e.data)
+	cur.Meta = m
+	r.Meta = e.meta
+	return r
 }
 
 // UseArena implements engine.OutputArena: while the engine lends the
@@ -403,7 +420,7 @@ func (in *Instance) Transform(ctx context.Context, r *engine.Record, emit func(*
 		return err
 	}
 	for _, e := range in.emitted {
-		emit(e)
+		emit(in.derive(e))
 	}
 	data, meta, keep, err := in.vm.Result()
 	if err != nil || !keep {
@@ -498,26 +515,40 @@ func (in *Instance) result(i int, r *engine.Record, out *engine.BatchResult) err
 	if err != nil {
 		return err
 	}
-	for _, e := range in.emitted {
-		out.Emit(i, e)
+	for j, e := range in.emitted {
+		if j == 0 && !keep && len(r.Meta) == 0 && len(e.meta) == 0 {
+			// r is dropped: it carries the first emitted record (one
+			// allocation less). Only without metadata: the engine gives
+			// the metadata of r to emitted records that have none.
+			in.remember(r)
+			r.Data, r.Meta = e.data, e.meta
+			out.Emit(i, r)
+			continue
+		}
+		out.Emit(i, in.derive(e))
 	}
 	clear(in.emitted)
 	if keep {
-		// Fields set in place: appending a changed literal is a
-		// typedmemmove, whose bulk write barrier cost W2 js 3% of its
-		// samples while the collector runs.
-		n := len(in.changed)
-		if n < cap(in.changed) {
-			in.changed = in.changed[:n+1]
-		} else {
-			in.changed = append(in.changed, changed{})
-		}
-		c := &in.changed[n]
-		c.r, c.data, c.meta = r, r.Data, r.Meta
+		in.remember(r)
 		r.Data, r.Meta = data, meta
 		out.Emit(i, r)
 	}
 	return nil
+}
+
+// remember adds r, about to be changed, to in.changed.
+func (in *Instance) remember(r *engine.Record) {
+	// Fields set in place: appending a changed literal is a typedmemmove,
+	// whose bulk write barrier cost W2 js 3% of its samples while the
+	// collector runs.
+	n := len(in.changed)
+	if n < cap(in.changed) {
+		in.changed = in.changed[:n+1]
+	} else {
+		in.changed = append(in.changed, changed{})
+	}
+	c := &in.changed[n]
+	c.r, c.data, c.meta = r, r.Data, r.Meta
 }
 
 // JSONOutput implements engine.JSONOutput: JSONPreserved under codec
@@ -542,7 +573,7 @@ func (in *Instance) Flush(ctx context.Context, emit func(*engine.Record)) error 
 		return err
 	}
 	for _, e := range in.emitted {
-		emit(e)
+		emit(in.derive(e))
 	}
 	return nil
 }

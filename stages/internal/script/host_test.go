@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 
@@ -12,7 +13,8 @@ import (
 
 // fake is a Language whose VMs act on the record's data: "drop", "fail",
 // "panic", "overflow", "loop" (until interrupted), "split" (emits two and
-// returns the record), anything else is returned upper-cased.
+// returns the record), "scatter" (emits three, the second with metadata,
+// and drops the record), anything else is returned upper-cased.
 type fake struct {
 	body     bool
 	vms      int // VMs made for instances
@@ -89,6 +91,10 @@ func (v *fakeVM) Call(flush bool) error {
 		v.in.Emit([]byte("s1"), nil)
 		v.in.Emit([]byte("s2"), nil)
 		v.ret = []byte(d)
+	case "scatter":
+		v.in.Emit([]byte("e1"), nil)
+		v.in.Emit([]byte("e2"), map[string]string{"k": "v"})
+		v.in.Emit([]byte("e3"), nil)
 	default:
 		v.ret = []byte(strings.ToUpper(d))
 	}
@@ -103,6 +109,20 @@ func newFake(t *testing.T, f *fake, code string) *Stage {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// loadedFake is an instance of a loaded stage of f.
+func loadedFake(t *testing.T, f *fake) *Instance {
+	t.Helper()
+	s := newFake(t, f, "code")
+	if err := s.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := s.New(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr.(*Instance)
 }
 
 func TestHost(t *testing.T) {
@@ -190,23 +210,15 @@ func TestHostBody(t *testing.T) {
 }
 
 func TestHostReplacementFails(t *testing.T) {
-	f := &fake{initFail: true}
-	s := newFake(t, f, "code")
-	if err := s.Load(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	tr, err := s.New(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := loadedFake(t, &fake{initFail: true})
 	emit := func(*engine.Record) {}
 	if err := tr.Transform(context.Background(), engine.NewRecord([]byte("panic")), emit); err == nil {
 		t.Fatal("panic: no error")
 	}
-	if err := tr.(*Instance).Reset(context.Background()); err == nil || !strings.Contains(err.Error(), "init: fake: init failed") {
+	if err := tr.Reset(context.Background()); err == nil || !strings.Contains(err.Error(), "init: fake: init failed") {
 		t.Errorf("Reset = %v, want the init error", err)
 	}
-	err = tr.Transform(context.Background(), engine.NewRecord([]byte("a")), emit)
+	err := tr.Transform(context.Background(), engine.NewRecord([]byte("a")), emit)
 	if !errors.Is(err, engine.ErrFatal) || !strings.Contains(err.Error(), "init: fake: init failed") {
 		t.Errorf("err = %v, want a fatal init error: a VM that cannot be replaced stops the stage", err)
 	}
@@ -214,15 +226,7 @@ func TestHostReplacementFails(t *testing.T) {
 
 func TestHostBatch(t *testing.T) {
 	f := &fake{}
-	s := newFake(t, f, "code")
-	if err := s.Load(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	tr, err := s.New(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := tr.(*Instance)
+	in := loadedFake(t, f)
 	batch := func(ctx context.Context, data ...string) (string, error) {
 		recs := make([]*engine.Record, len(data))
 		for i, d := range data {
@@ -249,14 +253,80 @@ func TestHostBatch(t *testing.T) {
 		t.Errorf("batch = %q, %v, %d VMs;\nwant %q, 3 VMs", got, err, f.vms, want)
 	}
 	// An interrupted batch fails as a whole (the engine re-runs its
-	// records one by one); the next call replaces the VM.
+	// records one by one); the next call replaces the VM. The records it
+	// changed hold their input again, the one a record it dropped carried
+	// too.
 	ctx, cancel := context.WithCancelCause(context.Background())
 	cancel(engine.ErrStageTimeout)
-	if _, err := batch(ctx, "d", "loop", "e"); !errors.Is(err, context.Canceled) {
+	recs := []*engine.Record{engine.NewRecord([]byte("d")), engine.NewRecord([]byte("scatter")), engine.NewRecord([]byte("loop"))}
+	var res engine.BatchResult
+	res.Reset(len(recs))
+	if err := in.TransformBatch(ctx, recs, &res); !errors.Is(err, context.Canceled) {
 		t.Errorf("interrupted batch: %v, want canceled", err)
+	}
+	for i, want := range []string{"d", "scatter", "loop"} {
+		if r := recs[i]; string(r.Data) != want || r.Meta != nil {
+			t.Errorf("record %d after an interrupted batch: %q %v, want %q", i, r.Data, r.Meta, want)
+		}
 	}
 	if got, err := batch(context.Background(), "f"); err != nil || got != "0:F@4" {
 		t.Errorf("after an interrupted batch: %q, %v; want a fresh VM", got, err)
+	}
+}
+
+// A batch's emitted records are those of a call per record: bytes,
+// metadata (once the engine gave a record without any its input's, see
+// engine.inherit) and number, whether the input record, dropped, carries
+// the first of them or not.
+func TestHostBatchEmitted(t *testing.T) {
+	in := loadedFake(t, &fake{})
+	// inherit is engine.inherit's.
+	inherit := func(out, r *engine.Record) {
+		if out != r && out.Meta == nil && len(r.Meta) > 0 {
+			out.Meta = maps.Clone(r.Meta)
+		}
+	}
+	inputs := func() []*engine.Record {
+		var recs []*engine.Record
+		for i, d := range []string{"scatter", "split", "scatter", "drop", "scatter", "a"} {
+			r := engine.NewRecord([]byte(d))
+			r.SetNumber(int64(i + 1))
+			if i%2 == 0 && i > 0 {
+				r.Set("in", fmt.Sprint(i))
+			}
+			recs = append(recs, r)
+		}
+		return recs
+	}
+	show := func(out, r *engine.Record) string {
+		inherit(out, r)
+		return fmt.Sprintf("%s %v #%d", out.Data, out.Meta, out.Number())
+	}
+	var one []string
+	for _, r := range inputs() {
+		var outs []*engine.Record
+		if err := in.Transform(context.Background(), r, func(out *engine.Record) { outs = append(outs, out) }); err != nil {
+			t.Fatal(err)
+		}
+		for _, out := range outs { // as the engine, once the call is over
+			one = append(one, show(out, r))
+		}
+	}
+	recs := inputs()
+	var res engine.BatchResult
+	res.Reset(len(recs))
+	if err := in.TransformBatch(context.Background(), recs, &res); err != nil {
+		t.Fatal(err)
+	}
+	var batch []string
+	for k, out := range res.Records() {
+		batch = append(batch, show(out, recs[res.Source(k)]))
+	}
+	if a, b := strings.Join(one, "\n"), strings.Join(batch, "\n"); a != b {
+		t.Errorf("a call per record:\n%s\na batch:\n%s", a, b)
+	}
+	if res.Records()[0] != recs[0] {
+		t.Error("the dropped record without metadata does not carry the first emitted one")
 	}
 }
 

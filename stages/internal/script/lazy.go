@@ -25,6 +25,11 @@ type Lazy[V any] struct {
 	// Fields, if set, is the instance's index of the current record (see
 	// Instance.Fields): Lookup uses it while it is Data's.
 	Fields *Fields
+	// Shared lets Lookup's raw JSON (and the strings of it that need no
+	// unescaping) share Data's bytes rather than a copy of the field's:
+	// for a host none of whose values outlive Data's bytes (a Lua body
+	// that keeps nothing of a call).
+	Shared bool
 	edits  []edit[V]
 	index  map[string]int // key → position in edits, past indexAfter edits
 	seq    int            // writes so far: the order of first writes
@@ -142,7 +147,14 @@ func (l *Lazy[V]) Lookup(k string) (v V, ok bool, raw gjson.Result) {
 			return v, false, raw
 		}
 	}
-	if raw, ok := l.Fields.lookup(l.Data, k); ok {
+	if b, found, ok := l.Fields.span(l.Data, k); ok {
+		switch {
+		case !found:
+		case l.Shared:
+			raw = gjson.Parse(unsafe.String(unsafe.SliceData(b), len(b)))
+		default:
+			raw = gjson.ParseBytes(b)
+		}
 		return v, false, raw
 	}
 	return v, false, gjson.GetBytes(l.Data, FieldPath(k))
@@ -288,21 +300,31 @@ type hole struct{ at, edit int }
 // or tables changed in place), the record is not read again: the bytes
 // around the edited values are kept from the last encode (see template).
 // The result is the caller's, except with no edits, when it is Data.
-func (l *Lazy[V]) Encode(enc Encoder[V]) ([]byte, error) { return l.encode(enc, false) }
+func (l *Lazy[V]) Encode(enc Encoder[V]) ([]byte, error) { return l.encode(enc, false, nil) }
 
 // EncodeAgain is Encode for a caller that expects to encode the record
 // again with the same fields edited (emit in a loop, one record per tag):
 // it keeps the bytes around the edited values at once, where Encode waits
 // for the second encode of the same edits.
-func (l *Lazy[V]) EncodeAgain(enc Encoder[V]) ([]byte, error) { return l.encode(enc, true) }
+func (l *Lazy[V]) EncodeAgain(enc Encoder[V]) ([]byte, error) { return l.encode(enc, true, nil) }
 
-func (l *Lazy[V]) encode(enc Encoder[V], again bool) ([]byte, error) {
+// EncodeAgainTo is EncodeAgain writing the record into buf (from its
+// start, growing it as needed) rather than into a new slice, for a caller
+// that copies it on at once (a script's output record, into the batch's
+// output arena): the result is then buf's, or Data (no edits), or, for
+// what sjson edits, a new slice.
+func (l *Lazy[V]) EncodeAgainTo(buf []byte, enc Encoder[V]) ([]byte, error) {
+	return l.encode(enc, true, buf[:0])
+}
+
+// encode is Encode (again: EncodeAgain) into buf when buf is not nil.
+func (l *Lazy[V]) encode(enc Encoder[V], again bool, buf []byte) ([]byte, error) {
 	if len(l.edits) == 0 {
 		return l.Data, nil
 	}
 	data := unsafe.SliceData(l.Data)
 	if t := l.tmpl; t != nil && t.shape == l.shape && l.tmplData == data {
-		if out, ok, err := l.fill(t, enc); ok || err != nil {
+		if out, ok, err := l.fill(t, enc, buf); ok || err != nil {
 			return out, err
 		}
 	}
@@ -314,7 +336,7 @@ func (l *Lazy[V]) encode(enc Encoder[V], again bool) ([]byte, error) {
 		t.shape, t.lit, t.holes, t.vals = -1, t.lit[:0], t.holeBuf[:0], 0
 	}
 	l.encoded = l.shape + 1
-	out, ok, err := l.encodeOnePass(enc, t)
+	out, ok, err := l.encodeOnePass(enc, t, buf)
 	if ok || err != nil {
 		if ok && t != nil && t.shape >= 0 { // made (no value deleted its field)
 			l.tmpl, l.tmplData = t, data
@@ -326,8 +348,10 @@ func (l *Lazy[V]) encode(enc Encoder[V], again bool) ([]byte, error) {
 
 // fill encodes the record by template t; ok is false (nothing done) when an
 // edited value now deletes its field (JavaScript's undefined).
-func (l *Lazy[V]) fill(t *template, enc Encoder[V]) (out []byte, ok bool, err error) {
-	out = make([]byte, 0, len(t.lit)+t.vals+t.vals/4+8)
+func (l *Lazy[V]) fill(t *template, enc Encoder[V], buf []byte) (out []byte, ok bool, err error) {
+	if out = buf; out == nil {
+		out = make([]byte, 0, len(t.lit)+t.vals+t.vals/4+8)
+	}
 	prev := 0
 	for _, h := range t.holes {
 		out = append(out, t.lit[prev:h.at]...)
@@ -349,9 +373,9 @@ func (l *Lazy[V]) fill(t *template, enc Encoder[V]) (out []byte, ok bool, err er
 // object. With t (empty), it also fills in t (the output without the
 // edited values, and where they go) and sets its shape, unless an edited
 // value deleted its field.
-func (l *Lazy[V]) encodeOnePass(enc Encoder[V], t *template) (out []byte, ok bool, err error) {
+func (l *Lazy[V]) encodeOnePass(enc Encoder[V], t *template, buf []byte) (out []byte, ok bool, err error) {
 	for i := range l.edits {
-		if k := l.edits[i].key; k == "" || FieldPath(k) != k || !plainKey(k) {
+		if k := l.edits[i].key; k == "" || !plainPath(k) || !plainKey(k) {
 			return nil, false, nil
 		}
 	}
@@ -389,7 +413,9 @@ func (l *Lazy[V]) encodeOnePass(enc Encoder[V], t *template) (out []byte, ok boo
 	if f := l.Fields; f != nil && f.data == unsafe.SliceData(d) && f.n == len(d) && f.data != nil {
 		idx = f.fields
 	}
-	out = make([]byte, 0, len(d)+64)
+	if out = buf; out == nil {
+		out = make([]byte, 0, len(d)+64)
+	}
 	out = append(out, '{')
 	kept := false // a field was written out
 	// Fields left as they are, one after the other, are copied as one
@@ -595,7 +621,8 @@ func plainKey(k string) bool {
 // skipSpace returns the position of the first non-blank byte of d at or
 // after i (len(d) if none).
 func skipSpace(d []byte, i int) int {
-	for i < len(d) && (d[i] == ' ' || d[i] == '\t' || d[i] == '\n' || d[i] == '\r') {
+	// (Most bytes are past ' ': one comparison for them.)
+	for i < len(d) && d[i] <= ' ' && (d[i] == ' ' || d[i] == '\t' || d[i] == '\n' || d[i] == '\r') {
 		i++
 	}
 	return i

@@ -1,6 +1,7 @@
 package script
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -113,7 +114,7 @@ func TestLazyOnePass(t *testing.T) {
 				t.Fatalf("%s %v: Has(%q) = %v, through gjson %v", rec, ops, k, a.Has(k), b.Has(k))
 			}
 		}
-		got, ok, err := a.encodeOnePass(enc{}, nil)
+		got, ok, err := a.encodeOnePass(enc{}, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -157,9 +158,26 @@ func TestLazyTemplate(t *testing.T) {
 	}
 	keys := []string{"a", "b", "c", "e", "z", "tag", "tags"}
 	rng := rand.New(rand.NewPCG(3, 4))
+	var reused Lazy[string]
+	var buf []byte
+	var outs, copies [][]byte // every encode's result stays as it was made
+	defer func() {
+		for i := range outs {
+			if string(outs[i]) != string(copies[i]) {
+				t.Fatalf("an encoded record changed afterwards: %s, was %s", outs[i], copies[i])
+			}
+		}
+	}()
 	for n := 0; n < 3000; n++ {
 		rec := records[rng.IntN(len(records))]
 		a := &Lazy[string]{Data: []byte(rec)}
+		if n%4 >= 2 {
+			// One view, record after record, its field values on the
+			// record's bytes (Shared): a Lua body that keeps nothing.
+			reused.Reset([]byte(rec), nil)
+			reused.Shared = true
+			a = &reused
+		}
 		if n%3 == 0 {
 			indexed(a)
 		}
@@ -188,8 +206,13 @@ func TestLazyTemplate(t *testing.T) {
 				ops = append(ops, "set "+k)
 			default:
 				encode := a.Encode
-				if rng.IntN(2) == 0 {
+				to := false // into buf, which the next encode reuses
+				switch rng.IntN(3) {
+				case 0:
 					encode = a.EncodeAgain
+				case 1:
+					encode = func(e Encoder[string]) ([]byte, error) { return a.EncodeAgainTo(buf, e) }
+					to = true
 				}
 				got, err := encode(e)
 				if err != nil {
@@ -203,6 +226,14 @@ func TestLazyTemplate(t *testing.T) {
 				}
 				if string(got) != string(want) {
 					t.Fatalf("%s %v:\n encoded %s\n sjson   %s", rec, ops, got, want)
+				}
+				switch {
+				case to:
+					if len(got) == 0 || &got[0] != &a.Data[0] { // not Data (no edits)
+						buf = got
+					}
+				case len(got) > 0 && &got[0] != &a.Data[0]:
+					outs, copies = append(outs, got), append(copies, bytes.Clone(got))
 				}
 				ops = append(ops, "encode")
 			}

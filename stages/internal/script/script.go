@@ -71,9 +71,28 @@ func (s *Source) Read(spec *engine.StageSpec, events *engine.StageEvents, kind s
 
 const special = `.*?\|#@!:`
 
+// specialByte tells the bytes of special (all ASCII: no byte of a
+// multi-byte UTF-8 sequence is one of them).
+var specialByte = func() (t [256]bool) {
+	for i := 0; i < len(special); i++ {
+		t[special[i]] = true
+	}
+	return t
+}()
+
+// plainPath reports whether FieldPath(k) is k (k has no special byte).
+func plainPath(k string) bool {
+	for i := 0; i < len(k); i++ {
+		if specialByte[k[i]] {
+			return false
+		}
+	}
+	return true
+}
+
 // FieldPath escapes a JSON field name for gjson and sjson paths.
 func FieldPath(k string) string {
-	if !strings.ContainsAny(k, special) {
+	if plainPath(k) {
 		return k
 	}
 	var b strings.Builder

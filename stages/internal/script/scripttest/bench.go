@@ -64,7 +64,9 @@ func Bench(b *testing.B, kind string, ws []Workload) {
 				recs := make([]*engine.Record, len(lines))
 				fresh := func() {
 					for i, l := range lines {
-						recs[i] = engine.NewRecord(l)
+						// A copy: a stage may change a record's bytes in
+						// place (Lua W2 upper-cases them).
+						recs[i] = engine.NewRecord(bytes.Clone(l))
 					}
 				}
 				var res engine.BatchResult

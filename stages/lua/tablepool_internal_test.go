@@ -15,7 +15,7 @@ func TestTableLayout(t *testing.T) {
 	}
 	type other struct {
 		Metatable lua.LValue
-		array     []lua.LValue
+		_         []lua.LValue
 	}
 	if sameLayout(reflect.TypeFor[lua.LTable](), reflect.TypeFor[other]()) {
 		t.Fatal("sameLayout accepted a struct with fewer fields")

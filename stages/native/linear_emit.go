@@ -414,10 +414,3 @@ func plainInt(v []byte) bool {
 func store64(buf []byte, o int, w uint64) {
 	binary.LittleEndian.PutUint64(buf[o:o+8:o+8], w)
 }
-
-// notDigit8 has the high bit set of each byte of w that is not an ASCII
-// digit (exact for every byte: no carry crosses bytes).
-func notDigit8(w uint64) uint64 {
-	v := w &^ swarHighs
-	return (v + 0x46*swarOnes | ^(v + 0x50*swarOnes) | w) & swarHighs
-}

@@ -425,8 +425,9 @@ func plainNumber(w uint64, n int, float bool) bool {
 	w &= mask
 	var dot uint64 // the high bit of the '.' bytes
 	if float {
+		// A byte after a '.' may be marked too (a borrow), then two are.
 		x := w ^ '.'*swarOnes
-		dot = ^((x&^swarHighs + ^uint64(swarHighs)) | x) & swarHighs & mask
+		dot = (x - swarOnes) &^ x & swarHighs
 		if dot&(dot-1) != 0 || dot&(0x80|mask&^(mask>>1)) != 0 {
 			return false // more than one '.', or one first or last
 		}

@@ -3,6 +3,7 @@ package native
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"testing"
@@ -80,6 +81,7 @@ var logfmtSeeds = []string{
 	`a=1 b="x \"y\" \\ \n \t \u00e9 \q" c= d e=""`, `status=abc`, `latency_ms=1e999 status=-0`, `a=1 a=2`, `a=1 b=2 a=3`,
 	`"a"=1`, `=x`, `a=x"y`, `a="x"y`, `a="unterminated`, "a=\xff\xfe b=é", "  a=1\t\tb=2  ", `status= latency_ms=""`,
 	`a b c=d`, `k=v=w`, `a="\u12"`, `a="\ud800"`, `status=1 a=2`, `a=2 status=1`, `b=true b2=0`, `b=maybe`,
+	`status=0 latency_ms=0.5 x=1`, `status=05 latency_ms=1. x=1`, `latency_ms=.5 status=-1 x=1`, `latency_ms=00.5 status=1234567 x=1`, `latency_ms=1.2.3 status=12:4 x=1`, `latency_ms=0 status=9 latency_ms=1`,
 	manyKeys(70), manyKeys(70) + " k3=dup",
 	`s="x \"y\" \\ \/ \n \r \t \q \é" c=1`, "a=\"\xc3\\n\xa9\" s2=\"\\\xff\"", `a="\"`, `a="x\`, `a="ctl` + "\x01\x7f" + `"`,
 }
@@ -445,4 +447,53 @@ func newNative(t testing.TB, use string, cfg map[string]any) engine.Transformer 
 		t.Fatalf("%s: %v", use, err)
 	}
 	return tr
+}
+
+// TestPlainNumber checks plainNumber against appendInt and appendFloat on
+// every string of up to five bytes over number bytes and a few others, and
+// on seven-byte ones: where it says yes, they write the value as it is.
+func TestPlainNumber(t *testing.T) {
+	const alpha = "0123456789.-+eE x\x00/:\xfe"
+	check := func(v []byte) {
+		var w [8]byte
+		copy(w[:], v)
+		word := binary.LittleEndian.Uint64(w[:])
+		for _, float := range []bool{false, true} {
+			got := plainNumber(word, len(v), float)
+			var out []byte
+			var ok bool
+			if float {
+				out, ok = appendFloat(nil, v)
+			} else {
+				out, ok = appendInt(nil, v)
+			}
+			want := ok && string(out) == string(v)
+			if got && !want {
+				t.Fatalf("plainNumber(%q, float %v) = true; append gives %q, %v", v, float, out, ok)
+			}
+			isNum := len(v) > 0 && (v[0] != '0' || len(v) == 1 || float && v[1] == '.')
+			for i, c := range v {
+				isNum = isNum && (c >= '0' && c <= '9' || float && c == '.' && i > 0 && i < len(v)-1 && bytes.Count(v, []byte{'.'}) == 1)
+			}
+			if got != isNum {
+				t.Fatalf("plainNumber(%q, float %v) = %v, want %v", v, float, got, isNum)
+			}
+		}
+	}
+	var rec func(v []byte, n int)
+	rec = func(v []byte, n int) {
+		if len(v) > 0 {
+			check(v)
+		}
+		if len(v) == n {
+			return
+		}
+		for i := range len(alpha) {
+			rec(append(v, alpha[i]), n)
+		}
+	}
+	rec(nil, 4)
+	for _, s := range []string{"1234567", "130.999", "0.12345", "1.2.345", "123456.", ".123456", "0123456", "9999999", "12345:7", "1234/67"} {
+		check([]byte(s))
+	}
 }

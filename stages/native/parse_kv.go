@@ -341,6 +341,7 @@ func (p *kvParser) logfmtFast(dst, text []byte) ([]byte, bool) {
 		} else {
 			dst = appendShort(dst, kc.json, 1, kc.jlen-1)
 		}
+		kind := kc.kind
 		if !eqd {
 			if i >= len(text) || text[i] != '=' {
 				dst = append(dst, "true"...) // a key alone
@@ -348,7 +349,6 @@ func (p *kvParser) logfmtFast(dst, text []byte) ([]byte, bool) {
 			}
 			i++
 		}
-		kind := kc.kind
 		if i < len(text) && text[i] == '"' {
 			if kind == typeString {
 				var ok bool
@@ -371,8 +371,15 @@ func (p *kvParser) logfmtFast(dst, text []byte) ([]byte, bool) {
 		// Most values end within their first word: that one is looked at
 		// here, the rest by logfmtPlainRun.
 		if i+8 <= len(text) {
-			if m := notPlainOrSpace8(load64(text, i)); m != 0 {
+			w := load64(text, i)
+			if m := notPlainOrSpace8(w); m != 0 {
 				i += bits.TrailingZeros64(m) / 8
+				if (kind == typeInt || kind == typeFloat) && i > v0 && text[i] == ' ' &&
+					plainNumber(w, i-v0, kind == typeFloat) {
+					// appendTyped would write it as it is.
+					dst = appendShort(dst, text, v0, i-v0)
+					continue
+				}
 			} else {
 				i = logfmtPlainRun(text, i+8)
 			}
@@ -407,6 +414,30 @@ func (p *kvParser) logfmtFast(dst, text []byte) ([]byte, bool) {
 		}
 	}
 	return append(dst, '}'), true
+}
+
+// plainNumber reports whether the n bytes (1 to 7) of w's low end are a
+// number that appendInt (float false) or appendFloat (float true) would
+// append as it is: digits without a leading zero, and for a float at most
+// one '.' between digits (a leading zero only before it).
+func plainNumber(w uint64, n int, float bool) bool {
+	mask := ^uint64(0) >> (64 - 8*uint(n))
+	w &= mask
+	var dot uint64 // the high bit of the '.' bytes
+	if float {
+		// A byte after a '.' may be marked too (a borrow), then two are.
+		x := w ^ '.'*swarOnes
+		dot = (x - swarOnes) &^ x & swarHighs
+		if dot&(dot-1) != 0 || dot&(0x80|mask&^(mask>>1)) != 0 {
+			return false // more than one '.', or one first or last
+		}
+	}
+	// '.' becomes '0'; the bytes past the value '0' too.
+	d := w + dot>>6 | '0'*swarOnes&^mask
+	if d&0xf0f0f0f0f0f0f0f0|(d+0x0606060606060606)&0xf0f0f0f0f0f0f0f0>>4 != 0x3333333333333333 {
+		return false
+	}
+	return w&0xff != '0' || n == 1 || dot&0x8000 != 0
 }
 
 // logfmtPlainRun returns the index of the first byte of text from i on

@@ -328,11 +328,8 @@ func (in *Input) scan() error {
 	if err := in.scanOnce(seen); err != nil {
 		return err
 	}
-	missing := false
-	for _, t := range in.files {
-		missing = missing || (!t.done && !seen[t.id] && !t.gone)
-	}
-	if missing {
+	unseen := func(t *tracked) bool { return !t.done && !t.gone && !seen[t.id] }
+	if slices.ContainsFunc(in.files, unseen) {
 		// A file renamed between the listing and the look at a name (a
 		// rotation: app.log renamed app.log.1, a new app.log created) is
 		// in neither: the listing had only its old name, which now names
@@ -342,7 +339,7 @@ func (in *Input) scan() error {
 		}
 	}
 	for _, t := range in.files {
-		if !t.done && !seen[t.id] && !t.gone {
+		if unseen(t) {
 			t.gone, t.idle = true, 0
 			in.log.Info("file rotated away or deleted; finishing it", "file", t.path)
 			in.event("file_rotated")

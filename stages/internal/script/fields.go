@@ -5,7 +5,6 @@ import (
 	"unsafe"
 
 	"github.com/pipe-dev/pipe/stages/internal/jsonkey"
-	"github.com/tidwall/gjson"
 )
 
 // Fields checks a JSON record for repeated keys as jsonkey.Any does (same
@@ -136,20 +135,9 @@ func (f *Fields) Moved(from, to []byte) {
 	}
 }
 
-// lookup finds field k of data through the index: ok is false when the
-// index is not data's or cannot answer for k (then gjson does); raw does
-// not exist when data has no field k. raw is on a copy of the value's
-// bytes.
-func (f *Fields) lookup(data []byte, k string) (raw gjson.Result, ok bool) {
-	v, found, ok := f.span(data, k)
-	if found {
-		raw = gjson.ParseBytes(v)
-	}
-	return raw, ok
-}
-
-// span is lookup's search: the value of field k in data (found), ok as
-// lookup's.
+// span finds field k of data through the index: ok is false when the
+// index is not data's or cannot answer for k (then gjson does); found is
+// false when data has no field k, else v is the value's bytes.
 func (f *Fields) span(data []byte, k string) (v []byte, found, ok bool) {
 	if f == nil || f.data == nil || f.data != unsafe.SliceData(data) || f.n != len(data) || k == "" || !plainPath(k) {
 		return nil, false, false

@@ -124,3 +124,12 @@ func FuzzScanString(f *testing.F) {
 		}
 	})
 }
+
+// lookup is span's answer as the gjson.Result Lazy.Lookup makes of it.
+func (f *Fields) lookup(data []byte, k string) (raw gjson.Result, ok bool) {
+	v, found, ok := f.span(data, k)
+	if found {
+		raw = gjson.ParseBytes(v)
+	}
+	return raw, ok
+}

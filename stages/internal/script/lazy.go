@@ -207,8 +207,8 @@ func (l *Lazy[V]) Has(k string) bool {
 			return false
 		}
 	}
-	if raw, ok := l.Fields.lookup(l.Data, k); ok {
-		return raw.Exists()
+	if _, found, ok := l.Fields.span(l.Data, k); ok {
+		return found
 	}
 	return gjson.GetBytes(l.Data, FieldPath(k)).Exists()
 }
